@@ -1,0 +1,228 @@
+//! The typed configuration model, with keepalived 2.2.7's defaults.
+//!
+//! Durations are `std::time::Duration`; VRRP advert intervals are [`Centiseconds`]. Every field
+//! names the keepalived keyword it comes from.
+
+use crate::config::diag::Span;
+use crate::vrrp::{Centiseconds, Priority, Vrid};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// A whole keepalived.conf after includes, conditionals and definitions are resolved.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    /// `global_defs { }`.
+    pub global: GlobalDefs,
+    /// `vrrp_script NAME { }` blocks by name.
+    pub vrrp_scripts: BTreeMap<String, VrrpScript>,
+    /// `vrrp_instance NAME { }` blocks in file order.
+    pub vrrp_instances: Vec<VrrpInstance>,
+    /// Number of `virtual_server` blocks seen (the IPVS side is not implemented yet; counted so
+    /// `-t` and the log can say so).
+    pub virtual_servers_seen: usize,
+}
+
+/// `global_defs` (keepalived/core/global_parser.c).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GlobalDefs {
+    /// `router_id`; `None` means the host name, as keepalived.
+    pub router_id: Option<String>,
+    /// `vrrp_version 2|3` (default 2).
+    pub vrrp_version: u8,
+    /// `enable_script_security`.
+    pub enable_script_security: bool,
+    /// `script_user USER [GROUP]`.
+    pub script_user: Option<ScriptUser>,
+    /// `vrrp_garp_master_delay` (default 5 s): delay before the second GARP burst.
+    pub vrrp_garp_master_delay: Duration,
+    /// `vrrp_garp_master_repeat` (default 5): GARPs per burst.
+    pub vrrp_garp_master_repeat: u32,
+    /// `vrrp_garp_master_refresh` (default 0 = off).
+    pub vrrp_garp_master_refresh: Duration,
+    /// `vrrp_garp_master_refresh_repeat` (default 1).
+    pub vrrp_garp_master_refresh_repeat: u32,
+    /// `vrrp_garp_interval` (default 0): gap between GARPs of a burst.
+    pub vrrp_garp_interval: Duration,
+    /// `vrrp_gna_interval` (default 0): gap between unsolicited NAs of a burst.
+    pub vrrp_gna_interval: Duration,
+    /// `vrrp_mcast_group4` (default 224.0.0.18).
+    pub vrrp_mcast_group4: std::net::Ipv4Addr,
+    /// `notification_email { addr... }`.
+    pub notification_email: Vec<String>,
+    /// `notification_email_from`.
+    pub notification_email_from: Option<String>,
+    /// `smtp_server IP|name [port]`.
+    pub smtp_server: Option<(String, Option<u16>)>,
+    /// `smtp_helo_name`.
+    pub smtp_helo_name: Option<String>,
+    /// `smtp_connect_timeout` (default 30 s).
+    pub smtp_connect_timeout: Duration,
+}
+
+impl Default for GlobalDefs {
+    fn default() -> Self {
+        GlobalDefs {
+            router_id: None,
+            vrrp_version: 2,
+            enable_script_security: false,
+            script_user: None,
+            vrrp_garp_master_delay: Duration::from_secs(5),
+            vrrp_garp_master_repeat: 5,
+            vrrp_garp_master_refresh: Duration::ZERO,
+            vrrp_garp_master_refresh_repeat: 1,
+            vrrp_garp_interval: Duration::ZERO,
+            vrrp_gna_interval: Duration::ZERO,
+            vrrp_mcast_group4: std::net::Ipv4Addr::new(224, 0, 0, 18),
+            notification_email: Vec::new(),
+            notification_email_from: None,
+            smtp_server: None,
+            smtp_helo_name: None,
+            smtp_connect_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `script_user USER [GROUP]`, or the `user USER [GROUP]` of a script.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptUser {
+    pub user: String,
+    pub group: Option<String>,
+}
+
+/// A command line as written in the config (`script "…"`, `notify_master "…"`), split into argv
+/// with keepalived's rules (unquoted spaces separate words, quotes group).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    /// argv[0] is the program.
+    pub argv: Vec<String>,
+    /// Optional `user [group]` after the command (notify scripts).
+    pub user: Option<ScriptUser>,
+    /// Where it was written.
+    pub span: Span,
+}
+
+/// `vrrp_script NAME { }` (keepalived/vrrp/vrrp_parser.c; defaults from vrrp_data.c).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VrrpScript {
+    pub name: String,
+    /// `script "CMD args"` (required).
+    pub script: Command,
+    /// `interval` (default 1 s).
+    pub interval: Duration,
+    /// `timeout` (0 in the file means: equal to `interval`; stored resolved).
+    pub timeout: Duration,
+    /// `weight -253..253` (default 0: a failure puts the instance in FAULT).
+    pub weight: i32,
+    /// `weight N reverse`.
+    pub weight_reverse: bool,
+    /// `rise` (default 1).
+    pub rise: u32,
+    /// `fall` (default 1).
+    pub fall: u32,
+    /// `user USER [GROUP]`.
+    pub user: Option<ScriptUser>,
+    /// `init_fail`: start in the failed state.
+    pub init_fail: bool,
+    pub span: Span,
+}
+
+/// `state MASTER|BACKUP`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InitialState {
+    Master,
+    Backup,
+}
+
+/// `authentication { auth_type PASS|AH; auth_pass SECRET }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Authentication {
+    /// `auth_type PASS`: the password, at most 8 bytes (longer is truncated, as keepalived).
+    Pass(Vec<u8>),
+    /// `auth_type AH` (parsed; not supported by the engine yet).
+    Ah(Vec<u8>),
+}
+
+/// One line of `virtual_ipaddress { }`:
+/// `IP[/LEN] [brd IP] [dev IF] [scope S] [label L]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VirtualAddress {
+    pub addr: IpAddr,
+    /// Prefix length (default 32 for IPv4, 128 for IPv6).
+    pub prefix_len: u8,
+    /// `brd IP`.
+    pub brd: Option<IpAddr>,
+    /// `dev IF` (default: the instance's `interface`).
+    pub dev: Option<String>,
+    /// `scope global|host|link|site|NUM` as the rtnetlink scope number (global = 0).
+    pub scope: Option<u8>,
+    /// `label L` (e.g. `eth0:1`).
+    pub label: Option<String>,
+    pub span: Span,
+}
+
+/// One `track_script { NAME [weight N [reverse]] }` line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackScript {
+    pub name: String,
+    /// Overrides the script's own weight when present.
+    pub weight: Option<i32>,
+    pub reverse: bool,
+    pub span: Span,
+}
+
+/// The notify commands of an instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notify {
+    /// `notify_master`.
+    pub master: Option<Command>,
+    /// `notify_backup`.
+    pub backup: Option<Command>,
+    /// `notify_fault`.
+    pub fault: Option<Command>,
+    /// `notify_stop`.
+    pub stop: Option<Command>,
+    /// `notify`: called after the state-specific one with
+    /// `INSTANCE <name> <MASTER|BACKUP|FAULT|STOP> <priority>` appended.
+    pub any: Option<Command>,
+}
+
+/// `vrrp_instance NAME { }` (keepalived/vrrp/vrrp_parser.c).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VrrpInstance {
+    pub name: String,
+    /// `state MASTER|BACKUP` (default BACKUP).
+    pub state: InitialState,
+    /// `interface IF`.
+    pub interface: Option<String>,
+    /// `virtual_router_id` (required, 1-255).
+    pub virtual_router_id: Vrid,
+    /// `priority` (default 100).
+    pub priority: Priority,
+    /// `advert_int` (default 1 s), already rounded for the version as keepalived does.
+    pub advert_int: Centiseconds,
+    /// `version 2|3`; `None` means `global_defs vrrp_version`.
+    pub version: Option<u8>,
+    /// `nopreempt`.
+    pub nopreempt: bool,
+    /// `preempt_delay` (default 0).
+    pub preempt_delay: Duration,
+    /// `authentication { }`.
+    pub authentication: Option<Authentication>,
+    /// `virtual_ipaddress { }`.
+    pub virtual_ipaddress: Vec<VirtualAddress>,
+    /// `unicast_src_ip`.
+    pub unicast_src_ip: Option<IpAddr>,
+    /// `unicast_peer { }` addresses (empty = multicast).
+    pub unicast_peer: Vec<IpAddr>,
+    /// `track_script { }`.
+    pub track_script: Vec<TrackScript>,
+    /// notify, notify_master, notify_backup, notify_fault, notify_stop.
+    pub notify: Notify,
+    /// `garp_master_delay` (default: `vrrp_garp_master_delay`).
+    pub garp_master_delay: Option<Duration>,
+    /// `garp_master_repeat` (default: `vrrp_garp_master_repeat`).
+    pub garp_master_repeat: Option<u32>,
+    pub span: Span,
+}

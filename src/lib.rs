@@ -1,0 +1,28 @@
+//! rkeepalived: a VRRP daemon (RFC 3768 / RFC 5798) with keepalived's config language,
+//! command line and wire behaviour, in one process.
+//!
+//! Module map (see `../shared/ARCHITECTURE.md` in the project's workspace):
+//!
+//! * [`cli`] — clap definitions for keepalived-compatible flags (`-f -n -l -D -S -P -C -t -p -i ...`).
+//! * [`config`] — keepalived's config language: [`config::lexer`] (tokens, comments, quotes,
+//!   `include`, `@id`, `$VAR`), [`config::parser`] (keyword tables), [`config::model`] (typed model
+//!   with keepalived's defaults) and [`config::diag`] (`file:line:col: level: message`).
+//! * [`wire`] — pure codecs: [`wire::vrrp`] (VRRPv2/v3 adverts), [`wire::arp`] (gratuitous ARP).
+//! * [`vrrp`] — the RFC 5798 §6.4 state machine per instance ([`vrrp::fsm`], sans-IO, injected
+//!   time), effective priority from trackers ([`vrrp::track`]), and [`vrrp::engine`], the task that
+//!   owns every instance and turns socket/timer/script events into inputs and actions into IO.
+//! * [`net`] — the privileged IO edges: [`net::socket`] (raw IPPROTO_VRRP), [`net::netlink`]
+//!   (VIP add/remove over rtnetlink with neli), [`net::garp`] (AF_PACKET gratuitous ARP).
+//! * [`script`] — running notify and `vrrp_script` commands with keepalived's argv rules and timeouts.
+//! * [`daemon`] — wiring, signals (TERM graceful release, HUP reload), pidfile, logging, daemonizing.
+//!
+//! State machines and codecs never touch a socket or a clock; IO lives only in `net`, `script`,
+//! `vrrp::engine` and `daemon`.
+
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod net;
+pub mod script;
+pub mod vrrp;
+pub mod wire;

@@ -1,0 +1,91 @@
+//! Typed units shared by the config model, the codecs and the state machine.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::Duration;
+
+/// VRRP router priority (RFC 5798 §5.2.4): 1-254 for backups, 255 for the address owner,
+/// 0 only on the wire, in the advert a master sends when it stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Priority(pub u8);
+
+impl Priority {
+    /// keepalived's default `priority` (`VRRP_PRIO_DFL`).
+    pub const DEFAULT: Priority = Priority(100);
+    /// The address owner's priority (RFC 5798 §5.2.4); never adjusted by trackers.
+    pub const OWNER: Priority = Priority(255);
+    /// The priority of the advert a stopping master sends (RFC 5798 §6.4.3).
+    pub const STOP: Priority = Priority(0);
+
+    /// `true` for 255, the address owner.
+    pub fn is_owner(self) -> bool {
+        self.0 == 255
+    }
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Virtual Router Identifier (RFC 5798 §5.2.3), 1-255. Construct with [`Vrid::new`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Vrid(u8);
+
+impl Vrid {
+    /// `None` for 0, which is not a valid VRID.
+    pub fn new(v: u8) -> Option<Vrid> {
+        (v != 0).then_some(Vrid(v))
+    }
+    /// The VRID as its wire byte.
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl fmt::Display for Vrid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A duration in centiseconds (10 ms units), the unit of VRRPv3's 12-bit Max Adver Int
+/// (RFC 5798 §5.2.7). VRRPv2's 8-bit seconds field is converted at the codec edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Centiseconds(pub u16);
+
+impl Centiseconds {
+    /// keepalived's default `advert_int` of 1 s.
+    pub const ONE_SECOND: Centiseconds = Centiseconds(100);
+
+    /// As a `Duration` (n × 10 ms).
+    pub fn as_duration(self) -> Duration {
+        Duration::from_millis(u64::from(self.0) * 10)
+    }
+    /// Whole seconds, rounded to nearest (VRRPv2's Adver Int field, RFC 3768 §5.3.7).
+    pub fn as_secs_rounded(self) -> u16 {
+        (self.0 + 50) / 100
+    }
+    /// From whole seconds (saturating).
+    pub fn from_secs(s: u16) -> Centiseconds {
+        Centiseconds(s.saturating_mul(100))
+    }
+}
+
+/// VRRP protocol version: 2 (RFC 3768) or 3 (RFC 5798).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Version {
+    V2,
+    V3,
+}
+
+impl Version {
+    /// The 4-bit version field of the advert.
+    pub fn number(self) -> u8 {
+        match self {
+            Version::V2 => 2,
+            Version::V3 => 3,
+        }
+    }
+}
