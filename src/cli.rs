@@ -1,1 +1,149 @@
-//! TODO
+//! Command line, compatible with keepalived 2.2.7's (`keepalived --help`, man 8 keepalived).
+//!
+//! Flags that keepalived has and rkeepalived accepts without acting on them yet are listed in
+//! [`Cli::accepted_but_ignored`] so the daemon can say so in its log.
+
+use clap::Parser;
+use std::path::PathBuf;
+
+/// keepalived's default config file.
+pub const DEFAULT_CONFIG: &str = "/etc/keepalived/keepalived.conf";
+/// keepalived's default main pidfile.
+pub const DEFAULT_PIDFILE: &str = "/run/keepalived.pid";
+
+/// `rkeepalived [OPTIONS]`: keepalived's flags, same short and long names.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "rkeepalived", version, about = "VRRP daemon compatible with keepalived's configuration and command line")]
+pub struct Cli {
+    /// Use the specified configuration file.
+    #[arg(short = 'f', long = "use-file", value_name = "FILE", default_value = DEFAULT_CONFIG)]
+    pub use_file: PathBuf,
+
+    /// Don't fork the daemon process.
+    #[arg(short = 'n', long = "dont-fork")]
+    pub dont_fork: bool,
+
+    /// Log messages to the console (stderr).
+    #[arg(short = 'l', long = "log-console")]
+    pub log_console: bool,
+
+    /// Detailed log messages.
+    #[arg(short = 'D', long = "log-detail")]
+    pub log_detail: bool,
+
+    /// Syslog facility: 0-7 (local0-local7), or daemon, user, localN.
+    #[arg(short = 'S', long = "log-facility", value_name = "FACILITY")]
+    pub log_facility: Option<String>,
+
+    /// Don't log via syslog.
+    #[arg(short = 'G', long = "no-syslog")]
+    pub no_syslog: bool,
+
+    /// Only run the VRRP subsystem.
+    #[arg(short = 'P', long = "vrrp")]
+    pub vrrp: bool,
+
+    /// Only run the checker (IPVS) subsystem.
+    #[arg(short = 'C', long = "check")]
+    pub check: bool,
+
+    /// Don't run the BFD subsystem.
+    #[arg(short = 'B', long = "no_bfd")]
+    pub no_bfd: bool,
+
+    /// Check the configuration for obvious errors and exit. keepalived's exit codes: 0 ok,
+    /// 3 the config can't run, 4 errors but it would run, 5 scripts without enable_script_security.
+    #[arg(short = 't', long = "config-test", value_name = "LOG_FILE", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub config_test: Option<String>,
+
+    /// Dump the parsed configuration to the log.
+    #[arg(short = 'd', long = "dump-conf")]
+    pub dump_conf: bool,
+
+    /// Main pidfile (default /run/keepalived.pid).
+    #[arg(short = 'p', long = "pid", value_name = "FILE")]
+    pub pid: Option<PathBuf>,
+
+    /// VRRP child pidfile (accepted for compatibility; rkeepalived is one process).
+    #[arg(short = 'r', long = "vrrp_pid", value_name = "FILE")]
+    pub vrrp_pid: Option<PathBuf>,
+
+    /// Checker child pidfile (accepted for compatibility; rkeepalived is one process).
+    #[arg(short = 'c', long = "checkers_pid", value_name = "FILE")]
+    pub checkers_pid: Option<PathBuf>,
+
+    /// BFD child pidfile (accepted for compatibility).
+    #[arg(short = 'b', long = "bfd_pid", value_name = "FILE")]
+    pub bfd_pid: Option<PathBuf>,
+
+    /// Config id for `@ID` conditional lines (default: host name up to the first '.').
+    #[arg(short = 'i', long = "config-id", value_name = "ID")]
+    pub config_id: Option<String>,
+
+    /// Don't remove VRRP VIPs and routes on exit.
+    #[arg(short = 'V', long = "dont-release-vrrp")]
+    pub dont_release_vrrp: bool,
+
+    /// Don't remove IPVS topology on exit.
+    #[arg(short = 'I', long = "dont-release-ipvs")]
+    pub dont_release_ipvs: bool,
+
+    /// Don't respawn child processes (accepted; rkeepalived has none).
+    #[arg(short = 'R', long = "dont-respawn")]
+    pub dont_respawn: bool,
+}
+
+impl Cli {
+    /// Flags that are parsed for compatibility but change nothing yet, by their long names.
+    pub fn accepted_but_ignored(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.check {
+            v.push("--check");
+        }
+        if self.no_bfd {
+            v.push("--no_bfd");
+        }
+        if self.dump_conf {
+            v.push("--dump-conf");
+        }
+        if self.dont_release_ipvs {
+            v.push("--dont-release-ipvs");
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keepalived_style_command_lines_parse() {
+        let c = Cli::try_parse_from(["rkeepalived", "-n", "-l", "-D", "-f", "/tmp/k.conf", "-p", "/tmp/k.pid", "-P"]).unwrap();
+        assert!(c.dont_fork && c.log_console && c.log_detail && c.vrrp);
+        assert_eq!(c.use_file, PathBuf::from("/tmp/k.conf"));
+        assert_eq!(c.pid, Some(PathBuf::from("/tmp/k.pid")));
+        assert_eq!(c.config_test, None);
+
+        let c = Cli::try_parse_from(["rkeepalived", "--use-file=/x", "-t"]).unwrap();
+        assert_eq!(c.config_test.as_deref(), Some(""));
+        assert_eq!(c.use_file, PathBuf::from("/x"));
+
+        let c = Cli::try_parse_from(["rkeepalived", "--config-test=/tmp/log", "-i", "node1", "-S", "7"]).unwrap();
+        assert_eq!(c.config_test.as_deref(), Some("/tmp/log"));
+        assert_eq!(c.config_id.as_deref(), Some("node1"));
+        assert_eq!(c.log_facility.as_deref(), Some("7"));
+    }
+
+    #[test]
+    fn default_config_path_is_keepalived_s() {
+        let c = Cli::try_parse_from(["rkeepalived"]).unwrap();
+        assert_eq!(c.use_file, PathBuf::from(DEFAULT_CONFIG));
+        assert!(!c.dont_fork);
+    }
+
+    #[test]
+    fn unknown_flag_is_an_error() {
+        assert!(Cli::try_parse_from(["rkeepalived", "--frobnicate"]).is_err());
+    }
+}

@@ -1,1 +1,263 @@
-//! TODO
+//! Wiring and lifecycle: logging, config load, `-t`, daemonizing, pidfile, signals, the engine.
+//!
+//! Signals (keepalived's contract): TERM and INT stop gracefully (priority-0 adverts, VIPs
+//! released, notify_stop); HUP, USR1 and USR2 are caught so they never kill the daemon, and
+//! say in the log that reload and dumps are not implemented yet.
+
+use crate::cli::{Cli, DEFAULT_PIDFILE};
+use crate::config::{self, LoadOptions, Severity};
+use crate::vrrp::engine::{Control, Engine, EngineOptions};
+use std::ffi::CString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use tokio::signal::unix::{SignalKind, signal};
+use tracing::{error, info, warn};
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// keepalived's `-t` exit code when the config cannot be read at all.
+pub const EXIT_CONFIG_UNUSABLE: u8 = 3;
+
+/// The config id used for `@ID` lines: `-i`, else the host name up to its first '.'.
+pub fn config_id(cli: &Cli) -> String {
+    if let Some(id) = &cli.config_id {
+        return id.clone();
+    }
+    let host = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_default();
+    host.split('.').next().unwrap_or_default().to_string()
+}
+
+/// The whole program: returns the process exit code.
+pub fn main(cli: Cli) -> ExitCode {
+    let opts = LoadOptions { config_id: config_id(&cli) };
+    if let Some(log_file) = &cli.config_test {
+        return config_test(&cli.use_file, &opts, log_file);
+    }
+    init_logging(&cli);
+    info!("Starting rkeepalived v{}", env!("CARGO_PKG_VERSION"));
+    let loaded = match config::load(&cli.use_file, &opts) {
+        Ok(l) => l,
+        Err(e) => {
+            error!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    for d in &loaded.diagnostics.0 {
+        match d.severity {
+            Severity::Warning => warn!("{d}"),
+            Severity::Error => error!("{d}"),
+        }
+    }
+    for flag in cli.accepted_but_ignored() {
+        warn!("option {flag} is accepted for compatibility but has no effect in rkeepalived yet");
+    }
+    if loaded.config.virtual_servers_seen > 0 {
+        warn!(
+            "{} virtual_server block(s) ignored: rkeepalived does not implement IPVS yet",
+            loaded.config.virtual_servers_seen
+        );
+    }
+    let run_vrrp = !cli.check || cli.vrrp;
+    if !cli.dont_fork {
+        if let Err(e) = nix::unistd::daemon(false, false) {
+            error!("cannot daemonize: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    let pidfile = cli.pid.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_PIDFILE));
+    if let Err(msg) = write_pidfile(&pidfile) {
+        error!("{msg}");
+        return ExitCode::from(1);
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            error!("cannot start the runtime: {e}");
+            let _ = std::fs::remove_file(&pidfile);
+            return ExitCode::from(1);
+        }
+    };
+    let engine_opts = EngineOptions { dont_release_vrrp: cli.dont_release_vrrp };
+    let code = runtime.block_on(async move { run(loaded.config, engine_opts, run_vrrp).await });
+    let _ = std::fs::remove_file(&pidfile);
+    info!("Stopped rkeepalived");
+    code
+}
+
+async fn run(config: config::Config, opts: EngineOptions, run_vrrp: bool) -> ExitCode {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let signals = tokio::spawn(handle_signals(tx));
+    if !run_vrrp {
+        warn!("--check without --vrrp: nothing to run until the checker subsystem exists");
+        let mut rx = rx;
+        let _ = rx.recv().await;
+        return ExitCode::SUCCESS;
+    }
+    let engine = match Engine::new(&config, opts) {
+        Ok(e) => e,
+        Err(e) => {
+            error!("{e}");
+            signals.abort();
+            return ExitCode::from(1);
+        }
+    };
+    engine.run(rx).await;
+    signals.abort();
+    ExitCode::SUCCESS
+}
+
+async fn handle_signals(tx: tokio::sync::mpsc::Sender<Control>) {
+    let (Ok(mut term), Ok(mut int), Ok(mut hup), Ok(mut usr1), Ok(mut usr2)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+        signal(SignalKind::user_defined1()),
+        signal(SignalKind::user_defined2()),
+    ) else {
+        error!("cannot install signal handlers");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => { info!("Stopping"); let _ = tx.send(Control::Shutdown).await; }
+            _ = int.recv() => { info!("Stopping"); let _ = tx.send(Control::Shutdown).await; }
+            _ = hup.recv() => warn!("Reload (SIGHUP) is not implemented yet; the running configuration is unchanged"),
+            _ = usr1.recv() => warn!("Data dump (SIGUSR1) is not implemented yet"),
+            _ = usr2.recv() => warn!("Stats dump (SIGUSR2) is not implemented yet"),
+        }
+    }
+}
+
+/// `-t[=LOG_FILE]`: prints every diagnostic (to stderr and, if given, to LOG_FILE) and returns
+/// keepalived's exit code: 0 ok, 3 unreadable, 4 errors, 5 scripts without script security.
+fn config_test(path: &Path, opts: &LoadOptions, log_file: &str) -> ExitCode {
+    let mut out: Vec<String> = Vec::new();
+    let code = match config::load(path, opts) {
+        Ok(loaded) => {
+            out.extend(loaded.diagnostics.0.iter().map(|d| d.to_string()));
+            loaded.config_test_exit_code()
+        }
+        Err(e) => {
+            out.push(e.to_string());
+            i32::from(EXIT_CONFIG_UNUSABLE)
+        }
+    };
+    for line in &out {
+        eprintln!("{line}");
+    }
+    if !log_file.is_empty() {
+        if let Ok(mut f) = std::fs::File::create(log_file) {
+            for line in &out {
+                let _ = writeln!(f, "{line}");
+            }
+        }
+    }
+    ExitCode::from(code as u8)
+}
+
+fn write_pidfile(path: &Path) -> Result<(), String> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        if let Ok(pid) = text.trim().parse::<i32>() {
+            let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+            if alive && pid != std::process::id() as i32 {
+                return Err(format!("daemon is already running (pid {pid} in {})", path.display()));
+            }
+        }
+    }
+    std::fs::write(path, format!("{}\n", std::process::id())).map_err(|e| format!("cannot write pidfile {}: {e}", path.display()))
+}
+
+/// Maps `-S` (0-7, localN, daemon, user...) to a syslog facility; default daemon.
+pub fn syslog_facility(s: Option<&str>) -> libc::c_int {
+    match s {
+        None => libc::LOG_DAEMON,
+        Some(s) => {
+            let n = s.strip_prefix("local").unwrap_or(s);
+            match (n.parse::<u8>(), s) {
+                (Ok(i), _) if i <= 7 => (16 + i32::from(i)) << 3,
+                (_, "user") => libc::LOG_USER,
+                (_, "daemon") => libc::LOG_DAEMON,
+                _ => libc::LOG_DAEMON,
+            }
+        }
+    }
+}
+
+/// Logs to syslog with the facility given by `-S`.
+struct SyslogLayer;
+
+struct Message(String);
+
+impl tracing::field::Visit for Message {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            self.0 = value.to_string();
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> Layer<S> for SyslogLayer {
+    fn on_event(&self, event: &tracing::Event<'_>, _ctx: tracing_subscriber::layer::Context<'_, S>) {
+        let mut m = Message(String::new());
+        event.record(&mut m);
+        let pri = match *event.metadata().level() {
+            tracing::Level::ERROR => libc::LOG_ERR,
+            tracing::Level::WARN => libc::LOG_WARNING,
+            tracing::Level::INFO => libc::LOG_INFO,
+            _ => libc::LOG_DEBUG,
+        };
+        if let Ok(c) = CString::new(m.0) {
+            // SAFETY: both pointers are valid NUL-terminated strings for the call's duration.
+            unsafe { libc::syslog(pri, c"%s".as_ptr(), c.as_ptr()) };
+        }
+    }
+}
+
+fn init_logging(cli: &Cli) {
+    let level = if cli.log_detail { tracing::Level::DEBUG } else { tracing::Level::INFO };
+    let filter = tracing_subscriber::filter::LevelFilter::from_level(level);
+    let console = cli.log_console.then(|| {
+        tracing_subscriber::fmt::layer().with_target(false).with_writer(std::io::stderr).with_ansi(false)
+    });
+    let syslog = (!cli.no_syslog).then(|| {
+        let facility = syslog_facility(cli.log_facility.as_deref());
+        // SAFETY: the ident is a static C string; openlog keeps the pointer.
+        unsafe { libc::openlog(c"Keepalived_vrrp".as_ptr(), libc::LOG_PID, facility) };
+        SyslogLayer
+    });
+    let _ = tracing_subscriber::registry().with(console).with(syslog).with(filter).try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facilities_map_like_keepalived() {
+        assert_eq!(syslog_facility(None), libc::LOG_DAEMON);
+        assert_eq!(syslog_facility(Some("0")), libc::LOG_LOCAL0);
+        assert_eq!(syslog_facility(Some("7")), libc::LOG_LOCAL7);
+        assert_eq!(syslog_facility(Some("local3")), libc::LOG_LOCAL3);
+        assert_eq!(syslog_facility(Some("user")), libc::LOG_USER);
+    }
+
+    #[test]
+    fn pidfile_refuses_a_live_other_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k.pid");
+        // pid 1 is alive and is not us.
+        std::fs::write(&p, "1\n").unwrap();
+        assert!(write_pidfile(&p).unwrap_err().contains("already running"));
+        // A stale pid is replaced.
+        std::fs::write(&p, "999999999\n").unwrap();
+        write_pidfile(&p).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap().trim(), std::process::id().to_string());
+    }
+}

@@ -1,1 +1,644 @@
-//! TODO
+//! The VRRP engine: the one task that owns every VRRP instance.
+//!
+//! ```text
+//!  socket reader tasks ──(advert bytes)──┐
+//!  vrrp_script tasks ───(script result)──┼──► Engine::run ──► fsm::Instance::handle/poll
+//!  daemon ──────────────(Control)────────┘          │
+//!                                                   ▼ Actions
+//!                     VrrpSocket::send_to, AddrOps::add/del_addr, GarpTx, notify scripts
+//! ```
+//!
+//! The engine turns IO events into [`fsm::Input`]s, runs each instance's timers from
+//! [`fsm::Instance::next_deadline`], and carries out the returned [`fsm::Action`]s.
+//! Adverts that fail validation are dropped and counted in [`Stats`], never logged per packet.
+
+use crate::config::model::{self, Authentication, Config, VrrpInstance};
+use crate::net::garp::{GarpTx, PacketSocket};
+use crate::net::netlink::{AddrOps, IfAddr, Netlink};
+use crate::net::socket::VrrpSocket;
+use crate::script::{self, RunAs};
+use crate::vrrp::fsm::{self, Action, Input, InstanceConfig, State};
+use crate::vrrp::track::{self, ScriptState, ScriptTracker, TrackWeight};
+use crate::vrrp::{Centiseconds, Priority, Version};
+use crate::wire::arp::GarpRepr;
+use crate::wire::vrrp as vrrp_wire;
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+/// Requests from the daemon to the engine.
+#[derive(Debug)]
+pub enum Control {
+    /// SIGTERM/SIGINT: send priority-0 adverts, release VIPs, run notify_stop, return.
+    Shutdown,
+}
+
+/// Options from the command line that change the engine's behaviour.
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    /// `-V/--dont-release-vrrp`: leave VIPs in place on exit.
+    pub dont_release_vrrp: bool,
+}
+
+/// Errors that stop the engine from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("netlink: {0}")]
+    Netlink(String),
+    #[error("cannot open packet socket for gratuitous ARP: {0}")]
+    Garp(String),
+    #[error("no VRRP instance could be started")]
+    NothingToRun,
+}
+
+/// Per-instance counters (keepalived's SIGUSR2 statistics).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub advert_rcvd: u64,
+    pub advert_sent: u64,
+    pub become_master: u64,
+    pub release_master: u64,
+    pub pri_zero_rcvd: u64,
+    pub pri_zero_sent: u64,
+    /// Adverts dropped because the IP TTL was not 255 (RFC 5798 §7.1).
+    pub ip_ttl_err: u64,
+    /// Adverts dropped for an authentication type or password mismatch (RFC 3768 §7.1).
+    pub auth_failure: u64,
+    /// Adverts dropped for an advertisement interval mismatch (VRRPv2, as keepalived).
+    pub advert_interval_err: u64,
+    /// Adverts dropped because their version is not the instance's.
+    pub version_err: u64,
+}
+
+/// Why a received advert was dropped (see [`validate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    Ttl(u8),
+    Version,
+    AuthType,
+    AuthPass,
+    AdvertInterval(Centiseconds),
+}
+
+/// What an instance expects of the adverts it accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expect {
+    pub version: Version,
+    pub advert_int: Centiseconds,
+    /// The 8 PASS bytes (zero padded), or `None` for no authentication.
+    pub pass: Option<[u8; 8]>,
+}
+
+/// RFC 3768 §7.1 / RFC 5798 §7.1 receive checks that depend on the instance (the codec has
+/// already checked length, version field, type and checksum):
+/// TTL must be 255; the version must be the instance's; VRRPv2 authentication type and
+/// password must match; VRRPv2 Adver Int must equal ours (keepalived drops a mismatch;
+/// VRRPv3 backups adopt the master's interval instead, RFC 5798 §6.4.2).
+pub fn validate(advert: &vrrp_wire::Repr, ttl: u8, expect: &Expect) -> Result<(), Rejection> {
+    if ttl != 255 {
+        return Err(Rejection::Ttl(ttl));
+    }
+    if advert.version != expect.version {
+        return Err(Rejection::Version);
+    }
+    if expect.version == Version::V2 {
+        match (&advert.auth, &expect.pass) {
+            (vrrp_wire::Auth::None, None) => {}
+            (vrrp_wire::Auth::Pass(got), Some(want)) => {
+                if got != want {
+                    return Err(Rejection::AuthPass);
+                }
+            }
+            _ => return Err(Rejection::AuthType),
+        }
+        if advert.max_advert_int.as_secs_rounded() != expect.advert_int.as_secs_rounded() {
+            return Err(Rejection::AdvertInterval(advert.max_advert_int));
+        }
+    }
+    Ok(())
+}
+
+/// One VIP resolved to the link it lives on.
+#[derive(Debug, Clone)]
+struct Vip {
+    ifindex: u32,
+    ifname: String,
+    mac: [u8; 6],
+    addr: IfAddr,
+}
+
+/// An instance with everything the engine needs to carry out its actions.
+struct Runtime {
+    fsm: fsm::Instance,
+    cfg: VrrpInstance,
+    /// Index into `Engine::sockets`.
+    socket: usize,
+    src: Ipv4Addr,
+    /// Where adverts go: the multicast group or every unicast peer.
+    dsts: Vec<Ipv4Addr>,
+    expect: Expect,
+    vips: Vec<Vip>,
+    garp_repeat: u32,
+    tracks: Vec<(String, TrackWeight)>,
+    last_tracked: track::Tracked,
+    stats: Stats,
+}
+
+struct ScriptResult {
+    name: String,
+    outcome: script::Outcome,
+}
+
+/// The engine: owns the instances, their sockets and their trackers.
+pub struct Engine {
+    instances: Vec<Runtime>,
+    sockets: Vec<Arc<VrrpSocket>>,
+    netlink: Netlink,
+    garp: PacketSocket,
+    trackers: BTreeMap<String, ScriptTracker>,
+    scripts: BTreeMap<String, model::VrrpScript>,
+    garp_interval: Duration,
+    default_run_as: Option<RunAs>,
+    opts: EngineOptions,
+    /// Packets that did not decode as VRRP (bad length, version, type or checksum).
+    malformed: u64,
+}
+
+impl Engine {
+    /// Resolves interfaces and addresses, opens sockets and builds every instance of `config`.
+    /// An instance that cannot start (missing interface, no IPv4 address) is logged and skipped.
+    pub fn new(config: &Config, opts: EngineOptions) -> Result<Engine, EngineError> {
+        let netlink = Netlink::new().map_err(|e| EngineError::Netlink(e.to_string()))?;
+        let garp = PacketSocket::open().map_err(|e| EngineError::Garp(e.to_string()))?;
+        let default_run_as = match &config.global.script_user {
+            Some(u) => match script::resolve_user(u) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    warn!("script_user: {e}; scripts will run as the daemon's user");
+                    None
+                }
+            },
+            None => None,
+        };
+        let mut engine = Engine {
+            instances: Vec::new(),
+            sockets: Vec::new(),
+            netlink,
+            garp,
+            trackers: BTreeMap::new(),
+            scripts: config.vrrp_scripts.clone(),
+            garp_interval: config.global.vrrp_garp_interval,
+            default_run_as,
+            opts,
+            malformed: 0,
+        };
+        let mut socket_keys: HashMap<(String, Ipv4Addr), usize> = HashMap::new();
+        for inst in &config.vrrp_instances {
+            match engine.build_instance(config, inst, &mut socket_keys) {
+                Ok(rt) => engine.instances.push(rt),
+                Err(msg) => error!("({}) {msg}; instance not started", inst.name),
+            }
+        }
+        if engine.instances.is_empty() {
+            return Err(EngineError::NothingToRun);
+        }
+        for rt in &engine.instances {
+            for (name, _) in &rt.tracks {
+                if let Some(s) = engine.scripts.get(name) {
+                    engine.trackers.entry(name.clone()).or_insert_with(|| ScriptTracker::new(s.rise, s.fall, s.init_fail));
+                }
+            }
+        }
+        Ok(engine)
+    }
+
+    fn build_instance(
+        &mut self,
+        config: &Config,
+        inst: &VrrpInstance,
+        socket_keys: &mut HashMap<(String, Ipv4Addr), usize>,
+    ) -> Result<Runtime, String> {
+        let ifname = inst.interface.clone().ok_or("no interface")?;
+        let link = self.netlink.link(&ifname).map_err(|e| format!("interface {ifname}: {e}"))?;
+        let version = match inst.version.unwrap_or(config.global.vrrp_version) {
+            3 => Version::V3,
+            _ => Version::V2,
+        };
+        let src = match inst.unicast_src_ip {
+            Some(IpAddr::V4(a)) => a,
+            Some(IpAddr::V6(_)) => return Err("IPv6 VRRP is not implemented yet".into()),
+            None => self
+                .netlink
+                .primary_ipv4(link.ifindex)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("Cannot find an IP address to use for interface {ifname}"))?,
+        };
+        let mut dsts = Vec::new();
+        for p in &inst.unicast_peer {
+            match p {
+                IpAddr::V4(a) => dsts.push(*a),
+                IpAddr::V6(_) => return Err("IPv6 unicast peers are not implemented yet".into()),
+            }
+        }
+        let multicast = dsts.is_empty();
+        if multicast {
+            dsts.push(config.global.vrrp_mcast_group4);
+        }
+        let key = (ifname.clone(), src);
+        let socket = match socket_keys.get(&key) {
+            Some(i) => *i,
+            None => {
+                let group = multicast.then_some(config.global.vrrp_mcast_group4);
+                let s = VrrpSocket::open(&ifname, Some(src), group).map_err(|e| format!("VRRP socket on {ifname}: {e}"))?;
+                self.sockets.push(Arc::new(s));
+                socket_keys.insert(key, self.sockets.len() - 1);
+                self.sockets.len() - 1
+            }
+        };
+        let mut links = HashMap::new();
+        links.insert(ifname.clone(), link);
+        let mut vips = Vec::new();
+        for v in &inst.virtual_ipaddress {
+            let dev = v.dev.clone().unwrap_or_else(|| ifname.clone());
+            if !links.contains_key(&dev) {
+                let l = self.netlink.link(&dev).map_err(|e| format!("VIP {} dev {dev}: {e}", v.addr))?;
+                links.insert(dev.clone(), l);
+            }
+            let l = &links[&dev];
+            vips.push(Vip {
+                ifindex: l.ifindex,
+                ifname: dev.clone(),
+                mac: l.mac,
+                addr: IfAddr {
+                    addr: v.addr,
+                    prefix_len: v.prefix_len,
+                    brd: v.brd,
+                    scope: v.scope.unwrap_or(0),
+                    label: v.label.clone(),
+                },
+            });
+        }
+        let pass = match &inst.authentication {
+            Some(Authentication::Pass(p)) if version == Version::V2 => {
+                let mut b = [0u8; 8];
+                let n = p.len().min(8);
+                b[..n].copy_from_slice(&p[..n]);
+                Some(b)
+            }
+            Some(Authentication::Ah(_)) => return Err("auth_type AH is not supported by rkeepalived yet".into()),
+            _ => None,
+        };
+        let tracks = inst
+            .track_script
+            .iter()
+            .filter_map(|t| {
+                let s = config.vrrp_scripts.get(&t.name)?;
+                let weight = t.weight.unwrap_or(s.weight);
+                let reverse = if t.weight.is_some() { t.reverse } else { s.weight_reverse };
+                Some((t.name.clone(), TrackWeight { weight, reverse }))
+            })
+            .collect();
+        let garp_master_delay = inst.garp_master_delay.unwrap_or(config.global.vrrp_garp_master_delay);
+        let fsm = fsm::Instance::new(InstanceConfig {
+            name: inst.name.clone(),
+            vrid: inst.virtual_router_id,
+            version,
+            priority: inst.priority,
+            advert_int: inst.advert_int,
+            preempt: !inst.nopreempt,
+            preempt_delay: inst.preempt_delay,
+            start_master: inst.state == model::InitialState::Master,
+            garp_master_delay,
+            primary_ip: IpAddr::V4(src),
+        });
+        Ok(Runtime {
+            fsm,
+            cfg: inst.clone(),
+            socket,
+            src,
+            dsts,
+            expect: Expect { version, advert_int: inst.advert_int, pass },
+            vips,
+            garp_repeat: inst.garp_master_repeat.unwrap_or(config.global.vrrp_garp_master_repeat),
+            tracks,
+            last_tracked: track::Tracked { priority: inst.priority, fault: false },
+            stats: Stats::default(),
+        })
+    }
+
+    /// Runs until [`Control::Shutdown`] (or the control channel closes), then releases.
+    pub async fn run(mut self, mut control: mpsc::Receiver<Control>) {
+        let (pkt_tx, mut pkt_rx) = mpsc::channel::<(usize, Vec<u8>, IpAddr, IpAddr, u8)>(1024);
+        for (i, sock) in self.sockets.iter().enumerate() {
+            let sock = sock.clone();
+            let tx = pkt_tx.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 2048];
+                loop {
+                    match sock.recv(&mut buf).await {
+                        Ok(r) => {
+                            let msg = (i, buf[..r.len].to_vec(), IpAddr::V4(r.src), IpAddr::V4(r.dst), r.ttl);
+                            if tx.send(msg).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            warn!("VRRP socket receive error: {e}");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
+                }
+            });
+        }
+        drop(pkt_tx);
+        let (script_tx, mut script_rx) = mpsc::channel::<ScriptResult>(64);
+        for name in self.trackers.keys() {
+            let s = self.scripts[name].clone();
+            let run_as = s.user.as_ref().and_then(|u| script::resolve_user(u).ok()).or(self.default_run_as);
+            let tx = script_tx.clone();
+            tokio::spawn(run_vrrp_script(s, run_as, tx));
+        }
+        drop(script_tx);
+
+        let now = Instant::now();
+        for i in 0..self.instances.len() {
+            let actions = self.instances[i].fsm.handle(now, Input::Startup);
+            self.execute(i, actions).await;
+        }
+        loop {
+            let deadline = self.instances.iter().filter_map(|r| r.fsm.next_deadline()).min();
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = sleep => {
+                    let now = Instant::now();
+                    for i in 0..self.instances.len() {
+                        let actions = self.instances[i].fsm.poll(now);
+                        self.execute(i, actions).await;
+                    }
+                }
+                Some((sock, bytes, src, dst, ttl)) = pkt_rx.recv() => {
+                    self.on_packet(sock, &bytes, src, dst, ttl).await;
+                }
+                Some(res) = script_rx.recv() => {
+                    self.on_script_result(res).await;
+                }
+                c = control.recv() => {
+                    match c {
+                        Some(Control::Shutdown) | None => break,
+                    }
+                }
+            }
+        }
+        let now = Instant::now();
+        for i in 0..self.instances.len() {
+            let actions = self.instances[i].fsm.handle(now, Input::Shutdown);
+            self.execute(i, actions).await;
+        }
+    }
+
+    async fn on_packet(&mut self, sock: usize, bytes: &[u8], src: IpAddr, dst: IpAddr, ttl: u8) {
+        let advert = match vrrp_wire::Packet::new_checked(bytes).and_then(|p| vrrp_wire::Repr::parse(&p, src, dst)) {
+            Ok(a) => a,
+            Err(_) => {
+                // Counted, never logged per packet (a flood must not flood the log).
+                self.malformed += 1;
+                return;
+            }
+        };
+        let Some(i) = self.instances.iter().position(|r| r.socket == sock && r.cfg.virtual_router_id == advert.vrid) else {
+            return;
+        };
+        let rt = &mut self.instances[i];
+        if src == IpAddr::V4(rt.src) {
+            return;
+        }
+        if let Err(d) = validate(&advert, ttl, &rt.expect) {
+            match d {
+                Rejection::Ttl(_) => rt.stats.ip_ttl_err += 1,
+                Rejection::Version => rt.stats.version_err += 1,
+                Rejection::AuthType | Rejection::AuthPass => rt.stats.auth_failure += 1,
+                Rejection::AdvertInterval(_) => rt.stats.advert_interval_err += 1,
+            }
+            
+            return;
+        }
+        rt.stats.advert_rcvd += 1;
+        if advert.priority == Priority::STOP {
+            rt.stats.pri_zero_rcvd += 1;
+        }
+        let actions = rt.fsm.handle(
+            Instant::now(),
+            Input::Advert { src, priority: advert.priority, max_advert_int: advert.max_advert_int },
+        );
+        self.execute(i, actions).await;
+    }
+
+    async fn on_script_result(&mut self, res: ScriptResult) {
+        let Some(tracker) = self.trackers.get_mut(&res.name) else { return };
+        let Some(new_state) = tracker.record(res.outcome.success()) else { return };
+        match new_state {
+            ScriptState::Up => info!("VRRP_Script({}) succeeded", res.name),
+            _ => info!("VRRP_Script({}) failed ({})", res.name, res.outcome),
+        }
+        let now = Instant::now();
+        for i in 0..self.instances.len() {
+            let rt = &self.instances[i];
+            if !rt.tracks.iter().any(|(n, _)| *n == res.name) {
+                continue;
+            }
+            let states = rt.tracks.iter().map(|(n, w)| (self.trackers.get(n).map_or(ScriptState::Unknown, |t| t.state()), *w));
+            let tracked = track::effective_priority(rt.cfg.priority, states);
+            let before = rt.last_tracked;
+            self.instances[i].last_tracked = tracked;
+            let mut actions = Vec::new();
+            if tracked.priority != before.priority {
+                info!("({}) Changing effective priority from {} to {}", self.instances[i].cfg.name, before.priority, tracked.priority);
+                actions.extend(self.instances[i].fsm.handle(now, Input::SetPriority(tracked.priority)));
+            }
+            if tracked.fault != before.fault {
+                actions.extend(self.instances[i].fsm.handle(now, Input::Fault(tracked.fault)));
+            }
+            self.execute(i, actions).await;
+        }
+    }
+
+    async fn execute(&mut self, i: usize, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::SendAdvert { priority } => self.send_advert(i, priority).await,
+                Action::AddVips => {
+                    let rt = &self.instances[i];
+                    if !rt.vips.is_empty() {
+                        info!("({}) setting VIPs.", rt.cfg.name);
+                    }
+                    for v in &rt.vips {
+                        if let Err(e) = self.netlink.add_addr(v.ifindex, &v.addr) {
+                            error!("({}) cannot add VIP {}/{} on {}: {e}", rt.cfg.name, v.addr.addr, v.addr.prefix_len, v.ifname);
+                        }
+                    }
+                }
+                Action::DelVips => {
+                    let rt = &self.instances[i];
+                    let stopping = rt.fsm.state() == State::Stop;
+                    if stopping && self.opts.dont_release_vrrp {
+                        continue;
+                    }
+                    for v in &rt.vips {
+                        if let Err(e) = self.netlink.del_addr(v.ifindex, &v.addr) {
+                            error!("({}) cannot remove VIP {}/{} from {}: {e}", rt.cfg.name, v.addr.addr, v.addr.prefix_len, v.ifname);
+                        }
+                    }
+                }
+                Action::SendGarp => self.send_garps(i).await,
+                Action::StateChange { from, to } => self.on_state_change(i, from, to),
+                Action::Log(line) => info!("{line}"),
+            }
+        }
+    }
+
+    async fn send_advert(&mut self, i: usize, priority: Priority) {
+        let rt = &mut self.instances[i];
+        let addresses = rt.vips.iter().map(|v| v.addr.addr).filter(IpAddr::is_ipv4).collect();
+        let repr = vrrp_wire::Repr {
+            version: rt.expect.version,
+            vrid: rt.cfg.virtual_router_id,
+            priority,
+            max_advert_int: rt.expect.advert_int,
+            addresses,
+            auth: match rt.expect.pass {
+                Some(p) => vrrp_wire::Auth::Pass(p),
+                None => vrrp_wire::Auth::None,
+            },
+        };
+        let mut buf = vec![0u8; repr.buffer_len()];
+        for dst in rt.dsts.clone() {
+            let mut packet = vrrp_wire::Packet::new_unchecked(&mut buf[..]);
+            repr.emit(&mut packet, IpAddr::V4(rt.src), IpAddr::V4(dst));
+            match self.sockets[rt.socket].send_to(&buf, dst).await {
+                Ok(()) => {
+                    rt.stats.advert_sent += 1;
+                    if priority == Priority::STOP {
+                        rt.stats.pri_zero_sent += 1;
+                    }
+                }
+                Err(e) => warn!("({}) cannot send advert to {dst}: {e}", rt.cfg.name),
+            }
+        }
+    }
+
+    async fn send_garps(&mut self, i: usize) {
+        let rt = &self.instances[i];
+        let v4: Vec<&Vip> = rt.vips.iter().filter(|v| v.addr.addr.is_ipv4()).collect();
+        if v4.is_empty() {
+            return;
+        }
+        for v in &v4 {
+            info!("({}) Sending/queueing gratuitous ARPs on {} for {}", rt.cfg.name, v.ifname, v.addr.addr);
+        }
+        for n in 0..rt.garp_repeat {
+            if n > 0 && !self.garp_interval.is_zero() {
+                tokio::time::sleep(self.garp_interval).await;
+            }
+            for v in &v4 {
+                let IpAddr::V4(ip) = v.addr.addr else { continue };
+                let repr = GarpRepr { sender_mac: v.mac, ip };
+                let mut payload = vec![0u8; repr.buffer_len()];
+                repr.emit(&mut payload);
+                if let Err(e) = self.garp.send_garp(v.ifindex, &payload) {
+                    warn!("({}) cannot send gratuitous ARP on {}: {e}", rt.cfg.name, v.ifname);
+                }
+            }
+        }
+    }
+
+    fn on_state_change(&mut self, i: usize, from: State, to: State) {
+        let rt = &mut self.instances[i];
+        match (from, to) {
+            (_, State::Master) => rt.stats.become_master += 1,
+            (State::Master, _) => rt.stats.release_master += 1,
+            _ => {}
+        }
+        let notify = &rt.cfg.notify;
+        let (specific, word) = match to {
+            State::Master => (&notify.master, "MASTER"),
+            State::Backup => (&notify.backup, "BACKUP"),
+            State::Fault => (&notify.fault, "FAULT"),
+            State::Stop => (&notify.stop, "STOP"),
+            State::Init => return,
+        };
+        let run_as_of = |c: &model::Command| c.user.as_ref().and_then(|u| script::resolve_user(u).ok()).or(self.default_run_as);
+        if let Some(cmd) = specific {
+            script::spawn_detached(cmd.argv.clone(), run_as_of(cmd));
+        }
+        if let Some(cmd) = &notify.any {
+            // keepalived appends: INSTANCE <name> <state> <priority>.
+            let mut argv = cmd.argv.clone();
+            argv.extend(["INSTANCE".to_string(), rt.cfg.name.clone(), word.to_string(), rt.fsm.effective_priority().to_string()]);
+            script::spawn_detached(argv, run_as_of(cmd));
+        }
+    }
+
+    /// The statistics of every instance, by name.
+    pub fn stats(&self) -> Vec<(String, Stats)> {
+        self.instances.iter().map(|r| (r.cfg.name.clone(), r.stats.clone())).collect()
+    }
+}
+
+/// Runs one `vrrp_script` every `interval` (keepalived: from the start of one run to the next)
+/// with its `timeout`, sending each outcome to the engine.
+async fn run_vrrp_script(s: model::VrrpScript, run_as: Option<RunAs>, tx: mpsc::Sender<ScriptResult>) {
+    let mut ticker = tokio::time::interval(s.interval.max(Duration::from_millis(10)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let outcome = script::run(&s.script.argv, run_as, Some(s.timeout.max(Duration::from_millis(10)))).await;
+        if tx.send(ScriptResult { name: s.name.clone(), outcome }).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vrrp::Vrid;
+
+    fn advert(version: Version, auth: vrrp_wire::Auth, int: u16) -> vrrp_wire::Repr {
+        vrrp_wire::Repr {
+            version,
+            vrid: Vrid::new(51).unwrap(),
+            priority: Priority(100),
+            max_advert_int: Centiseconds(int),
+            addresses: vec![],
+            auth,
+        }
+    }
+
+    #[test]
+    fn validate_applies_rfc_receive_checks() {
+        let pass = *b"secret\0\0";
+        let e2 = Expect { version: Version::V2, advert_int: Centiseconds(100), pass: Some(pass) };
+        assert_eq!(validate(&advert(Version::V2, vrrp_wire::Auth::Pass(pass), 100), 255, &e2), Ok(()));
+        assert_eq!(validate(&advert(Version::V2, vrrp_wire::Auth::Pass(pass), 100), 64, &e2), Err(Rejection::Ttl(64)));
+        assert_eq!(validate(&advert(Version::V2, vrrp_wire::Auth::Pass(*b"other\0\0\0"), 100), 255, &e2), Err(Rejection::AuthPass));
+        assert_eq!(validate(&advert(Version::V2, vrrp_wire::Auth::None, 100), 255, &e2), Err(Rejection::AuthType));
+        assert_eq!(
+            validate(&advert(Version::V2, vrrp_wire::Auth::Pass(pass), 200), 255, &e2),
+            Err(Rejection::AdvertInterval(Centiseconds(200)))
+        );
+        assert_eq!(validate(&advert(Version::V3, vrrp_wire::Auth::None, 100), 255, &e2), Err(Rejection::Version));
+
+        let e3 = Expect { version: Version::V3, advert_int: Centiseconds(100), pass: None };
+        // VRRPv3: a different interval is adopted, not dropped.
+        assert_eq!(validate(&advert(Version::V3, vrrp_wire::Auth::None, 50), 255, &e3), Ok(()));
+        assert_eq!(validate(&advert(Version::V3, vrrp_wire::Auth::None, 100), 1, &e3), Err(Rejection::Ttl(1)));
+    }
+}

@@ -1,1 +1,178 @@
-//! TODO
+//! Trackers: the state of each `vrrp_script` (rise/fall hysteresis) and the effective priority
+//! of an instance computed from the trackers it lists in `track_script`. Pure logic, no IO.
+
+use crate::vrrp::Priority;
+
+/// The state of a tracked `vrrp_script`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptState {
+    /// No result yet (neither adds nor removes weight, never causes FAULT). `init_fail` scripts
+    /// start in [`ScriptState::Down`] instead.
+    Unknown,
+    Up,
+    Down,
+}
+
+/// Rise/fall hysteresis of one `vrrp_script` (keepalived's `rise` and `fall`, default 1 each).
+#[derive(Debug, Clone)]
+pub struct ScriptTracker {
+    rise: u32,
+    fall: u32,
+    state: ScriptState,
+    /// Consecutive results that disagree with the current state.
+    streak: u32,
+}
+
+impl ScriptTracker {
+    /// A tracker that needs `rise` consecutive successes to go up and `fall` consecutive
+    /// failures to go down (0 is treated as 1). `init_fail` starts it down, as keepalived does.
+    pub fn new(rise: u32, fall: u32, init_fail: bool) -> ScriptTracker {
+        ScriptTracker {
+            rise: rise.max(1),
+            fall: fall.max(1),
+            state: if init_fail { ScriptState::Down } else { ScriptState::Unknown },
+            streak: 0,
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> ScriptState {
+        self.state
+    }
+
+    /// Records one result (`true` = exit status 0). Returns the new state when it changed.
+    /// The first result of an [`ScriptState::Unknown`] script decides its state at once.
+    pub fn record(&mut self, ok: bool) -> Option<ScriptState> {
+        let (target, needed) = if ok { (ScriptState::Up, self.rise) } else { (ScriptState::Down, self.fall) };
+        if self.state == target {
+            self.streak = 0;
+            return None;
+        }
+        self.streak += 1;
+        if self.state == ScriptState::Unknown || self.streak >= needed {
+            self.state = target;
+            self.streak = 0;
+            return Some(target);
+        }
+        None
+    }
+}
+
+/// How one tracked script affects an instance: its weight (from `track_script` or the script)
+/// and whether it is `reverse`d.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrackWeight {
+    pub weight: i32,
+    pub reverse: bool,
+}
+
+/// The result of combining an instance's trackers (keepalived vrrp_track.c semantics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tracked {
+    /// Effective priority: base + weights, clamped to 1..=254; 255 stays 255.
+    pub priority: Priority,
+    /// A weight-0 tracker is down: the instance must be in FAULT.
+    pub fault: bool,
+}
+
+/// Effective priority of an instance with base priority `base` from its trackers' states.
+/// A positive weight is added while the script is up; a negative one while it is down;
+/// `reverse` negates the adjustment; weight 0 turns a down script (an up one with `reverse`)
+/// into FAULT. Unknown scripts count
+/// for nothing. The address owner (255) is never adjusted (keepalived).
+pub fn effective_priority(base: Priority, trackers: impl IntoIterator<Item = (ScriptState, TrackWeight)>) -> Tracked {
+    let mut delta: i32 = 0;
+    let mut fault = false;
+    for (state, w) in trackers {
+        let up = match state {
+            ScriptState::Unknown => continue,
+            ScriptState::Up => true,
+            ScriptState::Down => false,
+        };
+        if w.weight == 0 {
+            // 'weight 0 reverse' faults the instance while the script is up (man 5).
+            fault |= up == w.reverse;
+            continue;
+        }
+        // man 5 keepalived.conf: positive weights are added while up, negative ones while
+        // down; `reverse` negates the adjustment ("decreased when up, increased when down").
+        let applies = if w.weight > 0 { up } else { !up };
+        if applies {
+            delta += if w.reverse { -w.weight } else { w.weight };
+        }
+    }
+    let priority = if base.is_owner() {
+        base
+    } else {
+        Priority((i32::from(base.0) + delta).clamp(1, 254) as u8)
+    };
+    Tracked { priority, fault }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(weight: i32) -> TrackWeight {
+        TrackWeight { weight, reverse: false }
+    }
+
+    #[test]
+    fn first_result_decides_then_rise_and_fall_apply() {
+        let mut t = ScriptTracker::new(2, 3, false);
+        assert_eq!(t.state(), ScriptState::Unknown);
+        assert_eq!(t.record(true), Some(ScriptState::Up));
+        assert_eq!(t.record(false), None);
+        assert_eq!(t.record(false), None);
+        assert_eq!(t.record(true), None); // streak broken
+        assert_eq!(t.record(false), None);
+        assert_eq!(t.record(false), None);
+        assert_eq!(t.record(false), Some(ScriptState::Down));
+        assert_eq!(t.record(true), None);
+        assert_eq!(t.record(true), Some(ScriptState::Up));
+    }
+
+    #[test]
+    fn init_fail_starts_down_and_needs_rise() {
+        let mut t = ScriptTracker::new(2, 1, true);
+        assert_eq!(t.state(), ScriptState::Down);
+        assert_eq!(t.record(true), None);
+        assert_eq!(t.record(true), Some(ScriptState::Up));
+    }
+
+    #[test]
+    fn weights_add_and_subtract_and_clamp() {
+        let base = Priority(100);
+        assert_eq!(effective_priority(base, [(ScriptState::Down, w(-30))]).priority, Priority(70));
+        assert_eq!(effective_priority(base, [(ScriptState::Up, w(-30))]).priority, Priority(100));
+        assert_eq!(effective_priority(base, [(ScriptState::Up, w(20))]).priority, Priority(120));
+        assert_eq!(effective_priority(base, [(ScriptState::Down, w(20))]).priority, Priority(100));
+        assert_eq!(effective_priority(base, [(ScriptState::Unknown, w(-30))]).priority, Priority(100));
+        assert_eq!(effective_priority(base, [(ScriptState::Up, w(200))]).priority, Priority(254));
+        assert_eq!(effective_priority(base, [(ScriptState::Down, w(-200))]).priority, Priority(1));
+        assert_eq!(effective_priority(Priority::OWNER, [(ScriptState::Down, w(-50))]).priority, Priority::OWNER);
+    }
+
+    #[test]
+    fn reverse_swaps_the_sense() {
+        let r = |weight| TrackWeight { weight, reverse: true };
+        // reverse positive weight: subtracted while up.
+        assert_eq!(effective_priority(Priority(100), [(ScriptState::Up, r(20))]).priority, Priority(80));
+        assert_eq!(effective_priority(Priority(100), [(ScriptState::Down, r(20))]).priority, Priority(100));
+        // reverse negative weight: added (as +N) while down.
+        assert_eq!(effective_priority(Priority(100), [(ScriptState::Down, r(-20))]).priority, Priority(120));
+        assert_eq!(effective_priority(Priority(100), [(ScriptState::Up, r(-20))]).priority, Priority(100));
+        // 'weight 0 reverse': FAULT while up.
+        assert!(effective_priority(Priority(100), [(ScriptState::Up, r(0))]).fault);
+        assert!(!effective_priority(Priority(100), [(ScriptState::Down, r(0))]).fault);
+    }
+
+    #[test]
+    fn weight_zero_failure_is_fault() {
+        let t = effective_priority(Priority(100), [(ScriptState::Down, w(0)), (ScriptState::Up, w(10))]);
+        assert!(t.fault);
+        assert_eq!(t.priority, Priority(110));
+        assert!(!effective_priority(Priority(100), [(ScriptState::Up, w(0))]).fault);
+        assert!(!effective_priority(Priority(100), [(ScriptState::Unknown, w(0))]).fault);
+    }
+}
