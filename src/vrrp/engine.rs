@@ -227,12 +227,22 @@ impl Engine {
             3 => Version::V3,
             _ => Version::V2,
         };
+        // The advert source: unicast_src_ip, else the interface's primary IPv4 address that is
+        // not one of our VIPs (keepalived uses the interface's primary address).
+        let vip_v4: Vec<Ipv4Addr> = inst
+            .virtual_ipaddress
+            .iter()
+            .filter_map(|v| match v.addr {
+                IpAddr::V4(a) => Some(a),
+                IpAddr::V6(_) => None,
+            })
+            .collect();
         let src = match inst.unicast_src_ip {
             Some(IpAddr::V4(a)) => a,
             Some(IpAddr::V6(_)) => return Err("IPv6 VRRP is not implemented yet".into()),
             None => self
                 .netlink
-                .primary_ipv4(link.ifindex)
+                .primary_ipv4(link.ifindex, &vip_v4)
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("Cannot find an IP address to use for interface {ifname}"))?,
         };
@@ -460,7 +470,6 @@ impl Engine {
             self.instances[i].last_tracked = tracked;
             let mut actions = Vec::new();
             if tracked.priority != before.priority {
-                info!("({}) Changing effective priority from {} to {}", self.instances[i].cfg.name, before.priority, tracked.priority);
                 actions.extend(self.instances[i].fsm.handle(now, Input::SetPriority(tracked.priority)));
             }
             if tracked.fault != before.fault {
