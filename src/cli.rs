@@ -13,7 +13,7 @@ pub const DEFAULT_PIDFILE: &str = "/run/keepalived.pid";
 
 /// `rkeepalived [OPTIONS]`: keepalived's flags, same short and long names.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "rkeepalived", version, about = "VRRP daemon compatible with keepalived's configuration and command line")]
+#[command(name = "rkeepalived", version, disable_version_flag = true, about = "VRRP daemon compatible with keepalived's configuration and command line")]
 pub struct Cli {
     /// Use the specified configuration file.
     #[arg(short = 'f', long = "use-file", value_name = "FILE", default_value = DEFAULT_CONFIG)]
@@ -87,6 +87,10 @@ pub struct Cli {
     /// Don't remove IPVS topology on exit.
     #[arg(short = 'I', long = "dont-release-ipvs")]
     pub dont_release_ipvs: bool,
+
+    /// Display the version number (keepalived's `-v`; `-V` means --dont-release-vrrp).
+    #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
+    pub version: Option<bool>,
 
     /// Don't respawn child processes (accepted; rkeepalived has none).
     #[arg(short = 'R', long = "dont-respawn")]

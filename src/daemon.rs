@@ -220,11 +220,44 @@ impl<S: tracing::Subscriber> Layer<S> for SyslogLayer {
     }
 }
 
+/// keepalived's console line: `Sun Nov 22 05:26:29 2026: message` (local time).
+struct ConsoleFormat;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for ConsoleFormat
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        write!(writer, "{}: ", local_time_keepalived())?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}
+
+/// The current local time as `%a %b %e %H:%M:%S %Y` (what keepalived prints with `-l`).
+fn local_time_keepalived() -> String {
+    // SAFETY: time/localtime_r/strftime write only into the buffers given here.
+    unsafe {
+        let t = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&t, &mut tm);
+        let mut buf = [0u8; 64];
+        let n = libc::strftime(buf.as_mut_ptr().cast(), buf.len(), c"%a %b %e %H:%M:%S %Y".as_ptr(), &tm);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+}
+
 fn init_logging(cli: &Cli) {
     let level = if cli.log_detail { tracing::Level::DEBUG } else { tracing::Level::INFO };
     let filter = tracing_subscriber::filter::LevelFilter::from_level(level);
     let console = cli.log_console.then(|| {
-        tracing_subscriber::fmt::layer().with_target(false).with_writer(std::io::stderr).with_ansi(false)
+        tracing_subscriber::fmt::layer().event_format(ConsoleFormat).with_writer(std::io::stderr).with_ansi(false)
     });
     let syslog = (!cli.no_syslog).then(|| {
         let facility = syslog_facility(cli.log_facility.as_deref());

@@ -387,17 +387,13 @@ impl Engine {
                 }
             };
             tokio::select! {
-                _ = sleep => {
-                    let now = Instant::now();
-                    for i in 0..self.instances.len() {
-                        let actions = self.instances[i].fsm.poll(now);
-                        self.execute(i, actions).await;
-                    }
-                }
+                _ = sleep => self.poll_due().await,
                 Some((sock, bytes, src, dst, ttl)) = pkt_rx.recv() => {
+                    self.poll_due().await;
                     self.on_packet(sock, &bytes, src, dst, ttl).await;
                 }
                 Some(res) = script_rx.recv() => {
+                    self.poll_due().await;
                     self.on_script_result(res).await;
                 }
                 c = control.recv() => {
@@ -407,10 +403,23 @@ impl Engine {
                 }
             }
         }
+        self.poll_due().await;
         let now = Instant::now();
         for i in 0..self.instances.len() {
             let actions = self.instances[i].fsm.handle(now, Input::Shutdown);
             self.execute(i, actions).await;
+        }
+    }
+
+    /// Fires every timer that is due: `fsm::Instance::handle` never does, so this runs before
+    /// any input is handled.
+    async fn poll_due(&mut self) {
+        let now = Instant::now();
+        for i in 0..self.instances.len() {
+            if self.instances[i].fsm.next_deadline().is_some_and(|d| d <= now) {
+                let actions = self.instances[i].fsm.poll(now);
+                self.execute(i, actions).await;
+            }
         }
     }
 
