@@ -329,7 +329,7 @@ impl Lexer {
             if let Some(check) = include_kind(&text) {
                 self.include(&text, check, pos, depth);
             } else {
-                self.split_braces(&text, pos);
+                self.split_braces(&text, pos, depth, nesting);
             }
         }
         for line in queued {
@@ -801,30 +801,37 @@ impl Lexer {
         }
     }
 
-    /// Splits a line at braces outside double quotes and emits the pieces.
-    fn split_braces(&mut self, text: &[LChar], pos: &Pos) {
-        let mut rest: &[LChar] = text;
-        while !rest.is_empty() {
-            match rest[0].ch {
-                '{' => self.push_token(Token::Open(pos.span(rest[0].col))),
-                '}' => self.push_token(Token::Close(pos.span(rest[0].col))),
-                _ => {
-                    let mut quoted = false;
-                    let cut = rest
-                        .iter()
-                        .position(|c| {
-                            if c.ch == '"' {
-                                quoted = !quoted;
-                            }
-                            !quoted && (c.ch == '{' || c.ch == '}')
-                        })
-                        .unwrap_or(rest.len());
-                    self.emit_line(&rest[..cut], pos);
-                    rest = trim_start(&rest[cut..]);
-                    continue;
-                }
+    /// Emits the text before the first brace outside double quotes, then the brace; the rest
+    /// of the line (keepalived's "line residue") goes through [`Lexer::logical`] again, so an
+    /// `include` or `@ID` right after a brace works as in keepalived.
+    fn split_braces(&mut self, text: &[LChar], pos: &Pos, depth: usize, nesting: usize) {
+        let mut quoted = false;
+        let cut = text.iter().position(|c| {
+            if c.ch == '"' {
+                quoted = !quoted;
             }
-            rest = trim_start(&rest[1..]);
+            !quoted && (c.ch == '{' || c.ch == '}')
+        });
+        let Some(cut) = cut else {
+            self.emit_line(text, pos);
+            return;
+        };
+        if cut > 0 {
+            self.emit_line(&text[..cut], pos);
+        }
+        let brace = text[cut];
+        let span = pos.span(brace.col);
+        self.push_token(if brace.ch == '{' {
+            Token::Open(span)
+        } else {
+            Token::Close(span)
+        });
+        let rest = trim_start(&text[cut + 1..]);
+        if !rest.is_empty() {
+            if let Some(def) = self.logical(rest.to_vec(), pos, depth, nesting) {
+                // A definition after a brace cannot continue on the next physical lines.
+                self.defs[def].multiline = false;
+            }
         }
     }
 
@@ -1306,6 +1313,24 @@ mod tests {
             "track_script ; { ; chk_haproxy ; } ; } ; vrrp_instance|X ; {"
         );
         assert!(d.0.is_empty());
+    }
+
+    #[test]
+    fn text_after_a_brace_is_processed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("vips.inc"), "10.0.0.1\n").unwrap();
+        let main = dir.path().join("main.conf");
+        let mut diags = Diagnostics::default();
+        let tokens = lex_str(
+            &main,
+            "virtual_ipaddress { include vips.inc\n}\n",
+            "",
+            &mut diags,
+        );
+        assert_eq!(shape(&tokens), "virtual_ipaddress ; { ; 10.0.0.1 ; }");
+        assert!(diags.0.is_empty());
+        assert_eq!(shape(&lex_id("x { @a y }\n", "a").0), "x ; { ; y ; }");
+        assert_eq!(shape(&lex_id("x { @a y }\n", "b").0), "x ; {");
     }
 
     #[test]
