@@ -827,11 +827,11 @@ impl Lexer {
             Token::Close(span)
         });
         let rest = trim_start(&text[cut + 1..]);
-        if !rest.is_empty() {
-            if let Some(def) = self.logical(rest.to_vec(), pos, depth, nesting) {
-                // A definition after a brace cannot continue on the next physical lines.
-                self.defs[def].multiline = false;
-            }
+        if !rest.is_empty()
+            && let Some(def) = self.logical(rest.to_vec(), pos, depth, nesting)
+        {
+            // A definition after a brace cannot continue on the next physical lines.
+            self.defs[def].multiline = false;
         }
     }
 
