@@ -59,7 +59,11 @@ impl Diagnostics {
         self.push(Severity::Error, span, message);
     }
     fn push(&mut self, severity: Severity, span: &Span, message: impl Into<String>) {
-        self.0.push(Diagnostic { severity, span: span.clone(), message: message.into() });
+        self.0.push(Diagnostic {
+            severity,
+            span: span.clone(),
+            message: message.into(),
+        });
     }
     /// `true` if any diagnostic is an error.
     pub fn has_errors(&self) -> bool {

@@ -95,9 +95,10 @@ pub struct ScriptUser {
 /// with keepalived's rules (unquoted spaces separate words, quotes group).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Command {
-    /// argv[0] is the program.
+    /// The words of the command; `argv[0]` is the program.
     pub argv: Vec<String>,
-    /// Optional `user [group]` after the command (notify scripts).
+    /// Optional `user [group]` after the command (notify scripts; a `vrrp_script`'s user is
+    /// [`VrrpScript::user`]).
     pub user: Option<ScriptUser>,
     /// Where it was written.
     pub span: Span,
@@ -109,9 +110,9 @@ pub struct VrrpScript {
     pub name: String,
     /// `script "CMD args"` (required).
     pub script: Command,
-    /// `interval` (default 1 s).
+    /// `interval` (default 1 s; keepalived reads whole seconds).
     pub interval: Duration,
-    /// `timeout` (0 in the file means: equal to `interval`; stored resolved).
+    /// `timeout` (unset means: equal to `interval`; stored resolved; whole seconds).
     pub timeout: Duration,
     /// `weight -253..253` (default 0: a failure puts the instance in FAULT).
     pub weight: i32,
@@ -198,7 +199,8 @@ pub struct VrrpInstance {
     pub interface: Option<String>,
     /// `virtual_router_id` (required, 1-255).
     pub virtual_router_id: Vrid,
-    /// `priority` (default 100).
+    /// `priority` (default 100; 255 when `state MASTER` is given without a priority, as
+    /// keepalived does).
     pub priority: Priority,
     /// `advert_int` (default 1 s), already rounded for the version as keepalived does.
     pub advert_int: Centiseconds,
@@ -225,4 +227,28 @@ pub struct VrrpInstance {
     /// `garp_master_repeat` (default: `vrrp_garp_master_repeat`).
     pub garp_master_repeat: Option<u32>,
     pub span: Span,
+}
+
+impl Config {
+    /// Every script command the config would run: each `vrrp_script`'s `script`, then each
+    /// instance's notify commands. keepalived's `enable_script_security` check (and the `-t`
+    /// exit code 5) is about exactly these.
+    pub fn scripts(&self) -> impl Iterator<Item = &Command> {
+        let checks = self.vrrp_scripts.values().map(|s| &s.script);
+        let notifies = self.vrrp_instances.iter().flat_map(|i| {
+            let n = &i.notify;
+            [&n.master, &n.backup, &n.fault, &n.stop, &n.any]
+                .into_iter()
+                .flatten()
+        });
+        checks.chain(notifies)
+    }
+}
+
+impl VrrpInstance {
+    /// The VRRP version this instance speaks: its own `version`, else `global_defs`'
+    /// `vrrp_version` (the loader already set `version` to 3 for IPv6 instances).
+    pub fn effective_version(&self, global: &GlobalDefs) -> u8 {
+        self.version.unwrap_or(global.vrrp_version)
+    }
 }

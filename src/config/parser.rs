@@ -1,8 +1,46 @@
-//! Keyword-table parser: turns the lexer's lines into the typed [`Config`].
+//! Keyword-table parser: turns the lexer's token stream into the typed [`Config`].
+//!
+//! The parser walks the blocks the way keepalived 2.2.7's `process_stream` does: a keyword line,
+//! then optionally a `{ … }` block. `global_defs`, `vrrp_instance` (with `authentication`) and
+//! `vrrp_script` are parsed into the model; every other keyword keepalived knows loads with a
+//! warning that rkeepalived does not implement it yet, and its block is skipped (one warning per
+//! top-level block, so a whole `virtual_server` is one warning). Unknown words get keepalived's
+//! `Unknown keyword 'x'` warning, with a suggestion when a keyword of the same block is close.
+//!
+//! Values are checked with keepalived's ranges (keepalived/vrrp/vrrp_parser.c,
+//! keepalived/core/global_parser.c); an invalid value is an error that names the keyword and the
+//! value, and the default is kept. After a `vrrp_instance` block is read it is completed the way
+//! keepalived's `vrrp_complete_instance` does (keepalived/vrrp/vrrp.c): default priority,
+//! version from IPv6 addresses, advert_int rounding, nopreempt with state MASTER, …
+//!
+//! Where keepalived 2.2.7 behaves differently from what one might expect, the code follows
+//! keepalived and says so in a comment; the behaviours were checked with the installed
+//! `keepalived -t`. Deliberate differences from keepalived 2.2.7:
+//! * an unknown keyword's `{ … }` block is skipped with it (keepalived skips only the line and
+//!   then reads the block's lines as keywords of the enclosing block, cascading errors); a stray
+//!   `{` block is skipped likewise;
+//! * a `vrrp_instance` without `interface` is accepted when it has `unicast_peer`s (2.2.7 stops
+//!   with "Unknown interface!");
+//! * an instance that cannot run (no `virtual_router_id`, no interface, a VRID already used on
+//!   the same interface) is dropped with an error and the rest still loads;
+//! * flag keywords take an optional `on/off/true/false/yes/no` (keepalived ignores any argument
+//!   of `nopreempt`);
+//! * the script-security check counts every configured script, where keepalived only counts
+//!   scripts it finds executable on this host.
 
-use crate::config::diag::Diagnostics;
-use crate::config::model::Config;
+use crate::config::diag::{Diagnostic, Diagnostics, Span};
+use crate::config::keywords::{self, Context};
+use crate::config::lexer::{self, Line, Token, Word};
+use crate::config::model::{
+    Authentication, Command, Config, InitialState, Notify, ScriptUser, TrackScript, VirtualAddress,
+    VrrpInstance, VrrpScript,
+};
+use crate::config::values::{self, MICROS_PER_SEC};
+use crate::vrrp::{Centiseconds, Priority, Vrid};
+use std::fmt::Display;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Options that change how a file is read.
 #[derive(Debug, Clone, Default)]
@@ -16,7 +54,10 @@ pub struct LoadOptions {
 pub enum ConfigError {
     /// The main file could not be opened.
     #[error("{path}: cannot read configuration file: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// A loaded config and everything said about it.
@@ -26,13 +67,1647 @@ pub struct Loaded {
     pub diagnostics: Diagnostics,
 }
 
+/// `-t` exit status: the config is fine.
+pub const EXIT_CONFIG_OK: i32 = 0;
+/// `-t` exit status: the main file could not be read (callers map [`ConfigError`] to this).
+pub const EXIT_CONFIG_UNREADABLE: i32 = 3;
+/// `-t` exit status: errors were reported, but the config would run.
+pub const EXIT_CONFIG_ERRORS: i32 = 4;
+/// `-t` exit status: scripts are configured without `enable_script_security`.
+pub const EXIT_CONFIG_SCRIPT_SECURITY: i32 = 5;
+
+/// keepalived's warning when scripts are configured without `enable_script_security`.
+pub const SECURITY_VIOLATION: &str =
+    "SECURITY VIOLATION - scripts are being executed but script_security not enabled.";
+
+impl Loaded {
+    /// The exit status of `keepalived -t` for this config, as documented in keepalived(8):
+    /// [`EXIT_CONFIG_ERRORS`] if any error was reported; else [`EXIT_CONFIG_SCRIPT_SECURITY`] if
+    /// a script is configured (`vrrp_script`, any `notify*`) while `enable_script_security` is
+    /// off (the load has then already emitted [`SECURITY_VIOLATION`] once); else
+    /// [`EXIT_CONFIG_OK`].
+    ///
+    /// Note: the Debian build of keepalived 2.2.7 actually exits 5 for errors and 6 for the
+    /// security case (its exit enum has an extra `KEEPALIVED_EXIT_PROGRAM_ERROR`), and 0 when the
+    /// main file is missing; the constants above follow the manual page.
+    pub fn config_test_exit_code(&self) -> i32 {
+        if self.diagnostics.has_errors() {
+            EXIT_CONFIG_ERRORS
+        } else if scripts_without_security(&self.config) {
+            EXIT_CONFIG_SCRIPT_SECURITY
+        } else {
+            EXIT_CONFIG_OK
+        }
+    }
+}
+
+fn scripts_without_security(config: &Config) -> bool {
+    !config.global.enable_script_security && config.scripts().next().is_some()
+}
+
 /// Reads `path` (and its includes) into a [`Loaded`]. Errors in lines are diagnostics;
 /// only an unreadable main file is an `Err`.
-pub fn load(_path: &Path, _opts: &LoadOptions) -> Result<Loaded, ConfigError> {
-    todo!("config loader")
+pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, ConfigError> {
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(load_str(path, &String::from_utf8_lossy(&bytes), opts))
 }
 
 /// Parses `text` as if it were the file `name` (includes resolve relative to `name`'s dir).
-pub fn load_str(_name: &Path, _text: &str, _opts: &LoadOptions) -> Loaded {
-    todo!("config loader")
+pub fn load_str(name: &Path, text: &str, opts: &LoadOptions) -> Loaded {
+    let (tokens, lexer_diags) = lexer::lex_keyed(name, text, &opts.config_id);
+    let mut parser = Parser {
+        tokens: tokens.into_iter().rev().collect(),
+        consumed: 0,
+        diags: Diagnostics::default(),
+        keys: Vec::new(),
+        config: Config::default(),
+        unclosed_reported: false,
+    };
+    parser.root();
+    parser.finish(lexer_diags)
+}
+
+/// The maximum a `u32` number of seconds may be in keepalived (`UINT_MAX / TIMER_HZ`).
+const MAX_TIMER_SECS: u64 = u32::MAX as u64 / MICROS_PER_SEC;
+/// keepalived's `TIMER_MAX_SEC` (upper bound of `preempt_delay`).
+const TIMER_MAX_SEC: u64 = 1000;
+/// Linux `IFNAMSIZ`: interface names are at most 15 characters.
+const IFNAMSIZ: usize = 16;
+/// Bytes of a VRRPv2 simple-text password (RFC 2338 §5.3.10).
+const AUTH_PASS_LEN: usize = 8;
+
+struct Parser {
+    /// Remaining tokens, last one first.
+    tokens: Vec<Token>,
+    /// Tokens taken so far.
+    consumed: usize,
+    diags: Diagnostics,
+    /// For each diagnostic, the number of tokens taken when it was found (to merge with the
+    /// lexer's diagnostics in stream order).
+    keys: Vec<usize>,
+    config: Config,
+    unclosed_reported: bool,
+}
+
+/// `auth_type` as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AuthKind {
+    Pass,
+    Ah,
+}
+
+/// A `vrrp_instance` while its block is read; completed by [`Parser::complete_instance`].
+struct InstanceDraft {
+    name: Word,
+    /// `(NAME) ` for messages.
+    who: String,
+    state: Option<(InitialState, Span)>,
+    interface: Option<String>,
+    vrid: Option<(Vrid, Span)>,
+    priority: Option<Priority>,
+    advert_int: Option<(u64, Span)>,
+    version: Option<(u8, Span)>,
+    nopreempt: Option<Span>,
+    preempt_delay: Duration,
+    auth_type: Option<(AuthKind, Span)>,
+    auth_pass: Option<Vec<u8>>,
+    vips: Vec<VirtualAddress>,
+    /// `true` once an IPv6 address fixed the family, `false` for IPv4.
+    ipv6: Option<bool>,
+    unicast_src_ip: Option<IpAddr>,
+    unicast_peer: Vec<IpAddr>,
+    track_script: Vec<TrackScript>,
+    notify: Notify,
+    garp_master_delay: Option<Duration>,
+    garp_master_repeat: Option<u32>,
+}
+
+/// A `vrrp_script` while its block is read.
+struct ScriptDraft {
+    name: Word,
+    who: String,
+    script: Option<Command>,
+    interval: Duration,
+    timeout: Option<Duration>,
+    weight: i32,
+    weight_reverse: bool,
+    rise: u32,
+    fall: u32,
+    user: Option<ScriptUser>,
+    init_fail: bool,
+}
+
+impl Parser {
+    // ----- token stream and blocks ---------------------------------------------------------
+
+    fn next(&mut self) -> Option<Token> {
+        self.assign_keys();
+        let token = self.tokens.pop();
+        self.consumed += usize::from(token.is_some());
+        token
+    }
+
+    /// Records the stream position of the diagnostics found since the last token.
+    fn assign_keys(&mut self) {
+        let missing = self.diags.0.len() - self.keys.len();
+        self.keys
+            .extend(std::iter::repeat_n(self.consumed, missing));
+    }
+
+    fn peek_is_open(&self) -> bool {
+        matches!(self.tokens.last(), Some(Token::Open(_)))
+    }
+
+    /// Consumes the `{` that opens `owner`'s block. Without one, keepalived reports the missing
+    /// `{` and reads the following lines as the block anyway, up to the next `}`.
+    fn open_block(&mut self, owner: &Word) {
+        if self.peek_is_open() {
+            self.next();
+        } else {
+            self.diags.error(
+                &owner.span,
+                format!(
+                    "Missing '{{' at beginning of configuration block '{}'",
+                    owner.text
+                ),
+            );
+        }
+    }
+
+    /// The next line of the block of `owner`, or `None` at its `}` (consumed) or at the end of
+    /// the input. A stray `{` inside the block is reported and its block skipped.
+    fn next_in_block(&mut self, owner: &Word) -> Option<Line> {
+        loop {
+            match self.next() {
+                None => {
+                    self.unclosed(owner);
+                    return None;
+                }
+                Some(Token::Close(_)) => return None,
+                Some(Token::Open(span)) => {
+                    self.diags.error(&span, "Unexpected '{' - ignoring");
+                    self.skip_rest_of_block(owner);
+                }
+                Some(Token::Line(line)) => return Some(line),
+            }
+        }
+    }
+
+    /// Skips the `{ … }` following a keyword line, if there is one.
+    fn skip_block_if_any(&mut self, owner: &Word) {
+        if self.peek_is_open() {
+            self.next();
+            self.skip_rest_of_block(owner);
+        }
+    }
+
+    /// Skips to the `}` that closes a block whose `{` was just consumed.
+    fn skip_rest_of_block(&mut self, owner: &Word) {
+        let mut depth = 1usize;
+        while depth > 0 {
+            match self.next() {
+                None => {
+                    self.unclosed(owner);
+                    return;
+                }
+                Some(Token::Open(_)) => depth += 1,
+                Some(Token::Close(_)) => depth -= 1,
+                Some(Token::Line(_)) => {}
+            }
+        }
+    }
+
+    fn unclosed(&mut self, owner: &Word) {
+        if !self.unclosed_reported {
+            self.unclosed_reported = true;
+            self.diags.error(
+                &owner.span,
+                format!(
+                    "missing '}}': end of configuration inside block '{}'",
+                    owner.text
+                ),
+            );
+        }
+    }
+
+    // ----- generic keyword handling ----------------------------------------------------------
+
+    /// A keyword rkeepalived does not parse: keepalived's own keywords load with a warning,
+    /// anything else is `Unknown keyword`. Either way the keyword's block is skipped.
+    fn not_parsed(&mut self, line: &Line, context: Context) {
+        let kw = line.keyword();
+        if context.knows(&kw.text) {
+            self.diags.warn(
+                &kw.span,
+                format!(
+                    "'{}' is a keepalived keyword that rkeepalived does not implement yet; ignored",
+                    kw.text
+                ),
+            );
+        } else {
+            // keepalived 2.2.7 skips only the line and then reads the keyword's block as if it
+            // were part of the enclosing one (cascading errors); skipping the block is kinder
+            // and loses nothing keepalived would have used.
+            let hint = keywords::suggest(context, &kw.text)
+                .map(|k| format!(" (did you mean '{k}'?)"))
+                .unwrap_or_default();
+            self.diags
+                .warn(&kw.span, format!("Unknown keyword '{}'{hint}", kw.text));
+        }
+        self.skip_block_if_any(kw);
+    }
+
+    /// Argument `index` of `line`, or an error that it is missing.
+    fn need<'l>(&mut self, who: &str, line: &'l Line, index: usize) -> Option<&'l Word> {
+        let word = line.arg(index);
+        if word.is_none() {
+            let kw = line.keyword();
+            self.diags.error(
+                &kw.span,
+                format!("{who}'{}' is missing a parameter", kw.text),
+            );
+        }
+        word
+    }
+
+    /// Reports an invalid value: names keyword and value, the reason and what happens instead.
+    fn bad_value(
+        &mut self,
+        who: &str,
+        line: &Line,
+        word: &Word,
+        reason: impl Display,
+        instead: &str,
+    ) {
+        self.diags.error(
+            &word.span,
+            format!(
+                "{who}invalid {} '{}': {reason} - {instead}",
+                line.keyword().text,
+                word.text
+            ),
+        );
+    }
+
+    fn unsigned(
+        &mut self,
+        who: &str,
+        line: &Line,
+        index: usize,
+        (min, max): (u64, u64),
+        instead: &str,
+    ) -> Option<u64> {
+        let word = self.need(who, line, index)?;
+        match values::unsigned(&word.text, min, max) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.bad_value(who, line, word, e, instead);
+                None
+            }
+        }
+    }
+
+    fn integer(
+        &mut self,
+        who: &str,
+        line: &Line,
+        index: usize,
+        (min, max): (i64, i64),
+        instead: &str,
+    ) -> Option<i64> {
+        let word = self.need(who, line, index)?;
+        match values::integer(&word.text, min, max) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.bad_value(who, line, word, e, instead);
+                None
+            }
+        }
+    }
+
+    /// A seconds value that keepalived reads as an integer (`read_unsigned`), e.g.
+    /// `vrrp_garp_master_delay` or a `vrrp_script` `interval`: `2.5` is invalid there.
+    fn whole_seconds(&mut self, who: &str, line: &Line, instead: &str) -> Option<u64> {
+        self.unsigned(who, line, 1, (0, MAX_TIMER_SECS), instead)
+    }
+
+    /// A flag keyword: bare means on; `on/off/true/false/yes/no` may follow.
+    fn flag(&mut self, who: &str, line: &Line) -> Option<bool> {
+        match line.arg(1) {
+            None => Some(true),
+            Some(word) => match values::boolean(&word.text) {
+                Some(b) => Some(b),
+                None => {
+                    self.bad_value(
+                        who,
+                        line,
+                        word,
+                        "expected on/off, true/false or yes/no",
+                        "ignored",
+                    );
+                    None
+                }
+            },
+        }
+    }
+
+    /// The words after the keyword joined by single spaces (keepalived `set_value`).
+    fn rest_of_line(&mut self, who: &str, line: &Line) -> Option<String> {
+        self.need(who, line, 1)?;
+        Some(
+            line.words[1..]
+                .iter()
+                .map(|w| w.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+    }
+
+    /// `KEYWORD "CMD args" [user [group]]`: the command split into argv with keepalived's
+    /// script rules (`notify_script_init` / `set_script_params_array`): the line is split with
+    /// quotes and escapes, and its first argument is split again into argv.
+    fn command(&mut self, who: &str, line: &Line, with_user: bool) -> Option<Command> {
+        let cmd_word = self.need(who, line, 1)?.clone();
+        let words = match lexer::split_quoted_escaped(&line.raw) {
+            Ok(words) => words,
+            Err(e) => {
+                self.bad_value(who, line, &cmd_word, e, "ignored");
+                return None;
+            }
+        };
+        let text = words.get(1).cloned().unwrap_or_default();
+        let argv = match lexer::split_quoted_escaped(&text) {
+            Ok(argv) if !argv.is_empty() => argv,
+            Ok(_) => {
+                self.bad_value(who, line, &cmd_word, "empty command", "ignored");
+                return None;
+            }
+            Err(e) => {
+                self.bad_value(who, line, &cmd_word, e, "ignored");
+                return None;
+            }
+        };
+        let user = if with_user {
+            words.get(2).map(|user| ScriptUser {
+                user: user.clone(),
+                group: words.get(3).cloned(),
+            })
+        } else {
+            None
+        };
+        Some(Command {
+            argv,
+            user,
+            span: cmd_word.span,
+        })
+    }
+
+    /// Reports parameters after a value-block keyword (keepalived: "Block … has extra
+    /// parameters").
+    fn no_block_params(&mut self, line: &Line) {
+        if let Some(extra) = line.arg(1) {
+            self.diags.error(
+                &extra.span,
+                format!(
+                    "Block {} has extra parameters {} ... - ignored",
+                    line.keyword().text,
+                    extra.text
+                ),
+            );
+        }
+    }
+
+    // ----- top level --------------------------------------------------------------------------
+
+    fn root(&mut self) {
+        while let Some(token) = self.next() {
+            match token {
+                Token::Close(span) => self.diags.error(&span, "Extra '}' found"),
+                Token::Open(span) => {
+                    self.diags.error(&span, "Unexpected '{' - ignoring");
+                    let owner = Word {
+                        text: "{".to_string(),
+                        span,
+                    };
+                    self.skip_rest_of_block(&owner);
+                }
+                Token::Line(line) => match line.keyword().text.as_str() {
+                    "global_defs" => self.global_defs(&line),
+                    "vrrp_instance" => self.vrrp_instance(&line),
+                    "vrrp_script" => self.vrrp_script(&line),
+                    other => {
+                        if other == "virtual_server" {
+                            self.config.virtual_servers_seen += 1;
+                        }
+                        self.not_parsed(&line, Context::Root);
+                    }
+                },
+            }
+        }
+    }
+
+    fn finish(mut self, lexer_diags: Vec<(usize, Diagnostic)>) -> Loaded {
+        self.assign_keys();
+        // What is found from here on is about the whole config: it goes last.
+        self.consumed = usize::MAX;
+        self.check_duplicate_vrids();
+        if scripts_without_security(&self.config) {
+            // keepalived prints this once, without a position; point at the first script.
+            if let Some(span) = self.config.scripts().next().map(|c| c.span.clone()) {
+                self.diags.warn(&span, SECURITY_VIOLATION);
+            }
+        }
+        self.assign_keys();
+        // Merge in stream order: the lexer's diagnostic found before token k comes after the
+        // parser's diagnostics about tokens before k.
+        let mut all: Vec<(usize, u8, Diagnostic)> = self
+            .keys
+            .into_iter()
+            .zip(self.diags.0)
+            .map(|(k, d)| (k, 0, d))
+            .chain(lexer_diags.into_iter().map(|(k, d)| (k, 1, d)))
+            .collect();
+        all.sort_by_key(|(k, source, _)| (*k, *source));
+        Loaded {
+            config: self.config,
+            diagnostics: Diagnostics(all.into_iter().map(|(_, _, d)| d).collect()),
+        }
+    }
+
+    // ----- global_defs ------------------------------------------------------------------------
+
+    fn global_defs(&mut self, line: &Line) {
+        let owner = line.keyword().clone();
+        self.open_block(&owner);
+        while let Some(l) = self.next_in_block(&owner) {
+            self.global_keyword(&l);
+        }
+    }
+
+    fn global_keyword(&mut self, l: &Line) {
+        let who = "";
+        let kw = l.keyword().text.as_str();
+        match kw {
+            "router_id" => {
+                if let Some(v) = self.rest_of_line(who, l) {
+                    self.config.global.router_id = Some(v);
+                }
+            }
+            "vrrp_version" => {
+                if let Some(v) = self.integer(who, l, 1, (2, 3), "ignored") {
+                    self.config.global.vrrp_version = v as u8;
+                }
+            }
+            "enable_script_security" => {
+                if let Some(on) = self.flag(who, l) {
+                    self.config.global.enable_script_security = on;
+                }
+            }
+            "script_user" => {
+                if let Some(user) = self.need(who, l, 1) {
+                    self.config.global.script_user = Some(ScriptUser {
+                        user: user.text.clone(),
+                        group: l.arg(2).map(|g| g.text.clone()),
+                    });
+                }
+            }
+            // keepalived reads these two as whole seconds (read_unsigned).
+            "vrrp_garp_master_delay" => {
+                if let Some(s) = self.whole_seconds(who, l, "ignored") {
+                    self.config.global.vrrp_garp_master_delay = Duration::from_secs(s);
+                }
+            }
+            "vrrp_garp_master_refresh" => {
+                if let Some(s) = self.whole_seconds(who, l, "ignored") {
+                    self.config.global.vrrp_garp_master_refresh = Duration::from_secs(s);
+                }
+            }
+            "vrrp_garp_master_repeat" => {
+                if let Some(n) = self.repeat(who, l) {
+                    self.config.global.vrrp_garp_master_repeat = n;
+                }
+            }
+            "vrrp_garp_master_refresh_repeat" => {
+                if let Some(n) = self.repeat(who, l) {
+                    self.config.global.vrrp_garp_master_refresh_repeat = n;
+                }
+            }
+            "vrrp_garp_interval" => {
+                if let Some(d) = self.garp_interval(who, l) {
+                    self.config.global.vrrp_garp_interval = d;
+                }
+            }
+            "vrrp_gna_interval" => {
+                if let Some(d) = self.garp_interval(who, l) {
+                    self.config.global.vrrp_gna_interval = d;
+                }
+            }
+            "vrrp_mcast_group4" => {
+                if let Some(word) = self.need(who, l, 1) {
+                    match word.text.parse::<Ipv4Addr>() {
+                        Ok(group) => self.config.global.vrrp_mcast_group4 = group,
+                        Err(_) => self.bad_value(who, l, word, "not an IPv4 address", "ignored"),
+                    }
+                }
+            }
+            "notification_email" => {
+                self.no_block_params(l);
+                let owner = l.keyword().clone();
+                self.open_block(&owner);
+                let mut emails = Vec::new();
+                while let Some(entry) = self.next_in_block(&owner) {
+                    emails.extend(entry.words.into_iter().map(|w| w.text));
+                }
+                if emails.is_empty() {
+                    self.diags
+                        .warn(&owner.span, "Warning - empty notification_email block");
+                }
+                self.config.global.notification_email.extend(emails);
+            }
+            "notification_email_from" => {
+                if let Some(v) = self.rest_of_line(who, l) {
+                    self.config.global.notification_email_from = Some(v);
+                }
+            }
+            "smtp_server" => self.smtp_server(l),
+            "smtp_helo_name" => {
+                if let Some(name) = self.need(who, l, 1) {
+                    self.config.global.smtp_helo_name = Some(name.text.clone());
+                }
+            }
+            "smtp_connect_timeout" => {
+                if let Some(s) = self.whole_seconds(who, l, "ignored") {
+                    let s = if s == 0 {
+                        self.diags.warn(
+                            &l.words[1].span,
+                            "smtp_connect_timeout must be greater than 0, setting to 1",
+                        );
+                        1
+                    } else {
+                        s
+                    };
+                    self.config.global.smtp_connect_timeout = Duration::from_secs(s);
+                }
+            }
+            _ => self.not_parsed(l, Context::GlobalDefs),
+        }
+    }
+
+    /// A GARP repeat count: 0 is accepted and raised to 1 with a warning, as keepalived does.
+    fn repeat(&mut self, who: &str, l: &Line) -> Option<u32> {
+        let n = self.unsigned(who, l, 1, (0, u64::from(u32::MAX)), "ignored")?;
+        if n == 0 {
+            self.diags.warn(
+                &l.words[1].span,
+                format!(
+                    "{who}{} must be greater than 0, setting to 1",
+                    l.keyword().text
+                ),
+            );
+            return Some(1);
+        }
+        u32::try_from(n).ok()
+    }
+
+    /// `vrrp_garp_interval` / `vrrp_gna_interval`: fractional seconds (`read_double`).
+    fn garp_interval(&mut self, who: &str, l: &Line) -> Option<Duration> {
+        let word = self.need(who, l, 1)?;
+        match values::seconds_f64(
+            &word.text,
+            1.0 / MICROS_PER_SEC as f64,
+            MAX_TIMER_SECS as f64,
+        ) {
+            Ok(d) => {
+                if d >= Duration::from_secs(1) {
+                    self.diags.warn(
+                        &word.span,
+                        format!(
+                            "The {} is very large - {} seconds",
+                            l.keyword().text,
+                            word.text
+                        ),
+                    );
+                }
+                Some(d)
+            }
+            Err(e) => {
+                self.bad_value(who, l, word, e, "ignored");
+                None
+            }
+        }
+    }
+
+    fn smtp_server(&mut self, l: &Line) {
+        let Some(host) = self.need("", l, 1) else {
+            return;
+        };
+        let port = match l.arg(2) {
+            None => None,
+            Some(word) => match values::unsigned(&word.text, 1, 65535) {
+                Ok(p) => Some(p as u16),
+                Err(e) => {
+                    self.bad_value("", l, word, e, "ignored");
+                    return;
+                }
+            },
+        };
+        self.config.global.smtp_server = Some((host.text.clone(), port));
+    }
+
+    // ----- vrrp_script ------------------------------------------------------------------------
+
+    fn vrrp_script(&mut self, line: &Line) {
+        let owner = line.keyword().clone();
+        let Some(name) = line.arg(1).cloned() else {
+            self.diags
+                .error(&owner.span, "vrrp_script must have a name - skipping");
+            self.skip_block_if_any(&owner);
+            return;
+        };
+        if self.config.vrrp_scripts.contains_key(&name.text) {
+            self.diags.error(
+                &name.span,
+                format!(
+                    "vrrp_script {} already defined - skipping this one",
+                    name.text
+                ),
+            );
+            self.skip_block_if_any(&owner);
+            return;
+        }
+        let mut draft = ScriptDraft {
+            who: format!("({}) ", name.text),
+            name,
+            script: None,
+            interval: Duration::from_secs(1),
+            timeout: None,
+            weight: 0,
+            weight_reverse: false,
+            rise: 1,
+            fall: 1,
+            user: None,
+            init_fail: false,
+        };
+        self.open_block(&owner);
+        while let Some(l) = self.next_in_block(&owner) {
+            self.script_keyword(&mut draft, &l);
+        }
+        let Some(script) = draft.script else {
+            self.diags.error(
+                &draft.name.span,
+                format!(
+                    "No script set for vrrp_script {} - removing",
+                    draft.name.text
+                ),
+            );
+            return;
+        };
+        let vrrp_script = VrrpScript {
+            name: draft.name.text.clone(),
+            script,
+            interval: draft.interval,
+            // keepalived (vrrp_scheduler.c): a timeout of 0 (unset) means the interval.
+            timeout: draft.timeout.unwrap_or(draft.interval),
+            weight: draft.weight,
+            weight_reverse: draft.weight_reverse,
+            rise: draft.rise,
+            fall: draft.fall,
+            user: draft.user,
+            init_fail: draft.init_fail,
+            span: draft.name.span.clone(),
+        };
+        self.config
+            .vrrp_scripts
+            .insert(draft.name.text, vrrp_script);
+    }
+
+    fn script_keyword(&mut self, d: &mut ScriptDraft, l: &Line) {
+        let who = d.who.clone();
+        let who = who.as_str();
+        match l.keyword().text.as_str() {
+            "script" => {
+                if d.script.is_some() {
+                    self.diags.error(
+                        l.span(),
+                        format!("{who}script already specified - ignoring this one"),
+                    );
+                } else if let Some(cmd) = self.command(who, l, false) {
+                    d.script = Some(cmd);
+                }
+            }
+            // keepalived reads interval and timeout as whole seconds; 0 becomes 1.
+            "interval" | "timeout" => {
+                if let Some(s) = self.whole_seconds(who, l, "ignored") {
+                    let s = if s == 0 {
+                        self.diags.warn(
+                            &l.words[1].span,
+                            format!(
+                                "{who}vrrp script {} must be greater than 0, setting to 1",
+                                l.keyword().text
+                            ),
+                        );
+                        1
+                    } else {
+                        s
+                    };
+                    if l.keyword().text == "interval" {
+                        d.interval = Duration::from_secs(s);
+                    } else {
+                        d.timeout = Some(Duration::from_secs(s));
+                    }
+                }
+            }
+            "weight" => {
+                if let Some(w) = self.integer(who, l, 1, (-253, 253), "ignored") {
+                    d.weight = w as i32;
+                }
+                if let Some(option) = l.arg(2) {
+                    if option.text == "reverse" {
+                        d.weight_reverse = true;
+                    } else {
+                        self.bad_value(who, l, option, "unknown weight option", "ignored");
+                    }
+                }
+            }
+            "rise" | "fall" => {
+                let n = self
+                    .unsigned(who, l, 1, (1, i32::MAX as u64), "using default 1")
+                    .unwrap_or(1) as u32;
+                if l.keyword().text == "rise" {
+                    d.rise = n;
+                } else {
+                    d.fall = n;
+                }
+            }
+            "user" => {
+                if let Some(user) = self.need(who, l, 1) {
+                    d.user = Some(ScriptUser {
+                        user: user.text.clone(),
+                        group: l.arg(2).map(|g| g.text.clone()),
+                    });
+                }
+            }
+            "init_fail" => {
+                if let Some(on) = self.flag(who, l) {
+                    d.init_fail = on;
+                }
+            }
+            _ => self.not_parsed(l, Context::VrrpScript),
+        }
+    }
+
+    // ----- vrrp_instance ----------------------------------------------------------------------
+
+    fn vrrp_instance(&mut self, line: &Line) {
+        let owner = line.keyword().clone();
+        if line.words.len() != 2 {
+            self.diags
+                .error(&owner.span, "vrrp_instance must have a name - skipping");
+            self.skip_block_if_any(&owner);
+            return;
+        }
+        let name = line.words[1].clone();
+        if self
+            .config
+            .vrrp_instances
+            .iter()
+            .any(|i| i.name == name.text)
+        {
+            self.diags.error(
+                &name.span,
+                format!(
+                    "vrrp instance {} already defined - skipping this one",
+                    name.text
+                ),
+            );
+            self.skip_block_if_any(&owner);
+            return;
+        }
+        let mut draft = InstanceDraft {
+            who: format!("({}) ", name.text),
+            name,
+            state: None,
+            interface: None,
+            vrid: None,
+            priority: None,
+            advert_int: None,
+            version: None,
+            nopreempt: None,
+            preempt_delay: Duration::ZERO,
+            auth_type: None,
+            auth_pass: None,
+            vips: Vec::new(),
+            ipv6: None,
+            unicast_src_ip: None,
+            unicast_peer: Vec::new(),
+            track_script: Vec::new(),
+            notify: Notify::default(),
+            garp_master_delay: None,
+            garp_master_repeat: None,
+        };
+        self.open_block(&owner);
+        while let Some(l) = self.next_in_block(&owner) {
+            self.instance_keyword(&mut draft, &l);
+        }
+        if let Some(instance) = self.complete_instance(draft) {
+            self.config.vrrp_instances.push(instance);
+        }
+    }
+
+    fn instance_keyword(&mut self, d: &mut InstanceDraft, l: &Line) {
+        let who = d.who.clone();
+        let who = who.as_str();
+        match l.keyword().text.as_str() {
+            "state" => {
+                let Some(word) = self.need(who, l, 1) else {
+                    return;
+                };
+                match word.text.as_str() {
+                    "MASTER" => d.state = Some((InitialState::Master, word.span.clone())),
+                    "BACKUP" => {
+                        if matches!(d.state, Some((InitialState::Master, _))) {
+                            self.diags.error(
+                                &word.span,
+                                format!("{who}state previously set as MASTER - ignoring BACKUP"),
+                            );
+                        } else {
+                            d.state = Some((InitialState::Backup, word.span.clone()));
+                        }
+                    }
+                    _ => {
+                        self.bad_value(who, l, word, "expected MASTER or BACKUP", "using BACKUP");
+                        d.state = Some((InitialState::Backup, word.span.clone()));
+                    }
+                }
+            }
+            "interface" => {
+                let Some(word) = self.need(who, l, 1) else {
+                    return;
+                };
+                if word.text.len() >= IFNAMSIZ {
+                    self.bad_value(who, l, word, "interface name too long", "ignored");
+                } else {
+                    d.interface = Some(word.text.clone());
+                }
+            }
+            "virtual_router_id" => {
+                if let Some(v) = self.unsigned(who, l, 1, (1, 255), "ignored") {
+                    d.vrid = Vrid::new(v as u8).map(|vrid| (vrid, l.words[1].span.clone()));
+                }
+            }
+            "priority" => {
+                // keepalived: an invalid priority falls back to the default 100.
+                match self.unsigned(who, l, 1, (1, 255), "using default 100") {
+                    Some(p) => d.priority = Some(Priority(p as u8)),
+                    None if l.arg(1).is_some() => d.priority = Some(Priority::DEFAULT),
+                    None => {}
+                }
+            }
+            "advert_int" => {
+                let Some(word) = self.need(who, l, 1) else {
+                    return;
+                };
+                // keepalived: read as a decimal in [0.01, 255] s; rounded for the version later.
+                match values::decimal_micros(&word.text, MICROS_PER_SEC / 100, 255 * MICROS_PER_SEC)
+                {
+                    Ok(us) => d.advert_int = Some((us, word.span.clone())),
+                    Err(e) => self.bad_value(who, l, word, e, "using default 1s"),
+                }
+            }
+            "version" => {
+                if let Some(v) = self.integer(who, l, 1, (2, 3), "ignored") {
+                    d.version = Some((v as u8, l.words[1].span.clone()));
+                }
+            }
+            "nopreempt" => {
+                if let Some(on) = self.flag(who, l) {
+                    d.nopreempt = on.then(|| l.span().clone());
+                }
+            }
+            // keepalived's backwards-compatible opposite of nopreempt.
+            "preempt" => {
+                if let Some(on) = self.flag(who, l) {
+                    d.nopreempt = if on { None } else { Some(l.span().clone()) };
+                }
+            }
+            "preempt_delay" => {
+                let Some(word) = self.need(who, l, 1) else {
+                    return;
+                };
+                match values::decimal_micros(&word.text, 0, TIMER_MAX_SEC * MICROS_PER_SEC) {
+                    Ok(us) => d.preempt_delay = Duration::from_micros(us),
+                    Err(e) => self.bad_value(who, l, word, e, "using 0"),
+                }
+            }
+            "authentication" => self.authentication(d, l),
+            "virtual_ipaddress" => {
+                self.no_block_params(l);
+                let owner = l.keyword().clone();
+                self.open_block(&owner);
+                while let Some(entry) = self.next_in_block(&owner) {
+                    if let Some(vip) = self.virtual_address(d, &entry) {
+                        d.vips.push(vip);
+                    }
+                }
+            }
+            "unicast_src_ip" => {
+                let Some(word) = self.need(who, l, 1) else {
+                    return;
+                };
+                match values::ip_addr(&word.text) {
+                    Some(ip) => {
+                        if self.claim_family(d, &ip, word, "unicast_src_ip") {
+                            d.unicast_src_ip = Some(ip);
+                        }
+                    }
+                    None => self.bad_value(who, l, word, "not an IP address", "ignored"),
+                }
+            }
+            "unicast_peer" => {
+                self.no_block_params(l);
+                let owner = l.keyword().clone();
+                self.open_block(&owner);
+                while let Some(entry) = self.next_in_block(&owner) {
+                    if let Some(peer) = self.unicast_peer(d, &entry) {
+                        d.unicast_peer.push(peer);
+                    }
+                }
+            }
+            "track_script" => {
+                self.no_block_params(l);
+                let owner = l.keyword().clone();
+                self.open_block(&owner);
+                while let Some(entry) = self.next_in_block(&owner) {
+                    if let Some(track) = self.track_script(d, &entry) {
+                        d.track_script.push(track);
+                    }
+                }
+            }
+            kw
+            @ ("notify" | "notify_master" | "notify_backup" | "notify_fault" | "notify_stop") => {
+                let slot = match kw {
+                    "notify" => &mut d.notify.any,
+                    "notify_master" => &mut d.notify.master,
+                    "notify_backup" => &mut d.notify.backup,
+                    "notify_fault" => &mut d.notify.fault,
+                    _ => &mut d.notify.stop,
+                };
+                if slot.is_some() {
+                    let at = l
+                        .arg(1)
+                        .map_or_else(|| l.span().clone(), |w| w.span.clone());
+                    self.diags.error(
+                        &at,
+                        format!("{who}{kw} script already specified - ignoring this one"),
+                    );
+                } else if let Some(cmd) = self.command(who, l, true) {
+                    *slot = Some(cmd);
+                }
+            }
+            // keepalived reads this as whole seconds.
+            "garp_master_delay" => {
+                if let Some(s) = self.whole_seconds(who, l, "ignored") {
+                    d.garp_master_delay = Some(Duration::from_secs(s));
+                }
+            }
+            "garp_master_repeat" => {
+                if let Some(n) = self.repeat(who, l) {
+                    d.garp_master_repeat = Some(n);
+                }
+            }
+            _ => self.not_parsed(l, Context::VrrpInstance),
+        }
+    }
+
+    /// Fixes the instance's address family with its first address; an address of the other
+    /// family is an error and is ignored (keepalived: "address family must match VRRP
+    /// instance").
+    fn claim_family(
+        &mut self,
+        d: &mut InstanceDraft,
+        ip: &IpAddr,
+        word: &Word,
+        what: &str,
+    ) -> bool {
+        let v6 = ip.is_ipv6();
+        match d.ipv6 {
+            None => {
+                d.ipv6 = Some(v6);
+                true
+            }
+            Some(family) if family == v6 => true,
+            Some(family) => {
+                self.diags.error(
+                    &word.span,
+                    format!(
+                        "{}{what} '{}' is IPv{} but the instance is IPv{} - ignoring",
+                        d.who,
+                        word.text,
+                        if v6 { 6 } else { 4 },
+                        if family { 6 } else { 4 },
+                    ),
+                );
+                false
+            }
+        }
+    }
+
+    /// `authentication { auth_type PASS|AH; auth_pass SECRET }`.
+    fn authentication(&mut self, d: &mut InstanceDraft, line: &Line) {
+        let who = d.who.clone();
+        let owner = line.keyword().clone();
+        self.open_block(&owner);
+        while let Some(l) = self.next_in_block(&owner) {
+            match l.keyword().text.as_str() {
+                "auth_type" => {
+                    let Some(word) = self.need(&who, &l, 1) else {
+                        continue;
+                    };
+                    match word.text.as_str() {
+                        "PASS" => d.auth_type = Some((AuthKind::Pass, word.span.clone())),
+                        "AH" => d.auth_type = Some((AuthKind::Ah, word.span.clone())),
+                        _ => self.bad_value(&who, &l, word, "expected PASS or AH", "ignored"),
+                    }
+                }
+                "auth_pass" => {
+                    let Some(word) = self.need(&who, &l, 1) else {
+                        continue;
+                    };
+                    let mut pass = word.text.as_bytes().to_vec();
+                    if pass.len() > AUTH_PASS_LEN {
+                        self.diags.warn(
+                            &word.span,
+                            format!("{who}Truncating auth_pass to {AUTH_PASS_LEN} characters"),
+                        );
+                        pass.truncate(AUTH_PASS_LEN);
+                    }
+                    d.auth_pass = Some(pass);
+                }
+                _ => self.not_parsed(&l, Context::Authentication),
+            }
+        }
+    }
+
+    /// One line of `virtual_ipaddress { }`:
+    /// `IP[/LEN] [brd IP|+|-] [dev IF] [scope S] [label L] …` (keepalived `alloc_ipaddress`).
+    fn virtual_address(&mut self, d: &mut InstanceDraft, l: &Line) -> Option<VirtualAddress> {
+        let who = d.who.clone();
+        let first = l.keyword();
+        let (addr_text, prefix_text) = values::split_prefix(&first.text);
+        let Some(addr) = values::ip_addr(addr_text) else {
+            self.diags.error(
+                &first.span,
+                format!(
+                    "{who}invalid virtual_ipaddress '{}': not an IP address - skipped",
+                    first.text
+                ),
+            );
+            return None;
+        };
+        let max = values::max_prefix(&addr);
+        let mut prefix_len = max;
+        if let Some(p) = prefix_text {
+            match values::unsigned(p, 0, u64::from(max)) {
+                Ok(len) => prefix_len = len as u8,
+                Err(e) => self.diags.error(
+                    &first.span,
+                    format!(
+                        "{who}invalid prefix length '{p}' in virtual_ipaddress '{}': {e} - using {max}",
+                        first.text
+                    ),
+                ),
+            }
+        }
+        let mut vip = VirtualAddress {
+            addr,
+            prefix_len,
+            brd: None,
+            dev: None,
+            scope: None,
+            label: None,
+            span: first.span.clone(),
+        };
+        let mut i = 1;
+        while i < l.words.len() {
+            let option = &l.words[i];
+            let param = l.words.get(i + 1);
+            let takes_param = matches!(
+                option.text.as_str(),
+                "dev"
+                    | "scope"
+                    | "brd"
+                    | "broadcast"
+                    | "label"
+                    | "peer"
+                    | "track_group"
+                    | "preferred_lft"
+            );
+            if takes_param && param.is_none() {
+                self.diags.error(
+                    &option.span,
+                    format!(
+                        "{who}No {} parameter specified for {} - skipped",
+                        option.text, first.text
+                    ),
+                );
+                return None;
+            }
+            match (option.text.as_str(), param) {
+                ("dev", Some(p)) => {
+                    if vip.dev.is_some() {
+                        self.diags.error(
+                            &p.span,
+                            format!("{who}dev given more than once for {} - skipped", first.text),
+                        );
+                        return None;
+                    }
+                    vip.dev = Some(p.text.clone());
+                }
+                ("scope", Some(p)) => match values::scope(&p.text) {
+                    Some(s) => vip.scope = Some(s),
+                    None => self.diags.error(
+                        &p.span,
+                        format!(
+                            "{who}Invalid scope '{}' specified for {} - ignoring",
+                            p.text, first.text
+                        ),
+                    ),
+                },
+                ("brd" | "broadcast", Some(p)) => {
+                    let IpAddr::V4(v4) = addr else {
+                        self.diags.error(
+                            &option.span,
+                            format!(
+                                "{who}broadcast given for the IPv6 address {} - skipped",
+                                first.text
+                            ),
+                        );
+                        return None;
+                    };
+                    match p.text.as_str() {
+                        "+" | "-" => {
+                            if prefix_len > 30 {
+                                self.diags.error(
+                                    &p.span,
+                                    format!(
+                                        "{who}Address prefix length {prefix_len} too long for broadcast - ignoring"
+                                    ),
+                                );
+                            } else {
+                                let host_mask = u32::MAX >> prefix_len;
+                                let bits = u32::from(v4);
+                                let brd = if p.text == "+" {
+                                    bits | host_mask
+                                } else {
+                                    bits & !host_mask
+                                };
+                                vip.brd = Some(IpAddr::V4(Ipv4Addr::from(brd)));
+                            }
+                        }
+                        text => match text.parse::<Ipv4Addr>() {
+                            Ok(b) => vip.brd = Some(IpAddr::V4(b)),
+                            Err(_) => {
+                                self.diags.error(
+                                    &p.span,
+                                    format!(
+                                        "{who}invalid broadcast '{text}' for {} - skipped",
+                                        first.text
+                                    ),
+                                );
+                                return None;
+                            }
+                        },
+                    }
+                }
+                ("label", Some(p)) => vip.label = Some(p.text.clone()),
+                (
+                    "peer" | "track_group" | "preferred_lft" | "home" | "-nodad" | "mngtmpaddr"
+                    | "noprefixroute" | "autojoin" | "no_track",
+                    _,
+                ) => {
+                    self.diags.warn(
+                        &option.span,
+                        format!(
+                            "{who}virtual_ipaddress option '{}' is a keepalived option that \
+                             rkeepalived does not implement yet; ignored",
+                            option.text
+                        ),
+                    );
+                }
+                _ => {
+                    self.diags.error(
+                        &option.span,
+                        format!(
+                            "{who}Unknown configuration entry '{}' for ip address - ignoring",
+                            option.text
+                        ),
+                    );
+                    i += 1;
+                    continue;
+                }
+            }
+            i += if takes_param { 2 } else { 1 };
+        }
+        if addr.is_ipv6() {
+            if vip.scope.take().is_some() {
+                self.diags.warn(
+                    &first.span,
+                    format!(
+                        "{who}Cannot specify scope for IPv6 addresses ({}) - ignoring scope",
+                        first.text
+                    ),
+                );
+            }
+            if vip.label.take().is_some() {
+                self.diags.warn(
+                    &first.span,
+                    format!(
+                        "{who}Cannot specify label for IPv6 addresses ({}) - ignoring label",
+                        first.text
+                    ),
+                );
+            }
+        }
+        self.claim_family(d, &addr, first, "virtual_ipaddress")
+            .then_some(vip)
+    }
+
+    /// One line of `unicast_peer { }`: `IP [min_ttl N] [max_ttl N]`.
+    fn unicast_peer(&mut self, d: &mut InstanceDraft, l: &Line) -> Option<IpAddr> {
+        let who = d.who.clone();
+        let first = l.keyword();
+        let Some(ip) = values::ip_addr(&first.text) else {
+            self.diags.error(
+                &first.span,
+                format!(
+                    "{who}invalid unicast_peer '{}': not an IP address - skipped",
+                    first.text
+                ),
+            );
+            return None;
+        };
+        let mut i = 1;
+        while i < l.words.len() {
+            let option = &l.words[i];
+            match option.text.as_str() {
+                "min_ttl" | "max_ttl" => self.diags.warn(
+                    &option.span,
+                    format!(
+                        "{who}unicast_peer option '{}' is a keepalived option that rkeepalived does \
+                         not implement yet; ignored",
+                        option.text
+                    ),
+                ),
+                _ => self.diags.error(
+                    &option.span,
+                    format!("{who}unknown unicast_peer option '{}' - ignored", option.text),
+                ),
+            }
+            i += 2;
+        }
+        self.claim_family(d, &ip, first, "unicast_peer")
+            .then_some(ip)
+    }
+
+    /// One line of `track_script { }`: `NAME [weight N [reverse|noreverse]]`
+    /// (keepalived `alloc_track_script`).
+    fn track_script(&mut self, d: &InstanceDraft, l: &Line) -> Option<TrackScript> {
+        let who = d.who.as_str();
+        let name = l.keyword();
+        // keepalived resolves the name when it reads the line, so only vrrp_scripts defined
+        // above this vrrp_instance count.
+        let Some(script) = self.config.vrrp_scripts.get(&name.text) else {
+            self.diags.warn(
+                &name.span,
+                format!(
+                    "{who}track script {} not found, ignoring... (a vrrp_script must be defined \
+                     before the vrrp_instance tracking it)",
+                    name.text
+                ),
+            );
+            return None;
+        };
+        let default_reverse = script.weight_reverse;
+        if d.track_script.iter().any(|t| t.name == name.text) {
+            self.diags.warn(
+                &name.span,
+                format!("{who}duplicate track_script {} - ignoring", name.text),
+            );
+            return None;
+        }
+        let mut track = TrackScript {
+            name: name.text.clone(),
+            weight: None,
+            reverse: default_reverse,
+            span: name.span.clone(),
+        };
+        let Some(option) = l.arg(1) else {
+            return Some(track);
+        };
+        if option.text != "weight" {
+            self.diags.error(
+                &option.span,
+                format!(
+                    "{who}unknown track script option {} - ignoring",
+                    option.text
+                ),
+            );
+            return None;
+        }
+        let Some(value) = l.arg(2) else {
+            self.diags.error(
+                &option.span,
+                format!(
+                    "{who}weight without value specified for track script {} - ignoring",
+                    name.text
+                ),
+            );
+            return None;
+        };
+        match values::integer(&value.text, -254, 254) {
+            Ok(w @ (-254 | 254)) => {
+                self.diags.warn(
+                    &value.span,
+                    format!(
+                        "{who}weight for {} cannot be +/-254. Setting to +/-253",
+                        name.text
+                    ),
+                );
+                track.weight = Some(w.signum() as i32 * 253);
+            }
+            Ok(w) => track.weight = Some(w as i32),
+            Err(e) => self.diags.error(
+                &value.span,
+                format!(
+                    "{who}invalid weight '{}' for track script {}: {e} - using the script's weight",
+                    value.text, name.text
+                ),
+            ),
+        }
+        if let Some(option) = l.arg(3) {
+            match option.text.as_str() {
+                "reverse" => track.reverse = true,
+                "noreverse" => track.reverse = false,
+                _ => self.diags.error(
+                    &option.span,
+                    format!(
+                        "{who}unknown track_script {} weight option {} - ignoring",
+                        name.text, option.text
+                    ),
+                ),
+            }
+        }
+        Some(track)
+    }
+
+    /// Completes an instance as keepalived's `vrrp_complete_instance` does, or drops it.
+    fn complete_instance(&mut self, d: InstanceDraft) -> Option<VrrpInstance> {
+        let who = d.who.clone();
+        let Some((vrid, _)) = d.vrid else {
+            self.diags.error(
+                &d.name.span,
+                format!("{who}the virtual router id must be set - instance ignored"),
+            );
+            return None;
+        };
+        if d.interface.is_none() && d.unicast_peer.is_empty() {
+            self.diags.error(
+                &d.name.span,
+                format!(
+                    "{who}no interface set (an interface is needed unless unicast_peer is used) - \
+                     instance ignored"
+                ),
+            );
+            return None;
+        }
+        let ipv6 = d.ipv6 == Some(true);
+
+        // The version: the instance's, else global_defs'; IPv6 can only be carried by VRRPv3.
+        let mut version = d.version.as_ref().map(|(v, _)| *v);
+        if ipv6 {
+            if let Some((2, span)) = &d.version {
+                self.diags.warn(
+                    span,
+                    format!("{who}VRRPv2 cannot carry IPv6 addresses - using version 3"),
+                );
+            }
+            version = Some(3);
+        }
+        let effective_version = version.unwrap_or(self.config.global.vrrp_version);
+
+        let mut state = d.state.as_ref().map_or(InitialState::Backup, |(s, _)| *s);
+        // keepalived: with state MASTER and no priority, the instance is the address owner.
+        let priority = d.priority.unwrap_or(if state == InitialState::Master {
+            Priority::OWNER
+        } else {
+            Priority::DEFAULT
+        });
+
+        let mut authentication = None;
+        if let Some((kind, span)) = &d.auth_type {
+            let pass = d.auth_pass.clone().unwrap_or_default();
+            if effective_version == 3 {
+                self.diags.warn(
+                    span,
+                    format!("{who}VRRP version 3 does not support authentication. Ignoring."),
+                );
+            } else if *kind == AuthKind::Ah {
+                self.diags.warn(
+                    span,
+                    format!("{who}AH authentication is not supported by rkeepalived yet"),
+                );
+                if state == InitialState::Master {
+                    self.diags.warn(
+                        span,
+                        format!("{who}Initial state master is incompatible with AH authentication - clearing"),
+                    );
+                    state = InitialState::Backup;
+                }
+                authentication = Some(Authentication::Ah(pass));
+            } else {
+                authentication = Some(Authentication::Pass(pass));
+            }
+        } else if d.auth_pass.is_some() {
+            self.diags.warn(
+                &d.name.span,
+                format!("{who}auth_pass without auth_type - no authentication used"),
+            );
+        }
+
+        let mut nopreempt = d.nopreempt.is_some();
+        if let Some(span) = &d.nopreempt {
+            if priority.is_owner() {
+                self.diags.warn(
+                    span,
+                    format!(
+                        "{who}nopreempt is incompatible with priority 255. resetting nopreempt"
+                    ),
+                );
+                nopreempt = false;
+            } else if state == InitialState::Master {
+                self.diags.warn(
+                    span,
+                    format!("{who}Warning - nopreempt will not work with initial state MASTER - clearing"),
+                );
+                nopreempt = false;
+            }
+        }
+
+        // keepalived: "preempt_delay is incompatible with nopreempt mode - resetting".
+        let mut preempt_delay = d.preempt_delay;
+        if nopreempt && !preempt_delay.is_zero() {
+            let at = d.nopreempt.as_ref().unwrap_or(&d.name.span);
+            self.diags.warn(
+                at,
+                format!("{who}preempt_delay is incompatible with nopreempt mode - resetting"),
+            );
+            preempt_delay = Duration::ZERO;
+        }
+
+        let advert_int = self.resolve_advert_int(&who, d.advert_int.as_ref(), effective_version);
+
+        if d.vips.is_empty() {
+            self.diags.warn(
+                &d.name.span,
+                format!("{who}No VIP specified; at least one is sensible"),
+            );
+        }
+
+        // keepalived: an address owner's priority is never adjusted, so weighted trackers go.
+        let mut track_script = d.track_script;
+        if priority.is_owner() {
+            let scripts = &self.config.vrrp_scripts;
+            let (kept, dropped): (Vec<_>, Vec<_>) = track_script.into_iter().partition(|t| {
+                t.weight
+                    .unwrap_or_else(|| scripts.get(&t.name).map_or(0, |s| s.weight))
+                    == 0
+            });
+            for t in dropped {
+                self.diags.warn(
+                    &t.span,
+                    format!(
+                        "{who}ignoring tracked script {} with weights due to address_owner",
+                        t.name
+                    ),
+                );
+            }
+            track_script = kept;
+        }
+
+        Some(VrrpInstance {
+            name: d.name.text.clone(),
+            state,
+            interface: d.interface,
+            virtual_router_id: vrid,
+            priority,
+            advert_int,
+            version,
+            nopreempt,
+            preempt_delay,
+            authentication,
+            virtual_ipaddress: d.vips,
+            unicast_src_ip: d.unicast_src_ip,
+            unicast_peer: d.unicast_peer,
+            track_script,
+            notify: d.notify,
+            garp_master_delay: d.garp_master_delay,
+            garp_master_repeat: d.garp_master_repeat,
+            span: d.name.span,
+        })
+    }
+
+    /// keepalived's advert_int rounding (vrrp.c, `vrrp_complete_instance`): VRRPv2 carries whole
+    /// seconds (rounded to nearest, at least 1); VRRPv3 carries centiseconds (rounded to the
+    /// nearest 10 ms, at most 40.95 s).
+    fn resolve_advert_int(
+        &mut self,
+        who: &str,
+        given: Option<&(u64, Span)>,
+        version: u8,
+    ) -> Centiseconds {
+        let Some((us, span)) = given else {
+            return Centiseconds::ONE_SECOND;
+        };
+        let us = *us;
+        let secs = us as f64 / MICROS_PER_SEC as f64;
+        if version == 2 {
+            if us % MICROS_PER_SEC == 0 {
+                return Centiseconds::from_secs((us / MICROS_PER_SEC) as u16);
+            }
+            self.diags.warn(
+                span,
+                format!(
+                    "{who}VRRPv2 advertisement interval {secs:.6}s must be an integer. rounding"
+                ),
+            );
+            let rounded = ((us + MICROS_PER_SEC / 2) / MICROS_PER_SEC).max(1);
+            return Centiseconds::from_secs(rounded as u16);
+        }
+        const CENTI: u64 = MICROS_PER_SEC / 100;
+        let mut cs = us / CENTI;
+        if us % CENTI != 0 {
+            self.diags.warn(
+                span,
+                format!("{who}VRRPv3 advertisement interval {secs:.6}s must be in units of 10ms - rounding"),
+            );
+            cs = ((us + CENTI / 2) / CENTI).max(1);
+        }
+        if cs >= 4096 {
+            self.diags.warn(
+                span,
+                format!(
+                    "{who}VRRPv3 advertisement interval {secs:.2}s is out of range. Must be less than \
+                     40.96s. Setting to 40.95s"
+                ),
+            );
+            cs = 4095;
+        }
+        Centiseconds(cs as u16)
+    }
+
+    /// Two instances with the same VRID, address family and interface cannot coexist
+    /// (keepalived: "A and B both use VRID n with IPv4 on interface eth0"); the later one is
+    /// dropped.
+    fn check_duplicate_vrids(&mut self) {
+        let mut kept: Vec<VrrpInstance> = Vec::new();
+        for instance in std::mem::take(&mut self.config.vrrp_instances) {
+            let family = instance_family(&instance);
+            let clash = kept.iter().find(|k| {
+                k.virtual_router_id == instance.virtual_router_id
+                    && k.interface == instance.interface
+                    && instance_family(k) == family
+            });
+            if let Some(first) = clash {
+                self.diags.error(
+                    &instance.span,
+                    format!(
+                        "{} and {} both use VRID {} with IPv{family} on interface {} - {} ignored",
+                        first.name,
+                        instance.name,
+                        instance.virtual_router_id,
+                        instance.interface.as_deref().unwrap_or("(none)"),
+                        instance.name,
+                    ),
+                );
+            } else {
+                kept.push(instance);
+            }
+        }
+        self.config.vrrp_instances = kept;
+    }
+}
+
+/// 4 or 6: the family of an instance's addresses (IPv4 when it has none).
+fn instance_family(instance: &VrrpInstance) -> u8 {
+    let v6 = instance
+        .unicast_src_ip
+        .iter()
+        .chain(instance.virtual_ipaddress.iter().map(|v| &v.addr))
+        .chain(instance.unicast_peer.iter())
+        .next()
+        .is_some_and(IpAddr::is_ipv6);
+    if v6 { 6 } else { 4 }
 }
