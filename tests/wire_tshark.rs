@@ -32,7 +32,7 @@ fn check(test: &str, version: u8, vrid: u8) {
         layer.contains("[Checksum Status: Good]")
     });
     assert_eq!(vrrp_good.count(), adverts, "a VRRP checksum was not good:\n{text}");
-    assert!(text.contains(&format!("Version: {version}")), "{text}");
+    assert!(text.contains(&format!("VRRP protocol version: {version}")), "{text}");
     assert!(text.contains(&format!("Virtual Rtr ID: {vrid}")), "{text}");
     assert!(text.contains("Priority: 200"), "{text}");
     assert!(text.contains(&format!("IP Address: {vip}")), "{text}");
