@@ -303,13 +303,10 @@ impl Instance {
 
         // RFC 5798 §6.4.1 "else: Set Master_Adver_Interval to Advertisement_Interval; Set the
         // Master_Down_Timer to Master_Down_Interval; Transition to the {Backup} state".
-        // keepalived: `state MASTER` without priority 255 waits only Master_Adver_Interval +
-        // Skew_Time computed with (256 − priority) replaced by 1 (VRRP_TIMER_SKEW_MIN).
-        let down = if self.cfg.start_master {
-            self.master_adver_int.as_duration() + self.skew_for(1)
-        } else {
-            self.master_down_interval()
-        };
+        // `state MASTER` without priority 255 changes nothing here: keepalived 2.2.7, measured
+        // in a namespace, waits the full Master_Down_Interval (3.49 s at priority 150, 1 s
+        // adverts) before "Receive advertisement timeout", exactly as with `state BACKUP`.
+        let down = self.master_down_interval();
         out.push(Action::DelVips);
         self.log(out, "Entering BACKUP STATE (init)");
         self.state = State::Backup;
@@ -856,24 +853,24 @@ mod tests {
     }
 
     #[test]
-    fn startup_state_master_waits_one_interval_plus_min_skew() {
+    fn startup_state_master_waits_master_down_interval_like_keepalived() {
         let t0 = Instant::now();
         let mut c = cfg();
         c.start_master = true;
         let mut i = Instance::new(c.clone());
         assert_eq!(i.handle(t0, Input::Startup), backup_init());
-        // 1 s + 1/256 s (keepalived VRRP_TIMER_SKEW_MIN for v2).
+        // 3 × 1 s + (256 − 100) / 256 s, as keepalived 2.2.7 does with `state MASTER`.
         assert_eq!(
             i.next_deadline(),
-            Some(t0 + Duration::from_micros(1_003_906))
+            Some(t0 + Duration::from_micros(3_609_375))
         );
 
         c.version = Version::V3;
         c.advert_int = Centiseconds(50);
         let mut i = Instance::new(c);
         i.handle(t0, Input::Startup);
-        // 0.5 s + 0.5 s / 256.
-        assert_eq!(i.next_deadline(), Some(t0 + Duration::from_micros(501_953)));
+        // 3 × 0.5 s + 156 × 0.5 s / 256.
+        assert_eq!(i.next_deadline(), Some(t0 + Duration::from_micros(1_804_687)));
     }
 
     #[test]
