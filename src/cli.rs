@@ -13,7 +13,12 @@ pub const DEFAULT_PIDFILE: &str = "/run/keepalived.pid";
 
 /// `rkeepalived [OPTIONS]`: keepalived's flags, same short and long names.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "rkeepalived", version, disable_version_flag = true, about = "VRRP daemon compatible with keepalived's configuration and command line")]
+#[command(
+    name = "rkeepalived",
+    version,
+    disable_version_flag = true,
+    about = "VRRP daemon compatible with keepalived's configuration and command line"
+)]
 pub struct Cli {
     /// Use the specified configuration file.
     #[arg(short = 'f', long = "use-file", value_name = "FILE", default_value = DEFAULT_CONFIG)]
@@ -123,7 +128,18 @@ mod tests {
 
     #[test]
     fn keepalived_style_command_lines_parse() {
-        let c = Cli::try_parse_from(["rkeepalived", "-n", "-l", "-D", "-f", "/tmp/k.conf", "-p", "/tmp/k.pid", "-P"]).unwrap();
+        let c = Cli::try_parse_from([
+            "rkeepalived",
+            "-n",
+            "-l",
+            "-D",
+            "-f",
+            "/tmp/k.conf",
+            "-p",
+            "/tmp/k.pid",
+            "-P",
+        ])
+        .unwrap();
         assert!(c.dont_fork && c.log_console && c.log_detail && c.vrrp);
         assert_eq!(c.use_file, PathBuf::from("/tmp/k.conf"));
         assert_eq!(c.pid, Some(PathBuf::from("/tmp/k.pid")));
@@ -133,7 +149,15 @@ mod tests {
         assert_eq!(c.config_test.as_deref(), Some(""));
         assert_eq!(c.use_file, PathBuf::from("/x"));
 
-        let c = Cli::try_parse_from(["rkeepalived", "--config-test=/tmp/log", "-i", "node1", "-S", "7"]).unwrap();
+        let c = Cli::try_parse_from([
+            "rkeepalived",
+            "--config-test=/tmp/log",
+            "-i",
+            "node1",
+            "-S",
+            "7",
+        ])
+        .unwrap();
         assert_eq!(c.config_test.as_deref(), Some("/tmp/log"));
         assert_eq!(c.config_id.as_deref(), Some("node1"));
         assert_eq!(c.log_facility.as_deref(), Some("7"));

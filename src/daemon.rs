@@ -25,13 +25,18 @@ pub fn config_id(cli: &Cli) -> String {
     if let Some(id) = &cli.config_id {
         return id.clone();
     }
-    let host = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_default();
+    let host = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_default();
     host.split('.').next().unwrap_or_default().to_string()
 }
 
 /// The whole program: returns the process exit code.
 pub fn main(cli: Cli) -> ExitCode {
-    let opts = LoadOptions { config_id: config_id(&cli) };
+    let opts = LoadOptions {
+        config_id: config_id(&cli),
+    };
     if let Some(log_file) = &cli.config_test {
         return config_test(&cli.use_file, &opts, log_file);
     }
@@ -60,18 +65,24 @@ pub fn main(cli: Cli) -> ExitCode {
         );
     }
     let run_vrrp = !cli.check || cli.vrrp;
-    if !cli.dont_fork {
-        if let Err(e) = nix::unistd::daemon(false, false) {
-            error!("cannot daemonize: {e}");
-            return ExitCode::from(1);
-        }
+    if !cli.dont_fork
+        && let Err(e) = nix::unistd::daemon(false, false)
+    {
+        error!("cannot daemonize: {e}");
+        return ExitCode::from(1);
     }
-    let pidfile = cli.pid.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_PIDFILE));
+    let pidfile = cli
+        .pid
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_PIDFILE));
     if let Err(msg) = write_pidfile(&pidfile) {
         error!("{msg}");
         return ExitCode::from(1);
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             error!("cannot start the runtime: {e}");
@@ -79,7 +90,9 @@ pub fn main(cli: Cli) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let engine_opts = EngineOptions { dont_release_vrrp: cli.dont_release_vrrp };
+    let engine_opts = EngineOptions {
+        dont_release_vrrp: cli.dont_release_vrrp,
+    };
     let code = runtime.block_on(async move { run(loaded.config, engine_opts, run_vrrp).await });
     let _ = std::fs::remove_file(&pidfile);
     info!("Stopped rkeepalived");
@@ -147,26 +160,30 @@ fn config_test(path: &Path, opts: &LoadOptions, log_file: &str) -> ExitCode {
     for line in &out {
         eprintln!("{line}");
     }
-    if !log_file.is_empty() {
-        if let Ok(mut f) = std::fs::File::create(log_file) {
-            for line in &out {
-                let _ = writeln!(f, "{line}");
-            }
+    if !log_file.is_empty()
+        && let Ok(mut f) = std::fs::File::create(log_file)
+    {
+        for line in &out {
+            let _ = writeln!(f, "{line}");
         }
     }
     ExitCode::from(code as u8)
 }
 
 fn write_pidfile(path: &Path) -> Result<(), String> {
-    if let Ok(text) = std::fs::read_to_string(path) {
-        if let Ok(pid) = text.trim().parse::<i32>() {
-            let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
-            if alive && pid != std::process::id() as i32 {
-                return Err(format!("daemon is already running (pid {pid} in {})", path.display()));
-            }
+    if let Ok(text) = std::fs::read_to_string(path)
+        && let Ok(pid) = text.trim().parse::<i32>()
+    {
+        let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+        if alive && pid != std::process::id() as i32 {
+            return Err(format!(
+                "daemon is already running (pid {pid} in {})",
+                path.display()
+            ));
         }
     }
-    std::fs::write(path, format!("{}\n", std::process::id())).map_err(|e| format!("cannot write pidfile {}: {e}", path.display()))
+    std::fs::write(path, format!("{}\n", std::process::id()))
+        .map_err(|e| format!("cannot write pidfile {}: {e}", path.display()))
 }
 
 /// Maps `-S` (0-7, localN, daemon, user...) to a syslog facility; default daemon.
@@ -204,7 +221,11 @@ impl tracing::field::Visit for Message {
 }
 
 impl<S: tracing::Subscriber> Layer<S> for SyslogLayer {
-    fn on_event(&self, event: &tracing::Event<'_>, _ctx: tracing_subscriber::layer::Context<'_, S>) {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
         let mut m = Message(String::new());
         event.record(&mut m);
         let pri = match *event.metadata().level() {
@@ -248,16 +269,28 @@ fn local_time_keepalived() -> String {
         let mut tm: libc::tm = std::mem::zeroed();
         libc::localtime_r(&t, &mut tm);
         let mut buf = [0u8; 64];
-        let n = libc::strftime(buf.as_mut_ptr().cast(), buf.len(), c"%a %b %e %H:%M:%S %Y".as_ptr(), &tm);
+        let n = libc::strftime(
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            c"%a %b %e %H:%M:%S %Y".as_ptr(),
+            &tm,
+        );
         String::from_utf8_lossy(&buf[..n]).into_owned()
     }
 }
 
 fn init_logging(cli: &Cli) {
-    let level = if cli.log_detail { tracing::Level::DEBUG } else { tracing::Level::INFO };
+    let level = if cli.log_detail {
+        tracing::Level::DEBUG
+    } else {
+        tracing::Level::INFO
+    };
     let filter = tracing_subscriber::filter::LevelFilter::from_level(level);
     let console = cli.log_console.then(|| {
-        tracing_subscriber::fmt::layer().event_format(ConsoleFormat).with_writer(std::io::stderr).with_ansi(false)
+        tracing_subscriber::fmt::layer()
+            .event_format(ConsoleFormat)
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
     });
     let syslog = (!cli.no_syslog).then(|| {
         let facility = syslog_facility(cli.log_facility.as_deref());
@@ -265,7 +298,11 @@ fn init_logging(cli: &Cli) {
         unsafe { libc::openlog(c"Keepalived_vrrp".as_ptr(), libc::LOG_PID, facility) };
         SyslogLayer
     });
-    let _ = tracing_subscriber::registry().with(console).with(syslog).with(filter).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(console)
+        .with(syslog)
+        .with(filter)
+        .try_init();
 }
 
 #[cfg(test)]
@@ -291,6 +328,9 @@ mod tests {
         // A stale pid is replaced.
         std::fs::write(&p, "999999999\n").unwrap();
         write_pidfile(&p).unwrap();
-        assert_eq!(std::fs::read_to_string(&p).unwrap().trim(), std::process::id().to_string());
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap().trim(),
+            std::process::id().to_string()
+        );
     }
 }

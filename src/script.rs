@@ -33,9 +33,18 @@ pub enum ScriptError {
 
 /// Resolves `USER [GROUP]` to ids (group defaults to the user's primary group).
 pub fn resolve_user(u: &ScriptUser) -> Result<RunAs, ScriptError> {
-    let user = User::from_name(&u.user).ok().flatten().ok_or_else(|| ScriptError::UnknownUser(u.user.clone()))?;
+    let user = User::from_name(&u.user)
+        .ok()
+        .flatten()
+        .ok_or_else(|| ScriptError::UnknownUser(u.user.clone()))?;
     let gid = match &u.group {
-        Some(g) => Group::from_name(g).ok().flatten().ok_or_else(|| ScriptError::UnknownGroup(g.clone()))?.gid,
+        Some(g) => {
+            Group::from_name(g)
+                .ok()
+                .flatten()
+                .ok_or_else(|| ScriptError::UnknownGroup(g.clone()))?
+                .gid
+        }
         None => user.gid,
     };
     Ok(RunAs { uid: user.uid, gid })
@@ -74,7 +83,12 @@ impl std::fmt::Display for Outcome {
 
 fn command(program: &str, args: &[String], run_as: Option<RunAs>) -> Command {
     let mut cmd = Command::new(program);
-    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).process_group(0).kill_on_drop(false);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .kill_on_drop(false);
     if let Some(r) = run_as {
         cmd.uid(r.uid.as_raw()).gid(r.gid.as_raw());
     }
@@ -83,10 +97,15 @@ fn command(program: &str, args: &[String], run_as: Option<RunAs>) -> Command {
 
 fn spawn(argv: &[String], run_as: Option<RunAs>) -> std::io::Result<tokio::process::Child> {
     let Some((program, args)) = argv.split_first() else {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "empty command",
+        ));
     };
     match command(program, args, run_as).spawn() {
-        Err(e) if e.raw_os_error() == Some(libc::ENOEXEC) => command("/bin/sh", argv, run_as).spawn(),
+        Err(e) if e.raw_os_error() == Some(libc::ENOEXEC) => {
+            command("/bin/sh", argv, run_as).spawn()
+        }
         r => r,
     }
 }
@@ -106,7 +125,10 @@ pub async fn run(argv: &[String], run_as: Option<RunAs>, timeout: Option<Duratio
             Err(_) => {
                 if let Some(pg) = pgid {
                     let _ = killpg(pg, Signal::SIGTERM);
-                    if tokio::time::timeout(KILL_GRACE, child.wait()).await.is_err() {
+                    if tokio::time::timeout(KILL_GRACE, child.wait())
+                        .await
+                        .is_err()
+                    {
                         let _ = killpg(pg, Signal::SIGKILL);
                         let _ = child.wait().await;
                     }
@@ -157,9 +179,18 @@ mod tests {
 
     #[tokio::test]
     async fn exit_codes_are_reported() {
-        assert_eq!(run(&argv(&["/bin/true"]), None, None).await, Outcome::Exited(0));
-        assert_eq!(run(&argv(&["/bin/sh", "-c", "exit 3"]), None, None).await, Outcome::Exited(3));
-        assert!(matches!(run(&argv(&["/nonexistent/x"]), None, None).await, Outcome::SpawnFailed(_)));
+        assert_eq!(
+            run(&argv(&["/bin/true"]), None, None).await,
+            Outcome::Exited(0)
+        );
+        assert_eq!(
+            run(&argv(&["/bin/sh", "-c", "exit 3"]), None, None).await,
+            Outcome::Exited(3)
+        );
+        assert!(matches!(
+            run(&argv(&["/nonexistent/x"]), None, None).await,
+            Outcome::SpawnFailed(_)
+        ));
     }
 
     #[tokio::test]
@@ -169,7 +200,12 @@ mod tests {
         // The child's own child would touch the marker after 3 s if it survived.
         let script = format!("(sleep 3; touch {}) & sleep 30", marker.display());
         let t0 = std::time::Instant::now();
-        let o = run(&argv(&["/bin/sh", "-c", &script]), None, Some(Duration::from_millis(200))).await;
+        let o = run(
+            &argv(&["/bin/sh", "-c", &script]),
+            None,
+            Some(Duration::from_millis(200)),
+        )
+        .await;
         assert_eq!(o, Outcome::TimedOut);
         assert!(t0.elapsed() < Duration::from_secs(3));
         tokio::time::sleep(Duration::from_millis(3500)).await;
@@ -183,13 +219,26 @@ mod tests {
         let p = dir.path().join("noshebang");
         std::fs::write(&p, "exit 7\n").unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        assert_eq!(run(&[p.display().to_string()], None, None).await, Outcome::Exited(7));
+        assert_eq!(
+            run(&[p.display().to_string()], None, None).await,
+            Outcome::Exited(7)
+        );
     }
 
     #[test]
     fn resolve_root_user() {
-        let r = resolve_user(&ScriptUser { user: "root".into(), group: None }).unwrap();
+        let r = resolve_user(&ScriptUser {
+            user: "root".into(),
+            group: None,
+        })
+        .unwrap();
         assert!(r.uid.is_root());
-        assert!(resolve_user(&ScriptUser { user: "no-such-user-xyz".into(), group: None }).is_err());
+        assert!(
+            resolve_user(&ScriptUser {
+                user: "no-such-user-xyz".into(),
+                group: None
+            })
+            .is_err()
+        );
     }
 }

@@ -29,54 +29,120 @@ const TAKEOVER_LIMIT: Duration = Duration::from_millis(5000);
 
 /// `high` runs at priority 150 on node a, `low` at 100 on node b.
 fn mixed_pair(test: &str, version: u8, vrid: u8, high: Daemon, low: Daemon) {
-    if !require_root(test) || !require_daemon(test, Daemon::Rkeepalived) || !require_daemon(test, Daemon::Keepalived) {
+    if !require_root(test)
+        || !require_daemon(test, Daemon::Rkeepalived)
+        || !require_daemon(test, Daemon::Keepalived)
+    {
         return;
     }
     let lan = Lan::new(&["a", "b"]);
     let vip = IpAddr::V4(lan.ip(100));
     let a = lan.node("a").spawn(high, &conf(&lan, version, vrid, 150));
     let b = lan.node("b").spawn(low, &conf(&lan, version, vrid, 100));
-    let logs = |a: &support::Proc, b: &support::Proc| format!("a ({}):\n{}\nb ({}):\n{}", high.name(), a.log(), low.name(), b.log());
+    let logs = |a: &support::Proc, b: &support::Proc| {
+        format!(
+            "a ({}):\n{}\nb ({}):\n{}",
+            high.name(),
+            a.log(),
+            low.name(),
+            b.log()
+        )
+    };
 
     // The higher priority wins, the other backs off, stably.
-    assert!(wait_until(Duration::from_secs(12), STEP, || lan.node("a").has_addr(vip)).is_some(), "{}", logs(&a, &b));
-    assert!(b.wait_log("Entering BACKUP STATE", Duration::from_secs(5)), "{}", logs(&a, &b));
+    assert!(
+        wait_until(Duration::from_secs(12), STEP, || lan
+            .node("a")
+            .has_addr(vip))
+        .is_some(),
+        "{}",
+        logs(&a, &b)
+    );
+    assert!(
+        b.wait_log("Entering BACKUP STATE", Duration::from_secs(5)),
+        "{}",
+        logs(&a, &b)
+    );
     let until = Instant::now() + Duration::from_secs(3);
     while Instant::now() < until {
-        assert!(lan.node("a").has_addr(vip) && !lan.node("b").has_addr(vip), "{}", logs(&a, &b));
+        assert!(
+            lan.node("a").has_addr(vip) && !lan.node("b").has_addr(vip),
+            "{}",
+            logs(&a, &b)
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     // Both accept each other's adverts: no authentication or checksum complaints.
     for (p, name) in [(&a, high.name()), (&b, low.name())] {
         let log = p.log().to_lowercase();
-        for bad in ["checksum", "authentication", "auth type", "interval mismatch", "invalid ttl"] {
-            assert!(!log.contains(bad), "{name} complained ({bad}):\n{}", p.log());
+        for bad in [
+            "checksum",
+            "authentication",
+            "auth type",
+            "interval mismatch",
+            "invalid ttl",
+        ] {
+            assert!(
+                !log.contains(bad),
+                "{name} complained ({bad}):\n{}",
+                p.log()
+            );
         }
     }
 
     // Killing the master moves the VIP to the other implementation.
     a.kill();
-    let took = wait_until(Duration::from_secs(10), STEP, || lan.node("b").has_addr(vip));
+    let took = wait_until(Duration::from_secs(10), STEP, || {
+        lan.node("b").has_addr(vip)
+    });
     let took = took.unwrap_or_else(|| panic!("b never took over\n{}", logs(&a, &b)));
-    assert!(took <= TAKEOVER_LIMIT, "takeover after {took:?}\n{}", logs(&a, &b));
+    assert!(
+        took <= TAKEOVER_LIMIT,
+        "takeover after {took:?}\n{}",
+        logs(&a, &b)
+    );
 }
 
 #[test]
 fn v2_pass_rkeepalived_master_keepalived_backup() {
-    mixed_pair("interop_v2_rk_master", 2, 61, Daemon::Rkeepalived, Daemon::Keepalived);
+    mixed_pair(
+        "interop_v2_rk_master",
+        2,
+        61,
+        Daemon::Rkeepalived,
+        Daemon::Keepalived,
+    );
 }
 
 #[test]
 fn v2_pass_keepalived_master_rkeepalived_backup() {
-    mixed_pair("interop_v2_ka_master", 2, 62, Daemon::Keepalived, Daemon::Rkeepalived);
+    mixed_pair(
+        "interop_v2_ka_master",
+        2,
+        62,
+        Daemon::Keepalived,
+        Daemon::Rkeepalived,
+    );
 }
 
 #[test]
 fn v3_rkeepalived_master_keepalived_backup() {
-    mixed_pair("interop_v3_rk_master", 3, 63, Daemon::Rkeepalived, Daemon::Keepalived);
+    mixed_pair(
+        "interop_v3_rk_master",
+        3,
+        63,
+        Daemon::Rkeepalived,
+        Daemon::Keepalived,
+    );
 }
 
 #[test]
 fn v3_keepalived_master_rkeepalived_backup() {
-    mixed_pair("interop_v3_ka_master", 3, 64, Daemon::Keepalived, Daemon::Rkeepalived);
+    mixed_pair(
+        "interop_v3_ka_master",
+        3,
+        64,
+        Daemon::Keepalived,
+        Daemon::Rkeepalived,
+    );
 }

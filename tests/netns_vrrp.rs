@@ -37,10 +37,17 @@ fn higher_priority_holds_the_vip_and_the_other_does_not() {
     }
     let lan = Lan::new(&["a", "b"]);
     let vip = IpAddr::V4(lan.ip(100));
-    let a = lan.node("a").spawn(Daemon::Rkeepalived, &conf(&lan, 51, 150, ""));
-    let b = lan.node("b").spawn(Daemon::Rkeepalived, &conf(&lan, 51, 100, ""));
+    let a = lan
+        .node("a")
+        .spawn(Daemon::Rkeepalived, &conf(&lan, 51, 150, ""));
+    let b = lan
+        .node("b")
+        .spawn(Daemon::Rkeepalived, &conf(&lan, 51, 100, ""));
     assert!(
-        wait_until(Duration::from_secs(10), STEP, || lan.node("a").has_addr(vip)).is_some(),
+        wait_until(Duration::from_secs(10), STEP, || lan
+            .node("a")
+            .has_addr(vip))
+        .is_some(),
         "a never took the VIP:\n{}",
         a.log()
     );
@@ -51,8 +58,16 @@ fn higher_priority_holds_the_vip_and_the_other_does_not() {
         assert!(!lan.node("b").has_addr(vip), "b took the VIP:\n{}", b.log());
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(a.log().contains("(VI_1) Entering MASTER STATE"), "{}", a.log());
-    assert!(b.log().contains("(VI_1) Entering BACKUP STATE"), "{}", b.log());
+    assert!(
+        a.log().contains("(VI_1) Entering MASTER STATE"),
+        "{}",
+        a.log()
+    );
+    assert!(
+        b.log().contains("(VI_1) Entering BACKUP STATE"),
+        "{}",
+        b.log()
+    );
     assert!(!b.log().contains("Entering MASTER STATE"), "{}", b.log());
 }
 
@@ -65,37 +80,75 @@ fn sigkill_of_the_master_moves_the_vip_and_the_client_sees_a_garp() {
     let vip = IpAddr::V4(lan.ip(100));
     let conf_a = conf(&lan, 52, 150, "");
     let a = lan.node("a").spawn(Daemon::Rkeepalived, &conf_a);
-    let b = lan.node("b").spawn(Daemon::Rkeepalived, &conf(&lan, 52, 100, ""));
-    assert!(wait_until(Duration::from_secs(10), STEP, || lan.node("a").has_addr(vip)).is_some(), "{}", a.log());
-    assert!(b.wait_log("Entering BACKUP STATE", Duration::from_secs(5)), "{}", b.log());
+    let b = lan
+        .node("b")
+        .spawn(Daemon::Rkeepalived, &conf(&lan, 52, 100, ""));
+    assert!(
+        wait_until(Duration::from_secs(10), STEP, || lan
+            .node("a")
+            .has_addr(vip))
+        .is_some(),
+        "{}",
+        a.log()
+    );
+    assert!(
+        b.wait_log("Entering BACKUP STATE", Duration::from_secs(5)),
+        "{}",
+        b.log()
+    );
     let capture = lan.capture("c", "arp");
     std::thread::sleep(Duration::from_millis(1500)); // b has heard a's adverts for a while
 
     let killed_at = std::time::SystemTime::now();
     let t0 = Instant::now();
     a.kill();
-    let took = wait_until(Duration::from_secs(10), STEP, || lan.node("b").has_addr(vip));
+    let took = wait_until(Duration::from_secs(10), STEP, || {
+        lan.node("b").has_addr(vip)
+    });
     let took = took.unwrap_or_else(|| panic!("b never took the VIP:\n{}", b.log()));
     let limit = master_down_interval(100) + Duration::from_secs(1);
-    assert!(took <= limit, "b took the VIP after {took:?}, limit {limit:?}");
-    assert!(t0.elapsed() >= Duration::from_secs(2), "b took over before Master_Down_Interval could expire");
+    assert!(
+        took <= limit,
+        "b took the VIP after {took:?}, limit {limit:?}"
+    );
+    assert!(
+        t0.elapsed() >= Duration::from_secs(2),
+        "b took over before Master_Down_Interval could expire"
+    );
 
     let b_mac = lan.node("b").mac();
     let seen = wait_until(Duration::from_secs(3), STEP, || {
-        capture.garps().iter().any(|g| IpAddr::V4(g.ip) == vip && g.mac == b_mac)
+        capture
+            .garps()
+            .iter()
+            .any(|g| IpAddr::V4(g.ip) == vip && g.mac == b_mac)
     });
-    assert!(seen.is_some(), "client saw no GARP for {vip} at b's MAC: {:?}", capture.garps());
-    let garp = capture.garps().into_iter().find(|g| IpAddr::V4(g.ip) == vip && g.mac == b_mac).unwrap();
+    assert!(
+        seen.is_some(),
+        "client saw no GARP for {vip} at b's MAC: {:?}",
+        capture.garps()
+    );
+    let garp = capture
+        .garps()
+        .into_iter()
+        .find(|g| IpAddr::V4(g.ip) == vip && g.mac == b_mac)
+        .unwrap();
     assert!(support::ms_between(killed_at, garp.time) > 0.0);
 
     // The killed node keeps its stale VIP (the kernel does not know the daemon died); its next
     // start removes it, preempts as the higher priority, and afterwards exactly one node holds it.
     let a2 = lan.node("a").spawn(Daemon::Rkeepalived, &conf_a);
     let one_holder = wait_until(Duration::from_secs(15), Duration::from_millis(50), || {
-        lan.node("a").has_addr(vip) && !lan.node("b").has_addr(vip) && a2.log().contains("Entering MASTER STATE")
+        lan.node("a").has_addr(vip)
+            && !lan.node("b").has_addr(vip)
+            && a2.log().contains("Entering MASTER STATE")
     });
     assert!(one_holder.is_some(), "a:\n{}\nb:\n{}", a2.log(), b.log());
-    assert!(a2.log().contains("Entering BACKUP STATE"), "restarted node should start as backup:\n{}", a2.log());
+    assert!(
+        a2.log().contains("Entering BACKUP STATE"),
+        "restarted node should start as backup:\n{}",
+        a2.log()
+    );
 }
 
 #[test]
@@ -105,24 +158,54 @@ fn sigterm_of_the_master_hands_over_after_the_priority_zero_advert() {
     }
     let lan = Lan::new(&["a", "b", "c"]);
     let vip = IpAddr::V4(lan.ip(100));
-    let mut a = lan.node("a").spawn(Daemon::Rkeepalived, &conf(&lan, 53, 150, ""));
-    let b = lan.node("b").spawn(Daemon::Rkeepalived, &conf(&lan, 53, 100, ""));
-    assert!(wait_until(Duration::from_secs(10), STEP, || lan.node("a").has_addr(vip)).is_some(), "{}", a.log());
-    assert!(b.wait_log("Entering BACKUP STATE", Duration::from_secs(5)), "{}", b.log());
+    let mut a = lan
+        .node("a")
+        .spawn(Daemon::Rkeepalived, &conf(&lan, 53, 150, ""));
+    let b = lan
+        .node("b")
+        .spawn(Daemon::Rkeepalived, &conf(&lan, 53, 100, ""));
+    assert!(
+        wait_until(Duration::from_secs(10), STEP, || lan
+            .node("a")
+            .has_addr(vip))
+        .is_some(),
+        "{}",
+        a.log()
+    );
+    assert!(
+        b.wait_log("Entering BACKUP STATE", Duration::from_secs(5)),
+        "{}",
+        b.log()
+    );
     let capture = lan.capture("c", "ip proto 112");
     std::thread::sleep(Duration::from_millis(1500));
 
     a.term();
-    let took = wait_until(Duration::from_secs(10), STEP, || lan.node("b").has_addr(vip));
+    let took = wait_until(Duration::from_secs(10), STEP, || {
+        lan.node("b").has_addr(vip)
+    });
     let took = took.unwrap_or_else(|| panic!("b never took the VIP:\n{}", b.log()));
     // Skew_Time for priority 100 is 0.61 s; Master_Down_Interval would be 3.61 s.
-    assert!(took < Duration::from_millis(2000), "takeover after {took:?}: the priority-0 advert was not honoured");
+    assert!(
+        took < Duration::from_millis(2000),
+        "takeover after {took:?}: the priority-0 advert was not honoured"
+    );
     assert_eq!(a.wait_exit(Duration::from_secs(5)), Some(0), "{}", a.log());
-    assert!(!lan.node("a").has_addr(vip), "the stopped node still holds the VIP");
-    assert!(b.log().contains("Backup received priority 0 advertisement"), "{}", b.log());
+    assert!(
+        !lan.node("a").has_addr(vip),
+        "the stopped node still holds the VIP"
+    );
+    assert!(
+        b.log().contains("Backup received priority 0 advertisement"),
+        "{}",
+        b.log()
+    );
     let a_ip = IpAddr::V4(lan.addr("a"));
     assert!(
-        capture.adverts().iter().any(|ad| ad.src == a_ip && ad.priority == 0 && ad.vrid == 53),
+        capture
+            .adverts()
+            .iter()
+            .any(|ad| ad.src == a_ip && ad.priority == 0 && ad.vrid == 53),
         "no priority-0 advert from a on the wire: {:?}",
         capture.adverts()
     );
@@ -135,20 +218,40 @@ fn nopreempt_backup_does_not_take_over_a_lower_master() {
     }
     let lan = Lan::new(&["a", "b"]);
     let vip = IpAddr::V4(lan.ip(100));
-    let b = lan.node("b").spawn(Daemon::Rkeepalived, &conf(&lan, 54, 100, ""));
-    assert!(wait_until(Duration::from_secs(10), STEP, || lan.node("b").has_addr(vip)).is_some(), "{}", b.log());
-    let a = lan.node("a").spawn(Daemon::Rkeepalived, &conf(&lan, 54, 150, "  nopreempt\n"));
+    let b = lan
+        .node("b")
+        .spawn(Daemon::Rkeepalived, &conf(&lan, 54, 100, ""));
+    assert!(
+        wait_until(Duration::from_secs(10), STEP, || lan
+            .node("b")
+            .has_addr(vip))
+        .is_some(),
+        "{}",
+        b.log()
+    );
+    let a = lan
+        .node("a")
+        .spawn(Daemon::Rkeepalived, &conf(&lan, 54, 150, "  nopreempt\n"));
     // Well past a's Master_Down_Interval (3.4 s): b keeps the VIP.
     let deadline = Instant::now() + master_down_interval(150) + Duration::from_secs(2);
     while Instant::now() < deadline {
-        assert!(!lan.node("a").has_addr(vip), "nopreempt node took the VIP:\n{}", a.log());
+        assert!(
+            !lan.node("a").has_addr(vip),
+            "nopreempt node took the VIP:\n{}",
+            a.log()
+        );
         assert!(lan.node("b").has_addr(vip), "b lost the VIP:\n{}", b.log());
         std::thread::sleep(Duration::from_millis(100));
     }
     // When b goes away, a does take over.
     b.kill();
     assert!(
-        wait_until(master_down_interval(150) + Duration::from_secs(2), STEP, || lan.node("a").has_addr(vip)).is_some(),
+        wait_until(
+            master_down_interval(150) + Duration::from_secs(2),
+            STEP,
+            || lan.node("a").has_addr(vip)
+        )
+        .is_some(),
         "{}",
         a.log()
     );
@@ -161,18 +264,42 @@ fn preempt_delay_postpones_preemption() {
     }
     let lan = Lan::new(&["a", "b"]);
     let vip = IpAddr::V4(lan.ip(100));
-    let b = lan.node("b").spawn(Daemon::Rkeepalived, &conf(&lan, 55, 100, ""));
-    assert!(wait_until(Duration::from_secs(10), STEP, || lan.node("b").has_addr(vip)).is_some(), "{}", b.log());
+    let b = lan
+        .node("b")
+        .spawn(Daemon::Rkeepalived, &conf(&lan, 55, 100, ""));
+    assert!(
+        wait_until(Duration::from_secs(10), STEP, || lan
+            .node("b")
+            .has_addr(vip))
+        .is_some(),
+        "{}",
+        b.log()
+    );
     let started = Instant::now();
-    let a = lan.node("a").spawn(Daemon::Rkeepalived, &conf(&lan, 55, 150, "  preempt_delay 4\n"));
+    let a = lan.node("a").spawn(
+        Daemon::Rkeepalived,
+        &conf(&lan, 55, 150, "  preempt_delay 4\n"),
+    );
     // Without the delay a preempts after its Master_Down_Interval (~3.4 s); with it, not
     // before 4 s after the first lower-priority advert plus Master_Down_Interval.
     while started.elapsed() < Duration::from_millis(5000) {
-        assert!(!lan.node("a").has_addr(vip), "a preempted after {:?}:\n{}", started.elapsed(), a.log());
+        assert!(
+            !lan.node("a").has_addr(vip),
+            "a preempted after {:?}:\n{}",
+            started.elapsed(),
+            a.log()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let took = wait_until(Duration::from_secs(12), STEP, || lan.node("a").has_addr(vip) && !lan.node("b").has_addr(vip));
-    assert!(took.is_some(), "a never preempted:\na:\n{}\nb:\n{}", a.log(), b.log());
+    let took = wait_until(Duration::from_secs(12), STEP, || {
+        lan.node("a").has_addr(vip) && !lan.node("b").has_addr(vip)
+    });
+    assert!(
+        took.is_some(),
+        "a never preempted:\na:\n{}\nb:\n{}",
+        a.log(),
+        b.log()
+    );
 }
 
 #[test]
@@ -189,23 +316,52 @@ fn failing_vrrp_script_lowers_priority_and_the_peer_takes_over() {
         "vrrp_script chk_service {{\n  script \"/usr/bin/test -e {}\"\n  interval 1\n  weight -60\n  fall 1\n  rise 1\n}}\n",
         flag.display()
     );
-    let conf_a = format!("{script}{}", conf(&lan, 56, 150, "  track_script {\n    chk_service\n  }\n"));
+    let conf_a = format!(
+        "{script}{}",
+        conf(&lan, 56, 150, "  track_script {\n    chk_service\n  }\n")
+    );
     let a = lan.node("a").spawn(Daemon::Rkeepalived, &conf_a);
-    let b = lan.node("b").spawn(Daemon::Rkeepalived, &conf(&lan, 56, 100, ""));
-    assert!(wait_until(Duration::from_secs(10), STEP, || lan.node("a").has_addr(vip)).is_some(), "{}", a.log());
-    assert!(a.wait_log("VRRP_Script(chk_service) succeeded", Duration::from_secs(5)), "{}", a.log());
+    let b = lan
+        .node("b")
+        .spawn(Daemon::Rkeepalived, &conf(&lan, 56, 100, ""));
+    assert!(
+        wait_until(Duration::from_secs(10), STEP, || lan
+            .node("a")
+            .has_addr(vip))
+        .is_some(),
+        "{}",
+        a.log()
+    );
+    assert!(
+        a.wait_log("VRRP_Script(chk_service) succeeded", Duration::from_secs(5)),
+        "{}",
+        a.log()
+    );
 
     std::fs::remove_file(&flag).unwrap();
     // 150 - 60 = 90 < 100: b stops accepting a's adverts and takes over after its
     // Master_Down_Interval; a yields when it hears b's higher priority.
-    let took = wait_until(Duration::from_secs(10), STEP, || lan.node("b").has_addr(vip) && !lan.node("a").has_addr(vip));
+    let took = wait_until(Duration::from_secs(10), STEP, || {
+        lan.node("b").has_addr(vip) && !lan.node("a").has_addr(vip)
+    });
     assert!(took.is_some(), "a:\n{}\nb:\n{}", a.log(), b.log());
-    assert!(a.log().contains("VRRP_Script(chk_service) failed"), "{}", a.log());
-    assert!(a.log().contains("Changing effective priority from 150 to 90"), "{}", a.log());
+    assert!(
+        a.log().contains("VRRP_Script(chk_service) failed"),
+        "{}",
+        a.log()
+    );
+    assert!(
+        a.log()
+            .contains("Changing effective priority from 150 to 90"),
+        "{}",
+        a.log()
+    );
 
     // The service comes back: a's priority returns to 150 and it preempts.
     std::fs::write(&flag, "").unwrap();
-    let back = wait_until(Duration::from_secs(10), STEP, || lan.node("a").has_addr(vip) && !lan.node("b").has_addr(vip));
+    let back = wait_until(Duration::from_secs(10), STEP, || {
+        lan.node("a").has_addr(vip) && !lan.node("b").has_addr(vip)
+    });
     assert!(back.is_some(), "a:\n{}\nb:\n{}", a.log(), b.log());
 }
 
@@ -219,23 +375,57 @@ fn notify_scripts_get_keepalived_arguments() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("notify.log");
     let script = dir.path().join("notify.sh");
-    std::fs::write(&script, format!("#!/bin/sh\necho \"$*\" >> {}\n", log.display())).unwrap();
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$*\" >> {}\n", log.display()),
+    )
+    .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let extra = format!(
         "  notify \"{s}\"\n  notify_master \"{s} entered-master\"\n  notify_backup \"{s} entered-backup\"\n  notify_stop \"{s} entered-stop\"\n",
         s = script.display()
     );
-    let mut a = lan.node("a").spawn(Daemon::Rkeepalived, &conf(&lan, 57, 120, &extra));
-    assert!(wait_until(Duration::from_secs(10), STEP, || lan.node("a").has_addr(vip)).is_some(), "{}", a.log());
+    let mut a = lan
+        .node("a")
+        .spawn(Daemon::Rkeepalived, &conf(&lan, 57, 120, &extra));
+    assert!(
+        wait_until(Duration::from_secs(10), STEP, || lan
+            .node("a")
+            .has_addr(vip))
+        .is_some(),
+        "{}",
+        a.log()
+    );
     let read = || std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(wait_until(Duration::from_secs(3), STEP, || read().contains("INSTANCE VI_1 MASTER 120")).is_some(), "{}", read());
+    assert!(
+        wait_until(Duration::from_secs(3), STEP, || read()
+            .contains("INSTANCE VI_1 MASTER 120"))
+        .is_some(),
+        "{}",
+        read()
+    );
     a.term();
     assert_eq!(a.wait_exit(Duration::from_secs(5)), Some(0));
-    assert!(wait_until(Duration::from_secs(3), STEP, || read().contains("INSTANCE VI_1 STOP")).is_some(), "{}", read());
+    assert!(
+        wait_until(Duration::from_secs(3), STEP, || read()
+            .contains("INSTANCE VI_1 STOP"))
+        .is_some(),
+        "{}",
+        read()
+    );
     let lines: Vec<String> = read().lines().map(str::to_owned).collect();
-    for want in ["entered-backup", "INSTANCE VI_1 BACKUP 120", "entered-master", "INSTANCE VI_1 MASTER 120", "entered-stop"] {
-        assert!(lines.iter().any(|l| l == want), "missing {want:?} in {lines:?}");
+    for want in [
+        "entered-backup",
+        "INSTANCE VI_1 BACKUP 120",
+        "entered-master",
+        "INSTANCE VI_1 MASTER 120",
+        "entered-stop",
+    ] {
+        assert!(
+            lines.iter().any(|l| l == want),
+            "missing {want:?} in {lines:?}"
+        );
     }
     // The state-specific script runs before the generic one, as keepalived does.
     let pos = |w: &str| lines.iter().position(|l| l == w).unwrap();

@@ -208,7 +208,10 @@ impl Engine {
         for rt in &engine.instances {
             for (name, _) in &rt.tracks {
                 if let Some(s) = engine.scripts.get(name) {
-                    engine.trackers.entry(name.clone()).or_insert_with(|| ScriptTracker::new(s.rise, s.fall, s.init_fail));
+                    engine
+                        .trackers
+                        .entry(name.clone())
+                        .or_insert_with(|| ScriptTracker::new(s.rise, s.fall, s.init_fail));
                 }
             }
         }
@@ -222,7 +225,10 @@ impl Engine {
         socket_keys: &mut HashMap<(String, Ipv4Addr), usize>,
     ) -> Result<Runtime, String> {
         let ifname = inst.interface.clone().ok_or("no interface")?;
-        let link = self.netlink.link(&ifname).map_err(|e| format!("interface {ifname}: {e}"))?;
+        let link = self
+            .netlink
+            .link(&ifname)
+            .map_err(|e| format!("interface {ifname}: {e}"))?;
         let version = match inst.version.unwrap_or(config.global.vrrp_version) {
             3 => Version::V3,
             _ => Version::V2,
@@ -244,7 +250,9 @@ impl Engine {
                 .netlink
                 .primary_ipv4(link.ifindex, &vip_v4)
                 .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("Cannot find an IP address to use for interface {ifname}"))?,
+                .ok_or_else(|| {
+                    format!("Cannot find an IP address to use for interface {ifname}")
+                })?,
         };
         let mut dsts = Vec::new();
         for p in &inst.unicast_peer {
@@ -262,7 +270,8 @@ impl Engine {
             Some(i) => *i,
             None => {
                 let group = multicast.then_some(config.global.vrrp_mcast_group4);
-                let s = VrrpSocket::open(&ifname, Some(src), group).map_err(|e| format!("VRRP socket on {ifname}: {e}"))?;
+                let s = VrrpSocket::open(&ifname, Some(src), group)
+                    .map_err(|e| format!("VRRP socket on {ifname}: {e}"))?;
                 self.sockets.push(Arc::new(s));
                 socket_keys.insert(key, self.sockets.len() - 1);
                 self.sockets.len() - 1
@@ -274,7 +283,10 @@ impl Engine {
         for v in &inst.virtual_ipaddress {
             let dev = v.dev.clone().unwrap_or_else(|| ifname.clone());
             if !links.contains_key(&dev) {
-                let l = self.netlink.link(&dev).map_err(|e| format!("VIP {} dev {dev}: {e}", v.addr))?;
+                let l = self
+                    .netlink
+                    .link(&dev)
+                    .map_err(|e| format!("VIP {} dev {dev}: {e}", v.addr))?;
                 links.insert(dev.clone(), l);
             }
             let l = &links[&dev];
@@ -298,7 +310,9 @@ impl Engine {
                 b[..n].copy_from_slice(&p[..n]);
                 Some(b)
             }
-            Some(Authentication::Ah(_)) => return Err("auth_type AH is not supported by rkeepalived yet".into()),
+            Some(Authentication::Ah(_)) => {
+                return Err("auth_type AH is not supported by rkeepalived yet".into());
+            }
             _ => None,
         };
         let tracks = inst
@@ -307,11 +321,17 @@ impl Engine {
             .filter_map(|t| {
                 let s = config.vrrp_scripts.get(&t.name)?;
                 let weight = t.weight.unwrap_or(s.weight);
-                let reverse = if t.weight.is_some() { t.reverse } else { s.weight_reverse };
+                let reverse = if t.weight.is_some() {
+                    t.reverse
+                } else {
+                    s.weight_reverse
+                };
                 Some((t.name.clone(), TrackWeight { weight, reverse }))
             })
             .collect();
-        let garp_master_delay = inst.garp_master_delay.unwrap_or(config.global.vrrp_garp_master_delay);
+        let garp_master_delay = inst
+            .garp_master_delay
+            .unwrap_or(config.global.vrrp_garp_master_delay);
         let fsm = fsm::Instance::new(InstanceConfig {
             name: inst.name.clone(),
             vrid: inst.virtual_router_id,
@@ -330,11 +350,20 @@ impl Engine {
             socket,
             src,
             dsts,
-            expect: Expect { version, advert_int: inst.advert_int, pass },
+            expect: Expect {
+                version,
+                advert_int: inst.advert_int,
+                pass,
+            },
             vips,
-            garp_repeat: inst.garp_master_repeat.unwrap_or(config.global.vrrp_garp_master_repeat),
+            garp_repeat: inst
+                .garp_master_repeat
+                .unwrap_or(config.global.vrrp_garp_master_repeat),
             tracks,
-            last_tracked: track::Tracked { priority: inst.priority, fault: false },
+            last_tracked: track::Tracked {
+                priority: inst.priority,
+                fault: false,
+            },
             stats: Stats::default(),
         })
     }
@@ -350,7 +379,13 @@ impl Engine {
                 loop {
                     match sock.recv(&mut buf).await {
                         Ok(r) => {
-                            let msg = (i, buf[..r.len].to_vec(), IpAddr::V4(r.src), IpAddr::V4(r.dst), r.ttl);
+                            let msg = (
+                                i,
+                                buf[..r.len].to_vec(),
+                                IpAddr::V4(r.src),
+                                IpAddr::V4(r.dst),
+                                r.ttl,
+                            );
                             if tx.send(msg).await.is_err() {
                                 return;
                             }
@@ -367,7 +402,11 @@ impl Engine {
         let (script_tx, mut script_rx) = mpsc::channel::<ScriptResult>(64);
         for name in self.trackers.keys() {
             let s = self.scripts[name].clone();
-            let run_as = s.user.as_ref().and_then(|u| script::resolve_user(u).ok()).or(self.default_run_as);
+            let run_as = s
+                .user
+                .as_ref()
+                .and_then(|u| script::resolve_user(u).ok())
+                .or(self.default_run_as);
             let tx = script_tx.clone();
             tokio::spawn(run_vrrp_script(s, run_as, tx));
         }
@@ -379,7 +418,11 @@ impl Engine {
             self.execute(i, actions).await;
         }
         loop {
-            let deadline = self.instances.iter().filter_map(|r| r.fsm.next_deadline()).min();
+            let deadline = self
+                .instances
+                .iter()
+                .filter_map(|r| r.fsm.next_deadline())
+                .min();
             let sleep = async {
                 match deadline {
                     Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
@@ -416,7 +459,11 @@ impl Engine {
     async fn poll_due(&mut self) {
         let now = Instant::now();
         for i in 0..self.instances.len() {
-            if self.instances[i].fsm.next_deadline().is_some_and(|d| d <= now) {
+            if self.instances[i]
+                .fsm
+                .next_deadline()
+                .is_some_and(|d| d <= now)
+            {
                 let actions = self.instances[i].fsm.poll(now);
                 self.execute(i, actions).await;
             }
@@ -424,7 +471,9 @@ impl Engine {
     }
 
     async fn on_packet(&mut self, sock: usize, bytes: &[u8], src: IpAddr, dst: IpAddr, ttl: u8) {
-        let advert = match vrrp_wire::Packet::new_checked(bytes).and_then(|p| vrrp_wire::Repr::parse(&p, src, dst)) {
+        let advert = match vrrp_wire::Packet::new_checked(bytes)
+            .and_then(|p| vrrp_wire::Repr::parse(&p, src, dst))
+        {
             Ok(a) => a,
             Err(_) => {
                 // Counted, never logged per packet (a flood must not flood the log).
@@ -432,7 +481,11 @@ impl Engine {
                 return;
             }
         };
-        let Some(i) = self.instances.iter().position(|r| r.socket == sock && r.cfg.virtual_router_id == advert.vrid) else {
+        let Some(i) = self
+            .instances
+            .iter()
+            .position(|r| r.socket == sock && r.cfg.virtual_router_id == advert.vrid)
+        else {
             return;
         };
         let rt = &mut self.instances[i];
@@ -446,7 +499,7 @@ impl Engine {
                 Rejection::AuthType | Rejection::AuthPass => rt.stats.auth_failure += 1,
                 Rejection::AdvertInterval(_) => rt.stats.advert_interval_err += 1,
             }
-            
+
             return;
         }
         rt.stats.advert_rcvd += 1;
@@ -455,14 +508,22 @@ impl Engine {
         }
         let actions = rt.fsm.handle(
             Instant::now(),
-            Input::Advert { src, priority: advert.priority, max_advert_int: advert.max_advert_int },
+            Input::Advert {
+                src,
+                priority: advert.priority,
+                max_advert_int: advert.max_advert_int,
+            },
         );
         self.execute(i, actions).await;
     }
 
     async fn on_script_result(&mut self, res: ScriptResult) {
-        let Some(tracker) = self.trackers.get_mut(&res.name) else { return };
-        let Some(new_state) = tracker.record(res.outcome.success()) else { return };
+        let Some(tracker) = self.trackers.get_mut(&res.name) else {
+            return;
+        };
+        let Some(new_state) = tracker.record(res.outcome.success()) else {
+            return;
+        };
         match new_state {
             ScriptState::Up => info!("VRRP_Script({}) succeeded", res.name),
             _ => info!("VRRP_Script({}) failed ({})", res.name, res.outcome),
@@ -473,16 +534,31 @@ impl Engine {
             if !rt.tracks.iter().any(|(n, _)| *n == res.name) {
                 continue;
             }
-            let states = rt.tracks.iter().map(|(n, w)| (self.trackers.get(n).map_or(ScriptState::Unknown, |t| t.state()), *w));
+            let states = rt.tracks.iter().map(|(n, w)| {
+                (
+                    self.trackers
+                        .get(n)
+                        .map_or(ScriptState::Unknown, |t| t.state()),
+                    *w,
+                )
+            });
             let tracked = track::effective_priority(rt.cfg.priority, states);
             let before = rt.last_tracked;
             self.instances[i].last_tracked = tracked;
             let mut actions = Vec::new();
             if tracked.priority != before.priority {
-                actions.extend(self.instances[i].fsm.handle(now, Input::SetPriority(tracked.priority)));
+                actions.extend(
+                    self.instances[i]
+                        .fsm
+                        .handle(now, Input::SetPriority(tracked.priority)),
+                );
             }
             if tracked.fault != before.fault {
-                actions.extend(self.instances[i].fsm.handle(now, Input::Fault(tracked.fault)));
+                actions.extend(
+                    self.instances[i]
+                        .fsm
+                        .handle(now, Input::Fault(tracked.fault)),
+                );
             }
             self.execute(i, actions).await;
         }
@@ -499,7 +575,10 @@ impl Engine {
                     }
                     for v in &rt.vips {
                         if let Err(e) = self.netlink.add_addr(v.ifindex, &v.addr) {
-                            error!("({}) cannot add VIP {}/{} on {}: {e}", rt.cfg.name, v.addr.addr, v.addr.prefix_len, v.ifname);
+                            error!(
+                                "({}) cannot add VIP {}/{} on {}: {e}",
+                                rt.cfg.name, v.addr.addr, v.addr.prefix_len, v.ifname
+                            );
                         }
                     }
                 }
@@ -511,7 +590,10 @@ impl Engine {
                     }
                     for v in &rt.vips {
                         if let Err(e) = self.netlink.del_addr(v.ifindex, &v.addr) {
-                            error!("({}) cannot remove VIP {}/{} from {}: {e}", rt.cfg.name, v.addr.addr, v.addr.prefix_len, v.ifname);
+                            error!(
+                                "({}) cannot remove VIP {}/{} from {}: {e}",
+                                rt.cfg.name, v.addr.addr, v.addr.prefix_len, v.ifname
+                            );
                         }
                     }
                 }
@@ -524,7 +606,12 @@ impl Engine {
 
     async fn send_advert(&mut self, i: usize, priority: Priority) {
         let rt = &mut self.instances[i];
-        let addresses = rt.vips.iter().map(|v| v.addr.addr).filter(IpAddr::is_ipv4).collect();
+        let addresses = rt
+            .vips
+            .iter()
+            .map(|v| v.addr.addr)
+            .filter(IpAddr::is_ipv4)
+            .collect();
         let repr = vrrp_wire::Repr {
             version: rt.expect.version,
             vrid: rt.cfg.virtual_router_id,
@@ -559,19 +646,30 @@ impl Engine {
             return;
         }
         for v in &v4 {
-            info!("({}) Sending/queueing gratuitous ARPs on {} for {}", rt.cfg.name, v.ifname, v.addr.addr);
+            info!(
+                "({}) Sending/queueing gratuitous ARPs on {} for {}",
+                rt.cfg.name, v.ifname, v.addr.addr
+            );
         }
         for n in 0..rt.garp_repeat {
             if n > 0 && !self.garp_interval.is_zero() {
                 tokio::time::sleep(self.garp_interval).await;
             }
             for v in &v4 {
-                let IpAddr::V4(ip) = v.addr.addr else { continue };
-                let repr = GarpRepr { sender_mac: v.mac, ip };
+                let IpAddr::V4(ip) = v.addr.addr else {
+                    continue;
+                };
+                let repr = GarpRepr {
+                    sender_mac: v.mac,
+                    ip,
+                };
                 let mut payload = vec![0u8; repr.buffer_len()];
                 repr.emit(&mut payload);
                 if let Err(e) = self.garp.send_garp(v.ifindex, &payload) {
-                    warn!("({}) cannot send gratuitous ARP on {}: {e}", rt.cfg.name, v.ifname);
+                    warn!(
+                        "({}) cannot send gratuitous ARP on {}: {e}",
+                        rt.cfg.name, v.ifname
+                    );
                 }
             }
         }
@@ -592,33 +690,62 @@ impl Engine {
             State::Stop => (&notify.stop, "STOP"),
             State::Init => return,
         };
-        let run_as_of = |c: &model::Command| c.user.as_ref().and_then(|u| script::resolve_user(u).ok()).or(self.default_run_as);
+        let run_as_of = |c: &model::Command| {
+            c.user
+                .as_ref()
+                .and_then(|u| script::resolve_user(u).ok())
+                .or(self.default_run_as)
+        };
         if let Some(cmd) = specific {
             script::spawn_detached(cmd.argv.clone(), run_as_of(cmd));
         }
         if let Some(cmd) = &notify.any {
             // keepalived appends: INSTANCE <name> <state> <priority>.
             let mut argv = cmd.argv.clone();
-            argv.extend(["INSTANCE".to_string(), rt.cfg.name.clone(), word.to_string(), rt.fsm.effective_priority().to_string()]);
+            argv.extend([
+                "INSTANCE".to_string(),
+                rt.cfg.name.clone(),
+                word.to_string(),
+                rt.fsm.effective_priority().to_string(),
+            ]);
             script::spawn_detached(argv, run_as_of(cmd));
         }
     }
 
     /// The statistics of every instance, by name.
     pub fn stats(&self) -> Vec<(String, Stats)> {
-        self.instances.iter().map(|r| (r.cfg.name.clone(), r.stats.clone())).collect()
+        self.instances
+            .iter()
+            .map(|r| (r.cfg.name.clone(), r.stats.clone()))
+            .collect()
     }
 }
 
 /// Runs one `vrrp_script` every `interval` (keepalived: from the start of one run to the next)
 /// with its `timeout`, sending each outcome to the engine.
-async fn run_vrrp_script(s: model::VrrpScript, run_as: Option<RunAs>, tx: mpsc::Sender<ScriptResult>) {
+async fn run_vrrp_script(
+    s: model::VrrpScript,
+    run_as: Option<RunAs>,
+    tx: mpsc::Sender<ScriptResult>,
+) {
     let mut ticker = tokio::time::interval(s.interval.max(Duration::from_millis(10)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        let outcome = script::run(&s.script.argv, run_as, Some(s.timeout.max(Duration::from_millis(10)))).await;
-        if tx.send(ScriptResult { name: s.name.clone(), outcome }).await.is_err() {
+        let outcome = script::run(
+            &s.script.argv,
+            run_as,
+            Some(s.timeout.max(Duration::from_millis(10))),
+        )
+        .await;
+        if tx
+            .send(ScriptResult {
+                name: s.name.clone(),
+                outcome,
+            })
+            .await
+            .is_err()
+        {
             return;
         }
     }
@@ -643,20 +770,65 @@ mod tests {
     #[test]
     fn validate_applies_rfc_receive_checks() {
         let pass = *b"secret\0\0";
-        let e2 = Expect { version: Version::V2, advert_int: Centiseconds(100), pass: Some(pass) };
-        assert_eq!(validate(&advert(Version::V2, vrrp_wire::Auth::Pass(pass), 100), 255, &e2), Ok(()));
-        assert_eq!(validate(&advert(Version::V2, vrrp_wire::Auth::Pass(pass), 100), 64, &e2), Err(Rejection::Ttl(64)));
-        assert_eq!(validate(&advert(Version::V2, vrrp_wire::Auth::Pass(*b"other\0\0\0"), 100), 255, &e2), Err(Rejection::AuthPass));
-        assert_eq!(validate(&advert(Version::V2, vrrp_wire::Auth::None, 100), 255, &e2), Err(Rejection::AuthType));
+        let e2 = Expect {
+            version: Version::V2,
+            advert_int: Centiseconds(100),
+            pass: Some(pass),
+        };
         assert_eq!(
-            validate(&advert(Version::V2, vrrp_wire::Auth::Pass(pass), 200), 255, &e2),
+            validate(
+                &advert(Version::V2, vrrp_wire::Auth::Pass(pass), 100),
+                255,
+                &e2
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            validate(
+                &advert(Version::V2, vrrp_wire::Auth::Pass(pass), 100),
+                64,
+                &e2
+            ),
+            Err(Rejection::Ttl(64))
+        );
+        assert_eq!(
+            validate(
+                &advert(Version::V2, vrrp_wire::Auth::Pass(*b"other\0\0\0"), 100),
+                255,
+                &e2
+            ),
+            Err(Rejection::AuthPass)
+        );
+        assert_eq!(
+            validate(&advert(Version::V2, vrrp_wire::Auth::None, 100), 255, &e2),
+            Err(Rejection::AuthType)
+        );
+        assert_eq!(
+            validate(
+                &advert(Version::V2, vrrp_wire::Auth::Pass(pass), 200),
+                255,
+                &e2
+            ),
             Err(Rejection::AdvertInterval(Centiseconds(200)))
         );
-        assert_eq!(validate(&advert(Version::V3, vrrp_wire::Auth::None, 100), 255, &e2), Err(Rejection::Version));
+        assert_eq!(
+            validate(&advert(Version::V3, vrrp_wire::Auth::None, 100), 255, &e2),
+            Err(Rejection::Version)
+        );
 
-        let e3 = Expect { version: Version::V3, advert_int: Centiseconds(100), pass: None };
+        let e3 = Expect {
+            version: Version::V3,
+            advert_int: Centiseconds(100),
+            pass: None,
+        };
         // VRRPv3: a different interval is adopted, not dropped.
-        assert_eq!(validate(&advert(Version::V3, vrrp_wire::Auth::None, 50), 255, &e3), Ok(()));
-        assert_eq!(validate(&advert(Version::V3, vrrp_wire::Auth::None, 100), 1, &e3), Err(Rejection::Ttl(1)));
+        assert_eq!(
+            validate(&advert(Version::V3, vrrp_wire::Auth::None, 50), 255, &e3),
+            Ok(())
+        );
+        assert_eq!(
+            validate(&advert(Version::V3, vrrp_wire::Auth::None, 100), 1, &e3),
+            Err(Rejection::Ttl(1))
+        );
     }
 }

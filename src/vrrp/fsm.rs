@@ -870,7 +870,10 @@ mod tests {
         let mut i = Instance::new(c);
         i.handle(t0, Input::Startup);
         // 3 × 0.5 s + 156 × 0.5 s / 256.
-        assert_eq!(i.next_deadline(), Some(t0 + Duration::from_micros(1_804_687)));
+        assert_eq!(
+            i.next_deadline(),
+            Some(t0 + Duration::from_micros(1_804_687))
+        );
     }
 
     #[test]

@@ -30,7 +30,11 @@ impl ScriptTracker {
         ScriptTracker {
             rise: rise.max(1),
             fall: fall.max(1),
-            state: if init_fail { ScriptState::Down } else { ScriptState::Unknown },
+            state: if init_fail {
+                ScriptState::Down
+            } else {
+                ScriptState::Unknown
+            },
             streak: 0,
         }
     }
@@ -43,7 +47,11 @@ impl ScriptTracker {
     /// Records one result (`true` = exit status 0). Returns the new state when it changed.
     /// The first result of an [`ScriptState::Unknown`] script decides its state at once.
     pub fn record(&mut self, ok: bool) -> Option<ScriptState> {
-        let (target, needed) = if ok { (ScriptState::Up, self.rise) } else { (ScriptState::Down, self.fall) };
+        let (target, needed) = if ok {
+            (ScriptState::Up, self.rise)
+        } else {
+            (ScriptState::Down, self.fall)
+        };
         if self.state == target {
             self.streak = 0;
             return None;
@@ -80,7 +88,10 @@ pub struct Tracked {
 /// `reverse` negates the adjustment; weight 0 turns a down script (an up one with `reverse`)
 /// into FAULT. Unknown scripts count
 /// for nothing. The address owner (255) is never adjusted (keepalived).
-pub fn effective_priority(base: Priority, trackers: impl IntoIterator<Item = (ScriptState, TrackWeight)>) -> Tracked {
+pub fn effective_priority(
+    base: Priority,
+    trackers: impl IntoIterator<Item = (ScriptState, TrackWeight)>,
+) -> Tracked {
     let mut delta: i32 = 0;
     let mut fault = false;
     for (state, w) in trackers {
@@ -114,7 +125,10 @@ mod tests {
     use super::*;
 
     fn w(weight: i32) -> TrackWeight {
-        TrackWeight { weight, reverse: false }
+        TrackWeight {
+            weight,
+            reverse: false,
+        }
     }
 
     #[test]
@@ -143,25 +157,64 @@ mod tests {
     #[test]
     fn weights_add_and_subtract_and_clamp() {
         let base = Priority(100);
-        assert_eq!(effective_priority(base, [(ScriptState::Down, w(-30))]).priority, Priority(70));
-        assert_eq!(effective_priority(base, [(ScriptState::Up, w(-30))]).priority, Priority(100));
-        assert_eq!(effective_priority(base, [(ScriptState::Up, w(20))]).priority, Priority(120));
-        assert_eq!(effective_priority(base, [(ScriptState::Down, w(20))]).priority, Priority(100));
-        assert_eq!(effective_priority(base, [(ScriptState::Unknown, w(-30))]).priority, Priority(100));
-        assert_eq!(effective_priority(base, [(ScriptState::Up, w(200))]).priority, Priority(254));
-        assert_eq!(effective_priority(base, [(ScriptState::Down, w(-200))]).priority, Priority(1));
-        assert_eq!(effective_priority(Priority::OWNER, [(ScriptState::Down, w(-50))]).priority, Priority::OWNER);
+        assert_eq!(
+            effective_priority(base, [(ScriptState::Down, w(-30))]).priority,
+            Priority(70)
+        );
+        assert_eq!(
+            effective_priority(base, [(ScriptState::Up, w(-30))]).priority,
+            Priority(100)
+        );
+        assert_eq!(
+            effective_priority(base, [(ScriptState::Up, w(20))]).priority,
+            Priority(120)
+        );
+        assert_eq!(
+            effective_priority(base, [(ScriptState::Down, w(20))]).priority,
+            Priority(100)
+        );
+        assert_eq!(
+            effective_priority(base, [(ScriptState::Unknown, w(-30))]).priority,
+            Priority(100)
+        );
+        assert_eq!(
+            effective_priority(base, [(ScriptState::Up, w(200))]).priority,
+            Priority(254)
+        );
+        assert_eq!(
+            effective_priority(base, [(ScriptState::Down, w(-200))]).priority,
+            Priority(1)
+        );
+        assert_eq!(
+            effective_priority(Priority::OWNER, [(ScriptState::Down, w(-50))]).priority,
+            Priority::OWNER
+        );
     }
 
     #[test]
     fn reverse_swaps_the_sense() {
-        let r = |weight| TrackWeight { weight, reverse: true };
+        let r = |weight| TrackWeight {
+            weight,
+            reverse: true,
+        };
         // reverse positive weight: subtracted while up.
-        assert_eq!(effective_priority(Priority(100), [(ScriptState::Up, r(20))]).priority, Priority(80));
-        assert_eq!(effective_priority(Priority(100), [(ScriptState::Down, r(20))]).priority, Priority(100));
+        assert_eq!(
+            effective_priority(Priority(100), [(ScriptState::Up, r(20))]).priority,
+            Priority(80)
+        );
+        assert_eq!(
+            effective_priority(Priority(100), [(ScriptState::Down, r(20))]).priority,
+            Priority(100)
+        );
         // reverse negative weight: added (as +N) while down.
-        assert_eq!(effective_priority(Priority(100), [(ScriptState::Down, r(-20))]).priority, Priority(120));
-        assert_eq!(effective_priority(Priority(100), [(ScriptState::Up, r(-20))]).priority, Priority(100));
+        assert_eq!(
+            effective_priority(Priority(100), [(ScriptState::Down, r(-20))]).priority,
+            Priority(120)
+        );
+        assert_eq!(
+            effective_priority(Priority(100), [(ScriptState::Up, r(-20))]).priority,
+            Priority(100)
+        );
         // 'weight 0 reverse': FAULT while up.
         assert!(effective_priority(Priority(100), [(ScriptState::Up, r(0))]).fault);
         assert!(!effective_priority(Priority(100), [(ScriptState::Down, r(0))]).fault);
@@ -169,7 +222,10 @@ mod tests {
 
     #[test]
     fn weight_zero_failure_is_fault() {
-        let t = effective_priority(Priority(100), [(ScriptState::Down, w(0)), (ScriptState::Up, w(10))]);
+        let t = effective_priority(
+            Priority(100),
+            [(ScriptState::Down, w(0)), (ScriptState::Up, w(10))],
+        );
         assert!(t.fault);
         assert_eq!(t.priority, Priority(110));
         assert!(!effective_priority(Priority(100), [(ScriptState::Up, w(0))]).fault);
