@@ -26,6 +26,14 @@ fn master_down_interval(priority: u8) -> Duration {
     Duration::from_secs(3) + Duration::from_secs_f64(f64::from(256 - u32::from(priority)) / 256.0)
 }
 
+/// Waits (at most 10 s) until `node` holds `vip`; fails with `daemon`'s log otherwise.
+fn expect_vip(lan: &Lan, node: &str, vip: IpAddr, daemon: &support::Proc) {
+    let got = wait_until(Duration::from_secs(10), STEP, || {
+        lan.node(node).has_addr(vip)
+    });
+    assert!(got.is_some(), "{node} never took {vip}:\n{}", daemon.log());
+}
+
 fn ready(test: &str) -> bool {
     require_root(test) && require_daemon(test, Daemon::Rkeepalived)
 }
@@ -83,14 +91,7 @@ fn sigkill_of_the_master_moves_the_vip_and_the_client_sees_a_garp() {
     let b = lan
         .node("b")
         .spawn(Daemon::Rkeepalived, &conf(&lan, 52, 100, ""));
-    assert!(
-        wait_until(Duration::from_secs(10), STEP, || lan
-            .node("a")
-            .has_addr(vip))
-        .is_some(),
-        "{}",
-        a.log()
-    );
+    expect_vip(&lan, "a", vip, &a);
     assert!(
         b.wait_log("Entering BACKUP STATE", Duration::from_secs(5)),
         "{}",
@@ -164,14 +165,7 @@ fn sigterm_of_the_master_hands_over_after_the_priority_zero_advert() {
     let b = lan
         .node("b")
         .spawn(Daemon::Rkeepalived, &conf(&lan, 53, 100, ""));
-    assert!(
-        wait_until(Duration::from_secs(10), STEP, || lan
-            .node("a")
-            .has_addr(vip))
-        .is_some(),
-        "{}",
-        a.log()
-    );
+    expect_vip(&lan, "a", vip, &a);
     assert!(
         b.wait_log("Entering BACKUP STATE", Duration::from_secs(5)),
         "{}",
@@ -221,14 +215,7 @@ fn nopreempt_backup_does_not_take_over_a_lower_master() {
     let b = lan
         .node("b")
         .spawn(Daemon::Rkeepalived, &conf(&lan, 54, 100, ""));
-    assert!(
-        wait_until(Duration::from_secs(10), STEP, || lan
-            .node("b")
-            .has_addr(vip))
-        .is_some(),
-        "{}",
-        b.log()
-    );
+    expect_vip(&lan, "b", vip, &b);
     let a = lan
         .node("a")
         .spawn(Daemon::Rkeepalived, &conf(&lan, 54, 150, "  nopreempt\n"));
@@ -267,14 +254,7 @@ fn preempt_delay_postpones_preemption() {
     let b = lan
         .node("b")
         .spawn(Daemon::Rkeepalived, &conf(&lan, 55, 100, ""));
-    assert!(
-        wait_until(Duration::from_secs(10), STEP, || lan
-            .node("b")
-            .has_addr(vip))
-        .is_some(),
-        "{}",
-        b.log()
-    );
+    expect_vip(&lan, "b", vip, &b);
     let started = Instant::now();
     let a = lan.node("a").spawn(
         Daemon::Rkeepalived,
@@ -324,14 +304,7 @@ fn failing_vrrp_script_lowers_priority_and_the_peer_takes_over() {
     let b = lan
         .node("b")
         .spawn(Daemon::Rkeepalived, &conf(&lan, 56, 100, ""));
-    assert!(
-        wait_until(Duration::from_secs(10), STEP, || lan
-            .node("a")
-            .has_addr(vip))
-        .is_some(),
-        "{}",
-        a.log()
-    );
+    expect_vip(&lan, "a", vip, &a);
     assert!(
         a.wait_log("VRRP_Script(chk_service) succeeded", Duration::from_secs(5)),
         "{}",
@@ -389,14 +362,7 @@ fn notify_scripts_get_keepalived_arguments() {
     let mut a = lan
         .node("a")
         .spawn(Daemon::Rkeepalived, &conf(&lan, 57, 120, &extra));
-    assert!(
-        wait_until(Duration::from_secs(10), STEP, || lan
-            .node("a")
-            .has_addr(vip))
-        .is_some(),
-        "{}",
-        a.log()
-    );
+    expect_vip(&lan, "a", vip, &a);
     let read = || std::fs::read_to_string(&log).unwrap_or_default();
     assert!(
         wait_until(Duration::from_secs(3), STEP, || read()
