@@ -3,6 +3,8 @@
 //!
 //! Module map (see `../shared/ARCHITECTURE.md` in the project's workspace):
 //!
+//! * [`check`] — health checkers with keepalived semantics (TCP_CHECK, HTTP_GET, MISC_CHECK) and
+//!   their retry/`delay_loop` state machine ([`check::state`]).
 //! * [`cli`] — clap definitions for keepalived-compatible flags (`-f -n -l -D -S -P -C -t -p -i ...`).
 //! * [`config`] — keepalived's config language: [`config::lexer`] (tokens, comments, quotes,
 //!   `include`, `@id`, `$VAR`), [`config::parser`] (keyword tables), [`config::model`] (typed model
@@ -19,6 +21,7 @@
 //! State machines and codecs never touch a socket or a clock; IO lives only in `net`, `script`,
 //! `vrrp::engine` and `daemon`.
 
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -1,0 +1,228 @@
+//! `HTTP_GET` (keepalived check_http.c): one request per `url { }`; each must answer with an
+//! accepted status code and, when `digest` is given, a body whose MD5 matches. Plain HTTP
+//! here; TLS (`SSL_GET`) is not implemented yet.
+
+use super::{Attempt, Target};
+use md5::{Digest, Md5};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Largest response body read (keepalived reads the whole page; this bounds memory).
+pub const MAX_BODY: usize = 4 << 20;
+
+/// `http_protocol 1.0|1.0C|1.1` (keepalived's default is 1.0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpProtocol {
+    #[default]
+    Http10,
+    /// 1.0 with `Connection: close`.
+    Http10C,
+    /// 1.1 with `Connection: close`.
+    Http11,
+}
+
+/// One `url { path; digest; status_code; virtualhost }` block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Url {
+    pub path: String,
+    /// `digest`: lowercase hex MD5 of the body.
+    pub digest: Option<String>,
+    /// `status_code` ranges (inclusive); empty means keepalived's default, 200-299.
+    pub status_codes: Vec<(u16, u16)>,
+    /// `virtualhost`: the Host header (default: the target address).
+    pub virtualhost: Option<String>,
+}
+
+/// `HTTP_GET { url { } ...; http_protocol; virtualhost }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpCheck {
+    pub target: Target,
+    pub urls: Vec<Url>,
+    pub protocol: HttpProtocol,
+    /// Checker-level `virtualhost`.
+    pub virtualhost: Option<String>,
+}
+
+/// A parsed HTTP response: status code and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// Lowercase hex MD5 of `body` (what `digest` and `genhash` print).
+pub fn md5_hex(body: &[u8]) -> String {
+    Md5::digest(body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Splits a raw HTTP/1.x response into status and body. `None` if there is no status line.
+pub fn parse_response(raw: &[u8]) -> Option<Response> {
+    let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4);
+    let (head, body) = match head_end {
+        Some(e) => (&raw[..e], raw[e..].to_vec()),
+        None => (raw, Vec::new()),
+    };
+    let line = head.split(|&b| b == b'\n').next()?;
+    let line = std::str::from_utf8(line).ok()?.trim_end();
+    let mut parts = line.split_whitespace();
+    if !parts.next()?.starts_with("HTTP/") {
+        return None;
+    }
+    let status = parts.next()?.parse().ok()?;
+    Some(Response { status, body })
+}
+
+/// The request keepalived sends for `path` with Host `host`.
+pub fn request(path: &str, host: &str, protocol: HttpProtocol) -> String {
+    let (version, close) = match protocol {
+        HttpProtocol::Http10 => ("1.0", false),
+        HttpProtocol::Http10C => ("1.0", true),
+        HttpProtocol::Http11 => ("1.1", true),
+    };
+    let mut r =
+        format!("GET {path} HTTP/{version}\r\nUser-Agent: KeepAliveClient\r\nHost: {host}\r\n");
+    if close {
+        r.push_str("Connection: close\r\n");
+    }
+    r.push_str("\r\n");
+    r
+}
+
+impl Url {
+    /// Whether `status` is accepted (default 200-299).
+    pub fn accepts(&self, status: u16) -> bool {
+        if self.status_codes.is_empty() {
+            return (200..300).contains(&status);
+        }
+        self.status_codes
+            .iter()
+            .any(|&(lo, hi)| (lo..=hi).contains(&status))
+    }
+}
+
+impl HttpCheck {
+    /// Fetches every url; the first failure fails the attempt. `timeout` bounds each url.
+    pub async fn attempt(&self, timeout: Duration) -> Attempt {
+        for url in &self.urls {
+            let host = url
+                .virtualhost
+                .clone()
+                .or_else(|| self.virtualhost.clone())
+                .unwrap_or_else(|| host_header(&self.target));
+            let fetched =
+                tokio::time::timeout(timeout, self.fetch(&url.path, &host, timeout)).await;
+            let resp = match fetched {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => return self.fail(url, &e),
+                Err(_) => return self.fail(url, "timeout"),
+            };
+            if !url.accepts(resp.status) {
+                return self.fail(url, &format!("HTTP status code error ({})", resp.status));
+            }
+            if let Some(want) = &url.digest {
+                let got = md5_hex(&resp.body);
+                if !got.eq_ignore_ascii_case(want) {
+                    return self.fail(
+                        url,
+                        &format!("MD5 digest error: got {got}, expected {want}"),
+                    );
+                }
+            }
+        }
+        Attempt::Ok
+    }
+
+    fn fail(&self, url: &Url, why: &str) -> Attempt {
+        Attempt::Failed(format!(
+            "HTTP_CHECK on service {} failed for url {}: {why}",
+            super::describe_addr(self.target.addr),
+            url.path
+        ))
+    }
+
+    async fn fetch(&self, path: &str, host: &str, timeout: Duration) -> Result<Response, String> {
+        let mut s = self.target.connect(timeout).await?;
+        s.write_all(request(path, host, self.protocol).as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = s.read(&mut buf).await.map_err(|e| e.to_string())?;
+            if n == 0 || raw.len() > MAX_BODY {
+                break;
+            }
+            raw.extend_from_slice(&buf[..n]);
+        }
+        parse_response(&raw).ok_or_else(|| "invalid HTTP response".to_string())
+    }
+}
+
+fn host_header(t: &Target) -> String {
+    match t.addr {
+        std::net::SocketAddr::V4(a) if a.port() == 80 => a.ip().to_string(),
+        std::net::SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),
+        std::net::SocketAddr::V6(a) if a.port() == 80 => format!("[{}]", a.ip()),
+        std::net::SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn md5_of_known_bodies() {
+        assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(md5_hex(b"hello\n"), "b1946ac92492d2347c6235b4d2611184");
+    }
+
+    #[test]
+    fn responses_parse() {
+        let r =
+            parse_response(b"HTTP/1.0 503 Service Unavailable\r\nServer: x\r\n\r\nbusy").unwrap();
+        assert_eq!(
+            r,
+            Response {
+                status: 503,
+                body: b"busy".to_vec()
+            }
+        );
+        assert_eq!(
+            parse_response(b"HTTP/1.1 204 No Content\r\n\r\n")
+                .unwrap()
+                .status,
+            204
+        );
+        assert_eq!(parse_response(b"garbage"), None);
+        assert_eq!(parse_response(b""), None);
+    }
+
+    #[test]
+    fn status_code_ranges() {
+        let mut u = Url {
+            path: "/".into(),
+            digest: None,
+            status_codes: vec![],
+            virtualhost: None,
+        };
+        assert!(u.accepts(200) && u.accepts(299) && !u.accepts(301) && !u.accepts(500));
+        u.status_codes = vec![(200, 200), (300, 302)];
+        assert!(u.accepts(200) && u.accepts(301) && !u.accepts(204));
+    }
+
+    #[test]
+    fn request_matches_keepalived() {
+        assert_eq!(
+            request("/health", "10.0.0.2:8080", HttpProtocol::Http10),
+            "GET /health HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: 10.0.0.2:8080\r\n\r\n"
+        );
+        assert!(
+            request("/", "h", HttpProtocol::Http11).contains("HTTP/1.1\r\n")
+                && request("/", "h", HttpProtocol::Http11).contains("Connection: close\r\n")
+        );
+    }
+}

@@ -1,0 +1,179 @@
+//! Health checkers with keepalived's semantics (keepalived/check/check_*.c).
+//!
+//! * [`state`] — the retry/`delay_loop` state machine (pure, no IO).
+//! * [`tcp`] — `TCP_CHECK`: a connect within `connect_timeout`.
+//! * [`http`] — `HTTP_GET`: request, status codes, MD5 digest of the body.
+//! * [`misc`] — `MISC_CHECK`: a script's exit status (`misc_dynamic` weights).
+//!
+//! [`run`] drives one checker as a task: it attempts, feeds [`state::CheckState`], sleeps
+//! the delay it returns, and sends an [`Event`] only on transitions.
+
+pub mod http;
+pub mod misc;
+pub mod state;
+pub mod tcp;
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+pub use state::{CheckState, Timing, Transition};
+
+/// Where a socket checker connects, and how (keepalived's common checker options).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// `connect_ip` / `connect_port` (default: the real server's address and port).
+    pub addr: SocketAddr,
+    /// `bindto`: local source address.
+    pub bindto: Option<IpAddr>,
+    /// `bind_port`: local source port.
+    pub bind_port: Option<u16>,
+    /// `bind_if`: SO_BINDTODEVICE.
+    pub bind_if: Option<String>,
+    /// `fwmark`: SO_MARK on the checker's socket.
+    pub fwmark: Option<u32>,
+}
+
+impl Target {
+    /// A target with no socket options.
+    pub fn new(addr: SocketAddr) -> Target {
+        Target {
+            addr,
+            bindto: None,
+            bind_port: None,
+            bind_if: None,
+            fwmark: None,
+        }
+    }
+
+    /// Opens a TCP connection honouring every option, within `timeout`.
+    pub async fn connect(&self, timeout: Duration) -> Result<tokio::net::TcpStream, String> {
+        let domain = socket2::Domain::for_address(self.addr);
+        let sock =
+            socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))
+                .map_err(|e| e.to_string())?;
+        sock.set_nonblocking(true).map_err(|e| e.to_string())?;
+        if let Some(dev) = &self.bind_if {
+            sock.bind_device(Some(dev.as_bytes()))
+                .map_err(|e| format!("bind_if {dev}: {e}"))?;
+        }
+        if let Some(mark) = self.fwmark {
+            sock.set_mark(mark)
+                .map_err(|e| format!("fwmark {mark}: {e}"))?;
+        }
+        if self.bindto.is_some() || self.bind_port.is_some() {
+            let ip = self.bindto.unwrap_or(match self.addr {
+                SocketAddr::V4(_) => IpAddr::from([0u8; 4]),
+                SocketAddr::V6(_) => IpAddr::from([0u16; 8]),
+            });
+            sock.set_reuse_address(true).map_err(|e| e.to_string())?;
+            sock.bind(&SocketAddr::new(ip, self.bind_port.unwrap_or(0)).into())
+                .map_err(|e| format!("bindto: {e}"))?;
+        }
+        let sock = tokio::net::TcpSocket::from_std_stream(std::net::TcpStream::from(sock));
+        match tokio::time::timeout(timeout, sock.connect(self.addr)).await {
+            Ok(Ok(s)) => Ok(s),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("timeout".into()),
+        }
+    }
+}
+
+/// One checker of a real server.
+#[derive(Debug, Clone)]
+pub enum Checker {
+    Tcp(tcp::TcpCheck),
+    Http(http::HttpCheck),
+    Misc(misc::MiscCheck),
+}
+
+/// The result of one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    Ok,
+    /// A success that also sets the real server's weight (`misc_dynamic`).
+    OkWeight(u32),
+    Failed(String),
+}
+
+impl Checker {
+    /// Runs one attempt, bounded by `timing.connect_timeout` (`misc_timeout` for MISC_CHECK).
+    pub async fn attempt(&self, timing: &Timing) -> Attempt {
+        match self {
+            Checker::Tcp(c) => c.attempt(timing.connect_timeout).await,
+            Checker::Http(c) => c.attempt(timing.connect_timeout).await,
+            Checker::Misc(c) => c.attempt().await,
+        }
+    }
+
+    /// keepalived's name for the checked service in log lines, e.g. `[10.0.0.2]:tcp:80`.
+    pub fn describe(&self) -> String {
+        match self {
+            Checker::Tcp(c) => describe_addr(c.target.addr),
+            Checker::Http(c) => describe_addr(c.target.addr),
+            Checker::Misc(c) => format!("Misc check to {}", c.argv.join(" ")),
+        }
+    }
+}
+
+/// `[IP]:tcp:PORT`, as keepalived writes a TCP service in its log.
+pub fn describe_addr(addr: SocketAddr) -> String {
+    format!("[{}]:tcp:{}", addr.ip(), addr.port())
+}
+
+/// What a running checker reports: only transitions (and weight changes of `misc_dynamic`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// The id the owner gave the checker.
+    pub id: usize,
+    pub transition: Transition,
+    /// Why it went down (the last failure).
+    pub reason: Option<String>,
+    /// New weight from `misc_dynamic`.
+    pub weight: Option<u32>,
+}
+
+/// Drives `checker` forever with `timing`, sending an [`Event`] on every transition.
+/// Returns when the receiver is gone.
+pub async fn run(id: usize, checker: Checker, timing: Timing, tx: mpsc::Sender<Event>) {
+    let mut state = CheckState::new(timing);
+    if !timing.warmup.is_zero() {
+        let jitter = u64::from(std::process::id()).wrapping_mul(id as u64 + 1)
+            % timing.warmup.as_millis().max(1) as u64;
+        tokio::time::sleep(Duration::from_millis(jitter)).await;
+    }
+    let mut last_weight = None;
+    loop {
+        let attempt = checker.attempt(&timing).await;
+        let (ok, reason, weight) = match attempt {
+            Attempt::Ok => (true, None, None),
+            Attempt::OkWeight(w) => (true, None, Some(w)),
+            Attempt::Failed(r) => (false, Some(r), None),
+        };
+        if !ok && tracing::enabled!(tracing::Level::DEBUG) {
+            tracing::debug!(
+                "{} attempt failed: {}",
+                checker.describe(),
+                reason.as_deref().unwrap_or("")
+            );
+        }
+        let (transition, delay) = state.record(ok);
+        let weight_changed = weight.is_some() && weight != last_weight;
+        if weight.is_some() {
+            last_weight = weight;
+        }
+        if let Some(t) = transition.or((weight_changed && state.is_up()).then_some(Transition::Up))
+        {
+            let ev = Event {
+                id,
+                transition: t,
+                reason: reason.clone(),
+                weight,
+            };
+            if tx.send(ev).await.is_err() {
+                return;
+            }
+        }
+        tokio::time::sleep(delay).await;
+    }
+}

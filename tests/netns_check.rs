@@ -1,0 +1,296 @@
+//! Health checkers against real services in a network namespace: a TCP listener and an
+//! HTTP server run in node "srv", the checker runs in node "lb"; the services flip down and
+//! up and the reported transitions and their timing are asserted against keepalived's
+//! formula `delay_loop + (retry + 1) × connect_timeout + retry × delay_before_retry`.
+
+mod support;
+
+use rkeepalived::check::{self, Checker, Event, Target, Timing, Transition};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::{Lan, require_root};
+
+/// Runs `f` on a new thread that has joined namespace `ns` (setns affects only that thread).
+fn in_ns<T: Send + 'static>(
+    ns: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let fd = std::fs::File::open(&path).expect("open netns");
+        nix::sched::setns(fd, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        f()
+    })
+}
+
+/// A TCP server in a namespace answering each connection with `respond(request)`; it stops
+/// listening (port closed) while `open` is false, and ends when `stop` is set.
+struct Server {
+    open: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    fn start(
+        ns: &str,
+        addr: SocketAddr,
+        respond: impl Fn(&[u8]) -> Vec<u8> + Send + 'static,
+    ) -> Server {
+        let open = Arc::new(AtomicBool::new(true));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (o, s) = (open.clone(), stop.clone());
+        let thread = in_ns(ns, move || {
+            let mut listener: Option<TcpListener> = None;
+            while !s.load(Ordering::SeqCst) {
+                if o.load(Ordering::SeqCst) {
+                    let l = listener.get_or_insert_with(|| {
+                        let l = TcpListener::bind(addr).expect("bind");
+                        l.set_nonblocking(true).unwrap();
+                        l
+                    });
+                    if let Ok((mut c, _)) = l.accept() {
+                        c.set_nonblocking(false).unwrap();
+                        c.set_read_timeout(Some(Duration::from_millis(500)))
+                            .unwrap();
+                        let mut buf = [0u8; 2048];
+                        let n = c.read(&mut buf).unwrap_or(0);
+                        let _ = c.write_all(&respond(&buf[..n]));
+                        continue;
+                    }
+                } else {
+                    listener = None; // closed: connections are refused
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        Server {
+            open,
+            stop,
+            thread: Some(thread),
+        }
+    }
+    fn set_open(&self, v: bool) {
+        self.open.store(v, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn timing() -> Timing {
+    Timing {
+        delay_loop: Duration::from_secs(1),
+        connect_timeout: Duration::from_secs(1),
+        retry: 1,
+        delay_before_retry: Duration::from_millis(500),
+        warmup: Duration::ZERO,
+        alpha: false,
+    }
+}
+
+/// Runs `checker` in namespace `ns`; events arrive on the returned channel with the time
+/// they were received. The checker stops when `stop` is set.
+fn run_checker(
+    ns: &str,
+    checker: Checker,
+    timing: Timing,
+    stop: Arc<AtomicBool>,
+) -> std::sync::mpsc::Receiver<(Instant, Event)> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    in_ns(ns, move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let (etx, mut erx) = tokio::sync::mpsc::channel(16);
+            let task = tokio::spawn(check::run(0, checker, timing, etx));
+            while !stop.load(Ordering::SeqCst) {
+                if let Ok(Some(ev)) =
+                    tokio::time::timeout(Duration::from_millis(50), erx.recv()).await
+                {
+                    let _ = tx.send((Instant::now(), ev));
+                }
+            }
+            task.abort();
+        });
+    });
+    rx
+}
+
+fn expect(
+    rx: &std::sync::mpsc::Receiver<(Instant, Event)>,
+    want: Transition,
+    within: Duration,
+) -> (Instant, Event) {
+    let (at, ev) = rx
+        .recv_timeout(within)
+        .unwrap_or_else(|_| panic!("no {want:?} event within {within:?}"));
+    assert_eq!(ev.transition, want, "{ev:?}");
+    (at, ev)
+}
+
+#[test]
+fn tcp_check_reports_down_and_up_within_keepalived_s_formula() {
+    if !require_root("tcp_check") {
+        return;
+    }
+    let lan = Lan::new(&["srv", "lb"]);
+    let addr = SocketAddr::new(lan.addr("srv").into(), 8080);
+    let server = Server::start(&lan.node("srv").ns, addr, |_| Vec::new());
+    let stop = Arc::new(AtomicBool::new(false));
+    let t = timing();
+    let rx = run_checker(
+        &lan.node("lb").ns,
+        Checker::Tcp(check::tcp::TcpCheck {
+            target: Target::new(addr),
+        }),
+        t,
+        stop.clone(),
+    );
+
+    // Up from the start (no alpha): no event while the service answers.
+    assert!(
+        rx.recv_timeout(Duration::from_millis(2500)).is_err(),
+        "spurious event while up"
+    );
+
+    let closed = Instant::now();
+    server.set_open(false);
+    let (at, ev) = expect(&rx, Transition::Down, Duration::from_secs(8));
+    let took = at - closed;
+    assert!(
+        took <= t.worst_case_detection() + Duration::from_millis(500),
+        "down after {took:?}"
+    );
+    assert!(ev.reason.unwrap().contains(&format!(
+        "TCP connection to [{}]:tcp:8080 failed",
+        addr.ip()
+    )));
+
+    let reopened = Instant::now();
+    server.set_open(true);
+    let (at, _) = expect(&rx, Transition::Up, Duration::from_secs(5));
+    assert!(
+        at - reopened <= t.delay_loop + t.connect_timeout + Duration::from_millis(500),
+        "up after {:?}",
+        at - reopened
+    );
+    stop.store(true, Ordering::SeqCst);
+}
+
+#[test]
+fn http_get_checks_status_codes_and_digest() {
+    if !require_root("http_get") {
+        return;
+    }
+    let lan = Lan::new(&["srv", "lb"]);
+    let addr = SocketAddr::new(lan.addr("srv").into(), 8081);
+    let page: Arc<Mutex<(u16, &'static str)>> = Arc::new(Mutex::new((200, "healthy\n")));
+    let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (p, r) = (page.clone(), requests.clone());
+    let _server = Server::start(&lan.node("srv").ns, addr, move |req| {
+        r.lock()
+            .unwrap()
+            .push(String::from_utf8_lossy(req).into_owned());
+        let (status, body) = *p.lock().unwrap();
+        format!(
+            "HTTP/1.0 {status} X\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    });
+    let url = check::http::Url {
+        path: "/health".into(),
+        digest: Some(check::http::md5_hex(b"healthy\n")),
+        status_codes: vec![(200, 200)],
+        virtualhost: Some("www.example.test".into()),
+    };
+    let checker = Checker::Http(check::http::HttpCheck {
+        target: Target::new(addr),
+        urls: vec![url],
+        protocol: check::http::HttpProtocol::Http10,
+        virtualhost: None,
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let t = Timing {
+        alpha: true,
+        ..timing()
+    };
+    let rx = run_checker(&lan.node("lb").ns, checker, t, stop.clone());
+
+    // alpha: starts down, the first good answer is an Up edge.
+    expect(&rx, Transition::Up, Duration::from_secs(3));
+    let req = requests.lock().unwrap()[0].clone();
+    assert!(
+        req.starts_with("GET /health HTTP/1.0\r\n") && req.contains("Host: www.example.test\r\n"),
+        "{req}"
+    );
+
+    *page.lock().unwrap() = (500, "healthy\n");
+    let (_, ev) = expect(
+        &rx,
+        Transition::Down,
+        t.worst_case_detection() + Duration::from_secs(1),
+    );
+    assert!(ev.reason.unwrap().contains("HTTP status code error (500)"));
+    *page.lock().unwrap() = (200, "healthy\n");
+    expect(&rx, Transition::Up, Duration::from_secs(4));
+    *page.lock().unwrap() = (200, "changed\n");
+    let (_, ev) = expect(
+        &rx,
+        Transition::Down,
+        t.worst_case_detection() + Duration::from_secs(1),
+    );
+    assert!(ev.reason.unwrap().contains("MD5 digest error"));
+    stop.store(true, Ordering::SeqCst);
+}
+
+#[test]
+fn misc_check_follows_the_script_exit_status_and_dynamic_weight() {
+    if !require_root("misc_check") {
+        return;
+    }
+    let lan = Lan::new(&["lb"]);
+    let dir = tempfile::tempdir().unwrap();
+    let code = dir.path().join("code");
+    std::fs::write(&code, "0").unwrap();
+    let argv = vec![
+        "/bin/sh".to_string(),
+        "-c".to_string(),
+        format!("exit $(cat {})", code.display()),
+    ];
+    let checker = Checker::Misc(check::misc::MiscCheck {
+        argv,
+        timeout: Duration::from_secs(2),
+        dynamic: true,
+        run_as: None,
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let t = Timing {
+        retry: 0,
+        ..timing()
+    };
+    let rx = run_checker(&lan.node("lb").ns, checker, t, stop.clone());
+    assert!(
+        rx.recv_timeout(Duration::from_millis(1500)).is_err(),
+        "spurious event while up"
+    );
+    std::fs::write(&code, "1").unwrap();
+    expect(&rx, Transition::Down, Duration::from_secs(3));
+    // misc_dynamic: exit 12 = up with weight 10.
+    std::fs::write(&code, "12").unwrap();
+    let (_, ev) = expect(&rx, Transition::Up, Duration::from_secs(3));
+    assert_eq!(ev.weight, Some(10));
+    stop.store(true, Ordering::SeqCst);
+}
