@@ -294,3 +294,35 @@ fn misc_check_follows_the_script_exit_status_and_dynamic_weight() {
     assert_eq!(ev.weight, Some(10));
     stop.store(true, Ordering::SeqCst);
 }
+
+#[test]
+fn genhash_mode_prints_the_same_digest_as_keepalived_s_genhash() {
+    if !require_root("genhash") || !support::require_tool("genhash", "genhash") {
+        return;
+    }
+    let lan = Lan::new(&["srv", "lb"]);
+    let addr = SocketAddr::new(lan.addr("srv").into(), 8082);
+    let body = "<html><body>pool member 1</body></html>\n";
+    let _server = Server::start(&lan.node("srv").ns, addr, move |_| {
+        format!(
+            "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    });
+    let port = addr.port().to_string();
+    let ip = addr.ip().to_string();
+    let args = ["-s", ip.as_str(), "-p", port.as_str(), "-u", "/index.html"];
+    let theirs = lan.node("lb").exec(&[&["genhash"][..], &args[..]].concat());
+    let rk = env!("CARGO_BIN_EXE_rkeepalived");
+    let ours = lan.node("lb").exec(&[&[rk, "-T"][..], &args[..]].concat());
+    assert!(
+        theirs.status.success() && ours.status.success(),
+        "{theirs:?}\n{ours:?}"
+    );
+    let theirs = String::from_utf8_lossy(&theirs.stdout).trim().to_string();
+    let ours = String::from_utf8_lossy(&ours.stdout).trim().to_string();
+    assert_eq!(theirs.len(), 32, "{theirs}");
+    assert_eq!(ours, theirs);
+    assert_eq!(ours, check::http::md5_hex(body.as_bytes()));
+}

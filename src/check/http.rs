@@ -112,8 +112,8 @@ impl HttpCheck {
                 .clone()
                 .or_else(|| self.virtualhost.clone())
                 .unwrap_or_else(|| host_header(&self.target));
-            let fetched =
-                tokio::time::timeout(timeout, self.fetch(&url.path, &host, timeout)).await;
+            let exchange = fetch(&self.target, &url.path, &host, self.protocol, timeout);
+            let fetched = tokio::time::timeout(timeout, exchange).await;
             let resp = match fetched {
                 Ok(Ok(r)) => r,
                 Ok(Err(e)) => return self.fail(url, &e),
@@ -142,26 +142,36 @@ impl HttpCheck {
             url.path
         ))
     }
-
-    async fn fetch(&self, path: &str, host: &str, timeout: Duration) -> Result<Response, String> {
-        let mut s = self.target.connect(timeout).await?;
-        s.write_all(request(path, host, self.protocol).as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut raw = Vec::new();
-        let mut buf = [0u8; 8192];
-        loop {
-            let n = s.read(&mut buf).await.map_err(|e| e.to_string())?;
-            if n == 0 || raw.len() > MAX_BODY {
-                break;
-            }
-            raw.extend_from_slice(&buf[..n]);
-        }
-        parse_response(&raw).ok_or_else(|| "invalid HTTP response".to_string())
-    }
 }
 
-fn host_header(t: &Target) -> String {
+/// GETs `path` from `target` with Host `host` and returns the parsed response (`timeout`
+/// bounds the connect; the caller bounds the whole exchange).
+pub async fn fetch(
+    target: &Target,
+    path: &str,
+    host: &str,
+    protocol: HttpProtocol,
+    timeout: Duration,
+) -> Result<Response, String> {
+    let mut s = target.connect(timeout).await?;
+    s.write_all(request(path, host, protocol).as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = s.read(&mut buf).await.map_err(|e| e.to_string())?;
+        if n == 0 || raw.len() > MAX_BODY {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
+    parse_response(&raw).ok_or_else(|| "invalid HTTP response".to_string())
+}
+
+/// The Host header keepalived sends when no `virtualhost` is set: the address, with the port
+/// unless it is 80.
+pub fn host_header(t: &Target) -> String {
     match t.addr {
         std::net::SocketAddr::V4(a) if a.port() == 80 => a.ip().to_string(),
         std::net::SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),

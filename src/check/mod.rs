@@ -8,6 +8,7 @@
 //! [`run`] drives one checker as a task: it attempts, feeds [`state::CheckState`], sleeps
 //! the delay it returns, and sends an [`Event`] only on transitions.
 
+pub mod genhash;
 pub mod http;
 pub mod misc;
 pub mod state;
