@@ -326,3 +326,190 @@ fn genhash_mode_prints_the_same_digest_as_keepalived_s_genhash() {
     assert_eq!(ours, theirs);
     assert_eq!(ours, check::http::md5_hex(body.as_bytes()));
 }
+
+/// A UDP server in a namespace answering each datagram with `respond(request)` (`None` = no
+/// answer); the socket is closed while `open` is false, so the kernel answers ICMP port
+/// unreachable.
+struct UdpServer {
+    open: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl UdpServer {
+    fn start(
+        ns: &str,
+        addr: SocketAddr,
+        respond: impl Fn(&[u8]) -> Option<Vec<u8>> + Send + 'static,
+    ) -> UdpServer {
+        let open = Arc::new(AtomicBool::new(true));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (o, s) = (open.clone(), stop.clone());
+        let thread = in_ns(ns, move || {
+            let mut sock: Option<std::net::UdpSocket> = None;
+            let mut buf = [0u8; 1500];
+            while !s.load(Ordering::SeqCst) {
+                if !o.load(Ordering::SeqCst) {
+                    sock = None;
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                }
+                let u = sock.get_or_insert_with(|| {
+                    let u = std::net::UdpSocket::bind(addr).expect("bind udp");
+                    u.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+                    u
+                });
+                if let Ok((n, from)) = u.recv_from(&mut buf) {
+                    if let Some(reply) = respond(&buf[..n]) {
+                        let _ = u.send_to(&reply, from);
+                    }
+                }
+            }
+        });
+        UdpServer {
+            open,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for UdpServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn dns_udp_ping_and_smtp_checks_follow_their_services() {
+    if !require_root("dns_udp_ping_smtp") {
+        return;
+    }
+    let lan = Lan::new(&["srv", "lb"]);
+    let srv = lan.addr("srv");
+    let ns = lan.node("srv").ns.clone();
+    let t = Timing {
+        retry: 0,
+        ..timing()
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let within = t.worst_case_detection() + Duration::from_secs(1);
+
+    // DNS: a responder whose RCODE we choose (0 = NOERROR, 5 = REFUSED).
+    let rcode = Arc::new(std::sync::atomic::AtomicU8::new(0));
+    let rc = rcode.clone();
+    let _dns = UdpServer::start(&ns, SocketAddr::new(srv.into(), 5353), move |q| {
+        let mut r = q.to_vec();
+        r[2] |= 0x80;
+        r[3] = (r[3] & 0xf0) | rc.load(Ordering::SeqCst);
+        Some(r)
+    });
+    let dns = Checker::Dns(check::dns::DnsCheck {
+        target: Target::new(SocketAddr::new(srv.into(), 5353)),
+        qtype: 6,
+        name: ".".into(),
+    });
+    let rx_dns = run_checker(&lan.node("lb").ns, dns, t, stop.clone());
+
+    // UDP: an echo service that we close (ICMP port unreachable).
+    let echo = UdpServer::start(&ns, SocketAddr::new(srv.into(), 7007), |q| Some(q.to_vec()));
+    let udp = Checker::Udp(check::udp::UdpCheck {
+        target: Target::new(SocketAddr::new(srv.into(), 7007)),
+        payload: b"ping".to_vec(),
+        require_reply: Some(b"ping".to_vec()),
+        min_reply_length: 0,
+        max_reply_length: 65535,
+    });
+    let rx_udp = run_checker(&lan.node("lb").ns, udp, t, stop.clone());
+
+    // PING: the kernel of "srv" answers until told to ignore echoes.
+    let ping = Checker::Ping(check::ping::PingCheck {
+        addr: srv.into(),
+        bind_if: None,
+    });
+    let rx_ping = run_checker(&lan.node("lb").ns, ping, t, stop.clone());
+
+    // SMTP: a server whose HELO answer we choose.
+    let helo_ok = Arc::new(AtomicBool::new(true));
+    let h = helo_ok.clone();
+    let smtp_addr = SocketAddr::new(srv.into(), 2526);
+    let smtp_stop = Arc::new(AtomicBool::new(false));
+    let ss = smtp_stop.clone();
+    let smtp_thread = in_ns(&ns, move || {
+        let l = TcpListener::bind(smtp_addr).unwrap();
+        l.set_nonblocking(true).unwrap();
+        while !ss.load(Ordering::SeqCst) {
+            if let Ok((mut c, _)) = l.accept() {
+                c.set_nonblocking(false).unwrap();
+                c.set_read_timeout(Some(Duration::from_millis(500)))
+                    .unwrap();
+                let _ = c.write_all(b"220-mail.test ESMTP\r\n220 ready\r\n");
+                let mut buf = [0u8; 256];
+                let _ = c.read(&mut buf);
+                let answer: &[u8] = if h.load(Ordering::SeqCst) {
+                    b"250 hello\r\n"
+                } else {
+                    b"554 go away\r\n"
+                };
+                let _ = c.write_all(answer);
+                let _ = c.read(&mut buf);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+    let smtp = Checker::Smtp(check::smtp::SmtpCheck {
+        target: Target::new(smtp_addr),
+        helo_name: "lb.test".into(),
+    });
+    let rx_smtp = run_checker(&lan.node("lb").ns, smtp, t, stop.clone());
+
+    // Everything answers: no transitions (checkers start up).
+    std::thread::sleep(Duration::from_millis(2500));
+    for (name, rx) in [
+        ("dns", &rx_dns),
+        ("udp", &rx_udp),
+        ("ping", &rx_ping),
+        ("smtp", &rx_smtp),
+    ] {
+        assert!(
+            rx.try_recv().is_err(),
+            "{name}: spurious event while the service is up"
+        );
+    }
+
+    // Break every service, then mend it.
+    rcode.store(5, Ordering::SeqCst);
+    echo.open.store(false, Ordering::SeqCst);
+    lan.node("srv")
+        .exec(&["sysctl", "-q", "-w", "net.ipv4.icmp_echo_ignore_all=1"]);
+    helo_ok.store(false, Ordering::SeqCst);
+    let (_, ev) = expect(&rx_dns, Transition::Down, within);
+    assert!(ev.reason.unwrap().contains("rcode = 5"));
+    expect(&rx_udp, Transition::Down, within);
+    expect(&rx_ping, Transition::Down, within);
+    let (_, ev) = expect(&rx_smtp, Transition::Down, within);
+    assert!(ev.reason.unwrap().contains("HELO answered 554"));
+
+    rcode.store(0, Ordering::SeqCst);
+    echo.open.store(true, Ordering::SeqCst);
+    lan.node("srv")
+        .exec(&["sysctl", "-q", "-w", "net.ipv4.icmp_echo_ignore_all=0"]);
+    helo_ok.store(true, Ordering::SeqCst);
+    for (name, rx) in [
+        ("dns", &rx_dns),
+        ("udp", &rx_udp),
+        ("ping", &rx_ping),
+        ("smtp", &rx_smtp),
+    ] {
+        let ev = rx
+            .recv_timeout(within)
+            .unwrap_or_else(|_| panic!("{name}: no Up event"));
+        assert_eq!(ev.1.transition, Transition::Up, "{name}");
+    }
+    stop.store(true, Ordering::SeqCst);
+    smtp_stop.store(true, Ordering::SeqCst);
+    let _ = smtp_thread.join();
+}

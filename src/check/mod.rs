@@ -4,15 +4,21 @@
 //! * [`tcp`] — `TCP_CHECK`: a connect within `connect_timeout`.
 //! * [`http`] — `HTTP_GET`: request, status codes, MD5 digest of the body.
 //! * [`misc`] — `MISC_CHECK`: a script's exit status (`misc_dynamic` weights).
+//! * [`dns`], [`udp`], [`ping`], [`smtp`] — `DNS_CHECK`, `UDP_CHECK`, `PING_CHECK`, `SMTP_CHECK`.
+//! * [`genhash`] — `rkeepalived --genhash`, keepalived's genhash.
 //!
 //! [`run`] drives one checker as a task: it attempts, feeds [`state::CheckState`], sleeps
 //! the delay it returns, and sends an [`Event`] only on transitions.
 
+pub mod dns;
 pub mod genhash;
 pub mod http;
 pub mod misc;
+pub mod ping;
+pub mod smtp;
 pub mod state;
 pub mod tcp;
+pub mod udp;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -86,6 +92,10 @@ pub enum Checker {
     Tcp(tcp::TcpCheck),
     Http(http::HttpCheck),
     Misc(misc::MiscCheck),
+    Dns(dns::DnsCheck),
+    Udp(udp::UdpCheck),
+    Ping(ping::PingCheck),
+    Smtp(smtp::SmtpCheck),
 }
 
 /// The result of one attempt.
@@ -104,6 +114,10 @@ impl Checker {
             Checker::Tcp(c) => c.attempt(timing.connect_timeout).await,
             Checker::Http(c) => c.attempt(timing.connect_timeout).await,
             Checker::Misc(c) => c.attempt().await,
+            Checker::Dns(c) => c.attempt(timing.connect_timeout).await,
+            Checker::Udp(c) => c.attempt(timing.connect_timeout).await,
+            Checker::Ping(c) => c.attempt(timing.connect_timeout).await,
+            Checker::Smtp(c) => c.attempt(timing.connect_timeout).await,
         }
     }
 
@@ -113,6 +127,10 @@ impl Checker {
             Checker::Tcp(c) => describe_addr(c.target.addr),
             Checker::Http(c) => describe_addr(c.target.addr),
             Checker::Misc(c) => format!("Misc check to {}", c.argv.join(" ")),
+            Checker::Dns(c) => format!("[{}]:udp:{}", c.target.addr.ip(), c.target.addr.port()),
+            Checker::Udp(c) => format!("[{}]:udp:{}", c.target.addr.ip(), c.target.addr.port()),
+            Checker::Ping(c) => format!("[{}]", c.addr),
+            Checker::Smtp(c) => describe_addr(c.target.addr),
         }
     }
 }
