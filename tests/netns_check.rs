@@ -221,6 +221,7 @@ fn http_get_checks_status_codes_and_digest() {
         urls: vec![url],
         protocol: check::http::HttpProtocol::Http10,
         virtualhost: None,
+        tls: None,
     });
     let stop = Arc::new(AtomicBool::new(false));
     let t = Timing {
@@ -359,10 +360,10 @@ impl UdpServer {
                     u.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
                     u
                 });
-                if let Ok((n, from)) = u.recv_from(&mut buf) {
-                    if let Some(reply) = respond(&buf[..n]) {
-                        let _ = u.send_to(&reply, from);
-                    }
+                if let Ok((n, from)) = u.recv_from(&mut buf)
+                    && let Some(reply) = respond(&buf[..n])
+                {
+                    let _ = u.send_to(&reply, from);
                 }
             }
         });
@@ -512,4 +513,121 @@ fn dns_udp_ping_and_smtp_checks_follow_their_services() {
     stop.store(true, Ordering::SeqCst);
     smtp_stop.store(true, Ordering::SeqCst);
     let _ = smtp_thread.join();
+}
+
+#[test]
+fn ssl_get_against_a_self_signed_tls_server_and_genhash_ssl() {
+    if !require_root("ssl_get") || !support::require_tool("ssl_get", "openssl") {
+        return;
+    }
+    let lan = Lan::new(&["srv", "lb"]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    std::fs::write(dir.path().join("health.html"), "tls pool member\n").unwrap();
+    let gen_cert = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=srv.test",
+        ])
+        .args([
+            "-keyout",
+            &format!("{d}/key.pem"),
+            "-out",
+            &format!("{d}/cert.pem"),
+        ])
+        .output()
+        .unwrap();
+    assert!(gen_cert.status.success(), "{gen_cert:?}");
+    let addr = SocketAddr::new(lan.addr("srv").into(), 8443);
+    let serve = format!(
+        "cd {d} && exec openssl s_server -quiet -accept {} -cert cert.pem -key key.pem -WWW",
+        addr.port()
+    );
+    let server = lan.node("srv").spawn_cmd(&["sh", "-c", &serve]);
+    // Wait until it listens.
+    let listening =
+        support::wait_until(Duration::from_secs(10), Duration::from_millis(100), || {
+            let out = lan.node("lb").exec(&[
+                "bash",
+                "-c",
+                &format!(
+                    "exec 3<>/dev/tcp/{}/{} && echo open",
+                    addr.ip(),
+                    addr.port()
+                ),
+            ]);
+            String::from_utf8_lossy(&out.stdout).contains("open")
+        });
+    assert!(
+        listening.is_some(),
+        "openssl s_server did not start: {}",
+        server.log()
+    );
+
+    // genhash -S and rkeepalived -T -S agree on the digest of the page.
+    let port = addr.port().to_string();
+    let ip = addr.ip().to_string();
+    let args = [
+        "-S",
+        "-s",
+        ip.as_str(),
+        "-p",
+        port.as_str(),
+        "-u",
+        "/health.html",
+    ];
+    let rk = env!("CARGO_BIN_EXE_rkeepalived");
+    let ours = lan.node("lb").exec(&[&[rk, "-T"][..], &args[..]].concat());
+    assert!(ours.status.success(), "{ours:?}");
+    let ours = String::from_utf8_lossy(&ours.stdout).trim().to_string();
+    assert_eq!(ours, check::http::md5_hex(b"tls pool member\n"));
+    if support::find_program("genhash").is_some() {
+        let theirs = lan.node("lb").exec(&[&["genhash"][..], &args[..]].concat());
+        assert_eq!(
+            String::from_utf8_lossy(&theirs.stdout).trim(),
+            ours,
+            "{theirs:?}"
+        );
+    }
+
+    // An SSL_GET checker sees the page, then the service going away.
+    let url = check::http::Url {
+        path: "/health.html".into(),
+        digest: Some(ours),
+        status_codes: vec![],
+        virtualhost: None,
+    };
+    let tls = check::http::Tls {
+        config: check::tls::client_config(None).unwrap(),
+        sni: false,
+    };
+    let checker = Checker::Http(check::http::HttpCheck {
+        target: Target::new(addr),
+        urls: vec![url],
+        protocol: check::http::HttpProtocol::Http10,
+        virtualhost: None,
+        tls: Some(tls),
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let t = Timing {
+        alpha: true,
+        retry: 0,
+        ..timing()
+    };
+    let rx = run_checker(&lan.node("lb").ns, checker, t, stop.clone());
+    expect(&rx, Transition::Up, Duration::from_secs(5));
+    server.kill();
+    expect(
+        &rx,
+        Transition::Down,
+        t.worst_case_detection() + Duration::from_secs(1),
+    );
+    stop.store(true, Ordering::SeqCst);
 }

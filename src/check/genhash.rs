@@ -33,9 +33,12 @@ pub struct GenhashCli {
     /// Firewall mark for the connection.
     #[arg(short = 'm', long = "fwmark")]
     pub fwmark: Option<u32>,
-    /// Use SSL (not implemented yet).
+    /// Use SSL (no certificate verification, as keepalived's genhash).
     #[arg(short = 'S', long = "use-ssl")]
     pub ssl: bool,
+    /// Send the virtualhost as SNI in the TLS handshake.
+    #[arg(short = 'I', long = "use-sni")]
+    pub sni: bool,
     /// Verbose output: status line and body length before the digest.
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,
@@ -50,10 +53,6 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if cli.ssl {
-        eprintln!("genhash: --use-ssl is not implemented by rkeepalived yet");
-        return ExitCode::from(1);
-    }
     let protocol = match cli.protocol.to_ascii_lowercase().as_str() {
         "1.0" => HttpProtocol::Http10,
         "1.0c" => HttpProtocol::Http10C,
@@ -76,13 +75,18 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
     else {
         return ExitCode::from(1);
     };
-    let result = rt.block_on(async {
-        tokio::time::timeout(
-            timeout,
-            http::fetch(&target, &cli.url, &host, protocol, timeout),
-        )
-        .await
-    });
+    let tls = match cli.ssl.then(|| super::tls::client_config(None)).transpose() {
+        Ok(c) => c.map(|config| http::Tls {
+            config,
+            sni: cli.sni,
+        }),
+        Err(e) => {
+            eprintln!("genhash: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let exchange = http::fetch(&target, tls.as_ref(), &cli.url, &host, protocol, timeout);
+    let result = rt.block_on(async { tokio::time::timeout(timeout, exchange).await });
     match result {
         Ok(Ok(resp)) => {
             if cli.verbose {

@@ -1,6 +1,6 @@
-//! `HTTP_GET` (keepalived check_http.c): one request per `url { }`; each must answer with an
-//! accepted status code and, when `digest` is given, a body whose MD5 matches. Plain HTTP
-//! here; TLS (`SSL_GET`) is not implemented yet.
+//! `HTTP_GET` and `SSL_GET` (keepalived check_http.c): one request per `url { }`; each must
+//! answer with an accepted status code and, when `digest` is given, a body whose MD5
+//! matches. `SSL_GET` is the same over TLS ([`super::tls`]), with SNI when `enable_sni`.
 
 use super::{Attempt, Target};
 use md5::{Digest, Md5};
@@ -41,7 +41,25 @@ pub struct HttpCheck {
     pub protocol: HttpProtocol,
     /// Checker-level `virtualhost`.
     pub virtualhost: Option<String>,
+    /// `SSL_GET`: the TLS client configuration (None for `HTTP_GET`).
+    pub tls: Option<Tls>,
 }
+
+/// TLS settings of an `SSL_GET`.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    pub config: std::sync::Arc<rustls::ClientConfig>,
+    /// `enable_sni`: send the virtualhost as SNI.
+    pub sni: bool,
+}
+
+impl PartialEq for Tls {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.config, &other.config) && self.sni == other.sni
+    }
+}
+
+impl Eq for Tls {}
 
 /// A parsed HTTP response: status code and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,7 +130,14 @@ impl HttpCheck {
                 .clone()
                 .or_else(|| self.virtualhost.clone())
                 .unwrap_or_else(|| host_header(&self.target));
-            let exchange = fetch(&self.target, &url.path, &host, self.protocol, timeout);
+            let exchange = fetch(
+                &self.target,
+                self.tls.as_ref(),
+                &url.path,
+                &host,
+                self.protocol,
+                timeout,
+            );
             let fetched = tokio::time::timeout(timeout, exchange).await;
             let resp = match fetched {
                 Ok(Ok(r)) => r,
@@ -144,29 +169,61 @@ impl HttpCheck {
     }
 }
 
-/// GETs `path` from `target` with Host `host` and returns the parsed response (`timeout`
-/// bounds the connect; the caller bounds the whole exchange).
+/// GETs `path` from `target` (over TLS when `tls` is given) with Host `host` and returns
+/// the parsed response (`timeout` bounds the connect; the caller bounds the whole exchange).
 pub async fn fetch(
     target: &Target,
+    tls: Option<&Tls>,
     path: &str,
     host: &str,
     protocol: HttpProtocol,
     timeout: Duration,
 ) -> Result<Response, String> {
-    let mut s = target.connect(timeout).await?;
-    s.write_all(request(path, host, protocol).as_bytes())
+    let tcp = target.connect(timeout).await?;
+    let req = request(path, host, protocol);
+    let raw = match tls {
+        None => exchange(tcp, &req).await?,
+        Some(t) => {
+            let name = if t.sni {
+                host.split(':').next().unwrap_or(host).to_string()
+            } else {
+                target.addr.ip().to_string()
+            };
+            let name = rustls::pki_types::ServerName::try_from(name).map_err(|e| e.to_string())?;
+            let connector = tokio_rustls::TlsConnector::from(t.config.clone());
+            let stream = connector
+                .connect(name, tcp)
+                .await
+                .map_err(|e| format!("SSL handshake: {e}"))?;
+            exchange(stream, &req).await?
+        }
+    };
+    parse_response(&raw).ok_or_else(|| "invalid HTTP response".to_string())
+}
+
+/// Writes `req` and reads until the peer closes (or [`MAX_BODY`]). A TLS peer that closes
+/// without close_notify still counts as the end of the response.
+async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    mut s: S,
+    req: &str,
+) -> Result<Vec<u8>, String> {
+    s.write_all(req.as_bytes())
         .await
         .map_err(|e| e.to_string())?;
     let mut raw = Vec::new();
     let mut buf = [0u8; 8192];
     loop {
-        let n = s.read(&mut buf).await.map_err(|e| e.to_string())?;
+        let n = match s.read(&mut buf).await {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => 0,
+            Err(e) => return Err(e.to_string()),
+        };
         if n == 0 || raw.len() > MAX_BODY {
             break;
         }
         raw.extend_from_slice(&buf[..n]);
     }
-    parse_response(&raw).ok_or_else(|| "invalid HTTP response".to_string())
+    Ok(raw)
 }
 
 /// The Host header keepalived sends when no `virtualhost` is set: the address, with the port

@@ -18,6 +18,7 @@ pub mod ping;
 pub mod smtp;
 pub mod state;
 pub mod tcp;
+pub mod tls;
 pub mod udp;
 
 use std::net::{IpAddr, SocketAddr};
