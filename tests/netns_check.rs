@@ -631,3 +631,99 @@ fn ssl_get_against_a_self_signed_tls_server_and_genhash_ssl() {
     );
     stop.store(true, Ordering::SeqCst);
 }
+
+#[test]
+fn runner_shares_identical_checks_and_aggregates_real_server_health() {
+    if !require_root("runner") {
+        return;
+    }
+    use rkeepalived::check::runner::{RsEvent, Runner};
+    let lan = Lan::new(&["srv", "lb"]);
+    let ip = lan.addr("srv");
+    let ns = lan.node("srv").ns.clone();
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let h = hits.clone();
+    let web = Server::start(&ns, SocketAddr::new(ip.into(), 8090), move |_| {
+        h.fetch_add(1, Ordering::SeqCst);
+        Vec::new()
+    });
+    let _db = Server::start(&ns, SocketAddr::new(ip.into(), 8091), |_| Vec::new());
+    let tcp = |port| {
+        Checker::Tcp(check::tcp::TcpCheck {
+            target: Target::new(SocketAddr::new(ip.into(), port)),
+        })
+    };
+    let t = Timing {
+        retry: 0,
+        ..timing()
+    };
+    // Real servers 0 and 1 (two virtual servers with the same pool member) both check :8090;
+    // real server 1 also checks :8091. Real server 2 checks :8091 only.
+    let mut runner = Runner::new();
+    runner.subscribe(0, tcp(8090), t);
+    runner.subscribe(1, tcp(8090), t);
+    runner.subscribe(1, tcp(8091), t);
+    runner.subscribe(2, tcp(8091), t);
+    assert_eq!(runner.distinct_checks(), 2);
+
+    let (tx, rx) = std::sync::mpsc::channel::<RsEvent>();
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    in_ns(&lan.node("lb").ns, move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let (etx, mut erx) = tokio::sync::mpsc::channel(16);
+            let task = tokio::spawn(runner.run(etx));
+            while !s.load(Ordering::SeqCst) {
+                if let Ok(Some(ev)) =
+                    tokio::time::timeout(Duration::from_millis(50), erx.recv()).await
+                {
+                    let _ = tx.send(ev);
+                }
+            }
+            task.abort();
+        });
+    });
+    // Three rounds at delay_loop 1 s: one connection per round to :8090, not two.
+    std::thread::sleep(Duration::from_millis(3300));
+    let n = hits.load(Ordering::SeqCst);
+    assert!(
+        (3..=4).contains(&n),
+        "{n} connections in 3.3 s: the shared check ran more than once per round"
+    );
+    assert!(
+        rx.try_recv().is_err(),
+        "no transition while everything is up"
+    );
+
+    web.set_open(false);
+    let mut downs: Vec<usize> = (0..2)
+        .map(|_| rx.recv_timeout(Duration::from_secs(4)).expect("down event"))
+        .inspect(|ev| assert!(!ev.up, "{ev:?}"))
+        .map(|ev| ev.rs)
+        .collect();
+    downs.sort();
+    assert_eq!(
+        downs,
+        vec![0, 1],
+        "both owners of the shared check go down; rs 2 does not"
+    );
+    assert!(
+        rx.recv_timeout(Duration::from_millis(1500)).is_err(),
+        "rs 2 must stay up"
+    );
+    web.set_open(true);
+    let mut ups: Vec<usize> = (0..2)
+        .map(|_| {
+            rx.recv_timeout(Duration::from_secs(4))
+                .expect("up event")
+                .rs
+        })
+        .collect();
+    ups.sort();
+    assert_eq!(ups, vec![0, 1]);
+    stop.store(true, Ordering::SeqCst);
+}

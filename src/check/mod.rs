@@ -5,6 +5,8 @@
 //! * [`http`] — `HTTP_GET`: request, status codes, MD5 digest of the body.
 //! * [`misc`] — `MISC_CHECK`: a script's exit status (`misc_dynamic` weights).
 //! * [`dns`], [`udp`], [`ping`], [`smtp`] — `DNS_CHECK`, `UDP_CHECK`, `PING_CHECK`, `SMTP_CHECK`.
+//! * [`runner`] — many checkers: identical checks shared, a real server up only while all its
+//!   checkers are.
 //! * [`genhash`] — `rkeepalived --genhash`, keepalived's genhash.
 //!
 //! [`run`] drives one checker as a task: it attempts, feeds [`state::CheckState`], sleeps
@@ -15,6 +17,7 @@ pub mod genhash;
 pub mod http;
 pub mod misc;
 pub mod ping;
+pub mod runner;
 pub mod smtp;
 pub mod state;
 pub mod tcp;

@@ -1,0 +1,205 @@
+//! Running many checkers: identical checks shared by several real servers run once, and a
+//! real server is up only while every one of its checkers is up (keepalived: "all checkers
+//! of a real server must succeed").
+//!
+//! ```text
+//!  Runner::subscribe(rs, spec) ──► one task per distinct (Checker, Timing)
+//!                                    │ Event (transitions only)
+//!                                    ▼
+//!  fan-out to every subscriber ──► RealServerHealth (pure) ──► RsEvent (rs up/down)
+//! ```
+
+use super::{Checker, Event, Timing, Transition};
+use std::collections::HashMap;
+use tokio::sync::mpsc;
+
+/// Identifies a real server of a virtual server for the owner of the runner (the IPVS
+/// controller): an index it chose.
+pub type RsId = usize;
+
+/// The aggregated health of one real server from its checkers' states. Pure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealServerHealth {
+    checkers_up: Vec<bool>,
+}
+
+impl RealServerHealth {
+    /// A real server with the given initial checker states (up unless `alpha`).
+    pub fn new(initial: Vec<bool>) -> RealServerHealth {
+        RealServerHealth {
+            checkers_up: initial,
+        }
+    }
+
+    /// Up when every checker is up (a real server with no checker is always up).
+    pub fn is_up(&self) -> bool {
+        self.checkers_up.iter().all(|&u| u)
+    }
+
+    /// Records checker `slot`'s new state; returns the real server's new state if it changed.
+    pub fn update(&mut self, slot: usize, up: bool) -> Option<bool> {
+        let before = self.is_up();
+        if let Some(s) = self.checkers_up.get_mut(slot) {
+            *s = up;
+        }
+        let after = self.is_up();
+        (before != after).then_some(after)
+    }
+}
+
+/// What the runner reports to its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RsEvent {
+    pub rs: RsId,
+    /// The real server's new aggregated state.
+    pub up: bool,
+    /// The checker event that caused it (its reason says why a check failed).
+    pub cause: Event,
+}
+
+/// Collects checker subscriptions, then runs each distinct check once.
+#[derive(Default)]
+pub struct Runner {
+    /// Distinct checks and, for each, the (real server, slot) pairs that follow it.
+    checks: Vec<(Checker, Timing, Vec<(RsId, usize)>)>,
+    index: HashMap<String, usize>,
+    health: HashMap<RsId, RealServerHealth>,
+}
+
+impl Runner {
+    pub fn new() -> Runner {
+        Runner::default()
+    }
+
+    /// Adds `checker` with `timing` as the next checker of real server `rs`. An identical
+    /// check already subscribed by another real server is shared.
+    pub fn subscribe(&mut self, rs: RsId, checker: Checker, timing: Timing) {
+        let health = self
+            .health
+            .entry(rs)
+            .or_insert_with(|| RealServerHealth::new(Vec::new()));
+        let slot = health.checkers_up.len();
+        health.checkers_up.push(!timing.alpha);
+        let key = format!("{}|{timing:?}", checker.key());
+        match self.index.get(&key) {
+            Some(&i) => self.checks[i].2.push((rs, slot)),
+            None => {
+                self.index.insert(key, self.checks.len());
+                self.checks.push((checker, timing, vec![(rs, slot)]));
+            }
+        }
+    }
+
+    /// Number of checks that will run (after sharing).
+    pub fn distinct_checks(&self) -> usize {
+        self.checks.len()
+    }
+
+    /// Whether real server `rs` starts up (no `alpha` checker).
+    pub fn initially_up(&self, rs: RsId) -> bool {
+        self.health.get(&rs).is_none_or(RealServerHealth::is_up)
+    }
+
+    /// Starts every check and forwards real-server transitions to `tx` until it closes.
+    pub async fn run(self, tx: mpsc::Sender<RsEvent>) {
+        let (etx, mut erx) = mpsc::channel::<Event>(1024);
+        let mut subscribers = Vec::with_capacity(self.checks.len());
+        let mut tasks = Vec::with_capacity(self.checks.len());
+        for (id, (checker, timing, subs)) in self.checks.into_iter().enumerate() {
+            subscribers.push(subs);
+            tasks.push(tokio::spawn(super::run(id, checker, timing, etx.clone())));
+        }
+        drop(etx);
+        let mut health = self.health;
+        while let Some(ev) = erx.recv().await {
+            let up = ev.transition == Transition::Up;
+            for &(rs, slot) in &subscribers[ev.id] {
+                let Some(h) = health.get_mut(&rs) else {
+                    continue;
+                };
+                if let Some(now_up) = h.update(slot, up) {
+                    if tx
+                        .send(RsEvent {
+                            rs,
+                            up: now_up,
+                            cause: ev.clone(),
+                        })
+                        .await
+                        .is_err()
+                    {
+                        tasks.iter().for_each(|t| t.abort());
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Checker {
+    /// A key equal for identical checks (same kind, target and options), for sharing.
+    pub fn key(&self) -> String {
+        match self {
+            Checker::Http(h) => {
+                let tls = h
+                    .tls
+                    .as_ref()
+                    .map(|t| (std::sync::Arc::as_ptr(&t.config) as usize, t.sni));
+                format!(
+                    "HTTP {:?} {:?} {:?} {:?} {tls:?}",
+                    h.target, h.urls, h.protocol, h.virtualhost
+                )
+            }
+            other => format!("{other:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::{Target, tcp::TcpCheck};
+
+    #[test]
+    fn real_server_is_up_only_while_every_checker_is() {
+        let mut h = RealServerHealth::new(vec![true, true]);
+        assert!(h.is_up());
+        assert_eq!(h.update(0, false), Some(false));
+        assert_eq!(h.update(1, false), None);
+        assert_eq!(h.update(0, true), None);
+        assert_eq!(h.update(1, true), Some(true));
+        assert!(RealServerHealth::new(vec![]).is_up());
+    }
+
+    #[test]
+    fn identical_checks_are_shared() {
+        let tcp = |port| {
+            Checker::Tcp(TcpCheck {
+                target: Target::new(([10, 0, 0, 2], port).into()),
+            })
+        };
+        let mut r = Runner::new();
+        r.subscribe(0, tcp(80), Timing::default());
+        r.subscribe(1, tcp(80), Timing::default());
+        r.subscribe(2, tcp(81), Timing::default());
+        r.subscribe(
+            3,
+            tcp(80),
+            Timing {
+                delay_loop: std::time::Duration::from_secs(2),
+                ..Timing::default()
+            },
+        );
+        assert_eq!(r.distinct_checks(), 3);
+        assert!(r.initially_up(0));
+        r.subscribe(
+            4,
+            tcp(80),
+            Timing {
+                alpha: true,
+                ..Timing::default()
+            },
+        );
+        assert!(!r.initially_up(4));
+    }
+}
