@@ -57,11 +57,17 @@ pub struct RsEvent {
     pub cause: Event,
 }
 
+/// One distinct check and the (real server, checker slot) pairs that follow it.
+struct SharedCheck {
+    checker: Checker,
+    timing: Timing,
+    subscribers: Vec<(RsId, usize)>,
+}
+
 /// Collects checker subscriptions, then runs each distinct check once.
 #[derive(Default)]
 pub struct Runner {
-    /// Distinct checks and, for each, the (real server, slot) pairs that follow it.
-    checks: Vec<(Checker, Timing, Vec<(RsId, usize)>)>,
+    checks: Vec<SharedCheck>,
     index: HashMap<String, usize>,
     health: HashMap<RsId, RealServerHealth>,
 }
@@ -82,10 +88,14 @@ impl Runner {
         health.checkers_up.push(!timing.alpha);
         let key = format!("{}|{timing:?}", checker.key());
         match self.index.get(&key) {
-            Some(&i) => self.checks[i].2.push((rs, slot)),
+            Some(&i) => self.checks[i].subscribers.push((rs, slot)),
             None => {
                 self.index.insert(key, self.checks.len());
-                self.checks.push((checker, timing, vec![(rs, slot)]));
+                self.checks.push(SharedCheck {
+                    checker,
+                    timing,
+                    subscribers: vec![(rs, slot)],
+                });
             }
         }
     }
@@ -105,9 +115,14 @@ impl Runner {
         let (etx, mut erx) = mpsc::channel::<Event>(1024);
         let mut subscribers = Vec::with_capacity(self.checks.len());
         let mut tasks = Vec::with_capacity(self.checks.len());
-        for (id, (checker, timing, subs)) in self.checks.into_iter().enumerate() {
-            subscribers.push(subs);
-            tasks.push(tokio::spawn(super::run(id, checker, timing, etx.clone())));
+        for (id, c) in self.checks.into_iter().enumerate() {
+            subscribers.push(c.subscribers);
+            tasks.push(tokio::spawn(super::run(
+                id,
+                c.checker,
+                c.timing,
+                etx.clone(),
+            )));
         }
         drop(etx);
         let mut health = self.health;
@@ -117,8 +132,8 @@ impl Runner {
                 let Some(h) = health.get_mut(&rs) else {
                     continue;
                 };
-                if let Some(now_up) = h.update(slot, up) {
-                    if tx
+                if let Some(now_up) = h.update(slot, up)
+                    && tx
                         .send(RsEvent {
                             rs,
                             up: now_up,
@@ -126,10 +141,9 @@ impl Runner {
                         })
                         .await
                         .is_err()
-                    {
-                        tasks.iter().for_each(|t| t.abort());
-                        return;
-                    }
+                {
+                    tasks.iter().for_each(|t| t.abort());
+                    return;
                 }
             }
         }
