@@ -18,6 +18,7 @@ pub mod keywords;
 pub mod lexer;
 pub mod model;
 pub mod parser;
+pub mod routes;
 pub mod values;
 
 pub use diag::{Diagnostic, Diagnostics, Severity, Span};

@@ -17,6 +17,7 @@ use std::io;
 
 pub mod garp;
 pub mod netlink;
+pub mod route;
 pub mod socket;
 
 pub use garp::{GarpTx, PacketSocket};

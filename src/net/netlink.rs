@@ -262,7 +262,7 @@ impl Netlink {
     /// Non-dump requests carry `NLM_F_ACK` and end at the kernel's `NLMSG_ERROR` (errno 0 is the
     /// ACK); dumps end at `NLMSG_DONE`. Replies to other sequence numbers (left over from a
     /// request that timed out) are skipped.
-    fn request<P>(
+    pub(super) fn request<P>(
         &self,
         op: &str,
         ty: Rtm,
@@ -374,7 +374,11 @@ where
     T::from_bytes_with_input(&mut Cursor::new(bytes), bytes.len()).map_err(|e| codec(op, e))
 }
 
-fn build_attr<T, P>(op: &str, ty: T, payload: P) -> Result<neli::rtnl::Rtattr<T, Buffer>, NetError>
+pub(super) fn build_attr<T, P>(
+    op: &str,
+    ty: T,
+    payload: P,
+) -> Result<neli::rtnl::Rtattr<T, Buffer>, NetError>
 where
     T: Size,
     P: Size + ToBytes,
