@@ -264,10 +264,10 @@ pub fn parse_rule(words: &[&str]) -> Result<VirtualRule, String> {
             other => return Err(format!("unknown rule option '{other}'")),
         }
     }
-    if let (Some((a, _)), Some((b, _))) = (r.from, r.to) {
-        if a.is_ipv6() != b.is_ipv6() {
-            return Err("rule mixes IPv4 and IPv6 addresses".into());
-        }
+    if let (Some((a, _)), Some((b, _))) = (r.from, r.to)
+        && a.is_ipv6() != b.is_ipv6()
+    {
+        return Err("rule mixes IPv4 and IPv6 addresses".into());
     }
     if r.action == fr_act::TO_TBL && r.table.is_none() {
         return Err("rule has no table".into());
