@@ -136,3 +136,66 @@ fn routes_and_rules_appear_in_ip_route_and_ip_rule_and_go_away() {
     assert!(!show(&["ip", "route", "show", "table", "all"]).contains("10.200."));
     assert!(!show(&["ip", "rule", "show"]).contains("lookup 100"));
 }
+
+#[test]
+fn vmac_is_a_private_macvlan_with_the_virtual_router_mac_and_goes_away() {
+    use rkeepalived::net::vmac::{SysctlGuard, default_name, virtual_mac};
+    if !require_root("vmac") {
+        return;
+    }
+    let lan = Lan::new(&["a"]);
+    let node = lan.node("a");
+    let sysctl = |key: &str| {
+        String::from_utf8_lossy(&node.exec(&["sysctl", "-n", key]).stdout)
+            .trim()
+            .to_string()
+    };
+    assert_eq!(sysctl("net.ipv4.conf.eth0.arp_ignore"), "0");
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let ns = node.ns.clone();
+    let worker = std::thread::spawn(move || {
+        let fd = std::fs::File::open(format!("/run/netns/{ns}")).unwrap();
+        nix::sched::setns(fd, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        let nl = Netlink::new().unwrap();
+        let base = nl.link("eth0").unwrap().ifindex;
+        let name = default_name(51);
+        let ifindex = nl.create_vmac(base, &name, virtual_mac(51, false)).unwrap();
+        assert!(
+            nl.create_vmac(base, &name, virtual_mac(51, false)).is_err(),
+            "an existing interface is never taken over"
+        );
+        let mut guard = SysctlGuard::default();
+        guard.vmac("eth0", &name).unwrap();
+        done_tx.send(()).unwrap();
+        rx.recv().unwrap(); // the test has looked
+        drop(guard);
+        nl.delete_link(ifindex).unwrap();
+        nl.delete_link(ifindex).unwrap(); // gone already: fine
+    });
+    done_rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("vmac created");
+    let link = String::from_utf8_lossy(&node.exec(&["ip", "-d", "link", "show", "vrrp.51"]).stdout)
+        .into_owned();
+    assert!(link.contains("link/ether 00:00:5e:00:01:33"), "{link}");
+    assert!(link.contains("macvlan mode private"), "{link}");
+    assert!(link.contains("addrgenmode none"), "{link}");
+    assert!(
+        link.contains("vrrp.51@eth0") && link.contains(",UP"),
+        "{link}"
+    );
+    assert_eq!(sysctl("net.ipv4.conf.eth0.arp_ignore"), "1");
+    assert_eq!(sysctl("net.ipv4.conf.eth0.arp_filter"), "1");
+    assert_eq!(sysctl("net.ipv4.conf.vrrp/51.arp_ignore"), "1");
+    assert_eq!(sysctl("net.ipv4.conf.vrrp/51.accept_local"), "1");
+    tx.send(()).unwrap();
+    worker.join().unwrap();
+    assert!(!String::from_utf8_lossy(&node.exec(&["ip", "link"]).stdout).contains("vrrp.51"));
+    assert_eq!(
+        sysctl("net.ipv4.conf.eth0.arp_ignore"),
+        "0",
+        "base interface sysctls restored"
+    );
+    assert_eq!(sysctl("net.ipv4.conf.eth0.arp_filter"), "0");
+}

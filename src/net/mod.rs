@@ -19,6 +19,7 @@ pub mod garp;
 pub mod netlink;
 pub mod route;
 pub mod socket;
+pub mod vmac;
 
 pub use garp::{GarpTx, PacketSocket};
 pub use netlink::{AddrOps, IfAddr, LinkInfo, Netlink};
