@@ -114,14 +114,18 @@ pub enum Attempt {
 impl Checker {
     /// Runs one attempt, bounded by `timing.connect_timeout` (`misc_timeout` for MISC_CHECK).
     pub async fn attempt(&self, timing: &Timing) -> Attempt {
+        // Each attempt is boxed: a checker task then holds a pointer, not the largest
+        // variant's state (HTTP's read buffer), while it sleeps between attempts — this keeps
+        // a 10 000-checker table small.
+        let t = timing.connect_timeout;
         match self {
-            Checker::Tcp(c) => c.attempt(timing.connect_timeout).await,
-            Checker::Http(c) => c.attempt(timing.connect_timeout).await,
-            Checker::Misc(c) => c.attempt().await,
-            Checker::Dns(c) => c.attempt(timing.connect_timeout).await,
-            Checker::Udp(c) => c.attempt(timing.connect_timeout).await,
-            Checker::Ping(c) => c.attempt(timing.connect_timeout).await,
-            Checker::Smtp(c) => c.attempt(timing.connect_timeout).await,
+            Checker::Tcp(c) => Box::pin(c.attempt(t)).await,
+            Checker::Http(c) => Box::pin(c.attempt(t)).await,
+            Checker::Misc(c) => Box::pin(c.attempt()).await,
+            Checker::Dns(c) => Box::pin(c.attempt(t)).await,
+            Checker::Udp(c) => Box::pin(c.attempt(t)).await,
+            Checker::Ping(c) => Box::pin(c.attempt(t)).await,
+            Checker::Smtp(c) => Box::pin(c.attempt(t)).await,
         }
     }
 
