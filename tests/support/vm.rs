@@ -125,6 +125,15 @@ pub struct GuestFile {
 }
 
 impl GuestFile {
+    /// A copy of the host file `host` (e.g. `std::env::current_exe()`), mode 0755.
+    pub fn from_host(path: &str, host: &Path) -> GuestFile {
+        GuestFile {
+            path: path.to_owned(),
+            data: std::fs::read(host).unwrap_or_else(|e| panic!("{}: {e}", host.display())),
+            mode: 0o755,
+        }
+    }
+
     /// A regular file with mode 0644.
     pub fn new(path: &str, data: impl Into<Vec<u8>>) -> GuestFile {
         GuestFile {
@@ -417,6 +426,17 @@ fn build_base(kernel: &Path, work: &Path) -> Result<PathBuf, String> {
     let mut files: BTreeSet<PathBuf> = PROGRAMS.iter().map(PathBuf::from).collect();
     for p in PROGRAMS {
         files.extend(shared_libraries(Path::new(p))?);
+    }
+    // The libraries of the binaries each run adds (rkeepalived, and this test binary, which a
+    // test may run inside the guest); they change with every build, their libraries do not.
+    let mut extra: Vec<PathBuf> = Daemon::Rkeepalived.binary().into_iter().collect();
+    extra.extend(std::env::current_exe().ok());
+    for p in extra {
+        files.extend(
+            shared_libraries(&p)?
+                .into_iter()
+                .filter(|l| !l.starts_with("/work")),
+        );
     }
 
     // Cache key: every input's path, size and mtime.
