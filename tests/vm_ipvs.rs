@@ -309,3 +309,243 @@ fn vm_genl_client() {
     out.assert_ok();
     assert!(out.stdout.contains("GUEST genl ok"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// rkeepalived vs keepalived 2.2.7 on the same virtual_server configs
+// ---------------------------------------------------------------------------------------------
+
+/// Checker block keywords (removed before the comparison: keepalived marks a real server down
+/// once its checker fails, and the VM has no real servers to check; without checkers both
+/// daemons program every real server as up).
+const CHECKERS: &[&str] = &[
+    "TCP_CHECK",
+    "HTTP_GET",
+    "SSL_GET",
+    "MISC_CHECK",
+    "SMTP_CHECK",
+    "DNS_CHECK",
+    "UDP_CHECK",
+    "PING_CHECK",
+    "FILE_CHECK",
+    "BFD_CHECK",
+];
+
+/// `text` without its checker blocks (brace counting; a block may open on the keyword's line
+/// or on the next one).
+fn strip_checkers(text: &str) -> String {
+    let mut out = String::new();
+    let mut depth: i32 = 0;
+    let mut skipping = false;
+    let mut opened = false;
+    for line in text.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        if !skipping && CHECKERS.contains(&first) {
+            skipping = true;
+            opened = false;
+            depth = 0;
+        }
+        if skipping {
+            for c in line.chars() {
+                match c {
+                    '{' => {
+                        depth += 1;
+                        opened = true;
+                    }
+                    '}' => depth -= 1,
+                    _ => {}
+                }
+            }
+            if opened && depth <= 0 {
+                skipping = false;
+            }
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// `ipvsadm -Ln` as sorted rows: each service line, and each real server line prefixed with
+/// its service line (so the comparison does not depend on the kernel's hash order).
+fn table_rows(ipvsadm: &str) -> Vec<String> {
+    let mut rows = Vec::new();
+    let mut service = String::new();
+    for line in ipvsadm.lines() {
+        let words = line.split_whitespace().collect::<Vec<_>>().join(" ");
+        if line.starts_with("  ->") {
+            if !words.starts_with("-> RemoteAddress") {
+                // Drop the connection counters: "-> ADDR:PORT METHOD WEIGHT".
+                let w: Vec<&str> = words.split(' ').take(4).collect();
+                rows.push(format!("{service} | {}", w.join(" ")));
+            }
+        } else if ["TCP", "UDP", "SCTP", "FWM"]
+            .iter()
+            .any(|p| line.starts_with(p))
+        {
+            service = words;
+            rows.push(service.clone());
+        }
+    }
+    rows.sort();
+    rows
+}
+
+/// The sections `@@ NAME` … of the guest script's output.
+fn sections(stdout: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut name: Option<String> = None;
+    for line in stdout.lines() {
+        if let Some(n) = line.strip_prefix("@@ ") {
+            name = Some(n.trim().to_owned());
+            out.insert(n.trim().to_owned(), String::new());
+        } else if let Some(n) = &name {
+            let s = out.get_mut(n).unwrap();
+            s.push_str(line);
+            s.push('\n');
+        }
+    }
+    out
+}
+
+use std::collections::BTreeMap;
+
+fn lvs_samples() -> Vec<(String, String)> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/keepalived-samples");
+    let mut v: Vec<(String, String)> = std::fs::read_dir(dir)
+        .expect("samples")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let text = std::fs::read_to_string(e.path()).ok()?;
+            text.lines()
+                .any(|l| l.trim_start().starts_with("virtual_server "))
+                .then(|| (e.file_name().to_string_lossy().into_owned(), text))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The guest script: for each config, rkeepalived then keepalived (both `-C`: IPVS side only),
+/// each with a foreign service present; the table while it runs and after SIGTERM.
+const COMPARE_SCRIPT: &str = r#"
+wait_table() { # wait until ipvsadm -Ln has more than the foreign service and is stable
+  prev=""; i=0
+  while [ $i -lt 120 ]; do
+    cur=$(ipvsadm -Ln)
+    n=$(echo "$cur" | grep -c -E '^(TCP|UDP|SCTP|FWM)')
+    if [ "$n" -gt 1 ] && [ "$cur" = "$prev" ]; then return 0; fi
+    prev="$cur"; i=$((i+1)); sleep 0.25
+  done
+  return 1
+}
+run_one() { # $1 daemon tag, $2 config, $3 name, then the daemon command line
+  tag=$1; conf=$2; name=$3; shift 3
+  ipvsadm -C; ipvsadm -A -t 10.250.0.1:1 -s rr
+  "$@" -f "$conf" >/tmp/$tag.$name.log 2>&1 &
+  pid=$!
+  wait_table || echo "timeout waiting for the table" >>/tmp/$tag.$name.log
+  echo "@@ $name $tag up"; ipvsadm -Ln
+  kill -TERM $pid; wait $pid
+  echo "@@ $name $tag down"; ipvsadm -Ln
+  echo "@@ $name $tag log"; tail -n 20 /tmp/$tag.$name.log
+}
+for conf in /conf/*; do
+  name=$(basename "$conf")
+  run_one rk "$conf" "$name" rkeepalived -n -l -D -C -p /tmp/rk.pid
+  run_one ka "$conf" "$name" keepalived -n -l -D -C -p /tmp/ka.pid -c /tmp/kac.pid -r /tmp/kav.pid
+done
+# -I keeps our services.
+conf=$(ls /conf/* | head -n 1)
+ipvsadm -C
+rkeepalived -n -l -D -C -I -p /tmp/rk.pid -f "$conf" >/tmp/keep.log 2>&1 &
+pid=$!; wait_table; kill -TERM $pid; wait $pid
+echo "@@ keep -I"; ipvsadm -Ln
+"#;
+
+/// For every sample with a `virtual_server` (checkers removed), rkeepalived programs the same
+/// IPVS table as keepalived 2.2.7 (compared row by row, sorted), removes exactly its own
+/// services on SIGTERM (a foreign service stays), and keeps them with `-I`.
+#[test]
+fn vm_tables_match_keepalived() {
+    let Some(vm) = Vm::new("vm_tables_match_keepalived") else {
+        return;
+    };
+    if !vm.has_rkeepalived() {
+        support::skip("vm_tables_match_keepalived", "rkeepalived binary not built");
+        return;
+    }
+    let samples = lvs_samples();
+    assert!(
+        samples.len() >= 10,
+        "samples with virtual_server: {}",
+        samples.len()
+    );
+    let files: Vec<vm::GuestFile> = samples
+        .iter()
+        .map(|(name, text)| vm::GuestFile::new(&format!("/conf/{name}"), strip_checkers(text)))
+        .collect();
+    let out = vm.run_with(COMPARE_SCRIPT, &files, Duration::from_secs(500));
+    eprintln!("VM boot {:?}, total {:?}", out.boot_time, out.total_time);
+    assert_eq!(out.exit_code, Some(0), "{}", out.console);
+    let s = sections(&out.stdout);
+    let foreign = vec!["TCP 10.250.0.1:1 rr".to_owned()];
+    let mut compared = 0;
+    for (name, _) in &samples {
+        let get = |k: &str| {
+            s.get(&format!("{name} {k}"))
+                .unwrap_or_else(|| panic!("no section {name} {k}:\n{}", out.stdout))
+        };
+        let rk = table_rows(get("rk up"));
+        let ka = table_rows(get("ka up"));
+        assert!(
+            rk.len() > 1,
+            "{name}: rkeepalived programmed nothing:\n{}",
+            get("rk log")
+        );
+        assert_eq!(
+            rk,
+            ka,
+            "{name}: rkeepalived vs keepalived\nrk log:\n{}\nka log:\n{}",
+            get("rk log"),
+            get("ka log")
+        );
+        assert!(
+            rk.contains(&foreign[0]),
+            "{name}: foreign service kept while running"
+        );
+        assert_eq!(
+            table_rows(get("rk down")),
+            foreign,
+            "{name}: rkeepalived teardown"
+        );
+        assert_eq!(
+            table_rows(get("ka down")),
+            foreign,
+            "{name}: keepalived teardown"
+        );
+        compared += 1;
+        eprintln!("{name}: {} rows equal", rk.len());
+    }
+    let kept = table_rows(&s["keep -I"]);
+    assert!(kept.len() > 1, "-I: services kept: {kept:?}");
+    eprintln!("compared {compared} configs");
+}
+
+#[test]
+fn table_rows_sort_by_service() {
+    let a = "IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\nTCP  10.0.0.1:80 wlc\n  -> 10.0.1.2:80   Masq    1      0          0\n  -> 10.0.1.1:80   Masq    1      3          0\nFWM  1 rr\n";
+    assert_eq!(
+        table_rows(a),
+        [
+            "FWM 1 rr",
+            "TCP 10.0.0.1:80 wlc",
+            "TCP 10.0.0.1:80 wlc | -> 10.0.1.1:80 Masq 1",
+            "TCP 10.0.0.1:80 wlc | -> 10.0.1.2:80 Masq 1",
+        ]
+    );
+    let stripped = strip_checkers(
+        "real_server 1.2.3.4 80 {\n weight 1\n TCP_CHECK {\n  connect_timeout 3\n }\n HTTP_GET\n {\n url { path / }\n }\n}\n",
+    );
+    assert_eq!(stripped, "real_server 1.2.3.4 80 {\n weight 1\n}\n");
+}
