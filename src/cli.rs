@@ -115,9 +115,6 @@ impl Cli {
         if self.dump_conf {
             v.push("--dump-conf");
         }
-        if self.dont_release_ipvs {
-            v.push("--dont-release-ipvs");
-        }
         v
     }
 }

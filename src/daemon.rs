@@ -58,13 +58,10 @@ pub fn main(cli: Cli) -> ExitCode {
     for flag in cli.accepted_but_ignored() {
         warn!("option {flag} is accepted for compatibility but has no effect in rkeepalived yet");
     }
-    if loaded.config.virtual_servers_seen > 0 {
-        warn!(
-            "{} virtual_server block(s) ignored: rkeepalived does not implement IPVS yet",
-            loaded.config.virtual_servers_seen
-        );
-    }
     let run_vrrp = !cli.check || cli.vrrp;
+    // keepalived: -P runs only VRRP, -C only the checker (IPVS) side.
+    let run_ipvs = !cli.vrrp || cli.check;
+    let ipvs_opts = (run_ipvs, cli.dont_release_ipvs);
     if !cli.dont_fork
         && let Err(e) = nix::unistd::daemon(false, false)
     {
@@ -93,7 +90,19 @@ pub fn main(cli: Cli) -> ExitCode {
     let engine_opts = EngineOptions {
         dont_release_vrrp: cli.dont_release_vrrp,
     };
-    let code = runtime.block_on(async move { run(loaded.config, engine_opts, run_vrrp).await });
+    let code = runtime.block_on(async move {
+        // IPVS: program the virtual servers first, remove them after VRRP stopped (unless -I).
+        let ipvs = if ipvs_opts.0 && !loaded.config.ipvs.virtual_servers.is_empty() {
+            Some(crate::ipvs::controller::Controller::start(&loaded.config).await)
+        } else {
+            None
+        };
+        let code = run(loaded.config, engine_opts, run_vrrp).await;
+        if let Some(ipvs) = ipvs {
+            ipvs.stop(ipvs_opts.1).await;
+        }
+        code
+    });
     let _ = std::fs::remove_file(&pidfile);
     info!("Stopped rkeepalived");
     code
@@ -103,7 +112,9 @@ async fn run(config: config::Config, opts: EngineOptions, run_vrrp: bool) -> Exi
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let signals = tokio::spawn(handle_signals(tx));
     if !run_vrrp {
-        warn!("--check without --vrrp: nothing to run until the checker subsystem exists");
+        if config.ipvs.virtual_servers.is_empty() {
+            warn!("--check without --vrrp: nothing to run until the checker subsystem exists");
+        }
         let mut rx = rx;
         let _ = rx.recv().await;
         return ExitCode::SUCCESS;

@@ -15,6 +15,9 @@
 //!   owns every instance and turns socket/timer/script events into inputs and actions into IO.
 //! * [`net`] — the privileged IO edges: [`net::socket`] (raw IPPROTO_VRRP), [`net::netlink`]
 //!   (VIP add/remove over rtnetlink with neli), [`net::garp`] (AF_PACKET gratuitous ARP).
+//! * [`ipvs`] — IPVS load balancing: [`ipvs::consts`] (ip_vs.h), [`ipvs::genl`] (generic
+//!   netlink client), [`ipvs::model`], [`ipvs::reconcile`] (pure diff) and [`ipvs::controller`]
+//!   (desired table from `virtual_server`s, applied at start, removed at exit unless `-I`).
 //! * [`script`] — running notify and `vrrp_script` commands with keepalived's argv rules and timeouts.
 //! * [`daemon`] — wiring, signals (TERM graceful release, HUP reload), pidfile, logging, daemonizing.
 //!
@@ -25,6 +28,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod ipvs;
 pub mod net;
 pub mod script;
 pub mod vrrp;

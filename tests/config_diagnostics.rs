@@ -100,7 +100,7 @@ fn unimplemented_keywords_warn_once_per_block() {
     assert_eq!(
         messages(&l),
         vec![
-            "test.conf:1:1: warning: 'virtual_server' is a keepalived keyword that rkeepalived does not implement yet; ignored",
+            "test.conf:4:5: warning: (VS 10.0.0.1 80) TCP_CHECK: checkers not implemented yet; the real server is always considered up",
             "test.conf:10:5: warning: 'use_vmac' is a keepalived keyword that rkeepalived does not implement yet; ignored",
             "test.conf:11:5: warning: 'track_interface' is a keepalived keyword that rkeepalived does not implement yet; ignored",
         ]

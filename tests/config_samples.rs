@@ -334,15 +334,10 @@ fn lvs_only_samples_have_no_instances() {
         let l = load_sample(name);
         assert!(l.config.vrrp_instances.is_empty(), "{name}");
         assert_eq!(l.config.virtual_servers_seen, servers, "{name}");
-        // One warning per unimplemented top-level block, not one per inner line.
-        let blocks =
-            usize::from(name.ends_with("IPv6") || name.ends_with("server_group")) + servers;
-        assert_eq!(
-            l.diagnostics.0.len(),
-            blocks,
-            "{name}: {:#?}",
-            l.diagnostics.0
-        );
+        // The virtual servers are parsed; only warnings (skipped checkers, keywords not
+        // implemented yet) remain.
+        assert_eq!(l.config.ipvs.virtual_servers.len(), servers, "{name}");
+        assert!(!l.diagnostics.has_errors(), "{name}: {:#?}", l.diagnostics.0);
         assert_eq!(l.config_test_exit_code(), 0, "{name}");
     }
 }

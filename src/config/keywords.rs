@@ -23,6 +23,10 @@ pub enum Context {
     Authentication,
     /// `vrrp_script NAME { }`.
     VrrpScript,
+    /// `virtual_server … { }` (keepalived/check/check_parser.c).
+    VirtualServer,
+    /// `real_server IP PORT { }` inside a `virtual_server`.
+    RealServer,
 }
 
 impl Context {
@@ -34,6 +38,8 @@ impl Context {
             Context::VrrpInstance => VRRP_INSTANCE,
             Context::Authentication => AUTHENTICATION,
             Context::VrrpScript => VRRP_SCRIPT,
+            Context::VirtualServer => VIRTUAL_SERVER,
+            Context::RealServer => REAL_SERVER,
         }
     }
 
@@ -286,6 +292,93 @@ pub const VRRP_SCRIPT: &[&str] = &[
     "init_fail",
 ];
 
+/// `virtual_server` keywords (`init_check_keywords`, keepalived/check/check_parser.c).
+pub const VIRTUAL_SERVER: &[&str] = &[
+    "delay_loop",
+    "lb_algo",
+    "lvs_sched",
+    "lb_kind",
+    "lvs_method",
+    "persistence_engine",
+    "persistence_timeout",
+    "persistence_granularity",
+    "protocol",
+    "ha_suspend",
+    "smtp_alert",
+    "virtualhost",
+    "retry",
+    "delay_before_retry",
+    "warmup",
+    "connect_timeout",
+    "inhibit_on_failure",
+    "alpha",
+    "omega",
+    "quorum",
+    "quorum_up",
+    "quorum_down",
+    "hysteresis",
+    "weight",
+    "sorry_server",
+    "sorry_server_inhibit",
+    "sorry_server_lvs_method",
+    "real_server",
+    "ip_family",
+    "ops",
+    "hashed",
+    "flag-1",
+    "flag-2",
+    "flag-3",
+    "sh-port",
+    "sh-fallback",
+    "mh-port",
+    "mh-fallback",
+    "snmp_name",
+];
+
+/// `real_server` keywords, checker blocks included (`check_parser.c`, `check_*.c`).
+pub const REAL_SERVER: &[&str] = &[
+    "weight",
+    "lvs_method",
+    "notify_up",
+    "notify_down",
+    "uthreshold",
+    "lthreshold",
+    "inhibit_on_failure",
+    "alpha",
+    "retry",
+    "delay_before_retry",
+    "warmup",
+    "connect_timeout",
+    "delay_loop",
+    "smtp_alert",
+    "virtualhost",
+    "snmp_name",
+    "TCP_CHECK",
+    "HTTP_GET",
+    "SSL_GET",
+    "MISC_CHECK",
+    "SMTP_CHECK",
+    "DNS_CHECK",
+    "UDP_CHECK",
+    "PING_CHECK",
+    "FILE_CHECK",
+    "BFD_CHECK",
+];
+
+/// The checker blocks of a `real_server` (all skipped for now).
+pub const CHECKERS: &[&str] = &[
+    "TCP_CHECK",
+    "HTTP_GET",
+    "SSL_GET",
+    "MISC_CHECK",
+    "SMTP_CHECK",
+    "DNS_CHECK",
+    "UDP_CHECK",
+    "PING_CHECK",
+    "FILE_CHECK",
+    "BFD_CHECK",
+];
+
 /// The keyword of `context` closest to `word`, if one is close enough to be a likely typo
 /// (Levenshtein distance 1 for words up to 4 characters, else up to 2).
 pub fn suggest(context: Context, word: &str) -> Option<&'static str> {
@@ -346,6 +439,8 @@ mod tests {
             Context::VrrpInstance,
             Context::Authentication,
             Context::VrrpScript,
+            Context::VirtualServer,
+            Context::RealServer,
         ] {
             let mut words = ctx.keywords().to_vec();
             words.sort_unstable();

@@ -22,6 +22,8 @@ pub struct Config {
     /// Number of `virtual_server` blocks seen (the IPVS side is not implemented yet; counted so
     /// `-t` and the log can say so).
     pub virtual_servers_seen: usize,
+    /// `virtual_server` and `virtual_server_group` blocks.
+    pub ipvs: IpvsConfig,
 }
 
 /// `global_defs` (keepalived/core/global_parser.c).
@@ -251,4 +253,112 @@ impl VrrpInstance {
     pub fn effective_version(&self, global: &GlobalDefs) -> u8 {
         self.version.unwrap_or(global.vrrp_version)
     }
+}
+
+// ----- IPVS (keepalived/check/check_parser.c) ------------------------------------------------
+
+/// `lb_kind` / `lvs_method`: how IPVS forwards to a real server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LbKind {
+    /// `NAT` (masquerading; keepalived's default).
+    Nat,
+    /// `DR` (direct routing).
+    Dr,
+    /// `TUN` (IP-in-IP tunnelling).
+    Tun,
+}
+
+/// `protocol TCP|UDP|SCTP` of a virtual server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VsProtocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+/// What a `virtual_server` line names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VsTarget {
+    /// `virtual_server IP PORT`.
+    Addr { addr: IpAddr, port: u16 },
+    /// `virtual_server fwmark N` (family from `ip_family`, else from the real servers, else
+    /// IPv4, as keepalived).
+    Fwmark { mark: u32, ipv6: bool },
+    /// `virtual_server group NAME` (a `virtual_server_group`).
+    Group(String),
+}
+
+/// `real_server IP PORT { }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RealServer {
+    pub addr: IpAddr,
+    /// The port (a real server of a fwmark service may omit it: 0).
+    pub port: u16,
+    /// `weight` (default 1).
+    pub weight: u32,
+    /// `uthreshold` (default 0 = none).
+    pub uthreshold: u32,
+    /// `lthreshold` (default 0).
+    pub lthreshold: u32,
+    /// `lvs_method` (default: the virtual server's `lb_kind`).
+    pub lvs_method: Option<LbKind>,
+    /// Checker blocks seen (not implemented yet: skipped with a warning).
+    pub checkers_skipped: usize,
+    pub span: Span,
+}
+
+/// `virtual_server IP PORT | fwmark N | group NAME { }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VirtualServer {
+    pub target: VsTarget,
+    /// `lb_algo` / `lvs_sched` (default `wlc`).
+    pub lb_algo: String,
+    /// `lb_kind` / `lvs_method` (default NAT).
+    pub lb_kind: LbKind,
+    /// `protocol` (default TCP; ignored for fwmark services).
+    pub protocol: VsProtocol,
+    /// `persistence_timeout [N]` in seconds (bare keyword: 360).
+    pub persistence_timeout: Option<u32>,
+    /// `persistence_granularity`: the IPVS netmask value (IPv4 mask as a host-order u32 of
+    /// its big-endian value, e.g. 0xffffff00; IPv6 a prefix length).
+    pub persistence_granularity: Option<u32>,
+    /// `persistence_engine NAME`.
+    pub persistence_engine: Option<String>,
+    /// Scheduler and service flags (`ops`, `flag-1..3`, `sh-port`, `sh-fallback`, `mh-port`,
+    /// `mh-fallback`) as `IP_VS_SVC_F_*` bits.
+    pub flags: u32,
+    /// `sorry_server IP [PORT]`.
+    pub sorry_server: Option<(IpAddr, u16)>,
+    /// `delay_loop` (default 60 s).
+    pub delay_loop: Duration,
+    /// `ip_family inet|inet6` (`Some(true)` for inet6).
+    pub ip_family_v6: Option<bool>,
+    pub real_servers: Vec<RealServer>,
+    pub span: Span,
+}
+
+/// One line of a `virtual_server_group`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VsgEntry {
+    /// `IP[-LAST] PORT`: `count` consecutive addresses from `first` (1 without a range).
+    Range { first: IpAddr, count: u32, port: u16 },
+    /// `fwmark N [inet|inet6]`.
+    Fwmark { mark: u32, ipv6: Option<bool> },
+}
+
+/// `virtual_server_group NAME { }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VirtualServerGroup {
+    pub name: String,
+    pub entries: Vec<VsgEntry>,
+    pub span: Span,
+}
+
+/// The IPVS side of a config (kept apart from [`Config`]'s VRRP fields).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IpvsConfig {
+    /// `virtual_server` blocks in file order.
+    pub virtual_servers: Vec<VirtualServer>,
+    /// `virtual_server_group` blocks by name.
+    pub groups: BTreeMap<String, VirtualServerGroup>,
 }

@@ -42,6 +42,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+#[path = "parser_ipvs.rs"]
+mod ipvs;
+
 /// Options that change how a file is read.
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
@@ -498,6 +501,11 @@ impl Parser {
                     "global_defs" => self.global_defs(&line),
                     "vrrp_instance" => self.vrrp_instance(&line),
                     "vrrp_script" => self.vrrp_script(&line),
+                    "virtual_server" => {
+                        self.config.virtual_servers_seen += 1;
+                        self.virtual_server(&line);
+                    }
+                    "virtual_server_group" => self.virtual_server_group(&line),
                     other => {
                         if other == "virtual_server" {
                             self.config.virtual_servers_seen += 1;

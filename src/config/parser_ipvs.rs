@@ -1,0 +1,649 @@
+//! `virtual_server`, `real_server` and `virtual_server_group` blocks
+//! (keepalived/check/check_parser.c, 2.2.7), as a child module of the parser so that it shares
+//! the token stream, the value helpers and the diagnostics.
+//!
+//! Checker blocks (`TCP_CHECK`, `HTTP_GET`, …) are recognised and skipped with one warning each:
+//! rkeepalived does not run health checks yet, so every real server counts as up.
+
+use super::Parser;
+use crate::config::keywords::{CHECKERS, Context};
+use crate::config::lexer::{Line, Word};
+use crate::config::model::{
+    LbKind, RealServer, VirtualServer, VirtualServerGroup, VsProtocol, VsTarget, VsgEntry,
+};
+use crate::config::values;
+use crate::ipvs::consts::{
+    IP_VS_SVC_F_ONEPACKET, IP_VS_SVC_F_SCHED1, IP_VS_SVC_F_SCHED2, IP_VS_SVC_F_SCHED3,
+};
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// Schedulers keepalived 2.2.7 accepts for `lb_algo` (check_parser.c: `lvs_sched_handler`).
+pub const SCHEDULERS: &[&str] = &[
+    "rr", "wrr", "lc", "wlc", "lblc", "sh", "mh", "dh", "fo", "ovf", "lblcr", "sed", "nq", "twos",
+];
+/// `persistence_timeout` without a value (keepalived `IPVS_SVC_PERSISTENT_TIMEOUT`).
+pub const DEFAULT_PERSISTENCE_TIMEOUT: u32 = 360;
+/// Upper bound of `persistence_timeout` (31 days, check_parser.c).
+const MAX_PERSISTENCE_TIMEOUT: u64 = 2_678_400;
+/// keepalived's default `delay_loop`.
+const DEFAULT_DELAY_LOOP: Duration = Duration::from_secs(60);
+
+impl Parser {
+    /// `virtual_server IP PORT | fwmark N | group NAME { … }`.
+    pub(super) fn virtual_server(&mut self, line: &Line) {
+        let owner = line.keyword().clone();
+        let Some(target) = self.vs_target(line) else {
+            self.skip_block_if_any(&owner);
+            return;
+        };
+        let who = format!("(VS {}) ", vs_label(line));
+        let mut vs = VirtualServer {
+            target,
+            lb_algo: "wlc".into(),
+            lb_kind: LbKind::Nat,
+            protocol: VsProtocol::Tcp,
+            persistence_timeout: None,
+            persistence_granularity: None,
+            persistence_engine: None,
+            flags: 0,
+            sorry_server: None,
+            delay_loop: DEFAULT_DELAY_LOOP,
+            ip_family_v6: None,
+            real_servers: Vec::new(),
+            span: owner.span.clone(),
+        };
+        let mut protocol_span = None;
+        self.open_block(&owner);
+        while let Some(l) = self.next_in_block(&owner) {
+            if l.keyword().text == "protocol" {
+                protocol_span = Some(l.span().clone());
+            }
+            self.vs_keyword(&who, &mut vs, &l);
+        }
+        if let (VsTarget::Fwmark { .. }, Some(span)) = (&vs.target, protocol_span) {
+            self.diags.warn(
+                &span,
+                format!("{who}protocol is ignored for a fwmark virtual server"),
+            );
+        }
+        self.complete_vs(&who, &mut vs);
+        self.config.ipvs.virtual_servers.push(vs);
+    }
+
+    fn vs_target(&mut self, line: &Line) -> Option<VsTarget> {
+        let kw = line.keyword();
+        let Some(first) = line.arg(1) else {
+            self.diags.error(
+                &kw.span,
+                "virtual_server needs IP PORT, fwmark N or group NAME - skipping",
+            );
+            return None;
+        };
+        match first.text.as_str() {
+            "fwmark" => {
+                let mark = self.unsigned("", line, 2, (1, u32::MAX as u64), "skipping")?;
+                Some(VsTarget::Fwmark {
+                    mark: mark as u32,
+                    ipv6: false,
+                })
+            }
+            "group" => {
+                let name = self.need("", line, 2)?.clone();
+                if !self.config.ipvs.groups.contains_key(&name.text) {
+                    self.diags.error(
+                        &name.span,
+                        format!(
+                            "virtual_server_group {} is not defined - skipping",
+                            name.text
+                        ),
+                    );
+                    return None;
+                }
+                Some(VsTarget::Group(name.text))
+            }
+            text => {
+                let Some(addr) = values::ip_addr(text) else {
+                    self.bad_value("", line, first, "not an IP address", "skipping");
+                    return None;
+                };
+                let port = self.unsigned("", line, 2, (0, 65535), "skipping")?;
+                Some(VsTarget::Addr {
+                    addr,
+                    port: port as u16,
+                })
+            }
+        }
+    }
+
+    fn vs_keyword(&mut self, who: &str, vs: &mut VirtualServer, l: &Line) {
+        match l.keyword().text.as_str() {
+            "lb_algo" | "lvs_sched" => {
+                let Some(word) = self.need(who, l, 1) else {
+                    return;
+                };
+                if SCHEDULERS.contains(&word.text.as_str()) {
+                    vs.lb_algo = word.text.clone();
+                } else {
+                    self.bad_value(who, l, word, "unknown scheduler", "using wlc");
+                }
+            }
+            "lb_kind" | "lvs_method" => {
+                if let Some(kind) = self.lb_kind(who, l) {
+                    vs.lb_kind = kind;
+                }
+            }
+            "protocol" => {
+                let Some(word) = self.need(who, l, 1) else {
+                    return;
+                };
+                match word.text.to_ascii_uppercase().as_str() {
+                    "TCP" => vs.protocol = VsProtocol::Tcp,
+                    "UDP" => vs.protocol = VsProtocol::Udp,
+                    "SCTP" => vs.protocol = VsProtocol::Sctp,
+                    _ => self.bad_value(who, l, word, "expected TCP, UDP or SCTP", "using TCP"),
+                }
+            }
+            "persistence_timeout" => {
+                if l.arg(1).is_none() {
+                    vs.persistence_timeout = Some(DEFAULT_PERSISTENCE_TIMEOUT);
+                } else if let Some(t) =
+                    self.unsigned(who, l, 1, (1, MAX_PERSISTENCE_TIMEOUT), "ignored")
+                {
+                    vs.persistence_timeout = Some(t as u32);
+                }
+            }
+            "persistence_granularity" => {
+                let Some(word) = self.need(who, l, 1) else {
+                    return;
+                };
+                match granularity(&word.text) {
+                    Some(p) => vs.persistence_granularity = Some(u32::from(p)),
+                    None => self.bad_value(
+                        who,
+                        l,
+                        word,
+                        "expected a contiguous IPv4 netmask or a prefix length 1-128",
+                        "ignored",
+                    ),
+                }
+            }
+            "persistence_engine" => {
+                if let Some(word) = self.need(who, l, 1) {
+                    vs.persistence_engine = Some(word.text.clone());
+                }
+            }
+            "delay_loop" => {
+                let Some(word) = self.need(who, l, 1) else {
+                    return;
+                };
+                match values::timer(
+                    word.text.as_str(),
+                    Duration::from_micros(1),
+                    Duration::from_secs(u32::MAX as u64 / 1_000_000),
+                ) {
+                    Ok(d) => vs.delay_loop = d,
+                    Err(e) => self.bad_value(who, l, word, e, "using 60s"),
+                }
+            }
+            "sorry_server" => {
+                let Some(word) = self.need(who, l, 1) else {
+                    return;
+                };
+                let Some(addr) = values::ip_addr(&word.text) else {
+                    self.bad_value(who, l, word, "not an IP address", "ignored");
+                    return;
+                };
+                let port = match l.arg(2) {
+                    None => 0,
+                    Some(_) => match self.unsigned(who, l, 2, (0, 65535), "ignored") {
+                        Some(p) => p as u16,
+                        None => return,
+                    },
+                };
+                vs.sorry_server = Some((addr, port));
+            }
+            "ip_family" => {
+                let Some(word) = self.need(who, l, 1) else {
+                    return;
+                };
+                match word.text.as_str() {
+                    "inet" => vs.ip_family_v6 = Some(false),
+                    "inet6" => vs.ip_family_v6 = Some(true),
+                    _ => self.bad_value(who, l, word, "expected inet or inet6", "ignored"),
+                }
+            }
+            "ops" => vs.flags |= IP_VS_SVC_F_ONEPACKET,
+            "flag-1" | "sh-fallback" | "mh-fallback" => vs.flags |= IP_VS_SVC_F_SCHED1,
+            "flag-2" | "sh-port" | "mh-port" => vs.flags |= IP_VS_SVC_F_SCHED2,
+            "flag-3" => vs.flags |= IP_VS_SVC_F_SCHED3,
+            "real_server" => {
+                if let Some(rs) = self.real_server(who, l) {
+                    vs.real_servers.push(rs);
+                }
+            }
+            _ => self.not_parsed(l, Context::VirtualServer),
+        }
+    }
+
+    /// `NAT|DR|TUN [options]` (case-sensitive, as keepalived).
+    fn lb_kind(&mut self, who: &str, l: &Line) -> Option<LbKind> {
+        let word = self.need(who, l, 1)?;
+        match word.text.as_str() {
+            "NAT" => Some(LbKind::Nat),
+            "DR" => Some(LbKind::Dr),
+            "TUN" => Some(LbKind::Tun),
+            _ => {
+                self.bad_value(who, l, word, "expected NAT, DR or TUN", "ignored");
+                None
+            }
+        }
+    }
+
+    /// `real_server IP [PORT] { … }`.
+    fn real_server(&mut self, who: &str, line: &Line) -> Option<RealServer> {
+        let owner = line.keyword().clone();
+        let addr_word = match self.need(who, line, 1) {
+            Some(w) => w.clone(),
+            None => {
+                self.skip_block_if_any(&owner);
+                return None;
+            }
+        };
+        let Some(addr) = values::ip_addr(&addr_word.text) else {
+            self.bad_value(who, line, &addr_word, "not an IP address", "skipping");
+            self.skip_block_if_any(&owner);
+            return None;
+        };
+        let port = match line.arg(2) {
+            None => 0,
+            Some(_) => match self.unsigned(who, line, 2, (0, 65535), "skipping") {
+                Some(p) => p as u16,
+                None => {
+                    self.skip_block_if_any(&owner);
+                    return None;
+                }
+            },
+        };
+        let mut rs = RealServer {
+            addr,
+            port,
+            weight: 1,
+            uthreshold: 0,
+            lthreshold: 0,
+            lvs_method: None,
+            checkers_skipped: 0,
+            span: addr_word.span.clone(),
+        };
+        if !self.peek_is_open() {
+            return Some(rs);
+        }
+        self.open_block(&owner);
+        while let Some(l) = self.next_in_block(&owner) {
+            let kw = l.keyword().text.as_str();
+            match kw {
+                "weight" => {
+                    if let Some(w) = self.unsigned(who, &l, 1, (0, 65535), "using 1") {
+                        rs.weight = w as u32;
+                    }
+                }
+                "uthreshold" | "lthreshold" => {
+                    if let Some(v) = self.unsigned(who, &l, 1, (0, u32::MAX as u64), "ignored") {
+                        if kw == "uthreshold" {
+                            rs.uthreshold = v as u32;
+                        } else {
+                            rs.lthreshold = v as u32;
+                        }
+                    }
+                }
+                "lvs_method" => {
+                    if let Some(kind) = self.lb_kind(who, &l) {
+                        rs.lvs_method = Some(kind);
+                    }
+                }
+                _ if CHECKERS.contains(&kw) => {
+                    rs.checkers_skipped += 1;
+                    self.diags.warn(
+                        l.span(),
+                        format!(
+                            "{who}{kw}: checkers not implemented yet; the real server is always considered up"
+                        ),
+                    );
+                    self.skip_block_if_any(l.keyword());
+                }
+                _ => self.not_parsed(&l, Context::RealServer),
+            }
+        }
+        Some(rs)
+    }
+
+    /// keepalived's checks after the block: the family of a fwmark service, and real servers
+    /// whose family differs from the service's (only TUN may mix families).
+    fn complete_vs(&mut self, who: &str, vs: &mut VirtualServer) {
+        let family_v6 = match &vs.target {
+            VsTarget::Addr { addr, .. } => Some(addr.is_ipv6()),
+            VsTarget::Fwmark { .. } => Some(
+                vs.ip_family_v6
+                    .or_else(|| vs.real_servers.first().map(|r| r.addr.is_ipv6()))
+                    .unwrap_or(false),
+            ),
+            VsTarget::Group(name) => self.config.ipvs.groups.get(name).and_then(|g| {
+                g.entries.iter().find_map(|e| match e {
+                    VsgEntry::Range { first, .. } => Some(first.is_ipv6()),
+                    VsgEntry::Fwmark { ipv6, .. } => *ipv6,
+                })
+            }),
+        };
+        if let VsTarget::Fwmark { ipv6, .. } = &mut vs.target {
+            *ipv6 = family_v6.unwrap_or(false);
+        }
+        let Some(v6) = family_v6 else { return };
+        let lb_kind = vs.lb_kind;
+        let mut kept = Vec::new();
+        for rs in std::mem::take(&mut vs.real_servers) {
+            let method = rs.lvs_method.unwrap_or(lb_kind);
+            if rs.addr.is_ipv6() != v6 && method != LbKind::Tun {
+                self.diags.error(
+                    &rs.span,
+                    format!(
+                        "{who}real server {} is {} but the virtual server is {}; only TUN may mix address families - skipping",
+                        rs.addr,
+                        if rs.addr.is_ipv6() { "IPv6" } else { "IPv4" },
+                        if v6 { "IPv6" } else { "IPv4" }
+                    ),
+                );
+            } else {
+                kept.push(rs);
+            }
+        }
+        vs.real_servers = kept;
+    }
+
+    /// `virtual_server_group NAME { IP[-LAST] [PORT] | fwmark N [inet|inet6] … }`.
+    pub(super) fn virtual_server_group(&mut self, line: &Line) {
+        let owner = line.keyword().clone();
+        let Some(name) = line.arg(1).cloned() else {
+            self.diags.error(
+                &owner.span,
+                "virtual_server_group must have a name - skipping",
+            );
+            self.skip_block_if_any(&owner);
+            return;
+        };
+        let who = format!("(VSG {}) ", name.text);
+        let mut group = VirtualServerGroup {
+            name: name.text.clone(),
+            entries: Vec::new(),
+            span: name.span.clone(),
+        };
+        self.open_block(&owner);
+        while let Some(l) = self.next_in_block(&owner) {
+            if let Some(e) = self.vsg_entry(&who, &l) {
+                group.entries.push(e);
+            }
+        }
+        if self.config.ipvs.groups.contains_key(&name.text) {
+            self.diags.error(
+                &name.span,
+                format!(
+                    "virtual_server_group {} already defined - skipping this one",
+                    name.text
+                ),
+            );
+            return;
+        }
+        self.config.ipvs.groups.insert(name.text, group);
+    }
+
+    fn vsg_entry(&mut self, who: &str, l: &Line) -> Option<VsgEntry> {
+        let first = l.keyword().clone();
+        if first.text == "fwmark" {
+            let mark = self.unsigned(who, l, 1, (1, u32::MAX as u64), "skipping")? as u32;
+            let ipv6 = match l.arg(2).map(|w| w.text.as_str()) {
+                None => None,
+                Some("inet") => Some(false),
+                Some("inet6") => Some(true),
+                Some(_) => {
+                    let w = l.words[2].clone();
+                    self.bad_value(who, l, &w, "expected inet or inet6", "skipping");
+                    return None;
+                }
+            };
+            return Some(VsgEntry::Fwmark { mark, ipv6 });
+        }
+        let Some((first_addr, count)) = addr_range(&first.text) else {
+            self.group_error(who, &first, "not an IP address or range IP-LAST");
+            return None;
+        };
+        let port = match l.arg(1) {
+            None => 0,
+            Some(w) => match values::unsigned(&w.text, 0, 65535) {
+                Ok(p) => p as u16,
+                Err(e) => {
+                    let w = w.clone();
+                    self.group_error(who, &w, e);
+                    return None;
+                }
+            },
+        };
+        Some(VsgEntry::Range {
+            first: first_addr,
+            count,
+            port,
+        })
+    }
+
+    fn group_error(&mut self, who: &str, word: &Word, reason: impl std::fmt::Display) {
+        self.diags.error(
+            &word.span,
+            format!(
+                "{who}invalid virtual_server_group entry '{}': {reason} - skipping",
+                word.text
+            ),
+        );
+    }
+}
+
+/// `10.0.0.1 80`, `fwmark 1`, `group G` for messages.
+fn vs_label(line: &Line) -> String {
+    line.words[1..]
+        .iter()
+        .map(|w| w.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `persistence_granularity`: a contiguous dotted IPv4 mask, or a prefix length, as a prefix
+/// length.
+fn granularity(text: &str) -> Option<u8> {
+    if text.contains('.') {
+        let mask = u32::from(text.parse::<std::net::Ipv4Addr>().ok()?);
+        let prefix = mask.leading_ones();
+        (mask.checked_shl(prefix).unwrap_or(0) == 0 && prefix > 0).then_some(prefix as u8)
+    } else {
+        values::unsigned(text, 1, 128).ok().map(|p| p as u8)
+    }
+}
+
+/// `A.B.C.D[-E]` (last octet range) or `X::Y[-Z]` (last group range, hex): the first address
+/// and the number of addresses.
+pub fn addr_range(text: &str) -> Option<(IpAddr, u32)> {
+    let (addr_text, last) = match text.rsplit_once('-') {
+        Some((a, l)) => (a, Some(l)),
+        None => (text, None),
+    };
+    let addr = values::ip_addr(addr_text)?;
+    let Some(last) = last else {
+        return Some((addr, 1));
+    };
+    let (start, end) = match addr {
+        IpAddr::V4(a) => (u32::from(a.octets()[3]), last.parse::<u8>().ok()? as u32),
+        IpAddr::V6(a) => (
+            u32::from(a.segments()[7]),
+            u16::from_str_radix(last, 16).ok()? as u32,
+        ),
+    };
+    (end >= start).then(|| (addr, end - start + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::config::model::Config;
+    use crate::config::{LoadOptions, load_str};
+    use std::path::Path;
+
+    fn load(text: &str) -> (Config, Vec<String>) {
+        let l = load_str(Path::new("t.conf"), text, &LoadOptions::default());
+        let msgs = l.diagnostics.0.iter().map(|d| d.to_string()).collect();
+        (l.config, msgs)
+    }
+
+    #[test]
+    fn full_virtual_server() {
+        let (c, msgs) = load(
+            "virtual_server 10.0.0.1 443 {\n delay_loop 6\n lvs_sched sh\n lvs_method DR\n protocol udp\n\
+             persistence_timeout\n persistence_granularity 255.255.255.0\n sh-port\n sh-fallback\n ops\n\
+             sorry_server 10.0.9.9 8443\n real_server 10.0.1.1 443 {\n  weight 3\n  uthreshold 100\n\
+             lthreshold 10\n  lvs_method TUN\n  TCP_CHECK {\n   connect_timeout 3\n  }\n }\n\
+             real_server 10.0.1.2 443\n}\n",
+        );
+        assert_eq!(
+            msgs,
+            [
+                "t.conf:17:3: warning: (VS 10.0.0.1 443) TCP_CHECK: checkers not implemented yet; the real server is always considered up"
+            ]
+        );
+        let vs = &c.ipvs.virtual_servers[0];
+        assert_eq!(
+            vs.target,
+            VsTarget::Addr {
+                addr: "10.0.0.1".parse().unwrap(),
+                port: 443
+            }
+        );
+        assert_eq!(vs.lb_algo, "sh");
+        assert_eq!(vs.lb_kind, LbKind::Dr);
+        assert_eq!(vs.protocol, VsProtocol::Udp);
+        assert_eq!(vs.persistence_timeout, Some(DEFAULT_PERSISTENCE_TIMEOUT));
+        assert_eq!(vs.persistence_granularity, Some(24));
+        assert_eq!(
+            vs.flags,
+            IP_VS_SVC_F_SCHED1 | IP_VS_SVC_F_SCHED2 | IP_VS_SVC_F_ONEPACKET
+        );
+        assert_eq!(vs.sorry_server, Some(("10.0.9.9".parse().unwrap(), 8443)));
+        assert_eq!(vs.delay_loop, Duration::from_secs(6));
+        let rs = &vs.real_servers;
+        assert_eq!(rs.len(), 2);
+        assert_eq!(
+            (rs[0].weight, rs[0].uthreshold, rs[0].lthreshold),
+            (3, 100, 10)
+        );
+        assert_eq!(
+            (rs[0].lvs_method, rs[0].checkers_skipped),
+            (Some(LbKind::Tun), 1)
+        );
+        assert_eq!((rs[1].weight, rs[1].port, rs[1].lvs_method), (1, 443, None));
+    }
+
+    #[test]
+    fn bad_input_is_an_error_with_position() {
+        let (c, msgs) = load(
+            "virtual_server 10.0.0.1 80 {\n  lb_algo fastest\n  lb_kind dr\n  persistence_timeout 0\n\
+             real_server 2001:db8::1 80 {\n  }\n  real_server 10.0.1.1 80\n}\n",
+        );
+        assert_eq!(
+            msgs,
+            [
+                "t.conf:2:11: error: (VS 10.0.0.1 80) invalid lb_algo 'fastest': unknown scheduler - using wlc",
+                "t.conf:3:11: error: (VS 10.0.0.1 80) invalid lb_kind 'dr': expected NAT, DR or TUN - ignored",
+                "t.conf:4:23: error: (VS 10.0.0.1 80) invalid persistence_timeout '0': number outside range [1, 2678400] - ignored",
+                "t.conf:5:13: error: (VS 10.0.0.1 80) real server 2001:db8::1 is IPv6 but the virtual server is IPv4; only TUN may mix address families - skipping",
+            ]
+        );
+        let vs = &c.ipvs.virtual_servers[0];
+        assert_eq!((vs.lb_algo.as_str(), vs.lb_kind), ("wlc", LbKind::Nat));
+        assert_eq!(vs.real_servers.len(), 1);
+        let (_, msgs) = load("virtual_server group NOPE {\n}\nvirtual_server 10.0.0.300 80 {\n}\n");
+        assert_eq!(msgs.len(), 2, "{msgs:?}");
+        assert!(
+            msgs[0].starts_with("t.conf:1:22: error: virtual_server_group NOPE is not defined")
+        );
+        assert!(msgs[1].starts_with("t.conf:3:16: error: invalid virtual_server '10.0.0.300'"));
+    }
+
+    #[test]
+    fn groups_and_fwmark() {
+        let (c, msgs) = load(
+            "virtual_server_group G {\n 10.0.0.1 80\n 10.0.0.3-5 80\n fwmark 7\n fwmark 8 inet6\n}\n\
+             virtual_server group G {\n lb_algo rr\n real_server 10.0.1.1 80\n}\n\
+             virtual_server fwmark 9 {\n protocol TCP\n real_server 2001:db8::2 80\n}\n",
+        );
+        assert_eq!(
+            msgs,
+            ["t.conf:12:2: warning: (VS fwmark 9) protocol is ignored for a fwmark virtual server"]
+        );
+        let g = &c.ipvs.groups["G"];
+        assert_eq!(
+            g.entries,
+            [
+                VsgEntry::Range {
+                    first: "10.0.0.1".parse().unwrap(),
+                    count: 1,
+                    port: 80
+                },
+                VsgEntry::Range {
+                    first: "10.0.0.3".parse().unwrap(),
+                    count: 3,
+                    port: 80
+                },
+                VsgEntry::Fwmark {
+                    mark: 7,
+                    ipv6: None
+                },
+                VsgEntry::Fwmark {
+                    mark: 8,
+                    ipv6: Some(true)
+                },
+            ]
+        );
+        assert_eq!(
+            c.ipvs.virtual_servers[0].target,
+            VsTarget::Group("G".into())
+        );
+        assert_eq!(
+            c.ipvs.virtual_servers[1].target,
+            VsTarget::Fwmark {
+                mark: 9,
+                ipv6: true
+            }
+        );
+    }
+
+    #[test]
+    fn ranges_and_granularity() {
+        assert_eq!(
+            addr_range("192.168.200.3-10"),
+            Some(("192.168.200.3".parse().unwrap(), 8))
+        );
+        assert_eq!(
+            addr_range("ae00::2-9"),
+            Some(("ae00::2".parse().unwrap(), 8))
+        );
+        assert_eq!(
+            addr_range("ae00::a-f"),
+            Some(("ae00::a".parse().unwrap(), 6))
+        );
+        assert_eq!(
+            addr_range("10.0.0.1"),
+            Some(("10.0.0.1".parse().unwrap(), 1))
+        );
+        assert_eq!(addr_range("10.0.0.9-3"), None);
+        assert_eq!(addr_range("10.0.0.1-300"), None);
+        assert_eq!(granularity("255.255.255.0"), Some(24));
+        assert_eq!(granularity("255.0.255.0"), None);
+        assert_eq!(granularity("64"), Some(64));
+        assert_eq!(granularity("0"), None);
+    }
+}

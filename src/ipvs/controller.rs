@@ -1,0 +1,329 @@
+//! The IPVS controller: builds the desired table from the config's `virtual_server`s, applies
+//! it to the kernel at start (a [`reconcile`] against the table read back with GET dumps) and
+//! removes exactly its own services at exit (unless `-I` / `--dont-release-ipvs`).
+//!
+//! Health checkers are not implemented yet, so every real server is up and in the table with
+//! its configured weight — what keepalived 2.2.7 programs for real servers without checkers.
+//! A `sorry_server` is only programmed when a virtual server has no real server at all (the
+//! quorum of 1 is then lost from the start, as in keepalived).
+//!
+//! Netlink calls block (microseconds on a local socket, but a large table is thousands of
+//! messages), so they run on tokio's blocking pool.
+
+use crate::config::model::{Config, LbKind, VirtualServer, VsProtocol, VsTarget, VsgEntry};
+use crate::ipvs::IpvsError;
+use crate::ipvs::consts::*;
+use crate::ipvs::genl::IpvsSocket;
+use crate::ipvs::model::*;
+use crate::ipvs::reconcile::{reconcile, teardown};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use tracing::{error, info, warn};
+
+/// The forwarding method of `lb_kind`.
+pub fn fwd_method(kind: LbKind) -> u32 {
+    match kind {
+        LbKind::Nat => IP_VS_CONN_F_MASQ,
+        LbKind::Dr => IP_VS_CONN_F_DROUTE,
+        LbKind::Tun => IP_VS_CONN_F_TUNNEL,
+    }
+}
+
+fn protocol(p: VsProtocol) -> u16 {
+    match p {
+        VsProtocol::Tcp => IPPROTO_TCP,
+        VsProtocol::Udp => IPPROTO_UDP,
+        VsProtocol::Sctp => IPPROTO_SCTP,
+    }
+}
+
+/// The IPVS netmask for `persistence_granularity` (a prefix length) in family `af`: IPv4 the
+/// mask's network-order bytes read as a native u32 (`be32` in the kernel), IPv6 the prefix.
+pub fn netmask(af: u16, prefix: Option<u32>) -> u32 {
+    match prefix {
+        None => Service::default_netmask(af),
+        Some(p) if af == AF_INET6 => p,
+        Some(p) => {
+            let mask = u32::MAX.checked_shl(32 - p.min(32)).unwrap_or(0);
+            u32::from_ne_bytes(mask.to_be_bytes())
+        }
+    }
+}
+
+/// The service keys a virtual server stands for (several for a `group`).
+fn service_keys(vs: &VirtualServer, config: &Config) -> Vec<ServiceKey> {
+    let proto = protocol(vs.protocol);
+    match &vs.target {
+        VsTarget::Addr { addr, port } => vec![ServiceKey::Addr {
+            protocol: proto,
+            addr: *addr,
+            port: *port,
+        }],
+        VsTarget::Fwmark { mark, ipv6 } => vec![ServiceKey::Fwmark {
+            af: if *ipv6 { AF_INET6 } else { AF_INET },
+            mark: *mark,
+        }],
+        VsTarget::Group(name) => {
+            let Some(group) = config.ipvs.groups.get(name) else {
+                return Vec::new();
+            };
+            let default_v6 = vs
+                .ip_family_v6
+                .or_else(|| vs.real_servers.first().map(|r| r.addr.is_ipv6()))
+                .unwrap_or(false);
+            group
+                .entries
+                .iter()
+                .flat_map(|e| match e {
+                    VsgEntry::Range { first, count, port } => (0..*count)
+                        .filter_map(|i| nth_addr(*first, i))
+                        .map(|addr| ServiceKey::Addr {
+                            protocol: proto,
+                            addr,
+                            port: *port,
+                        })
+                        .collect::<Vec<_>>(),
+                    VsgEntry::Fwmark { mark, ipv6 } => vec![ServiceKey::Fwmark {
+                        af: if ipv6.unwrap_or(default_v6) {
+                            AF_INET6
+                        } else {
+                            AF_INET
+                        },
+                        mark: *mark,
+                    }],
+                })
+                .collect()
+        }
+    }
+}
+
+fn nth_addr(first: IpAddr, i: u32) -> Option<IpAddr> {
+    match first {
+        IpAddr::V4(a) => u32::from(a)
+            .checked_add(i)
+            .map(|v| IpAddr::V4(Ipv4Addr::from(v))),
+        IpAddr::V6(a) => u128::from(a)
+            .checked_add(u128::from(i))
+            .map(|v| IpAddr::V6(Ipv6Addr::from(v))),
+    }
+}
+
+/// The table the config asks for: every `virtual_server` (groups expanded) with its real
+/// servers, or its `sorry_server` when it has none. Later duplicates replace earlier ones.
+pub fn desired_table(config: &Config) -> Table {
+    let mut table = Table::new();
+    for vs in &config.ipvs.virtual_servers {
+        for key in service_keys(vs, config) {
+            let af = key.af();
+            let persistent = vs.persistence_timeout.is_some();
+            let service = Service {
+                key,
+                sched: vs.lb_algo.clone(),
+                flags: vs.flags
+                    | if persistent {
+                        IP_VS_SVC_F_PERSISTENT
+                    } else {
+                        0
+                    },
+                timeout: vs.persistence_timeout.unwrap_or(0),
+                netmask: netmask(af, vs.persistence_granularity),
+                pe_name: vs.persistence_engine.clone(),
+            };
+            let vs_port = match key {
+                ServiceKey::Addr { port, .. } => port,
+                ServiceKey::Fwmark { .. } => 0,
+            };
+            let mut dests = BTreeMap::new();
+            for rs in &vs.real_servers {
+                let d = Dest {
+                    key: DestKey {
+                        addr: rs.addr,
+                        port: rs.port,
+                    },
+                    fwd: fwd_method(rs.lvs_method.unwrap_or(vs.lb_kind)),
+                    weight: rs.weight,
+                    u_thresh: rs.uthreshold,
+                    l_thresh: rs.lthreshold,
+                };
+                dests.insert(d.key, d);
+            }
+            if dests.is_empty()
+                && let Some((addr, port)) = vs.sorry_server
+            {
+                let d = Dest {
+                    key: DestKey {
+                        addr,
+                        port: if port == 0 { vs_port } else { port },
+                    },
+                    fwd: fwd_method(vs.lb_kind),
+                    weight: 1,
+                    u_thresh: 0,
+                    l_thresh: 0,
+                };
+                dests.insert(d.key, d);
+            }
+            table.insert(key, ServiceEntry { service, dests });
+        }
+    }
+    table
+}
+
+/// Applies `desired` to the kernel: reads the table back, computes the changes for the
+/// services rkeepalived owns, sends them pipelined, and logs each refused change.
+/// Returns how many changes were sent.
+pub fn apply(sock: &mut IpvsSocket, desired: &Table) -> Result<usize, IpvsError> {
+    let actual = sock.table()?;
+    let ops = reconcile(desired, &actual);
+    for (op, e) in sock.apply(&ops)? {
+        error!("IPVS: cannot {op}: {e}");
+    }
+    Ok(ops.len())
+}
+
+/// Removes the services of `owned` that the kernel still has; other services stay.
+pub fn remove_owned(sock: &mut IpvsSocket, owned: &Table) -> Result<usize, IpvsError> {
+    let actual = sock.table()?;
+    let ops = teardown(owned, &actual);
+    for (op, e) in sock.apply(&ops)? {
+        error!("IPVS: cannot {op}: {e}");
+    }
+    Ok(ops.len())
+}
+
+/// The running controller: owns the IPVS socket and the table it programmed.
+pub struct Controller {
+    sock: Option<IpvsSocket>,
+    owned: Table,
+}
+
+impl Controller {
+    /// Opens the IPVS socket and programs the config's table. Failures are logged (the VRRP
+    /// side keeps running, as keepalived's VRRP child does when its checker child fails).
+    pub async fn start(config: &Config) -> Controller {
+        let owned = desired_table(config);
+        let table = owned.clone();
+        let sock = tokio::task::spawn_blocking(move || -> Result<IpvsSocket, IpvsError> {
+            let mut sock = IpvsSocket::open()?;
+            let n = apply(&mut sock, &table)?;
+            info!(
+                "IPVS: {} virtual service(s) configured ({n} change(s) sent)",
+                table.len()
+            );
+            Ok(sock)
+        })
+        .await;
+        let sock = match sock {
+            Ok(Ok(s)) => Some(s),
+            Ok(Err(e)) => {
+                error!("IPVS: {e}");
+                None
+            }
+            Err(e) => {
+                error!("IPVS: controller task failed: {e}");
+                None
+            }
+        };
+        Controller { sock, owned }
+    }
+
+    /// The table this controller owns.
+    pub fn owned(&self) -> &Table {
+        &self.owned
+    }
+
+    /// At exit: removes the owned services unless `dont_release` (`-I`).
+    pub async fn stop(self, dont_release: bool) {
+        let Some(mut sock) = self.sock else { return };
+        if dont_release {
+            info!("IPVS: leaving the virtual services in place (--dont-release-ipvs)");
+            return;
+        }
+        let owned = self.owned;
+        let r = tokio::task::spawn_blocking(move || remove_owned(&mut sock, &owned)).await;
+        match r {
+            Ok(Ok(n)) => info!("IPVS: removed {n} virtual service(s)"),
+            Ok(Err(e)) => warn!("IPVS: cannot remove the virtual services: {e}"),
+            Err(e) => warn!("IPVS: teardown task failed: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{LoadOptions, load_str};
+    use std::path::Path;
+
+    fn table(text: &str) -> Table {
+        let l = load_str(Path::new("t.conf"), text, &LoadOptions::default());
+        desired_table(&l.config)
+    }
+
+    #[test]
+    fn service_and_dest_fields_follow_keepalived() {
+        let t = table(
+            "virtual_server 10.0.0.1 80 {\n lb_algo rr\n lb_kind DR\n persistence_timeout 50\n\
+             persistence_granularity 255.255.255.0\n real_server 10.0.1.1 80 {\n weight 2\n }\n\
+             real_server 10.0.1.2 8080 {\n lvs_method TUN\n uthreshold 9\n }\n}\n",
+        );
+        let e = t.values().next().unwrap();
+        let s = &e.service;
+        assert_eq!(s.sched, "rr");
+        assert_eq!(s.flags, IP_VS_SVC_F_PERSISTENT);
+        assert_eq!(s.timeout, 50);
+        // 255.255.255.0 in network order, read natively (the kernel's __be32).
+        assert_eq!(s.netmask.to_ne_bytes(), [255, 255, 255, 0]);
+        let d: Vec<_> = e.dests.values().collect();
+        assert_eq!((d[0].fwd, d[0].weight), (IP_VS_CONN_F_DROUTE, 2));
+        assert_eq!(
+            (d[1].fwd, d[1].u_thresh, d[1].key.port),
+            (IP_VS_CONN_F_TUNNEL, 9, 8080)
+        );
+    }
+
+    #[test]
+    fn groups_expand_and_sorry_server_only_without_reals() {
+        let t = table(
+            "virtual_server_group G {\n 10.0.0.3-5 80\n fwmark 2\n}\n\
+             virtual_server group G {\n protocol UDP\n real_server 10.0.1.1 80\n}\n\
+             virtual_server 2001:db8::1 443 {\n sorry_server 2001:db8::9\n}\n\
+             virtual_server 10.0.0.9 443 {\n sorry_server 10.0.9.9 80\n real_server 10.0.1.1 443\n}\n",
+        );
+        let keys: Vec<String> = t.keys().map(|k| k.to_string()).collect();
+        assert_eq!(
+            keys,
+            [
+                "TCP 10.0.0.9:443",
+                "TCP [2001:db8::1]:443",
+                "UDP 10.0.0.3:80",
+                "UDP 10.0.0.4:80",
+                "UDP 10.0.0.5:80",
+                "FWM 2"
+            ]
+        );
+        let v6 = &t[&ServiceKey::Addr {
+            protocol: IPPROTO_TCP,
+            addr: "2001:db8::1".parse().unwrap(),
+            port: 443,
+        }];
+        assert_eq!(v6.service.netmask, 128);
+        let sorry: Vec<_> = v6.dests.keys().collect();
+        assert_eq!(
+            sorry,
+            [&DestKey {
+                addr: "2001:db8::9".parse().unwrap(),
+                port: 443
+            }]
+        );
+        let with_reals = &t[&ServiceKey::Addr {
+            protocol: IPPROTO_TCP,
+            addr: "10.0.0.9".parse().unwrap(),
+            port: 443,
+        }];
+        assert_eq!(
+            with_reals.dests.len(),
+            1,
+            "sorry server stays out while reals are up"
+        );
+    }
+}

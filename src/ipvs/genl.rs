@@ -1,0 +1,818 @@
+//! A generic netlink client for the kernel's `"IPVS"` family (neli 0.7 for the socket and the
+//! `nlmsghdr` framing; the `genlmsghdr` and the attributes are encoded here, byte for byte as
+//! `include/uapi/linux/ip_vs.h` and `net/netfilter/ipvs/ip_vs_ctl.c` expect them).
+//!
+//! Encoding rules (see `../shared/reference/ipvs-netlink.md` §3): ports (and `TUN_PORT`) in
+//! network byte order, every other integer in host order; addresses as 16 bytes
+//! (`union nf_inet_addr`, IPv4 in the first 4 and zero padding), decoded by the family and not
+//! by the length; the flags as `struct ip_vs_flags { flags, mask = 0xffffffff }`; the IPv6
+//! netmask as a prefix length.
+//!
+//! Changes are pipelined: [`IpvsSocket::apply`] sends up to [`WINDOW`] requests (each with
+//! `NLM_F_ACK`) before it reads their acknowledgements, so a table of thousands of rows is not
+//! one blocking round trip per row. Every `recv` is bounded by [`REPLY_TIMEOUT`].
+
+use crate::ipvs::IpvsError;
+use crate::ipvs::consts::*;
+use crate::ipvs::model::*;
+use neli::consts::nl::{NlmF, Nlmsg};
+use neli::consts::socket::NlFamily;
+use neli::nl::{NlPayload, NlmsghdrBuilder};
+use neli::socket::synchronous::NlSocketHandle;
+use neli::types::Buffer;
+use neli::utils::Groups;
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::time::Duration;
+
+/// How long one `recv` may wait for the kernel.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Requests in flight before [`IpvsSocket::apply`] reads acknowledgements. 256 ACKs of 36
+/// bytes (plus the echoed header of errors) stay far below the default socket receive buffer.
+pub const WINDOW: usize = 256;
+
+// ----- attribute encoding ------------------------------------------------------------------
+
+/// `struct nlattr` header length.
+const NLA_HDRLEN: usize = 4;
+
+fn align4(n: usize) -> usize {
+    (n + 3) & !3
+}
+
+/// Appends one attribute (`nla_len` = header + payload, unpadded; then padding to 4).
+pub fn put_attr(buf: &mut Vec<u8>, ty: u16, payload: &[u8]) {
+    let len = (NLA_HDRLEN + payload.len()) as u16;
+    buf.extend_from_slice(&len.to_ne_bytes());
+    buf.extend_from_slice(&ty.to_ne_bytes());
+    buf.extend_from_slice(payload);
+    buf.resize(align4(buf.len()), 0);
+}
+
+fn put_u16(buf: &mut Vec<u8>, ty: u16, v: u16) {
+    put_attr(buf, ty, &v.to_ne_bytes());
+}
+
+fn put_u32(buf: &mut Vec<u8>, ty: u16, v: u32) {
+    put_attr(buf, ty, &v.to_ne_bytes());
+}
+
+/// A port: network byte order.
+fn put_port(buf: &mut Vec<u8>, ty: u16, port: u16) {
+    put_attr(buf, ty, &port.to_be_bytes());
+}
+
+/// A NUL-terminated string (`NLA_NUL_STRING`).
+fn put_str(buf: &mut Vec<u8>, ty: u16, s: &str) {
+    let mut v = s.as_bytes().to_vec();
+    v.push(0);
+    put_attr(buf, ty, &v);
+}
+
+/// `union nf_inet_addr`: 16 bytes, an IPv4 address in the first 4.
+pub fn inet_addr_bytes(addr: &IpAddr) -> [u8; 16] {
+    match addr {
+        IpAddr::V4(a) => {
+            let mut b = [0u8; 16];
+            b[..4].copy_from_slice(&a.octets());
+            b
+        }
+        IpAddr::V6(a) => a.octets(),
+    }
+}
+
+/// The attributes identifying `key` (inside an `IPVS_CMD_ATTR_SERVICE` nest).
+fn service_id_attrs(buf: &mut Vec<u8>, key: &ServiceKey) {
+    put_u16(buf, IPVS_SVC_ATTR_AF, key.af());
+    match key {
+        ServiceKey::Fwmark { mark, .. } => put_u32(buf, IPVS_SVC_ATTR_FWMARK, *mark),
+        ServiceKey::Addr {
+            protocol,
+            addr,
+            port,
+        } => {
+            put_u16(buf, IPVS_SVC_ATTR_PROTOCOL, *protocol);
+            put_attr(buf, IPVS_SVC_ATTR_ADDR, &inet_addr_bytes(addr));
+            put_port(buf, IPVS_SVC_ATTR_PORT, *port);
+        }
+    }
+}
+
+/// The `IPVS_CMD_ATTR_SERVICE` nest: identifying fields only, or (with `full`) everything
+/// `ip_vs_genl_parse_service` requires for NEW/SET (`SCHED_NAME`, `FLAGS`, `TIMEOUT`,
+/// `NETMASK`; `PE_NAME` when set).
+pub fn encode_service(svc: &Service, full: bool) -> Vec<u8> {
+    let mut inner = Vec::new();
+    service_id_attrs(&mut inner, &svc.key);
+    if full {
+        put_str(&mut inner, IPVS_SVC_ATTR_SCHED_NAME, &svc.sched);
+        if let Some(pe) = &svc.pe_name {
+            put_str(&mut inner, IPVS_SVC_ATTR_PE_NAME, pe);
+        }
+        let mut flags = svc.flags.to_ne_bytes().to_vec();
+        flags.extend_from_slice(&u32::MAX.to_ne_bytes());
+        put_attr(&mut inner, IPVS_SVC_ATTR_FLAGS, &flags);
+        put_u32(&mut inner, IPVS_SVC_ATTR_TIMEOUT, svc.timeout);
+        put_u32(&mut inner, IPVS_SVC_ATTR_NETMASK, svc.netmask);
+    }
+    let mut out = Vec::new();
+    put_attr(&mut out, IPVS_CMD_ATTR_SERVICE, &inner);
+    out
+}
+
+fn encode_service_key(key: &ServiceKey) -> Vec<u8> {
+    let mut inner = Vec::new();
+    service_id_attrs(&mut inner, key);
+    let mut out = Vec::new();
+    put_attr(&mut out, IPVS_CMD_ATTR_SERVICE, &inner);
+    out
+}
+
+/// The `IPVS_CMD_ATTR_DEST` nest: with `full`, everything NEW/SET_DEST require (`ADDR, PORT,
+/// FWD_METHOD, WEIGHT, U_THRESH, L_THRESH`) plus `ADDR_FAMILY`; else `ADDR, PORT` and
+/// `ADDR_FAMILY` (DEL_DEST).
+pub fn encode_dest(dest: &Dest, full: bool) -> Vec<u8> {
+    let mut inner = Vec::new();
+    put_attr(
+        &mut inner,
+        IPVS_DEST_ATTR_ADDR,
+        &inet_addr_bytes(&dest.key.addr),
+    );
+    put_port(&mut inner, IPVS_DEST_ATTR_PORT, dest.key.port);
+    if full {
+        put_u32(
+            &mut inner,
+            IPVS_DEST_ATTR_FWD_METHOD,
+            dest.fwd & IP_VS_CONN_F_FWD_MASK,
+        );
+        put_u32(&mut inner, IPVS_DEST_ATTR_WEIGHT, dest.weight);
+        put_u32(&mut inner, IPVS_DEST_ATTR_U_THRESH, dest.u_thresh);
+        put_u32(&mut inner, IPVS_DEST_ATTR_L_THRESH, dest.l_thresh);
+    }
+    put_u16(
+        &mut inner,
+        IPVS_DEST_ATTR_ADDR_FAMILY,
+        family_of(&dest.key.addr),
+    );
+    let mut out = Vec::new();
+    put_attr(&mut out, IPVS_CMD_ATTR_DEST, &inner);
+    out
+}
+
+/// `genlmsghdr { cmd, version = IPVS_GENL_VERSION, reserved = 0 }` followed by `attrs`.
+pub fn genl_message(cmd: u8, attrs: &[u8]) -> Vec<u8> {
+    let mut v = vec![cmd, IPVS_GENL_VERSION, 0, 0];
+    v.extend_from_slice(attrs);
+    v
+}
+
+/// The generic netlink payload (command and attributes) of one [`Op`].
+pub fn encode_op(op: &Op) -> Vec<u8> {
+    match op {
+        Op::AddService(s) => genl_message(IPVS_CMD_NEW_SERVICE, &encode_service(s, true)),
+        Op::EditService(s) => genl_message(IPVS_CMD_SET_SERVICE, &encode_service(s, true)),
+        Op::DelService(k) => genl_message(IPVS_CMD_DEL_SERVICE, &encode_service_key(k)),
+        Op::AddDest(k, d) | Op::EditDest(k, d) => {
+            let cmd = if matches!(op, Op::AddDest(..)) {
+                IPVS_CMD_NEW_DEST
+            } else {
+                IPVS_CMD_SET_DEST
+            };
+            let mut attrs = encode_service_key(k);
+            attrs.extend(encode_dest(d, true));
+            genl_message(cmd, &attrs)
+        }
+        Op::DelDest(k, d) => {
+            let mut attrs = encode_service_key(k);
+            let dest = Dest {
+                key: *d,
+                fwd: 0,
+                weight: 0,
+                u_thresh: 0,
+                l_thresh: 0,
+            };
+            attrs.extend(encode_dest(&dest, false));
+            genl_message(IPVS_CMD_DEL_DEST, &attrs)
+        }
+    }
+}
+
+// ----- attribute decoding ------------------------------------------------------------------
+
+/// Splits an attribute stream into `type -> payload` (the last occurrence wins; the
+/// `NLA_F_NESTED`/`NLA_F_NET_BYTEORDER` bits are masked off).
+pub fn parse_attrs(mut data: &[u8]) -> Result<BTreeMap<u16, &[u8]>, IpvsError> {
+    let mut out = BTreeMap::new();
+    while data.len() >= NLA_HDRLEN {
+        let len = u16::from_ne_bytes([data[0], data[1]]) as usize;
+        let ty = u16::from_ne_bytes([data[2], data[3]]) & 0x3fff;
+        if len < NLA_HDRLEN || len > data.len() {
+            return Err(IpvsError::Decode(format!(
+                "attribute {ty} has length {len} with {} bytes left",
+                data.len()
+            )));
+        }
+        out.insert(ty, &data[NLA_HDRLEN..len]);
+        data = &data[align4(len).min(data.len())..];
+    }
+    Ok(out)
+}
+
+fn get_u16(a: &BTreeMap<u16, &[u8]>, ty: u16) -> Option<u16> {
+    a.get(&ty)
+        .and_then(|b| b.get(..2))
+        .map(|b| u16::from_ne_bytes([b[0], b[1]]))
+}
+
+fn get_u32(a: &BTreeMap<u16, &[u8]>, ty: u16) -> Option<u32> {
+    a.get(&ty)
+        .and_then(|b| b.get(..4))
+        .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+fn get_port(a: &BTreeMap<u16, &[u8]>, ty: u16) -> Option<u16> {
+    a.get(&ty)
+        .and_then(|b| b.get(..2))
+        .map(|b| u16::from_be_bytes([b[0], b[1]]))
+}
+
+fn get_str(a: &BTreeMap<u16, &[u8]>, ty: u16) -> Option<String> {
+    a.get(&ty).map(|b| {
+        let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+        String::from_utf8_lossy(&b[..end]).into_owned()
+    })
+}
+
+/// An address by family (the kernel always sends 16 bytes).
+fn get_addr(a: &BTreeMap<u16, &[u8]>, ty: u16, af: u16) -> Option<IpAddr> {
+    let b = a.get(&ty)?;
+    if af == AF_INET6 {
+        let o: [u8; 16] = b.get(..16)?.try_into().ok()?;
+        Some(IpAddr::V6(Ipv6Addr::from(o)))
+    } else {
+        let o: [u8; 4] = b.get(..4)?.try_into().ok()?;
+        Some(IpAddr::V4(Ipv4Addr::from(o)))
+    }
+}
+
+fn missing(what: &str, attr: &str) -> IpvsError {
+    IpvsError::Decode(format!("{what} without {attr}"))
+}
+
+/// Decodes the contents of an `IPVS_CMD_ATTR_SERVICE` nest (from a GET_SERVICE dump). The
+/// kernel-internal `HASHED` flag is dropped.
+pub fn decode_service(nest: &[u8]) -> Result<Service, IpvsError> {
+    let a = parse_attrs(nest)?;
+    let af = get_u16(&a, IPVS_SVC_ATTR_AF).ok_or_else(|| missing("service", "AF"))?;
+    let key = match get_u32(&a, IPVS_SVC_ATTR_FWMARK).filter(|m| *m != 0) {
+        Some(mark) => ServiceKey::Fwmark { af, mark },
+        None => ServiceKey::Addr {
+            protocol: get_u16(&a, IPVS_SVC_ATTR_PROTOCOL)
+                .ok_or_else(|| missing("service", "PROTOCOL"))?,
+            addr: get_addr(&a, IPVS_SVC_ATTR_ADDR, af).ok_or_else(|| missing("service", "ADDR"))?,
+            port: get_port(&a, IPVS_SVC_ATTR_PORT).ok_or_else(|| missing("service", "PORT"))?,
+        },
+    };
+    let flags = get_u32(&a, IPVS_SVC_ATTR_FLAGS).unwrap_or(0) & !IP_VS_SVC_F_HASHED;
+    Ok(Service {
+        key,
+        sched: get_str(&a, IPVS_SVC_ATTR_SCHED_NAME).unwrap_or_default(),
+        flags,
+        timeout: get_u32(&a, IPVS_SVC_ATTR_TIMEOUT).unwrap_or(0),
+        netmask: get_u32(&a, IPVS_SVC_ATTR_NETMASK).unwrap_or(0),
+        pe_name: get_str(&a, IPVS_SVC_ATTR_PE_NAME).filter(|s| !s.is_empty()),
+    })
+}
+
+/// Decodes the contents of an `IPVS_CMD_ATTR_DEST` nest. `svc_af` is used when the kernel
+/// does not send `ADDR_FAMILY` (before Linux 3.18).
+pub fn decode_dest(nest: &[u8], svc_af: u16) -> Result<Dest, IpvsError> {
+    let a = parse_attrs(nest)?;
+    let af = get_u16(&a, IPVS_DEST_ATTR_ADDR_FAMILY).unwrap_or(svc_af);
+    Ok(Dest {
+        key: DestKey {
+            addr: get_addr(&a, IPVS_DEST_ATTR_ADDR, af).ok_or_else(|| missing("dest", "ADDR"))?,
+            port: get_port(&a, IPVS_DEST_ATTR_PORT).ok_or_else(|| missing("dest", "PORT"))?,
+        },
+        fwd: get_u32(&a, IPVS_DEST_ATTR_FWD_METHOD).unwrap_or(0) & IP_VS_CONN_F_FWD_MASK,
+        weight: get_u32(&a, IPVS_DEST_ATTR_WEIGHT).unwrap_or(0),
+        u_thresh: get_u32(&a, IPVS_DEST_ATTR_U_THRESH).unwrap_or(0),
+        l_thresh: get_u32(&a, IPVS_DEST_ATTR_L_THRESH).unwrap_or(0),
+    })
+}
+
+/// The attributes after the 4-byte `genlmsghdr` of a reply.
+fn genl_attrs(body: &[u8]) -> Result<BTreeMap<u16, &[u8]>, IpvsError> {
+    parse_attrs(
+        body.get(4..)
+            .ok_or_else(|| IpvsError::Decode("short genetlink message".into()))?,
+    )
+}
+
+// ----- the socket ----------------------------------------------------------------------------
+
+/// `IPVS_CMD_GET_INFO`'s answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Info {
+    /// `IPVS_INFO_ATTR_VERSION`, e.g. `0x010201` for 1.2.1.
+    pub version: u32,
+    /// `IPVS_INFO_ATTR_CONN_TAB_SIZE`.
+    pub conn_tab_size: u32,
+}
+
+/// Connection timeouts in seconds (`IPVS_CMD_SET_CONFIG` / `GET_CONFIG`; 0 = unchanged on set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Timeouts {
+    pub tcp: u32,
+    pub tcp_fin: u32,
+    pub udp: u32,
+}
+
+/// One generic netlink socket talking to the `IPVS` family of the calling thread's network
+/// namespace. Synchronous; wrap calls in `spawn_blocking` from async code.
+pub struct IpvsSocket {
+    sock: NlSocketHandle,
+    family: u16,
+    seq: u32,
+}
+
+impl IpvsSocket {
+    /// Opens a `NETLINK_GENERIC` socket and resolves the `IPVS` family. If the family is
+    /// unknown (`ENOENT`: module not loaded), runs `modprobe ip_vs` once and retries, as
+    /// keepalived does (`check/ipvswrapper.c`, `libipvs.c`).
+    ///
+    /// Errors: [`IpvsError::Io`] for socket failures, [`IpvsError::NoFamily`] when IPVS is not
+    /// available even after modprobe.
+    pub fn open() -> Result<IpvsSocket, IpvsError> {
+        let sock = NlSocketHandle::connect(NlFamily::Generic, None, Groups::empty())
+            .map_err(|e| IpvsError::Io(format!("open NETLINK_GENERIC socket: {e}")))?;
+        // SAFETY: the fd belongs to `sock`, which outlives this borrow.
+        let fd = unsafe { BorrowedFd::borrow_raw(sock.as_raw_fd()) };
+        let sref = socket2::SockRef::from(&fd);
+        sref.set_read_timeout(Some(REPLY_TIMEOUT))
+            .map_err(|e| IpvsError::Io(format!("SO_RCVTIMEO: {e}")))?;
+        let _ = sref.set_recv_buffer_size(1 << 20);
+        let mut s = IpvsSocket {
+            sock,
+            family: 0,
+            seq: 0,
+        };
+        s.family = match s.resolve_family() {
+            Ok(id) => id,
+            Err(IpvsError::Kernel { errno, .. }) if errno == libc::ENOENT => {
+                let _ = std::process::Command::new("modprobe")
+                    .arg("ip_vs")
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status();
+                // keepalived's libipvs: the first request after loading may fail; retry once.
+                s.resolve_family()
+                    .or_else(|_| s.resolve_family())
+                    .map_err(|_| IpvsError::NoFamily)?
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(s)
+    }
+
+    fn resolve_family(&mut self) -> Result<u16, IpvsError> {
+        let mut attrs = Vec::new();
+        put_str(&mut attrs, CTRL_ATTR_FAMILY_NAME, IPVS_GENL_NAME);
+        let mut body = vec![CTRL_CMD_GETFAMILY, 1, 0, 0];
+        body.extend(attrs);
+        let replies = self.request(GENL_ID_CTRL, body, false, "resolve IPVS family")?;
+        for r in &replies {
+            if let Some(id) = get_u16(&genl_attrs(r)?, CTRL_ATTR_FAMILY_ID) {
+                return Ok(id);
+            }
+        }
+        Err(IpvsError::NoFamily)
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1).max(1);
+        self.seq
+    }
+
+    fn send(&mut self, ty: u16, body: Vec<u8>, dump: bool) -> Result<u32, IpvsError> {
+        let seq = self.next_seq();
+        let flags = if dump {
+            NlmF::REQUEST | NlmF::DUMP
+        } else {
+            NlmF::REQUEST | NlmF::ACK
+        };
+        let msg = NlmsghdrBuilder::default()
+            .nl_type(ty)
+            .nl_flags(flags)
+            .nl_seq(seq)
+            .nl_pid(0)
+            .nl_payload(NlPayload::Payload(Buffer::from(body)))
+            .build()
+            .map_err(|e| IpvsError::Io(format!("build netlink message: {e}")))?;
+        self.sock
+            .send(&msg)
+            .map_err(|e| IpvsError::Io(format!("send: {e}")))?;
+        Ok(seq)
+    }
+
+    /// Sends one request and collects its reply payloads (dump: up to `NLMSG_DONE`; else up to
+    /// the ACK).
+    fn request(
+        &mut self,
+        ty: u16,
+        body: Vec<u8>,
+        dump: bool,
+        op: &str,
+    ) -> Result<Vec<Vec<u8>>, IpvsError> {
+        let seq = self.send(ty, body, dump)?;
+        let mut out = Vec::new();
+        loop {
+            let (iter, _) = self
+                .sock
+                .recv::<u16, Buffer>()
+                .map_err(|e| IpvsError::Io(format!("{op}: recv: {e}")))?;
+            for reply in iter {
+                let reply = reply.map_err(|e| IpvsError::Decode(format!("{op}: {e}")))?;
+                if *reply.nl_seq() != seq {
+                    continue;
+                }
+                let done = *reply.nl_type() == u16::from(Nlmsg::Done);
+                match reply.nl_payload() {
+                    NlPayload::Err(e) => {
+                        return Err(IpvsError::Kernel {
+                            op: op.to_owned(),
+                            errno: -*e.error(),
+                        });
+                    }
+                    NlPayload::DumpExtAck(e) if *e.error() != 0 => {
+                        return Err(IpvsError::Kernel {
+                            op: op.to_owned(),
+                            errno: -*e.error(),
+                        });
+                    }
+                    NlPayload::Ack(_) | NlPayload::DumpExtAck(_) => return Ok(out),
+                    _ if done => return Ok(out),
+                    NlPayload::Payload(b) => {
+                        out.push(b.as_ref().to_vec());
+                        if !dump {
+                            // A non-dump GET answers with one message and no ACK needed
+                            // beyond it; the ACK follows and is read by the loop.
+                        }
+                    }
+                    NlPayload::Empty => {}
+                }
+            }
+        }
+    }
+
+    /// Every service in the kernel table (`IPVS_CMD_GET_SERVICE` dump).
+    pub fn services(&mut self) -> Result<Vec<Service>, IpvsError> {
+        let replies = self.request(
+            self.family,
+            genl_message(IPVS_CMD_GET_SERVICE, &[]),
+            true,
+            "dump services",
+        )?;
+        replies
+            .iter()
+            .map(|r| {
+                let a = genl_attrs(r)?;
+                let nest = a
+                    .get(&IPVS_CMD_ATTR_SERVICE)
+                    .ok_or_else(|| missing("GET_SERVICE reply", "SERVICE"))?;
+                decode_service(nest)
+            })
+            .collect()
+    }
+
+    /// The destinations of one service (`IPVS_CMD_GET_DEST` dump with the service nest).
+    pub fn dests(&mut self, key: &ServiceKey) -> Result<Vec<Dest>, IpvsError> {
+        let replies = self.request(
+            self.family,
+            genl_message(IPVS_CMD_GET_DEST, &encode_service_key(key)),
+            true,
+            &format!("dump real servers of {key}"),
+        )?;
+        replies
+            .iter()
+            .map(|r| {
+                let a = genl_attrs(r)?;
+                let nest = a
+                    .get(&IPVS_CMD_ATTR_DEST)
+                    .ok_or_else(|| missing("GET_DEST reply", "DEST"))?;
+                decode_dest(nest, key.af())
+            })
+            .collect()
+    }
+
+    /// The whole kernel table: services and their destinations.
+    pub fn table(&mut self) -> Result<Table, IpvsError> {
+        let mut table = Table::new();
+        for service in self.services()? {
+            let dests = self
+                .dests(&service.key)?
+                .into_iter()
+                .map(|d| (d.key, d))
+                .collect();
+            table.insert(service.key, ServiceEntry { service, dests });
+        }
+        Ok(table)
+    }
+
+    /// Applies `ops` in order, pipelined ([`WINDOW`] requests in flight). Returns the ops the
+    /// kernel refused, with their errors (the others were applied).
+    ///
+    /// Errors: [`IpvsError::Io`] when the socket itself fails (then it is unknown which of the
+    /// outstanding ops were applied).
+    pub fn apply(&mut self, ops: &[Op]) -> Result<Vec<(Op, IpvsError)>, IpvsError> {
+        let mut failed = Vec::new();
+        for chunk in ops.chunks(WINDOW) {
+            let mut pending: HashMap<u32, &Op> = HashMap::new();
+            for op in chunk {
+                let seq = self.send(self.family, encode_op(op), false)?;
+                pending.insert(seq, op);
+            }
+            while !pending.is_empty() {
+                let (iter, _) = self
+                    .sock
+                    .recv::<u16, Buffer>()
+                    .map_err(|e| IpvsError::Io(format!("recv ACKs: {e}")))?;
+                for reply in iter {
+                    let reply = reply.map_err(|e| IpvsError::Decode(e.to_string()))?;
+                    let Some(op) = pending.remove(reply.nl_seq()) else {
+                        continue;
+                    };
+                    if let NlPayload::Err(e) = reply.nl_payload() {
+                        failed.push((
+                            op.clone(),
+                            IpvsError::Kernel {
+                                op: op.to_string(),
+                                errno: -*e.error(),
+                            },
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(failed)
+    }
+
+    /// Applies `ops` and fails on the first refused one.
+    pub fn apply_all(&mut self, ops: &[Op]) -> Result<(), IpvsError> {
+        match self.apply(ops)?.into_iter().next() {
+            Some((_, e)) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// `IPVS_CMD_FLUSH`: removes every service and destination (of this namespace).
+    pub fn flush(&mut self) -> Result<(), IpvsError> {
+        self.request(
+            self.family,
+            genl_message(IPVS_CMD_FLUSH, &[]),
+            false,
+            "flush",
+        )
+        .map(drop)
+    }
+
+    /// `IPVS_CMD_GET_INFO`.
+    pub fn info(&mut self) -> Result<Info, IpvsError> {
+        let replies = self.request(
+            self.family,
+            genl_message(IPVS_CMD_GET_INFO, &[]),
+            false,
+            "get info",
+        )?;
+        let r = replies
+            .first()
+            .ok_or_else(|| IpvsError::Decode("GET_INFO without answer".into()))?;
+        let a = genl_attrs(r)?;
+        Ok(Info {
+            version: get_u32(&a, IPVS_INFO_ATTR_VERSION).unwrap_or(0),
+            conn_tab_size: get_u32(&a, IPVS_INFO_ATTR_CONN_TAB_SIZE).unwrap_or(0),
+        })
+    }
+
+    /// `IPVS_CMD_GET_CONFIG`: the connection timeouts.
+    pub fn timeouts(&mut self) -> Result<Timeouts, IpvsError> {
+        let replies = self.request(
+            self.family,
+            genl_message(IPVS_CMD_GET_CONFIG, &[]),
+            false,
+            "get config",
+        )?;
+        let r = replies
+            .first()
+            .ok_or_else(|| IpvsError::Decode("GET_CONFIG without answer".into()))?;
+        let a = genl_attrs(r)?;
+        Ok(Timeouts {
+            tcp: get_u32(&a, IPVS_CMD_ATTR_TIMEOUT_TCP).unwrap_or(0),
+            tcp_fin: get_u32(&a, IPVS_CMD_ATTR_TIMEOUT_TCP_FIN).unwrap_or(0),
+            udp: get_u32(&a, IPVS_CMD_ATTR_TIMEOUT_UDP).unwrap_or(0),
+        })
+    }
+
+    /// `IPVS_CMD_SET_CONFIG` (keepalived `lvs_timeouts`); zero fields are left unchanged.
+    pub fn set_timeouts(&mut self, t: Timeouts) -> Result<(), IpvsError> {
+        let mut attrs = Vec::new();
+        put_u32(&mut attrs, IPVS_CMD_ATTR_TIMEOUT_TCP, t.tcp);
+        put_u32(&mut attrs, IPVS_CMD_ATTR_TIMEOUT_TCP_FIN, t.tcp_fin);
+        put_u32(&mut attrs, IPVS_CMD_ATTR_TIMEOUT_UDP, t.udp);
+        self.request(
+            self.family,
+            genl_message(IPVS_CMD_SET_CONFIG, &attrs),
+            false,
+            "set config",
+        )
+        .map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ne16(v: u16) -> [u8; 2] {
+        v.to_ne_bytes()
+    }
+    fn ne32(v: u32) -> [u8; 4] {
+        v.to_ne_bytes()
+    }
+
+    fn tcp_svc() -> Service {
+        Service {
+            key: ServiceKey::Addr {
+                protocol: IPPROTO_TCP,
+                addr: "192.168.200.100".parse().unwrap(),
+                port: 443,
+            },
+            sched: "wlc".into(),
+            flags: IP_VS_SVC_F_PERSISTENT,
+            timeout: 50,
+            netmask: 0xffff_ffff,
+            pe_name: None,
+        }
+    }
+
+    /// The service nest, written out by hand from ip_vs.h.
+    #[test]
+    fn service_encoding_byte_for_byte() {
+        let got = encode_service(&tcp_svc(), true);
+        let mut want = Vec::new();
+        // outer nest header: len = 4 + inner
+        let inner_len = 8 + 8 + 20 + 8 + 8 + 12 + 8 + 8;
+        want.extend(ne16(4 + inner_len));
+        want.extend(ne16(1));
+        want.extend([6, 0]); // len 6
+        want.extend(ne16(1)); // AF
+        want.extend(ne16(2));
+        want.extend([0, 0]); // AF_INET + pad
+        want.extend(ne16(6));
+        want.extend(ne16(2)); // PROTOCOL
+        want.extend(ne16(6));
+        want.extend([0, 0]);
+        want.extend(ne16(20));
+        want.extend(ne16(3)); // ADDR, 16 bytes
+        want.extend([192, 168, 200, 100, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        want.extend(ne16(6));
+        want.extend(ne16(4)); // PORT, network order
+        want.extend([0x01, 0xbb, 0, 0]);
+        want.extend(ne16(8));
+        want.extend(ne16(6)); // SCHED_NAME "wlc\0"
+        want.extend(b"wlc\0");
+        want.extend(ne16(12));
+        want.extend(ne16(7)); // FLAGS {flags, mask}
+        want.extend(ne32(1));
+        want.extend(ne32(0xffff_ffff));
+        want.extend(ne16(8));
+        want.extend(ne16(8)); // TIMEOUT host order
+        want.extend(ne32(50));
+        want.extend(ne16(8));
+        want.extend(ne16(9)); // NETMASK
+        want.extend(ne32(0xffff_ffff));
+        assert_eq!(got, want);
+        assert_eq!(decode_service(&got[4..]).unwrap(), tcp_svc());
+    }
+
+    #[test]
+    fn fwmark_and_ipv6_encoding() {
+        let svc = Service {
+            key: ServiceKey::Fwmark {
+                af: AF_INET6,
+                mark: 0x0102_0304,
+            },
+            sched: "rr".into(),
+            flags: 0,
+            timeout: 0,
+            netmask: 128,
+            pe_name: None,
+        };
+        let got = encode_service(&svc, false);
+        let mut want = Vec::new();
+        want.extend(ne16(4 + 8 + 8));
+        want.extend(ne16(1));
+        want.extend([6, 0]);
+        want.extend(ne16(1));
+        want.extend(ne16(10));
+        want.extend([0, 0]);
+        want.extend(ne16(8));
+        want.extend(ne16(5)); // FWMARK host order
+        want.extend(ne32(0x0102_0304));
+        assert_eq!(got, want);
+        // The IPv6 netmask is a prefix length, not a 16-byte mask.
+        let full = encode_service(&svc, true);
+        let attrs = parse_attrs(&full[4..]).unwrap();
+        assert_eq!(attrs[&IPVS_SVC_ATTR_NETMASK], ne32(128));
+        assert_eq!(decode_service(&full[4..]).unwrap(), svc);
+    }
+
+    #[test]
+    fn dest_encoding_byte_for_byte() {
+        let d = Dest {
+            key: DestKey {
+                addr: "2001:db8::1".parse().unwrap(),
+                port: 8080,
+            },
+            fwd: IP_VS_CONN_F_DROUTE,
+            weight: 3,
+            u_thresh: 100,
+            l_thresh: 10,
+        };
+        let got = encode_dest(&d, true);
+        let mut want = Vec::new();
+        want.extend(ne16(4 + 20 + 8 + 8 * 4 + 8));
+        want.extend(ne16(2));
+        want.extend(ne16(20));
+        want.extend(ne16(1));
+        want.extend([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        want.extend(ne16(6));
+        want.extend(ne16(2));
+        want.extend([0x1f, 0x90, 0, 0]); // 8080 network order
+        for (ty, v) in [(3u16, 3u32), (4, 3), (5, 100), (6, 10)] {
+            want.extend(ne16(8));
+            want.extend(ne16(ty));
+            want.extend(ne32(v));
+        }
+        want.extend(ne16(6));
+        want.extend(ne16(11)); // ADDR_FAMILY
+        want.extend(ne16(10));
+        want.extend([0, 0]);
+        assert_eq!(got, want);
+        assert_eq!(decode_dest(&got[4..], AF_INET).unwrap(), d);
+    }
+
+    /// The kernel's dumps carry a 16-byte address for IPv4 too, and the HASHED flag.
+    #[test]
+    fn decode_kernel_style_ipv4_dump() {
+        let mut inner = Vec::new();
+        put_u16(&mut inner, IPVS_SVC_ATTR_AF, AF_INET);
+        put_u16(&mut inner, IPVS_SVC_ATTR_PROTOCOL, IPPROTO_UDP);
+        put_attr(
+            &mut inner,
+            IPVS_SVC_ATTR_ADDR,
+            &inet_addr_bytes(&"10.1.2.3".parse().unwrap()),
+        );
+        put_port(&mut inner, IPVS_SVC_ATTR_PORT, 53);
+        put_str(&mut inner, IPVS_SVC_ATTR_SCHED_NAME, "sh");
+        put_attr(
+            &mut inner,
+            IPVS_SVC_ATTR_FLAGS,
+            &[0x1a, 0, 0, 0, 0xff, 0xff, 0xff, 0xff],
+        );
+        put_attr(&mut inner, IPVS_SVC_ATTR_STATS, &[4, 0, 1, 0]);
+        let s = decode_service(&inner).unwrap();
+        assert_eq!(
+            s.key,
+            ServiceKey::Addr {
+                protocol: IPPROTO_UDP,
+                addr: "10.1.2.3".parse().unwrap(),
+                port: 53
+            }
+        );
+        assert_eq!(s.flags, IP_VS_SVC_F_SCHED1 | IP_VS_SVC_F_SCHED2);
+        assert_eq!(s.sched, "sh");
+        assert!(parse_attrs(&[8, 0, 1, 0, 0]).is_err());
+    }
+
+    #[test]
+    fn op_messages_carry_command_and_version() {
+        let key = tcp_svc().key;
+        let del = encode_op(&Op::DelService(key));
+        assert_eq!(&del[..4], &[IPVS_CMD_DEL_SERVICE, 1, 0, 0]);
+        assert_eq!(&del[4..], &encode_service(&tcp_svc(), false)[..]);
+        let dd = encode_op(&Op::DelDest(
+            key,
+            DestKey {
+                addr: "10.0.0.2".parse().unwrap(),
+                port: 80,
+            },
+        ));
+        assert_eq!(dd[0], IPVS_CMD_DEL_DEST);
+        let a = parse_attrs(&dd[4..]).unwrap();
+        let d = parse_attrs(a[&IPVS_CMD_ATTR_DEST]).unwrap();
+        assert_eq!(d.keys().copied().collect::<Vec<_>>(), [1, 2, 11]);
+        assert_eq!(d[&IPVS_DEST_ATTR_PORT], [0, 80]);
+    }
+}

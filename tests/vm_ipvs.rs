@@ -1,0 +1,551 @@
+//! IPVS tests in a qemu TCG VM (the host kernel has no IPVS); see `tests/support/vm.rs`.
+
+mod support;
+
+use std::time::Duration;
+use support::vm::{self, Vm};
+
+#[test]
+fn vm_output_between_markers() {
+    let console = "boot noise\n@@RKVM-START@@\nhello\nworld\n@@RKVM-EXIT 3@@\nreboot: Power down\n";
+    let (out, code) = vm::split_output(console);
+    assert_eq!(out, "hello\nworld\n");
+    assert_eq!(code, Some(3));
+    assert_eq!(vm::split_output("no markers").1, None);
+}
+
+#[test]
+fn vm_module_dependencies_load_first() {
+    let deps = vm::parse_modules_dep(
+        "kernel/a/ip_vs.ko: kernel/b/nf_conntrack.ko kernel/c/libcrc32c.ko\n\
+         kernel/b/nf_conntrack.ko: kernel/c/libcrc32c.ko\n\
+         kernel/c/libcrc32c.ko:\n\
+         kernel/a/ip_vs_rr.ko: kernel/a/ip_vs.ko kernel/b/nf_conntrack.ko kernel/c/libcrc32c.ko\n",
+    );
+    let order = vm::load_order(&deps, &["ip_vs_rr", "ip_vs"]).unwrap();
+    assert_eq!(
+        order,
+        [
+            "kernel/c/libcrc32c.ko",
+            "kernel/b/nf_conntrack.ko",
+            "kernel/a/ip_vs.ko",
+            "kernel/a/ip_vs_rr.ko"
+        ]
+    );
+    assert!(vm::load_order(&deps, &["nope"]).is_err());
+}
+
+#[test]
+fn vm_smoke() {
+    let Some(vm) = Vm::new("vm_smoke") else {
+        return;
+    };
+    let out = vm.run(
+        "set -e\nipvsadm -A -t 10.0.0.1:80 -s wrr\nipvsadm -a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 3\nipvsadm -Ln\nip -br link\nexit 7\n",
+        Duration::from_secs(120),
+    );
+    eprintln!(
+        "boot {:?} total {:?}\n{}",
+        out.boot_time, out.total_time, out.console
+    );
+    assert_eq!(out.exit_code, Some(7));
+    assert!(out.stdout.contains("10.0.1.1:80"), "{}", out.stdout);
+}
+
+/// True when this test binary runs inside the VM (started by a `vm_*` test).
+fn in_guest() -> bool {
+    std::env::var_os("RKVM_GUEST").is_some()
+}
+
+/// Runs the `#[ignore]`d guest test `name` of this binary inside a VM, after `before`, then
+/// the shell lines `after`; returns the VM's output.
+fn run_guest_test(vm: &Vm, name: &str, before: &str, after: &str) -> vm::VmOutput {
+    let exe = std::env::current_exe().expect("current_exe");
+    let script = format!(
+        "set -e\n{before}\nRKVM_GUEST=1 /usr/bin/vmtest --exact {name} --ignored --nocapture --test-threads 1\n{after}\n"
+    );
+    let out = vm.run_with(
+        &script,
+        &[vm::GuestFile::from_host("/usr/bin/vmtest", &exe)],
+        Duration::from_secs(240),
+    );
+    eprintln!(
+        "VM boot {:?}, total {:?}\n{}",
+        out.boot_time, out.total_time, out.stdout
+    );
+    out
+}
+
+mod guest {
+    use rkeepalived::ipvs::IpvsError;
+    use rkeepalived::ipvs::consts::*;
+    use rkeepalived::ipvs::genl::IpvsSocket;
+    use rkeepalived::ipvs::model::*;
+    use rkeepalived::ipvs::reconcile::{reconcile, teardown};
+    use std::net::IpAddr;
+    use std::time::Instant;
+
+    pub fn service(key: ServiceKey, sched: &str, flags: u32, timeout: u32) -> Service {
+        Service {
+            key,
+            sched: sched.into(),
+            flags,
+            timeout,
+            netmask: Service::default_netmask(key.af()),
+            pe_name: None,
+        }
+    }
+
+    pub fn dest(addr: &str, port: u16, fwd: u32, weight: u32) -> Dest {
+        Dest {
+            key: DestKey {
+                addr: addr.parse().unwrap(),
+                port,
+            },
+            fwd,
+            weight,
+            u_thresh: 0,
+            l_thresh: 0,
+        }
+    }
+
+    pub fn entry(s: Service, ds: Vec<Dest>) -> (ServiceKey, ServiceEntry) {
+        (
+            s.key,
+            ServiceEntry {
+                service: s,
+                dests: ds.into_iter().map(|d| (d.key, d)).collect(),
+            },
+        )
+    }
+
+    fn tcp(addr: &str, port: u16) -> ServiceKey {
+        ServiceKey::Addr {
+            protocol: IPPROTO_TCP,
+            addr: addr.parse().unwrap(),
+            port,
+        }
+    }
+
+    /// Everything the genl client does, against the VM's kernel.
+    pub fn genl_roundtrip() {
+        let mut s = IpvsSocket::open().expect("open IPVS socket");
+        let info = s.info().unwrap();
+        println!(
+            "GUEST info version {:#x} conn_tab {}",
+            info.version, info.conn_tab_size
+        );
+        assert!(info.version >= 0x010200);
+
+        let foreign_key = tcp("10.9.9.9", 9);
+        let actual = s.table().unwrap();
+        assert!(
+            actual.contains_key(&foreign_key),
+            "the script made a foreign service: {actual:?}"
+        );
+
+        let mut lc = service(tcp("10.0.0.1", 80), "lc", 0, 0);
+        lc.netmask = 0xffff_ff00;
+        let mut udp_t = dest("10.0.1.3", 53, IP_VS_CONN_F_MASQ, 2);
+        udp_t.u_thresh = 100;
+        udp_t.l_thresh = 10;
+        let want: Table = [
+            entry(
+                service(tcp("10.0.0.1", 443), "wrr", IP_VS_SVC_F_PERSISTENT, 50),
+                vec![
+                    dest("10.0.1.1", 443, IP_VS_CONN_F_MASQ, 3),
+                    dest("10.0.1.2", 443, IP_VS_CONN_F_MASQ, 0),
+                ],
+            ),
+            entry(lc, vec![dest("10.0.1.1", 80, IP_VS_CONN_F_DROUTE, 1)]),
+            entry(
+                service(
+                    ServiceKey::Addr {
+                        protocol: IPPROTO_UDP,
+                        addr: "10.0.0.2".parse().unwrap(),
+                        port: 53,
+                    },
+                    "sh",
+                    IP_VS_SVC_F_SCHED_SH_PORT | IP_VS_SVC_F_SCHED_SH_FALLBACK,
+                    0,
+                ),
+                vec![udp_t],
+            ),
+            entry(
+                service(
+                    ServiceKey::Fwmark {
+                        af: AF_INET,
+                        mark: 7,
+                    },
+                    "rr",
+                    0,
+                    0,
+                ),
+                vec![dest("10.0.2.1", 0, IP_VS_CONN_F_TUNNEL, 1)],
+            ),
+            entry(
+                service(tcp("2001:db8::1", 80), "mh", IP_VS_SVC_F_SCHED1, 0),
+                vec![dest("2001:db8::10", 8080, IP_VS_CONN_F_MASQ, 1)],
+            ),
+        ]
+        .into_iter()
+        .collect();
+
+        let ops = reconcile(&want, &actual);
+        s.apply_all(&ops).expect("apply");
+        let back = s.table().unwrap();
+        for (k, e) in &want {
+            assert_eq!(&back[k], e, "read back {k}");
+        }
+        assert!(reconcile(&want, &back).is_empty());
+
+        // Per-op errors: adding an existing service is EEXIST, touching a missing one ESRCH.
+        let dup = want.values().next().unwrap().service.clone();
+        let missing = service(tcp("10.7.7.7", 1), "rr", 0, 0);
+        let failed = s
+            .apply(&[
+                Op::AddService(dup),
+                Op::DelService(missing.key),
+                Op::EditService(missing.clone()),
+            ])
+            .unwrap();
+        let errnos: Vec<i32> = failed
+            .iter()
+            .map(|(_, e)| match e {
+                IpvsError::Kernel { errno, .. } => *errno,
+                other => panic!("{other}"),
+            })
+            .collect();
+        assert_eq!(errnos, [libc::EEXIST, libc::ESRCH, libc::ESRCH]);
+        let bad = service(tcp("10.7.7.8", 1), "nosuchsched", 0, 0);
+        assert!(s.apply_all(&[Op::AddService(bad)]).is_err());
+
+        // An edit in place: weight change and a scheduler change.
+        let mut want2 = want.clone();
+        let k443 = tcp("10.0.0.1", 443);
+        want2.get_mut(&k443).unwrap().service.sched = "rr".into();
+        want2
+            .get_mut(&k443)
+            .unwrap()
+            .dests
+            .values_mut()
+            .for_each(|d| d.weight = 9);
+        let ops = reconcile(&want2, &s.table().unwrap());
+        assert_eq!(ops.len(), 3, "{ops:?}");
+        s.apply_all(&ops).unwrap();
+        assert!(reconcile(&want2, &s.table().unwrap()).is_empty());
+
+        // A large table, pipelined: 20 services x 100 real servers.
+        let big: Table = (0..20u16)
+            .map(|i| {
+                entry(
+                    service(tcp("10.50.0.1", 1000 + i), "wlc", 0, 0),
+                    (0..100u16)
+                        .map(|j| {
+                            let a = IpAddr::from([10, 60, (j / 250) as u8, (j % 250) as u8 + 1]);
+                            dest(&a.to_string(), 80, IP_VS_CONN_F_MASQ, 1)
+                        })
+                        .collect(),
+                )
+            })
+            .collect();
+        let t = Instant::now();
+        let ops = reconcile(&big, &s.table().unwrap());
+        s.apply_all(&ops).unwrap();
+        let applied = t.elapsed();
+        let t = Instant::now();
+        let back = s.table().unwrap();
+        println!(
+            "GUEST pipelined {} ops in {:?}; dumped {} services in {:?}",
+            ops.len(),
+            applied,
+            back.len(),
+            t.elapsed()
+        );
+        assert!(reconcile(&big, &back).is_empty());
+        s.apply_all(&teardown(&big, &back)).unwrap();
+
+        // Teardown of ours leaves the foreign service alone.
+        let actual = s.table().unwrap();
+        s.apply_all(&teardown(&want2, &actual)).unwrap();
+        let left = s.table().unwrap();
+        assert_eq!(left.keys().copied().collect::<Vec<_>>(), [foreign_key]);
+
+        let t0 = s.timeouts().unwrap();
+        s.set_timeouts(rkeepalived::ipvs::genl::Timeouts {
+            tcp: 901,
+            tcp_fin: 0,
+            udp: 0,
+        })
+        .unwrap();
+        let t1 = s.timeouts().unwrap();
+        assert_eq!((t1.tcp, t1.tcp_fin, t1.udp), (901, t0.tcp_fin, t0.udp));
+        s.flush().unwrap();
+        assert!(s.table().unwrap().is_empty());
+        println!("GUEST genl ok");
+    }
+}
+
+#[test]
+#[ignore = "runs inside the VM (vm_genl_client)"]
+fn guest_genl_roundtrip() {
+    assert!(in_guest(), "run by vm_genl_client inside the VM");
+    guest::genl_roundtrip();
+}
+
+/// The generic netlink client against a real IPVS kernel: add, read back, edit, per-op errors,
+/// a 2000-row pipelined table, teardown that spares a foreign service, timeouts, flush.
+#[test]
+fn vm_genl_client() {
+    let Some(vm) = Vm::new("vm_genl_client") else {
+        return;
+    };
+    let out = run_guest_test(
+        &vm,
+        "guest_genl_roundtrip",
+        "ipvsadm -A -t 10.9.9.9:9 -s rr",
+        "ipvsadm -Ln",
+    );
+    out.assert_ok();
+    assert!(out.stdout.contains("GUEST genl ok"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// rkeepalived vs keepalived 2.2.7 on the same virtual_server configs
+// ---------------------------------------------------------------------------------------------
+
+/// Checker block keywords (removed before the comparison: keepalived marks a real server down
+/// once its checker fails, and the VM has no real servers to check; without checkers both
+/// daemons program every real server as up).
+const CHECKERS: &[&str] = &[
+    "TCP_CHECK",
+    "HTTP_GET",
+    "SSL_GET",
+    "MISC_CHECK",
+    "SMTP_CHECK",
+    "DNS_CHECK",
+    "UDP_CHECK",
+    "PING_CHECK",
+    "FILE_CHECK",
+    "BFD_CHECK",
+];
+
+/// `text` without its checker blocks (brace counting; a block may open on the keyword's line
+/// or on the next one).
+fn strip_checkers(text: &str) -> String {
+    let mut out = String::new();
+    let mut depth: i32 = 0;
+    let mut skipping = false;
+    let mut opened = false;
+    for line in text.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        if !skipping && CHECKERS.contains(&first) {
+            skipping = true;
+            opened = false;
+            depth = 0;
+        }
+        if skipping {
+            for c in line.chars() {
+                match c {
+                    '{' => {
+                        depth += 1;
+                        opened = true;
+                    }
+                    '}' => depth -= 1,
+                    _ => {}
+                }
+            }
+            if opened && depth <= 0 {
+                skipping = false;
+            }
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// `ipvsadm -Ln` as sorted rows: each service line, and each real server line prefixed with
+/// its service line (so the comparison does not depend on the kernel's hash order).
+fn table_rows(ipvsadm: &str) -> Vec<String> {
+    let mut rows = Vec::new();
+    let mut service = String::new();
+    for line in ipvsadm.lines() {
+        let words = line.split_whitespace().collect::<Vec<_>>().join(" ");
+        if line.starts_with("  ->") {
+            if !words.starts_with("-> RemoteAddress") {
+                // Drop the connection counters: "-> ADDR:PORT METHOD WEIGHT".
+                let w: Vec<&str> = words.split(' ').take(4).collect();
+                rows.push(format!("{service} | {}", w.join(" ")));
+            }
+        } else if ["TCP", "UDP", "SCTP", "FWM"]
+            .iter()
+            .any(|p| line.starts_with(p))
+        {
+            service = words;
+            rows.push(service.clone());
+        }
+    }
+    rows.sort();
+    rows
+}
+
+/// The sections `@@ NAME` … of the guest script's output.
+fn sections(stdout: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut name: Option<String> = None;
+    for line in stdout.lines() {
+        if let Some(n) = line.strip_prefix("@@ ") {
+            name = Some(n.trim().to_owned());
+            out.insert(n.trim().to_owned(), String::new());
+        } else if let Some(n) = &name {
+            let s = out.get_mut(n).unwrap();
+            s.push_str(line);
+            s.push('\n');
+        }
+    }
+    out
+}
+
+use std::collections::BTreeMap;
+
+fn lvs_samples() -> Vec<(String, String)> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/keepalived-samples");
+    let mut v: Vec<(String, String)> = std::fs::read_dir(dir)
+        .expect("samples")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let text = std::fs::read_to_string(e.path()).ok()?;
+            text.lines()
+                .any(|l| l.trim_start().starts_with("virtual_server "))
+                .then(|| (e.file_name().to_string_lossy().into_owned(), text))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The guest script: for each config, rkeepalived then keepalived (both `-C`: IPVS side only),
+/// each with a foreign service present; the table while it runs and after SIGTERM.
+const COMPARE_SCRIPT: &str = r#"
+wait_table() { # wait until ipvsadm -Ln has more than the foreign service and is stable
+  prev=""; i=0
+  while [ $i -lt 120 ]; do
+    cur=$(ipvsadm -Ln)
+    n=$(echo "$cur" | grep -c -E '^(TCP|UDP|SCTP|FWM)')
+    if [ "$n" -gt 1 ] && [ "$cur" = "$prev" ]; then return 0; fi
+    prev="$cur"; i=$((i+1)); sleep 0.25
+  done
+  return 1
+}
+run_one() { # $1 daemon tag, $2 config, $3 name, then the daemon command line
+  tag=$1; conf=$2; name=$3; shift 3
+  ipvsadm -C; ipvsadm -A -t 10.250.0.1:1 -s rr
+  "$@" -f "$conf" >/tmp/$tag.$name.log 2>&1 &
+  pid=$!
+  wait_table || echo "timeout waiting for the table" >>/tmp/$tag.$name.log
+  echo "@@ $name $tag up"; ipvsadm -Ln
+  kill -TERM $pid; wait $pid
+  echo "@@ $name $tag down"; ipvsadm -Ln
+  echo "@@ $name $tag log"; tail -n 20 /tmp/$tag.$name.log
+}
+for conf in /conf/*; do
+  name=$(basename "$conf")
+  run_one rk "$conf" "$name" rkeepalived -n -l -D -C -p /tmp/rk.pid
+  run_one ka "$conf" "$name" keepalived -n -l -D -C -p /tmp/ka.pid -c /tmp/kac.pid -r /tmp/kav.pid
+done
+# -I keeps our services.
+conf=$(ls /conf/* | head -n 1)
+ipvsadm -C
+rkeepalived -n -l -D -C -I -p /tmp/rk.pid -f "$conf" >/tmp/keep.log 2>&1 &
+pid=$!; wait_table; kill -TERM $pid; wait $pid
+echo "@@ keep -I"; ipvsadm -Ln
+"#;
+
+/// For every sample with a `virtual_server` (checkers removed), rkeepalived programs the same
+/// IPVS table as keepalived 2.2.7 (compared row by row, sorted), removes exactly its own
+/// services on SIGTERM (a foreign service stays), and keeps them with `-I`.
+#[test]
+fn vm_tables_match_keepalived() {
+    let Some(vm) = Vm::new("vm_tables_match_keepalived") else {
+        return;
+    };
+    if !vm.has_rkeepalived() {
+        support::skip("vm_tables_match_keepalived", "rkeepalived binary not built");
+        return;
+    }
+    let samples = lvs_samples();
+    assert!(
+        samples.len() >= 10,
+        "samples with virtual_server: {}",
+        samples.len()
+    );
+    let files: Vec<vm::GuestFile> = samples
+        .iter()
+        .map(|(name, text)| vm::GuestFile::new(&format!("/conf/{name}"), strip_checkers(text)))
+        .collect();
+    let out = vm.run_with(COMPARE_SCRIPT, &files, Duration::from_secs(500));
+    eprintln!("VM boot {:?}, total {:?}", out.boot_time, out.total_time);
+    assert_eq!(out.exit_code, Some(0), "{}", out.console);
+    let s = sections(&out.stdout);
+    let foreign = vec!["TCP 10.250.0.1:1 rr".to_owned()];
+    let mut compared = 0;
+    for (name, _) in &samples {
+        let get = |k: &str| {
+            s.get(&format!("{name} {k}"))
+                .unwrap_or_else(|| panic!("no section {name} {k}:\n{}", out.stdout))
+        };
+        let rk = table_rows(get("rk up"));
+        let ka = table_rows(get("ka up"));
+        assert!(
+            rk.len() > 1,
+            "{name}: rkeepalived programmed nothing:\n{}",
+            get("rk log")
+        );
+        assert_eq!(
+            rk,
+            ka,
+            "{name}: rkeepalived vs keepalived\nrk log:\n{}\nka log:\n{}",
+            get("rk log"),
+            get("ka log")
+        );
+        assert!(
+            rk.contains(&foreign[0]),
+            "{name}: foreign service kept while running"
+        );
+        assert_eq!(
+            table_rows(get("rk down")),
+            foreign,
+            "{name}: rkeepalived teardown"
+        );
+        assert_eq!(
+            table_rows(get("ka down")),
+            foreign,
+            "{name}: keepalived teardown"
+        );
+        compared += 1;
+        eprintln!("{name}: {} rows equal", rk.len());
+    }
+    let kept = table_rows(&s["keep -I"]);
+    assert!(kept.len() > 1, "-I: services kept: {kept:?}");
+    eprintln!("compared {compared} configs");
+}
+
+#[test]
+fn table_rows_sort_by_service() {
+    let a = "IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\nTCP  10.0.0.1:80 wlc\n  -> 10.0.1.2:80   Masq    1      0          0\n  -> 10.0.1.1:80   Masq    1      3          0\nFWM  1 rr\n";
+    assert_eq!(
+        table_rows(a),
+        [
+            "FWM 1 rr",
+            "TCP 10.0.0.1:80 wlc",
+            "TCP 10.0.0.1:80 wlc | -> 10.0.1.1:80 Masq 1",
+            "TCP 10.0.0.1:80 wlc | -> 10.0.1.2:80 Masq 1",
+        ]
+    );
+    let stripped = strip_checkers(
+        "real_server 1.2.3.4 80 {\n weight 1\n TCP_CHECK {\n  connect_timeout 3\n }\n HTTP_GET\n {\n url { path / }\n }\n}\n",
+    );
+    assert_eq!(stripped, "real_server 1.2.3.4 80 {\n weight 1\n}\n");
+}
