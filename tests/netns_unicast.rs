@@ -261,3 +261,59 @@ fn unicast_instance_without_vips_runs() {
         b.log()
     );
 }
+
+/// Unicast over IPv6: adverts from `unicast_src_ip` (a ULA) to the peer's ULA, hop limit 255,
+/// never to ff02::12; the backup takes over when the master dies.
+#[test]
+fn unicast_ipv6_failover() {
+    if !ready("unicast_ipv6") {
+        return;
+    }
+    let lan = Lan::new(&["a", "b"]);
+    let (ua, ub) = (lan.ip6(1), lan.ip6(2));
+    lan.node("a").add_ip6(ua);
+    lan.node("b").add_ip6(ub);
+    let vip6 = lan.ip6(100);
+    let vip = IpAddr::V6(vip6);
+    let conf = |me: std::net::Ipv6Addr, peer: std::net::Ipv6Addr, prio: u8| {
+        format!(
+            "vrrp_instance V6U {{\n  interface eth0\n  virtual_router_id 85\n  priority {prio}\n  advert_int 1\n\
+             \x20 unicast_src_ip {me}\n  unicast_peer {{\n    {peer}\n  }}\n\
+             \x20 virtual_ipaddress {{\n    {vip6}/64 dev eth0\n  }}\n}}\n"
+        )
+    };
+    let mut cap = lan.capture("b", "ip6 proto 112");
+    let a = lan.node("a").spawn(Daemon::Rkeepalived, &conf(ua, ub, 150));
+    let b = lan.node("b").spawn(Daemon::Rkeepalived, &conf(ub, ua, 100));
+    let logs = || format!("--- a ---\n{}\n--- b ---\n{}", a.log(), b.log());
+    expect_vip(&lan, "a", vip, &logs);
+    assert!(
+        b.wait_log("Entering BACKUP STATE", Duration::from_secs(5)),
+        "{}",
+        logs()
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(!holds(&lan, "b", vip), "{}", logs());
+    a.kill();
+    expect_vip(&lan, "b", vip, &logs);
+    std::thread::sleep(Duration::from_millis(1200));
+    cap.stop();
+    let pkts = cap.vrrp_ips();
+    let (ia, ib) = (IpAddr::V6(ua), IpAddr::V6(ub));
+    assert!(
+        pkts.iter()
+            .filter(|(_, s, d, t)| *s == ia && *d == ib && *t == 255)
+            .count()
+            >= 2,
+        "{pkts:?}"
+    );
+    assert!(
+        pkts.iter().any(|(_, s, d, _)| *s == ib && *d == ia),
+        "{pkts:?}"
+    );
+    assert!(
+        pkts.iter()
+            .all(|(_, _, d, _)| !matches!(d, IpAddr::V6(d) if d.is_multicast())),
+        "{pkts:?}"
+    );
+}
