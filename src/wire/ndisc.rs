@@ -382,7 +382,7 @@ mod tests {
         r.emit(&mut Packet::new_unchecked(&mut buf[..]), SRC, ALL_NODES);
         assert_eq!(buf, BYTES);
         // Router flag: first flag byte 0xa0, checksum 0xd81b (Python, as above).
-        let mut buf = vec![0u8; 32];
+        let mut buf = [0u8; 32];
         Repr::unsolicited(TARGET, MAC, true).emit(
             &mut Packet::new_unchecked(&mut buf[..]),
             SRC,
