@@ -317,3 +317,93 @@ fn unicast_ipv6_failover() {
         "{pkts:?}"
     );
 }
+
+/// Split-brain healing, for rkeepalived and (as the reference) keepalived 2.2.7 on node `a`:
+/// `a` (150) sends its adverts to an address nobody has, so `b` (100) never hears it and
+/// becomes master too; `b`'s adverts reach `a`, which answers each with an advert and a burst
+/// of gratuitous ARPs (`garp_lower_prio_repeat`, default = `vrrp_garp_master_repeat`), so the
+/// LAN learns `a`'s MAC again after `b`'s GARPs. With `garp_lower_prio_repeat 0` and
+/// `lower_prio_no_advert`, `a` stays silent.
+fn split_brain(test: &str, daemon_a: Daemon, healing: bool) {
+    if !ready(test) || !require_daemon(test, daemon_a) {
+        return;
+    }
+    let lan = Lan::new(&["a", "b", "c"]);
+    let vip = lan.ip(100);
+    let nowhere = lan.ip(200);
+    let policy = if healing {
+        ""
+    } else {
+        "  garp_lower_prio_repeat 0\n  lower_prio_no_advert\n"
+    };
+    let conf = |me: &str, peer: std::net::Ipv4Addr, prio: u8, extra: &str| {
+        format!(
+            "global_defs {{\n  vrrp_garp_master_delay 0\n}}\n\
+             vrrp_instance SB {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 86\n  priority {prio}\n  advert_int 1\n\
+             \x20 unicast_src_ip {}\n  unicast_peer {{\n    {peer}\n  }}\n{extra}\
+             \x20 virtual_ipaddress {{\n    {vip}/24 dev eth0\n  }}\n}}\n",
+            lan.addr(me)
+        )
+    };
+    let (mac_a, mac_b) = (lan.node("a").mac(), lan.node("b").mac());
+    let mut cap = lan.capture("c", "arp");
+    let a = lan
+        .node("a")
+        .spawn(daemon_a, &conf("a", nowhere, 150, policy));
+    let b = lan
+        .node("b")
+        .spawn(Daemon::Rkeepalived, &conf("b", lan.addr("a"), 100, ""));
+    let logs = || format!("--- a ---\n{}\n--- b ---\n{}", a.log(), b.log());
+    let vip_ip = IpAddr::V4(vip);
+    expect_vip(&lan, "a", vip_ip, &logs);
+    expect_vip(&lan, "b", vip_ip, &logs);
+    assert!(
+        a.wait_log("with lower priority 100, ours 150", Duration::from_secs(5)),
+        "{}",
+        logs()
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    cap.stop();
+    let garps: Vec<_> = cap.garps().into_iter().filter(|g| g.ip == vip).collect();
+    let first_b = garps
+        .iter()
+        .find(|g| g.mac == mac_b)
+        .unwrap_or_else(|| panic!("no GARP from b: {garps:?}\n{}", logs()))
+        .time;
+    let a_after = garps
+        .iter()
+        .filter(|g| g.mac == mac_a && g.time > first_b)
+        .count();
+    if healing {
+        assert!(
+            a_after >= 5,
+            "{} re-announced {a_after} times after b's GARP\n{}",
+            daemon_a.name(),
+            logs()
+        );
+        assert!(a.log().contains("forcing new election"), "{}", logs());
+    } else {
+        assert_eq!(a_after, 0, "{garps:?}\n{}", logs());
+        assert!(!a.log().contains("forcing new election"), "{}", logs());
+    }
+}
+
+#[test]
+fn split_brain_healing_rkeepalived() {
+    split_brain("split_brain_rk", Daemon::Rkeepalived, true);
+}
+
+#[test]
+fn split_brain_healing_matches_keepalived() {
+    split_brain("split_brain_ka", Daemon::Keepalived, true);
+}
+
+#[test]
+fn split_brain_without_lower_prio_garp_rkeepalived() {
+    split_brain("split_brain_quiet_rk", Daemon::Rkeepalived, false);
+}
+
+#[test]
+fn split_brain_without_lower_prio_garp_matches_keepalived() {
+    split_brain("split_brain_quiet_ka", Daemon::Keepalived, false);
+}
