@@ -344,15 +344,11 @@ fn keepalived_instance_completion_rules() {
     let l = parse(
         "vrrp_instance U {\n  virtual_router_id 5\n  unicast_src_ip 192.0.2.10\n  unicast_peer {\n    192.0.2.11 min_ttl 2\n  }\n  virtual_ipaddress { 192.0.2.5 }\n}\n",
     );
+    assert_eq!(messages(&l), Vec::<String>::new());
+    let peer = &l.config.vrrp_instances[0].unicast_peer[0];
     assert_eq!(
-        messages(&l),
-        vec![
-            "test.conf:5:16: warning: (U) unicast_peer option 'min_ttl' is a keepalived option that rkeepalived does not implement yet; ignored"
-        ]
-    );
-    assert_eq!(
-        l.config.vrrp_instances[0].unicast_peer,
-        vec![ip("192.0.2.11")]
+        (peer.addr, peer.min_ttl, peer.max_ttl),
+        (ip("192.0.2.11"), 2, 255)
     );
 }
 
@@ -557,4 +553,75 @@ fn lexer_corner_cases_match_keepalived() {
             ip("10.9.9.2")
         ]
     );
+}
+
+#[test]
+fn unicast_and_garp_policy_keywords() {
+    let l = parse(
+        "global_defs {\n  vrrp_check_unicast_src\n  vrrp_mcast_group6 ff02::112\n  vrrp_garp_lower_prio_repeat 2\n  vrrp_higher_prio_send_advert true\n}\n\
+         vrrp_instance U {\n  interface eth0\n  virtual_router_id 5\n  mcast_src_ip fd00::1\n  unicast_ttl 64\n  check_unicast_src\n\
+         \x20 unicast_peer {\n    fd00::2 min_ttl 60 max_ttl 70\n    fd00::3 max_ttl 300\n    fd00::4 min_ttl\n  }\n\
+         \x20 garp_master_refresh 30\n  garp_master_refresh_repeat 2\n  garp_lower_prio_delay 3\n  garp_lower_prio_repeat 0\n  lower_prio_no_advert\n\
+         \x20 higher_prio_send_advert off\n  virtual_ipaddress { fd00::100/64 }\n}\n",
+    );
+    assert_eq!(
+        messages(&l),
+        vec![
+            "test.conf:15:21: error: (U) invalid max_ttl '300' for unicast_peer fd00::3: number outside range [0, 255] - ignored",
+            "test.conf:16:13: error: (U) unicast_peer fd00::4 is missing a value for min_ttl - ignored",
+        ]
+    );
+    let g = &l.config.global;
+    assert!(g.vrrp_check_unicast_src && g.vrrp_higher_prio_send_advert);
+    assert_eq!(
+        g.vrrp_mcast_group6,
+        "ff02::112".parse::<std::net::Ipv6Addr>().unwrap()
+    );
+    assert_eq!(g.vrrp_garp_lower_prio_repeat, Some(2));
+    let i = &l.config.vrrp_instances[0];
+    assert_eq!(i.unicast_src_ip, Some(ip("fd00::1")));
+    assert_eq!(i.unicast_ttl, 64);
+    assert!(i.check_unicast_src);
+    let peers: Vec<(IpAddr, u8, u8)> = i
+        .unicast_peer
+        .iter()
+        .map(|p| (p.addr, p.min_ttl, p.max_ttl))
+        .collect();
+    assert_eq!(
+        peers,
+        vec![
+            (ip("fd00::2"), 60, 70),
+            (ip("fd00::3"), 0, 255),
+            (ip("fd00::4"), 0, 255)
+        ]
+    );
+    assert_eq!(i.garp_master_refresh, Some(Duration::from_secs(30)));
+    assert_eq!(i.garp_master_refresh_repeat, Some(2));
+    assert_eq!(i.garp_lower_prio_delay, Some(Duration::from_secs(3)));
+    assert_eq!(i.garp_lower_prio_repeat, Some(0));
+    assert_eq!(i.lower_prio_no_advert, Some(true));
+    assert_eq!(i.higher_prio_send_advert, Some(false));
+    assert_eq!(i.version, Some(3));
+}
+
+#[test]
+fn vrrp_min_garp_keeps_explicit_settings() {
+    let l = parse("global_defs {\n  vrrp_garp_master_delay 2\n  vrrp_min_garp\n}\n");
+    let g = &l.config.global;
+    assert!(g.vrrp_min_garp);
+    assert_eq!(g.vrrp_garp_master_repeat, 1);
+    assert_eq!(g.vrrp_garp_master_refresh_repeat, 0);
+    assert_eq!(g.vrrp_garp_master_delay, Duration::from_secs(2));
+    let l = parse("global_defs {\n  vrrp_min_garp false\n}\n");
+    assert_eq!(l.config.global.vrrp_garp_master_repeat, 5);
+    // A unicast instance and a multicast one; the no-VIP instance loads with only a warning.
+    let l = parse(
+        "vrrp_instance N {\n  interface eth0\n  virtual_router_id 7\n  unicast_peer {\n    10.0.0.2\n  }\n}\n",
+    );
+    assert_eq!(
+        messages(&l),
+        vec!["test.conf:1:15: warning: (N) No VIP specified; at least one is sensible"]
+    );
+    assert_eq!(l.config.vrrp_instances.len(), 1);
+    assert_eq!(l.config.vrrp_instances[0].unicast_ttl, 255);
 }

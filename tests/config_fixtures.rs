@@ -117,7 +117,8 @@ fn features_fixture() {
     assert_eq!((vip.span.line, vip.span.col), (47, 9));
     assert_eq!(ext.virtual_ipaddress[1].addr, ip("192.0.2.101"));
     assert_eq!(ext.unicast_src_ip, Some(ip("192.0.2.11")));
-    assert_eq!(ext.unicast_peer, vec![ip("192.0.2.12"), ip("192.0.2.13")]);
+    let peers: Vec<IpAddr> = ext.unicast_peer.iter().map(|p| p.addr).collect();
+    assert_eq!(peers, vec![ip("192.0.2.12"), ip("192.0.2.13")]);
     let tracks: Vec<(&str, Option<i32>, bool)> = ext
         .track_script
         .iter()

@@ -11,7 +11,7 @@
 //! The runner asserts equality line by line. `UPDATE_GOLDEN=1 cargo test --test conformance`
 //! rewrites `output.jsonl`; a rewritten golden must be reviewed by hand before it is committed.
 
-use rkeepalived::vrrp::fsm::{Input, Instance, InstanceConfig};
+use rkeepalived::vrrp::fsm::{GarpPolicy, Input, Instance, InstanceConfig};
 use rkeepalived::vrrp::{Centiseconds, Priority, Version, Vrid};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -32,6 +32,9 @@ struct CaseConfig {
     start_master: bool,
     garp_master_delay_ms: u64,
     primary_ip: IpAddr,
+    /// keepalived's GARP/NA policy knobs; absent = all off.
+    #[serde(default)]
+    garp: GarpPolicy,
 }
 
 impl CaseConfig {
@@ -47,6 +50,7 @@ impl CaseConfig {
             start_master: self.start_master,
             garp_master_delay: Duration::from_millis(self.garp_master_delay_ms),
             primary_ip: self.primary_ip,
+            garp: self.garp,
         }
     }
 }
@@ -217,4 +221,28 @@ case! {
     /// by the Skew_Time difference; as Master, 200 → 90 is advertised and a peer at 95
     /// preempts.
     tracker_priority_changes
+}
+
+case! {
+    /// Split brain healed (v3, priority 150, garp_lower_prio_repeat 5, garp_lower_prio_delay
+    /// 5 s, higher_prio_send_advert): Master at 3.5 s (down = 3 s + 106/256 s); the other
+    /// master at 100 is heard at 4 s → log, advert at once, a burst of 5 GARPs per VIP; a
+    /// second lower advert → another immediate burst; the second master burst at 8.5 s
+    /// (garp_master_delay); the delayed lower-priority burst at 9 s; then a master
+    /// at 200 is answered with one advert before we go to Backup.
+    split_brain_healing
+}
+
+case! {
+    /// Owner (255) with garp_master_refresh 3 s, refresh_repeat 2, no second burst: Master at
+    /// 0; adverts every second; the first advert strictly after 3 s (at 4 s) carries a
+    /// refresh burst of 2, then at 8 s; Shutdown stops it.
+    garp_refresh
+}
+
+case! {
+    /// Master at 100 with lower_prio_no_advert and garp_lower_prio_repeat 0 hears 50: only the
+    /// log line (without "forcing new election"); no advert, no GARP; the Adver_Timer is
+    /// re-armed from the advert.
+    lower_prio_no_advert
 }

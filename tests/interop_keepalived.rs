@@ -146,3 +146,203 @@ fn v3_keepalived_master_rkeepalived_backup() {
         Daemon::Rkeepalived,
     );
 }
+
+/// What a mixed-pair scenario needs: the config of node `node` (`"a"` or `"b"`) at
+/// `priority`, the VIP to watch, and how long a takeover may take.
+struct Scenario<'a> {
+    conf: &'a dyn Fn(&Lan, &str, u8) -> String,
+    vip: &'a dyn Fn(&Lan) -> IpAddr,
+    takeover_limit: Duration,
+}
+
+/// Like [`mixed_pair`], for any config: `high` at 150 on a, `low` at 100 on b; the higher one
+/// holds the VIP stably with the other in BACKUP, neither complains about the other's adverts,
+/// and killing it moves the VIP within `takeover_limit`.
+fn mixed_pair_with(test: &str, high: Daemon, low: Daemon, sc: &Scenario) {
+    if !require_root(test)
+        || !require_daemon(test, Daemon::Rkeepalived)
+        || !require_daemon(test, Daemon::Keepalived)
+    {
+        return;
+    }
+    let lan = Lan::new(&["a", "b"]);
+    let vip = (sc.vip)(&lan);
+    let a = lan.node("a").spawn(high, &(sc.conf)(&lan, "a", 150));
+    let b = lan.node("b").spawn(low, &(sc.conf)(&lan, "b", 100));
+    let logs = || {
+        format!(
+            "a ({}):\n{}\nb ({}):\n{}",
+            high.name(),
+            a.log(),
+            low.name(),
+            b.log()
+        )
+    };
+    assert!(
+        wait_until(Duration::from_secs(12), STEP, || lan
+            .node("a")
+            .has_addr(vip))
+        .is_some(),
+        "{}",
+        logs()
+    );
+    assert!(
+        b.wait_log("Entering BACKUP STATE", Duration::from_secs(5)),
+        "{}",
+        logs()
+    );
+    // With 100 ms adverts b may win a moment at start-up, before keepalived has started;
+    // from here on it must stay backup.
+    let b_masters = b.log_count("Entering MASTER STATE");
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        assert!(
+            lan.node("a").has_addr(vip) && !lan.node("b").has_addr(vip),
+            "{}",
+            logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        b.log_count("Entering MASTER STATE"),
+        b_masters,
+        "b was master during steady state\n{}",
+        logs()
+    );
+    for (p, name) in [(&a, high.name()), (&b, low.name())] {
+        let log = p.log().to_lowercase();
+        for bad in [
+            "checksum",
+            "interval mismatch",
+            "invalid ttl",
+            "not a unicast peer",
+            "expected multicast",
+            "expected unicast",
+            "ip number count",
+        ] {
+            assert!(
+                !log.contains(bad),
+                "{name} complained ({bad}):\n{}",
+                p.log()
+            );
+        }
+    }
+    a.kill();
+    let took = wait_until(Duration::from_secs(10), STEP, || {
+        lan.node("b").has_addr(vip)
+    })
+    .unwrap_or_else(|| panic!("b never took over\n{}", logs()));
+    assert!(
+        took <= sc.takeover_limit,
+        "takeover after {took:?}\n{}",
+        logs()
+    );
+}
+
+fn ipv6_conf(lan: &Lan, _node: &str, priority: u8) -> String {
+    format!(
+        "vrrp_instance VI_6 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 65\n  priority {priority}\n  advert_int 1\n\
+         \x20 virtual_ipaddress {{\n    {}/64 dev eth0\n  }}\n}}\n",
+        lan.ip6(100)
+    )
+}
+
+const IPV6: Scenario = Scenario {
+    conf: &ipv6_conf,
+    vip: &|lan| IpAddr::V6(lan.ip6(100)),
+    takeover_limit: TAKEOVER_LIMIT,
+};
+
+#[test]
+fn v3_ipv6_rkeepalived_master_keepalived_backup() {
+    mixed_pair_with(
+        "interop_v6_rk_master",
+        Daemon::Rkeepalived,
+        Daemon::Keepalived,
+        &IPV6,
+    );
+}
+
+#[test]
+fn v3_ipv6_keepalived_master_rkeepalived_backup() {
+    mixed_pair_with(
+        "interop_v6_ka_master",
+        Daemon::Keepalived,
+        Daemon::Rkeepalived,
+        &IPV6,
+    );
+}
+
+fn unicast_conf(lan: &Lan, node: &str, priority: u8) -> String {
+    let peer = if node == "a" { "b" } else { "a" };
+    format!(
+        "vrrp_instance VU {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 66\n  priority {priority}\n  advert_int 1\n\
+         \x20 unicast_src_ip {}\n  unicast_peer {{\n    {}\n  }}\n\
+         \x20 virtual_ipaddress {{\n    {}/24 dev eth0\n  }}\n}}\n",
+        lan.addr(node),
+        lan.addr(peer),
+        lan.ip(100)
+    )
+}
+
+const UNICAST: Scenario = Scenario {
+    conf: &unicast_conf,
+    vip: &|lan| IpAddr::V4(lan.ip(100)),
+    takeover_limit: TAKEOVER_LIMIT,
+};
+
+#[test]
+fn unicast_v2_rkeepalived_master_keepalived_backup() {
+    mixed_pair_with(
+        "interop_unicast_rk_master",
+        Daemon::Rkeepalived,
+        Daemon::Keepalived,
+        &UNICAST,
+    );
+}
+
+#[test]
+fn unicast_v2_keepalived_master_rkeepalived_backup() {
+    mixed_pair_with(
+        "interop_unicast_ka_master",
+        Daemon::Keepalived,
+        Daemon::Rkeepalived,
+        &UNICAST,
+    );
+}
+
+fn fast_v3_conf(lan: &Lan, _node: &str, priority: u8) -> String {
+    format!(
+        "vrrp_instance VF {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 67\n  priority {priority}\n  version 3\n  advert_int 0.1\n\
+         \x20 virtual_ipaddress {{\n    {}/24 dev eth0\n  }}\n}}\n",
+        lan.ip(100)
+    )
+}
+
+/// Master_Down_Interval 3 × 0.1 s + 156 × 0.1 s / 256 = 361 ms, plus a generous margin for the
+/// wall-clock `ip addr` polling.
+const FAST_V3: Scenario = Scenario {
+    conf: &fast_v3_conf,
+    vip: &|lan| IpAddr::V4(lan.ip(100)),
+    takeover_limit: Duration::from_millis(1500),
+};
+
+#[test]
+fn v3_100ms_rkeepalived_master_keepalived_backup() {
+    mixed_pair_with(
+        "interop_100ms_rk_master",
+        Daemon::Rkeepalived,
+        Daemon::Keepalived,
+        &FAST_V3,
+    );
+}
+
+#[test]
+fn v3_100ms_keepalived_master_rkeepalived_backup() {
+    mixed_pair_with(
+        "interop_100ms_ka_master",
+        Daemon::Keepalived,
+        Daemon::Rkeepalived,
+        &FAST_V3,
+    );
+}

@@ -51,6 +51,21 @@ pub struct GlobalDefs {
     pub vrrp_gna_interval: Duration,
     /// `vrrp_mcast_group4` (default 224.0.0.18).
     pub vrrp_mcast_group4: std::net::Ipv4Addr,
+    /// `vrrp_mcast_group6` (default ff02::12, RFC 5798 §5.1.2.2).
+    pub vrrp_mcast_group6: std::net::Ipv6Addr,
+    /// `vrrp_check_unicast_src`: drop unicast adverts whose source is not a `unicast_peer`.
+    pub vrrp_check_unicast_src: bool,
+    /// `vrrp_garp_lower_prio_delay` (default: `vrrp_garp_master_delay`, resolved by the loader).
+    pub vrrp_garp_lower_prio_delay: Option<Duration>,
+    /// `vrrp_garp_lower_prio_repeat` (default: `vrrp_garp_master_repeat`, resolved by the loader).
+    pub vrrp_garp_lower_prio_repeat: Option<u32>,
+    /// `vrrp_min_garp`: one GARP per transition, no second burst, no refresh (applied to the
+    /// other GARP settings by the loader, as keepalived does, only where they are still defaults).
+    pub vrrp_min_garp: bool,
+    /// `vrrp_lower_prio_no_advert` (default false): default of `lower_prio_no_advert`.
+    pub vrrp_lower_prio_no_advert: bool,
+    /// `vrrp_higher_prio_send_advert` (default false): default of `higher_prio_send_advert`.
+    pub vrrp_higher_prio_send_advert: bool,
     /// `notification_email { addr... }`.
     pub notification_email: Vec<String>,
     /// `notification_email_from`.
@@ -77,6 +92,13 @@ impl Default for GlobalDefs {
             vrrp_garp_interval: Duration::ZERO,
             vrrp_gna_interval: Duration::ZERO,
             vrrp_mcast_group4: std::net::Ipv4Addr::new(224, 0, 0, 18),
+            vrrp_mcast_group6: std::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12),
+            vrrp_check_unicast_src: false,
+            vrrp_garp_lower_prio_delay: None,
+            vrrp_garp_lower_prio_repeat: None,
+            vrrp_min_garp: false,
+            vrrp_lower_prio_no_advert: false,
+            vrrp_higher_prio_send_advert: false,
             notification_email: Vec::new(),
             notification_email_from: None,
             smtp_server: None,
@@ -165,6 +187,28 @@ pub struct VirtualAddress {
     pub span: Span,
 }
 
+/// One line of `unicast_peer { IP [min_ttl N] [max_ttl N] }` (keepalived `alloc_unicast_peer`).
+/// The TTL range is checked on receive only with `check_unicast_src`, as keepalived does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnicastPeer {
+    pub addr: IpAddr,
+    /// `min_ttl` (default 0).
+    pub min_ttl: u8,
+    /// `max_ttl` (default 255).
+    pub max_ttl: u8,
+}
+
+impl UnicastPeer {
+    /// A peer that accepts any TTL.
+    pub fn new(addr: IpAddr) -> UnicastPeer {
+        UnicastPeer {
+            addr,
+            min_ttl: 0,
+            max_ttl: 255,
+        }
+    }
+}
+
 /// One `track_script { NAME [weight N [reverse]] }` line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackScript {
@@ -216,10 +260,28 @@ pub struct VrrpInstance {
     pub authentication: Option<Authentication>,
     /// `virtual_ipaddress { }`.
     pub virtual_ipaddress: Vec<VirtualAddress>,
-    /// `unicast_src_ip`.
+    /// `unicast_src_ip` / `mcast_src_ip` (keepalived uses one handler for both): the source
+    /// address of our adverts.
     pub unicast_src_ip: Option<IpAddr>,
-    /// `unicast_peer { }` addresses (empty = multicast).
-    pub unicast_peer: Vec<IpAddr>,
+    /// `unicast_peer { }` (empty = multicast).
+    pub unicast_peer: Vec<UnicastPeer>,
+    /// `unicast_ttl` (1-255, default 255): IP TTL / hop limit of unicast adverts.
+    pub unicast_ttl: u8,
+    /// `check_unicast_src`: drop unicast adverts whose source is not a peer (also on with
+    /// `global_defs vrrp_check_unicast_src`).
+    pub check_unicast_src: bool,
+    /// `garp_master_refresh` (default: `vrrp_garp_master_refresh`; zero = off).
+    pub garp_master_refresh: Option<Duration>,
+    /// `garp_master_refresh_repeat` (default: `vrrp_garp_master_refresh_repeat`).
+    pub garp_master_refresh_repeat: Option<u32>,
+    /// `garp_lower_prio_delay` (default: `vrrp_garp_lower_prio_delay`).
+    pub garp_lower_prio_delay: Option<Duration>,
+    /// `garp_lower_prio_repeat` (default: `vrrp_garp_lower_prio_repeat`; 0 = no GARPs).
+    pub garp_lower_prio_repeat: Option<u32>,
+    /// `lower_prio_no_advert [bool]` (default: `vrrp_lower_prio_no_advert`).
+    pub lower_prio_no_advert: Option<bool>,
+    /// `higher_prio_send_advert [bool]` (default: `vrrp_higher_prio_send_advert`).
+    pub higher_prio_send_advert: Option<bool>,
     /// `track_script { }`.
     pub track_script: Vec<TrackScript>,
     /// notify, notify_master, notify_backup, notify_fault, notify_stop.

@@ -32,13 +32,13 @@ use crate::config::diag::{Diagnostic, Diagnostics, Span};
 use crate::config::keywords::{self, Context};
 use crate::config::lexer::{self, Line, Token, Word};
 use crate::config::model::{
-    Authentication, Command, Config, InitialState, Notify, ScriptUser, TrackScript, VirtualAddress,
-    VrrpInstance, VrrpScript,
+    Authentication, Command, Config, InitialState, Notify, ScriptUser, TrackScript, UnicastPeer,
+    VirtualAddress, VrrpInstance, VrrpScript,
 };
 use crate::config::values::{self, MICROS_PER_SEC};
 use crate::vrrp::{Centiseconds, Priority, Vrid};
 use std::fmt::Display;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -181,11 +181,19 @@ struct InstanceDraft {
     /// `true` once an IPv6 address fixed the family, `false` for IPv4.
     ipv6: Option<bool>,
     unicast_src_ip: Option<IpAddr>,
-    unicast_peer: Vec<IpAddr>,
+    unicast_peer: Vec<UnicastPeer>,
     track_script: Vec<TrackScript>,
     notify: Notify,
     garp_master_delay: Option<Duration>,
     garp_master_repeat: Option<u32>,
+    unicast_ttl: Option<u8>,
+    check_unicast_src: bool,
+    garp_master_refresh: Option<Duration>,
+    garp_master_refresh_repeat: Option<u32>,
+    garp_lower_prio_delay: Option<Duration>,
+    garp_lower_prio_repeat: Option<u32>,
+    lower_prio_no_advert: Option<bool>,
+    higher_prio_send_advert: Option<bool>,
 }
 
 /// A `vrrp_script` while its block is read.
@@ -613,6 +621,60 @@ impl Parser {
                     self.config.global.vrrp_gna_interval = d;
                 }
             }
+            "vrrp_mcast_group6" => {
+                if let Some(word) = self.need(who, l, 1) {
+                    match word.text.parse::<Ipv6Addr>() {
+                        Ok(group) if group.is_multicast() => {
+                            self.config.global.vrrp_mcast_group6 = group
+                        }
+                        _ => {
+                            self.bad_value(who, l, word, "not an IPv6 multicast address", "ignored")
+                        }
+                    }
+                }
+            }
+            "vrrp_check_unicast_src" => {
+                if let Some(on) = self.flag(who, l) {
+                    self.config.global.vrrp_check_unicast_src = on;
+                }
+            }
+            "vrrp_garp_lower_prio_delay" => {
+                if let Some(s) = self.whole_seconds(who, l, "ignored") {
+                    self.config.global.vrrp_garp_lower_prio_delay = Some(Duration::from_secs(s));
+                }
+            }
+            "vrrp_garp_lower_prio_repeat" => {
+                if let Some(n) = self.unsigned(who, l, 1, (0, u64::from(u32::MAX)), "ignored") {
+                    self.config.global.vrrp_garp_lower_prio_repeat = Some(n as u32);
+                }
+            }
+            "vrrp_min_garp" => {
+                if self.flag(who, l) == Some(true) {
+                    // keepalived vrrp_min_garp_handler: one GARP/NA, no repeat, no refresh, no
+                    // second burst, but settings already changed from their defaults stay.
+                    let g = &mut self.config.global;
+                    g.vrrp_min_garp = true;
+                    if g.vrrp_garp_master_repeat == 5 {
+                        g.vrrp_garp_master_repeat = 1;
+                    }
+                    if g.vrrp_garp_master_refresh_repeat == 1 {
+                        g.vrrp_garp_master_refresh_repeat = 0;
+                    }
+                    if g.vrrp_garp_master_delay == Duration::from_secs(5) {
+                        g.vrrp_garp_master_delay = Duration::ZERO;
+                    }
+                }
+            }
+            "vrrp_lower_prio_no_advert" => {
+                if let Some(on) = self.flag(who, l) {
+                    self.config.global.vrrp_lower_prio_no_advert = on;
+                }
+            }
+            "vrrp_higher_prio_send_advert" => {
+                if let Some(on) = self.flag(who, l) {
+                    self.config.global.vrrp_higher_prio_send_advert = on;
+                }
+            }
             "vrrp_mcast_group4" => {
                 if let Some(word) = self.need(who, l, 1) {
                     match word.text.parse::<Ipv4Addr>() {
@@ -915,6 +977,14 @@ impl Parser {
             notify: Notify::default(),
             garp_master_delay: None,
             garp_master_repeat: None,
+            unicast_ttl: None,
+            check_unicast_src: false,
+            garp_master_refresh: None,
+            garp_master_refresh_repeat: None,
+            garp_lower_prio_delay: None,
+            garp_lower_prio_repeat: None,
+            lower_prio_no_advert: None,
+            higher_prio_send_advert: None,
         };
         self.open_block(&owner);
         while let Some(l) = self.next_in_block(&owner) {
@@ -1021,7 +1091,8 @@ impl Parser {
                     }
                 }
             }
-            "unicast_src_ip" => {
+            // keepalived installs one handler (vrrp_srcip_handler) for both keywords.
+            "unicast_src_ip" | "mcast_src_ip" => {
                 let Some(word) = self.need(who, l, 1) else {
                     return;
                 };
@@ -1084,6 +1155,48 @@ impl Parser {
             "garp_master_repeat" => {
                 if let Some(n) = self.repeat(who, l) {
                     d.garp_master_repeat = Some(n);
+                }
+            }
+            "unicast_ttl" => {
+                if let Some(n) = self.unsigned(who, l, 1, (1, 255), "ignored") {
+                    d.unicast_ttl = Some(n as u8);
+                }
+            }
+            "check_unicast_src" => {
+                if let Some(on) = self.flag(who, l) {
+                    d.check_unicast_src = on;
+                }
+            }
+            // keepalived reads the refresh and the lower-priority delay as whole seconds.
+            "garp_master_refresh" => {
+                if let Some(s) = self.whole_seconds(who, l, "ignored") {
+                    d.garp_master_refresh = Some(Duration::from_secs(s));
+                }
+            }
+            "garp_master_refresh_repeat" => {
+                if let Some(n) = self.repeat(who, l) {
+                    d.garp_master_refresh_repeat = Some(n);
+                }
+            }
+            "garp_lower_prio_delay" => {
+                if let Some(s) = self.whole_seconds(who, l, "ignored") {
+                    d.garp_lower_prio_delay = Some(Duration::from_secs(s));
+                }
+            }
+            // 0 is allowed here: no GARPs when a lower-priority advert is heard.
+            "garp_lower_prio_repeat" => {
+                if let Some(n) = self.unsigned(who, l, 1, (0, u64::from(u32::MAX)), "ignored") {
+                    d.garp_lower_prio_repeat = Some(n as u32);
+                }
+            }
+            "lower_prio_no_advert" => {
+                if let Some(on) = self.flag(who, l) {
+                    d.lower_prio_no_advert = Some(on);
+                }
+            }
+            "higher_prio_send_advert" => {
+                if let Some(on) = self.flag(who, l) {
+                    d.higher_prio_send_advert = Some(on);
                 }
             }
             _ => self.not_parsed(l, Context::VrrpInstance),
@@ -1344,7 +1457,7 @@ impl Parser {
     }
 
     /// One line of `unicast_peer { }`: `IP [min_ttl N] [max_ttl N]`.
-    fn unicast_peer(&mut self, d: &mut InstanceDraft, l: &Line) -> Option<IpAddr> {
+    fn unicast_peer(&mut self, d: &mut InstanceDraft, l: &Line) -> Option<UnicastPeer> {
         let who = d.who.clone();
         let first = l.keyword();
         let Some(ip) = values::ip_addr(&first.text) else {
@@ -1357,27 +1470,57 @@ impl Parser {
             );
             return None;
         };
+        let mut peer = UnicastPeer::new(ip);
         let mut i = 1;
         while i < l.words.len() {
             let option = &l.words[i];
-            match option.text.as_str() {
-                "min_ttl" | "max_ttl" => self.diags.warn(
+            let is_ttl = matches!(option.text.as_str(), "min_ttl" | "max_ttl");
+            if !is_ttl {
+                self.diags.error(
                     &option.span,
                     format!(
-                        "{who}unicast_peer option '{}' is a keepalived option that rkeepalived does \
-                         not implement yet; ignored",
+                        "{who}unknown unicast_peer option '{}' - ignored",
                         option.text
                     ),
-                ),
-                _ => self.diags.error(
+                );
+                i += 2;
+                continue;
+            }
+            let Some(value) = l.words.get(i + 1) else {
+                self.diags.error(
                     &option.span,
-                    format!("{who}unknown unicast_peer option '{}' - ignored", option.text),
+                    format!(
+                        "{who}unicast_peer {} is missing a value for {} - ignored",
+                        first.text, option.text
+                    ),
+                );
+                break;
+            };
+            match values::unsigned(&value.text, 0, 255) {
+                Ok(ttl) if option.text == "min_ttl" => peer.min_ttl = ttl as u8,
+                Ok(ttl) => peer.max_ttl = ttl as u8,
+                Err(e) => self.diags.error(
+                    &value.span,
+                    format!(
+                        "{who}invalid {} '{}' for unicast_peer {}: {e} - ignored",
+                        option.text, value.text, first.text
+                    ),
                 ),
             }
             i += 2;
         }
+        if peer.min_ttl > peer.max_ttl {
+            self.diags.warn(
+                &first.span,
+                format!(
+                    "{who}unicast_peer {}: min_ttl {} > max_ttl {} - all its adverts will be \
+                     discarded with check_unicast_src",
+                    first.text, peer.min_ttl, peer.max_ttl
+                ),
+            );
+        }
         self.claim_family(d, &ip, first, "unicast_peer")
-            .then_some(ip)
+            .then_some(peer)
     }
 
     /// One line of `track_script { }`: `NAME [weight N [reverse|noreverse]]`
@@ -1619,6 +1762,14 @@ impl Parser {
             virtual_ipaddress: d.vips,
             unicast_src_ip: d.unicast_src_ip,
             unicast_peer: d.unicast_peer,
+            unicast_ttl: d.unicast_ttl.unwrap_or(255),
+            check_unicast_src: d.check_unicast_src,
+            garp_master_refresh: d.garp_master_refresh,
+            garp_master_refresh_repeat: d.garp_master_refresh_repeat,
+            garp_lower_prio_delay: d.garp_lower_prio_delay,
+            garp_lower_prio_repeat: d.garp_lower_prio_repeat,
+            lower_prio_no_advert: d.lower_prio_no_advert,
+            higher_prio_send_advert: d.higher_prio_send_advert,
             track_script,
             notify: d.notify,
             garp_master_delay: d.garp_master_delay,
@@ -1714,7 +1865,7 @@ fn instance_family(instance: &VrrpInstance) -> u8 {
         .unicast_src_ip
         .iter()
         .chain(instance.virtual_ipaddress.iter().map(|v| &v.addr))
-        .chain(instance.unicast_peer.iter())
+        .chain(instance.unicast_peer.iter().map(|p| &p.addr))
         .next()
         .is_some_and(IpAddr::is_ipv6);
     if v6 { 6 } else { 4 }

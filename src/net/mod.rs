@@ -8,6 +8,9 @@
 //! | [`AdvertTx`] | [`socket::VrrpSocket`] | send one VRRP message (no IP header) to the group or a unicast peer |
 //! | [`AddrOps`] | [`netlink::Netlink`] | add / remove a virtual address on an interface (rtnetlink) |
 //! | [`GarpTx`] | [`garp::PacketSocket`] | send one 28-byte ARP payload as a link-layer broadcast |
+//! | [`NaTx`] | [`socket6::NaSocket`] | send one unsolicited Neighbour Advertisement to ff02::1 |
+//!
+//! [`socket6::Vrrp6Socket`] is the IPv6 VRRP socket; [`AnyVrrpSocket`] holds either family.
 //!
 //! These modules deal in raw bytes only: building and parsing VRRP adverts and ARP payloads is
 //! the job of `wire::*`. Every failure is a [`NetError`] naming what was attempted and, where
@@ -19,11 +22,13 @@ pub mod garp;
 pub mod netlink;
 pub mod route;
 pub mod socket;
+pub mod socket6;
 pub mod vmac;
 
 pub use garp::{GarpTx, PacketSocket};
 pub use netlink::{AddrOps, IfAddr, LinkInfo, Netlink};
 pub use socket::{AdvertTx, Received, VrrpSocket};
+pub use socket6::{AnyVrrpSocket, NaSocket, NaTx, Vrrp6Socket};
 
 /// Errors of the IO edges (sockets and rtnetlink).
 ///

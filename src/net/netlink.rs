@@ -219,6 +219,19 @@ impl Netlink {
             }))
     }
 
+    /// The interface's first IPv6 link-local address (fe80::/10), in the kernel's dump order:
+    /// keepalived's default source of VRRP-over-IPv6 adverts (RFC 5798 §5.1.2.1 "the IPv6
+    /// link-local address of the interface over which the packet is transmitted").
+    pub fn link_local_ipv6(&self, ifindex: u32) -> Result<Option<std::net::Ipv6Addr>, NetError> {
+        Ok(self
+            .addresses(ifindex)?
+            .into_iter()
+            .find_map(|(ip, _)| match ip {
+                IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80 => Some(v6),
+                _ => None,
+            }))
+    }
+
     /// Builds the `RTM_NEWADDR` / `RTM_DELADDR` body for `addr` on `ifindex`.
     fn addr_msg(
         op: &str,

@@ -130,6 +130,15 @@ impl VrrpSocket {
         self.ifindex
     }
 
+    /// Sets the IP TTL of unicast adverts (`unicast_ttl`, 1-255; keepalived's default is 255,
+    /// what [`VrrpSocket::open`] sets). Multicast adverts keep TTL 255.
+    pub fn set_unicast_ttl(&self, ttl: u8) -> Result<(), NetError> {
+        self.fd
+            .get_ref()
+            .set_ttl_v4(u32::from(ttl))
+            .map_err(|e| NetError::io(format!("IP_TTL {ttl}"), e))
+    }
+
     /// Sends `payload` (a VRRP message, no IP header: the kernel builds it with TTL 255) to
     /// `dst` (the group or a unicast peer), waiting for socket buffer space if needed.
     pub async fn send_to(&self, payload: &[u8], dst: Ipv4Addr) -> Result<(), NetError> {

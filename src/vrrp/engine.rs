@@ -12,18 +12,20 @@
 //! [`fsm::Instance::next_deadline`], and carries out the returned [`fsm::Action`]s.
 //! Adverts that fail validation are dropped and counted in [`Stats`], never logged per packet.
 
-use crate::config::model::{self, Authentication, Config, VrrpInstance};
+use crate::config::model::{self, Authentication, Config, UnicastPeer, VrrpInstance};
 use crate::net::garp::{GarpTx, PacketSocket};
 use crate::net::netlink::{AddrOps, IfAddr, Netlink};
 use crate::net::socket::VrrpSocket;
+use crate::net::socket6::{self, AnyVrrpSocket, NaSocket, NaTx, Vrrp6Socket};
 use crate::script::{self, RunAs};
 use crate::vrrp::fsm::{self, Action, Input, InstanceConfig, State};
 use crate::vrrp::track::{self, ScriptState, ScriptTracker, TrackWeight};
 use crate::vrrp::{Centiseconds, Priority, Version};
 use crate::wire::arp::GarpRepr;
+use crate::wire::ndisc;
 use crate::wire::vrrp as vrrp_wire;
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -71,6 +73,11 @@ pub struct Stats {
     pub advert_interval_err: u64,
     /// Adverts dropped because their version is not the instance's.
     pub version_err: u64,
+    /// Adverts dropped by `check_unicast_src`: the source is not a `unicast_peer`.
+    pub unicast_src_err: u64,
+    /// Adverts dropped for arriving multicast on a unicast instance or unicast on a multicast
+    /// one (keepalived counts these as address list errors).
+    pub addr_list_err: u64,
 }
 
 /// Why a received advert was dropped (see [`validate`]).
@@ -90,6 +97,10 @@ pub struct Expect {
     pub advert_int: Centiseconds,
     /// The 8 PASS bytes (zero padded), or `None` for no authentication.
     pub pass: Option<[u8; 8]>,
+    /// Multicast instance: the TTL / hop limit must be 255. Unicast adverts may cross routers,
+    /// so keepalived skips that check for them (their TTL is checked against each peer's
+    /// `min_ttl`/`max_ttl` with `check_unicast_src` instead, see [`check_unicast_source`]).
+    pub multicast: bool,
 }
 
 /// RFC 3768 §7.1 / RFC 5798 §7.1 receive checks that depend on the instance (the codec has
@@ -98,7 +109,7 @@ pub struct Expect {
 /// password must match; VRRPv2 Adver Int must equal ours (keepalived drops a mismatch;
 /// VRRPv3 backups adopt the master's interval instead, RFC 5798 §6.4.2).
 pub fn validate(advert: &vrrp_wire::Repr, ttl: u8, expect: &Expect) -> Result<(), Rejection> {
-    if ttl != 255 {
+    if expect.multicast && ttl != 255 {
         return Err(Rejection::Ttl(ttl));
     }
     if advert.version != expect.version {
@@ -121,6 +132,45 @@ pub fn validate(advert: &vrrp_wire::Repr, ttl: u8, expect: &Expect) -> Result<()
     Ok(())
 }
 
+/// Why [`check_unicast_source`] dropped an advert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceRejection {
+    /// The source is not one of the `unicast_peer`s.
+    NotAPeer,
+    /// The TTL / hop limit is outside the peer's `[min_ttl, max_ttl]`.
+    Ttl(u8),
+}
+
+/// keepalived's `check_unicast_src` (vrrp.c `vrrp_check_packet`): with unicast peers, an
+/// advert must come from one of them, with a TTL / hop limit in that peer's
+/// `[min_ttl, max_ttl]`. Only called when the check is on.
+pub fn check_unicast_source(
+    peers: &[UnicastPeer],
+    src: IpAddr,
+    ttl: u8,
+) -> Result<(), SourceRejection> {
+    let peer = peers
+        .iter()
+        .find(|p| p.addr == src)
+        .ok_or(SourceRejection::NotAPeer)?;
+    if ttl < peer.min_ttl || ttl > peer.max_ttl {
+        return Err(SourceRejection::Ttl(ttl));
+    }
+    Ok(())
+}
+
+/// The address family of an instance: that of `unicast_src_ip`, else of its first VIP, else of
+/// its first peer; IPv4 when it has none (as the config loader decides).
+fn instance_is_ipv6(inst: &VrrpInstance) -> bool {
+    inst.unicast_src_ip
+        .iter()
+        .copied()
+        .chain(inst.virtual_ipaddress.iter().map(|v| v.addr))
+        .chain(inst.unicast_peer.iter().map(|p| p.addr))
+        .next()
+        .is_some_and(|a| a.is_ipv6())
+}
+
 /// One VIP resolved to the link it lives on.
 #[derive(Debug, Clone)]
 struct Vip {
@@ -136,9 +186,13 @@ struct Runtime {
     cfg: VrrpInstance,
     /// Index into `Engine::sockets`.
     socket: usize,
-    src: Ipv4Addr,
+    src: IpAddr,
     /// Where adverts go: the multicast group or every unicast peer.
-    dsts: Vec<Ipv4Addr>,
+    dsts: Vec<IpAddr>,
+    /// `unicast_peer`s (empty in multicast mode).
+    peers: Vec<UnicastPeer>,
+    /// `check_unicast_src` or `vrrp_check_unicast_src`.
+    check_unicast_src: bool,
     expect: Expect,
     vips: Vec<Vip>,
     garp_repeat: u32,
@@ -155,9 +209,13 @@ struct ScriptResult {
 /// The engine: owns the instances, their sockets and their trackers.
 pub struct Engine {
     instances: Vec<Runtime>,
-    sockets: Vec<Arc<VrrpSocket>>,
+    sockets: Vec<Arc<AnyVrrpSocket>>,
     netlink: Netlink,
     garp: PacketSocket,
+    /// Raw ICMPv6 socket for unsolicited NAs; `None` if it could not be opened (logged).
+    na: Option<NaSocket>,
+    /// `vrrp_gna_interval`: gap between the NA rounds of a burst.
+    gna_interval: Duration,
     trackers: BTreeMap<String, ScriptTracker>,
     scripts: BTreeMap<String, model::VrrpScript>,
     garp_interval: Duration,
@@ -183,11 +241,28 @@ impl Engine {
             },
             None => None,
         };
+        let na = if config
+            .vrrp_instances
+            .iter()
+            .any(|i| i.virtual_ipaddress.iter().any(|v| v.addr.is_ipv6()))
+        {
+            match NaSocket::open() {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    warn!("cannot open ICMPv6 socket for unsolicited NAs: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let mut engine = Engine {
             instances: Vec::new(),
             sockets: Vec::new(),
             netlink,
             garp,
+            na,
+            gna_interval: config.global.vrrp_gna_interval,
             trackers: BTreeMap::new(),
             scripts: config.vrrp_scripts.clone(),
             garp_interval: config.global.vrrp_garp_interval,
@@ -195,7 +270,7 @@ impl Engine {
             opts,
             malformed: 0,
         };
-        let mut socket_keys: HashMap<(String, Ipv4Addr), usize> = HashMap::new();
+        let mut socket_keys: HashMap<(String, IpAddr, bool), usize> = HashMap::new();
         for inst in &config.vrrp_instances {
             match engine.build_instance(config, inst, &mut socket_keys) {
                 Ok(rt) => engine.instances.push(rt),
@@ -222,7 +297,7 @@ impl Engine {
         &mut self,
         config: &Config,
         inst: &VrrpInstance,
-        socket_keys: &mut HashMap<(String, Ipv4Addr), usize>,
+        socket_keys: &mut HashMap<(String, IpAddr, bool), usize>,
     ) -> Result<Runtime, String> {
         let ifname = inst.interface.clone().ok_or("no interface")?;
         let link = self
@@ -233,9 +308,11 @@ impl Engine {
             3 => Version::V3,
             _ => Version::V2,
         };
-        // The advert source: unicast_src_ip, else the interface's primary IPv4 address that is
-        // not one of our VIPs (keepalived uses the interface's primary address).
-        let vip_v4: Vec<Ipv4Addr> = inst
+        let ipv6 = instance_is_ipv6(inst);
+        // The advert source: unicast_src_ip / mcast_src_ip, else for IPv4 the interface's
+        // primary address that is not one of our VIPs (keepalived uses the primary address),
+        // for IPv6 its first link-local address (RFC 5798 §5.1.2.1).
+        let vip_v4: Vec<std::net::Ipv4Addr> = inst
             .virtual_ipaddress
             .iter()
             .filter_map(|v| match v.addr {
@@ -243,35 +320,63 @@ impl Engine {
                 IpAddr::V6(_) => None,
             })
             .collect();
-        let src = match inst.unicast_src_ip {
-            Some(IpAddr::V4(a)) => a,
-            Some(IpAddr::V6(_)) => return Err("IPv6 VRRP is not implemented yet".into()),
-            None => self
-                .netlink
-                .primary_ipv4(link.ifindex, &vip_v4)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| {
-                    format!("Cannot find an IP address to use for interface {ifname}")
-                })?,
+        let src: IpAddr = match inst.unicast_src_ip {
+            Some(a) => a,
+            None if ipv6 => IpAddr::V6(
+                self.netlink
+                    .link_local_ipv6(link.ifindex)
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| {
+                        format!("Cannot find a link-local IPv6 address for interface {ifname}")
+                    })?,
+            ),
+            None => IpAddr::V4(
+                self.netlink
+                    .primary_ipv4(link.ifindex, &vip_v4)
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| {
+                        format!("Cannot find an IP address to use for interface {ifname}")
+                    })?,
+            ),
         };
-        let mut dsts = Vec::new();
-        for p in &inst.unicast_peer {
-            match p {
-                IpAddr::V4(a) => dsts.push(*a),
-                IpAddr::V6(_) => return Err("IPv6 unicast peers are not implemented yet".into()),
-            }
-        }
-        let multicast = dsts.is_empty();
-        if multicast {
-            dsts.push(config.global.vrrp_mcast_group4);
-        }
-        let key = (ifname.clone(), src);
+        let peers = inst.unicast_peer.clone();
+        let multicast = peers.is_empty();
+        let group = if ipv6 {
+            IpAddr::V6(config.global.vrrp_mcast_group6)
+        } else {
+            IpAddr::V4(config.global.vrrp_mcast_group4)
+        };
+        let dsts: Vec<IpAddr> = if multicast {
+            vec![group]
+        } else {
+            peers.iter().map(|p| p.addr).collect()
+        };
+        let key = (ifname.clone(), src, multicast);
         let socket = match socket_keys.get(&key) {
             Some(i) => *i,
             None => {
-                let group = multicast.then_some(config.global.vrrp_mcast_group4);
-                let s = VrrpSocket::open(&ifname, Some(src), group)
-                    .map_err(|e| format!("VRRP socket on {ifname}: {e}"))?;
+                let s = match (src, group) {
+                    (IpAddr::V6(src6), IpAddr::V6(g)) => {
+                        Vrrp6Socket::open(&ifname, src6, multicast.then_some(g), inst.unicast_ttl)
+                            .map(AnyVrrpSocket::V6)
+                    }
+                    (IpAddr::V4(src4), IpAddr::V4(g)) => {
+                        VrrpSocket::open(&ifname, Some(src4), multicast.then_some(g)).and_then(
+                            |s| {
+                                if !multicast {
+                                    s.set_unicast_ttl(inst.unicast_ttl)?;
+                                }
+                                Ok(AnyVrrpSocket::V4(s))
+                            },
+                        )
+                    }
+                    _ => {
+                        return Err(format!(
+                            "source address {src} is not of the instance's family"
+                        ));
+                    }
+                }
+                .map_err(|e| format!("VRRP socket on {ifname}: {e}"))?;
                 self.sockets.push(Arc::new(s));
                 socket_keys.insert(key, self.sockets.len() - 1);
                 self.sockets.len() - 1
@@ -332,6 +437,30 @@ impl Engine {
         let garp_master_delay = inst
             .garp_master_delay
             .unwrap_or(config.global.vrrp_garp_master_delay);
+        let g = &config.global;
+        let garp = fsm::GarpPolicy {
+            refresh: inst
+                .garp_master_refresh
+                .unwrap_or(g.vrrp_garp_master_refresh),
+            refresh_repeat: inst
+                .garp_master_refresh_repeat
+                .unwrap_or(g.vrrp_garp_master_refresh_repeat),
+            // keepalived: unset global lower-priority settings follow vrrp_garp_master_*.
+            lower_prio_repeat: inst
+                .garp_lower_prio_repeat
+                .or(g.vrrp_garp_lower_prio_repeat)
+                .unwrap_or(g.vrrp_garp_master_repeat),
+            lower_prio_delay: inst
+                .garp_lower_prio_delay
+                .or(g.vrrp_garp_lower_prio_delay)
+                .unwrap_or(g.vrrp_garp_master_delay),
+            lower_prio_no_advert: inst
+                .lower_prio_no_advert
+                .unwrap_or(g.vrrp_lower_prio_no_advert),
+            higher_prio_send_advert: inst
+                .higher_prio_send_advert
+                .unwrap_or(g.vrrp_higher_prio_send_advert),
+        };
         let fsm = fsm::Instance::new(InstanceConfig {
             name: inst.name.clone(),
             vrid: inst.virtual_router_id,
@@ -342,7 +471,8 @@ impl Engine {
             preempt_delay: inst.preempt_delay,
             start_master: inst.state == model::InitialState::Master,
             garp_master_delay,
-            primary_ip: IpAddr::V4(src),
+            primary_ip: src,
+            garp,
         });
         Ok(Runtime {
             fsm,
@@ -350,10 +480,13 @@ impl Engine {
             socket,
             src,
             dsts,
+            peers,
+            check_unicast_src: inst.check_unicast_src || g.vrrp_check_unicast_src,
             expect: Expect {
                 version,
                 advert_int: inst.advert_int,
                 pass,
+                multicast,
             },
             vips,
             garp_repeat: inst
@@ -379,13 +512,7 @@ impl Engine {
                 loop {
                     match sock.recv(&mut buf).await {
                         Ok(r) => {
-                            let msg = (
-                                i,
-                                buf[..r.len].to_vec(),
-                                IpAddr::V4(r.src),
-                                IpAddr::V4(r.dst),
-                                r.ttl,
-                            );
+                            let msg = (i, buf[..r.len].to_vec(), r.src, r.dst, r.ttl);
                             if tx.send(msg).await.is_err() {
                                 return;
                             }
@@ -489,7 +616,13 @@ impl Engine {
             return;
         };
         let rt = &mut self.instances[i];
-        if src == IpAddr::V4(rt.src) {
+        if src == rt.src {
+            return;
+        }
+        // keepalived: "Expected multicast packet but received unicast packet" (and the
+        // reverse) — a multicast instance's socket also sees adverts sent to our address.
+        if socket6::is_multicast(dst) != rt.expect.multicast {
+            rt.stats.addr_list_err += 1;
             return;
         }
         if let Err(d) = validate(&advert, ttl, &rt.expect) {
@@ -500,6 +633,18 @@ impl Engine {
                 Rejection::AdvertInterval(_) => rt.stats.advert_interval_err += 1,
             }
 
+            return;
+        }
+        if rt.check_unicast_src
+            && !rt.peers.is_empty()
+            && let Err(e) = check_unicast_source(&rt.peers, src, ttl)
+        {
+            // Counted, not logged per packet (keepalived logs "(VI) unicast source address X
+            // not a unicast peer" / "TTL/HL N not in range" each time).
+            match e {
+                SourceRejection::NotAPeer => rt.stats.unicast_src_err += 1,
+                SourceRejection::Ttl(_) => rt.stats.ip_ttl_err += 1,
+            }
             return;
         }
         rt.stats.advert_rcvd += 1;
@@ -597,7 +742,11 @@ impl Engine {
                         }
                     }
                 }
-                Action::SendGarp => self.send_garps(i).await,
+                Action::SendGarp => {
+                    let n = self.instances[i].garp_repeat;
+                    self.send_garps(i, n).await
+                }
+                Action::SendGarpRepeat { repeat } => self.send_garps(i, repeat).await,
                 Action::StateChange { from, to } => self.on_state_change(i, from, to),
                 Action::Log(line) => info!("{line}"),
             }
@@ -606,11 +755,13 @@ impl Engine {
 
     async fn send_advert(&mut self, i: usize, priority: Priority) {
         let rt = &mut self.instances[i];
+        // The advert lists the VIPs of the instance's family (RFC 5798 §5.2.9).
+        let v6 = rt.src.is_ipv6();
         let addresses = rt
             .vips
             .iter()
             .map(|v| v.addr.addr)
-            .filter(IpAddr::is_ipv4)
+            .filter(|a| a.is_ipv6() == v6)
             .collect();
         let repr = vrrp_wire::Repr {
             version: rt.expect.version,
@@ -626,7 +777,7 @@ impl Engine {
         let mut buf = vec![0u8; repr.buffer_len()];
         for dst in rt.dsts.clone() {
             let mut packet = vrrp_wire::Packet::new_unchecked(&mut buf[..]);
-            repr.emit(&mut packet, IpAddr::V4(rt.src), IpAddr::V4(dst));
+            repr.emit(&mut packet, rt.src, dst);
             match self.sockets[rt.socket].send_to(&buf, dst).await {
                 Ok(()) => {
                     rt.stats.advert_sent += 1;
@@ -639,37 +790,84 @@ impl Engine {
         }
     }
 
-    async fn send_garps(&mut self, i: usize) {
+    /// One burst: `repeat` rounds of one GARP per IPv4 VIP and one unsolicited NA per IPv6 VIP
+    /// (RFC 5798 §6.4.2), `vrrp_garp_interval` / `vrrp_gna_interval` apart.
+    async fn send_garps(&mut self, i: usize, repeat: u32) {
         let rt = &self.instances[i];
-        let v4: Vec<&Vip> = rt.vips.iter().filter(|v| v.addr.addr.is_ipv4()).collect();
-        if v4.is_empty() {
+        if rt.vips.is_empty() || repeat == 0 {
             return;
         }
-        for v in &v4 {
-            info!(
-                "({}) Sending/queueing gratuitous ARPs on {} for {}",
-                rt.cfg.name, v.ifname, v.addr.addr
-            );
-        }
-        for n in 0..rt.garp_repeat {
-            if n > 0 && !self.garp_interval.is_zero() {
-                tokio::time::sleep(self.garp_interval).await;
+        let has_v6 = rt.vips.iter().any(|v| v.addr.addr.is_ipv6());
+        for v in &rt.vips {
+            if v.addr.addr.is_ipv4() {
+                info!(
+                    "({}) Sending/queueing gratuitous ARPs on {} for {}",
+                    rt.cfg.name, v.ifname, v.addr.addr
+                );
+            } else {
+                info!(
+                    "({}) Sending/queueing Unsolicited Neighbour Adverts on {} for {}",
+                    rt.cfg.name, v.ifname, v.addr.addr
+                );
             }
-            for v in &v4 {
-                let IpAddr::V4(ip) = v.addr.addr else {
-                    continue;
-                };
-                let repr = GarpRepr {
-                    sender_mac: v.mac,
-                    ip,
-                };
-                let mut payload = vec![0u8; repr.buffer_len()];
-                repr.emit(&mut payload);
-                if let Err(e) = self.garp.send_garp(v.ifindex, &payload) {
-                    warn!(
-                        "({}) cannot send gratuitous ARP on {}: {e}",
-                        rt.cfg.name, v.ifname
-                    );
+        }
+        let interval = if has_v6 {
+            self.gna_interval
+        } else {
+            self.garp_interval
+        };
+        // RFC 5798 §6.4.2: the Router flag is set if the router forwards IPv6.
+        let forwarding: HashMap<String, bool> = rt
+            .vips
+            .iter()
+            .filter(|v| v.addr.addr.is_ipv6())
+            .map(|v| {
+                let f = std::fs::read_to_string(format!(
+                    "/proc/sys/net/ipv6/conf/{}/forwarding",
+                    v.ifname
+                ))
+                .is_ok_and(|s| s.trim() == "1");
+                (v.ifname.clone(), f)
+            })
+            .collect();
+        for n in 0..repeat {
+            if n > 0 && !interval.is_zero() {
+                tokio::time::sleep(interval).await;
+            }
+            for v in &rt.vips {
+                match v.addr.addr {
+                    IpAddr::V4(ip) => {
+                        let repr = GarpRepr {
+                            sender_mac: v.mac,
+                            ip,
+                        };
+                        let mut payload = vec![0u8; repr.buffer_len()];
+                        repr.emit(&mut payload);
+                        if let Err(e) = self.garp.send_garp(v.ifindex, &payload) {
+                            warn!(
+                                "({}) cannot send gratuitous ARP on {}: {e}",
+                                rt.cfg.name, v.ifname
+                            );
+                        }
+                    }
+                    IpAddr::V6(ip) => {
+                        let Some(na) = &self.na else { continue };
+                        let router = forwarding.get(&v.ifname).copied().unwrap_or(false);
+                        let repr = ndisc::Repr::unsolicited(ip, v.mac, router);
+                        let mut msg = vec![0u8; repr.buffer_len()];
+                        // The kernel recomputes the checksum with the source it picks.
+                        repr.emit(
+                            &mut ndisc::Packet::new_unchecked(&mut msg[..]),
+                            std::net::Ipv6Addr::UNSPECIFIED,
+                            ndisc::ALL_NODES,
+                        );
+                        if let Err(e) = na.send_na(v.ifindex, &msg) {
+                            warn!(
+                                "({}) cannot send unsolicited NA on {}: {e}",
+                                rt.cfg.name, v.ifname
+                            );
+                        }
+                    }
                 }
             }
         }
@@ -774,6 +972,7 @@ mod tests {
             version: Version::V2,
             advert_int: Centiseconds(100),
             pass: Some(pass),
+            multicast: true,
         };
         assert_eq!(
             validate(
@@ -816,10 +1015,11 @@ mod tests {
             Err(Rejection::Version)
         );
 
-        let e3 = Expect {
+        let mut e3 = Expect {
             version: Version::V3,
             advert_int: Centiseconds(100),
             pass: None,
+            multicast: true,
         };
         // VRRPv3: a different interval is adopted, not dropped.
         assert_eq!(
@@ -829,6 +1029,37 @@ mod tests {
         assert_eq!(
             validate(&advert(Version::V3, vrrp_wire::Auth::None, 100), 1, &e3),
             Err(Rejection::Ttl(1))
+        );
+        // Unicast adverts may have crossed routers: no TTL check (keepalived).
+        e3.multicast = false;
+        assert_eq!(
+            validate(&advert(Version::V3, vrrp_wire::Auth::None, 100), 1, &e3),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn unicast_source_check_uses_peers_and_their_ttl_range() {
+        let a: IpAddr = "192.0.2.11".parse().unwrap();
+        let b: IpAddr = "192.0.2.12".parse().unwrap();
+        let mut pb = UnicastPeer::new(b);
+        pb.min_ttl = 250;
+        pb.max_ttl = 254;
+        let peers = vec![UnicastPeer::new(a), pb];
+        assert_eq!(check_unicast_source(&peers, a, 1), Ok(()));
+        assert_eq!(check_unicast_source(&peers, a, 255), Ok(()));
+        assert_eq!(check_unicast_source(&peers, b, 252), Ok(()));
+        assert_eq!(
+            check_unicast_source(&peers, b, 255),
+            Err(SourceRejection::Ttl(255))
+        );
+        assert_eq!(
+            check_unicast_source(&peers, b, 249),
+            Err(SourceRejection::Ttl(249))
+        );
+        assert_eq!(
+            check_unicast_source(&peers, "192.0.2.13".parse().unwrap(), 255),
+            Err(SourceRejection::NotAPeer)
         );
     }
 }

@@ -53,6 +53,32 @@ pub struct InstanceConfig {
     /// Our advert source address (`unicast_src_ip`/`mcast_src_ip` or the interface's primary
     /// address), compared with the sender's on equal priority (RFC 5798 §6.4.3).
     pub primary_ip: IpAddr,
+    /// GARP/NA policy while master (keepalived's split-brain healing knobs).
+    #[serde(default)]
+    pub garp: GarpPolicy,
+}
+
+/// When a master re-announces its addresses, beyond the bursts on becoming master
+/// (keepalived `garp_master_refresh*`, `garp_lower_prio_*`, `lower_prio_no_advert`,
+/// `higher_prio_send_advert`). The default turns every extra off.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct GarpPolicy {
+    /// `garp_master_refresh`: while master, one refresh burst at the first advert sent after
+    /// this long since the last one (or since becoming master); zero = off.
+    pub refresh: Duration,
+    /// `garp_master_refresh_repeat`: GARPs/NAs per VIP in a refresh burst.
+    pub refresh_repeat: u32,
+    /// `garp_lower_prio_repeat`: GARPs/NAs per VIP sent at once when a master hears a
+    /// lower-priority advert (0 = none, and no delayed burst either).
+    pub lower_prio_repeat: u32,
+    /// `garp_lower_prio_delay`: a second such burst this long after the first; zero = none.
+    pub lower_prio_delay: Duration,
+    /// `lower_prio_no_advert`: a master hearing a lower-priority advert does not answer it
+    /// with an advert of its own.
+    pub lower_prio_no_advert: bool,
+    /// `higher_prio_send_advert`: a master hearing a higher-priority advert sends one advert
+    /// of its own before it goes to Backup.
+    pub higher_prio_send_advert: bool,
 }
 
 /// Instance state: RFC 5798 §6.4 Initialize/Backup/Master plus keepalived's FAULT and STOP
@@ -97,6 +123,9 @@ pub enum Action {
     DelVips,
     /// One GARP/unsolicited-NA burst (the engine sends `garp_master_repeat` per VIP).
     SendGarp,
+    /// One GARP/unsolicited-NA burst of `repeat` messages per VIP (refresh and lower-priority
+    /// bursts, whose counts are configured apart from `garp_master_repeat`).
+    SendGarpRepeat { repeat: u32 },
     /// The state changed: run the notify scripts, update stats.
     StateChange { from: State, to: State },
     /// A keepalived log line, e.g. `(VI_1) Entering MASTER STATE`.
@@ -123,6 +152,10 @@ pub struct Instance {
     adver_at: Option<Instant>,
     /// Second GARP burst (`garp_master_delay` after becoming master).
     garp_at: Option<Instant>,
+    /// Delayed burst after hearing a lower-priority advert (`garp_lower_prio_delay`).
+    lower_prio_garp_at: Option<Instant>,
+    /// keepalived `garp_refresh_timer`: the first advert sent after it also refreshes.
+    refresh_after: Option<Instant>,
     /// keepalived `preempt_time`: until then, lower-priority adverts are still accepted.
     preempt_until: Option<Instant>,
     /// A weight-0 tracker is down.
@@ -141,6 +174,8 @@ impl Instance {
             master_down_at: None,
             adver_at: None,
             garp_at: None,
+            lower_prio_garp_at: None,
+            refresh_after: None,
             preempt_until: None,
             fault: false,
             cfg,
@@ -183,6 +218,7 @@ impl Instance {
                 (self.master_down_at, Timer::MasterDown),
                 (self.adver_at, Timer::Adver),
                 (self.garp_at, Timer::Garp),
+                (self.lower_prio_garp_at, Timer::LowerPrioGarp),
             ]
             .into_iter()
             .filter_map(|(at, t)| at.filter(|at| *at <= now).map(|at| (at, t)))
@@ -197,6 +233,15 @@ impl Instance {
                         out.push(Action::SendGarp);
                     }
                 }
+                Timer::LowerPrioGarp => {
+                    // keepalived vrrp_lower_prio_gratuitous_arp_thread.
+                    self.lower_prio_garp_at = None;
+                    if self.state == State::Master {
+                        out.push(Action::SendGarpRepeat {
+                            repeat: self.cfg.garp.lower_prio_repeat,
+                        });
+                    }
+                }
             }
         }
         out
@@ -204,10 +249,15 @@ impl Instance {
 
     /// The earliest armed timer, if any.
     pub fn next_deadline(&self) -> Option<Instant> {
-        [self.master_down_at, self.adver_at, self.garp_at]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.master_down_at,
+            self.adver_at,
+            self.garp_at,
+            self.lower_prio_garp_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     pub fn state(&self) -> State {
@@ -268,6 +318,8 @@ impl Instance {
         self.master_down_at = None;
         self.adver_at = None;
         self.garp_at = None;
+        self.lower_prio_garp_at = None;
+        self.refresh_after = None;
         self.preempt_until = None;
     }
 
@@ -408,6 +460,21 @@ impl Instance {
     ) {
         let interval = self.advert_interval().as_duration();
 
+        // keepalived `higher_prio_send_advert`: before yielding to a higher-priority advert
+        // (same comparison as the election below), send one advert of our own, so that the
+        // other side sees us once more (keepalived shares this branch with the priority-0
+        // answer).
+        if self.cfg.garp.higher_prio_send_advert
+            && priority.0 != 0
+            && (priority > self.effective_priority
+                || (priority == self.effective_priority
+                    && compare_addrs(src, self.cfg.primary_ip) == Ordering::Greater))
+        {
+            out.push(Action::SendAdvert {
+                priority: self.effective_priority,
+            });
+        }
+
         // RFC 5798 §6.4.3: "If the Priority in the ADVERTISEMENT is zero, then: Send an
         // ADVERTISEMENT; Reset the Adver_Timer to Advertisement_Interval".
         if priority.0 == 0 {
@@ -444,15 +511,38 @@ impl Instance {
         if priority < ours || (priority == ours && addr_cmp == Ordering::Less) {
             // RFC 5798 §6.4.3 says "Discard the ADVERTISEMENT"; keepalived (without
             // lower_prio_no_advert) answers at once so the other router sees a higher
-            // priority master and goes back to Backup.
+            // priority master and goes back to Backup. This is split-brain healing: two
+            // masters met, so neighbours may hold the other one's MAC for our VIPs; keepalived
+            // re-announces them at once (garp_lower_prio_repeat per VIP) and again after
+            // garp_lower_prio_delay.
+            let no_advert = self.cfg.garp.lower_prio_no_advert;
             self.log(
                 out,
                 format_args!(
-                    "Received advert from {} with lower priority {}, ours {}, forcing new election",
-                    src, priority.0, ours.0
+                    "Received advert from {} with lower priority {}, ours {}{}",
+                    src,
+                    priority.0,
+                    ours.0,
+                    if no_advert {
+                        ""
+                    } else {
+                        ", forcing new election"
+                    }
                 ),
             );
-            out.push(Action::SendAdvert { priority: ours });
+            if !no_advert {
+                out.push(Action::SendAdvert { priority: ours });
+            }
+            let repeat = self.cfg.garp.lower_prio_repeat;
+            if repeat > 0 {
+                out.push(Action::SendGarpRepeat { repeat });
+                let delay = self.cfg.garp.lower_prio_delay;
+                // keepalived adds one timer per lower-priority advert; one pending burst is
+                // kept here (see the report of deviations).
+                if !delay.is_zero() && self.lower_prio_garp_at.is_none() {
+                    self.lower_prio_garp_at = Some(now + delay);
+                }
+            }
             self.adver_at = Some(now + interval);
         } else if priority > ours || (priority == ours && addr_cmp == Ordering::Greater) {
             // RFC 5798 §6.4.3: "If the Priority in the ADVERTISEMENT is greater than the local
@@ -522,6 +612,16 @@ impl Instance {
         out.push(Action::SendAdvert {
             priority: self.effective_priority,
         });
+        // keepalived vrrp_state_master_tx: the first advert after `garp_refresh_timer` also
+        // re-announces the addresses (garp_master_refresh / _repeat).
+        if let Some(after) = self.refresh_after
+            && now > after
+        {
+            out.push(Action::SendGarpRepeat {
+                repeat: self.cfg.garp.refresh_repeat,
+            });
+            self.refresh_after = Some(now + self.cfg.garp.refresh);
+        }
         self.adver_at = Some(now + self.advert_interval().as_duration());
     }
 
@@ -559,6 +659,9 @@ impl Instance {
         self.adver_at = Some(now + ours.as_duration());
         if !self.cfg.garp_master_delay.is_zero() {
             self.garp_at = Some(now + self.cfg.garp_master_delay);
+        }
+        if !self.cfg.garp.refresh.is_zero() {
+            self.refresh_after = Some(now + self.cfg.garp.refresh);
         }
     }
 
@@ -681,6 +784,7 @@ enum Timer {
     MasterDown,
     Adver,
     Garp,
+    LowerPrioGarp,
 }
 
 /// Addresses as unsigned numbers (RFC 5798 §6.4.3); different families compare equal, as in
@@ -716,6 +820,7 @@ mod tests {
             start_master: false,
             garp_master_delay: Duration::from_secs(5),
             primary_ip: ip(10),
+            garp: GarpPolicy::default(),
         }
     }
 
@@ -1332,6 +1437,155 @@ mod tests {
         );
         assert_eq!(i.next_deadline(), None);
         assert_eq!(i.poll(t0 + 10_000 * MS), vec![]);
+    }
+
+    fn garp_cfg() -> InstanceConfig {
+        let mut c = cfg();
+        c.garp = GarpPolicy {
+            refresh: Duration::from_secs(10),
+            refresh_repeat: 2,
+            lower_prio_repeat: 3,
+            lower_prio_delay: Duration::from_secs(5),
+            lower_prio_no_advert: false,
+            higher_prio_send_advert: false,
+        };
+        c
+    }
+
+    #[test]
+    fn lower_priority_advert_heals_split_brain() {
+        let t0 = Instant::now();
+        let (mut i, t) = master(garp_cfg(), t0);
+        let t1 = t + 300 * MS;
+        assert_eq!(
+            i.handle(t1, advert(ip(20), 50)),
+            vec![
+                log(
+                    "Received advert from 10.0.0.20 with lower priority 50, ours 100, forcing new election"
+                ),
+                send(100),
+                Action::SendGarpRepeat { repeat: 3 },
+            ]
+        );
+        // A second lower advert before the delayed burst: one more immediate burst, and the
+        // delayed burst stays where the first advert put it.
+        i.handle(t1 + 100 * MS, advert(ip(20), 50));
+        let delayed = t1 + 5000 * MS;
+        let mut seen = Vec::new();
+        let mut now = t1 + 100 * MS;
+        while let Some(d) = i.next_deadline().filter(|d| *d <= delayed) {
+            now = d;
+            seen.extend(i.poll(d));
+        }
+        assert_eq!(now, delayed);
+        assert_eq!(seen.last(), Some(&Action::SendGarpRepeat { repeat: 3 }));
+        assert_eq!(
+            seen.iter()
+                .filter(|a| matches!(a, Action::SendGarpRepeat { .. }))
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn lower_prio_no_advert_and_no_garp() {
+        let t0 = Instant::now();
+        let mut c = cfg();
+        c.garp.lower_prio_no_advert = true;
+        let (mut i, t) = master(c, t0);
+        let t1 = t + 300 * MS;
+        assert_eq!(
+            i.handle(t1, advert(ip(20), 50)),
+            vec![log(
+                "Received advert from 10.0.0.20 with lower priority 50, ours 100"
+            )]
+        );
+        // The Adver_Timer is still re-armed after the advert.
+        assert_eq!(i.next_deadline(), Some(t1 + 1000 * MS));
+        assert_eq!(i.state(), State::Master);
+    }
+
+    #[test]
+    fn higher_prio_send_advert_answers_before_yielding() {
+        let t0 = Instant::now();
+        let mut c = cfg();
+        c.garp.higher_prio_send_advert = true;
+        let (mut i, t) = master(c.clone(), t0);
+        let acts = i.handle(t + 100 * MS, advert(ip(20), 150));
+        assert_eq!(acts[0], send(100));
+        assert_eq!(acts.last(), Some(&change(State::Master, State::Backup)));
+        // Equal priority from a lower address: we stay master, no extra advert first.
+        let (mut i, t) = master(c, t0);
+        let acts = i.handle(t + 100 * MS, advert(ip(5), 100));
+        assert_eq!(acts.iter().filter(|a| **a == send(100)).count(), 1);
+        assert_eq!(i.state(), State::Master);
+        // Without the option the higher advert gets no answer.
+        let (mut i, t) = master(cfg(), t0);
+        let acts = i.handle(t + 100 * MS, advert(ip(20), 150));
+        assert!(!acts.contains(&send(100)));
+    }
+
+    #[test]
+    fn garp_refresh_rides_on_the_first_advert_after_the_period() {
+        let t0 = Instant::now();
+        let mut c = garp_cfg();
+        c.garp_master_delay = Duration::ZERO;
+        let (mut i, t) = master(c, t0);
+        // Adverts at t+1s .. t+10s: none refreshes (10 s have not passed strictly before).
+        for k in 1..=10u32 {
+            assert_eq!(i.poll(t + k * 1000 * MS), vec![send(100)], "advert {k}");
+        }
+        assert_eq!(
+            i.poll(t + 11_000 * MS),
+            vec![send(100), Action::SendGarpRepeat { repeat: 2 }]
+        );
+        // The next refresh is 10 s after that one.
+        for k in 12..=21u32 {
+            assert_eq!(i.poll(t + k * 1000 * MS), vec![send(100)], "advert {k}");
+        }
+        assert_eq!(
+            i.poll(t + 22_000 * MS)[1],
+            Action::SendGarpRepeat { repeat: 2 }
+        );
+        // Leaving master stops it.
+        i.handle(t + 22_100 * MS, advert(ip(20), 200));
+        assert_eq!(i.state(), State::Backup);
+        assert!(
+            !i.poll(t + 40_000 * MS)
+                .iter()
+                .any(|a| matches!(a, Action::SendGarpRepeat { .. }))
+        );
+    }
+
+    #[test]
+    fn sub_second_v3_timers() {
+        let t0 = Instant::now();
+        let mut c = cfg();
+        c.version = Version::V3;
+        c.advert_int = Centiseconds(10);
+        let mut i = Instance::new(c);
+        // Skew = 156 × 0.1 s / 256 = 60.9375 ms; down = 300 ms + skew.
+        assert_eq!(i.skew_time(), Duration::from_micros(60_937));
+        assert_eq!(i.master_down_interval(), Duration::from_micros(360_937));
+        i.handle(t0, Input::Startup);
+        let t = t0 + Duration::from_micros(360_937);
+        assert_eq!(i.next_deadline(), Some(t));
+        i.poll(t);
+        assert_eq!(i.state(), State::Master);
+        assert_eq!(i.next_deadline(), Some(t + 100 * MS));
+        // 10 ms, the smallest interval, and 40.95 s, the largest.
+        let mut c = cfg();
+        c.version = Version::V3;
+        c.advert_int = Centiseconds(1);
+        assert_eq!(
+            Instance::new(c.clone()).master_down_interval(),
+            Duration::from_micros(30_000 + 6_093)
+        );
+        c.advert_int = Centiseconds(4095);
+        assert_eq!(
+            Instance::new(c).master_down_interval(),
+            Duration::from_micros(122_850_000 + 24_953_906)
+        );
     }
 
     #[test]

@@ -2,4 +2,5 @@
 //! access; `Repr` types give `parse` / `buffer_len` / `emit`. No IO here.
 
 pub mod arp;
+pub mod ndisc;
 pub mod vrrp;

@@ -361,8 +361,10 @@ impl Repr {
     ///
     /// Checks, in order: header present (`Truncated`), version 2 or 3 (`BadVersion`), type 1
     /// (`BadType`), VRID non-zero (`BadVrid`), `src`/`dst` of one family and v2 only over
-    /// IPv4 (`BadFamily`), length consistent with the count and v3 count ≥ 1
-    /// (`BadAddressCount`), checksum (`BadChecksum`), v2 auth type 0-2 (`BadAuthType`).
+    /// IPv4 (`BadFamily`), length consistent with the count (`BadAddressCount`), checksum
+    /// (`BadChecksum`), v2 auth type 0-2 (`BadAuthType`). A v3 count of 0 is accepted although
+    /// RFC 5798 §5.2.5 says at least 1: keepalived sends and accepts such adverts for
+    /// instances without VIPs (cloud setups that move addresses from notify scripts).
     /// Never panics.
     pub fn parse<T: AsRef<[u8]>>(
         packet: &Packet<T>,
@@ -384,9 +386,7 @@ impl Repr {
             return Err(DecodeError::BadFamily);
         }
         let count = usize::from(packet.addr_count());
-        if (version == Version::V3 && count == 0)
-            || packet.buffer.as_ref().len() < packet.message_len(family)
-        {
+        if packet.buffer.as_ref().len() < packet.message_len(family) {
             return Err(DecodeError::BadAddressCount);
         }
         if !packet.verify_checksum(src, dst) {
@@ -917,8 +917,11 @@ mod tests {
         let mut b = v3.to_vec();
         b[3] = 2; // count 2, one address present
         assert_eq!(parse(&b), Err(DecodeError::BadAddressCount));
-        b[3] = 0; // v3 needs at least one address
-        assert_eq!(parse(&b), Err(DecodeError::BadAddressCount));
+        // v3 with no address (keepalived, no VIP configured): accepted when the checksum over
+        // the 8-byte header verifies.
+        b[3] = 0;
+        Packet::new_unchecked(&mut b[..]).fill_checksum(src, MCAST4);
+        assert_eq!(parse(&b).map(|r| r.addresses.len()), Ok(0));
 
         let mut b = v2.to_vec();
         b[7] ^= 1;

@@ -437,6 +437,21 @@ impl Lan {
         Ipv4Addr::new(self.net[0], self.net[1], self.net[2], host)
     }
 
+    /// `fd00:X:Y::host` on this segment (X, Y as in [`Lan::subnet`]): a ULA for IPv6 tests;
+    /// nothing assigns it, see [`Node::add_ip6`].
+    pub fn ip6(&self, host: u16) -> std::net::Ipv6Addr {
+        std::net::Ipv6Addr::new(
+            0xfd00,
+            u16::from(self.net[1]),
+            u16::from(self.net[2]),
+            0,
+            0,
+            0,
+            0,
+            host,
+        )
+    }
+
     /// Primary IPv4 address of node `name`.
     pub fn addr(&self, node: &str) -> Ipv4Addr {
         self.node(node).addr
@@ -487,6 +502,39 @@ impl Node {
             .stdin(Stdio::null())
             .output()
             .unwrap_or_else(|e| panic!("ip netns exec {} {cmd:?}: {e}", self.ns))
+    }
+
+    /// Adds `addr/64` to `eth0` (nodad; DAD is off on test links anyway). Panics on failure.
+    pub fn add_ip6(&self, addr: std::net::Ipv6Addr) {
+        let out = self.exec(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            &format!("{addr}/64"),
+            "dev",
+            "eth0",
+            "nodad",
+        ]);
+        assert!(
+            out.status.success(),
+            "ip -6 addr add {addr} in {}: {}",
+            self.ns,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The first link-local IPv6 address of `eth0` (waits up to 2 s for the kernel to add it).
+    pub fn link_local(&self) -> std::net::Ipv6Addr {
+        let mut found = None;
+        wait_until_uninterruptible(Duration::from_secs(2), || {
+            found = self.addrs().into_iter().find_map(|a| match a {
+                IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80 => Some(v6),
+                _ => None,
+            });
+            found.is_some()
+        });
+        found.unwrap_or_else(|| panic!("no link-local address on eth0 in {}", self.ns))
     }
 
     /// Every address on every interface of the node, from `ip -o addr show`.
@@ -873,6 +921,19 @@ impl Capture {
     /// VRRP advertisements (IPv4 or IPv6, protocol 112) captured so far, in capture order.
     pub fn adverts(&self) -> Vec<Advert> {
         self.frames().iter().filter_map(pcap::advert).collect()
+    }
+
+    /// Unsolicited (or any) Neighbour Advertisements captured so far, in capture order.
+    pub fn nas(&self) -> Vec<pcap::Na> {
+        self.frames().iter().filter_map(pcap::na).collect()
+    }
+
+    /// `(time, src, dst, ttl)` of every VRRP packet captured so far, in capture order.
+    pub fn vrrp_ips(&self) -> Vec<(SystemTime, IpAddr, IpAddr, u8)> {
+        self.frames()
+            .iter()
+            .filter_map(|f| pcap::vrrp_ip(f).map(|(s, d, t)| (f.time, s, d, t)))
+            .collect()
     }
 
     /// `tshark -r FILE -V`: the full dissection, e.g. to assert

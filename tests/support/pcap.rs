@@ -163,3 +163,89 @@ pub fn advert(frame: &Frame) -> Option<Advert> {
         priority: head[2],
     })
 }
+
+/// An unsolicited Neighbour Advertisement (RFC 4861 §4.4), what an IPv6 VRRP master sends for
+/// each IPv6 VIP instead of a gratuitous ARP (RFC 5798 §6.4.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Na {
+    pub time: SystemTime,
+    /// IPv6 source and destination (ff02::1 for unsolicited NAs).
+    pub src: Ipv6Addr,
+    pub dst: Ipv6Addr,
+    /// IPv6 hop limit (RFC 4861 §7.1.2: must be 255).
+    pub hop_limit: u8,
+    /// The announced address.
+    pub target: Ipv6Addr,
+    /// Router, Solicited, Override flags.
+    pub router: bool,
+    pub solicited: bool,
+    pub override_flag: bool,
+    /// The Target Link-Layer Address option, if present.
+    pub mac: Option<[u8; 6]>,
+}
+
+/// Decodes an Ethernet/IPv6/ICMPv6 Neighbour Advertisement (type 136, no extension headers).
+pub fn na(frame: &Frame) -> Option<Na> {
+    let (ty, l3) = ether(&frame.data)?;
+    if ty != 0x86dd || l3.first()? >> 4 != 6 || *l3.get(6)? != 58 {
+        return None;
+    }
+    let src: [u8; 16] = l3.get(8..24)?.try_into().ok()?;
+    let dst: [u8; 16] = l3.get(24..40)?.try_into().ok()?;
+    let icmp = l3.get(40..)?;
+    if *icmp.first()? != 136 || *icmp.get(1)? != 0 {
+        return None;
+    }
+    let flags = *icmp.get(4)?;
+    let target: [u8; 16] = icmp.get(8..24)?.try_into().ok()?;
+    let mut mac = None;
+    let mut opts = icmp.get(24..)?;
+    while opts.len() >= 8 {
+        let len = usize::from(opts[1]) * 8;
+        if len == 0 || len > opts.len() {
+            break;
+        }
+        if opts[0] == 2 && len == 8 {
+            mac = Some(opts[2..8].try_into().ok()?);
+        }
+        opts = &opts[len..];
+    }
+    Some(Na {
+        time: frame.time,
+        src: Ipv6Addr::from(src),
+        dst: Ipv6Addr::from(dst),
+        hop_limit: *l3.get(7)?,
+        target: Ipv6Addr::from(target),
+        router: flags & 0x80 != 0,
+        solicited: flags & 0x40 != 0,
+        override_flag: flags & 0x20 != 0,
+        mac,
+    })
+}
+
+/// Source, destination and TTL / hop limit of a VRRP frame (IPv4 or IPv6, protocol 112).
+pub fn vrrp_ip(frame: &Frame) -> Option<(IpAddr, IpAddr, u8)> {
+    advert(frame)?;
+    let (ty, l3) = ether(&frame.data)?;
+    match ty {
+        0x0800 => {
+            let s: [u8; 4] = l3.get(12..16)?.try_into().ok()?;
+            let d: [u8; 4] = l3.get(16..20)?.try_into().ok()?;
+            Some((
+                IpAddr::from(Ipv4Addr::from(s)),
+                IpAddr::from(Ipv4Addr::from(d)),
+                *l3.get(8)?,
+            ))
+        }
+        0x86dd => {
+            let s: [u8; 16] = l3.get(8..24)?.try_into().ok()?;
+            let d: [u8; 16] = l3.get(24..40)?.try_into().ok()?;
+            Some((
+                IpAddr::from(Ipv6Addr::from(s)),
+                IpAddr::from(Ipv6Addr::from(d)),
+                *l3.get(7)?,
+            ))
+        }
+        _ => None,
+    }
+}
