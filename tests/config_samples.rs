@@ -337,7 +337,11 @@ fn lvs_only_samples_have_no_instances() {
         // The virtual servers are parsed; only warnings (skipped checkers, keywords not
         // implemented yet) remain.
         assert_eq!(l.config.ipvs.virtual_servers.len(), servers, "{name}");
-        assert!(!l.diagnostics.has_errors(), "{name}: {:#?}", l.diagnostics.0);
+        assert!(
+            !l.diagnostics.has_errors(),
+            "{name}: {:#?}",
+            l.diagnostics.0
+        );
         assert_eq!(l.config_test_exit_code(), 0, "{name}");
     }
 }

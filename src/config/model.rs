@@ -364,8 +364,10 @@ pub struct RealServer {
     pub lthreshold: u32,
     /// `lvs_method` (default: the virtual server's `lb_kind`).
     pub lvs_method: Option<LbKind>,
-    /// Checker blocks seen (not implemented yet: skipped with a warning).
+    /// Checker blocks seen but not run (`FILE_CHECK`, `BFD_CHECK`: skipped with a warning).
     pub checkers_skipped: usize,
+    /// Checkers, timing, `inhibit_on_failure`, `notify_up`/`notify_down`.
+    pub health: RsHealthCfg,
     pub span: Span,
 }
 
@@ -396,6 +398,8 @@ pub struct VirtualServer {
     /// `ip_family inet|inet6` (`Some(true)` for inet6).
     pub ip_family_v6: Option<bool>,
     pub real_servers: Vec<RealServer>,
+    /// Quorum, hysteresis, inhibit_on_failure, checker timing defaults.
+    pub health: VsHealthCfg,
     pub span: Span,
 }
 
@@ -403,7 +407,11 @@ pub struct VirtualServer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum VsgEntry {
     /// `IP[-LAST] PORT`: `count` consecutive addresses from `first` (1 without a range).
-    Range { first: IpAddr, count: u32, port: u16 },
+    Range {
+        first: IpAddr,
+        count: u32,
+        port: u16,
+    },
     /// `fwmark N [inet|inet6]`.
     Fwmark { mark: u32, ipv6: Option<bool> },
 }
@@ -423,4 +431,158 @@ pub struct IpvsConfig {
     pub virtual_servers: Vec<VirtualServer>,
     /// `virtual_server_group` blocks by name.
     pub groups: BTreeMap<String, VirtualServerGroup>,
+    /// The top-level `SSL { }` block.
+    pub ssl: Option<SslCfg>,
+}
+
+// ----- Health checkers (keepalived/check/check_api.c, check_*.c) -----------------------------
+
+/// Checker timing keywords at one level (`virtual_server`, `real_server` or the checker
+/// block); `None` inherits from the level above, then keepalived's per-checker defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckTiming {
+    pub delay_loop: Option<Duration>,
+    pub connect_timeout: Option<Duration>,
+    /// `retry` (`nb_get_retry` in HTTP_GET/SSL_GET).
+    pub retry: Option<u32>,
+    pub delay_before_retry: Option<Duration>,
+    pub warmup: Option<Duration>,
+    pub alpha: Option<bool>,
+}
+
+impl CheckTiming {
+    /// `self` with every unset field taken from `outer`.
+    pub fn or(&self, outer: &CheckTiming) -> CheckTiming {
+        CheckTiming {
+            delay_loop: self.delay_loop.or(outer.delay_loop),
+            connect_timeout: self.connect_timeout.or(outer.connect_timeout),
+            retry: self.retry.or(outer.retry),
+            delay_before_retry: self.delay_before_retry.or(outer.delay_before_retry),
+            warmup: self.warmup.or(outer.warmup),
+            alpha: self.alpha.or(outer.alpha),
+        }
+    }
+}
+
+/// One `url { }` of an `HTTP_GET` / `SSL_GET`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UrlCfg {
+    pub path: String,
+    /// `digest` (hex MD5, lowercased).
+    pub digest: Option<String>,
+    /// `status_code` ranges; empty = 200-299.
+    pub status_codes: Vec<(u16, u16)>,
+    pub virtualhost: Option<String>,
+}
+
+/// What a checker block checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CheckerKind {
+    Tcp,
+    /// `HTTP_GET` (`ssl` false) or `SSL_GET`.
+    Http {
+        ssl: bool,
+        urls: Vec<UrlCfg>,
+        /// `http_protocol 1.0|1.0C|1.1` as written (default 1.0).
+        http_protocol: String,
+        virtualhost: Option<String>,
+        enable_sni: bool,
+    },
+    Misc {
+        argv: Vec<String>,
+        timeout: Option<Duration>,
+        dynamic: bool,
+        user: Option<ScriptUser>,
+    },
+    Dns {
+        qtype: u16,
+        name: String,
+    },
+    Udp {
+        payload: Vec<u8>,
+        require_reply: Option<Vec<u8>>,
+        min_reply_length: usize,
+        max_reply_length: usize,
+    },
+    Ping,
+    Smtp {
+        helo_name: Option<String>,
+    },
+}
+
+/// One checker block of a `real_server`, with keepalived's common options.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckerCfg {
+    pub kind: CheckerKind,
+    pub connect_ip: Option<IpAddr>,
+    pub connect_port: Option<u16>,
+    pub bindto: Option<IpAddr>,
+    pub bind_port: Option<u16>,
+    pub bind_if: Option<String>,
+    pub fwmark: Option<u32>,
+    pub timing: CheckTiming,
+    /// `log_all_failures`.
+    pub log_all_failures: bool,
+    pub span: Span,
+}
+
+/// Health-check related keywords of a `virtual_server` (defaults: quorum 1, hysteresis 0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VsHealthCfg {
+    /// `connect_timeout`, `retry`, `delay_before_retry`, `warmup`, `alpha` at VS level
+    /// (`delay_loop` is [`VirtualServer::delay_loop`]).
+    pub timing: CheckTiming,
+    /// `inhibit_on_failure`: a failed real server gets weight 0 instead of being removed.
+    pub inhibit_on_failure: bool,
+    /// `quorum` (default 1): minimum total weight of live real servers.
+    pub quorum: u32,
+    /// `hysteresis` (default 0).
+    pub hysteresis: u32,
+    pub quorum_up: Option<Command>,
+    pub quorum_down: Option<Command>,
+    /// `omega`: run quorum_down / notify_down on shutdown.
+    pub omega: bool,
+    /// `ha_suspend`.
+    pub ha_suspend: bool,
+    /// `virtualhost` default for HTTP checks.
+    pub virtualhost: Option<String>,
+    /// `sorry_server_inhibit`: the sorry server stays with weight 0 instead of being removed.
+    pub sorry_server_inhibit: bool,
+}
+
+impl Default for VsHealthCfg {
+    fn default() -> Self {
+        VsHealthCfg {
+            timing: CheckTiming::default(),
+            inhibit_on_failure: false,
+            quorum: 1,
+            hysteresis: 0,
+            quorum_up: None,
+            quorum_down: None,
+            omega: false,
+            ha_suspend: false,
+            virtualhost: None,
+            sorry_server_inhibit: false,
+        }
+    }
+}
+
+/// Health-check related keywords of a `real_server`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RsHealthCfg {
+    pub checkers: Vec<CheckerCfg>,
+    pub timing: CheckTiming,
+    pub inhibit_on_failure: Option<bool>,
+    pub notify_up: Option<Command>,
+    pub notify_down: Option<Command>,
+    pub virtualhost: Option<String>,
+}
+
+/// The top-level `SSL { password; ca; certificate; key }` block (client TLS for SSL_GET).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SslCfg {
+    pub password: Option<String>,
+    pub ca: Option<std::path::PathBuf>,
+    pub certificate: Option<std::path::PathBuf>,
+    pub key: Option<std::path::PathBuf>,
 }

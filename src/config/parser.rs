@@ -45,6 +45,9 @@ use std::time::Duration;
 #[path = "parser_ipvs.rs"]
 mod ipvs;
 
+#[path = "parser_check.rs"]
+mod check;
+
 /// Options that change how a file is read.
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
@@ -514,6 +517,7 @@ impl Parser {
                         self.virtual_server(&line);
                     }
                     "virtual_server_group" => self.virtual_server_group(&line),
+                    "SSL" => self.ssl_block(&line),
                     other => {
                         if other == "virtual_server" {
                             self.config.virtual_servers_seen += 1;

@@ -51,6 +51,7 @@ impl Parser {
             delay_loop: DEFAULT_DELAY_LOOP,
             ip_family_v6: None,
             real_servers: Vec::new(),
+            health: Default::default(),
             span: owner.span.clone(),
         };
         let mut protocol_span = None;
@@ -213,6 +214,34 @@ impl Parser {
                     _ => self.bad_value(who, l, word, "expected inet or inet6", "ignored"),
                 }
             }
+            "connect_timeout" | "retry" | "delay_before_retry" | "warmup" | "alpha" => {
+                self.timing_keyword(who, &mut vs.health.timing, l);
+            }
+            "inhibit_on_failure" => {
+                vs.health.inhibit_on_failure =
+                    self.flag(who, l).unwrap_or(vs.health.inhibit_on_failure)
+            }
+            "omega" => vs.health.omega = self.flag(who, l).unwrap_or(vs.health.omega),
+            "ha_suspend" => {
+                vs.health.ha_suspend = self.flag(who, l).unwrap_or(vs.health.ha_suspend)
+            }
+            "sorry_server_inhibit" => {
+                vs.health.sorry_server_inhibit =
+                    self.flag(who, l).unwrap_or(vs.health.sorry_server_inhibit)
+            }
+            "quorum" => {
+                if let Some(q) = self.unsigned(who, l, 1, (1, u32::MAX as u64), "using 1") {
+                    vs.health.quorum = q as u32;
+                }
+            }
+            "hysteresis" => {
+                if let Some(h) = self.unsigned(who, l, 1, (0, u32::MAX as u64), "using 0") {
+                    vs.health.hysteresis = h as u32;
+                }
+            }
+            "quorum_up" => vs.health.quorum_up = self.command(who, l, true),
+            "quorum_down" => vs.health.quorum_down = self.command(who, l, true),
+            "virtualhost" => vs.health.virtualhost = self.need(who, l, 1).map(|w| w.text.clone()),
             "ops" => vs.flags |= IP_VS_SVC_F_ONEPACKET,
             "flag-1" | "sh-fallback" | "mh-fallback" => vs.flags |= IP_VS_SVC_F_SCHED1,
             "flag-2" | "sh-port" | "mh-port" => vs.flags |= IP_VS_SVC_F_SCHED2,
@@ -273,6 +302,7 @@ impl Parser {
             lthreshold: 0,
             lvs_method: None,
             checkers_skipped: 0,
+            health: Default::default(),
             span: addr_word.span.clone(),
         };
         if !self.peek_is_open() {
@@ -301,16 +331,27 @@ impl Parser {
                         rs.lvs_method = Some(kind);
                     }
                 }
-                _ if CHECKERS.contains(&kw) => {
-                    rs.checkers_skipped += 1;
-                    self.diags.warn(
-                        l.span(),
-                        format!(
-                            "{who}{kw}: checkers not implemented yet; the real server is always considered up"
-                        ),
-                    );
-                    self.skip_block_if_any(l.keyword());
+                "connect_timeout" | "retry" | "delay_before_retry" | "warmup" | "alpha"
+                | "delay_loop" => {
+                    self.timing_keyword(who, &mut rs.health.timing, &l);
                 }
+                "inhibit_on_failure" => rs.health.inhibit_on_failure = self.flag(who, &l),
+                "notify_up" => rs.health.notify_up = self.command(who, &l, true),
+                "notify_down" => rs.health.notify_down = self.command(who, &l, true),
+                "virtualhost" => {
+                    rs.health.virtualhost = self.need(who, &l, 1).map(|w| w.text.clone())
+                }
+                _ if CHECKERS.contains(&kw) => match self.checker_block(who, kw, &l) {
+                    Some(c) => rs.health.checkers.push(c),
+                    None => {
+                        rs.checkers_skipped += 1;
+                        self.diags.warn(
+                            l.span(),
+                            format!("{who}{kw}: not implemented yet; this checker is not run"),
+                        );
+                        self.skip_block_if_any(l.keyword());
+                    }
+                },
                 _ => self.not_parsed(&l, Context::RealServer),
             }
         }
@@ -509,12 +550,7 @@ mod tests {
              lthreshold 10\n  lvs_method TUN\n  TCP_CHECK {\n   connect_timeout 3\n  }\n }\n\
              real_server 10.0.1.2 443\n}\n",
         );
-        assert_eq!(
-            msgs,
-            [
-                "t.conf:17:3: warning: (VS 10.0.0.1 443) TCP_CHECK: checkers not implemented yet; the real server is always considered up"
-            ]
-        );
+        assert!(msgs.is_empty(), "{msgs:?}");
         let vs = &c.ipvs.virtual_servers[0];
         assert_eq!(
             vs.target,
@@ -542,8 +578,11 @@ mod tests {
         );
         assert_eq!(
             (rs[0].lvs_method, rs[0].checkers_skipped),
-            (Some(LbKind::Tun), 1)
+            (Some(LbKind::Tun), 0)
         );
+        let tcp = &rs[0].health.checkers[0];
+        assert_eq!(tcp.kind, crate::config::model::CheckerKind::Tcp);
+        assert_eq!(tcp.timing.connect_timeout, Some(Duration::from_secs(3)));
         assert_eq!((rs[1].weight, rs[1].port, rs[1].lvs_method), (1, 443, None));
     }
 

@@ -1,0 +1,370 @@
+//! Health-checker keywords (keepalived/check/check_api.c and check_*.c, 2.2.7): the checker
+//! blocks of a `real_server`, the timing keywords shared by the virtual_server, real_server and
+//! checker levels, and the top-level `SSL { }` block. A child module of the parser.
+
+use super::Parser;
+use crate::config::lexer::Line;
+use crate::config::model::{CheckTiming, CheckerCfg, CheckerKind, SslCfg, UrlCfg};
+use crate::config::values;
+use std::time::Duration;
+
+/// Upper bound of checker timers (keepalived reads them as `unsigned long` µs).
+const MAX_TIMER: Duration = Duration::from_secs(u32::MAX as u64 / 1_000_000);
+
+/// keepalived's DNS_CHECK `type` names and numbers (check_dns.c).
+const DNS_TYPES: &[(&str, u16)] = &[
+    ("A", 1),
+    ("NS", 2),
+    ("CNAME", 5),
+    ("SOA", 6),
+    ("MX", 15),
+    ("TXT", 16),
+    ("AAAA", 28),
+];
+
+impl Parser {
+    fn timer_value(&mut self, who: &str, l: &Line, instead: &str) -> Option<Duration> {
+        let word = self.need(who, l, 1)?;
+        match values::timer(&word.text, Duration::ZERO, MAX_TIMER) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                let w = word.clone();
+                self.bad_value(who, l, &w, e, instead);
+                None
+            }
+        }
+    }
+
+    /// The timing keywords every level accepts. Returns `false` if `l` is not one of them.
+    pub(super) fn timing_keyword(&mut self, who: &str, t: &mut CheckTiming, l: &Line) -> bool {
+        match l.keyword().text.as_str() {
+            "delay_loop" => t.delay_loop = self.timer_value(who, l, "ignored").or(t.delay_loop),
+            "connect_timeout" => {
+                t.connect_timeout = self.timer_value(who, l, "ignored").or(t.connect_timeout)
+            }
+            "delay_before_retry" => {
+                t.delay_before_retry = self.timer_value(who, l, "ignored").or(t.delay_before_retry)
+            }
+            "warmup" => t.warmup = self.timer_value(who, l, "ignored").or(t.warmup),
+            "retry" | "nb_get_retry" => {
+                if let Some(v) = self.unsigned(who, l, 1, (0, u32::MAX as u64), "ignored") {
+                    t.retry = Some(v as u32);
+                }
+            }
+            "alpha" => t.alpha = self.flag(who, l).or(t.alpha),
+            _ => return false,
+        }
+        true
+    }
+
+    /// One checker block (`TCP_CHECK { … }` etc.), `kw` being its keyword.
+    pub(super) fn checker_block(&mut self, who: &str, kw: &str, line: &Line) -> Option<CheckerCfg> {
+        let owner = line.keyword().clone();
+        let kind = match kw {
+            "TCP_CHECK" => CheckerKind::Tcp,
+            "HTTP_GET" | "SSL_GET" => CheckerKind::Http {
+                ssl: kw == "SSL_GET",
+                urls: Vec::new(),
+                http_protocol: "1.0".into(),
+                virtualhost: None,
+                enable_sni: false,
+            },
+            "MISC_CHECK" => CheckerKind::Misc {
+                argv: Vec::new(),
+                timeout: None,
+                dynamic: false,
+                user: None,
+            },
+            "DNS_CHECK" => CheckerKind::Dns {
+                qtype: 6,
+                name: ".".into(),
+            },
+            "UDP_CHECK" => CheckerKind::Udp {
+                payload: Vec::new(),
+                require_reply: None,
+                min_reply_length: 0,
+                max_reply_length: 65535,
+            },
+            "PING_CHECK" => CheckerKind::Ping,
+            "SMTP_CHECK" => CheckerKind::Smtp { helo_name: None },
+            _ => return None,
+        };
+        let mut c = CheckerCfg {
+            kind,
+            connect_ip: None,
+            connect_port: None,
+            bindto: None,
+            bind_port: None,
+            bind_if: None,
+            fwmark: None,
+            timing: CheckTiming::default(),
+            log_all_failures: false,
+            span: owner.span.clone(),
+        };
+        let who = format!("{who}{kw}: ");
+        if !self.peek_is_open() {
+            return Some(c);
+        }
+        self.open_block(&owner);
+        while let Some(l) = self.next_in_block(&owner) {
+            if self.timing_keyword(&who, &mut c.timing, &l) {
+                continue;
+            }
+            let k = l.keyword().text.clone();
+            match k.as_str() {
+                "connect_ip" | "bindto" => {
+                    let Some(word) = self.need(&who, &l, 1) else {
+                        continue;
+                    };
+                    match values::ip_addr(&word.text) {
+                        Some(ip) if k == "connect_ip" => c.connect_ip = Some(ip),
+                        Some(ip) => c.bindto = Some(ip),
+                        None => {
+                            let w = word.clone();
+                            self.bad_value(&who, &l, &w, "not an IP address", "ignored")
+                        }
+                    }
+                }
+                "connect_port" | "bind_port" => {
+                    if let Some(p) = self.unsigned(&who, &l, 1, (1, 65535), "ignored") {
+                        if k == "connect_port" {
+                            c.connect_port = Some(p as u16);
+                        } else {
+                            c.bind_port = Some(p as u16);
+                        }
+                    }
+                }
+                "bind_if" => c.bind_if = self.need(&who, &l, 1).map(|w| w.text.clone()),
+                "fwmark" => {
+                    c.fwmark = self
+                        .unsigned(&who, &l, 1, (0, u32::MAX as u64), "ignored")
+                        .map(|v| v as u32)
+                }
+                "log_all_failures" => {
+                    c.log_all_failures = self.flag(&who, &l).unwrap_or(c.log_all_failures)
+                }
+                _ => self.checker_specific(&who, &mut c.kind, &l),
+            }
+        }
+        Some(c)
+    }
+
+    fn checker_specific(&mut self, who: &str, kind: &mut CheckerKind, l: &Line) {
+        let k = l.keyword().text.as_str();
+        match (kind, k) {
+            (CheckerKind::Http { urls, .. }, "url") => {
+                if let Some(u) = self.url_block(who, l) {
+                    urls.push(u);
+                }
+            }
+            (CheckerKind::Http { http_protocol, .. }, "http_protocol") => {
+                if let Some(w) = self.need(who, l, 1) {
+                    match w.text.to_ascii_uppercase().as_str() {
+                        "1.0" | "1.0C" | "1.1" => *http_protocol = w.text.to_ascii_uppercase(),
+                        _ => {
+                            let w = w.clone();
+                            self.bad_value(who, l, &w, "expected 1.0, 1.0C or 1.1", "using 1.0")
+                        }
+                    }
+                }
+            }
+            (CheckerKind::Http { virtualhost, .. }, "virtualhost") => {
+                *virtualhost = self.need(who, l, 1).map(|w| w.text.clone())
+            }
+            (CheckerKind::Http { enable_sni, .. }, "enable_sni") => {
+                *enable_sni = self.flag(who, l).unwrap_or(*enable_sni)
+            }
+            (CheckerKind::Http { .. }, "fast_recovery") => {}
+            (CheckerKind::Misc { argv, user, .. }, "misc_path") => {
+                if let Some(cmd) = self.command(who, l, false) {
+                    *argv = cmd.argv;
+                    let _ = user;
+                }
+            }
+            (CheckerKind::Misc { timeout, .. }, "misc_timeout") => {
+                *timeout = self.timer_value(who, l, "ignored").or(*timeout)
+            }
+            (CheckerKind::Misc { dynamic, .. }, "misc_dynamic") => {
+                *dynamic = self.flag(who, l).unwrap_or(*dynamic)
+            }
+            (CheckerKind::Misc { user, .. }, "user") => {
+                if let Some(w) = self.need(who, l, 1) {
+                    *user = Some(crate::config::model::ScriptUser {
+                        user: w.text.clone(),
+                        group: l.arg(2).map(|g| g.text.clone()),
+                    });
+                }
+            }
+            (CheckerKind::Dns { qtype, .. }, "type") => {
+                if let Some(w) = self.need(who, l, 1) {
+                    match DNS_TYPES
+                        .iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case(&w.text))
+                    {
+                        Some((_, t)) => *qtype = *t,
+                        None => {
+                            let w = w.clone();
+                            self.bad_value(who, l, &w, "unknown DNS type", "using SOA")
+                        }
+                    }
+                }
+            }
+            (CheckerKind::Dns { name, .. }, "name") => {
+                if let Some(w) = self.need(who, l, 1) {
+                    *name = w.text.clone();
+                }
+            }
+            (CheckerKind::Udp { payload, .. }, "payload") => {
+                if let Some(b) = self.hex_arg(who, l) {
+                    *payload = b;
+                }
+            }
+            (CheckerKind::Udp { require_reply, .. }, "require_reply") => {
+                *require_reply = if l.arg(1).is_some() {
+                    self.hex_arg(who, l)
+                } else {
+                    Some(Vec::new())
+                };
+            }
+            (
+                CheckerKind::Udp {
+                    min_reply_length, ..
+                },
+                "min_reply_length",
+            ) => {
+                if let Some(v) = self.unsigned(who, l, 1, (0, 65535), "ignored") {
+                    *min_reply_length = v as usize;
+                }
+            }
+            (
+                CheckerKind::Udp {
+                    max_reply_length, ..
+                },
+                "max_reply_length",
+            ) => {
+                if let Some(v) = self.unsigned(who, l, 1, (0, 65535), "ignored") {
+                    *max_reply_length = v as usize;
+                }
+            }
+            (CheckerKind::Smtp { helo_name }, "helo_name") => {
+                *helo_name = self.need(who, l, 1).map(|w| w.text.clone())
+            }
+            _ => {
+                self.diags
+                    .warn(l.span(), format!("{who}Unknown keyword '{k}'"));
+                self.skip_block_if_any(l.keyword());
+            }
+        }
+    }
+
+    fn hex_arg(&mut self, who: &str, l: &Line) -> Option<Vec<u8>> {
+        let w = self.need(who, l, 1)?.clone();
+        let text = w.text.trim_start_matches("0x");
+        let bytes: Option<Vec<u8>> = (text.len() % 2 == 0)
+            .then(|| {
+                (0..text.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+                    .collect()
+            })
+            .flatten();
+        if bytes.is_none() {
+            self.bad_value(who, l, &w, "expected hex bytes", "ignored");
+        }
+        bytes
+    }
+
+    /// `url { path P; digest D; status_code C…; virtualhost H }`.
+    fn url_block(&mut self, who: &str, line: &Line) -> Option<UrlCfg> {
+        let owner = line.keyword().clone();
+        let mut u = UrlCfg {
+            path: "/".into(),
+            digest: None,
+            status_codes: Vec::new(),
+            virtualhost: None,
+        };
+        if !self.peek_is_open() {
+            return Some(u);
+        }
+        self.open_block(&owner);
+        while let Some(l) = self.next_in_block(&owner) {
+            match l.keyword().text.as_str() {
+                "path" => {
+                    if let Some(w) = self.need(who, &l, 1) {
+                        u.path = w.text.clone();
+                    }
+                }
+                "digest" => {
+                    if let Some(w) = self.need(who, &l, 1) {
+                        if w.text.len() == 32 && w.text.chars().all(|c| c.is_ascii_hexdigit()) {
+                            u.digest = Some(w.text.to_ascii_lowercase());
+                        } else {
+                            let w = w.clone();
+                            self.bad_value(who, &l, &w, "expected 32 hex digits (MD5)", "ignored");
+                        }
+                    }
+                }
+                "status_code" => {
+                    for w in l.words[1..].to_vec() {
+                        let range = match w.text.split_once('-') {
+                            Some((a, b)) => a.parse().ok().zip(b.parse().ok()),
+                            None => w.text.parse().ok().map(|c| (c, c)),
+                        };
+                        match range {
+                            Some((a, b)) if (100..=599).contains(&a) && a <= b && b <= 599 => {
+                                u.status_codes.push((a, b))
+                            }
+                            _ => self.bad_value(
+                                who,
+                                &l,
+                                &w,
+                                "expected a status code or range 100-599",
+                                "ignored",
+                            ),
+                        }
+                    }
+                }
+                "virtualhost" => u.virtualhost = self.need(who, &l, 1).map(|w| w.text.clone()),
+                "regex" | "regex_no_match" | "regex_options" | "regex_stack"
+                | "regex_min_offset" | "regex_max_offset" => {
+                    self.diags.warn(
+                        l.span(),
+                        format!("{who}'{}' is a keepalived keyword that rkeepalived does not implement yet; ignored", l.keyword().text),
+                    );
+                    self.skip_block_if_any(l.keyword());
+                }
+                other => {
+                    self.diags
+                        .warn(l.span(), format!("{who}Unknown keyword '{other}'"));
+                    self.skip_block_if_any(l.keyword());
+                }
+            }
+        }
+        Some(u)
+    }
+
+    /// Top-level `SSL { password; ca; certificate; key }`.
+    pub(super) fn ssl_block(&mut self, line: &Line) {
+        let owner = line.keyword().clone();
+        let mut ssl = SslCfg::default();
+        if self.peek_is_open() {
+            self.open_block(&owner);
+            while let Some(l) = self.next_in_block(&owner) {
+                let who = "SSL: ";
+                let value = self.need(who, &l, 1).map(|w| w.text.clone());
+                match l.keyword().text.as_str() {
+                    "password" => ssl.password = value,
+                    "ca" => ssl.ca = value.map(Into::into),
+                    "certificate" => ssl.certificate = value.map(Into::into),
+                    "key" => ssl.key = value.map(Into::into),
+                    other => {
+                        self.diags
+                            .warn(l.span(), format!("{who}Unknown keyword '{other}'"));
+                        self.skip_block_if_any(l.keyword());
+                    }
+                }
+            }
+        }
+        self.config.ipvs.ssl = Some(ssl);
+    }
+}
