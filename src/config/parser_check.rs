@@ -305,7 +305,7 @@ impl Parser {
                     }
                 }
                 "status_code" => {
-                    for w in l.words[1..].to_vec() {
+                    for w in l.words[1..].iter().cloned() {
                         let range = match w.text.split_once('-') {
                             Some((a, b)) => a.parse().ok().zip(b.parse().ok()),
                             None => w.text.parse().ok().map(|c| (c, c)),

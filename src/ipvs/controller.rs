@@ -14,9 +14,9 @@ use crate::config::model::{Config, LbKind, VirtualServer, VsProtocol, VsTarget, 
 use crate::ipvs::IpvsError;
 use crate::ipvs::consts::*;
 use crate::ipvs::genl::IpvsSocket;
+use crate::ipvs::health::{self, VsHealth};
 use crate::ipvs::model::*;
 use crate::ipvs::reconcile::{reconcile, teardown};
-use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use tracing::{error, info, warn};
 
@@ -108,64 +108,77 @@ fn nth_addr(first: IpAddr, i: u32) -> Option<IpAddr> {
     }
 }
 
-/// The table the config asks for: every `virtual_server` (groups expanded) with its real
-/// servers, or its `sorry_server` when it has none. Later duplicates replace earlier ones.
+/// The table the config asks for at start: every `virtual_server` (groups expanded) with
+/// the destinations its starting health gives ([`health::VsHealth::new`]: real servers up
+/// unless `alpha`; the sorry server in when the quorum is not met, e.g. with no real server).
+/// Later duplicates replace earlier ones.
 pub fn desired_table(config: &Config) -> Table {
+    let health: Vec<VsHealth> = config
+        .ipvs
+        .virtual_servers
+        .iter()
+        .map(VsHealth::new)
+        .collect();
+    desired_table_with(config, &health)
+}
+
+/// The table for the given health of each virtual server (same order as the config's).
+pub fn desired_table_with(config: &Config, health: &[VsHealth]) -> Table {
     let mut table = Table::new();
-    for vs in &config.ipvs.virtual_servers {
-        for key in service_keys(vs, config) {
-            let af = key.af();
-            let persistent = vs.persistence_timeout.is_some();
-            let service = Service {
-                key,
-                sched: vs.lb_algo.clone(),
-                flags: vs.flags
-                    | if persistent {
-                        IP_VS_SVC_F_PERSISTENT
-                    } else {
-                        0
-                    },
-                timeout: vs.persistence_timeout.unwrap_or(0),
-                netmask: netmask(af, vs.persistence_granularity),
-                pe_name: vs.persistence_engine.clone(),
-            };
-            let vs_port = match key {
-                ServiceKey::Addr { port, .. } => port,
-                ServiceKey::Fwmark { .. } => 0,
-            };
-            let mut dests = BTreeMap::new();
-            for rs in &vs.real_servers {
-                let d = Dest {
-                    key: DestKey {
-                        addr: rs.addr,
-                        port: rs.port,
-                    },
-                    fwd: fwd_method(rs.lvs_method.unwrap_or(vs.lb_kind)),
-                    weight: rs.weight,
-                    u_thresh: rs.uthreshold,
-                    l_thresh: rs.lthreshold,
-                };
-                dests.insert(d.key, d);
-            }
-            if dests.is_empty()
-                && let Some((addr, port)) = vs.sorry_server
-            {
-                let d = Dest {
-                    key: DestKey {
-                        addr,
-                        port: if port == 0 { vs_port } else { port },
-                    },
-                    fwd: fwd_method(vs.lb_kind),
-                    weight: 1,
-                    u_thresh: 0,
-                    l_thresh: 0,
-                };
-                dests.insert(d.key, d);
-            }
-            table.insert(key, ServiceEntry { service, dests });
-        }
+    for (vs, h) in config.ipvs.virtual_servers.iter().zip(health) {
+        table.extend(vs_entries(config, vs, h));
     }
     table
+}
+
+/// The services (and their destinations) one virtual server stands for.
+fn vs_entries(config: &Config, vs: &VirtualServer, health: &VsHealth) -> Table {
+    let mut table = Table::new();
+    for key in service_keys(vs, config) {
+        let af = key.af();
+        let persistent = vs.persistence_timeout.is_some();
+        let service = Service {
+            key,
+            sched: vs.lb_algo.clone(),
+            flags: vs.flags
+                | if persistent {
+                    IP_VS_SVC_F_PERSISTENT
+                } else {
+                    0
+                },
+            timeout: vs.persistence_timeout.unwrap_or(0),
+            netmask: netmask(af, vs.persistence_granularity),
+            pe_name: vs.persistence_engine.clone(),
+        };
+        let vs_port = match key {
+            ServiceKey::Addr { port, .. } => port,
+            ServiceKey::Fwmark { .. } => 0,
+        };
+        let dests = health::dests(vs, health, vs_port, |rs| {
+            fwd_method(rs.lvs_method.unwrap_or(vs.lb_kind))
+        });
+        table.insert(key, ServiceEntry { service, dests });
+    }
+    table
+}
+
+/// keepalived's way of writing a service in its log: `[10.0.0.100]:tcp:80`, `FWM 5`.
+pub fn fmt_service(key: &ServiceKey) -> String {
+    match key {
+        ServiceKey::Addr {
+            protocol,
+            addr,
+            port,
+        } => {
+            let p = match *protocol {
+                IPPROTO_UDP => "udp",
+                IPPROTO_SCTP => "sctp",
+                _ => "tcp",
+            };
+            format!("[{addr}]:{p}:{port}")
+        }
+        ServiceKey::Fwmark { mark, .. } => format!("FWM {mark}"),
+    }
 }
 
 /// Applies `desired` to the kernel: reads the table back, computes the changes for the
@@ -190,17 +203,33 @@ pub fn remove_owned(sock: &mut IpvsSocket, owned: &Table) -> Result<usize, IpvsE
     Ok(ops.len())
 }
 
-/// The running controller: owns the IPVS socket and the table it programmed.
+/// The running controller: a task that owns the IPVS socket, the table it programmed and the
+/// health of every real server; checker transitions come in, minimal table changes go out.
 pub struct Controller {
-    sock: Option<IpvsSocket>,
+    stop: Option<tokio::sync::oneshot::Sender<bool>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// The state the controller task owns.
+struct Running {
+    config: Config,
+    health: Vec<VsHealth>,
+    /// What we programmed (and believe the kernel has) for our services.
     owned: Table,
 }
 
 impl Controller {
-    /// Opens the IPVS socket and programs the config's table. Failures are logged (the VRRP
-    /// side keeps running, as keepalived's VRRP child does when its checker child fails).
+    /// Opens the IPVS socket, programs the config's table and starts the health checkers.
+    /// Failures are logged (the VRRP side keeps running, as keepalived's VRRP child does when
+    /// its checker child fails).
     pub async fn start(config: &Config) -> Controller {
-        let owned = desired_table(config);
+        let health: Vec<VsHealth> = config
+            .ipvs
+            .virtual_servers
+            .iter()
+            .map(VsHealth::new)
+            .collect();
+        let owned = desired_table_with(config, &health);
         let table = owned.clone();
         let sock = tokio::task::spawn_blocking(move || -> Result<IpvsSocket, IpvsError> {
             let mut sock = IpvsSocket::open()?;
@@ -223,17 +252,174 @@ impl Controller {
                 None
             }
         };
-        Controller { sock, owned }
+        let (runner, index, problems) = health::runner_for(config);
+        for p in problems {
+            error!("checker not started: {p}");
+        }
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+        let state = Running {
+            config: config.clone(),
+            health,
+            owned,
+        };
+        let task = tokio::spawn(state.run(sock, runner, index, stop_rx));
+        Controller {
+            stop: Some(stop_tx),
+            task,
+        }
     }
 
-    /// The table this controller owns.
-    pub fn owned(&self) -> &Table {
-        &self.owned
+    /// At exit: stops the checkers and removes the owned services unless `dont_release`
+    /// (`-I`); with `omega`, runs the quorum_down and notify_down scripts as keepalived does.
+    pub async fn stop(mut self, dont_release: bool) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(dont_release);
+        }
+        let _ = self.task.await;
+    }
+}
+
+impl Running {
+    async fn run(
+        mut self,
+        mut sock: Option<IpvsSocket>,
+        runner: crate::check::runner::Runner,
+        index: health::RsIndex,
+        mut stop: tokio::sync::oneshot::Receiver<bool>,
+    ) {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+        let checkers = (runner.distinct_checks() > 0).then(|| tokio::spawn(runner.run(tx)));
+        let dont_release = loop {
+            tokio::select! {
+                r = &mut stop => break r.unwrap_or(false),
+                Some(ev) = rx.recv() => {
+                    if let Some(&(vi, ri)) = index.get(ev.rs) {
+                        self.on_rs_event(sock.as_mut(), vi, ri, &ev);
+                    }
+                }
+            }
+        };
+        if let Some(c) = checkers {
+            c.abort();
+        }
+        self.shutdown(sock, dont_release).await;
     }
 
-    /// At exit: removes the owned services unless `dont_release` (`-I`).
-    pub async fn stop(self, dont_release: bool) {
-        let Some(mut sock) = self.sock else { return };
+    fn on_rs_event(
+        &mut self,
+        sock: Option<&mut IpvsSocket>,
+        vi: usize,
+        ri: usize,
+        ev: &crate::check::runner::RsEvent,
+    ) {
+        let config = &self.config;
+        let vs = &config.ipvs.virtual_servers[vi];
+        let rs = &vs.real_servers[ri];
+        if let Some(reason) = &ev.cause.reason {
+            info!("{reason}");
+        }
+        let change = self.health[vi].update(vs, ri, ev.up, ev.cause.weight);
+        let after = vs_entries(config, vs, &self.health[vi]);
+        let inhibit = health::inhibit(vs, rs);
+        for key in after.keys() {
+            let vs_port = match key {
+                ServiceKey::Addr { port, .. } => *port,
+                ServiceKey::Fwmark { .. } => 0,
+            };
+            let rs_key = format!(
+                "[{}]:{}:{}",
+                rs.addr,
+                fmt_service(key).split(':').nth(1).unwrap_or("tcp"),
+                if rs.port == 0 { vs_port } else { rs.port }
+            );
+            if change.rs_changed {
+                let (verb, prep) = match (ev.up, inhibit) {
+                    (true, false) => ("Adding", "to"),
+                    (true, true) => ("Enabling", "of"),
+                    (false, false) => ("Removing", "from"),
+                    (false, true) => ("Disabling", "of"),
+                };
+                info!("{verb} service {rs_key} {prep} VS {}", fmt_service(key));
+            }
+            if let Some(q) = change.quorum {
+                let (q0, h) = (vs.health.quorum, vs.health.hysteresis);
+                let w = self.health[vi].live_weight();
+                if q {
+                    info!(
+                        "Gained quorum {q0}+{h}={} <= {w} for VS {}",
+                        q0 + h,
+                        fmt_service(key)
+                    );
+                } else {
+                    info!(
+                        "Lost quorum {q0}-{h}={} > {w} for VS {}",
+                        q0.saturating_sub(h),
+                        fmt_service(key)
+                    );
+                }
+            }
+        }
+        if change.rs_changed {
+            let cmd = if ev.up {
+                &rs.health.notify_up
+            } else {
+                &rs.health.notify_down
+            };
+            if let Some(c) = cmd {
+                crate::script::spawn_detached(c.argv.clone(), None);
+            }
+        }
+        match change.quorum {
+            Some(true) => {
+                if let Some(c) = &vs.health.quorum_up {
+                    crate::script::spawn_detached(c.argv.clone(), None);
+                }
+            }
+            Some(false) => {
+                if let Some(c) = &vs.health.quorum_down {
+                    crate::script::spawn_detached(c.argv.clone(), None);
+                }
+            }
+            None => {}
+        }
+        // Only this virtual server's services change: diff what we own for them against the
+        // new destinations, and send the minimal changes.
+        let current: Table = after
+            .keys()
+            .filter_map(|k| self.owned.get(k).map(|e| (*k, e.clone())))
+            .collect();
+        let ops = reconcile(&after, &current);
+        if ops.is_empty() {
+            return;
+        }
+        if let Some(sock) = sock {
+            match sock.apply(&ops) {
+                Ok(failed) => {
+                    for (op, e) in failed {
+                        error!("IPVS: cannot {op}: {e}");
+                    }
+                }
+                Err(e) => error!("IPVS: {e}"),
+            }
+        }
+        self.owned.extend(after);
+    }
+
+    async fn shutdown(self, sock: Option<IpvsSocket>, dont_release: bool) {
+        for vs in &self.config.ipvs.virtual_servers {
+            if !vs.health.omega {
+                continue;
+            }
+            if let Some(c) = &vs.health.quorum_down {
+                crate::script::spawn_detached(c.argv.clone(), None);
+            }
+            for rs in &vs.real_servers {
+                if let Some(c) = &rs.health.notify_down {
+                    crate::script::spawn_detached(c.argv.clone(), None);
+                }
+            }
+        }
+        let Some(mut sock) = sock else { return };
         if dont_release {
             info!("IPVS: leaving the virtual services in place (--dont-release-ipvs)");
             return;

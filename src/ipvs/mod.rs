@@ -5,6 +5,8 @@
 //! * [`model`] — services, destinations and changes ([`model::Op`]) in ABI units.
 //! * [`genl`] — the netlink client ([`genl::IpvsSocket`]): family resolution with a
 //!   `modprobe ip_vs` retry, dumps, pipelined changes, flush, info, timeouts.
+//! * [`health`] — real-server health, quorum and sorry server as pure state, and the checker
+//!   runner built from the config.
 //! * [`reconcile`] — the pure diff from the kernel's table to the desired one.
 //! * [`controller`] — the desired table from the config, and the task that applies it at start
 //!   and removes it at exit.
@@ -12,6 +14,7 @@
 pub mod consts;
 pub mod controller;
 pub mod genl;
+pub mod health;
 pub mod model;
 pub mod reconcile;
 
