@@ -23,6 +23,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod net;
+pub mod notify;
 pub mod script;
 pub mod vrrp;
 pub mod wire;

@@ -42,6 +42,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod track;
+
 /// Options that change how a file is read.
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
@@ -183,6 +185,7 @@ struct InstanceDraft {
     notify: Notify,
     garp_master_delay: Option<Duration>,
     garp_master_repeat: Option<u32>,
+    tracking: crate::config::model::InstanceTracking,
 }
 
 /// A `vrrp_script` while its block is read.
@@ -498,6 +501,9 @@ impl Parser {
                     "global_defs" => self.global_defs(&line),
                     "vrrp_instance" => self.vrrp_instance(&line),
                     "vrrp_script" => self.vrrp_script(&line),
+                    "vrrp_sync_group" | "vrrp_track_process" | "track_file" | "vrrp_track_file" => {
+                        self.tracking_root(&line)
+                    }
                     other => {
                         if other == "virtual_server" {
                             self.config.virtual_servers_seen += 1;
@@ -514,6 +520,7 @@ impl Parser {
         // What is found from here on is about the whole config: it goes last.
         self.consumed = usize::MAX;
         self.check_duplicate_vrids();
+        self.complete_sync_groups();
         if scripts_without_security(&self.config) {
             // keepalived prints this once, without a position; point at the first script.
             if let Some(span) = self.config.scripts().next().map(|c| c.span.clone()) {
@@ -633,6 +640,10 @@ impl Parser {
                 }
             }
             "smtp_server" => self.smtp_server(l),
+            "notify_fifo"
+            | "notify_fifo_script"
+            | "vrrp_notify_fifo"
+            | "vrrp_notify_fifo_script" => self.notify_fifo(l),
             "smtp_helo_name" => {
                 if let Some(name) = self.need(who, l, 1) {
                     self.config.global.smtp_helo_name = Some(name.text.clone());
@@ -907,6 +918,7 @@ impl Parser {
             notify: Notify::default(),
             garp_master_delay: None,
             garp_master_repeat: None,
+            tracking: Default::default(),
         };
         self.open_block(&owner);
         while let Some(l) = self.next_in_block(&owner) {
@@ -1077,6 +1089,9 @@ impl Parser {
                 if let Some(n) = self.repeat(who, l) {
                     d.garp_master_repeat = Some(n);
                 }
+            }
+            "track_interface" | "track_process" | "track_file" | "dont_track_primary" => {
+                self.tracking_keyword(&mut d.tracking, who, l)
             }
             _ => self.not_parsed(l, Context::VrrpInstance),
         }
@@ -1615,6 +1630,7 @@ impl Parser {
             notify: d.notify,
             garp_master_delay: d.garp_master_delay,
             garp_master_repeat: d.garp_master_repeat,
+            tracking: d.tracking,
             span: d.name.span,
         })
     }

@@ -16,6 +16,7 @@
 use std::io;
 
 pub mod garp;
+pub mod link_monitor;
 pub mod netlink;
 pub mod socket;
 

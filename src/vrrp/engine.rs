@@ -29,6 +29,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
+mod tracking;
+
 /// Requests from the daemon to the engine.
 #[derive(Debug)]
 pub enum Control {
@@ -165,6 +167,8 @@ pub struct Engine {
     opts: EngineOptions,
     /// Packets that did not decode as VRRP (bad length, version, type or checksum).
     malformed: u64,
+    /// Interface, process and file trackers, sync groups, notify FIFOs (see `tracking`).
+    trk: tracking::TrackState,
 }
 
 impl Engine {
@@ -183,6 +187,9 @@ impl Engine {
             },
             None => None,
         };
+        // enable_script_security: unsafe scripts are disabled before anything uses them.
+        let secured = script::secure_config(config, default_run_as);
+        let config = &secured;
         let mut engine = Engine {
             instances: Vec::new(),
             sockets: Vec::new(),
@@ -194,6 +201,7 @@ impl Engine {
             default_run_as,
             opts,
             malformed: 0,
+            trk: Default::default(),
         };
         let mut socket_keys: HashMap<(String, Ipv4Addr), usize> = HashMap::new();
         for inst in &config.vrrp_instances {
@@ -205,6 +213,7 @@ impl Engine {
         if engine.instances.is_empty() {
             return Err(EngineError::NothingToRun);
         }
+        engine.build_tracking(config);
         for rt in &engine.instances {
             for (name, _) in &rt.tracks {
                 if let Some(s) = engine.scripts.get(name) {
@@ -411,6 +420,8 @@ impl Engine {
             tokio::spawn(run_vrrp_script(s, run_as, tx));
         }
         drop(script_tx);
+        let mut trk_rx = self.start_trackers();
+        self.tracking_startup().await;
 
         let now = Instant::now();
         for i in 0..self.instances.len() {
@@ -439,6 +450,10 @@ impl Engine {
                     self.poll_due().await;
                     self.on_script_result(res).await;
                 }
+                Some(ev) = trk_rx.recv() => {
+                    self.poll_due().await;
+                    self.on_track_event(ev).await;
+                }
                 c = control.recv() => {
                     match c {
                         Some(Control::Shutdown) | None => break,
@@ -452,6 +467,7 @@ impl Engine {
             let actions = self.instances[i].fsm.handle(now, Input::Shutdown);
             self.execute(i, actions).await;
         }
+        self.tracking_shutdown().await;
     }
 
     /// Fires every timer that is due: `fsm::Instance::handle` never does, so this runs before
@@ -464,6 +480,9 @@ impl Engine {
                 .next_deadline()
                 .is_some_and(|d| d <= now)
             {
+                if self.sync_hold(i, now) {
+                    continue;
+                }
                 let actions = self.instances[i].fsm.poll(now);
                 self.execute(i, actions).await;
             }
@@ -528,40 +547,7 @@ impl Engine {
             ScriptState::Up => info!("VRRP_Script({}) succeeded", res.name),
             _ => info!("VRRP_Script({}) failed ({})", res.name, res.outcome),
         }
-        let now = Instant::now();
-        for i in 0..self.instances.len() {
-            let rt = &self.instances[i];
-            if !rt.tracks.iter().any(|(n, _)| *n == res.name) {
-                continue;
-            }
-            let states = rt.tracks.iter().map(|(n, w)| {
-                (
-                    self.trackers
-                        .get(n)
-                        .map_or(ScriptState::Unknown, |t| t.state()),
-                    *w,
-                )
-            });
-            let tracked = track::effective_priority(rt.cfg.priority, states);
-            let before = rt.last_tracked;
-            self.instances[i].last_tracked = tracked;
-            let mut actions = Vec::new();
-            if tracked.priority != before.priority {
-                actions.extend(
-                    self.instances[i]
-                        .fsm
-                        .handle(now, Input::SetPriority(tracked.priority)),
-                );
-            }
-            if tracked.fault != before.fault {
-                actions.extend(
-                    self.instances[i]
-                        .fsm
-                        .handle(now, Input::Fault(tracked.fault)),
-                );
-            }
-            self.execute(i, actions).await;
-        }
+        self.retrack().await;
     }
 
     async fn execute(&mut self, i: usize, actions: Vec<Action>) {
@@ -598,7 +584,11 @@ impl Engine {
                     }
                 }
                 Action::SendGarp => self.send_garps(i).await,
-                Action::StateChange { from, to } => self.on_state_change(i, from, to),
+                Action::StateChange { from, to } => {
+                    self.on_state_change(i, from, to);
+                    self.instance_fifo(i, to);
+                    self.after_state_change(i, to).await;
+                }
                 Action::Log(line) => info!("{line}"),
             }
         }
