@@ -43,6 +43,8 @@ struct Fifo {
 #[derive(Default)]
 pub struct NotifyFifos {
     fifos: Vec<Fifo>,
+    /// Process groups of the running `*_fifo_script`s.
+    scripts: Vec<u32>,
 }
 
 impl NotifyFifos {
@@ -61,7 +63,7 @@ impl NotifyFifos {
                             .as_ref()
                             .and_then(|u| script::resolve_user(u).ok())
                             .or(default_run_as);
-                        script::spawn_detached(argv, run_as);
+                        out.scripts.extend(script::spawn_detached_pid(argv, run_as));
                     }
                     out.fifos.push(fifo);
                 }
@@ -76,6 +78,17 @@ impl NotifyFifos {
     pub fn write(&mut self, line: &str) {
         for f in &mut self.fifos {
             let _ = f.file.write_all(line.as_bytes());
+        }
+    }
+
+    /// Stops the FIFO scripts (SIGTERM to their process groups). keepalived does this as
+    /// soon as it starts shutting down, so the STOP lines written afterwards reach no script.
+    pub fn stop_scripts(&mut self) {
+        for pid in self.scripts.drain(..) {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
         }
     }
 

@@ -164,6 +164,24 @@ pub fn spawn_detached(argv: Vec<String>, run_as: Option<RunAs>) {
     }
 }
 
+/// As [`spawn_detached`], returning the PID of the started process (it leads its own
+/// process group, so `killpg(pid)` reaches it and its children).
+pub fn spawn_detached_pid(argv: Vec<String>, run_as: Option<RunAs>) -> Option<u32> {
+    match spawn(&argv, run_as) {
+        Ok(mut child) => {
+            let pid = child.id();
+            tokio::spawn(async move {
+                let _ = child.wait().await;
+            });
+            pid
+        }
+        Err(e) => {
+            tracing::warn!("Failed to exec script {}: {e}", argv.join(" "));
+            None
+        }
+    }
+}
+
 /// `true` when this process runs as root (scripts then default to root unless `script_user`).
 pub fn running_as_root() -> bool {
     Uid::effective().is_root()

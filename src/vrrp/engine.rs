@@ -462,6 +462,7 @@ impl Engine {
             }
         }
         self.poll_due().await;
+        self.tracking_shutdown_begin();
         let now = Instant::now();
         for i in 0..self.instances.len() {
             let actions = self.instances[i].fsm.handle(now, Input::Shutdown);

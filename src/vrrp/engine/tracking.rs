@@ -494,6 +494,13 @@ impl Engine {
         self.retrack().await;
     }
 
+    /// Shutdown begins: the FIFO scripts are stopped first, as keepalived does.
+    pub(super) fn tracking_shutdown_begin(&mut self) {
+        if let Some(f) = self.trk.fifos.as_mut() {
+            f.stop_scripts();
+        }
+    }
+
     /// After every instance stopped: groups report STOP, FIFOs are removed.
     pub(super) async fn tracking_shutdown(&mut self) {
         for gi in 0..self.trk.groups.len() {
