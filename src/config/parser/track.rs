@@ -599,7 +599,8 @@ impl Parser {
                 }
             }
             g.members = kept;
-            if g.members.len() <= 1 {
+            // keepalived says nothing about a group left with no member at all.
+            if g.members.len() == 1 {
                 self.diags.warn(
                     &g.span,
                     format!(
