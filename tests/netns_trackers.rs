@@ -412,3 +412,73 @@ fn script_security_refuses_an_unsafe_script_like_keepalived() {
         assert!(!marker.exists(), "{}: the unsafe script ran", daemon.name());
     }
 }
+
+#[test]
+fn init_fail_script_starts_in_fault_like_keepalived() {
+    if !ready("init_fail") {
+        return;
+    }
+    let daemons: Vec<Daemon> = if support::find_program("keepalived").is_some() {
+        vec![Daemon::Rkeepalived, Daemon::Keepalived]
+    } else {
+        vec![Daemon::Rkeepalived]
+    };
+    for daemon in daemons {
+        let dir = tempfile::tempdir().unwrap();
+        let flag = dir.path().join("ok");
+        let top = format!(
+            "vrrp_script chk {{\n  script \"/usr/bin/test -e {}\"\n  interval 1\n  weight 0\n  rise 1\n  init_fail\n}}\n",
+            flag.display()
+        );
+        let lan = Lan::new(&["a"]);
+        let vip = IpAddr::V4(lan.ip(100));
+        let p = lan.node("a").spawn(
+            daemon,
+            &conf(&lan, 76, 150, &top, "  track_script {\n    chk\n  }\n"),
+        );
+        // Failing from the start: no VIP, no MASTER (keepalived logs only "(VI_1) removing
+        // VIPs." here; rkeepalived's state machine also says "Entering FAULT STATE (init)").
+        assert!(
+            p.wait_log("VRRP_Script(chk) failed", Duration::from_secs(5)),
+            "{}: {}",
+            daemon.name(),
+            p.log()
+        );
+        std::thread::sleep(Duration::from_millis(4000));
+        assert!(!holds(&lan, "a", vip), "{}: {}", daemon.name(), p.log());
+        assert!(!p.log().contains("Entering MASTER STATE"), "{}: {}", daemon.name(), p.log());
+        std::fs::write(&flag, "").unwrap();
+        expect_move(&lan, "a", None, vip, &[&p]);
+        for want in ["VRRP_Script(chk) succeeded", "(VI_1) Entering BACKUP STATE"] {
+            assert!(p.log().contains(want), "{}: {}", daemon.name(), p.log());
+        }
+    }
+}
+
+#[test]
+fn vrrp_script_runs_as_its_user() {
+    if !ready("script_user") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = dir.path().join("uid");
+    let top = format!(
+        "vrrp_script chk {{\n  script \"/bin/sh -c 'id -u > {}'\"\n  interval 1\n  user nobody\n}}\n",
+        out.display()
+    );
+    let lan = Lan::new(&["a"]);
+    let p = lan.node("a").spawn(
+        Daemon::Rkeepalived,
+        &conf(&lan, 77, 150, &top, "  track_script {\n    chk\n  }\n"),
+    );
+    let got = wait_until(Duration::from_secs(5), STEP, || {
+        std::fs::read_to_string(&out).is_ok_and(|s| !s.trim().is_empty())
+    });
+    assert!(got.is_some(), "{}", p.log());
+    let nobody = std::process::Command::new("id").args(["-u", "nobody"]).output().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap().trim(),
+        String::from_utf8_lossy(&nobody.stdout).trim()
+    );
+}

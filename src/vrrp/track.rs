@@ -21,6 +21,8 @@ pub struct ScriptTracker {
     state: ScriptState,
     /// Consecutive results that disagree with the current state.
     streak: u32,
+    /// No result recorded yet.
+    first: bool,
 }
 
 impl ScriptTracker {
@@ -36,6 +38,7 @@ impl ScriptTracker {
                 ScriptState::Unknown
             },
             streak: 0,
+            first: true,
         }
     }
 
@@ -45,8 +48,11 @@ impl ScriptTracker {
     }
 
     /// Records one result (`true` = exit status 0). Returns the new state when it changed.
-    /// The first result of an [`ScriptState::Unknown`] script decides its state at once.
+    /// The first result of an [`ScriptState::Unknown`] script decides its state at once, and
+    /// the first failure of an `init_fail` script is reported too (keepalived logs
+    /// `VRRP_Script(NAME) failed` for it).
     pub fn record(&mut self, ok: bool) -> Option<ScriptState> {
+        let first = std::mem::replace(&mut self.first, false);
         let (target, needed) = if ok {
             (ScriptState::Up, self.rise)
         } else {
@@ -54,7 +60,7 @@ impl ScriptTracker {
         };
         if self.state == target {
             self.streak = 0;
-            return None;
+            return first.then_some(target);
         }
         self.streak += 1;
         if self.state == ScriptState::Unknown || self.streak >= needed {
@@ -236,6 +242,9 @@ mod tests {
     fn init_fail_starts_down_and_needs_rise() {
         let mut t = ScriptTracker::new(2, 1, true);
         assert_eq!(t.state(), ScriptState::Down);
+        let mut f = t.clone();
+        assert_eq!(f.record(false), Some(ScriptState::Down), "first failure is reported");
+        assert_eq!(f.record(false), None);
         assert_eq!(t.record(true), None);
         assert_eq!(t.record(true), Some(ScriptState::Up));
     }
