@@ -105,10 +105,16 @@ fn every_tracking_keyword_is_parsed_without_warnings() {
     let i = &l.config.vrrp_instances[0].tracking;
     assert!(i.dont_track_primary);
     assert_eq!(i.interfaces.len(), 2);
-    assert_eq!((i.interfaces[0].weight, i.interfaces[0].reverse), (0, false));
-    assert_eq!((i.interfaces[1].weight, i.interfaces[1].reverse), (-30, true));
+    assert_eq!(
+        (i.interfaces[0].weight, i.interfaces[0].reverse),
+        (0, false)
+    );
+    assert_eq!(
+        (i.interfaces[1].weight, i.interfaces[1].reverse),
+        (-30, true)
+    );
     assert_eq!(i.processes[0].weight, Some(7));
-    assert_eq!(i.processes[0].reverse, true, "inherits the process's reverse");
+    assert!(i.processes[0].reverse, "inherits the process's reverse");
     assert_eq!((i.files[0].weight, i.files[1].weight), (None, Some(2)));
     assert!(i.files[1].reverse);
 
@@ -117,12 +123,18 @@ fn every_tracking_keyword_is_parsed_without_warnings() {
     assert_eq!(g.tracking.interfaces[0].name, "eth3");
     assert_eq!(g.track_script[0].weight, Some(0));
     assert_eq!(g.notify.master.as_ref().unwrap().argv, ["/bin/echo", "m"]);
-    assert_eq!(g.notify.any.as_ref().unwrap().user.as_ref().unwrap().user, "root");
+    assert_eq!(
+        g.notify.any.as_ref().unwrap().user.as_ref().unwrap().user,
+        "root"
+    );
     assert!(g.tracking_weight);
 
     let v = t.vrrp_notify_fifo.as_ref().unwrap();
     assert_eq!(v.path, PathBuf::from("/run/vrrp.fifo"));
-    assert_eq!(v.script.as_ref().unwrap().argv, ["/usr/local/bin/reader", "-x"]);
+    assert_eq!(
+        v.script.as_ref().unwrap().argv,
+        ["/usr/local/bin/reader", "-x"]
+    );
     let n = t.notify_fifo.as_ref().unwrap();
     assert_eq!(n.user.as_ref().unwrap().user, "keepalived_script");
     // Group notifies and FIFO scripts count as scripts (script security, -t exit code 5).
@@ -168,7 +180,10 @@ fn sync_group_members_are_resolved_with_keepalived_messages() {
         ]
     );
     let g = &l.config.tracking.sync_groups;
-    assert_eq!((g[0].members.clone(), g[1].members.clone()), (vec!["VI_1".to_string()], vec!["VI_2".to_string()]));
+    assert_eq!(
+        (g[0].members.clone(), g[1].members.clone()),
+        (vec!["VI_1".to_string()], vec!["VI_2".to_string()])
+    );
 }
 
 #[test]
@@ -180,9 +195,14 @@ fn bad_values_are_reported() {
     let m = messages(&l);
     assert_eq!(m.len(), 3, "{m:#?}");
     assert!(m[0].contains("error: (p) invalid weight '300'"), "{m:#?}");
-    assert!(m[1].contains("vrrp_track_process p has no process specified - removing"), "{m:#?}");
     assert!(
-        m[2].contains("(VI_1) weight 254 for eth1 must be between [-253..253] inclusive. Ignoring..."),
+        m[1].contains("vrrp_track_process p has no process specified - removing"),
+        "{m:#?}"
+    );
+    assert!(
+        m[2].contains(
+            "(VI_1) weight 254 for eth1 must be between [-253..253] inclusive. Ignoring..."
+        ),
         "{m:#?}"
     );
     assert!(l.config.tracking.processes.is_empty());

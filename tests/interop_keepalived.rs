@@ -209,7 +209,8 @@ fn sync_group_with_keepalived_peer_moves_both_vips() {
             logs()
         );
         assert!(
-            b.log().contains("VRRP_Group(G1) Syncing instances to MASTER state"),
+            b.log()
+                .contains("VRRP_Group(G1) Syncing instances to MASTER state"),
             "{}",
             logs()
         );

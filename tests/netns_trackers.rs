@@ -40,7 +40,11 @@ fn expect_move(lan: &Lan, node: &str, other: Option<&str>, vip: IpAddr, logs: &[
         holds(lan, node, vip) && other.is_none_or(|o| !holds(lan, o, vip))
     });
     let all: Vec<String> = logs.iter().map(|p| p.log()).collect();
-    assert!(got.is_some(), "{node} never took {vip} alone:\n{}", all.join("\n----\n"));
+    assert!(
+        got.is_some(),
+        "{node} never took {vip} alone:\n{}",
+        all.join("\n----\n")
+    );
 }
 
 fn write_exec(path: &Path, text: &str) {
@@ -68,8 +72,16 @@ fn track_interface_down_moves_the_vip_and_up_brings_it_back() {
     // The tracked link goes down: a is FAULT, drops the VIP, b takes over.
     lan.node("a").exec(&["ip", "link", "set", "eth1", "down"]);
     expect_move(&lan, "b", Some("a"), vip, &[&a, &b]);
-    assert!(a.wait_log("Netlink reports eth1 down", Duration::from_secs(2)), "{}", a.log());
-    assert!(a.wait_log("(VI_1) Entering FAULT STATE", Duration::from_secs(2)), "{}", a.log());
+    assert!(
+        a.wait_log("Netlink reports eth1 down", Duration::from_secs(2)),
+        "{}",
+        a.log()
+    );
+    assert!(
+        a.wait_log("(VI_1) Entering FAULT STATE", Duration::from_secs(2)),
+        "{}",
+        a.log()
+    );
 
     // Up again: a leaves FAULT for BACKUP and preempts b.
     lan.node("a").exec(&["ip", "link", "set", "eth1", "up"]);
@@ -96,7 +108,10 @@ fn weighted_track_interface_lowers_priority_instead_of_fault() {
     lan.node("a").exec(&["ip", "link", "set", "eth1", "down"]);
     expect_move(&lan, "b", Some("a"), vip, &[&a, &b]);
     assert!(
-        a.wait_log("(VI_1) Changing effective priority from 150 to 90", Duration::from_secs(2)),
+        a.wait_log(
+            "(VI_1) Changing effective priority from 150 to 90",
+            Duration::from_secs(2)
+        ),
         "{}",
         a.log()
     );
@@ -115,12 +130,8 @@ fn track_process_quorum_loss_moves_the_vip() {
     let name = format!("rktp{}", std::process::id() % 100_000);
     let link = dir.path().join(&name);
     std::os::unix::fs::symlink("/bin/sleep", &link).unwrap();
-    let sleeper = lan
-        .node("a")
-        .spawn_cmd(&[link.to_str().unwrap(), "1000"]);
-    let top = format!(
-        "vrrp_track_process tp {{\n  process {name}\n  weight 0\n  quorum 1\n}}\n"
-    );
+    let sleeper = lan.node("a").spawn_cmd(&[link.to_str().unwrap(), "1000"]);
+    let top = format!("vrrp_track_process tp {{\n  process {name}\n  weight 0\n  quorum 1\n}}\n");
     let a = lan.node("a").spawn(
         Daemon::Rkeepalived,
         &conf(&lan, 73, 150, &top, "  track_process {\n    tp\n  }\n"),
@@ -132,17 +143,23 @@ fn track_process_quorum_loss_moves_the_vip() {
     sleeper.kill();
     expect_move(&lan, "b", Some("a"), vip, &[&a, &b]);
     assert!(
-        a.wait_log(&format!("Quorum lost for tracked process tp"), Duration::from_secs(2)),
+        a.wait_log("Quorum lost for tracked process tp", Duration::from_secs(2)),
         "{}",
         a.log()
     );
-    assert!(a.log().contains("(VI_1) Entering FAULT STATE"), "{}", a.log());
+    assert!(
+        a.log().contains("(VI_1) Entering FAULT STATE"),
+        "{}",
+        a.log()
+    );
     // The process comes back: a recovers and preempts.
-    let _again = lan
-        .node("a")
-        .spawn_cmd(&[link.to_str().unwrap(), "1000"]);
+    let _again = lan.node("a").spawn_cmd(&[link.to_str().unwrap(), "1000"]);
     expect_move(&lan, "a", Some("b"), vip, &[&a, &b]);
-    assert!(a.log().contains("Quorum gained for tracked process tp"), "{}", a.log());
+    assert!(
+        a.log().contains("Quorum gained for tracked process tp"),
+        "{}",
+        a.log()
+    );
 }
 
 #[test]
@@ -171,7 +188,10 @@ fn track_file_value_times_weight_moves_the_vip() {
     std::fs::write(&file, "1\n").unwrap();
     expect_move(&lan, "b", Some("a"), vip, &[&a, &b]);
     assert!(
-        a.wait_log("(VI_1) Changing effective priority from 150 to 50", Duration::from_secs(2)),
+        a.wait_log(
+            "(VI_1) Changing effective priority from 150 to 50",
+            Duration::from_secs(2)
+        ),
         "{}",
         a.log()
     );
@@ -181,7 +201,10 @@ fn track_file_value_times_weight_moves_the_vip() {
     // -3 × -100 = 300, clamped: 253 added, priority 254 (still master, no FAULT).
     std::fs::write(&file, "-3").unwrap();
     assert!(
-        a.wait_log("(VI_1) Changing effective priority from 150 to 254", Duration::from_secs(2)),
+        a.wait_log(
+            "(VI_1) Changing effective priority from 150 to 254",
+            Duration::from_secs(2)
+        ),
         "{}",
         a.log()
     );
@@ -234,7 +257,8 @@ fn sync_group_members_move_together_when_one_link_fails() {
         assert!(log.contains(want), "missing {want:?}:\n{log}");
     }
     assert!(
-        b.log().contains("VRRP_Group(G1) Syncing instances to MASTER state"),
+        b.log()
+            .contains("VRRP_Group(G1) Syncing instances to MASTER state"),
         "{}",
         b.log()
     );
@@ -244,7 +268,8 @@ fn sync_group_members_move_together_when_one_link_fails() {
     expect_move(&lan, "a", Some("b"), vip1, &[&a, &b]);
     expect_move(&lan, "a", Some("b"), vip2, &[&a, &b]);
     assert!(
-        a.log().contains("VRRP_Group(G1) Syncing instances to BACKUP state"),
+        a.log()
+            .contains("VRRP_Group(G1) Syncing instances to BACKUP state"),
         "{}",
         a.log()
     );
@@ -351,16 +376,30 @@ fn notify_and_fifo_lines_match_keepalived() {
             .cloned()
             .collect()
     };
-    assert_eq!(key(&rk_fifo), key(&ka_fifo), "rk {rk_fifo:#?}\nka {ka_fifo:#?}");
-    assert_eq!(sorted(rk_fifo.clone()), sorted(ka_fifo.clone()), "rk {rk_fifo:#?}\nka {ka_fifo:#?}");
+    assert_eq!(
+        key(&rk_fifo),
+        key(&ka_fifo),
+        "rk {rk_fifo:#?}\nka {ka_fifo:#?}"
+    );
+    assert_eq!(
+        sorted(rk_fifo.clone()),
+        sorted(ka_fifo.clone()),
+        "rk {rk_fifo:#?}\nka {ka_fifo:#?}"
+    );
     assert_eq!(
         sorted(rk_notify.clone()),
         sorted(ka_notify.clone()),
         "rk {rk_notify:#?}\nka {ka_notify:#?}"
     );
     // Spot checks of the format itself.
-    assert!(rk_fifo.contains(&"INSTANCE \"VI_2\" FAULT 150".to_string()), "{rk_fifo:?}");
-    assert!(rk_notify.contains(&"INSTANCE VI_1 MASTER 150".to_string()), "{rk_notify:?}");
+    assert!(
+        rk_fifo.contains(&"INSTANCE \"VI_2\" FAULT 150".to_string()),
+        "{rk_fifo:?}"
+    );
+    assert!(
+        rk_notify.contains(&"INSTANCE VI_1 MASTER 150".to_string()),
+        "{rk_notify:?}"
+    );
     // A group's line follows its members' lines for the same transition.
     let pos = |l: &str| rk_fifo.iter().position(|x| x == l).unwrap();
     assert!(pos("INSTANCE \"VI_1\" FAULT 150") < pos("GROUP \"G1\" FAULT 0"));
@@ -379,7 +418,10 @@ fn script_security_refuses_an_unsafe_script_like_keepalived() {
     std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
     let marker = dir.path().join("ran");
     let script = open.join("chk.sh");
-    write_exec(&script, &format!("#!/bin/sh\ntouch {}\nexit 0\n", marker.display()));
+    write_exec(
+        &script,
+        &format!("#!/bin/sh\ntouch {}\nexit 0\n", marker.display()),
+    );
     let top = format!(
         "global_defs {{\n  enable_script_security\n  script_user root\n}}\n\
          vrrp_script chk {{\n  script {}\n  interval 1\n}}\n",
@@ -400,9 +442,17 @@ fn script_security_refuses_an_unsafe_script_like_keepalived() {
             daemon,
             &conf(&lan, 75, 150, &top, "  track_script {\n    chk\n  }\n"),
         );
-        assert!(p.wait_log(&expected, Duration::from_secs(5)), "{}: {}", daemon.name(), p.log());
         assert!(
-            p.wait_log("Disabling track script chk due to insecure", Duration::from_secs(2)),
+            p.wait_log(&expected, Duration::from_secs(5)),
+            "{}: {}",
+            daemon.name(),
+            p.log()
+        );
+        assert!(
+            p.wait_log(
+                "Disabling track script chk due to insecure",
+                Duration::from_secs(2)
+            ),
             "{}: {}",
             daemon.name(),
             p.log()
@@ -446,7 +496,12 @@ fn init_fail_script_starts_in_fault_like_keepalived() {
         );
         std::thread::sleep(Duration::from_millis(4000));
         assert!(!holds(&lan, "a", vip), "{}: {}", daemon.name(), p.log());
-        assert!(!p.log().contains("Entering MASTER STATE"), "{}: {}", daemon.name(), p.log());
+        assert!(
+            !p.log().contains("Entering MASTER STATE"),
+            "{}: {}",
+            daemon.name(),
+            p.log()
+        );
         std::fs::write(&flag, "").unwrap();
         expect_move(&lan, "a", None, vip, &[&p]);
         for want in ["VRRP_Script(chk) succeeded", "(VI_1) Entering BACKUP STATE"] {
@@ -476,7 +531,10 @@ fn vrrp_script_runs_as_its_user() {
         std::fs::read_to_string(&out).is_ok_and(|s| !s.trim().is_empty())
     });
     assert!(got.is_some(), "{}", p.log());
-    let nobody = std::process::Command::new("id").args(["-u", "nobody"]).output().unwrap();
+    let nobody = std::process::Command::new("id")
+        .args(["-u", "nobody"])
+        .output()
+        .unwrap();
     assert_eq!(
         std::fs::read_to_string(&out).unwrap().trim(),
         String::from_utf8_lossy(&nobody.stdout).trim()

@@ -243,7 +243,11 @@ mod tests {
         let mut t = ScriptTracker::new(2, 1, true);
         assert_eq!(t.state(), ScriptState::Down);
         let mut f = t.clone();
-        assert_eq!(f.record(false), Some(ScriptState::Down), "first failure is reported");
+        assert_eq!(
+            f.record(false),
+            Some(ScriptState::Down),
+            "first failure is reported"
+        );
         assert_eq!(f.record(false), None);
         assert_eq!(t.record(true), None);
         assert_eq!(t.record(true), Some(ScriptState::Up));

@@ -459,10 +459,17 @@ impl Lan {
     /// `Y` with its top bit flipped (so it differs from `eth0`'s subnet). Returns `[10, X, Z]`.
     /// Everything is inside this `Lan`'s namespaces and goes away with them.
     pub fn add_segment(&mut self, ifname: &str) -> [u8; 3] {
-        assert!(ifname.len() <= 15 && !ifname.is_empty(), "interface name {ifname:?}");
+        assert!(
+            ifname.len() <= 15 && !ifname.is_empty(),
+            "interface name {ifname:?}"
+        );
         let seg = self.segments + 1;
         self.segments = seg;
-        let net = [self.net[0], self.net[1], self.net[2] ^ (0x80 | (seg as u8 - 1))];
+        let net = [
+            self.net[0],
+            self.net[1],
+            self.net[2] ^ (0x80 | (seg as u8 - 1)),
+        ];
         let l = self.lan_ns.clone();
         let br = format!("br{seg}");
         ip(&format!(

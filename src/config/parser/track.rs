@@ -544,7 +544,7 @@ impl Parser {
         };
         if other
             .as_ref()
-            .is_some_and(|o| o.path == PathBuf::from(&path.text))
+            .is_some_and(|o| o.path.as_os_str() == path.text.as_str())
         {
             self.diags.error(
                 &path.span,
