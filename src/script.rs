@@ -150,17 +150,59 @@ pub async fn run(argv: &[String], run_as: Option<RunAs>, timeout: Option<Duratio
     }
 }
 
+/// Process groups of the notify scripts started by [`spawn_detached`] that have not exited
+/// yet (for [`stop_detached`]).
+static RUNNING: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+fn running() -> std::sync::MutexGuard<'static, Vec<u32>> {
+    RUNNING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Starts `argv` in the background (notify scripts): keepalived does not wait for them.
 /// The process is started before this returns (so a notify_stop script runs even when the
 /// daemon exits right after); a task reaps it. A failure to start is logged.
 pub fn spawn_detached(argv: Vec<String>, run_as: Option<RunAs>) {
     match spawn(&argv, run_as) {
         Ok(mut child) => {
+            let pid = child.id();
+            if let Some(pid) = pid {
+                running().push(pid);
+            }
             tokio::spawn(async move {
                 let _ = child.wait().await;
+                if let Some(pid) = pid {
+                    running().retain(|p| *p != pid);
+                }
             });
         }
         Err(e) => tracing::warn!("Failed to exec notify script {}: {e}", argv.join(" ")),
+    }
+}
+
+/// At shutdown: gives the notify scripts still running (e.g. notify_stop) up to `grace` to
+/// finish, then stops them with SIGTERM to their process groups, and SIGKILL after another
+/// [`KILL_GRACE`]. keepalived 2.2.7 does the same (measured: a notify script still running at
+/// shutdown is killed, and the daemon exits about 1 s after SIGTERM).
+pub async fn stop_detached(grace: Duration) {
+    let deadline = tokio::time::Instant::now() + grace;
+    while !running().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let left: Vec<u32> = running().clone();
+    if left.is_empty() {
+        return;
+    }
+    for pid in &left {
+        let _ = killpg(Pid::from_raw(*pid as i32), Signal::SIGTERM);
+    }
+    let deadline = tokio::time::Instant::now() + KILL_GRACE;
+    while !running().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for pid in running().iter() {
+        let _ = killpg(Pid::from_raw(*pid as i32), Signal::SIGKILL);
     }
 }
 
@@ -418,5 +460,25 @@ mod tests {
             Some(std::fs::canonicalize(&script).unwrap())
         );
         assert_eq!(unsafe_component("sh"), None);
+    }
+
+    #[tokio::test]
+    async fn stop_detached_kills_what_outlives_the_grace() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("end");
+        let t0 = std::time::Instant::now();
+        spawn_detached(
+            argv(&[
+                "/bin/sh",
+                "-c",
+                &format!("sleep 3; touch {}", marker.display()),
+            ]),
+            None,
+        );
+        spawn_detached(argv(&["/bin/true"]), None);
+        stop_detached(Duration::from_millis(300)).await;
+        assert!(t0.elapsed() < Duration::from_secs(2));
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        assert!(!marker.exists(), "a notify script outlived the shutdown");
     }
 }

@@ -540,3 +540,62 @@ fn vrrp_script_runs_as_its_user() {
         String::from_utf8_lossy(&nobody.stdout).trim()
     );
 }
+
+#[test]
+fn notify_scripts_still_running_at_shutdown_are_killed_like_keepalived() {
+    if !ready("notify_killed") {
+        return;
+    }
+    let daemons: Vec<Daemon> = if support::find_program("keepalived").is_some() {
+        vec![Daemon::Rkeepalived, Daemon::Keepalived]
+    } else {
+        vec![Daemon::Rkeepalived]
+    };
+    for daemon in daemons {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("stop.log");
+        let script = dir.path().join("slow.sh");
+        write_exec(
+            &script,
+            &format!(
+                "#!/bin/sh\necho \"start $*\" >> {l}\nsleep 4\necho \"end $*\" >> {l}\n",
+                l = log.display()
+            ),
+        );
+        let extra = format!("  notify_stop {s}\n  notify {s}\n", s = script.display());
+        let lan = Lan::new(&["a"]);
+        let mut p = lan
+            .node("a")
+            .spawn(daemon, &conf(&lan, 78, 100, "", &extra));
+        let read = || std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(
+            wait_until(Duration::from_secs(5), STEP, || read()
+                .contains("start INSTANCE VI_1 BACKUP 100"))
+            .is_some(),
+            "{}: {}",
+            daemon.name(),
+            p.log()
+        );
+        let t0 = Instant::now();
+        p.term();
+        assert!(p.wait_exit(Duration::from_secs(5)).is_some(), "{}", p.log());
+        let took = t0.elapsed();
+        // keepalived exits 1 s after SIGTERM in a plain run, but sometimes only after its
+        // 5 s child wait; rkeepalived waits at most 1 s for the scripts.
+        if daemon == Daemon::Rkeepalived {
+            assert!(took < Duration::from_millis(2500), "exit took {took:?}");
+        }
+        std::thread::sleep(Duration::from_millis(4500));
+        let text = read();
+        assert!(
+            text.contains("start INSTANCE VI_1 STOP 100"),
+            "{}: {text}",
+            daemon.name()
+        );
+        assert!(
+            !text.contains("end"),
+            "{}: a notify script survived: {text}",
+            daemon.name()
+        );
+    }
+}

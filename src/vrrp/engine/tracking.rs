@@ -510,6 +510,9 @@ impl Engine {
         if let Some(f) = self.trk.fifos.as_mut() {
             f.close();
         }
+        // keepalived gives notify scripts still running (notify_stop) about 1 s, then kills
+        // them.
+        script::stop_detached(std::time::Duration::from_secs(1)).await;
     }
 
     /// keepalived `vrrp_sync_can_goto_master` at the Master_Down_Timer: returns `true` when
