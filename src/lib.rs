@@ -30,6 +30,7 @@ pub mod config;
 pub mod daemon;
 pub mod ipvs;
 pub mod net;
+pub mod notify;
 pub mod script;
 pub mod vrrp;
 pub mod wire;

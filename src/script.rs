@@ -150,23 +150,216 @@ pub async fn run(argv: &[String], run_as: Option<RunAs>, timeout: Option<Duratio
     }
 }
 
+/// Process groups of the notify scripts started by [`spawn_detached`] that have not exited
+/// yet (for [`stop_detached`]).
+static RUNNING: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+fn running() -> std::sync::MutexGuard<'static, Vec<u32>> {
+    RUNNING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Starts `argv` in the background (notify scripts): keepalived does not wait for them.
 /// The process is started before this returns (so a notify_stop script runs even when the
 /// daemon exits right after); a task reaps it. A failure to start is logged.
 pub fn spawn_detached(argv: Vec<String>, run_as: Option<RunAs>) {
     match spawn(&argv, run_as) {
         Ok(mut child) => {
+            let pid = child.id();
+            if let Some(pid) = pid {
+                running().push(pid);
+            }
             tokio::spawn(async move {
                 let _ = child.wait().await;
+                if let Some(pid) = pid {
+                    running().retain(|p| *p != pid);
+                }
             });
         }
         Err(e) => tracing::warn!("Failed to exec notify script {}: {e}", argv.join(" ")),
     }
 }
 
+/// At shutdown: gives the notify scripts still running (e.g. notify_stop) up to `grace` to
+/// finish, then stops them with SIGTERM to their process groups, and SIGKILL after another
+/// [`KILL_GRACE`]. keepalived 2.2.7 does the same (measured: a notify script still running at
+/// shutdown is killed, and the daemon exits about 1 s after SIGTERM).
+pub async fn stop_detached(grace: Duration) {
+    let deadline = tokio::time::Instant::now() + grace;
+    while !running().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let left: Vec<u32> = running().clone();
+    if left.is_empty() {
+        return;
+    }
+    for pid in &left {
+        let _ = killpg(Pid::from_raw(*pid as i32), Signal::SIGTERM);
+    }
+    let deadline = tokio::time::Instant::now() + KILL_GRACE;
+    while !running().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for pid in running().iter() {
+        let _ = killpg(Pid::from_raw(*pid as i32), Signal::SIGKILL);
+    }
+}
+
+/// As [`spawn_detached`], returning the PID of the started process (it leads its own
+/// process group, so `killpg(pid)` reaches it and its children).
+pub fn spawn_detached_pid(argv: Vec<String>, run_as: Option<RunAs>) -> Option<u32> {
+    match spawn(&argv, run_as) {
+        Ok(mut child) => {
+            let pid = child.id();
+            tokio::spawn(async move {
+                let _ = child.wait().await;
+            });
+            pid
+        }
+        Err(e) => {
+            tracing::warn!("Failed to exec script {}: {e}", argv.join(" "));
+            None
+        }
+    }
+}
+
 /// `true` when this process runs as root (scripts then default to root unless `script_user`).
 pub fn running_as_root() -> bool {
     Uid::effective().is_root()
+}
+
+/// keepalived's `enable_script_security` check (core/notify.c `check_script_secure`) for a
+/// script that runs as root: the script's real path and every directory above it must be
+/// owned by root and not writable by anyone else (group write counts when the group is not
+/// root; a directory with the sticky bit, like /tmp, may be world-writable).
+///
+/// Returns the first unsafe component (from `/` down), or `None` when the script is safe or
+/// cannot be found (it then fails when it is run, as in keepalived).
+pub fn unsafe_component(program: &str) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let path = if program.contains('/') {
+        std::path::PathBuf::from(program)
+    } else {
+        let search =
+            std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+        search
+            .split(':')
+            .map(|d| std::path::Path::new(d).join(program))
+            .find(|p| p.is_file())?
+    };
+    let real = std::fs::canonicalize(&path).ok()?;
+    let mut at = std::path::PathBuf::new();
+    for part in real.components() {
+        at.push(part);
+        let m = std::fs::metadata(&at).ok()?;
+        let mode = m.mode();
+        let sticky_dir = m.is_dir() && mode & libc::S_ISVTX != 0;
+        let writable_by_others =
+            (m.gid() != 0 && mode & libc::S_IWGRP != 0) || mode & libc::S_IWOTH != 0;
+        if m.uid() != 0 || (!sticky_dir && writable_by_others) {
+            return Some(at);
+        }
+    }
+    None
+}
+
+/// Applies `enable_script_security` to a config the way keepalived does at load: every
+/// script that would run as root (no `user`, no `script_user`) and has an unsafe path is
+/// disabled with keepalived's message `Unsafe permissions found for script 'PATH' -
+/// disabling.` (plus a line naming the unsafe component); a disabled `vrrp_script` is also
+/// dropped from every `track_script` (`Disabling track script NAME due to insecure`).
+/// Without `enable_script_security` the config is returned unchanged.
+pub fn secure_config(
+    config: &crate::config::model::Config,
+    default_run_as: Option<RunAs>,
+) -> crate::config::model::Config {
+    use crate::config::model::{Command, Notify};
+    let mut c = config.clone();
+    if !c.global.enable_script_security {
+        return c;
+    }
+    let daemon_root = running_as_root();
+    let is_safe = |cmd: &Command| -> bool {
+        let root = match cmd
+            .user
+            .as_ref()
+            .and_then(|u| resolve_user(u).ok())
+            .or(default_run_as)
+        {
+            Some(r) => r.uid.is_root(),
+            None => daemon_root,
+        };
+        let Some(program) = cmd.argv.first() else {
+            return true;
+        };
+        if !root {
+            return true;
+        }
+        match unsafe_component(program) {
+            None => true,
+            Some(part) => {
+                tracing::warn!("Unsafe permissions found for script '{program}' - disabling.");
+                tracing::warn!("  unsafe path component: {}", part.display());
+                false
+            }
+        }
+    };
+    let mut disabled = Vec::new();
+    c.vrrp_scripts.retain(|name, s| {
+        let user_root = s
+            .user
+            .as_ref()
+            .and_then(|u| resolve_user(u).ok())
+            .map(|r| r.uid.is_root());
+        let cmd = Command {
+            user: if user_root == Some(false) {
+                s.user.clone()
+            } else {
+                None
+            },
+            ..s.script.clone()
+        };
+        let ok = is_safe(&cmd);
+        if !ok {
+            tracing::warn!("Disabling track script {name} due to insecure");
+            disabled.push(name.clone());
+        }
+        ok
+    });
+    let clean = |n: &mut Notify| {
+        for slot in [
+            &mut n.master,
+            &mut n.backup,
+            &mut n.fault,
+            &mut n.stop,
+            &mut n.any,
+        ] {
+            if slot.as_ref().is_some_and(|cmd| !is_safe(cmd)) {
+                *slot = None;
+            }
+        }
+    };
+    for i in &mut c.vrrp_instances {
+        clean(&mut i.notify);
+        i.track_script.retain(|t| !disabled.contains(&t.name));
+    }
+    for g in &mut c.tracking.sync_groups {
+        clean(&mut g.notify);
+        g.track_script.retain(|t| !disabled.contains(&t.name));
+    }
+    for f in [
+        &mut c.tracking.notify_fifo,
+        &mut c.tracking.vrrp_notify_fifo,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if f.script.as_ref().is_some_and(|cmd| !is_safe(cmd)) {
+            f.script = None;
+        }
+    }
+    c
 }
 
 #[cfg(test)]
@@ -240,5 +433,52 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    #[test]
+    fn unsafe_component_finds_the_writable_directory() {
+        use std::os::unix::fs::PermissionsExt;
+        if !running_as_root() {
+            return; // ownership rules are about root; nothing meaningful to check otherwise
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let open = dir.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let script = open.join("s.sh");
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(
+            unsafe_component(script.to_str().unwrap()),
+            Some(std::fs::canonicalize(&open).unwrap())
+        );
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(unsafe_component(script.to_str().unwrap()), None);
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert_eq!(
+            unsafe_component(script.to_str().unwrap()),
+            Some(std::fs::canonicalize(&script).unwrap())
+        );
+        assert_eq!(unsafe_component("sh"), None);
+    }
+
+    #[tokio::test]
+    async fn stop_detached_kills_what_outlives_the_grace() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("end");
+        let t0 = std::time::Instant::now();
+        spawn_detached(
+            argv(&[
+                "/bin/sh",
+                "-c",
+                &format!("sleep 3; touch {}", marker.display()),
+            ]),
+            None,
+        );
+        spawn_detached(argv(&["/bin/true"]), None);
+        stop_detached(Duration::from_millis(300)).await;
+        assert!(t0.elapsed() < Duration::from_secs(2));
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        assert!(!marker.exists(), "a notify script outlived the shutdown");
     }
 }

@@ -95,14 +95,14 @@ fn bad_value_is_an_error_with_position_and_keeps_the_default() {
 fn unimplemented_keywords_warn_once_per_block() {
     let text = "virtual_server 10.0.0.1 80 {\n  delay_loop 6\n  real_server 10.0.0.2 80 {\n    FILE_CHECK { track_file f }\n  }\n}\n"
         .to_string()
-        + &instance("    use_vmac\n    track_interface {\n        eth1\n    }\n");
+        + &instance("    use_vmac\n    track_bfd {\n        bfd1\n    }\n");
     let l = parse(&text);
     assert_eq!(
         messages(&l),
         vec![
             "test.conf:4:5: warning: (VS 10.0.0.1 80) FILE_CHECK: not implemented yet; this checker is not run",
             "test.conf:10:5: warning: 'use_vmac' is a keepalived keyword that rkeepalived does not implement yet; ignored",
-            "test.conf:11:5: warning: 'track_interface' is a keepalived keyword that rkeepalived does not implement yet; ignored",
+            "test.conf:11:5: warning: 'track_bfd' is a keepalived keyword that rkeepalived does not implement yet; ignored",
         ]
     );
     assert_eq!(l.config.virtual_servers_seen, 1);

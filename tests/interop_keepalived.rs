@@ -346,3 +346,79 @@ fn v3_100ms_keepalived_master_rkeepalived_backup() {
         &FAST_V3,
     );
 }
+
+/// Two instances (VI_1 on eth0, VI_2 on eth1) in one `vrrp_sync_group` on each node.
+fn sync_conf(lan: &Lan, net2: [u8; 3], priority: u8) -> String {
+    let vip2 = std::net::Ipv4Addr::new(net2[0], net2[1], net2[2], 100);
+    format!(
+        "vrrp_sync_group G1 {{\n  group {{\n    VI_1\n    VI_2\n  }}\n}}\n\
+         vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 91\n  priority {priority}\n  advert_int 1\n\
+           virtual_ipaddress {{\n    {}/24 dev eth0\n  }}\n}}\n\
+         vrrp_instance VI_2 {{\n  state BACKUP\n  interface eth1\n  virtual_router_id 92\n  priority {priority}\n  advert_int 1\n\
+           virtual_ipaddress {{\n    {vip2}/24 dev eth1\n  }}\n}}\n",
+        lan.ip(100)
+    )
+}
+
+/// A sync group with keepalived 2.2.7 as the peer, both directions: the node whose eth1
+/// fails puts both members in FAULT, and the peer's group takes both VIPs; when the link
+/// comes back the higher priority takes both back.
+#[test]
+fn sync_group_with_keepalived_peer_moves_both_vips() {
+    let test = "interop_sync_group";
+    if !require_root(test)
+        || !require_daemon(test, Daemon::Rkeepalived)
+        || !require_daemon(test, Daemon::Keepalived)
+    {
+        return;
+    }
+    for (high, low) in [
+        (Daemon::Rkeepalived, Daemon::Keepalived),
+        (Daemon::Keepalived, Daemon::Rkeepalived),
+    ] {
+        let mut lan = Lan::new(&["a", "b"]);
+        let net2 = lan.add_segment("eth1");
+        let vips = [
+            IpAddr::V4(lan.ip(100)),
+            IpAddr::V4(std::net::Ipv4Addr::new(net2[0], net2[1], net2[2], 100)),
+        ];
+        let a = lan.node("a").spawn(high, &sync_conf(&lan, net2, 150));
+        let b = lan.node("b").spawn(low, &sync_conf(&lan, net2, 100));
+        let logs = || {
+            format!(
+                "a ({}):\n{}\nb ({}):\n{}",
+                high.name(),
+                a.log(),
+                low.name(),
+                b.log()
+            )
+        };
+        let all_on = |node: &str, other: &str| {
+            vips.iter()
+                .all(|v| lan.node(node).has_addr(*v) && !lan.node(other).has_addr(*v))
+        };
+        assert!(
+            wait_until(Duration::from_secs(12), STEP, || all_on("a", "b")).is_some(),
+            "{}",
+            logs()
+        );
+        lan.node("a").exec(&["ip", "link", "set", "eth1", "down"]);
+        assert!(
+            wait_until(Duration::from_secs(10), STEP, || all_on("b", "a")).is_some(),
+            "{}",
+            logs()
+        );
+        assert!(
+            b.log()
+                .contains("VRRP_Group(G1) Syncing instances to MASTER state"),
+            "{}",
+            logs()
+        );
+        lan.node("a").exec(&["ip", "link", "set", "eth1", "up"]);
+        assert!(
+            wait_until(Duration::from_secs(10), STEP, || all_on("a", "b")).is_some(),
+            "{}",
+            logs()
+        );
+    }
+}

@@ -27,6 +27,12 @@ pub enum Context {
     VirtualServer,
     /// `real_server IP PORT { }` inside a `virtual_server`.
     RealServer,
+    /// `vrrp_sync_group NAME { }`.
+    VrrpSyncGroup,
+    /// `vrrp_track_process NAME { }`.
+    VrrpTrackProcess,
+    /// `track_file NAME { }` / `vrrp_track_file NAME { }`.
+    TrackFile,
 }
 
 impl Context {
@@ -40,6 +46,9 @@ impl Context {
             Context::VrrpScript => VRRP_SCRIPT,
             Context::VirtualServer => VIRTUAL_SERVER,
             Context::RealServer => REAL_SERVER,
+            Context::VrrpSyncGroup => VRRP_SYNC_GROUP,
+            Context::VrrpTrackProcess => VRRP_TRACK_PROCESS,
+            Context::TrackFile => TRACK_FILE,
         }
     }
 
@@ -378,6 +387,41 @@ pub const CHECKERS: &[&str] = &[
     "FILE_CHECK",
     "BFD_CHECK",
 ];
+/// `vrrp_sync_group` keywords (keepalived vrrp_parser.c).
+pub const VRRP_SYNC_GROUP: &[&str] = &[
+    "group",
+    "track_interface",
+    "track_script",
+    "track_file",
+    "track_process",
+    "track_bfd",
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+    "notify_deleted",
+    "notify",
+    "notify_priority_changes",
+    "smtp_alert",
+    "global_tracking",
+    "sync_group_tracking_weight",
+];
+
+/// `vrrp_track_process` keywords (keepalived vrrp_parser.c).
+pub const VRRP_TRACK_PROCESS: &[&str] = &[
+    "process",
+    "param_match",
+    "weight",
+    "quorum",
+    "quorum_max",
+    "fork_delay",
+    "terminate_delay",
+    "delay",
+    "full_command",
+];
+
+/// `track_file` keywords (keepalived track_file.c).
+pub const TRACK_FILE: &[&str] = &["file", "weight", "init_file"];
 
 /// The keyword of `context` closest to `word`, if one is close enough to be a likely typo
 /// (Levenshtein distance 1 for words up to 4 characters, else up to 2).
@@ -441,6 +485,9 @@ mod tests {
             Context::VrrpScript,
             Context::VirtualServer,
             Context::RealServer,
+            Context::VrrpSyncGroup,
+            Context::VrrpTrackProcess,
+            Context::TrackFile,
         ] {
             let mut words = ctx.keywords().to_vec();
             words.sort_unstable();

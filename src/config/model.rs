@@ -19,6 +19,10 @@ pub struct Config {
     pub vrrp_scripts: BTreeMap<String, VrrpScript>,
     /// `vrrp_instance NAME { }` blocks in file order.
     pub vrrp_instances: Vec<VrrpInstance>,
+    /// `vrrp_track_process`, `track_file` and `vrrp_sync_group` blocks, and the notify FIFOs
+    /// (see [`Tracking`]).
+    #[serde(default)]
+    pub tracking: Tracking,
     /// Number of `virtual_server` blocks seen (the IPVS side is not implemented yet; counted so
     /// `-t` and the log can say so).
     pub virtual_servers_seen: usize,
@@ -290,6 +294,9 @@ pub struct VrrpInstance {
     pub garp_master_delay: Option<Duration>,
     /// `garp_master_repeat` (default: `vrrp_garp_master_repeat`).
     pub garp_master_repeat: Option<u32>,
+    /// `track_interface`, `track_process`, `track_file`, `dont_track_primary`.
+    #[serde(default)]
+    pub tracking: InstanceTracking,
     pub span: Span,
 }
 
@@ -305,7 +312,17 @@ impl Config {
                 .into_iter()
                 .flatten()
         });
-        checks.chain(notifies)
+        let groups = self.tracking.sync_groups.iter().flat_map(|g| {
+            let n = &g.notify;
+            [&n.master, &n.backup, &n.fault, &n.stop, &n.any]
+                .into_iter()
+                .flatten()
+        });
+        let fifos = [&self.tracking.notify_fifo, &self.tracking.vrrp_notify_fifo]
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.script.as_ref());
+        checks.chain(notifies).chain(groups).chain(fifos)
     }
 }
 
@@ -585,4 +602,123 @@ pub struct SslCfg {
     pub ca: Option<std::path::PathBuf>,
     pub certificate: Option<std::path::PathBuf>,
     pub key: Option<std::path::PathBuf>,
+}
+
+/// Everything about trackers, sync groups and notify FIFOs that lives outside
+/// `vrrp_instance` and `vrrp_script` (keepalived vrrp_parser.c, track_file.c, global_parser.c).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tracking {
+    /// `vrrp_track_process NAME { }` blocks by name.
+    pub processes: BTreeMap<String, TrackProcess>,
+    /// `track_file NAME { }` (or `vrrp_track_file`) blocks by name.
+    pub files: BTreeMap<String, TrackFile>,
+    /// `vrrp_sync_group NAME { }` blocks in file order.
+    pub sync_groups: Vec<SyncGroup>,
+    /// `global_defs { notify_fifo PATH [user [group]] }` and `notify_fifo_script`.
+    pub notify_fifo: Option<NotifyFifo>,
+    /// `global_defs { vrrp_notify_fifo PATH [user [group]] }` and `vrrp_notify_fifo_script`.
+    pub vrrp_notify_fifo: Option<NotifyFifo>,
+}
+
+/// A notify FIFO: the path, who owns it, and the script keepalived starts to read it (the
+/// FIFO path is appended to the script's argv).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyFifo {
+    pub path: std::path::PathBuf,
+    pub user: Option<ScriptUser>,
+    /// `*_fifo_script CMD [user [group]]`.
+    pub script: Option<Command>,
+    pub span: Span,
+}
+
+/// One `track_interface { IF [weight N [reverse]] }` line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackInterface {
+    pub name: String,
+    /// 0 (the default) means: link down = FAULT.
+    pub weight: i32,
+    pub reverse: bool,
+    pub span: Span,
+}
+
+/// `param_match` of a `vrrp_track_process`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ParamMatch {
+    /// Parameters given, no `param_match`: the parameters must be exactly these. With no
+    /// parameters and no `param_match`, parameters are not looked at.
+    Exact,
+    /// `param_match partial`: the first N parameters must be these (more may follow).
+    Partial,
+    /// `param_match initial`: as partial, but the last one need only be a prefix.
+    Initial,
+}
+
+/// `vrrp_track_process NAME { }` (keepalived track_process.c; defaults from man 5).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackProcess {
+    pub name: String,
+    /// `process PATH|NAME [params...]`: `process[0]` is matched, the rest are parameters.
+    pub process: Vec<String>,
+    /// `param_match`; `None` with no parameters means parameters are not checked, and
+    /// `Some(Exact)` with none means the process must have no parameters.
+    pub param_match: Option<ParamMatch>,
+    /// `weight -254..254 [reverse]` (default 1).
+    pub weight: i32,
+    pub weight_reverse: bool,
+    /// `quorum` (default 1).
+    pub quorum: u32,
+    /// `quorum_max` (default unlimited).
+    pub quorum_max: Option<u32>,
+    /// `fork_delay` / `delay`: a gained quorum counts only after this long.
+    pub fork_delay: Duration,
+    /// `terminate_delay` / `delay`: a lost quorum counts only after this long.
+    pub terminate_delay: Duration,
+    /// `full_command`: match the command line, not the process name.
+    pub full_command: bool,
+    pub span: Span,
+}
+
+/// `track_file NAME { }` (keepalived track_file.c).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackFile {
+    pub name: String,
+    /// `file PATH` (required).
+    pub file: std::path::PathBuf,
+    /// `weight N [reverse]` (default 1).
+    pub weight: i32,
+    pub weight_reverse: bool,
+    /// `init_file [VALUE] [overwrite]`: `Some((value, overwrite))`.
+    pub init_file: Option<(i64, bool)>,
+    pub span: Span,
+}
+
+/// The tracking keywords of a `vrrp_instance`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceTracking {
+    /// `track_interface { }`.
+    pub interfaces: Vec<TrackInterface>,
+    /// `track_process { NAME [weight N [reverse]] }` (same shape as a track_script line).
+    pub processes: Vec<TrackScript>,
+    /// `track_file { NAME [weight N [reverse]] }`.
+    pub files: Vec<TrackScript>,
+    /// `dont_track_primary`: the instance's own interface going down is not a FAULT.
+    pub dont_track_primary: bool,
+}
+
+/// `vrrp_sync_group NAME { }` (keepalived vrrp_sync.c).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncGroup {
+    pub name: String,
+    /// `group { VI_1 VI_2 }`: member instance names, resolved when the config is complete.
+    pub members: Vec<String>,
+    /// Group notify scripts; `notify` gets `GROUP NAME STATE 0` appended.
+    pub notify: Notify,
+    /// `track_interface`, `track_process`, `track_file` of the group: they apply to every
+    /// member.
+    pub tracking: InstanceTracking,
+    /// `track_script { }` of the group.
+    pub track_script: Vec<TrackScript>,
+    /// `sync_group_tracking_weight`: keep the members' own weighted trackers.
+    pub tracking_weight: bool,
+    pub span: Span,
 }

@@ -47,6 +47,7 @@ mod ipvs;
 
 #[path = "parser_check.rs"]
 mod check;
+mod track;
 
 /// Options that change how a file is read.
 #[derive(Debug, Clone, Default)]
@@ -197,6 +198,7 @@ struct InstanceDraft {
     garp_lower_prio_repeat: Option<u32>,
     lower_prio_no_advert: Option<bool>,
     higher_prio_send_advert: Option<bool>,
+    tracking: crate::config::model::InstanceTracking,
 }
 
 /// A `vrrp_script` while its block is read.
@@ -518,6 +520,9 @@ impl Parser {
                     }
                     "virtual_server_group" => self.virtual_server_group(&line),
                     "SSL" => self.ssl_block(&line),
+                    "vrrp_sync_group" | "vrrp_track_process" | "track_file" | "vrrp_track_file" => {
+                        self.tracking_root(&line)
+                    }
                     other => {
                         if other == "virtual_server" {
                             self.config.virtual_servers_seen += 1;
@@ -534,6 +539,7 @@ impl Parser {
         // What is found from here on is about the whole config: it goes last.
         self.consumed = usize::MAX;
         self.check_duplicate_vrids();
+        self.complete_sync_groups();
         if scripts_without_security(&self.config) {
             // keepalived prints this once, without a position; point at the first script.
             if let Some(span) = self.config.scripts().next().map(|c| c.span.clone()) {
@@ -707,6 +713,10 @@ impl Parser {
                 }
             }
             "smtp_server" => self.smtp_server(l),
+            "notify_fifo"
+            | "notify_fifo_script"
+            | "vrrp_notify_fifo"
+            | "vrrp_notify_fifo_script" => self.notify_fifo(l),
             "smtp_helo_name" => {
                 if let Some(name) = self.need(who, l, 1) {
                     self.config.global.smtp_helo_name = Some(name.text.clone());
@@ -989,6 +999,7 @@ impl Parser {
             garp_lower_prio_repeat: None,
             lower_prio_no_advert: None,
             higher_prio_send_advert: None,
+            tracking: Default::default(),
         };
         self.open_block(&owner);
         while let Some(l) = self.next_in_block(&owner) {
@@ -1202,6 +1213,9 @@ impl Parser {
                 if let Some(on) = self.flag(who, l) {
                     d.higher_prio_send_advert = Some(on);
                 }
+            }
+            "track_interface" | "track_process" | "track_file" | "dont_track_primary" => {
+                self.tracking_keyword(&mut d.tracking, who, l)
             }
             _ => self.not_parsed(l, Context::VrrpInstance),
         }
@@ -1778,6 +1792,7 @@ impl Parser {
             notify: d.notify,
             garp_master_delay: d.garp_master_delay,
             garp_master_repeat: d.garp_master_repeat,
+            tracking: d.tracking,
             span: d.name.span,
         })
     }

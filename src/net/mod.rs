@@ -19,6 +19,7 @@
 use std::io;
 
 pub mod garp;
+pub mod link_monitor;
 pub mod netlink;
 pub mod route;
 pub mod socket;

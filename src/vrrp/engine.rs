@@ -31,6 +31,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
+mod tracking;
+
 /// Requests from the daemon to the engine.
 #[derive(Debug)]
 pub enum Control {
@@ -223,6 +225,8 @@ pub struct Engine {
     opts: EngineOptions,
     /// Packets that did not decode as VRRP (bad length, version, type or checksum).
     malformed: u64,
+    /// Interface, process and file trackers, sync groups, notify FIFOs (see `tracking`).
+    trk: tracking::TrackState,
 }
 
 impl Engine {
@@ -241,6 +245,9 @@ impl Engine {
             },
             None => None,
         };
+        // enable_script_security: unsafe scripts are disabled before anything uses them.
+        let secured = script::secure_config(config, default_run_as);
+        let config = &secured;
         let na = if config
             .vrrp_instances
             .iter()
@@ -269,6 +276,7 @@ impl Engine {
             default_run_as,
             opts,
             malformed: 0,
+            trk: Default::default(),
         };
         let mut socket_keys: HashMap<(String, IpAddr, bool), usize> = HashMap::new();
         for inst in &config.vrrp_instances {
@@ -280,6 +288,7 @@ impl Engine {
         if engine.instances.is_empty() {
             return Err(EngineError::NothingToRun);
         }
+        engine.build_tracking(config);
         for rt in &engine.instances {
             for (name, _) in &rt.tracks {
                 if let Some(s) = engine.scripts.get(name) {
@@ -538,6 +547,8 @@ impl Engine {
             tokio::spawn(run_vrrp_script(s, run_as, tx));
         }
         drop(script_tx);
+        let mut trk_rx = self.start_trackers();
+        self.tracking_startup().await;
 
         let now = Instant::now();
         for i in 0..self.instances.len() {
@@ -566,6 +577,10 @@ impl Engine {
                     self.poll_due().await;
                     self.on_script_result(res).await;
                 }
+                Some(ev) = trk_rx.recv() => {
+                    self.poll_due().await;
+                    self.on_track_event(ev).await;
+                }
                 c = control.recv() => {
                     match c {
                         Some(Control::Shutdown) | None => break,
@@ -574,11 +589,13 @@ impl Engine {
             }
         }
         self.poll_due().await;
+        self.tracking_shutdown_begin();
         let now = Instant::now();
         for i in 0..self.instances.len() {
             let actions = self.instances[i].fsm.handle(now, Input::Shutdown);
             self.execute(i, actions).await;
         }
+        self.tracking_shutdown().await;
     }
 
     /// Fires every timer that is due: `fsm::Instance::handle` never does, so this runs before
@@ -591,6 +608,9 @@ impl Engine {
                 .next_deadline()
                 .is_some_and(|d| d <= now)
             {
+                if self.sync_hold(i, now) {
+                    continue;
+                }
                 let actions = self.instances[i].fsm.poll(now);
                 self.execute(i, actions).await;
             }
@@ -673,40 +693,7 @@ impl Engine {
             ScriptState::Up => info!("VRRP_Script({}) succeeded", res.name),
             _ => info!("VRRP_Script({}) failed ({})", res.name, res.outcome),
         }
-        let now = Instant::now();
-        for i in 0..self.instances.len() {
-            let rt = &self.instances[i];
-            if !rt.tracks.iter().any(|(n, _)| *n == res.name) {
-                continue;
-            }
-            let states = rt.tracks.iter().map(|(n, w)| {
-                (
-                    self.trackers
-                        .get(n)
-                        .map_or(ScriptState::Unknown, |t| t.state()),
-                    *w,
-                )
-            });
-            let tracked = track::effective_priority(rt.cfg.priority, states);
-            let before = rt.last_tracked;
-            self.instances[i].last_tracked = tracked;
-            let mut actions = Vec::new();
-            if tracked.priority != before.priority {
-                actions.extend(
-                    self.instances[i]
-                        .fsm
-                        .handle(now, Input::SetPriority(tracked.priority)),
-                );
-            }
-            if tracked.fault != before.fault {
-                actions.extend(
-                    self.instances[i]
-                        .fsm
-                        .handle(now, Input::Fault(tracked.fault)),
-                );
-            }
-            self.execute(i, actions).await;
-        }
+        self.retrack().await;
     }
 
     async fn execute(&mut self, i: usize, actions: Vec<Action>) {
@@ -747,7 +734,11 @@ impl Engine {
                     self.send_garps(i, n).await
                 }
                 Action::SendGarpRepeat { repeat } => self.send_garps(i, repeat).await,
-                Action::StateChange { from, to } => self.on_state_change(i, from, to),
+                Action::StateChange { from, to } => {
+                    self.on_state_change(i, from, to);
+                    self.instance_fifo(i, to);
+                    self.after_state_change(i, to).await;
+                }
                 Action::Log(line) => info!("{line}"),
             }
         }

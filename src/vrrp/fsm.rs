@@ -30,6 +30,8 @@ use std::cmp::Ordering;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+mod sync;
+
 /// Per-instance settings the state machine needs (from `vrrp_instance NAME { }`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceConfig {

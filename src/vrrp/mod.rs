@@ -2,7 +2,10 @@
 
 pub mod engine;
 pub mod fsm;
+pub mod sync_group;
 pub mod track;
+pub mod track_file;
+pub mod track_process;
 mod types;
 
 pub use types::{Centiseconds, Priority, Version, Vrid};

@@ -21,6 +21,8 @@ pub struct ScriptTracker {
     state: ScriptState,
     /// Consecutive results that disagree with the current state.
     streak: u32,
+    /// No result recorded yet.
+    first: bool,
 }
 
 impl ScriptTracker {
@@ -36,6 +38,7 @@ impl ScriptTracker {
                 ScriptState::Unknown
             },
             streak: 0,
+            first: true,
         }
     }
 
@@ -45,8 +48,11 @@ impl ScriptTracker {
     }
 
     /// Records one result (`true` = exit status 0). Returns the new state when it changed.
-    /// The first result of an [`ScriptState::Unknown`] script decides its state at once.
+    /// The first result of an [`ScriptState::Unknown`] script decides its state at once, and
+    /// the first failure of an `init_fail` script is reported too (keepalived logs
+    /// `VRRP_Script(NAME) failed` for it).
     pub fn record(&mut self, ok: bool) -> Option<ScriptState> {
+        let first = std::mem::replace(&mut self.first, false);
         let (target, needed) = if ok {
             (ScriptState::Up, self.rise)
         } else {
@@ -54,7 +60,7 @@ impl ScriptTracker {
         };
         if self.state == target {
             self.streak = 0;
-            return None;
+            return first.then_some(target);
         }
         self.streak += 1;
         if self.state == ScriptState::Unknown || self.streak >= needed {
@@ -120,6 +126,92 @@ pub fn effective_priority(
     Tracked { priority, fault }
 }
 
+/// The current value of any tracker an instance may list: a two-state tracker
+/// (`vrrp_script`, `track_interface`, `vrrp_track_process`) or the number read from a
+/// `track_file`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackValue {
+    State(ScriptState),
+    File(i64),
+}
+
+/// keepalived's "fault" marker for a tracked file's contribution (vrrp_track.c: a status at or
+/// below -254 puts the instance in FAULT).
+const FILE_FAULT: i64 = -254;
+
+/// The contribution of a `track_file` holding `value` (keepalived vrrp_track.c
+/// `update_track_file_status`, man 5 "Track files"):
+/// weight 0: a non-zero value is a failure (a zero one with `reverse`) → `None` (FAULT);
+/// otherwise value × weight (negated with `reverse`), clamped to -254..=253, where -254 is
+/// FAULT (`None`) and anything else is added to the priority.
+pub fn file_contribution(value: i64, w: TrackWeight) -> Option<i32> {
+    if w.weight == 0 {
+        return if (value != 0) != w.reverse {
+            None
+        } else {
+            Some(0)
+        };
+    }
+    let m: i64 = if w.reverse { -1 } else { 1 };
+    let status = value
+        .saturating_mul(i64::from(w.weight))
+        .saturating_mul(m)
+        .clamp(FILE_FAULT, 253);
+    if status == FILE_FAULT {
+        None
+    } else {
+        Some(status as i32)
+    }
+}
+
+/// The number in a tracked file, read as keepalived does (`strtol` on the contents): leading
+/// white space, an optional sign, decimal digits; anything else (or nothing) reads as 0.
+pub fn parse_file_value(text: &str) -> i64 {
+    let t = text.trim_start();
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let end = digits
+        .bytes()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(digits.len());
+    let v: i64 = digits[..end].parse().unwrap_or(0);
+    if neg { -v } else { v }
+}
+
+/// [`effective_priority`] over every kind of tracker: two-state trackers follow the
+/// `vrrp_script` rules, files add [`file_contribution`] (or FAULT).
+pub fn effective_priority_all(
+    base: Priority,
+    trackers: impl IntoIterator<Item = (TrackValue, TrackWeight)>,
+) -> Tracked {
+    let mut states = Vec::new();
+    let mut delta: i32 = 0;
+    let mut fault = false;
+    for (v, w) in trackers {
+        match v {
+            TrackValue::State(s) => states.push((s, w)),
+            TrackValue::File(value) => match file_contribution(value, w) {
+                Some(d) => delta += d,
+                None => fault = true,
+            },
+        }
+    }
+    let t = effective_priority(base, states);
+    if base.is_owner() {
+        return Tracked {
+            priority: base,
+            fault: t.fault || fault,
+        };
+    }
+    Tracked {
+        priority: Priority((i32::from(t.priority.0) + delta).clamp(1, 254) as u8),
+        fault: t.fault || fault,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +242,13 @@ mod tests {
     fn init_fail_starts_down_and_needs_rise() {
         let mut t = ScriptTracker::new(2, 1, true);
         assert_eq!(t.state(), ScriptState::Down);
+        let mut f = t.clone();
+        assert_eq!(
+            f.record(false),
+            Some(ScriptState::Down),
+            "first failure is reported"
+        );
+        assert_eq!(f.record(false), None);
         assert_eq!(t.record(true), None);
         assert_eq!(t.record(true), Some(ScriptState::Up));
     }
@@ -230,5 +329,37 @@ mod tests {
         assert_eq!(t.priority, Priority(110));
         assert!(!effective_priority(Priority(100), [(ScriptState::Up, w(0))]).fault);
         assert!(!effective_priority(Priority(100), [(ScriptState::Unknown, w(0))]).fault);
+    }
+
+    #[test]
+    fn file_values_follow_keepalived() {
+        let w = |weight, reverse| TrackWeight { weight, reverse };
+        assert_eq!(file_contribution(3, w(-5, false)), Some(-15));
+        assert_eq!(file_contribution(3, w(-5, true)), Some(15));
+        assert_eq!(file_contribution(0, w(0, false)), Some(0));
+        assert_eq!(file_contribution(1, w(0, false)), None);
+        assert_eq!(file_contribution(0, w(0, true)), None);
+        assert_eq!(file_contribution(-1, w(254, false)), None);
+        assert_eq!(file_contribution(-1, w(253, false)), Some(-253));
+        assert_eq!(file_contribution(1000, w(1, false)), Some(253));
+        assert_eq!(parse_file_value(" 42\n"), 42);
+        assert_eq!(parse_file_value("-7x"), -7);
+        assert_eq!(parse_file_value("abc"), 0);
+        assert_eq!(parse_file_value(""), 0);
+        let t = effective_priority_all(
+            Priority(100),
+            [
+                (TrackValue::File(3), w(-5, false)),
+                (TrackValue::State(ScriptState::Down), w(-10, false)),
+            ],
+        );
+        assert_eq!(
+            t,
+            Tracked {
+                priority: Priority(75),
+                fault: false
+            }
+        );
+        assert!(effective_priority_all(Priority(100), [(TrackValue::File(1), w(0, false))]).fault);
     }
 }

@@ -308,6 +308,8 @@ pub struct Lan {
     /// Namespaces created so far, deleted in reverse order on drop.
     created: Vec<String>,
     registry: Registry,
+    /// Extra segments added by [`Lan::add_segment`].
+    segments: u32,
 }
 
 /// One host on a [`Lan`]: a network namespace with `eth0` and `lo` up.
@@ -364,6 +366,7 @@ impl Lan {
                     lan_ns,
                     nodes: Vec::new(),
                     registry: registry.clone(),
+                    segments: 0,
                 });
                 break;
             }
@@ -465,6 +468,59 @@ impl Lan {
     /// Names of every namespace this segment created (the `lan` one first).
     pub fn namespaces(&self) -> &[String] {
         &self.created
+    }
+
+    /// Adds a second Ethernet segment: bridge `br<n>` in the LAN namespace and, in every
+    /// node, an interface `ifname` (e.g. `eth1`) on it with `10.X.Z.<i+1>/24`, where `Z` is
+    /// `Y` with its top bit flipped (so it differs from `eth0`'s subnet). Returns `[10, X, Z]`.
+    /// Everything is inside this `Lan`'s namespaces and goes away with them.
+    pub fn add_segment(&mut self, ifname: &str) -> [u8; 3] {
+        assert!(
+            ifname.len() <= 15 && !ifname.is_empty(),
+            "interface name {ifname:?}"
+        );
+        let seg = self.segments + 1;
+        self.segments = seg;
+        let net = [
+            self.net[0],
+            self.net[1],
+            self.net[2] ^ (0x80 | (seg as u8 - 1)),
+        ];
+        let l = self.lan_ns.clone();
+        let br = format!("br{seg}");
+        ip(&format!(
+            "-n {l} link add {br} type bridge stp_state 0 mcast_snooping 0"
+        ));
+        ip(&format!("-n {l} link set {br} up"));
+        for (i, node) in self.nodes.iter().enumerate() {
+            let ns = &node.ns;
+            let port: String = format!("w{seg}{i}{}", node.name).chars().take(15).collect();
+            ip(&format!(
+                "-n {l} link add {port} type veth peer name {ifname} netns {ns}"
+            ));
+            ip(&format!("-n {l} link set {port} master {br} up"));
+            let addr = Ipv4Addr::new(net[0], net[1], net[2], i as u8 + 1);
+            ip(&format!("-n {ns} addr add {addr}/24 dev {ifname}"));
+            ip(&format!("-n {ns} link set {ifname} up"));
+        }
+        net
+    }
+
+    /// The bridge port (in the LAN namespace) of `node`'s `eth0`; setting it down takes the
+    /// node's `eth0` out of RUNNING (carrier lost) while leaving it administratively up.
+    pub fn port_of(&self, node: &str) -> String {
+        let i = self
+            .nodes
+            .iter()
+            .position(|n| n.name == node)
+            .unwrap_or_else(|| panic!("no node {node:?}"));
+        format!("v{i}{node}").chars().take(15).collect()
+    }
+
+    /// Runs `ip ARGS` inside the LAN namespace (e.g. to set a bridge port down); panics on
+    /// failure.
+    pub fn lan_ip(&self, args: &str) {
+        ip(&format!("-n {} {args}", self.lan_ns));
     }
 
     /// Starts `tcpdump` on `eth0` of node `node` writing a pcap file (see [`Capture`]);

@@ -1,0 +1,92 @@
+//! Link state events from the kernel: an rtnetlink socket subscribed to `RTNLGRP_LINK`
+//! (linux/rtnetlink.h), as keepalived's netlink "reflector". A link counts as up when it has
+//! both `IFF_UP` and `IFF_RUNNING` (keepalived `IF_FLAGS_UP`); `RTM_DELLINK` is down.
+//!
+//! The socket is read by a dedicated thread (neli's socket is blocking) that forwards
+//! `(name, up)` for every `RTM_NEWLINK`/`RTM_DELLINK` to a tokio channel; the receiver keeps
+//! the last state per link and ignores repeats.
+
+use neli::consts::rtnl::{Iff, Ifla};
+use neli::consts::socket::NlFamily;
+use neli::nl::NlPayload;
+use neli::rtnl::Ifinfomsg;
+use neli::socket::synchronous::NlSocketHandle;
+use neli::utils::Groups;
+use std::io::Cursor;
+use tokio::sync::mpsc;
+
+use super::NetError;
+
+/// `RTNLGRP_LINK` (linux/rtnetlink.h).
+const RTNLGRP_LINK: u32 = 1;
+
+/// One link event: interface name and whether it is up and running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkEvent {
+    pub name: String,
+    pub up: bool,
+}
+
+/// Opens the subscription in the calling thread's network namespace and starts the reader
+/// thread. The thread ends when the receiver is dropped (at the next event) or the socket
+/// fails.
+///
+/// Errors: [`NetError::Io`] when the socket cannot be opened or subscribed.
+pub fn spawn(tx: mpsc::Sender<LinkEvent>) -> Result<(), NetError> {
+    let sock = NlSocketHandle::connect(NlFamily::Route, None, Groups::new_groups(&[RTNLGRP_LINK]))
+        .map_err(|e| {
+            NetError::io(
+                "subscribe to RTNLGRP_LINK",
+                std::io::Error::other(e.to_string()),
+            )
+        })?;
+    std::thread::Builder::new()
+        .name("link-monitor".into())
+        .spawn(move || read_loop(sock, tx))
+        .map_err(|e| NetError::io("start the link monitor thread", e))?;
+    Ok(())
+}
+
+fn read_loop(sock: NlSocketHandle, tx: mpsc::Sender<LinkEvent>) {
+    use neli::FromBytesWithInput;
+    loop {
+        let (iter, _) = match sock.recv::<u16, neli::types::Buffer>() {
+            Ok(r) => r,
+            Err(e) => {
+                // ENOBUFS (events lost) is not fatal: keep reading.
+                tracing::warn!("link monitor: netlink receive error: {e}");
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                continue;
+            }
+        };
+        for msg in iter {
+            let Ok(msg) = msg else { continue };
+            let ty = *msg.nl_type();
+            let new = ty == libc::RTM_NEWLINK;
+            if !new && ty != libc::RTM_DELLINK {
+                continue;
+            }
+            let NlPayload::Payload(body) = msg.nl_payload() else {
+                continue;
+            };
+            let bytes = body.as_ref();
+            let Ok(info) = Ifinfomsg::from_bytes_with_input(&mut Cursor::new(bytes), bytes.len())
+            else {
+                continue;
+            };
+            let name = info.rtattrs().iter().find_map(|a| {
+                (*a.rta_type() == Ifla::Ifname).then(|| {
+                    let p = a.rta_payload().as_ref();
+                    let end = p.iter().position(|&b| b == 0).unwrap_or(p.len());
+                    String::from_utf8_lossy(&p[..end]).into_owned()
+                })
+            });
+            let Some(name) = name else { continue };
+            let flags = *info.ifi_flags();
+            let up = new && flags.contains(Iff::UP) && flags.contains(Iff::RUNNING);
+            if tx.blocking_send(LinkEvent { name, up }).is_err() {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! `track_file NAME { file PATH; weight N [reverse]; init_file [VALUE] [overwrite] }`:
+//! the number in a file adjusts the priority of the instances tracking it (see
+//! [`crate::vrrp::track::file_contribution`]).
+//!
+//! keepalived watches the file's directory with inotify; rkeepalived reads the file every
+//! [`POLL_INTERVAL`] and reports changes (a documented difference: a change is seen up to one
+//! interval late, and a value written and reverted within one interval is missed). A missing
+//! or unreadable file reads as 0, as does text that is not a number.
+
+use crate::config::model::TrackFile;
+use crate::vrrp::track::parse_file_value;
+use std::path::Path;
+use std::time::Duration;
+
+/// How often tracked files are read.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// `init_file [VALUE] [overwrite]`: writes VALUE (as keepalived: the decimal number, no
+/// newline) when the file does not exist, or always with `overwrite`.
+pub fn init_file(tf: &TrackFile) -> std::io::Result<()> {
+    let Some((value, overwrite)) = tf.init_file else {
+        return Ok(());
+    };
+    if overwrite || !tf.file.exists() {
+        std::fs::write(&tf.file, value.to_string())?;
+    }
+    Ok(())
+}
+
+/// The value in `path` now (0 when missing, unreadable or not a number).
+pub fn read_value(path: &Path) -> i64 {
+    std::fs::read(path)
+        .map(|b| parse_file_value(&String::from_utf8_lossy(&b)))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::diag::Span;
+
+    #[test]
+    fn init_file_writes_unless_present() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let mut tf = TrackFile {
+            name: "f".into(),
+            file: path.clone(),
+            weight: 1,
+            weight_reverse: false,
+            init_file: Some((3, false)),
+            span: Span::default(),
+        };
+        assert_eq!(read_value(&path), 0);
+        init_file(&tf).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "3");
+        tf.init_file = Some((5, false));
+        init_file(&tf).unwrap();
+        assert_eq!(read_value(&path), 3);
+        tf.init_file = Some((5, true));
+        init_file(&tf).unwrap();
+        assert_eq!(read_value(&path), 5);
+    }
+}
