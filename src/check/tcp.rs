@@ -15,10 +15,11 @@ impl TcpCheck {
     pub async fn attempt(&self, connect_timeout: Duration) -> Attempt {
         match self.target.connect(connect_timeout).await {
             Ok(_) => Attempt::Ok,
-            Err(e) => Attempt::Failed(format!(
-                "TCP connection to {} failed ({e}).",
-                super::describe_addr(self.target.addr)
-            )),
+            Err(e) => {
+                let what = super::describe_addr(self.target.addr);
+                tracing::debug!("TCP connection to {what}: {e}");
+                Attempt::Failed(format!("TCP connection to {what} failed."))
+            }
         }
     }
 }
