@@ -128,6 +128,7 @@ fn vm_checkers_remove_inhibit_and_bring_the_sorry_server() {
     }
     let out = vm.run_with(SCRIPT, &[GuestFile::new("/etc/rk.conf", CONF)], Duration::from_secs(300));
     let s = &out.stdout;
+    eprintln!("{s}");
     let r = |name: &str, vs: &str| rows(section(s, name), vs);
     let w = |a: &str, n: u32| (a.to_string(), n);
     assert_eq!(r("A", "10.9.9.9:80"), [w("10.9.0.1:8080", 1), w("10.9.0.2:8080", 1), w("10.9.0.3:8080", 1)], "{s}");
