@@ -397,3 +397,72 @@ fn notify_scripts_get_keepalived_arguments() {
     let pos = |w: &str| lines.iter().position(|l| l == w).unwrap();
     assert!(pos("entered-backup") < pos("entered-master"));
 }
+
+#[test]
+fn virtual_routes_rules_and_excluded_addresses_follow_the_master() {
+    if !ready("virtual_routes") || !require_tool("virtual_routes", "tcpdump") {
+        return;
+    }
+    let lan = Lan::new(&["a", "b", "c"]);
+    let vip = IpAddr::V4(lan.ip(100));
+    let [_, x, y] = lan.subnet();
+    let extra = format!(
+        "  virtual_ipaddress_excluded {{\n    192.0.2.77/32 dev eth0\n  }}\n\
+           virtual_routes {{\n    198.51.100.0/24 via 10.{x}.{y}.254 dev eth0\n    blackhole 203.0.113.0/24 table 77\n  }}\n\
+           virtual_rules {{\n    from 198.51.100.0/24 table 77 preference 1077\n  }}\n"
+    );
+    let capture = lan.capture("c", "ip proto 112");
+    let a = lan
+        .node("a")
+        .spawn(Daemon::Rkeepalived, &conf(&lan, 58, 150, &extra));
+    let b = lan
+        .node("b")
+        .spawn(Daemon::Rkeepalived, &conf(&lan, 58, 100, &extra));
+    expect_vip(&lan, "a", vip, &a);
+    assert!(
+        b.wait_log("Entering BACKUP STATE", Duration::from_secs(5)),
+        "{}",
+        b.log()
+    );
+    let show = |node: &str, args: &[&str]| {
+        String::from_utf8_lossy(&lan.node(node).exec(args).stdout).into_owned()
+    };
+    let has_all = |node: &str| {
+        show(node, &["ip", "route", "show"]).contains("198.51.100.0/24")
+            && show(node, &["ip", "route", "show", "table", "77"])
+                .contains("blackhole 203.0.113.0/24")
+            && show(node, &["ip", "rule", "show"]).contains("1077:")
+            && lan.node(node).has_addr("192.0.2.77".parse().unwrap())
+    };
+    let has_none = |node: &str| {
+        !show(node, &["ip", "route", "show", "table", "all"]).contains("198.51.100.0/24")
+            && !show(node, &["ip", "rule", "show"]).contains("1077:")
+            && !lan.node(node).has_addr("192.0.2.77".parse().unwrap())
+    };
+    assert!(
+        wait_until(Duration::from_secs(3), STEP, || has_all("a")).is_some(),
+        "{}",
+        a.log()
+    );
+    assert!(
+        has_none("b"),
+        "the backup must not have the master's routes/rules/excluded address"
+    );
+
+    a.kill();
+    assert!(
+        wait_until(Duration::from_secs(8), STEP, || has_all("b")).is_some(),
+        "{}",
+        b.log()
+    );
+    let mut capture = capture;
+    capture.stop();
+    let text = capture.tshark_verbose();
+    if !text.is_empty() {
+        assert!(text.contains(&format!("IP Address: {vip}")), "{text}");
+        assert!(
+            !text.contains("IP Address: 192.0.2.77"),
+            "excluded addresses are not advertised:\n{text}"
+        );
+    }
+}

@@ -111,7 +111,9 @@ fn rows(section: &str, vs: &str) -> Vec<(String, u32)> {
 }
 
 fn section<'a>(out: &'a str, name: &str) -> &'a str {
-    let start = out.find(&format!("@@ {name}")).unwrap_or_else(|| panic!("no section {name}:\n{out}"));
+    let start = out
+        .find(&format!("@@ {name}"))
+        .unwrap_or_else(|| panic!("no section {name}:\n{out}"));
     let rest = &out[start..];
     let end = rest[3..].find("@@ ").map(|e| e + 3).unwrap_or(rest.len());
     &rest[..end]
@@ -126,19 +128,47 @@ fn vm_checkers_remove_inhibit_and_bring_the_sorry_server() {
         support::skip("vm_checkers", "rkeepalived binary not built");
         return;
     }
-    let out = vm.run_with(SCRIPT, &[GuestFile::new("/etc/rk.conf", CONF)], Duration::from_secs(300));
+    let out = vm.run_with(
+        SCRIPT,
+        &[GuestFile::new("/etc/rk.conf", CONF)],
+        Duration::from_secs(300),
+    );
     let s = &out.stdout;
     eprintln!("{s}");
     let r = |name: &str, vs: &str| rows(section(s, name), vs);
     let w = |a: &str, n: u32| (a.to_string(), n);
-    assert_eq!(r("A", "10.9.9.9:80"), [w("10.9.0.1:8080", 1), w("10.9.0.2:8080", 1), w("10.9.0.3:8080", 1)], "{s}");
-    assert_eq!(r("A", "10.9.9.8:80"), [w("10.9.0.1:8080", 1), w("10.9.0.2:8080", 1)], "{s}");
+    assert_eq!(
+        r("A", "10.9.9.9:80"),
+        [
+            w("10.9.0.1:8080", 1),
+            w("10.9.0.2:8080", 1),
+            w("10.9.0.3:8080", 1)
+        ],
+        "{s}"
+    );
+    assert_eq!(
+        r("A", "10.9.9.8:80"),
+        [w("10.9.0.1:8080", 1), w("10.9.0.2:8080", 1)],
+        "{s}"
+    );
     // rs 1 down: removed from the plain service, weight 0 in the inhibit_on_failure one.
-    assert_eq!(r("B", "10.9.9.9:80"), [w("10.9.0.2:8080", 1), w("10.9.0.3:8080", 1)], "{s}");
-    assert_eq!(r("B", "10.9.9.8:80"), [w("10.9.0.1:8080", 0), w("10.9.0.2:8080", 1)], "{s}");
+    assert_eq!(
+        r("B", "10.9.9.9:80"),
+        [w("10.9.0.2:8080", 1), w("10.9.0.3:8080", 1)],
+        "{s}"
+    );
+    assert_eq!(
+        r("B", "10.9.9.8:80"),
+        [w("10.9.0.1:8080", 0), w("10.9.0.2:8080", 1)],
+        "{s}"
+    );
     // All down: quorum lost, the sorry server is the pool; quorum_down ran.
     assert_eq!(r("C", "10.9.9.9:80"), [w("10.9.0.99:8080", 1)], "{s}");
-    assert_eq!(r("C", "10.9.9.8:80"), [w("10.9.0.1:8080", 0), w("10.9.0.2:8080", 0)], "{s}");
+    assert_eq!(
+        r("C", "10.9.9.8:80"),
+        [w("10.9.0.1:8080", 0), w("10.9.0.2:8080", 0)],
+        "{s}"
+    );
     assert!(section(s, "C").contains("QUORUM_DOWN_RAN"), "{s}");
     // rs 1 back: quorum gained, the sorry server leaves; quorum_up ran.
     assert_eq!(r("D", "10.9.9.9:80"), [w("10.9.0.1:8080", 1)], "{s}");
@@ -147,8 +177,20 @@ fn vm_checkers_remove_inhibit_and_bring_the_sorry_server() {
     assert!(!section(s, "E").contains("10.9.9.9"), "{s}");
     // keepalived's log lines.
     let log = section(s, "LOG");
-    assert!(log.contains("TCP connection to [10.9.0.1]:tcp:8080 failed."), "{log}");
-    assert!(log.contains("Removing service [10.9.0.1]:tcp:8080 from VS [10.9.9.9]:tcp:80"), "{log}");
-    assert!(log.contains("Disabling service [10.9.0.1]:tcp:8080 of VS [10.9.9.8]:tcp:80"), "{log}");
-    assert!(log.contains("Lost quorum") && log.contains("Gained quorum"), "{log}");
+    assert!(
+        log.contains("TCP connection to [10.9.0.1]:tcp:8080 failed."),
+        "{log}"
+    );
+    assert!(
+        log.contains("Removing service [10.9.0.1]:tcp:8080 from VS [10.9.9.9]:tcp:80"),
+        "{log}"
+    );
+    assert!(
+        log.contains("Disabling service [10.9.0.1]:tcp:8080 of VS [10.9.9.8]:tcp:80"),
+        "{log}"
+    );
+    assert!(
+        log.contains("Lost quorum") && log.contains("Gained quorum"),
+        "{log}"
+    );
 }

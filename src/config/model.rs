@@ -294,6 +294,12 @@ pub struct VrrpInstance {
     pub garp_master_delay: Option<Duration>,
     /// `garp_master_repeat` (default: `vrrp_garp_master_repeat`).
     pub garp_master_repeat: Option<u32>,
+    /// `virtual_ipaddress_excluded { }`: moved with the instance, not listed in adverts.
+    pub virtual_ipaddress_excluded: Vec<VirtualAddress>,
+    /// `virtual_routes { }`: present only while master.
+    pub virtual_routes: Vec<crate::config::routes::VirtualRoute>,
+    /// `virtual_rules { }`: present only while master.
+    pub virtual_rules: Vec<crate::config::routes::VirtualRule>,
     /// `track_interface`, `track_process`, `track_file`, `dont_track_primary`.
     #[serde(default)]
     pub tracking: InstanceTracking,

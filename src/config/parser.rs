@@ -199,6 +199,9 @@ struct InstanceDraft {
     lower_prio_no_advert: Option<bool>,
     higher_prio_send_advert: Option<bool>,
     tracking: crate::config::model::InstanceTracking,
+    excluded: Vec<VirtualAddress>,
+    routes: Vec<crate::config::routes::VirtualRoute>,
+    rules: Vec<crate::config::routes::VirtualRule>,
 }
 
 /// A `vrrp_script` while its block is read.
@@ -1000,6 +1003,9 @@ impl Parser {
             lower_prio_no_advert: None,
             higher_prio_send_advert: None,
             tracking: Default::default(),
+            excluded: Vec::new(),
+            routes: Vec::new(),
+            rules: Vec::new(),
         };
         self.open_block(&owner);
         while let Some(l) = self.next_in_block(&owner) {
@@ -1103,6 +1109,40 @@ impl Parser {
                 while let Some(entry) = self.next_in_block(&owner) {
                     if let Some(vip) = self.virtual_address(d, &entry) {
                         d.vips.push(vip);
+                    }
+                }
+            }
+            // Addresses of either family, moved with the instance but not in its adverts.
+            "virtual_ipaddress_excluded" => {
+                self.no_block_params(l);
+                let owner = l.keyword().clone();
+                self.open_block(&owner);
+                while let Some(entry) = self.next_in_block(&owner) {
+                    let family = d.ipv6.take();
+                    let vip = self.virtual_address(d, &entry);
+                    d.ipv6 = family;
+                    if let Some(vip) = vip {
+                        d.excluded.push(vip);
+                    }
+                }
+            }
+            "virtual_routes" | "virtual_rules" => {
+                self.no_block_params(l);
+                let owner = l.keyword().clone();
+                let routes = owner.text == "virtual_routes";
+                self.open_block(&owner);
+                while let Some(entry) = self.next_in_block(&owner) {
+                    let words: Vec<&str> = entry.words.iter().map(|w| w.text.as_str()).collect();
+                    let parsed = if routes {
+                        crate::config::routes::parse_route(&words).map(|r| d.routes.push(r))
+                    } else {
+                        crate::config::routes::parse_rule(&words).map(|r| d.rules.push(r))
+                    };
+                    if let Err(e) = parsed {
+                        self.diags.error(
+                            entry.span(),
+                            format!("{who}{}: {e} - line ignored", owner.text),
+                        );
                     }
                 }
             }
@@ -1793,6 +1833,9 @@ impl Parser {
             garp_master_delay: d.garp_master_delay,
             garp_master_repeat: d.garp_master_repeat,
             tracking: d.tracking,
+            virtual_ipaddress_excluded: d.excluded,
+            virtual_routes: d.routes,
+            virtual_rules: d.rules,
             span: d.name.span,
         })
     }

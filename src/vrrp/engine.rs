@@ -180,6 +180,8 @@ struct Vip {
     ifname: String,
     mac: [u8; 6],
     addr: IfAddr,
+    /// From `virtual_ipaddress_excluded`: moved with the instance, not listed in adverts.
+    excluded: bool,
 }
 
 /// An instance with everything the engine needs to carry out its actions.
@@ -197,6 +199,9 @@ struct Runtime {
     check_unicast_src: bool,
     expect: Expect,
     vips: Vec<Vip>,
+    /// `virtual_routes` and `virtual_rules`, resolved: present only while master.
+    routes: Vec<crate::net::route::Route>,
+    rules: Vec<crate::net::route::Rule>,
     garp_repeat: u32,
     tracks: Vec<(String, TrackWeight)>,
     last_tracked: track::Tracked,
@@ -394,7 +399,9 @@ impl Engine {
         let mut links = HashMap::new();
         links.insert(ifname.clone(), link);
         let mut vips = Vec::new();
-        for v in &inst.virtual_ipaddress {
+        let listed = inst.virtual_ipaddress.iter().map(|v| (v, false));
+        let excluded = inst.virtual_ipaddress_excluded.iter().map(|v| (v, true));
+        for (v, excluded) in listed.chain(excluded) {
             let dev = v.dev.clone().unwrap_or_else(|| ifname.clone());
             if !links.contains_key(&dev) {
                 let l = self
@@ -415,8 +422,55 @@ impl Engine {
                     scope: v.scope.unwrap_or(0),
                     label: v.label.clone(),
                 },
+                excluded,
             });
         }
+        let mut ifindex_of = |dev: &str| -> Result<u32, String> {
+            if let Some(l) = links.get(dev) {
+                return Ok(l.ifindex);
+            }
+            let l = self
+                .netlink
+                .link(dev)
+                .map_err(|e| format!("route dev {dev}: {e}"))?;
+            let idx = l.ifindex;
+            links.insert(dev.to_string(), l);
+            Ok(idx)
+        };
+        let mut routes = Vec::new();
+        for r in &inst.virtual_routes {
+            let oif = r.dev.as_deref().map(&mut ifindex_of).transpose()?;
+            routes.push(crate::net::route::Route {
+                dst: r.dst,
+                dst_len: r.dst_len,
+                prefsrc: r.src,
+                gateways: r.gateways.clone(),
+                oif,
+                table: r.table,
+                metric: r.metric,
+                scope: r.scope,
+                kind: r.kind.into(),
+                onlink: r.onlink,
+            });
+        }
+        let rules = inst
+            .virtual_rules
+            .iter()
+            .map(|r| crate::net::route::Rule {
+                family_v6: r.is_v6(),
+                from: r.from,
+                to: r.to,
+                table: r.table,
+                priority: r.priority,
+                fwmark: r.fwmark,
+                iif: r.iif.clone(),
+                oif: r.oif.clone(),
+                tos: r.tos,
+                action: r.action,
+                goto: r.goto,
+                invert: r.invert,
+            })
+            .collect();
         let pass = match &inst.authentication {
             Some(Authentication::Pass(p)) if version == Version::V2 => {
                 let mut b = [0u8; 8];
@@ -498,6 +552,8 @@ impl Engine {
                 multicast,
             },
             vips,
+            routes,
+            rules,
             garp_repeat: inst
                 .garp_master_repeat
                 .unwrap_or(config.global.vrrp_garp_master_repeat),
@@ -713,12 +769,32 @@ impl Engine {
                             );
                         }
                     }
+                    for r in &rt.rules {
+                        if let Err(e) = self.netlink.add_rule(r) {
+                            error!("({}) cannot add virtual rule: {e}", rt.cfg.name);
+                        }
+                    }
+                    for r in &rt.routes {
+                        if let Err(e) = self.netlink.add_route(r) {
+                            error!("({}) cannot add virtual route: {e}", rt.cfg.name);
+                        }
+                    }
                 }
                 Action::DelVips => {
                     let rt = &self.instances[i];
                     let stopping = rt.fsm.state() == State::Stop;
                     if stopping && self.opts.dont_release_vrrp {
                         continue;
+                    }
+                    for r in &rt.routes {
+                        if let Err(e) = self.netlink.del_route(r) {
+                            error!("({}) cannot remove virtual route: {e}", rt.cfg.name);
+                        }
+                    }
+                    for r in &rt.rules {
+                        if let Err(e) = self.netlink.del_rule(r) {
+                            error!("({}) cannot remove virtual rule: {e}", rt.cfg.name);
+                        }
                     }
                     for v in &rt.vips {
                         if let Err(e) = self.netlink.del_addr(v.ifindex, &v.addr) {
@@ -751,6 +827,7 @@ impl Engine {
         let addresses = rt
             .vips
             .iter()
+            .filter(|v| !v.excluded)
             .map(|v| v.addr.addr)
             .filter(|a| a.is_ipv6() == v6)
             .collect();
