@@ -466,3 +466,87 @@ fn virtual_routes_rules_and_excluded_addresses_follow_the_master() {
         );
     }
 }
+
+#[test]
+fn use_vmac_gives_the_client_the_virtual_mac_across_failover() {
+    if !ready("use_vmac") {
+        return;
+    }
+    let lan = Lan::new(&["a", "b", "c"]);
+    let vip = IpAddr::V4(lan.ip(100));
+    // VIP without `dev`: it goes on the VMAC.
+    let conf_v = |prio: u8| {
+        format!(
+            "vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 59\n  priority {prio}\n  advert_int 1\n  use_vmac\n  virtual_ipaddress {{\n    {}/24\n  }}\n}}\n",
+            lan.ip(100)
+        )
+    };
+    let mut a = lan.node("a").spawn(Daemon::Rkeepalived, &conf_v(150));
+    let b = lan.node("b").spawn(Daemon::Rkeepalived, &conf_v(100));
+    expect_vip(&lan, "a", vip, &a);
+    let link = String::from_utf8_lossy(
+        &lan.node("a")
+            .exec(&["ip", "-d", "link", "show", "vrrp.59"])
+            .stdout,
+    )
+    .into_owned();
+    assert!(
+        link.contains("00:00:5e:00:01:3b") && link.contains("macvlan mode private"),
+        "{link}\n{}",
+        a.log()
+    );
+    let on_vmac = String::from_utf8_lossy(
+        &lan.node("a")
+            .exec(&["ip", "-o", "addr", "show", "dev", "vrrp.59"])
+            .stdout,
+    )
+    .into_owned();
+    assert!(
+        on_vmac.contains(&vip.to_string()),
+        "VIP not on the VMAC: {on_vmac}"
+    );
+
+    // A TCP connection attempt (refused: nothing listens) makes the client resolve the VIP.
+    let touch = |c: &support::Node| {
+        c.exec(&[
+            "timeout",
+            "2",
+            "bash",
+            "-c",
+            &format!("exec 3<>/dev/tcp/{vip}/9"),
+        ])
+    };
+    let neigh = || {
+        let c = lan.node("c");
+        touch(c);
+        String::from_utf8_lossy(&c.exec(&["ip", "neigh", "show", &vip.to_string()]).stdout)
+            .into_owned()
+    };
+    let first = neigh();
+    assert!(
+        first.contains("lladdr 00:00:5e:00:01:3b"),
+        "client's ARP entry: {first}"
+    );
+
+    a.term();
+    assert_eq!(a.wait_exit(Duration::from_secs(5)), Some(0), "{}", a.log());
+    expect_vip(&lan, "b", vip, &b);
+    assert!(
+        !String::from_utf8_lossy(&lan.node("a").exec(&["ip", "link"]).stdout).contains("vrrp.59"),
+        "the stopped node removed its VMAC"
+    );
+    let after = neigh();
+    assert!(
+        after.contains("lladdr 00:00:5e:00:01:3b"),
+        "client's ARP entry after failover: {after}"
+    );
+    assert!(
+        after.contains("REACHABLE") || after.contains("STALE") || after.contains("DELAY"),
+        "{after}"
+    );
+    let reply = String::from_utf8_lossy(&touch(lan.node("c")).stderr).into_owned();
+    assert!(
+        reply.contains("Connection refused"),
+        "the new master answers at the same MAC: {reply}"
+    );
+}

@@ -294,6 +294,10 @@ pub struct VrrpInstance {
     pub garp_master_delay: Option<Duration>,
     /// `garp_master_repeat` (default: `vrrp_garp_master_repeat`).
     pub garp_master_repeat: Option<u32>,
+    /// `use_vmac [NAME]`: `Some(None)` for the default name `vrrp.VRID`.
+    pub use_vmac: Option<Option<String>>,
+    /// `vmac_xmit_base`: adverts leave from the base interface, not the VMAC.
+    pub vmac_xmit_base: bool,
     /// `virtual_ipaddress_excluded { }`: moved with the instance, not listed in adverts.
     pub virtual_ipaddress_excluded: Vec<VirtualAddress>,
     /// `virtual_routes { }`: present only while master.

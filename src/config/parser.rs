@@ -200,6 +200,8 @@ struct InstanceDraft {
     higher_prio_send_advert: Option<bool>,
     tracking: crate::config::model::InstanceTracking,
     excluded: Vec<VirtualAddress>,
+    use_vmac: Option<Option<String>>,
+    vmac_xmit_base: bool,
     routes: Vec<crate::config::routes::VirtualRoute>,
     rules: Vec<crate::config::routes::VirtualRule>,
 }
@@ -1004,6 +1006,8 @@ impl Parser {
             higher_prio_send_advert: None,
             tracking: Default::default(),
             excluded: Vec::new(),
+            use_vmac: None,
+            vmac_xmit_base: false,
             routes: Vec::new(),
             rules: Vec::new(),
         };
@@ -1112,6 +1116,27 @@ impl Parser {
                     }
                 }
             }
+            // `use_vmac [NAME] [MAC]`: a macvlan with the RFC 5798 §7.3 virtual MAC.
+            "use_vmac" => {
+                let name = l.arg(1).map(|w| w.text.clone());
+                if let Some(w) = name.as_ref().filter(|n| n.len() > 15) {
+                    let word = l.arg(1).unwrap().clone();
+                    self.bad_value(
+                        who,
+                        l,
+                        &word,
+                        format!("interface name '{w}' longer than 15 characters"),
+                        "using vrrp.VRID",
+                    );
+                    d.use_vmac = Some(None);
+                } else {
+                    d.use_vmac = Some(name);
+                }
+                if l.arg(2).is_some() {
+                    self.diags.warn(l.span(), format!("{who}use_vmac: a MAC address is not supported by rkeepalived yet; using the RFC 5798 virtual MAC"));
+                }
+            }
+            "vmac_xmit_base" => d.vmac_xmit_base = self.flag(who, l).unwrap_or(true),
             // Addresses of either family, moved with the instance but not in its adverts.
             "virtual_ipaddress_excluded" => {
                 self.no_block_params(l);
@@ -1834,6 +1859,8 @@ impl Parser {
             garp_master_repeat: d.garp_master_repeat,
             tracking: d.tracking,
             virtual_ipaddress_excluded: d.excluded,
+            use_vmac: d.use_vmac,
+            vmac_xmit_base: d.vmac_xmit_base,
             virtual_routes: d.routes,
             virtual_rules: d.rules,
             span: d.name.span,

@@ -5,7 +5,8 @@
 //! `mode private`, `addrgenmode none` (no IPv6 link-local of its own), up, named `vrrp.VRID`
 //! by default; on the VMAC keepalived sets `arp_ignore=1`, `accept_local=1`,
 //! `promote_secondaries=1`, and on the base interface `arp_ignore=1`, `arp_filter=1` (so only
-//! the VMAC answers ARP for the VIPs). The VMAC is deleted on exit. Unlike keepalived, which
+//! the VMAC answers ARP for the VIPs); rkeepalived adds `arp_announce=2` on the base (see
+//! [`SysctlGuard::vmac`]). The VMAC is deleted on exit. Unlike keepalived, which
 //! leaves the base interface's sysctls changed after it stops, [`SysctlGuard`] restores them.
 //!
 //! Kernel references: `include/uapi/linux/if_link.h` (`IFLA_LINKINFO`, `IFLA_INFO_KIND`,
@@ -160,7 +161,8 @@ impl SysctlGuard {
     }
 
     /// keepalived's VMAC settings: on the VMAC `arp_ignore=1`, `accept_local=1`,
-    /// `promote_secondaries=1`; on the base `arp_ignore=1`, `arp_filter=1`.
+    /// `promote_secondaries=1`; on the base `arp_ignore=1`, `arp_filter=1` and (ours)
+    /// `arp_announce=2`.
     pub fn vmac(&mut self, base: &str, vmac: &str) -> Result<(), NetError> {
         for (key, v) in [
             ("arp_ignore", "1"),
@@ -169,7 +171,15 @@ impl SysctlGuard {
         ] {
             self.set(vmac, key, v)?;
         }
-        for (key, v) in [("arp_ignore", "1"), ("arp_filter", "1")] {
+        // arp_announce=2 is ours, not keepalived's: without it the base interface's own ARP
+        // requests (e.g. to answer a client's connection to the VIP) carry the VIP as sender
+        // address with the base MAC, and clients learn the VIP at the real MAC (observed with
+        // keepalived 2.2.7 in a namespace), which defeats the VMAC.
+        for (key, v) in [
+            ("arp_ignore", "1"),
+            ("arp_filter", "1"),
+            ("arp_announce", "2"),
+        ] {
             self.set(base, key, v)?;
         }
         Ok(())

@@ -232,6 +232,10 @@ pub struct Engine {
     malformed: u64,
     /// Interface, process and file trackers, sync groups, notify FIFOs (see `tracking`).
     trk: tracking::TrackState,
+    /// VMAC interfaces we created (`use_vmac`), deleted at exit.
+    vmacs: Vec<u32>,
+    /// The sysctls set for VMACs, restored when the engine is dropped.
+    sysctls: crate::net::vmac::SysctlGuard,
 }
 
 impl Engine {
@@ -282,6 +286,8 @@ impl Engine {
             opts,
             malformed: 0,
             trk: Default::default(),
+            vmacs: Vec::new(),
+            sysctls: Default::default(),
         };
         let mut socket_keys: HashMap<(String, IpAddr, bool), usize> = HashMap::new();
         for inst in &config.vrrp_instances {
@@ -318,6 +324,17 @@ impl Engine {
             .netlink
             .link(&ifname)
             .map_err(|e| format!("interface {ifname}: {e}"))?;
+        // use_vmac: VIPs live on the macvlan and adverts leave from it (unless
+        // vmac_xmit_base), so the LAN only ever sees the virtual MAC for them.
+        let vmac = match &inst.use_vmac {
+            None => None,
+            Some(name) => Some(self.setup_vmac(inst, &ifname, link.ifindex, name.clone())?),
+        };
+        let vip_dev = vmac.clone().unwrap_or_else(|| ifname.clone());
+        let xmit_if = match &vmac {
+            Some(v) if !inst.vmac_xmit_base => v.clone(),
+            _ => ifname.clone(),
+        };
         let version = match inst.version.unwrap_or(config.global.vrrp_version) {
             3 => Version::V3,
             _ => Version::V2,
@@ -365,17 +382,17 @@ impl Engine {
         } else {
             peers.iter().map(|p| p.addr).collect()
         };
-        let key = (ifname.clone(), src, multicast);
+        let key = (xmit_if.clone(), src, multicast);
         let socket = match socket_keys.get(&key) {
             Some(i) => *i,
             None => {
                 let s = match (src, group) {
                     (IpAddr::V6(src6), IpAddr::V6(g)) => {
-                        Vrrp6Socket::open(&ifname, src6, multicast.then_some(g), inst.unicast_ttl)
+                        Vrrp6Socket::open(&xmit_if, src6, multicast.then_some(g), inst.unicast_ttl)
                             .map(AnyVrrpSocket::V6)
                     }
                     (IpAddr::V4(src4), IpAddr::V4(g)) => {
-                        VrrpSocket::open(&ifname, Some(src4), multicast.then_some(g)).and_then(
+                        VrrpSocket::open(&xmit_if, Some(src4), multicast.then_some(g)).and_then(
                             |s| {
                                 if !multicast {
                                     s.set_unicast_ttl(inst.unicast_ttl)?;
@@ -402,7 +419,7 @@ impl Engine {
         let listed = inst.virtual_ipaddress.iter().map(|v| (v, false));
         let excluded = inst.virtual_ipaddress_excluded.iter().map(|v| (v, true));
         for (v, excluded) in listed.chain(excluded) {
-            let dev = v.dev.clone().unwrap_or_else(|| ifname.clone());
+            let dev = v.dev.clone().unwrap_or_else(|| vip_dev.clone());
             if !links.contains_key(&dev) {
                 let l = self
                     .netlink
@@ -652,6 +669,45 @@ impl Engine {
             self.execute(i, actions).await;
         }
         self.tracking_shutdown().await;
+        if !self.opts.dont_release_vrrp {
+            for ifindex in std::mem::take(&mut self.vmacs) {
+                if let Err(e) = self.netlink.delete_link(ifindex) {
+                    warn!("cannot remove VMAC interface {ifindex}: {e}");
+                }
+            }
+        }
+    }
+
+    /// Creates (or adopts, if it already carries the virtual MAC) the VMAC of `inst` on
+    /// `base` and applies keepalived's sysctls; returns its name.
+    fn setup_vmac(
+        &mut self,
+        inst: &VrrpInstance,
+        base: &str,
+        base_ifindex: u32,
+        name: Option<String>,
+    ) -> Result<String, String> {
+        use crate::net::vmac::{default_name, virtual_mac};
+        let vrid = inst.virtual_router_id.get();
+        let name = name.unwrap_or_else(|| default_name(vrid));
+        let mac = virtual_mac(vrid, instance_is_ipv6(inst));
+        let ifindex = match self.netlink.link(&name) {
+            Ok(l) if l.mac == mac => l.ifindex,
+            Ok(_) => return Err(format!("interface {name} exists and is not our VMAC")),
+            Err(_) => {
+                let idx = self
+                    .netlink
+                    .create_vmac(base_ifindex, &name, mac)
+                    .map_err(|e| format!("VMAC {name}: {e}"))?;
+                info!("({}): Success creating VMAC interface {name}", inst.name);
+                idx
+            }
+        };
+        self.vmacs.push(ifindex);
+        if let Err(e) = self.sysctls.vmac(base, &name) {
+            warn!("({}) VMAC {name}: {e}", inst.name);
+        }
+        Ok(name)
     }
 
     /// Fires every timer that is due: `fsm::Instance::handle` never does, so this runs before
