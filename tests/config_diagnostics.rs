@@ -95,13 +95,13 @@ fn bad_value_is_an_error_with_position_and_keeps_the_default() {
 fn unimplemented_keywords_warn_once_per_block() {
     let text = "virtual_server 10.0.0.1 80 {\n  delay_loop 6\n  real_server 10.0.0.2 80 {\n    FILE_CHECK { track_file f }\n  }\n}\n"
         .to_string()
-        + &instance("    use_vmac\n    track_bfd {\n        bfd1\n    }\n");
+        + &instance("    use_vmac_addr\n    track_bfd {\n        bfd1\n    }\n");
     let l = parse(&text);
     assert_eq!(
         messages(&l),
         vec![
             "test.conf:4:5: warning: (VS 10.0.0.1 80) FILE_CHECK: not implemented yet; this checker is not run",
-            "test.conf:10:5: warning: 'use_vmac' is a keepalived keyword that rkeepalived does not implement yet; ignored",
+            "test.conf:10:5: warning: 'use_vmac_addr' is a keepalived keyword that rkeepalived does not implement yet; ignored",
             "test.conf:11:5: warning: 'track_bfd' is a keepalived keyword that rkeepalived does not implement yet; ignored",
         ]
     );
@@ -411,7 +411,7 @@ fn authentication_rules() {
     assert_eq!(
         messages(&l),
         vec![
-            "test.conf:7:19: warning: (VI_1) AH authentication is not supported by rkeepalived yet",
+            "test.conf:7:19: warning: (VI_1) AH authentication is not supported by rkeepalived (no interoperable implementation yet); this instance will not be started",
             "test.conf:7:19: warning: (VI_1) Initial state master is incompatible with AH authentication - clearing",
         ]
     );
@@ -624,4 +624,61 @@ fn vrrp_min_garp_keeps_explicit_settings() {
     );
     assert_eq!(l.config.vrrp_instances.len(), 1);
     assert_eq!(l.config.vrrp_instances[0].unicast_ttl, 255);
+}
+
+#[test]
+fn strict_mode_resets_or_refuses_like_keepalived() {
+    let strict = |body: &str| {
+        parse(&format!(
+            "global_defs {{\n    vrrp_strict\n}}\n{}",
+            instance(body)
+        ))
+    };
+    let l = strict(
+        "    state MASTER\n    priority 100\n    preempt_delay 5\n    garp_master_repeat 3\n    authentication {\n        auth_type PASS\n        auth_pass x\n    }\n",
+    );
+    let m = messages(&l).join("\n");
+    for want in [
+        "(VI_1) Strict mode does not support authentication. Ignoring.",
+        "(VI_1) preempt_delay is incompatible with strict mode - resetting",
+        "(VI_1) State MASTER must match being address owner",
+        "(VI_1) Strict mode requires no repeat garps. resetting",
+    ] {
+        assert!(m.contains(want), "missing {want:?} in\n{m}");
+    }
+    assert_eq!(l.config_test_exit_code(), 4);
+    let i = &l.config.vrrp_instances[0];
+    assert!(i.authentication.is_none() && i.preempt_delay.is_zero());
+    assert_eq!(i.state, InitialState::Backup);
+    assert_eq!(
+        (i.garp_master_repeat, i.garp_master_delay),
+        (Some(1), Some(Duration::ZERO))
+    );
+    assert_eq!(
+        (i.accept, i.lower_prio_no_advert),
+        (Some(false), Some(true))
+    );
+
+    // Unicast peers: the instance cannot run in strict mode.
+    let l = strict("    unicast_peer {\n        10.0.0.9\n    }\n");
+    assert!(
+        messages(&l)
+            .join("\n")
+            .contains("(VI_1) Unicast peers are not supported in strict mode")
+    );
+    assert!(l.config.vrrp_instances.is_empty());
+
+    // Per instance: strict_mode without vrrp_strict; and no check without either.
+    let l = parse(&instance(
+        "    strict_mode\n    authentication {\n        auth_type PASS\n        auth_pass x\n    }\n",
+    ));
+    assert!(
+        messages(&l)
+            .join("\n")
+            .contains("Strict mode does not support authentication")
+    );
+    let l = parse(&instance(
+        "    authentication {\n        auth_type PASS\n        auth_pass x\n    }\n",
+    ));
+    assert!(!messages(&l).join("\n").contains("Strict mode"));
 }

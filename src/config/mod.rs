@@ -19,6 +19,7 @@ pub mod lexer;
 pub mod model;
 pub mod parser;
 pub mod routes;
+pub mod strict;
 pub mod values;
 
 pub use diag::{Diagnostic, Diagnostics, Severity, Span};

@@ -37,6 +37,8 @@ pub struct GlobalDefs {
     pub router_id: Option<String>,
     /// `vrrp_version 2|3` (default 2).
     pub vrrp_version: u8,
+    /// `vrrp_strict`: strict RFC compliance for every instance.
+    pub vrrp_strict: bool,
     /// `enable_script_security`.
     pub enable_script_security: bool,
     /// `script_user USER [GROUP]`.
@@ -87,6 +89,7 @@ impl Default for GlobalDefs {
         GlobalDefs {
             router_id: None,
             vrrp_version: 2,
+            vrrp_strict: false,
             enable_script_security: false,
             script_user: None,
             vrrp_garp_master_delay: Duration::from_secs(5),
@@ -294,6 +297,10 @@ pub struct VrrpInstance {
     pub garp_master_delay: Option<Duration>,
     /// `garp_master_repeat` (default: `vrrp_garp_master_repeat`).
     pub garp_master_repeat: Option<u32>,
+    /// `strict_mode [BOOL]` (default: `global_defs vrrp_strict`).
+    pub strict_mode: bool,
+    /// `accept` / `no_accept` (`None`: not given; strict mode resolves it).
+    pub accept: Option<bool>,
     /// `use_vmac [NAME]`: `Some(None)` for the default name `vrrp.VRID`.
     pub use_vmac: Option<Option<String>>,
     /// `vmac_xmit_base`: adverts leave from the base interface, not the VMAC.

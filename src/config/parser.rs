@@ -202,6 +202,8 @@ struct InstanceDraft {
     excluded: Vec<VirtualAddress>,
     use_vmac: Option<Option<String>>,
     vmac_xmit_base: bool,
+    strict_mode: Option<bool>,
+    accept: Option<bool>,
     routes: Vec<crate::config::routes::VirtualRoute>,
     rules: Vec<crate::config::routes::VirtualRule>,
 }
@@ -585,6 +587,11 @@ impl Parser {
             "router_id" => {
                 if let Some(v) = self.rest_of_line(who, l) {
                     self.config.global.router_id = Some(v);
+                }
+            }
+            "vrrp_strict" => {
+                if let Some(on) = self.flag("", l) {
+                    self.config.global.vrrp_strict = on;
                 }
             }
             "vrrp_version" => {
@@ -1008,6 +1015,8 @@ impl Parser {
             excluded: Vec::new(),
             use_vmac: None,
             vmac_xmit_base: false,
+            strict_mode: None,
+            accept: None,
             routes: Vec::new(),
             rules: Vec::new(),
         };
@@ -1015,7 +1024,11 @@ impl Parser {
         while let Some(l) = self.next_in_block(&owner) {
             self.instance_keyword(&mut draft, &l);
         }
-        if let Some(instance) = self.complete_instance(draft) {
+        if let Some(mut instance) = self.complete_instance(draft) {
+            if instance.strict_mode && !crate::config::strict::apply(&mut instance, &mut self.diags)
+            {
+                return;
+            }
             self.config.vrrp_instances.push(instance);
         }
     }
@@ -1137,6 +1150,9 @@ impl Parser {
                 }
             }
             "vmac_xmit_base" => d.vmac_xmit_base = self.flag(who, l).unwrap_or(true),
+            "strict_mode" => d.strict_mode = self.flag(who, l).or(d.strict_mode),
+            "accept" => d.accept = Some(true),
+            "no_accept" => d.accept = Some(false),
             // Addresses of either family, moved with the instance but not in its adverts.
             "virtual_ipaddress_excluded" => {
                 self.no_block_params(l);
@@ -1751,7 +1767,7 @@ impl Parser {
             } else if *kind == AuthKind::Ah {
                 self.diags.warn(
                     span,
-                    format!("{who}AH authentication is not supported by rkeepalived yet"),
+                    format!("{who}AH authentication is not supported by rkeepalived (no interoperable implementation yet); this instance will not be started"),
                 );
                 if state == InitialState::Master {
                     self.diags.warn(
@@ -1861,6 +1877,8 @@ impl Parser {
             virtual_ipaddress_excluded: d.excluded,
             use_vmac: d.use_vmac,
             vmac_xmit_base: d.vmac_xmit_base,
+            strict_mode: d.strict_mode.unwrap_or(self.config.global.vrrp_strict),
+            accept: d.accept,
             virtual_routes: d.routes,
             virtual_rules: d.rules,
             span: d.name.span,
