@@ -16,6 +16,17 @@ fn samples_dir() -> PathBuf {
     ))
 }
 
+/// Errors in the samples themselves that keepalived 2.2.7 reports too (`keepalived -t`), as
+/// (sample, message fragment): a sample bug, not a loader bug.
+const KEEPALIVED_ALSO_REPORTS: &[(&str, &str)] = &[
+    // keepalived 2.2.7: "VRRP parsed invalid IP 192.168.200./24. skipping IP..." and the rule
+    // is skipped.
+    (
+        "keepalived.conf.vrrp.rules",
+        "invalid address '192.168.200./24'",
+    ),
+];
+
 fn load_sample_as(name: &str, config_id: &str) -> Loaded {
     let path = samples_dir().join(name);
     let loaded = load(
@@ -31,6 +42,11 @@ fn load_sample_as(name: &str, config_id: &str) -> Loaded {
         .iter()
         .filter(|d| d.severity == Severity::Error)
         .map(ToString::to_string)
+        .filter(|e| {
+            !KEEPALIVED_ALSO_REPORTS
+                .iter()
+                .any(|(file, frag)| *file == name && e.contains(frag))
+        })
         .collect();
     assert!(errors.is_empty(), "{name}: {errors:#?}");
     loaded

@@ -39,12 +39,12 @@ pub fn apply(inst: &mut VrrpInstance, diags: &mut Diagnostics) -> bool {
         err(format!("{who} State MASTER must match being address owner"));
         inst.state = InitialState::Backup;
     }
-    if let Some(IpAddr::V6(first)) = inst.virtual_ipaddress.first().map(|v| v.addr) {
-        if first.segments()[0] & 0xffc0 != 0xfe80 {
-            err(format!(
-                "{who} the first IPv6 VIP address must be link local"
-            ));
-        }
+    if let Some(IpAddr::V6(first)) = inst.virtual_ipaddress.first().map(|v| v.addr)
+        && first.segments()[0] & 0xffc0 != 0xfe80
+    {
+        err(format!(
+            "{who} the first IPv6 VIP address must be link local"
+        ));
     }
     if inst.version.unwrap_or(2) == 2 && inst.accept == Some(true) {
         err(format!(
