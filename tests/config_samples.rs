@@ -19,11 +19,15 @@ fn samples_dir() -> PathBuf {
 /// Errors in the samples themselves that keepalived 2.2.7 reports too (`keepalived -t`), as
 /// (sample, message fragment): a sample bug, not a loader bug.
 const KEEPALIVED_ALSO_REPORTS: &[(&str, &str)] = &[
-    // keepalived 2.2.7: "VRRP parsed invalid IP 192.168.200./24. skipping IP..." and the rule
-    // is skipped.
+    // keepalived 2.2.7: "VRRP parsed invalid IP 192.168.X./24. skipping IP..." ("Invalid rule
+    // to address") and the rule is skipped, in static_rules (line 11) and virtual_rules (26).
     (
         "keepalived.conf.vrrp.rules",
         "invalid address '192.168.200./24'",
+    ),
+    (
+        "keepalived.conf.vrrp.rules",
+        "invalid address '192.168.100./24'",
     ),
 ];
 

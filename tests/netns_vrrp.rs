@@ -550,3 +550,38 @@ fn use_vmac_gives_the_client_the_virtual_mac_across_failover() {
         "the new master answers at the same MAC: {reply}"
     );
 }
+
+#[test]
+fn static_addresses_routes_and_rules_are_set_at_start_and_removed_at_exit() {
+    if !ready("static_addresses") {
+        return;
+    }
+    let lan = Lan::new(&["a"]);
+    let [_, x, y] = lan.subnet();
+    let conf_s = format!(
+        "static_ipaddress {{\n  192.0.2.55/32 dev eth0 label eth0:st\n}}\n\
+         static_routes {{\n  198.51.100.0/24 via 10.{x}.{y}.254 dev eth0\n}}\n\
+         static_rules {{\n  from 198.51.100.0/24 table 55 preference 1055\n}}\n{}",
+        conf(&lan, 60, 100, "")
+    );
+    let mut a = lan.node("a").spawn(Daemon::Rkeepalived, &conf_s);
+    let node = lan.node("a");
+    let show = |args: &[&str]| String::from_utf8_lossy(&node.exec(args).stdout).into_owned();
+    let all_there = || {
+        node.has_addr("192.0.2.55".parse().unwrap())
+            && show(&["ip", "route", "show"]).contains("198.51.100.0/24")
+            && show(&["ip", "rule", "show"]).contains("1055:")
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), STEP, all_there).is_some(),
+        "{}",
+        a.log()
+    );
+    // Static items do not depend on the VRRP state: they are there while still backup.
+    assert!(!a.log().contains("Entering MASTER STATE"), "{}", a.log());
+    a.term();
+    assert_eq!(a.wait_exit(Duration::from_secs(5)), Some(0), "{}", a.log());
+    assert!(!node.has_addr("192.0.2.55".parse().unwrap()));
+    assert!(!show(&["ip", "route", "show"]).contains("198.51.100.0/24"));
+    assert!(!show(&["ip", "rule", "show"]).contains("1055:"));
+}

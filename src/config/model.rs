@@ -19,6 +19,12 @@ pub struct Config {
     pub vrrp_scripts: BTreeMap<String, VrrpScript>,
     /// `vrrp_instance NAME { }` blocks in file order.
     pub vrrp_instances: Vec<VrrpInstance>,
+    /// `static_ipaddress { }`: set at start, whatever the VRRP state.
+    pub static_ipaddress: Vec<VirtualAddress>,
+    /// `static_routes { }`.
+    pub static_routes: Vec<crate::config::routes::VirtualRoute>,
+    /// `static_rules { }`.
+    pub static_rules: Vec<crate::config::routes::VirtualRule>,
     /// `vrrp_track_process`, `track_file` and `vrrp_sync_group` blocks, and the notify FIFOs
     /// (see [`Tracking`]).
     #[serde(default)]

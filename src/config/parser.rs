@@ -527,6 +527,9 @@ impl Parser {
                     }
                     "virtual_server_group" => self.virtual_server_group(&line),
                     "SSL" => self.ssl_block(&line),
+                    "static_ipaddress" | "static_routes" | "static_rules" => {
+                        self.static_block(&line)
+                    }
                     "vrrp_sync_group" | "vrrp_track_process" | "track_file" | "vrrp_track_file" => {
                         self.tracking_root(&line)
                     }
@@ -1373,8 +1376,10 @@ impl Parser {
 
     /// One line of `virtual_ipaddress { }`:
     /// `IP[/LEN] [brd IP|+|-] [dev IF] [scope S] [label L] …` (keepalived `alloc_ipaddress`).
-    fn virtual_address(&mut self, d: &mut InstanceDraft, l: &Line) -> Option<VirtualAddress> {
-        let who = d.who.clone();
+    /// One address line (`virtual_ipaddress`, `virtual_ipaddress_excluded`,
+    /// `static_ipaddress`): `IP[/LEN] [brd IP] [dev IF] [scope S] [label L]`.
+    fn address_line(&mut self, who: &str, l: &Line) -> Option<VirtualAddress> {
+        let who = who.to_string();
         let first = l.keyword();
         let (addr_text, prefix_text) = values::split_prefix(&first.text);
         let Some(addr) = values::ip_addr(addr_text) else {
@@ -1551,7 +1556,48 @@ impl Parser {
                 );
             }
         }
-        self.claim_family(d, &addr, first, "virtual_ipaddress")
+        Some(vip)
+    }
+
+    /// `static_ipaddress { }`, `static_routes { }`, `static_rules { }` (top level).
+    fn static_block(&mut self, line: &Line) {
+        let owner = line.keyword().clone();
+        let who = format!("{}: ", owner.text);
+        self.no_block_params(line);
+        self.open_block(&owner);
+        while let Some(entry) = self.next_in_block(&owner) {
+            match owner.text.as_str() {
+                "static_ipaddress" => {
+                    if let Some(mut a) = self.address_line(&who, &entry) {
+                        // man 5: without dev, default_interface (default eth0).
+                        a.dev.get_or_insert_with(|| "eth0".to_string());
+                        self.config.static_ipaddress.push(a);
+                    }
+                }
+                kind => {
+                    let words: Vec<&str> = entry.words.iter().map(|w| w.text.as_str()).collect();
+                    let parsed = if kind == "static_routes" {
+                        crate::config::routes::parse_route(&words)
+                            .map(|r| self.config.static_routes.push(r))
+                    } else {
+                        crate::config::routes::parse_rule(&words)
+                            .map(|r| self.config.static_rules.push(r))
+                    };
+                    if let Err(e) = parsed {
+                        self.diags
+                            .error(entry.span(), format!("{who}{e} - line ignored"));
+                    }
+                }
+            }
+        }
+    }
+
+    /// An address line of an instance: its family must be the instance's.
+    fn virtual_address(&mut self, d: &mut InstanceDraft, l: &Line) -> Option<VirtualAddress> {
+        let who = d.who.clone();
+        let vip = self.address_line(&who, l)?;
+        let first = l.keyword().clone();
+        self.claim_family(d, &vip.addr, &first, "virtual_ipaddress")
             .then_some(vip)
     }
 

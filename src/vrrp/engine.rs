@@ -234,6 +234,8 @@ pub struct Engine {
     trk: tracking::TrackState,
     /// VMAC interfaces we created (`use_vmac`), deleted at exit.
     vmacs: Vec<u32>,
+    /// `static_ipaddress` / `static_routes` / `static_rules`, set at start, removed at exit.
+    statics: Statics,
     /// The sysctls set for VMACs, restored when the engine is dropped.
     sysctls: crate::net::vmac::SysctlGuard,
 }
@@ -288,7 +290,9 @@ impl Engine {
             trk: Default::default(),
             vmacs: Vec::new(),
             sysctls: Default::default(),
+            statics: Statics::default(),
         };
+        engine.statics = engine.set_statics(config);
         let mut socket_keys: HashMap<(String, IpAddr, bool), usize> = HashMap::new();
         for inst in &config.vrrp_instances {
             match engine.build_instance(config, inst, &mut socket_keys) {
@@ -457,37 +461,9 @@ impl Engine {
         let mut routes = Vec::new();
         for r in &inst.virtual_routes {
             let oif = r.dev.as_deref().map(&mut ifindex_of).transpose()?;
-            routes.push(crate::net::route::Route {
-                dst: r.dst,
-                dst_len: r.dst_len,
-                prefsrc: r.src,
-                gateways: r.gateways.clone(),
-                oif,
-                table: r.table,
-                metric: r.metric,
-                scope: r.scope,
-                kind: r.kind.into(),
-                onlink: r.onlink,
-            });
+            routes.push(resolve_route(r, oif));
         }
-        let rules = inst
-            .virtual_rules
-            .iter()
-            .map(|r| crate::net::route::Rule {
-                family_v6: r.is_v6(),
-                from: r.from,
-                to: r.to,
-                table: r.table,
-                priority: r.priority,
-                fwmark: r.fwmark,
-                iif: r.iif.clone(),
-                oif: r.oif.clone(),
-                tos: r.tos,
-                action: r.action,
-                goto: r.goto,
-                invert: r.invert,
-            })
-            .collect();
+        let rules = inst.virtual_rules.iter().map(resolve_rule).collect();
         let pass = match &inst.authentication {
             Some(Authentication::Pass(p)) if version == Version::V2 => {
                 let mut b = [0u8; 8];
@@ -670,12 +646,75 @@ impl Engine {
         }
         self.tracking_shutdown().await;
         if !self.opts.dont_release_vrrp {
+            let statics = std::mem::take(&mut self.statics);
+            for r in &statics.routes {
+                let _ = self.netlink.del_route(r);
+            }
+            for r in &statics.rules {
+                let _ = self.netlink.del_rule(r);
+            }
+            for (ifindex, a) in &statics.addrs {
+                let _ = self.netlink.del_addr(*ifindex, a);
+            }
             for ifindex in std::mem::take(&mut self.vmacs) {
                 if let Err(e) = self.netlink.delete_link(ifindex) {
                     warn!("cannot remove VMAC interface {ifindex}: {e}");
                 }
             }
         }
+    }
+
+    /// Adds the `static_*` addresses, rules and routes (errors are logged, as keepalived).
+    fn set_statics(&self, config: &Config) -> Statics {
+        let mut st = Statics::default();
+        for a in &config.static_ipaddress {
+            let dev = a.dev.as_deref().unwrap_or("eth0");
+            let addr = IfAddr {
+                addr: a.addr,
+                prefix_len: a.prefix_len,
+                brd: a.brd,
+                scope: a.scope.unwrap_or(0),
+                label: a.label.clone(),
+            };
+            match self
+                .netlink
+                .link(dev)
+                .and_then(|l| self.netlink.add_addr(l.ifindex, &addr).map(|_| l.ifindex))
+            {
+                Ok(ifindex) => st.addrs.push((ifindex, addr)),
+                Err(e) => error!(
+                    "static_ipaddress {}/{} dev {dev}: {e}",
+                    a.addr, a.prefix_len
+                ),
+            }
+        }
+        for r in &config.static_rules {
+            let rule = resolve_rule(r);
+            match self.netlink.add_rule(&rule) {
+                Ok(()) => st.rules.push(rule),
+                Err(e) => error!("static_rules: {e}"),
+            }
+        }
+        for r in &config.static_routes {
+            let oif = match r
+                .dev
+                .as_deref()
+                .map(|d| self.netlink.link(d).map(|l| l.ifindex))
+                .transpose()
+            {
+                Ok(o) => o,
+                Err(e) => {
+                    error!("static_routes {}/{}: {e}", r.dst, r.dst_len);
+                    continue;
+                }
+            };
+            let route = resolve_route(r, oif);
+            match self.netlink.add_route(&route) {
+                Ok(()) => st.routes.push(route),
+                Err(e) => error!("static_routes: {e}"),
+            }
+        }
+        st
     }
 
     /// Creates (or adopts, if it already carries the virtual MAC) the VMAC of `inst` on
@@ -1040,6 +1079,51 @@ impl Engine {
             .iter()
             .map(|r| (r.cfg.name.clone(), r.stats.clone()))
             .collect()
+    }
+}
+
+/// `static_*` items we set, to remove at exit.
+#[derive(Debug, Default)]
+struct Statics {
+    addrs: Vec<(u32, IfAddr)>,
+    routes: Vec<crate::net::route::Route>,
+    rules: Vec<crate::net::route::Rule>,
+}
+
+/// A configured route with its `dev` resolved to `oif`.
+fn resolve_route(
+    r: &crate::config::routes::VirtualRoute,
+    oif: Option<u32>,
+) -> crate::net::route::Route {
+    crate::net::route::Route {
+        dst: r.dst,
+        dst_len: r.dst_len,
+        prefsrc: r.src,
+        gateways: r.gateways.clone(),
+        oif,
+        table: r.table,
+        metric: r.metric,
+        scope: r.scope,
+        kind: r.kind.into(),
+        onlink: r.onlink,
+    }
+}
+
+/// A configured rule as the netlink layer takes it.
+fn resolve_rule(r: &crate::config::routes::VirtualRule) -> crate::net::route::Rule {
+    crate::net::route::Rule {
+        family_v6: r.is_v6(),
+        from: r.from,
+        to: r.to,
+        table: r.table,
+        priority: r.priority,
+        fwmark: r.fwmark,
+        iif: r.iif.clone(),
+        oif: r.oif.clone(),
+        tos: r.tos,
+        action: r.action,
+        goto: r.goto,
+        invert: r.invert,
     }
 }
 
