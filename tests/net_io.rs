@@ -221,6 +221,7 @@ fn netlink_ipv4_vip_add_del() {
         brd: Some(IpAddr::V4(Ipv4Addr::new(10, 213, 5, 255))),
         scope: 254, // RT_SCOPE_HOST
         label: None,
+        peer: None,
     };
 
     let (ns_a, if_a) = (pair.ns_a.clone(), pair.if_a.clone());

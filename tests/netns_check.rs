@@ -43,8 +43,13 @@ impl Server {
         let open = Arc::new(AtomicBool::new(true));
         let stop = Arc::new(AtomicBool::new(false));
         let (o, s) = (open.clone(), stop.clone());
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread = in_ns(ns, move || {
-            let mut listener: Option<TcpListener> = None;
+            // Listening before start() returns, so no check can race the bind.
+            let l = TcpListener::bind(addr).expect("bind");
+            l.set_nonblocking(true).unwrap();
+            let mut listener: Option<TcpListener> = Some(l);
+            let _ = ready_tx.send(());
             while !s.load(Ordering::SeqCst) {
                 if o.load(Ordering::SeqCst) {
                     let l = listener.get_or_insert_with(|| {
@@ -67,6 +72,9 @@ impl Server {
                 std::thread::sleep(Duration::from_millis(5));
             }
         });
+        ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("server ready");
         Server {
             open,
             stop,
@@ -346,8 +354,12 @@ impl UdpServer {
         let open = Arc::new(AtomicBool::new(true));
         let stop = Arc::new(AtomicBool::new(false));
         let (o, s) = (open.clone(), stop.clone());
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread = in_ns(ns, move || {
-            let mut sock: Option<std::net::UdpSocket> = None;
+            let u = std::net::UdpSocket::bind(addr).expect("bind udp");
+            u.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+            let mut sock: Option<std::net::UdpSocket> = Some(u);
+            let _ = ready_tx.send(());
             let mut buf = [0u8; 1500];
             while !s.load(Ordering::SeqCst) {
                 if !o.load(Ordering::SeqCst) {
@@ -367,6 +379,9 @@ impl UdpServer {
                 }
             }
         });
+        ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("udp server ready");
         UdpServer {
             open,
             stop,
@@ -439,9 +454,11 @@ fn dns_udp_ping_and_smtp_checks_follow_their_services() {
     let smtp_addr = SocketAddr::new(srv.into(), 2526);
     let smtp_stop = Arc::new(AtomicBool::new(false));
     let ss = smtp_stop.clone();
+    let (smtp_ready_tx, smtp_ready_rx) = std::sync::mpsc::channel();
     let smtp_thread = in_ns(&ns, move || {
         let l = TcpListener::bind(smtp_addr).unwrap();
         l.set_nonblocking(true).unwrap();
+        let _ = smtp_ready_tx.send(());
         while !ss.load(Ordering::SeqCst) {
             if let Ok((mut c, _)) = l.accept() {
                 c.set_nonblocking(false).unwrap();
@@ -461,6 +478,9 @@ fn dns_udp_ping_and_smtp_checks_follow_their_services() {
             std::thread::sleep(Duration::from_millis(5));
         }
     });
+    smtp_ready_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("smtp server ready");
     let smtp = Checker::Smtp(check::smtp::SmtpCheck {
         target: Target::new(smtp_addr),
         helo_name: "lb.test".into(),

@@ -585,3 +585,29 @@ fn static_addresses_routes_and_rules_are_set_at_start_and_removed_at_exit() {
     assert!(!show(&["ip", "route", "show"]).contains("198.51.100.0/24"));
     assert!(!show(&["ip", "rule", "show"]).contains("1055:"));
 }
+
+#[test]
+fn vip_peer_and_no_track_options() {
+    if !ready("vip_peer") {
+        return;
+    }
+    let lan = Lan::new(&["a"]);
+    let [_, x, y] = lan.subnet();
+    let conf_p = format!(
+        "vrrp_instance VI_1 {{\n  interface eth0\n  virtual_router_id 61\n  priority 255\n  advert_int 1\n  virtual_ipaddress {{\n    10.{x}.{y}.100 peer 10.{x}.{y}.200 dev eth0 no_track\n  }}\n}}\n"
+    );
+    let a = lan.node("a").spawn(Daemon::Rkeepalived, &conf_p);
+    let vip = IpAddr::V4(lan.ip(100));
+    expect_vip(&lan, "a", vip, &a);
+    let addrs = String::from_utf8_lossy(
+        &lan.node("a")
+            .exec(&["ip", "-o", "addr", "show", "dev", "eth0"])
+            .stdout,
+    )
+    .into_owned();
+    assert!(
+        addrs.contains(&format!("inet 10.{x}.{y}.100 peer 10.{x}.{y}.200/32")),
+        "{addrs}"
+    );
+    assert!(!a.log().contains("does not implement"), "{}", a.log());
+}

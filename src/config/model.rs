@@ -197,6 +197,11 @@ pub struct VirtualAddress {
     pub scope: Option<u8>,
     /// `label L` (e.g. `eth0:1`).
     pub label: Option<String>,
+    /// `peer IP`: a point-to-point peer (IFA_ADDRESS), `IP` being the local end.
+    pub peer: Option<IpAddr>,
+    /// `no_track`: the address going away does not affect the instance (rkeepalived does
+    /// not track VIPs yet, so this is what every VIP does).
+    pub no_track: bool,
     pub span: Span,
 }
 

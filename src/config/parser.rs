@@ -1413,6 +1413,8 @@ impl Parser {
             dev: None,
             scope: None,
             label: None,
+            peer: None,
+            no_track: false,
             span: first.span.clone(),
         };
         let mut i = 1;
@@ -1508,9 +1510,20 @@ impl Parser {
                     }
                 }
                 ("label", Some(p)) => vip.label = Some(p.text.clone()),
+                ("peer", Some(p)) => match values::ip_addr(&p.text) {
+                    Some(ip) if ip.is_ipv6() == vip.addr.is_ipv6() => vip.peer = Some(ip),
+                    _ => self.diags.error(
+                        &p.span,
+                        format!(
+                            "{who}Invalid peer address '{}' for {} - ignoring",
+                            p.text, first.text
+                        ),
+                    ),
+                },
+                ("no_track", _) => vip.no_track = true,
                 (
-                    "peer" | "track_group" | "preferred_lft" | "home" | "-nodad" | "mngtmpaddr"
-                    | "noprefixroute" | "autojoin" | "no_track",
+                    "track_group" | "preferred_lft" | "home" | "-nodad" | "mngtmpaddr"
+                    | "noprefixroute" | "autojoin",
                     _,
                 ) => {
                     self.diags.warn(

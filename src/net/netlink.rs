@@ -56,6 +56,8 @@ pub struct IfAddr {
     /// Address label (`IFA_LABEL`, at most 15 bytes, by convention `<ifname>:<tag>`), IPv4 only:
     /// the kernel keeps no labels for IPv6, so it is not sent for IPv6 addresses.
     pub label: Option<String>,
+    /// Point-to-point peer (`IFA_ADDRESS`; `addr` is then `IFA_LOCAL` only).
+    pub peer: Option<IpAddr>,
 }
 
 impl IfAddr {
@@ -63,6 +65,7 @@ impl IfAddr {
     /// broadcast, no label.
     pub fn host(addr: IpAddr) -> IfAddr {
         IfAddr {
+            peer: None,
             addr,
             prefix_len: if addr.is_ipv4() { 32 } else { 128 },
             brd: None,
@@ -244,8 +247,13 @@ impl Netlink {
             IpAddr::V6(a) => (RtAddrFamily::Inet6, a.octets().to_vec()),
         };
         let mut attrs = RtBuffer::<Ifa, Buffer>::new();
-        attrs.push(build_attr(op, Ifa::Local, bytes.clone())?);
-        attrs.push(build_attr(op, Ifa::Address, bytes)?);
+        let address = match addr.peer {
+            Some(IpAddr::V4(p)) => p.octets().to_vec(),
+            Some(IpAddr::V6(p)) => p.octets().to_vec(),
+            None => bytes.clone(),
+        };
+        attrs.push(build_attr(op, Ifa::Local, bytes)?);
+        attrs.push(build_attr(op, Ifa::Address, address)?);
         let mut flags = IfaF::empty();
         if adding {
             if let (IpAddr::V4(_), Some(IpAddr::V4(brd))) = (addr.addr, addr.brd) {

@@ -442,6 +442,7 @@ impl Engine {
                     brd: v.brd,
                     scope: v.scope.unwrap_or(0),
                     label: v.label.clone(),
+                    peer: v.peer,
                 },
                 excluded,
             });
@@ -675,6 +676,7 @@ impl Engine {
                 brd: a.brd,
                 scope: a.scope.unwrap_or(0),
                 label: a.label.clone(),
+                peer: a.peer,
             };
             match self
                 .netlink
