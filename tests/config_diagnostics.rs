@@ -442,7 +442,6 @@ fn virtual_address_options() {
         messages(&l),
         vec![
             "test.conf:6:9: error: (VI_1) invalid prefix length '33' in virtual_ipaddress '192.0.2.11/33': number outside range [0, 32] - using 32",
-            "test.conf:7:21: warning: (VI_1) virtual_ipaddress option 'peer' is a keepalived option that rkeepalived does not implement yet; ignored",
             "test.conf:7:9: error: (VI_1) virtual_ipaddress '2001:db8::1' is IPv6 but the instance is IPv4 - ignoring",
         ]
     );
