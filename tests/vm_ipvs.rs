@@ -106,6 +106,7 @@ mod guest {
             weight,
             u_thresh: 0,
             l_thresh: 0,
+            tun: Tunnel::default(),
         }
     }
 

@@ -371,8 +371,51 @@ pub enum LbKind {
     Nat,
     /// `DR` (direct routing).
     Dr,
-    /// `TUN` (IP-in-IP tunnelling).
-    Tun,
+    /// `TUN [type ipip|gue|gre] [port N] [nocsum|csum|remcsum]` (tunnelling; the options need
+    /// Linux >= 5.2 for GUE, 5.3 for GRE and the checksum options).
+    Tun(TunnelOpts),
+}
+
+/// The encapsulation of a `TUN` real server (`IPVS_DEST_ATTR_TUN_TYPE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum TunnelType {
+    /// IP-in-IP (the default; the only type before Linux 5.2).
+    #[default]
+    Ipip,
+    /// Generic UDP Encapsulation (needs a `port`).
+    Gue,
+    /// GRE (Linux >= 5.3).
+    Gre,
+}
+
+/// The checksum option of a GUE/GRE tunnel (`IPVS_DEST_ATTR_TUN_FLAGS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum TunnelCsum {
+    /// `nocsum` (the default).
+    #[default]
+    NoCsum,
+    /// `csum`.
+    Csum,
+    /// `remcsum` (GUE only).
+    RemCsum,
+}
+
+/// The options after `lvs_method TUN` (keepalived.conf(5)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TunnelOpts {
+    pub kind: TunnelType,
+    /// `port N`: the GUE destination UDP port (0 for the other types).
+    pub port: u16,
+    pub csum: TunnelCsum,
+}
+
+/// `lvs_timeouts [tcp SECS] [tcpfin SECS] [udp SECS]` (`global_defs`); `None` leaves the
+/// kernel's value unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LvsTimeouts {
+    pub tcp: Option<u32>,
+    pub tcp_fin: Option<u32>,
+    pub udp: Option<u32>,
 }
 
 /// `protocol TCP|UDP|SCTP` of a virtual server.
@@ -478,6 +521,10 @@ pub struct IpvsConfig {
     pub groups: BTreeMap<String, VirtualServerGroup>,
     /// The top-level `SSL { }` block.
     pub ssl: Option<SslCfg>,
+    /// `global_defs` `lvs_timeouts`.
+    pub lvs_timeouts: Option<LvsTimeouts>,
+    /// `global_defs` `lvs_flush`: flush the whole IPVS table at start.
+    pub lvs_flush: bool,
 }
 
 // ----- Health checkers (keepalived/check/check_api.c, check_*.c) -----------------------------

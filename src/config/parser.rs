@@ -44,6 +44,8 @@ use std::time::Duration;
 
 #[path = "parser_ipvs.rs"]
 mod ipvs;
+#[path = "parser_lvs.rs"]
+mod lvs;
 
 #[path = "parser_check.rs"]
 mod check;
@@ -749,6 +751,12 @@ impl Parser {
                         s
                     };
                     self.config.global.smtp_connect_timeout = Duration::from_secs(s);
+                }
+            }
+            "lvs_timeouts" => self.lvs_timeouts(l),
+            "lvs_flush" => {
+                if let Some(on) = self.flag(who, l) {
+                    self.config.ipvs.lvs_flush = on;
                 }
             }
             _ => self.not_parsed(l, Context::GlobalDefs),

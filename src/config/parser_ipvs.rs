@@ -255,13 +255,14 @@ impl Parser {
         }
     }
 
-    /// `NAT|DR|TUN [options]` (case-sensitive, as keepalived).
+    /// `NAT|DR|TUN [options]` (case-sensitive, as keepalived; the TUN options in
+    /// `parser_lvs.rs`).
     fn lb_kind(&mut self, who: &str, l: &Line) -> Option<LbKind> {
         let word = self.need(who, l, 1)?;
         match word.text.as_str() {
             "NAT" => Some(LbKind::Nat),
             "DR" => Some(LbKind::Dr),
-            "TUN" => Some(LbKind::Tun),
+            "TUN" => self.tunnel_opts(who, l).map(LbKind::Tun),
             _ => {
                 self.bad_value(who, l, word, "expected NAT, DR or TUN", "ignored");
                 None
@@ -383,7 +384,7 @@ impl Parser {
         let mut kept = Vec::new();
         for rs in std::mem::take(&mut vs.real_servers) {
             let method = rs.lvs_method.unwrap_or(lb_kind);
-            if rs.addr.is_ipv6() != v6 && method != LbKind::Tun {
+            if rs.addr.is_ipv6() != v6 && !matches!(method, LbKind::Tun(_)) {
                 self.diags.error(
                     &rs.span,
                     format!(
@@ -578,7 +579,7 @@ mod tests {
         );
         assert_eq!(
             (rs[0].lvs_method, rs[0].checkers_skipped),
-            (Some(LbKind::Tun), 0)
+            (Some(LbKind::Tun(Default::default())), 0)
         );
         let tcp = &rs[0].health.checkers[0];
         assert_eq!(tcp.kind, crate::config::model::CheckerKind::Tcp);

@@ -10,7 +10,9 @@
 //! Netlink calls block (microseconds on a local socket, but a large table is thousands of
 //! messages), so they run on tokio's blocking pool.
 
-use crate::config::model::{Config, LbKind, VirtualServer, VsProtocol, VsTarget, VsgEntry};
+use crate::config::model::{
+    Config, LbKind, TunnelCsum, TunnelType, VirtualServer, VsProtocol, VsTarget, VsgEntry,
+};
 use crate::ipvs::IpvsError;
 use crate::ipvs::consts::*;
 use crate::ipvs::genl::IpvsSocket;
@@ -25,7 +27,27 @@ pub fn fwd_method(kind: LbKind) -> u32 {
     match kind {
         LbKind::Nat => IP_VS_CONN_F_MASQ,
         LbKind::Dr => IP_VS_CONN_F_DROUTE,
-        LbKind::Tun => IP_VS_CONN_F_TUNNEL,
+        LbKind::Tun(_) => IP_VS_CONN_F_TUNNEL,
+    }
+}
+
+/// The tunnel attributes of `lvs_method TUN …` (all zero for the other methods).
+pub fn tunnel(kind: LbKind) -> Tunnel {
+    let LbKind::Tun(t) = kind else {
+        return Tunnel::default();
+    };
+    Tunnel {
+        kind: match t.kind {
+            TunnelType::Ipip => IP_VS_CONN_F_TUNNEL_TYPE_IPIP,
+            TunnelType::Gue => IP_VS_CONN_F_TUNNEL_TYPE_GUE,
+            TunnelType::Gre => IP_VS_CONN_F_TUNNEL_TYPE_GRE,
+        },
+        port: t.port,
+        flags: match t.csum {
+            TunnelCsum::NoCsum => IP_VS_TUNNEL_ENCAP_FLAG_NOCSUM,
+            TunnelCsum::Csum => IP_VS_TUNNEL_ENCAP_FLAG_CSUM,
+            TunnelCsum::RemCsum => IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM,
+        },
     }
 }
 
@@ -193,6 +215,27 @@ pub fn apply(sock: &mut IpvsSocket, desired: &Table) -> Result<usize, IpvsError>
     Ok(ops.len())
 }
 
+/// `global_defs`' `lvs_flush` (flush the whole table) and `lvs_timeouts` (`SET_CONFIG`; an
+/// unset timeout is sent as 0, which the kernel leaves unchanged), done before [`apply`].
+pub fn prepare(sock: &mut IpvsSocket, ipvs: &crate::config::model::IpvsConfig) {
+    if ipvs.lvs_flush {
+        match sock.flush() {
+            Ok(()) => info!("IPVS: flushed the table (lvs_flush)"),
+            Err(e) => error!("IPVS: lvs_flush: {e}"),
+        }
+    }
+    if let Some(t) = ipvs.lvs_timeouts {
+        let t = crate::ipvs::genl::Timeouts {
+            tcp: t.tcp.unwrap_or(0),
+            tcp_fin: t.tcp_fin.unwrap_or(0),
+            udp: t.udp.unwrap_or(0),
+        };
+        if let Err(e) = sock.set_timeouts(t) {
+            error!("IPVS: lvs_timeouts: {e}");
+        }
+    }
+}
+
 /// Removes the services of `owned` that the kernel still has; other services stay.
 pub fn remove_owned(sock: &mut IpvsSocket, owned: &Table) -> Result<usize, IpvsError> {
     let actual = sock.table()?;
@@ -231,8 +274,14 @@ impl Controller {
             .collect();
         let owned = desired_table_with(config, &health);
         let table = owned.clone();
+        let ipvs_globals = crate::config::model::IpvsConfig {
+            lvs_flush: config.ipvs.lvs_flush,
+            lvs_timeouts: config.ipvs.lvs_timeouts,
+            ..Default::default()
+        };
         let sock = tokio::task::spawn_blocking(move || -> Result<IpvsSocket, IpvsError> {
             let mut sock = IpvsSocket::open()?;
+            prepare(&mut sock, &ipvs_globals);
             let n = apply(&mut sock, &table)?;
             info!(
                 "IPVS: {} virtual service(s) configured ({n} change(s) sent)",
@@ -465,6 +514,34 @@ mod tests {
             (d[1].fwd, d[1].u_thresh, d[1].key.port),
             (IP_VS_CONN_F_TUNNEL, 9, 8080)
         );
+    }
+
+    #[test]
+    fn tunnel_options_reach_the_dest() {
+        let t = table(
+            "virtual_server 10.0.0.1 80 {\n lb_kind TUN type gue port 6080 remcsum\n\
+             real_server 10.0.1.1 80\n real_server 10.0.1.2 80 {\n lvs_method TUN type gre csum\n }\n\
+             real_server 10.0.1.3 80 {\n lvs_method NAT\n }\n}\n",
+        );
+        let d: Vec<_> = t.values().next().unwrap().dests.values().collect();
+        let tun = |kind, port, flags| Tunnel { kind, port, flags };
+        assert_eq!(
+            d[0].tun,
+            tun(
+                IP_VS_CONN_F_TUNNEL_TYPE_GUE,
+                6080,
+                IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM
+            )
+        );
+        assert_eq!(
+            d[1].tun,
+            tun(
+                IP_VS_CONN_F_TUNNEL_TYPE_GRE,
+                0,
+                IP_VS_TUNNEL_ENCAP_FLAG_CSUM
+            )
+        );
+        assert_eq!((d[2].fwd, d[2].tun), (IP_VS_CONN_F_MASQ, Tunnel::default()));
     }
 
     #[test]

@@ -130,7 +130,8 @@ fn encode_service_key(key: &ServiceKey) -> Vec<u8> {
 }
 
 /// The `IPVS_CMD_ATTR_DEST` nest: with `full`, everything NEW/SET_DEST require (`ADDR, PORT,
-/// FWD_METHOD, WEIGHT, U_THRESH, L_THRESH`) plus `ADDR_FAMILY`; else `ADDR, PORT` and
+/// FWD_METHOD, WEIGHT, U_THRESH, L_THRESH`; for a tunnel also `TUN_TYPE` (u8), `TUN_PORT`
+/// (network order) and `TUN_FLAGS` (u16)) plus `ADDR_FAMILY`; else `ADDR, PORT` and
 /// `ADDR_FAMILY` (DEL_DEST).
 pub fn encode_dest(dest: &Dest, full: bool) -> Vec<u8> {
     let mut inner = Vec::new();
@@ -149,6 +150,11 @@ pub fn encode_dest(dest: &Dest, full: bool) -> Vec<u8> {
         put_u32(&mut inner, IPVS_DEST_ATTR_WEIGHT, dest.weight);
         put_u32(&mut inner, IPVS_DEST_ATTR_U_THRESH, dest.u_thresh);
         put_u32(&mut inner, IPVS_DEST_ATTR_L_THRESH, dest.l_thresh);
+        if dest.fwd & IP_VS_CONN_F_FWD_MASK == IP_VS_CONN_F_TUNNEL {
+            put_attr(&mut inner, IPVS_DEST_ATTR_TUN_TYPE, &[dest.tun.kind]);
+            put_port(&mut inner, IPVS_DEST_ATTR_TUN_PORT, dest.tun.port);
+            put_u16(&mut inner, IPVS_DEST_ATTR_TUN_FLAGS, dest.tun.flags);
+        }
     }
     put_u16(
         &mut inner,
@@ -191,6 +197,7 @@ pub fn encode_op(op: &Op) -> Vec<u8> {
                 weight: 0,
                 u_thresh: 0,
                 l_thresh: 0,
+                tun: Tunnel::default(),
             };
             attrs.extend(encode_dest(&dest, false));
             genl_message(IPVS_CMD_DEL_DEST, &attrs)
@@ -299,6 +306,14 @@ pub fn decode_dest(nest: &[u8], svc_af: u16) -> Result<Dest, IpvsError> {
         weight: get_u32(&a, IPVS_DEST_ATTR_WEIGHT).unwrap_or(0),
         u_thresh: get_u32(&a, IPVS_DEST_ATTR_U_THRESH).unwrap_or(0),
         l_thresh: get_u32(&a, IPVS_DEST_ATTR_L_THRESH).unwrap_or(0),
+        tun: Tunnel {
+            kind: a
+                .get(&IPVS_DEST_ATTR_TUN_TYPE)
+                .and_then(|b| b.first().copied())
+                .unwrap_or(0),
+            port: get_port(&a, IPVS_DEST_ATTR_TUN_PORT).unwrap_or(0),
+            flags: get_u16(&a, IPVS_DEST_ATTR_TUN_FLAGS).unwrap_or(0),
+        },
     })
 }
 
@@ -739,6 +754,7 @@ mod tests {
             weight: 3,
             u_thresh: 100,
             l_thresh: 10,
+            tun: Tunnel::default(),
         };
         let got = encode_dest(&d, true);
         let mut want = Vec::new();
@@ -761,6 +777,42 @@ mod tests {
         want.extend([0, 0]);
         assert_eq!(got, want);
         assert_eq!(decode_dest(&got[4..], AF_INET).unwrap(), d);
+    }
+
+    /// A tunnel destination carries TUN_TYPE (u8), TUN_PORT (network order), TUN_FLAGS (u16);
+    /// the other methods do not send them.
+    #[test]
+    fn tunnel_dest_attributes() {
+        let mut d = Dest {
+            key: DestKey {
+                addr: "10.0.0.2".parse().unwrap(),
+                port: 80,
+            },
+            fwd: IP_VS_CONN_F_TUNNEL,
+            weight: 1,
+            u_thresh: 0,
+            l_thresh: 0,
+            tun: Tunnel {
+                kind: IP_VS_CONN_F_TUNNEL_TYPE_GUE,
+                port: 6080,
+                flags: IP_VS_TUNNEL_ENCAP_FLAG_CSUM,
+            },
+        };
+        let got = encode_dest(&d, true);
+        let a = parse_attrs(&got[4..]).unwrap();
+        assert_eq!(a[&IPVS_DEST_ATTR_TUN_TYPE], [1]);
+        assert_eq!(a[&IPVS_DEST_ATTR_TUN_PORT], [0x17, 0xc0]);
+        assert_eq!(a[&IPVS_DEST_ATTR_TUN_FLAGS], ne16(1));
+        assert_eq!(decode_dest(&got[4..], AF_INET).unwrap(), d);
+        d.fwd = IP_VS_CONN_F_DROUTE;
+        d.tun = Tunnel::default();
+        let a2 = encode_dest(&d, true);
+        let a2 = parse_attrs(&a2[4..]).unwrap();
+        assert!(!a2.contains_key(&IPVS_DEST_ATTR_TUN_TYPE));
+        assert_eq!(
+            decode_dest(&encode_dest(&d, true)[4..], AF_INET).unwrap(),
+            d
+        );
     }
 
     /// The kernel's dumps carry a 16-byte address for IPv4 too, and the HASHED flag.

@@ -141,6 +141,7 @@ pub fn dests(
                 weight,
                 u_thresh: rs.uthreshold,
                 l_thresh: rs.lthreshold,
+                tun: crate::ipvs::controller::tunnel(rs.lvs_method.unwrap_or(vs.lb_kind)),
             },
         );
     }
@@ -166,6 +167,7 @@ pub fn dests(
                     weight,
                     u_thresh: 0,
                     l_thresh: 0,
+                    tun: crate::ipvs::controller::tunnel(vs.lb_kind),
                 },
             );
         }

@@ -131,6 +131,20 @@ pub struct Dest {
     pub u_thresh: u32,
     /// `IPVS_DEST_ATTR_L_THRESH`.
     pub l_thresh: u32,
+    /// `IPVS_DEST_ATTR_TUN_*` (Linux >= 5.2); all zero (ipip) unless `fwd` is `TUNNEL`.
+    pub tun: Tunnel,
+}
+
+/// The tunnel of a `TUNNEL` destination, in ABI units (`include/uapi/linux/ip_vs.h`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tunnel {
+    /// `IPVS_DEST_ATTR_TUN_TYPE`: `IP_VS_CONN_F_TUNNEL_TYPE_IPIP|GUE|GRE`.
+    pub kind: u8,
+    /// `IPVS_DEST_ATTR_TUN_PORT`: the GUE UDP port (host order here, network order on the
+    /// wire), 0 otherwise.
+    pub port: u16,
+    /// `IPVS_DEST_ATTR_TUN_FLAGS`: `IP_VS_TUNNEL_ENCAP_FLAG_*`.
+    pub flags: u16,
 }
 
 impl Dest {

@@ -92,6 +92,7 @@ mod tests {
             weight,
             u_thresh: 0,
             l_thresh: 0,
+            tun: Tunnel::default(),
         }
     }
 
