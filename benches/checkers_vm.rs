@@ -114,7 +114,7 @@ fn script(scales: &[(usize, usize)]) -> String {
     let mut s = String::from(
         r#"ip addr add 10.9.0.1/32 dev lo
 # A syslog sink: without one, glibc's syslog() (keepalived) falls back to the serial console.
-syslogd -O /tmp/messages -s 0
+syslogd -O /dev/null
 echo "ulimit -n $(ulimit -n), $(nproc) vCPU"
 stop() { # $1 = pid: SIGTERM, then SIGKILL after 120 s
   kill -TERM $1 2>/dev/null
@@ -475,7 +475,7 @@ fn measure(args: &[String]) {
             let s = k * vs / VICTIMS;
             let r = (0..rs)
                 .map(|j| (1 + k + j) % rs)
-                .find(|r| (s * rs + r) % 5 != 0)
+                .find(|r| !(s * rs + r).is_multiple_of(5))
                 .unwrap_or(0);
             (s, port(s, r, rs))
         })
@@ -485,8 +485,10 @@ fn measure(args: &[String]) {
             .map(|d| d.iter().any(|d| d.key.port == p))
             .unwrap_or(false)
     };
+    let mut was_present = Vec::new();
     for &(s, p) in &victims {
-        if !present(&mut ipvs, s, p) {
+        was_present.push(present(&mut ipvs, s, p));
+        if !was_present.last().unwrap() {
             println!("victim {}:{p} is not in the table before the close", vip(s));
         }
     }
@@ -542,6 +544,7 @@ fn measure(args: &[String]) {
             lag.push(format!("{:.0}", (*c as f64 - w as f64) / 1e6));
         }
         det.push(match (close, gone_at[k]) {
+            _ if !was_present[k] => "ABSENT".to_owned(),
             (Some(c), Some(g)) => format!("{:.0}", (g as f64 - c as f64) / 1e6),
             _ => "TIMEOUT".to_owned(),
         });

@@ -57,6 +57,66 @@ pub struct RsEvent {
     pub cause: Event,
 }
 
+/// File descriptors kept free for the rest of the daemon on top of one per check.
+const FD_SPARE: usize = 64;
+
+/// The soft `RLIMIT_NOFILE` the process had before [`raise_fd_limit`] first changed it.
+static FD_BASE: std::sync::OnceLock<libc::rlim_t> = std::sync::OnceLock::new();
+
+/// Raises `RLIMIT_NOFILE` to `extra` descriptors above the soft limit the process started
+/// with (the soft limit, and the hard one when that is too low and the process may raise it,
+/// i.e. as root), so every check can hold its socket at once: all checks with the same `delay_loop` start together, and with the common default of
+/// 1024 a table of a few thousand checkers would fail with `EMFILE` and mark healthy real
+/// servers down. keepalived does the same in its checker process (check_daemon.c
+/// `set_checker_max_fds`: one descriptor per checker plus fixed ones). Never lowers the
+/// limit; failures are logged.
+pub fn raise_fd_limit(extra: usize) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return;
+    }
+    // Relative to the limit the process started with, so a reload does not raise it again.
+    let base = *FD_BASE.get_or_init(|| lim.rlim_cur);
+    let want = base.saturating_add(extra as libc::rlim_t);
+    if want <= lim.rlim_cur {
+        return;
+    }
+    if lim.rlim_max != libc::RLIM_INFINITY && want > lim.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: want,
+            rlim_max: want,
+        };
+        // SAFETY: setrlimit reads the struct we pass.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            return;
+        }
+    }
+    let soft = libc::rlimit {
+        rlim_cur: if lim.rlim_max == libc::RLIM_INFINITY {
+            want
+        } else {
+            want.min(lim.rlim_max)
+        },
+        rlim_max: lim.rlim_max,
+    };
+    // SAFETY: setrlimit reads the struct we pass.
+    let now = if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &soft) } == 0 {
+        soft.rlim_cur
+    } else {
+        lim.rlim_cur
+    };
+    if now < want {
+        tracing::warn!(
+            "cannot raise the open file limit to {want} for the checkers (now {now}): checks \
+             may fail with \"too many open files\""
+        );
+    }
+}
+
 /// One distinct check and the (real server, checker slot) pairs that follow it.
 struct SharedCheck {
     checker: Checker,
@@ -112,6 +172,7 @@ impl Runner {
 
     /// Starts every check and forwards real-server transitions to `tx` until it closes.
     pub async fn run(self, tx: mpsc::Sender<RsEvent>) {
+        raise_fd_limit(self.checks.len() + FD_SPARE);
         let (etx, mut erx) = mpsc::channel::<Event>(1024);
         let mut subscribers = Vec::with_capacity(self.checks.len());
         let mut tasks = Vec::with_capacity(self.checks.len());
@@ -173,6 +234,35 @@ impl Checker {
 mod tests {
     use super::*;
     use crate::check::{Target, tcp::TcpCheck};
+
+    fn nofile() -> libc::rlimit {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes into the struct we pass.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+        lim
+    }
+
+    #[test]
+    fn fd_limit_makes_room_for_every_check_once() {
+        let start = nofile();
+        raise_fd_limit(5000);
+        let base = *FD_BASE.get().expect("base recorded");
+        let after = nofile();
+        // Up to the hard limit, which only CAP_SYS_RESOURCE may raise.
+        let cap = after.rlim_max;
+        assert!(
+            after.rlim_cur >= (base + 5000).min(cap),
+            "{} {base}",
+            after.rlim_cur
+        );
+        assert!(after.rlim_cur >= start.rlim_cur, "never lowered");
+        // A second call (a reload) with the same checks does not raise it again.
+        raise_fd_limit(5000);
+        assert_eq!(nofile().rlim_cur, after.rlim_cur);
+    }
 
     #[test]
     fn real_server_is_up_only_while_every_checker_is() {
