@@ -164,11 +164,18 @@ pub struct Event {
 /// Returns when the receiver is gone.
 pub async fn run(id: usize, checker: Checker, timing: Timing, tx: mpsc::Sender<Event>) {
     let mut state = CheckState::new(timing);
-    if !timing.warmup.is_zero() {
-        let jitter = u64::from(std::process::id()).wrapping_mul(id as u64 + 1)
-            % timing.warmup.as_millis().max(1) as u64;
-        tokio::time::sleep(Duration::from_millis(jitter)).await;
-    }
+    // The first attempt of each checker is spread over `warmup` (keepalived: a random delay up
+    // to warmup) or, without warmup, over the first second (at most one delay_loop): ten
+    // thousand checkers then do not all connect in the same instant every round, and the
+    // phases stay spread because each checker then keeps its own rhythm.
+    let spread = if timing.warmup.is_zero() {
+        timing.delay_loop.min(Duration::from_secs(1))
+    } else {
+        timing.warmup
+    };
+    // Golden-ratio sequence: evenly spread, deterministic per checker id.
+    let frac = (id as f64 * 0.618_033_988_749_895).fract();
+    tokio::time::sleep(spread.mul_f64(frac)).await;
     let mut last_weight = None;
     loop {
         let attempt = checker.attempt(&timing).await;

@@ -342,9 +342,23 @@ impl Running {
             tokio::select! {
                 r = &mut stop => break r.unwrap_or(false),
                 Some(ev) = rx.recv() => {
-                    if let Some(&(vi, ri)) = index.get(ev.rs) {
-                        self.on_rs_event(sock.as_mut(), vi, ri, &ev);
+                    // Take every transition already queued, then send the table changes of all
+                    // affected virtual servers in one pipelined batch (a burst of failures —
+                    // a switch dying — becomes one netlink exchange, not one per server).
+                    let mut affected = std::collections::BTreeSet::new();
+                    let mut next = Some(ev);
+                    let mut n = 0;
+                    while let Some(ev) = next.take() {
+                        if let Some(&(vi, ri)) = index.get(ev.rs) {
+                            self.on_rs_event(vi, ri, &ev);
+                            affected.insert(vi);
+                        }
+                        n += 1;
+                        if n < 4096 {
+                            next = rx.try_recv().ok();
+                        }
                     }
+                    self.sync_vs(sock.as_mut(), &affected);
                 }
             }
         };
@@ -354,13 +368,9 @@ impl Running {
         self.shutdown(sock, dont_release).await;
     }
 
-    fn on_rs_event(
-        &mut self,
-        sock: Option<&mut IpvsSocket>,
-        vi: usize,
-        ri: usize,
-        ev: &crate::check::runner::RsEvent,
-    ) {
+    /// Records one real server transition: health, keepalived's log lines, notify and
+    /// quorum scripts. The table follows in [`Running::sync_vs`].
+    fn on_rs_event(&mut self, vi: usize, ri: usize, ev: &crate::check::runner::RsEvent) {
         let config = &self.config;
         let vs = &config.ipvs.virtual_servers[vi];
         let rs = &vs.real_servers[ri];
@@ -431,17 +441,31 @@ impl Running {
             }
             None => {}
         }
-        // Only this virtual server's services change: diff what we own for them against the
-        // new destinations, and send the minimal changes.
-        let current: Table = after
-            .keys()
-            .filter_map(|k| self.owned.get(k).map(|e| (*k, e.clone())))
-            .collect();
-        let ops = reconcile(&after, &current);
-        if ops.is_empty() {
-            return;
+    }
+
+    /// Brings the kernel's services of the virtual servers `affected` in line with their
+    /// health: diffs what we own for them against the new destinations and sends the minimal
+    /// changes in one pipelined batch.
+    fn sync_vs(
+        &mut self,
+        sock: Option<&mut IpvsSocket>,
+        affected: &std::collections::BTreeSet<usize>,
+    ) {
+        let mut ops = Vec::new();
+        let mut updated = Table::new();
+        for &vi in affected {
+            let vs = &self.config.ipvs.virtual_servers[vi];
+            let after = vs_entries(&self.config, vs, &self.health[vi]);
+            let current: Table = after
+                .keys()
+                .filter_map(|k| self.owned.get(k).map(|e| (*k, e.clone())))
+                .collect();
+            ops.extend(reconcile(&after, &current));
+            updated.extend(after);
         }
-        if let Some(sock) = sock {
+        if !ops.is_empty()
+            && let Some(sock) = sock
+        {
             match sock.apply(&ops) {
                 Ok(failed) => {
                     for (op, e) in failed {
@@ -451,7 +475,7 @@ impl Running {
                 Err(e) => error!("IPVS: {e}"),
             }
         }
-        self.owned.extend(after);
+        self.owned.extend(updated);
     }
 
     async fn shutdown(self, sock: Option<IpvsSocket>, dont_release: bool) {
