@@ -20,9 +20,9 @@ use rkeepalived::config::{LoadOptions, load_str};
 use rkeepalived::ipvs::controller::desired_table;
 use rkeepalived::ipvs::genl::IpvsSocket;
 use rkeepalived::ipvs::model::{IPPROTO_TCP, ServiceKey};
-use std::net::IpAddr;
 use rkeepalived::ipvs::reconcile::reconcile;
 use std::fmt::Write as _;
+use std::net::IpAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -208,7 +208,16 @@ fn guest(names: &[String]) {
         assert!(st.success(), "ipvsadm -R failed");
         assert_eq!(count_full(&mut sock, r), s, "ipvsadm -R table");
         sock.flush().expect("flush");
-        rows.push((name.clone(), ka, rk, apply, restore, ops.len(), parse, check));
+        rows.push((
+            name.clone(),
+            ka,
+            rk,
+            apply,
+            restore,
+            ops.len(),
+            parse,
+            check,
+        ));
     }
 
     println!();
@@ -339,7 +348,11 @@ fn run_daemon(argv: &[&str], s: usize, r: usize, child_pidfile: Option<&str>) ->
             if let Ok(Some(st)) = child.try_wait() {
                 panic!("{} exited early ({st})", argv[0]);
             }
-            assert!(Instant::now() < deadline, "{}: table not full in time", argv[0]);
+            assert!(
+                Instant::now() < deadline,
+                "{}: table not full in time",
+                argv[0]
+            );
             std::thread::sleep(Duration::from_millis(2));
             continue;
         }
