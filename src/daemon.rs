@@ -91,13 +91,19 @@ pub fn main(cli: Cli) -> ExitCode {
         dont_release_vrrp: cli.dont_release_vrrp,
     };
     let code = runtime.block_on(async move {
+        // Signal handlers first: a SIGTERM while the IPVS table is being programmed must still
+        // lead to the orderly shutdown that removes it (the task registers its handlers before
+        // its first await, which yield_now lets it reach).
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let signals = tokio::spawn(handle_signals(tx));
+        tokio::task::yield_now().await;
         // IPVS: program the virtual servers first, remove them after VRRP stopped (unless -I).
         let ipvs = if ipvs_opts.0 && !loaded.config.ipvs.virtual_servers.is_empty() {
             Some(crate::ipvs::controller::Controller::start(&loaded.config).await)
         } else {
             None
         };
-        let code = run(loaded.config, engine_opts, run_vrrp).await;
+        let code = run(loaded.config, engine_opts, run_vrrp, rx, signals).await;
         if let Some(ipvs) = ipvs {
             ipvs.stop(ipvs_opts.1).await;
         }
@@ -108,9 +114,13 @@ pub fn main(cli: Cli) -> ExitCode {
     code
 }
 
-async fn run(config: config::Config, opts: EngineOptions, run_vrrp: bool) -> ExitCode {
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
-    let signals = tokio::spawn(handle_signals(tx));
+async fn run(
+    config: config::Config,
+    opts: EngineOptions,
+    run_vrrp: bool,
+    rx: tokio::sync::mpsc::Receiver<Control>,
+    signals: tokio::task::JoinHandle<()>,
+) -> ExitCode {
     if !run_vrrp {
         if config.ipvs.virtual_servers.is_empty() {
             warn!("--check without --vrrp: nothing to run until the checker subsystem exists");
