@@ -183,7 +183,6 @@ impl VrrpSocket {
     /// One non-blocking `sendmsg`, with `IP_PKTINFO` when a source address is fixed.
     fn send_now(&self, sock: &Socket, payload: &[u8], dst: Ipv4Addr) -> io::Result<()> {
         let addr = SockaddrIn::from(SocketAddrV4::new(dst, 0));
-        let iov = [IoSlice::new(payload)];
         let pktinfo = self.src.map(|src| libc::in_pktinfo {
             ipi_ifindex: self.ifindex as libc::c_int,
             ipi_spec_dst: libc::in_addr {
@@ -193,21 +192,28 @@ impl VrrpSocket {
         });
         let cmsgs: Vec<ControlMessage<'_>> =
             pktinfo.iter().map(ControlMessage::Ipv4PacketInfo).collect();
-        let sent = nix::sys::socket::sendmsg(
-            sock.as_raw_fd(),
-            &iov,
-            &cmsgs,
-            MsgFlags::empty(),
-            Some(&addr),
-        )?;
-        if sent != payload.len() {
-            return Err(io::Error::new(
-                io::ErrorKind::WriteZero,
-                format!("sent {sent} of {} bytes", payload.len()),
-            ));
-        }
-        Ok(())
+        sendmsg_all(sock, payload, &cmsgs, &addr)
     }
+}
+
+/// `sendmsg(2)` of one datagram with ancillary data (`IP_PKTINFO` / `IPV6_PKTINFO`); a short
+/// send is an error (`WriteZero`). Shared by the IPv4 and IPv6 VRRP sockets and the NA socket.
+pub(super) fn sendmsg_all(
+    sock: &impl AsRawFd,
+    payload: &[u8],
+    cmsgs: &[ControlMessage<'_>],
+    addr: &impl nix::sys::socket::SockaddrLike,
+) -> io::Result<()> {
+    let iov = [IoSlice::new(payload)];
+    let sent =
+        nix::sys::socket::sendmsg(sock.as_raw_fd(), &iov, cmsgs, MsgFlags::empty(), Some(addr))?;
+    if sent != payload.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            format!("sent {sent} of {} bytes", payload.len()),
+        ));
+    }
+    Ok(())
 }
 
 impl AdvertTx for VrrpSocket {

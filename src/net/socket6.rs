@@ -16,7 +16,7 @@
 //! link-local address as source (RFC 4861 §7.2.2 requires a link-local source for ND).
 //! The message itself is built by `wire::ndisc`.
 
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, Ipv6Addr, SocketAddrV6};
 use std::os::fd::AsRawFd;
 
@@ -153,21 +153,7 @@ impl Vrrp6Socket {
             ipi6_ifindex: self.ifindex,
         };
         let cmsgs = [ControlMessage::Ipv6PacketInfo(&info)];
-        let iov = [IoSlice::new(payload)];
-        let sent = nix::sys::socket::sendmsg(
-            sock.as_raw_fd(),
-            &iov,
-            &cmsgs,
-            MsgFlags::empty(),
-            Some(&addr),
-        )?;
-        if sent != payload.len() {
-            return Err(io::Error::new(
-                io::ErrorKind::WriteZero,
-                format!("sent {sent} of {} bytes", payload.len()),
-            ));
-        }
-        Ok(())
+        super::socket::sendmsg_all(sock, payload, &cmsgs, &addr)
     }
 
     /// Receives one advert into `buf` (no IPv6 header: the message starts at `buf[0]`).
@@ -289,22 +275,8 @@ impl NaTx for NaSocket {
             ipi6_ifindex: ifindex,
         };
         let cmsgs = [ControlMessage::Ipv6PacketInfo(&info)];
-        let iov = [IoSlice::new(icmp)];
-        let sent = nix::sys::socket::sendmsg(
-            self.sock.as_raw_fd(),
-            &iov,
-            &cmsgs,
-            MsgFlags::empty(),
-            Some(&addr),
-        )
-        .map_err(|e| NetError::io(op(), e.into()))?;
-        if sent != icmp.len() {
-            return Err(NetError::io(
-                op(),
-                io::Error::new(io::ErrorKind::WriteZero, "short send"),
-            ));
-        }
-        Ok(())
+        super::socket::sendmsg_all(&self.sock, icmp, &cmsgs, &addr)
+            .map_err(|e| NetError::io(op(), e))
     }
 }
 
