@@ -183,7 +183,8 @@ echo "@@ persist"; fetch 10.9.0.100 81 6
 echo "@@ timeouts"; $D ipvsadm -L --timeout
 echo "@@ rk table"; $D ipvsadm -Sn
 echo "@@ tun-info"; $D ipvsadm -Ln --tun-info
-sleep 1
+# The kernel folds its per-CPU connection counters into the totals every 2 s (estimator).
+sleep 3
 echo "@@ stats1"; $D ipvsadm -Ln --stats
 kill -TERM $rk; wait $rk || true
 echo "@@ kept"; $D ipvsadm -Ln
@@ -377,13 +378,14 @@ fn vm_traffic_nat_dr_tun() {
     );
     let before = conns(get("stats1"));
     let after = conns(get("stats2"));
+    // Every TCP service of ours that carried traffic counted connections (so the equality
+    // below proves the counters survived, not that they are all zero).
+    let totals: Vec<_> = before
+        .iter()
+        .filter(|r| r.1.is_empty() && r.0.starts_with("TCP") && r.0 != "TCP 10.250.0.1:1")
+        .collect();
     assert!(
-        before
-            .iter()
-            .filter(|r| r.1.is_empty())
-            .map(|r| r.2)
-            .sum::<u64>()
-            >= 24,
+        totals.len() >= 4 && totals.iter().all(|r| r.2 > 0),
         "connections counted: {before:?}"
     );
     assert_eq!(before, after, "counters across the restart");
