@@ -286,3 +286,23 @@ fn unreadable_main_file_is_an_error() {
             .starts_with("/nonexistent/keepalived.conf: cannot read configuration file")
     );
 }
+
+#[test]
+fn nftables_keywords_set_the_firewall_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    let defaults = write(tmp.path(), "a.conf", "global_defs {\n  router_id x\n}\n");
+    let l = load_default(&defaults);
+    assert_eq!(l.config.global.nftables.table, "keepalived");
+    assert_eq!(l.config.global.nftables.priority, -1);
+    assert!(!l.config.global.nftables.counters);
+    let set = write(
+        tmp.path(),
+        "b.conf",
+        "global_defs {\n  nftables lb_fw\n  nftables_priority -150\n  nftables_counters\n}\n",
+    );
+    let l = load_default(&set);
+    assert!(messages(&l).is_empty(), "{:?}", messages(&l));
+    assert_eq!(l.config.global.nftables.table, "lb_fw");
+    assert_eq!(l.config.global.nftables.priority, -150);
+    assert!(l.config.global.nftables.counters);
+}

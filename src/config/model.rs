@@ -88,6 +88,31 @@ pub struct GlobalDefs {
     pub smtp_helo_name: Option<String>,
     /// `smtp_connect_timeout` (default 30 s).
     pub smtp_connect_timeout: Duration,
+    /// `nftables [TABLE]`, `nftables_priority N`, `nftables_counters`: the tables that drop
+    /// traffic to the VIPs of a `no_accept` master (default table `keepalived`, priority −1).
+    pub nftables: Nftables,
+}
+
+/// The nftables tables keepalived uses to drop traffic to a `no_accept` master's VIPs
+/// (global_defs; see `net::firewall`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nftables {
+    /// `nftables [TABLE]`: table name (default `keepalived`).
+    pub table: String,
+    /// `nftables_priority N`: hook priority of the chains (default −1, just before `filter`).
+    pub priority: i32,
+    /// `nftables_counters`: a `counter` on every drop rule.
+    pub counters: bool,
+}
+
+impl Default for Nftables {
+    fn default() -> Self {
+        Nftables {
+            table: "keepalived".into(),
+            priority: -1,
+            counters: false,
+        }
+    }
 }
 
 impl Default for GlobalDefs {
@@ -117,6 +142,7 @@ impl Default for GlobalDefs {
             smtp_server: None,
             smtp_helo_name: None,
             smtp_connect_timeout: Duration::from_secs(30),
+            nftables: Default::default(),
         }
     }
 }

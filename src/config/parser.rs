@@ -643,6 +643,23 @@ impl Parser {
                     self.config.global.vrrp_garp_interval = d;
                 }
             }
+            "nftables" => {
+                if let Some(t) = l.arg(1) {
+                    self.config.global.nftables.table = t.text.clone();
+                }
+            }
+            "nftables_priority" => {
+                if let Some(p) =
+                    self.integer(who, l, 1, (i32::MIN as i64, i32::MAX as i64), "ignored")
+                {
+                    self.config.global.nftables.priority = p as i32;
+                }
+            }
+            "nftables_counters" => {
+                if let Some(on) = self.flag(who, l) {
+                    self.config.global.nftables.counters = on;
+                }
+            }
             "vrrp_gna_interval" => {
                 if let Some(d) = self.garp_interval(who, l) {
                     self.config.global.vrrp_gna_interval = d;

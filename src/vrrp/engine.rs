@@ -13,6 +13,7 @@
 //! Adverts that fail validation are dropped and counted in [`Stats`], never logged per packet.
 
 use crate::config::model::{self, Authentication, Config, UnicastPeer, VrrpInstance};
+use crate::net::firewall::{Blocked, Firewall};
 use crate::net::garp::{GarpTx, PacketSocket};
 use crate::net::netlink::{AddrOps, IfAddr, Netlink};
 use crate::net::socket::VrrpSocket;
@@ -203,6 +204,11 @@ struct Runtime {
     routes: Vec<crate::net::route::Route>,
     rules: Vec<crate::net::route::Rule>,
     garp_repeat: u32,
+    /// Accept_Mode False (`no_accept`, or strict mode's default) on a non-owner: the VIPs to
+    /// drop traffic for while master; empty when the instance accepts.
+    no_accept: Vec<Blocked>,
+    /// Whether `no_accept`'s addresses are currently in the firewall.
+    blocking: bool,
     tracks: Vec<(String, TrackWeight)>,
     last_tracked: track::Tracked,
     stats: Stats,
@@ -238,6 +244,8 @@ pub struct Engine {
     statics: Statics,
     /// The sysctls set for VMACs, restored when the engine is dropped.
     sysctls: crate::net::vmac::SysctlGuard,
+    /// nftables drop rules for the VIPs of `no_accept` masters.
+    firewall: Firewall,
 }
 
 impl Engine {
@@ -291,6 +299,7 @@ impl Engine {
             vmacs: Vec::new(),
             sysctls: Default::default(),
             statics: Statics::default(),
+            firewall: Firewall::new(config.global.nftables.clone()),
         };
         engine.statics = engine.set_statics(config);
         let mut socket_keys: HashMap<(String, IpAddr, bool), usize> = HashMap::new();
@@ -531,6 +540,19 @@ impl Engine {
             primary_ip: src,
             garp,
         });
+        // RFC 5798 §6.1 Accept_Mode: keepalived accepts unless `no_accept` is given (strict
+        // mode resolves an unset mode to "owner only"); the address owner always accepts.
+        let accept = inst.accept.unwrap_or(true) || inst.priority == Priority::OWNER;
+        let no_accept = if accept {
+            Vec::new()
+        } else {
+            vips.iter()
+                .map(|v| Blocked {
+                    addr: v.addr.addr,
+                    ifname: v.ifname.clone(),
+                })
+                .collect()
+        };
         Ok(Runtime {
             fsm,
             cfg: inst.clone(),
@@ -551,6 +573,8 @@ impl Engine {
             garp_repeat: inst
                 .garp_master_repeat
                 .unwrap_or(config.global.vrrp_garp_master_repeat),
+            no_accept,
+            blocking: false,
             tracks,
             last_tracked: track::Tracked {
                 priority: inst.priority,
@@ -657,6 +681,7 @@ impl Engine {
             for (ifindex, a) in &statics.addrs {
                 let _ = self.netlink.del_addr(*ifindex, a);
             }
+            self.firewall.release();
             for ifindex in std::mem::take(&mut self.vmacs) {
                 if let Err(e) = self.netlink.delete_link(ifindex) {
                     warn!("cannot remove VMAC interface {ifindex}: {e}");
@@ -854,6 +879,12 @@ impl Engine {
             match action {
                 Action::SendAdvert { priority } => self.send_advert(i, priority).await,
                 Action::AddVips => {
+                    let rt = &mut self.instances[i];
+                    if !rt.no_accept.is_empty() && !rt.blocking {
+                        info!("({}) setting firewall drop rule", rt.cfg.name);
+                        rt.blocking = true;
+                        self.firewall.block(&rt.no_accept);
+                    }
                     let rt = &self.instances[i];
                     if !rt.vips.is_empty() {
                         info!("({}) setting VIPs.", rt.cfg.name);
@@ -900,6 +931,12 @@ impl Engine {
                                 rt.cfg.name, v.addr.addr, v.addr.prefix_len, v.ifname
                             );
                         }
+                    }
+                    let rt = &mut self.instances[i];
+                    if rt.blocking {
+                        info!("({}) removing firewall drop rule", rt.cfg.name);
+                        rt.blocking = false;
+                        self.firewall.unblock(&rt.no_accept);
                     }
                 }
                 Action::SendGarp => {

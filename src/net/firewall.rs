@@ -1,0 +1,348 @@
+//! Accept_Mode enforcement: nftables drop rules for the VIPs of a master that is not the
+//! address owner and runs with `no_accept` (or strict mode's default).
+//!
+//! RFC 5798 §6.1: with Accept_Mode False, a non-owner master must not accept packets addressed
+//! to the IPvX address(es) of the virtual router. keepalived 2.2.7 (built with nftables, as
+//! Debian's is) enforces that with two tables named `keepalived` (global_defs `nftables [TABLE]`),
+//! one per family, whose `in`/`out` chains hook input/output at priority −1
+//! (`nftables_priority`) and drop traffic to and from the addresses in a set `vips`; IPv6
+//! link-local VIPs go into `vips_link_local` keyed by address and interface, and neighbour
+//! solicitations/advertisements always pass. [`Firewall`] lays the tables out the same way, so
+//! `nft list ruleset` reads the same under either daemon.
+//!
+//! The tables are written by the `nft` command (Debian package `nftables`) as one atomic batch
+//! that replaces the whole table on every change; a missing `nft` is reported once and the VIPs
+//! then accept traffic.
+
+use std::collections::BTreeSet;
+use std::io::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::process::{Command, Stdio};
+use tracing::{error, warn};
+
+/// An address to drop traffic for: the VIP, and for an IPv6 link-local VIP its interface.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Blocked {
+    /// The VIP (`virtual_ipaddress` or `virtual_ipaddress_excluded`).
+    pub addr: IpAddr,
+    /// Interface name: scopes IPv6 link-local addresses (`iif`/`oif`); ignored otherwise.
+    pub ifname: String,
+}
+
+impl Blocked {
+    fn is_link_local_v6(&self) -> bool {
+        matches!(self.addr, IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80)
+    }
+}
+
+/// Settings from global_defs (`nftables`, `nftables_priority`, `nftables_counters`).
+pub use crate::config::model::Nftables as FirewallConfig;
+
+/// Failure to program the tables.
+#[derive(Debug, thiserror::Error)]
+pub enum FirewallError {
+    /// `nft` could not be started (not installed?).
+    #[error("cannot run nft (install the nftables package): {0}")]
+    Spawn(std::io::Error),
+    /// `nft` refused the batch; its message.
+    #[error("nft failed: {0}")]
+    Nft(String),
+}
+
+/// The owner of the drop tables: the VIPs currently blocked (counted per holder, since two
+/// instances may share a VIP), and which families' tables this process created.
+pub struct Firewall {
+    cfg: FirewallConfig,
+    /// Carries out an `nft -f` batch ([`run_nft`]; tests record instead).
+    writer: Box<dyn FnMut(&str) -> Result<(), FirewallError> + Send>,
+    /// Blocked addresses with the number of instances holding each.
+    blocked: std::collections::BTreeMap<Blocked, u32>,
+    made_v4: bool,
+    made_v6: bool,
+    /// Set after the first failure so that the error is logged once.
+    failed: bool,
+}
+
+impl Firewall {
+    /// A firewall that has written nothing yet; it writes with the `nft` command.
+    pub fn new(cfg: FirewallConfig) -> Firewall {
+        Firewall::with_writer(cfg, Box::new(run_nft))
+    }
+
+    /// A firewall whose batches go to `writer` instead of `nft`.
+    pub fn with_writer(
+        cfg: FirewallConfig,
+        writer: Box<dyn FnMut(&str) -> Result<(), FirewallError> + Send>,
+    ) -> Firewall {
+        Firewall {
+            cfg,
+            writer,
+            blocked: Default::default(),
+            made_v4: false,
+            made_v6: false,
+            failed: false,
+        }
+    }
+
+    /// Drops traffic to/from `addrs` (an instance entering MASTER without Accept_Mode).
+    pub fn block(&mut self, addrs: &[Blocked]) {
+        for a in addrs {
+            *self.blocked.entry(a.clone()).or_default() += 1;
+        }
+        self.sync(addrs);
+    }
+
+    /// Lets traffic to/from `addrs` through again (the instance left MASTER).
+    pub fn unblock(&mut self, addrs: &[Blocked]) {
+        for a in addrs {
+            if let Some(n) = self.blocked.get_mut(a) {
+                *n -= 1;
+                if *n == 0 {
+                    self.blocked.remove(a);
+                }
+            }
+        }
+        self.sync(addrs);
+    }
+
+    /// Deletes the tables this process created (at exit).
+    pub fn release(&mut self) {
+        let mut script = String::new();
+        for (made, family) in [(self.made_v4, "ip"), (self.made_v6, "ip6")] {
+            if made {
+                script.push_str(&format!("delete table {family} {}\n", self.cfg.table));
+            }
+        }
+        self.made_v4 = false;
+        self.made_v6 = false;
+        if !script.is_empty()
+            && let Err(e) = (self.writer)(&script)
+        {
+            warn!("cannot remove firewall tables: {e}");
+        }
+    }
+
+    /// Rewrites the tables of the families `changed` touches.
+    fn sync(&mut self, changed: &[Blocked]) {
+        let v4 = changed.iter().any(|b| b.addr.is_ipv4());
+        let v6 = changed.iter().any(|b| b.addr.is_ipv6());
+        let mut script = String::new();
+        if v4 && (self.made_v4 || self.blocked.keys().any(|b| b.addr.is_ipv4())) {
+            script.push_str(&table_v4(&self.cfg, &self.v4_set()));
+        }
+        if v6 && (self.made_v6 || self.blocked.keys().any(|b| b.addr.is_ipv6())) {
+            let (global, link_local) = self.v6_sets();
+            script.push_str(&table_v6(&self.cfg, &global, &link_local));
+        }
+        if script.is_empty() {
+            return;
+        }
+        match (self.writer)(&script) {
+            Ok(()) => {
+                self.made_v4 |= v4;
+                self.made_v6 |= v6;
+            }
+            Err(e) if !self.failed => {
+                self.failed = true;
+                error!("no_accept: {e}; VIPs accept traffic");
+            }
+            Err(_) => {}
+        }
+    }
+
+    fn v4_set(&self) -> Vec<Ipv4Addr> {
+        self.blocked
+            .keys()
+            .filter_map(|b| match b.addr {
+                IpAddr::V4(a) => Some(a),
+                IpAddr::V6(_) => None,
+            })
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    }
+
+    fn v6_sets(&self) -> (Vec<Ipv6Addr>, Vec<(Ipv6Addr, String)>) {
+        let mut global = BTreeSet::new();
+        let mut link_local = BTreeSet::new();
+        for b in self.blocked.keys() {
+            if let IpAddr::V6(a) = b.addr {
+                if b.is_link_local_v6() {
+                    link_local.insert((a, b.ifname.clone()));
+                } else {
+                    global.insert(a);
+                }
+            }
+        }
+        (
+            global.into_iter().collect(),
+            link_local.into_iter().collect(),
+        )
+    }
+}
+
+fn elements<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
+    let list: Vec<String> = items.into_iter().map(|i| i.to_string()).collect();
+    if list.is_empty() {
+        String::new()
+    } else {
+        format!("\t\telements = {{ {} }}\n", list.join(", "))
+    }
+}
+
+/// The `nft -f` batch that (re)creates `table ip TABLE` holding `vips` (an atomic replace: the
+/// leading add makes the delete valid when the table does not exist yet).
+pub fn table_v4(cfg: &FirewallConfig, vips: &[Ipv4Addr]) -> String {
+    let t = &cfg.table;
+    let p = cfg.priority;
+    let c = if cfg.counters { "counter " } else { "" };
+    format!(
+        "add table ip {t}\ndelete table ip {t}\ntable ip {t} {{\n\
+         \tset vips {{\n\t\ttype ipv4_addr\n{elems}\t}}\n\
+         \tchain out {{\n\t\ttype filter hook output priority {p}; policy accept;\n\
+         \t\tip saddr @vips {c}drop\n\t}}\n\
+         \tchain in {{\n\t\ttype filter hook input priority {p}; policy accept;\n\
+         \t\tip daddr @vips {c}drop\n\t}}\n}}\n",
+        elems = elements(vips)
+    )
+}
+
+/// The `nft -f` batch that (re)creates `table ip6 TABLE`: global VIPs in `vips`, link-local
+/// ones in `vips_link_local` (address . interface), neighbour discovery always accepted.
+pub fn table_v6(
+    cfg: &FirewallConfig,
+    vips: &[Ipv6Addr],
+    link_local: &[(Ipv6Addr, String)],
+) -> String {
+    let t = &cfg.table;
+    let p = cfg.priority;
+    let c = if cfg.counters { "counter " } else { "" };
+    let (ll_set, ll_in, ll_out) = if link_local.is_empty() {
+        (String::new(), String::new(), String::new())
+    } else {
+        (
+            format!(
+                "\tset vips_link_local {{\n\t\ttype ipv6_addr . iface_index\n{}\t}}\n",
+                elements(link_local.iter().map(|(a, i)| format!("{a} . \"{i}\"")))
+            ),
+            format!("\t\tip6 daddr . iif @vips_link_local {c}drop\n"),
+            format!("\t\tip6 saddr . oif @vips_link_local {c}drop\n"),
+        )
+    };
+    format!(
+        "add table ip6 {t}\ndelete table ip6 {t}\ntable ip6 {t} {{\n\
+         \tset vips {{\n\t\ttype ipv6_addr\n{elems}\t}}\n\
+         \tset neighbor-discovery {{\n\t\ttype icmpv6_type\n\t\tflags constant\n\
+         \t\telements = {{ nd-neighbor-solicit, nd-neighbor-advert }}\n\t}}\n\
+         {ll_set}\
+         \tchain out {{\n\t\ttype filter hook output priority {p}; policy accept;\n\
+         \t\ticmpv6 type @neighbor-discovery accept\n\
+         \t\tip6 saddr fe80::/10 goto out_link_local\n\
+         \t\tip6 saddr @vips {c}drop\n\t}}\n\
+         \tchain in {{\n\t\ttype filter hook input priority {p}; policy accept;\n\
+         \t\ticmpv6 type @neighbor-discovery accept\n\
+         \t\tip6 daddr fe80::/10 goto in_link_local\n\
+         \t\tip6 daddr @vips {c}drop\n\t}}\n\
+         \tchain in_link_local {{\n{ll_in}\t}}\n\
+         \tchain out_link_local {{\n{ll_out}\t}}\n}}\n",
+        elems = elements(vips)
+    )
+}
+
+/// Runs `nft -f -` with `script` on stdin.
+fn run_nft(script: &str) -> Result<(), FirewallError> {
+    let mut child = Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(FirewallError::Spawn)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(script.as_bytes())
+            .map_err(FirewallError::Spawn)?;
+    }
+    let out = child.wait_with_output().map_err(FirewallError::Spawn)?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(FirewallError::Nft(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v4_table_lists_the_vips_and_hooks_at_the_configured_priority() {
+        let cfg = FirewallConfig {
+            priority: -5,
+            counters: true,
+            ..Default::default()
+        };
+        let s = table_v4(
+            &cfg,
+            &["10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap()],
+        );
+        assert!(s.starts_with("add table ip keepalived\ndelete table ip keepalived\n"));
+        assert!(s.contains("elements = { 10.0.0.1, 10.0.0.2 }"));
+        assert!(s.contains("hook input priority -5;"));
+        assert!(s.contains("ip daddr @vips counter drop"));
+        assert!(s.contains("ip saddr @vips counter drop"));
+        // An empty set has no elements line (nft rejects `elements = { }`).
+        assert!(!table_v4(&cfg, &[]).contains("elements"));
+    }
+
+    #[test]
+    fn v6_table_scopes_link_local_vips_by_interface() {
+        let cfg = FirewallConfig::default();
+        let s = table_v6(
+            &cfg,
+            &["fd00::1".parse().unwrap()],
+            &[("fe80::1:100".parse().unwrap(), "eth0".into())],
+        );
+        assert!(s.contains("elements = { fd00::1 }"));
+        assert!(s.contains("elements = { fe80::1:100 . \"eth0\" }"));
+        assert!(s.contains("ip6 daddr . iif @vips_link_local drop"));
+        assert!(s.contains("icmpv6 type @neighbor-discovery accept"));
+        let plain = table_v6(&cfg, &["fd00::1".parse().unwrap()], &[]);
+        assert!(!plain.contains("vips_link_local"));
+    }
+
+    #[test]
+    fn tables_follow_the_blocked_vips_and_are_deleted_at_release() {
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let rec = log.clone();
+        let mut fw = Firewall::with_writer(
+            FirewallConfig::default(),
+            Box::new(move |s: &str| {
+                rec.lock().unwrap().push(s.to_string());
+                Ok(())
+            }),
+        );
+        let vip = |a: &str| Blocked {
+            addr: a.parse().unwrap(),
+            ifname: "eth0".into(),
+        };
+        // Two instances share 10.0.0.1; only the v4 table is written for v4 changes.
+        fw.block(&[vip("10.0.0.1"), vip("10.0.0.2")]);
+        fw.block(&[vip("10.0.0.1")]);
+        fw.unblock(&[vip("10.0.0.1"), vip("10.0.0.2")]);
+        fw.block(&[vip("fd00::1")]);
+        fw.release();
+        let log = log.lock().unwrap();
+        assert_eq!(log.len(), 5, "{log:#?}");
+        assert!(log[0].contains("elements = { 10.0.0.1, 10.0.0.2 }") && !log[0].contains("ip6"));
+        // The second holder's unblock leaves 10.0.0.1 blocked.
+        assert!(log[2].contains("elements = { 10.0.0.1 }"), "{}", log[2]);
+        assert!(log[3].contains("table ip6 keepalived") && !log[3].contains("table ip keepalived"));
+        assert_eq!(
+            log[4],
+            "delete table ip keepalived\ndelete table ip6 keepalived\n"
+        );
+    }
+}
