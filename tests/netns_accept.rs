@@ -10,9 +10,7 @@ mod support;
 
 use std::net::IpAddr;
 use std::time::Duration;
-use support::{Daemon, Lan, require_daemon, require_root, require_tool, wait_until};
-
-const STEP: Duration = Duration::from_millis(20);
+use support::{Daemon, Lan, require_daemon, require_root, require_tool};
 
 /// A VRRPv3 instance on eth0, priority `priority`, VIP `lan.ip(100)/24` and an excluded IPv6
 /// VIP, with `mode` (`no_accept`, `accept` or empty).
@@ -69,15 +67,7 @@ fn run(lan: &Lan, daemon: Daemon, priority: u8, mode: &str) -> (Reach, Reach, St
     let vip = IpAddr::V4(lan.ip(100));
     let own = IpAddr::V4(lan.addr("a"));
     let mut p = lan.node("a").spawn(daemon, &conf(lan, priority, mode));
-    assert!(
-        wait_until(Duration::from_secs(10), STEP, || lan
-            .node("a")
-            .has_addr(vip))
-        .is_some(),
-        "{} never became master:\n{}",
-        daemon.name(),
-        p.log()
-    );
+    lan.expect_addr("a", vip, Duration::from_secs(10), &p);
     // The drop rules go in before the VIPs; give a slow daemon a moment to finish the burst.
     std::thread::sleep(Duration::from_millis(300));
     let to_vip = probe(lan, "c", vip);
@@ -166,14 +156,7 @@ fn strict_mode_non_owner_drops_and_failover_moves_the_drop() {
     };
     let mut a = lan.node("a").spawn(Daemon::Rkeepalived, &strict(150));
     let b = lan.node("b").spawn(Daemon::Rkeepalived, &strict(100));
-    assert!(
-        wait_until(Duration::from_secs(10), STEP, || lan
-            .node("a")
-            .has_addr(vip))
-        .is_some(),
-        "{}",
-        a.log()
-    );
+    lan.expect_addr("a", vip, Duration::from_secs(10), &a);
     assert!(
         b.wait_log("Entering BACKUP STATE", Duration::from_secs(5)),
         "{}",
@@ -186,14 +169,7 @@ fn strict_mode_non_owner_drops_and_failover_moves_the_drop() {
     assert!(!ruleset(&lan, "b").contains(&lan.ip(100).to_string()));
 
     a.kill();
-    assert!(
-        wait_until(Duration::from_secs(10), STEP, || lan
-            .node("b")
-            .has_addr(vip))
-        .is_some(),
-        "{}",
-        b.log()
-    );
+    lan.expect_addr("b", vip, Duration::from_secs(10), &b);
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(probe(&lan, "c", vip), Reach::Dropped);
     assert!(ruleset(&lan, "b").contains(&lan.ip(100).to_string()));

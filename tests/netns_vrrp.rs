@@ -28,10 +28,7 @@ fn master_down_interval(priority: u8) -> Duration {
 
 /// Waits (at most 10 s) until `node` holds `vip`; fails with `daemon`'s log otherwise.
 fn expect_vip(lan: &Lan, node: &str, vip: IpAddr, daemon: &support::Proc) {
-    let got = wait_until(Duration::from_secs(10), STEP, || {
-        lan.node(node).has_addr(vip)
-    });
-    assert!(got.is_some(), "{node} never took {vip}:\n{}", daemon.log());
+    lan.expect_addr(node, vip, Duration::from_secs(10), daemon);
 }
 
 fn ready(test: &str) -> bool {

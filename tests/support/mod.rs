@@ -418,6 +418,15 @@ impl Lan {
     }
 
     /// The node called `name`; panics if there is none.
+    /// Waits (polling every 10 ms, at most `timeout`) until `node` holds `ip`; panics with the
+    /// log of `daemon` (the process expected to have added it) otherwise.
+    pub fn expect_addr(&self, node: &str, ip: IpAddr, timeout: Duration, daemon: &Proc) {
+        let got = wait_until(timeout, Duration::from_millis(10), || {
+            self.node(node).has_addr(ip)
+        });
+        assert!(got.is_some(), "{node} never took {ip}:\n{}", daemon.log());
+    }
+
     pub fn node(&self, name: &str) -> &Node {
         self.nodes
             .iter()
