@@ -306,3 +306,46 @@ fn nftables_keywords_set_the_firewall_table() {
     assert_eq!(l.config.global.nftables.priority, -150);
     assert!(l.config.global.nftables.counters);
 }
+
+#[test]
+fn lvs_sync_daemon_options_and_unknown_instance() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inst = "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 5\n  virtual_ipaddress {\n    10.0.0.1\n  }\n}\n";
+    let good = write(
+        tmp.path(),
+        "a.conf",
+        &format!(
+            "global_defs {{\n  lvs_sync_daemon eth1 VI_1 id 9 maxlen 1200 port 9000 ttl 3 group ff02::99\n}}\n{inst}"
+        ),
+    );
+    let l = load_default(&good);
+    assert!(messages(&l).is_empty(), "{:?}", messages(&l));
+    let s = l.config.global.lvs_sync_daemon.as_ref().unwrap();
+    assert_eq!(
+        (s.interface.as_str(), s.instance.as_str()),
+        ("eth1", "VI_1")
+    );
+    assert_eq!(
+        (s.sync_id, s.maxlen, s.port, s.ttl, s.group),
+        (9, Some(1200), Some(9000), Some(3), Some(ip("ff02::99")))
+    );
+    let bad = write(
+        tmp.path(),
+        "b.conf",
+        &format!("global_defs {{\n  lvs_sync_daemon eth1 VI_9 id 300\n}}\n{inst}"),
+    );
+    let l = load_default(&bad);
+    let p = bad.display();
+    assert_eq!(
+        messages(&l),
+        vec![
+            format!(
+                "{p}:2:32: error: invalid lvs_sync_daemon '300': number outside range [0, 255] - ignored"
+            ),
+            format!(
+                "{p}:2:3: error: lvs_sync_daemon vrrp instance VI_9 not found - sync daemon not started"
+            ),
+        ]
+    );
+    assert!(l.config.global.lvs_sync_daemon.is_none());
+}

@@ -91,6 +91,33 @@ pub struct GlobalDefs {
     /// `nftables [TABLE]`, `nftables_priority N`, `nftables_counters`: the tables that drop
     /// traffic to the VIPs of a `no_accept` master (default table `keepalived`, priority −1).
     pub nftables: Nftables,
+    /// `lvs_sync_daemon IF VRRP_INSTANCE [id N] [maxlen N] [port N] [ttl N] [group IP]`, or the
+    /// deprecated `lvs_sync_daemon_interface IF` inside a vrrp_instance.
+    pub lvs_sync_daemon: Option<LvsSyncDaemon>,
+}
+
+/// The IPVS connection-synchronisation daemon, run as master while `instance` is MASTER and
+/// as backup otherwise (keepalived `lvs_sync_daemon`; kernel `IPVS_CMD_NEW_DAEMON`).
+/// Unset options keep the kernel's defaults (maxlen from the MTU, group 224.0.0.81,
+/// port 8848, ttl 1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LvsSyncDaemon {
+    /// Multicast interface (`IPVS_DAEMON_ATTR_MCAST_IFN`).
+    pub interface: String,
+    /// The vrrp_instance whose state the daemon follows.
+    pub instance: String,
+    /// `id N` (0-255, default 0): `IPVS_DAEMON_ATTR_SYNC_ID`.
+    pub sync_id: u8,
+    /// `maxlen N`: largest sync message, bytes.
+    pub maxlen: Option<u16>,
+    /// `port N`: UDP port of the sync messages.
+    pub port: Option<u16>,
+    /// `ttl N` (1-255): multicast TTL.
+    pub ttl: Option<u8>,
+    /// `group IP`: multicast group (IPv4 or IPv6).
+    pub group: Option<IpAddr>,
+    /// Where it was configured.
+    pub span: Span,
 }
 
 /// The nftables tables keepalived uses to drop traffic to a `no_accept` master's VIPs
@@ -143,6 +170,7 @@ impl Default for GlobalDefs {
             smtp_helo_name: None,
             smtp_connect_timeout: Duration::from_secs(30),
             nftables: Default::default(),
+            lvs_sync_daemon: None,
         }
     }
 }

@@ -32,8 +32,8 @@ use crate::config::diag::{Diagnostic, Diagnostics, Span};
 use crate::config::keywords::{self, Context};
 use crate::config::lexer::{self, Line, Token, Word};
 use crate::config::model::{
-    Authentication, Command, Config, InitialState, Notify, ScriptUser, TrackScript, UnicastPeer,
-    VirtualAddress, VrrpInstance, VrrpScript,
+    Authentication, Command, Config, InitialState, LvsSyncDaemon, Notify, ScriptUser, TrackScript,
+    UnicastPeer, VirtualAddress, VrrpInstance, VrrpScript,
 };
 use crate::config::values::{self, MICROS_PER_SEC};
 use crate::vrrp::{Centiseconds, Priority, Vrid};
@@ -552,6 +552,7 @@ impl Parser {
         self.consumed = usize::MAX;
         self.check_duplicate_vrids();
         self.complete_sync_groups();
+        self.check_sync_daemon();
         if scripts_without_security(&self.config) {
             // keepalived prints this once, without a position; point at the first script.
             if let Some(span) = self.config.scripts().next().map(|c| c.span.clone()) {
@@ -576,6 +577,89 @@ impl Parser {
     }
 
     // ----- global_defs ------------------------------------------------------------------------
+
+    /// `lvs_sync_daemon IF VRRP_INSTANCE [id N] [maxlen N] [port N] [ttl N] [group IP]`
+    /// (keepalived 2.2.7 global_parser.c); the instance must exist (checked in `finish`).
+    fn lvs_sync_daemon(&mut self, l: &Line) {
+        let who = "";
+        let (Some(ifname), Some(inst)) = (self.need(who, l, 1), self.need(who, l, 2)) else {
+            return;
+        };
+        let mut syncd = LvsSyncDaemon {
+            interface: ifname.text.clone(),
+            instance: inst.text.clone(),
+            sync_id: 0,
+            maxlen: None,
+            port: None,
+            ttl: None,
+            group: None,
+            span: l.keyword().span.clone(),
+        };
+        let mut i = 3;
+        while let Some(opt) = l.arg(i) {
+            let bound = match opt.text.as_str() {
+                "id" => (0, 255),
+                "maxlen" => (1, 65507),
+                "port" => (1, 65535),
+                "ttl" => (1, 255),
+                "group" => (0, 0),
+                _ => {
+                    self.diags.error(
+                        &opt.span,
+                        format!("lvs_sync_daemon: unknown option '{}' - ignoring", opt.text),
+                    );
+                    i += 1;
+                    continue;
+                }
+            };
+            let Some(val) = l.arg(i + 1) else {
+                self.diags.error(
+                    &opt.span,
+                    format!("lvs_sync_daemon: '{}' is missing a value", opt.text),
+                );
+                break;
+            };
+            if opt.text == "group" {
+                match val.text.parse::<IpAddr>() {
+                    Ok(a) if a.is_multicast() => syncd.group = Some(a),
+                    _ => self.bad_value(who, l, val, "not a multicast address", "ignored"),
+                }
+            } else {
+                match values::unsigned(&val.text, bound.0, bound.1) {
+                    Ok(v) => match opt.text.as_str() {
+                        "id" => syncd.sync_id = v as u8,
+                        "maxlen" => syncd.maxlen = Some(v as u16),
+                        "port" => syncd.port = Some(v as u16),
+                        _ => syncd.ttl = Some(v as u8),
+                    },
+                    Err(e) => self.bad_value(who, l, val, e, "ignored"),
+                }
+            }
+            i += 2;
+        }
+        self.config.global.lvs_sync_daemon = Some(syncd);
+    }
+
+    /// The `lvs_sync_daemon` instance must be a vrrp_instance that loaded.
+    fn check_sync_daemon(&mut self) {
+        let Some(syncd) = &self.config.global.lvs_sync_daemon else {
+            return;
+        };
+        if !self
+            .config
+            .vrrp_instances
+            .iter()
+            .any(|i| i.name == syncd.instance)
+        {
+            let span = syncd.span.clone();
+            let msg = format!(
+                "lvs_sync_daemon vrrp instance {} not found - sync daemon not started",
+                syncd.instance
+            );
+            self.config.global.lvs_sync_daemon = None;
+            self.diags.error(&span, msg);
+        }
+    }
 
     fn global_defs(&mut self, line: &Line) {
         let owner = line.keyword().clone();
@@ -643,6 +727,7 @@ impl Parser {
                     self.config.global.vrrp_garp_interval = d;
                 }
             }
+            "lvs_sync_daemon" => self.lvs_sync_daemon(l),
             "nftables" => {
                 if let Some(t) = l.arg(1) {
                     self.config.global.nftables.table = t.text.clone();
@@ -1065,6 +1150,39 @@ impl Parser {
         let who = d.who.clone();
         let who = who.as_str();
         match l.keyword().text.as_str() {
+            "lvs_sync_daemon_interface" => {
+                let Some(ifname) = self.need(who, l, 1) else {
+                    return;
+                };
+                let kw = &l.keyword().span;
+                self.diags.warn(
+                    kw,
+                    format!(
+                        "{who}Specifying lvs_sync_daemon_interface against a vrrp is deprecated. \
+                         Please use global lvs_sync_daemon"
+                    ),
+                );
+                if let Some(old) = &self.config.global.lvs_sync_daemon {
+                    self.diags.error(
+                        kw,
+                        format!(
+                            "{who}lvs_sync_daemon already specified as {} {} - ignoring",
+                            old.interface, old.instance
+                        ),
+                    );
+                    return;
+                }
+                self.config.global.lvs_sync_daemon = Some(LvsSyncDaemon {
+                    interface: ifname.text.clone(),
+                    instance: d.name.text.clone(),
+                    sync_id: 0,
+                    maxlen: None,
+                    port: None,
+                    ttl: None,
+                    group: None,
+                    span: kw.clone(),
+                });
+            }
             "state" => {
                 let Some(word) = self.need(who, l, 1) else {
                     return;

@@ -77,6 +77,22 @@ pub const IPVS_DEST_ATTR_TUN_TYPE: u16 = 13;
 pub const IPVS_DEST_ATTR_TUN_PORT: u16 = 14;
 pub const IPVS_DEST_ATTR_TUN_FLAGS: u16 = 15;
 
+// ----- sync daemon attributes (IPVS_DAEMON_ATTR_*), nested in IPVS_CMD_ATTR_DAEMON ------------
+pub const IPVS_DAEMON_ATTR_STATE: u16 = 1;
+pub const IPVS_DAEMON_ATTR_MCAST_IFN: u16 = 2;
+pub const IPVS_DAEMON_ATTR_SYNC_ID: u16 = 3;
+pub const IPVS_DAEMON_ATTR_SYNC_MAXLEN: u16 = 4;
+pub const IPVS_DAEMON_ATTR_MCAST_GROUP: u16 = 5;
+pub const IPVS_DAEMON_ATTR_MCAST_GROUP6: u16 = 6;
+pub const IPVS_DAEMON_ATTR_MCAST_PORT: u16 = 7;
+pub const IPVS_DAEMON_ATTR_MCAST_TTL: u16 = 8;
+/// `IP_VS_STATE_MASTER` / `IP_VS_STATE_BACKUP`: the sync daemon's role.
+pub const IP_VS_STATE_NONE: u32 = 0;
+pub const IP_VS_STATE_MASTER: u32 = 1;
+pub const IP_VS_STATE_BACKUP: u32 = 2;
+/// `IP_VS_IFNAME_MAXLEN`: interface names are at most 15 bytes plus NUL.
+pub const IP_VS_IFNAME_MAXLEN: usize = 16;
+
 // ----- GET_INFO reply (IPVS_INFO_ATTR_*) ------------------------------------------------------
 pub const IPVS_INFO_ATTR_VERSION: u16 = 1;
 pub const IPVS_INFO_ATTR_CONN_TAB_SIZE: u16 = 2;
@@ -184,7 +200,17 @@ mod tests {
             IPVS_DEST_ATTR_TUN_PORT,
             IPVS_DEST_ATTR_TUN_FLAGS,
         ];
-        for list in [&cmd_attrs[..], &svc[..], &dest[..]] {
+        let daemon = [
+            IPVS_DAEMON_ATTR_STATE,
+            IPVS_DAEMON_ATTR_MCAST_IFN,
+            IPVS_DAEMON_ATTR_SYNC_ID,
+            IPVS_DAEMON_ATTR_SYNC_MAXLEN,
+            IPVS_DAEMON_ATTR_MCAST_GROUP,
+            IPVS_DAEMON_ATTR_MCAST_GROUP6,
+            IPVS_DAEMON_ATTR_MCAST_PORT,
+            IPVS_DAEMON_ATTR_MCAST_TTL,
+        ];
+        for list in [&cmd_attrs[..], &svc[..], &dest[..], &daemon[..]] {
             for (i, a) in list.iter().enumerate() {
                 assert_eq!(usize::from(*a), i + 1);
             }
@@ -216,6 +242,10 @@ mod tests {
                 IP_VS_CONN_F_FWD_MASK
             ],
             [0, 1, 2, 3, 4, 7]
+        );
+        assert_eq!(
+            [IP_VS_STATE_NONE, IP_VS_STATE_MASTER, IP_VS_STATE_BACKUP],
+            [0, 1, 2]
         );
         assert_eq!((IPVS_GENL_NAME, IPVS_GENL_VERSION), ("IPVS", 1));
         assert_eq!((GENL_ID_CTRL, CTRL_CMD_GETFAMILY), (0x10, 3));

@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
+mod syncd;
 mod tracking;
 
 /// Requests from the daemon to the engine.
@@ -246,6 +247,8 @@ pub struct Engine {
     sysctls: crate::net::vmac::SysctlGuard,
     /// nftables drop rules for the VIPs of `no_accept` masters.
     firewall: Firewall,
+    /// `lvs_sync_daemon`: the IPVS sync daemon following one instance.
+    syncd: Option<syncd::Syncd>,
 }
 
 impl Engine {
@@ -300,6 +303,7 @@ impl Engine {
             sysctls: Default::default(),
             statics: Statics::default(),
             firewall: Firewall::new(config.global.nftables.clone()),
+            syncd: None,
         };
         engine.statics = engine.set_statics(config);
         let mut socket_keys: HashMap<(String, IpAddr, bool), usize> = HashMap::new();
@@ -312,6 +316,12 @@ impl Engine {
         if engine.instances.is_empty() {
             return Err(EngineError::NothingToRun);
         }
+        let names: Vec<&str> = engine
+            .instances
+            .iter()
+            .map(|r| r.cfg.name.as_str())
+            .collect();
+        engine.syncd = syncd::Syncd::new(config, &names);
         engine.build_tracking(config);
         for rt in &engine.instances {
             for (name, _) in &rt.tracks {
@@ -623,6 +633,7 @@ impl Engine {
         drop(script_tx);
         let mut trk_rx = self.start_trackers();
         self.tracking_startup().await;
+        self.syncd_startup();
 
         let now = Instant::now();
         for i in 0..self.instances.len() {
@@ -670,6 +681,9 @@ impl Engine {
             self.execute(i, actions).await;
         }
         self.tracking_shutdown().await;
+        if let Some(s) = &mut self.syncd {
+            s.stop();
+        }
         if !self.opts.dont_release_vrrp {
             let statics = std::mem::take(&mut self.statics);
             for r in &statics.routes {
@@ -946,6 +960,7 @@ impl Engine {
                 Action::SendGarpRepeat { repeat } => self.send_garps(i, repeat).await,
                 Action::StateChange { from, to } => {
                     self.on_state_change(i, from, to);
+                    self.syncd_follow(i, from, to);
                     self.instance_fifo(i, to);
                     self.after_state_change(i, to).await;
                 }
