@@ -349,3 +349,48 @@ fn lvs_sync_daemon_options_and_unknown_instance() {
     );
     assert!(l.config.global.lvs_sync_daemon.is_none());
 }
+
+#[test]
+fn http_url_regex_keywords() {
+    let tmp = tempfile::tempdir().unwrap();
+    let vs = |url: &str| {
+        format!(
+            "virtual_server 10.0.0.1 80 {{\n  lb_algo rr\n  lb_kind NAT\n  real_server 10.0.1.1 80 {{\n    HTTP_GET {{\n      url {{\n{url}      }}\n    }}\n  }}\n}}\n"
+        )
+    };
+    let good = write(
+        tmp.path(),
+        "a.conf",
+        &vs(
+            "        path /\n        regex \"up|ok\"\n        regex_no_match\n        regex_options caseless dotall never_backslash_c\n        regex_min_offset 4\n        regex_max_offset 100\n        regex_stack 32768 65536\n",
+        ),
+    );
+    let l = load_default(&good);
+    let p = good.display();
+    assert_eq!(
+        messages(&l),
+        vec![format!(
+            "{p}:10:39: warning: (VS 10.0.0.1 80) HTTP_GET: regex option 'never_backslash_c' is not supported by rkeepalived; ignored"
+        )]
+    );
+    let rx = format!("{:?}", l.config.ipvs.virtual_servers[0]);
+    assert!(
+        rx.contains("UrlRegex { pattern: \"(?is)up|ok\", no_match: true, min_offset: 4, max_offset: Some(100) }"),
+        "{rx}"
+    );
+    let bad = write(
+        tmp.path(),
+        "b.conf",
+        &vs("        path /\n        regex \"(unclosed\"\n"),
+    );
+    let l = load_default(&bad);
+    let m = messages(&l);
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert_eq!(
+        m[0],
+        format!(
+            "{}:8:15: error: (VS 10.0.0.1 80) HTTP_GET: Invalid regex: '(unclosed': unclosed group - url ignored",
+            bad.display()
+        )
+    );
+}

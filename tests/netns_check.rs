@@ -223,6 +223,7 @@ fn http_get_checks_status_codes_and_digest() {
         digest: Some(check::http::md5_hex(b"healthy\n")),
         status_codes: vec![(200, 200)],
         virtualhost: Some("www.example.test".into()),
+        regex: None,
     };
     let checker = Checker::Http(check::http::HttpCheck {
         target: Target::new(addr),
@@ -262,6 +263,95 @@ fn http_get_checks_status_codes_and_digest() {
         t.worst_case_detection() + Duration::from_secs(1),
     );
     assert!(ev.reason.unwrap().contains("MD5 digest error"));
+    stop.store(true, Ordering::SeqCst);
+}
+
+#[test]
+fn http_get_regex_and_regex_no_match_follow_the_body() {
+    if !require_root("http_get_regex") {
+        return;
+    }
+    let lan = Lan::new(&["srv", "lb"]);
+    let addr = SocketAddr::new(lan.addr("srv").into(), 8082);
+    let body: Arc<Mutex<&'static str>> = Arc::new(Mutex::new("<p>Status: GREEN</p>"));
+    let b = body.clone();
+    let _server = Server::start(&lan.node("srv").ns, addr, move |_| {
+        let body = *b.lock().unwrap();
+        format!(
+            "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    });
+    // The url blocks as the config loader builds them: `regex "status: (ok|green)"` with
+    // `regex_options caseless`, and `regex_no_match "maintenance"` from offset 3.
+    let url = |path: &str, regex: rkeepalived::config::model::UrlRegex| check::http::Url {
+        path: path.into(),
+        digest: None,
+        status_codes: vec![],
+        virtualhost: None,
+        regex: Some(check::http::BodyRegex::new(&regex).unwrap()),
+    };
+    let checker = Checker::Http(check::http::HttpCheck {
+        target: Target::new(addr),
+        urls: vec![
+            url(
+                "/a",
+                rkeepalived::config::model::UrlRegex {
+                    pattern: "(?i)status: (ok|green)".into(),
+                    no_match: false,
+                    min_offset: 0,
+                    max_offset: None,
+                },
+            ),
+            url(
+                "/b",
+                rkeepalived::config::model::UrlRegex {
+                    pattern: "maintenance".into(),
+                    no_match: true,
+                    min_offset: 3,
+                    max_offset: None,
+                },
+            ),
+        ],
+        protocol: check::http::HttpProtocol::Http10,
+        virtualhost: None,
+        tls: None,
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let t = Timing {
+        alpha: true,
+        ..timing()
+    };
+    let rx = run_checker(&lan.node("lb").ns, checker, t, stop.clone());
+    expect(&rx, Transition::Up, Duration::from_secs(3));
+    *body.lock().unwrap() = "<p>Status: RED</p>";
+    let (_, ev) = expect(
+        &rx,
+        Transition::Down,
+        t.worst_case_detection() + Duration::from_secs(1),
+    );
+    assert!(
+        ev.reason
+            .unwrap()
+            .contains("regex '(?i)status: (ok|green)' did not match")
+    );
+    *body.lock().unwrap() = "<p>status: ok</p>";
+    expect(&rx, Transition::Up, Duration::from_secs(4));
+    *body.lock().unwrap() = "<p>status: ok - maintenance at 5</p>";
+    let (_, ev) = expect(
+        &rx,
+        Transition::Down,
+        t.worst_case_detection() + Duration::from_secs(1),
+    );
+    assert!(
+        ev.reason
+            .unwrap()
+            .contains("regex_no_match 'maintenance' matched")
+    );
+    // Before regex_min_offset the word does not count.
+    *body.lock().unwrap() = "maintenance: no; status: ok";
+    expect(&rx, Transition::Up, Duration::from_secs(4));
     stop.store(true, Ordering::SeqCst);
 }
 
@@ -623,6 +713,7 @@ fn ssl_get_against_a_self_signed_tls_server_and_genhash_ssl() {
         digest: Some(ours),
         status_codes: vec![],
         virtualhost: None,
+        regex: None,
     };
     let tls = check::http::Tls {
         config: check::tls::client_config(None).unwrap(),

@@ -31,6 +31,61 @@ pub struct Url {
     pub status_codes: Vec<(u16, u16)>,
     /// `virtualhost`: the Host header (default: the target address).
     pub virtualhost: Option<String>,
+    /// `regex` / `regex_no_match` on the body.
+    pub regex: Option<BodyRegex>,
+}
+
+/// A compiled `regex` of a `url { }` block (see `config::model::UrlRegex`).
+#[derive(Debug, Clone)]
+pub struct BodyRegex {
+    re: regex::bytes::Regex,
+    /// `regex_no_match`: pass when the pattern does not match.
+    pub no_match: bool,
+    /// `regex_min_offset`: bytes skipped before searching.
+    pub min_offset: usize,
+    /// `regex_max_offset`: a match must start before this offset.
+    pub max_offset: Option<usize>,
+}
+
+impl PartialEq for BodyRegex {
+    fn eq(&self, other: &Self) -> bool {
+        self.re.as_str() == other.re.as_str()
+            && (self.no_match, self.min_offset, self.max_offset)
+                == (other.no_match, other.min_offset, other.max_offset)
+    }
+}
+
+impl Eq for BodyRegex {}
+
+impl BodyRegex {
+    /// Compiles `cfg` (errors: the pattern's syntax error; the loader has reported it already).
+    pub fn new(cfg: &crate::config::model::UrlRegex) -> Result<BodyRegex, regex::Error> {
+        Ok(BodyRegex {
+            re: regex::bytes::Regex::new(&cfg.pattern)?,
+            no_match: cfg.no_match,
+            min_offset: cfg.min_offset,
+            max_offset: cfg.max_offset,
+        })
+    }
+
+    /// Whether the pattern matches in `body` (from `min_offset`, starting before `max_offset`).
+    pub fn matches(&self, body: &[u8]) -> bool {
+        if self.min_offset > body.len() {
+            return false;
+        }
+        self.re
+            .find_at(body, self.min_offset)
+            .is_some_and(|m| self.max_offset.is_none_or(|max| m.start() < max))
+    }
+
+    /// `None` when the body passes, else why not.
+    pub fn verdict(&self, body: &[u8]) -> Option<String> {
+        match (self.matches(body), self.no_match) {
+            (true, false) | (false, true) => None,
+            (false, false) => Some(format!("regex '{}' did not match", self.re.as_str())),
+            (true, true) => Some(format!("regex_no_match '{}' matched", self.re.as_str())),
+        }
+    }
 }
 
 /// `HTTP_GET { url { } ...; http_protocol; virtualhost }`.
@@ -156,6 +211,9 @@ impl HttpCheck {
                     );
                 }
             }
+            if let Some(why) = url.regex.as_ref().and_then(|r| r.verdict(&resp.body)) {
+                return self.fail(url, &why);
+            }
         }
         Attempt::Ok
     }
@@ -274,6 +332,7 @@ mod tests {
             path: "/".into(),
             digest: None,
             status_codes: vec![],
+            regex: None,
             virtualhost: None,
         };
         assert!(u.accepts(200) && u.accepts(299) && !u.accepts(301) && !u.accepts(500));

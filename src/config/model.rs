@@ -619,6 +619,22 @@ pub struct UrlCfg {
     /// `status_code` ranges; empty = 200-299.
     pub status_codes: Vec<(u16, u16)>,
     pub virtualhost: Option<String>,
+    /// `regex` / `regex_no_match` with `regex_options`, `regex_min_offset`, `regex_max_offset`.
+    pub regex: Option<UrlRegex>,
+}
+
+/// keepalived's body regex of a `url { }` block (PCRE2 there, Rust `regex` syntax here: the
+/// common subset is the same; look-around and backreferences are refused at load).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UrlRegex {
+    /// The pattern, with `regex_options` already folded in as inline flags (`(?i)` ...).
+    pub pattern: String,
+    /// `regex_no_match`: the check passes when the pattern does not match.
+    pub no_match: bool,
+    /// `regex_min_offset`: bytes of the body skipped before searching (default 0).
+    pub min_offset: usize,
+    /// `regex_max_offset`: a match must start before this body offset (default: anywhere).
+    pub max_offset: Option<usize>,
 }
 
 /// What a checker block checks.

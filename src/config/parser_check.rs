@@ -4,7 +4,7 @@
 
 use super::Parser;
 use crate::config::lexer::Line;
-use crate::config::model::{CheckTiming, CheckerCfg, CheckerKind, SslCfg, UrlCfg};
+use crate::config::model::{CheckTiming, CheckerCfg, CheckerKind, SslCfg, UrlCfg, UrlRegex};
 use crate::config::values;
 use std::time::Duration;
 
@@ -282,10 +282,15 @@ impl Parser {
             digest: None,
             status_codes: Vec::new(),
             virtualhost: None,
+            regex: None,
         };
         if !self.peek_is_open() {
             return Some(u);
         }
+        // (pattern, keyword span, no_match), options, offsets: combined after the block.
+        let mut regex: Option<(String, crate::config::diag::Span, bool)> = None;
+        let mut flags = String::new();
+        let (mut min_offset, mut max_offset) = (0usize, None);
         self.open_block(&owner);
         while let Some(l) = self.next_in_block(&owner) {
             match l.keyword().text.as_str() {
@@ -325,19 +330,81 @@ impl Parser {
                     }
                 }
                 "virtualhost" => u.virtualhost = self.need(who, &l, 1).map(|w| w.text.clone()),
-                "regex" | "regex_no_match" | "regex_options" | "regex_stack"
-                | "regex_min_offset" | "regex_max_offset" => {
-                    self.diags.warn(
-                        l.span(),
-                        format!("{who}'{}' is a keepalived keyword that rkeepalived does not implement yet; ignored", l.keyword().text),
-                    );
-                    self.skip_block_if_any(l.keyword());
+                "regex" => {
+                    if let Some(w) = self.need(who, &l, 1) {
+                        let no_match = regex.as_ref().is_some_and(|r| r.2);
+                        regex = Some((w.text.clone(), w.span.clone(), no_match));
+                    }
                 }
+                "regex_no_match" => match &mut regex {
+                    Some(r) => r.2 = true,
+                    None => {
+                        regex = Some((String::new(), l.keyword().span.clone(), true));
+                    }
+                },
+                "regex_options" => {
+                    for w in l.words[1..].iter().cloned() {
+                        match regex_option_flag(&w.text) {
+                            Some(Some(f)) => flags.push(f),
+                            Some(None) => {}
+                            None => self.diags.warn(
+                                &w.span,
+                                format!(
+                                    "{who}regex option '{}' is not supported by rkeepalived; ignored",
+                                    w.text
+                                ),
+                            ),
+                        }
+                    }
+                }
+                "regex_min_offset" => {
+                    if let Some(v) = self.unsigned(who, &l, 1, (0, u64::from(u32::MAX)), "ignored")
+                    {
+                        min_offset = v as usize;
+                    }
+                }
+                "regex_max_offset" => {
+                    if let Some(v) = self.unsigned(who, &l, 1, (1, u64::from(u32::MAX)), "ignored")
+                    {
+                        max_offset = Some(v as usize);
+                    }
+                }
+                // PCRE2's JIT stack size: nothing to size with Rust's regex engine.
+                "regex_stack" => {}
                 other => {
                     self.diags
                         .warn(l.span(), format!("{who}Unknown keyword '{other}'"));
                     self.skip_block_if_any(l.keyword());
                 }
+            }
+        }
+        if let Some((pattern, span, no_match)) = regex {
+            let pattern = if flags.is_empty() {
+                pattern
+            } else {
+                format!("(?{flags}){pattern}")
+            };
+            if pattern.is_empty() {
+                self.diags.error(
+                    &span,
+                    format!("{who}regex_no_match without regex - ignored"),
+                );
+            } else if let Err(e) = regex::bytes::Regex::new(&pattern) {
+                let text = e.to_string();
+                let first = text.lines().last().unwrap_or_default();
+                let first = first.trim_start_matches("error: ");
+                self.diags.error(
+                    &span,
+                    format!("{who}Invalid regex: '{pattern}': {first} - url ignored"),
+                );
+                return None;
+            } else {
+                u.regex = Some(UrlRegex {
+                    pattern,
+                    no_match,
+                    min_offset,
+                    max_offset,
+                });
             }
         }
         Some(u)
@@ -366,5 +433,20 @@ impl Parser {
             }
         }
         self.config.ipvs.ssl = Some(ssl);
+    }
+}
+
+/// A `regex_options` word as a Rust regex inline flag: `Some(Some(c))` for a flag,
+/// `Some(None)` for an option with nothing to do here (UTF/UCP: Rust regexes are Unicode),
+/// `None` for a PCRE2 option without an equivalent.
+fn regex_option_flag(word: &str) -> Option<Option<char>> {
+    match word {
+        "caseless" => Some(Some('i')),
+        "multiline" => Some(Some('m')),
+        "dotall" => Some(Some('s')),
+        "extended" => Some(Some('x')),
+        "ungreedy" => Some(Some('U')),
+        "utf" | "ucp" | "no_start_optimize" | "no_auto_possess" | "no_dotstar_anchor" => Some(None),
+        _ => None,
     }
 }

@@ -248,6 +248,11 @@ pub fn checker(
                         digest: u.digest.clone(),
                         status_codes: u.status_codes.clone(),
                         virtualhost: u.virtualhost.clone(),
+                        // The loader refused invalid patterns, so this compiles.
+                        regex: u
+                            .regex
+                            .as_ref()
+                            .and_then(|r| check::http::BodyRegex::new(r).ok()),
                     })
                     .collect(),
                 protocol: match http_protocol.as_str() {
