@@ -4,6 +4,7 @@
 //! * [`tcp`] — `TCP_CHECK`: a connect within `connect_timeout`.
 //! * [`http`] — `HTTP_GET`: request, status codes, MD5 digest of the body.
 //! * [`misc`] — `MISC_CHECK`: a script's exit status (`misc_dynamic` weights).
+//! * [`file`] — `FILE_CHECK`: the number in a `track_file`'s file (down, or a weight delta).
 //! * [`dns`], [`udp`], [`ping`], [`smtp`] — `DNS_CHECK`, `UDP_CHECK`, `PING_CHECK`, `SMTP_CHECK`.
 //! * [`runner`] — many checkers: identical checks shared, a real server up only while all its
 //!   checkers are.
@@ -13,6 +14,7 @@
 //! the delay it returns, and sends an [`Event`] only on transitions.
 
 pub mod dns;
+pub mod file;
 pub mod genhash;
 pub mod http;
 pub mod misc;
@@ -100,6 +102,9 @@ pub enum Checker {
     Udp(udp::UdpCheck),
     Ping(ping::PingCheck),
     Smtp(smtp::SmtpCheck),
+    /// `FILE_CHECK`: the [`runner::Runner`] watches the file instead of polling it per
+    /// `delay_loop` (see [`file`]).
+    File(file::FileCheck),
 }
 
 /// The result of one attempt.
@@ -126,6 +131,13 @@ impl Checker {
             Checker::Udp(c) => Box::pin(c.attempt(t)).await,
             Checker::Ping(c) => Box::pin(c.attempt(t)).await,
             Checker::Smtp(c) => Box::pin(c.attempt(t)).await,
+            Checker::File(c) => {
+                let v = c.read();
+                match c.status(v) {
+                    file::FileStatus::Fault => Attempt::Failed(c.fault_reason(v)),
+                    file::FileStatus::Weight(_) => Attempt::Ok,
+                }
+            }
         }
     }
 
@@ -139,6 +151,7 @@ impl Checker {
             Checker::Udp(c) => format!("[{}]:udp:{}", c.target.addr.ip(), c.target.addr.port()),
             Checker::Ping(c) => format!("[{}]", c.addr),
             Checker::Smtp(c) => describe_addr(c.target.addr),
+            Checker::File(c) => format!("FILE_CHECK on track_file {}", c.name),
         }
     }
 }

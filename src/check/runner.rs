@@ -130,6 +130,8 @@ pub struct Runner {
     checks: Vec<SharedCheck>,
     index: HashMap<String, usize>,
     health: HashMap<RsId, RealServerHealth>,
+    /// `FILE_CHECK`s: watched files, not polled checks.
+    files: super::file::FileWatch,
 }
 
 impl Runner {
@@ -145,6 +147,11 @@ impl Runner {
             .entry(rs)
             .or_insert_with(|| RealServerHealth::new(Vec::new()));
         let slot = health.checkers_up.len();
+        if let Checker::File(fc) = checker {
+            let up = self.files.add(rs, slot, fc);
+            health.checkers_up.push(up);
+            return;
+        }
         health.checkers_up.push(!timing.alpha);
         let key = format!("{}|{timing:?}", checker.key());
         match self.index.get(&key) {
@@ -160,9 +167,20 @@ impl Runner {
         }
     }
 
-    /// Number of checks that will run (after sharing).
+    /// Number of checks that will run (after sharing), watched files included.
     pub fn distinct_checks(&self) -> usize {
-        self.checks.len()
+        self.checks.len() + self.files.len()
+    }
+
+    /// Sets real server `rs`'s configured weight, the base its `FILE_CHECK` weights add to
+    /// (default 1).
+    pub fn set_weight(&mut self, rs: RsId, weight: u32) {
+        self.files.set_base_weight(rs, weight);
+    }
+
+    /// Real server `rs`'s weight at start (its configured weight plus its `FILE_CHECK`s').
+    pub fn initial_weight(&self, rs: RsId) -> u32 {
+        self.files.weight(rs)
     }
 
     /// Whether real server `rs` starts up (no `alpha` checker).
@@ -187,13 +205,40 @@ impl Runner {
         }
         drop(etx);
         let mut health = self.health;
-        while let Some(ev) = erx.recv().await {
+        let mut files = self.files;
+        let (ftx, mut frx) = mpsc::channel::<(usize, i64)>(64);
+        tasks.extend(files.spawn_pollers(&ftx));
+        drop(ftx);
+        for ev in files.initial_events(&health) {
+            if tx.send(ev).await.is_err() {
+                tasks.iter().for_each(|t| t.abort());
+                return;
+            }
+        }
+        loop {
+            let ev = tokio::select! {
+                Some(ev) = erx.recv() => ev,
+                Some((file, value)) = frx.recv() => {
+                    for ev in files.on_value(file, value, &mut health) {
+                        if tx.send(ev).await.is_err() {
+                            tasks.iter().for_each(|t| t.abort());
+                            return;
+                        }
+                    }
+                    continue;
+                }
+                else => break,
+            };
             let up = ev.transition == Transition::Up;
             for &(rs, slot) in &subscribers[ev.id] {
                 let Some(h) = health.get_mut(&rs) else {
                     continue;
                 };
-                if let Some(now_up) = h.update(slot, up)
+                // A misc_dynamic weight change of a real server that stays up is reported too.
+                let changed = h
+                    .update(slot, up)
+                    .or((ev.weight.is_some() && up && h.is_up()).then_some(true));
+                if let Some(now_up) = changed
                     && tx
                         .send(RsEvent {
                             rs,

@@ -344,6 +344,8 @@ impl Parser {
                 }
                 _ if CHECKERS.contains(&kw) => match self.checker_block(who, kw, &l) {
                     Some(c) => rs.health.checkers.push(c),
+                    // Already reported (no or an unknown track_file), as keepalived does.
+                    None if kw == "FILE_CHECK" => {}
                     None => {
                         rs.checkers_skipped += 1;
                         self.diags.warn(

@@ -57,8 +57,35 @@ impl VsHealth {
             weight,
             quorum_up: true,
         };
+        h.apply_file_checks(vs);
         h.quorum_up = h.live_weight() >= u64::from(vs.health.quorum);
         h
+    }
+
+    /// keepalived reads the `FILE_CHECK` files before it programs IPVS (check_daemon.c
+    /// `set_track_file_weights`, `set_track_file_checkers_down`): a real server starts down
+    /// when a file says so, and with its file weights added. Applies `init_file` first.
+    fn apply_file_checks(&mut self, vs: &VirtualServer) {
+        for (i, rs) in vs.real_servers.iter().enumerate() {
+            let files: Vec<check::file::FileCheck> = rs
+                .health
+                .checkers
+                .iter()
+                .filter_map(|c| match checker_of_file(c) {
+                    Some(Checker::File(f)) => Some(f),
+                    _ => None,
+                })
+                .collect();
+            if files.is_empty() {
+                continue;
+            }
+            let status: Vec<_> = files.iter().map(|f| f.status(f.init_and_read())).collect();
+            if status.iter().any(|s| !s.is_up()) {
+                self.alive[i] = false;
+            }
+            self.weight[i] =
+                check::file::effective_weight(rs.weight, status.iter().map(|s| s.delta()));
+        }
     }
 
     /// Sum of the weights of live real servers.
@@ -196,7 +223,8 @@ pub fn resolve(vs: &VirtualServer, rs: &RealServer, c: &CheckerCfg) -> Timing {
         retry: t.retry.unwrap_or(retry),
         delay_before_retry: t.delay_before_retry.unwrap_or(before_retry),
         warmup: t.warmup.unwrap_or(Duration::ZERO),
-        alpha: t.alpha.unwrap_or(false),
+        // keepalived clears alpha on a FILE_CHECK: its state is known at once.
+        alpha: t.alpha.unwrap_or(false) && !matches!(c.kind, CheckerKind::File { .. }),
     }
 }
 
@@ -298,6 +326,7 @@ pub fn checker(
             addr: target.addr.ip(),
             bind_if: target.bind_if,
         }),
+        CheckerKind::File { .. } => checker_of_file(c).expect("a FILE_CHECK"),
         CheckerKind::Smtp { helo_name } => Checker::Smtp(check::smtp::SmtpCheck {
             target,
             helo_name: helo_name.clone().unwrap_or_else(|| {
@@ -308,6 +337,26 @@ pub fn checker(
             }),
         }),
     })
+}
+
+/// The runnable checker of a `FILE_CHECK` block (`None` for other kinds).
+fn checker_of_file(c: &CheckerCfg) -> Option<Checker> {
+    match &c.kind {
+        CheckerKind::File {
+            track_file,
+            path,
+            weight,
+            reverse,
+            init_file,
+        } => Some(Checker::File(check::file::FileCheck {
+            name: track_file.clone(),
+            path: path.clone(),
+            weight: *weight,
+            reverse: *reverse,
+            init_file: *init_file,
+        })),
+        _ => None,
+    }
 }
 
 /// Which real server a runner id stands for: `(virtual server index, real server index)`.
@@ -330,6 +379,7 @@ pub fn runner_for(config: &Config) -> (Runner, RsIndex, Vec<String>) {
             }
             let id = index.len();
             index.push((vi, ri));
+            runner.set_weight(id, rs.weight);
             for c in &rs.health.checkers {
                 match checker(config, vs, rs, c, vs_port) {
                     Ok(ch) => runner.subscribe(id, ch, resolve(vs, rs, c)),
