@@ -6,6 +6,7 @@
 //! * [`misc`] — `MISC_CHECK`: a script's exit status (`misc_dynamic` weights).
 //! * [`file`] — `FILE_CHECK`: the number in a `track_file`'s file (down, or a weight delta).
 //! * [`dns`], [`udp`], [`ping`], [`smtp`] — `DNS_CHECK`, `UDP_CHECK`, `PING_CHECK`, `SMTP_CHECK`.
+//! * [`suspend`] — `ha_suspend`: checks run only while the virtual server address is local.
 //! * [`runner`] — many checkers: identical checks shared, a real server up only while all its
 //!   checkers are.
 //! * [`genhash`] — `rkeepalived --genhash`, keepalived's genhash.
@@ -22,6 +23,7 @@ pub mod ping;
 pub mod runner;
 pub mod smtp;
 pub mod state;
+pub mod suspend;
 pub mod tcp;
 pub mod tls;
 pub mod udp;
@@ -176,6 +178,19 @@ pub struct Event {
 /// Drives `checker` forever with `timing`, sending an [`Event`] on every transition.
 /// Returns when the receiver is gone.
 pub async fn run(id: usize, checker: Checker, timing: Timing, tx: mpsc::Sender<Event>) {
+    run_gated(id, checker, timing, tx, None).await
+}
+
+/// [`run`], attempting only while `gate` holds `true` (`ha_suspend`: the virtual server's
+/// address is local). While suspended the checker keeps its state and reports nothing; the
+/// first attempt after a resume is immediate. A closed gate channel counts as open.
+pub async fn run_gated(
+    id: usize,
+    checker: Checker,
+    timing: Timing,
+    tx: mpsc::Sender<Event>,
+    mut gate: Option<tokio::sync::watch::Receiver<bool>>,
+) {
     let mut state = CheckState::new(timing);
     // The first attempt of each checker is spread over `warmup` (keepalived: a random delay up
     // to warmup) or, without warmup, over the first second (at most one delay_loop): ten
@@ -191,6 +206,13 @@ pub async fn run(id: usize, checker: Checker, timing: Timing, tx: mpsc::Sender<E
     tokio::time::sleep(spread.mul_f64(frac)).await;
     let mut last_weight = None;
     loop {
+        if let Some(g) = gate.as_mut() {
+            while !*g.borrow_and_update() {
+                if g.changed().await.is_err() {
+                    break;
+                }
+            }
+        }
         let attempt = checker.attempt(&timing).await;
         let (ok, reason, weight) = match attempt {
             Attempt::Ok => (true, None, None),

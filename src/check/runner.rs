@@ -11,6 +11,7 @@
 
 use super::{Checker, Event, Timing, Transition};
 use std::collections::HashMap;
+use std::net::IpAddr;
 use tokio::sync::mpsc;
 
 /// Identifies a real server of a virtual server for the owner of the runner (the IPVS
@@ -122,6 +123,8 @@ struct SharedCheck {
     checker: Checker,
     timing: Timing,
     subscribers: Vec<(RsId, usize)>,
+    /// `ha_suspend`: the virtual server address that must be local for the check to run.
+    gate: Option<IpAddr>,
 }
 
 /// Collects checker subscriptions, then runs each distinct check once.
@@ -142,6 +145,19 @@ impl Runner {
     /// Adds `checker` with `timing` as the next checker of real server `rs`. An identical
     /// check already subscribed by another real server is shared.
     pub fn subscribe(&mut self, rs: RsId, checker: Checker, timing: Timing) {
+        self.subscribe_gated(rs, checker, timing, None)
+    }
+
+    /// [`Runner::subscribe`] for a virtual server with `ha_suspend`: the check runs only
+    /// while address `gate` is configured on this host (keepalived
+    /// `update_checker_activity`); it starts suspended until the address is seen.
+    pub fn subscribe_gated(
+        &mut self,
+        rs: RsId,
+        checker: Checker,
+        timing: Timing,
+        gate: Option<IpAddr>,
+    ) {
         let health = self
             .health
             .entry(rs)
@@ -153,7 +169,7 @@ impl Runner {
             return;
         }
         health.checkers_up.push(!timing.alpha);
-        let key = format!("{}|{timing:?}", checker.key());
+        let key = format!("{}|{timing:?}|{gate:?}", checker.key());
         match self.index.get(&key) {
             Some(&i) => self.checks[i].subscribers.push((rs, slot)),
             None => {
@@ -162,6 +178,7 @@ impl Runner {
                     checker,
                     timing,
                     subscribers: vec![(rs, slot)],
+                    gate,
                 });
             }
         }
@@ -194,14 +211,19 @@ impl Runner {
         let (etx, mut erx) = mpsc::channel::<Event>(1024);
         let mut subscribers = Vec::with_capacity(self.checks.len());
         let mut tasks = Vec::with_capacity(self.checks.len());
+        let mut gates = super::suspend::Gates::new(self.checks.iter().filter_map(|c| c.gate));
         for (id, c) in self.checks.into_iter().enumerate() {
             subscribers.push(c.subscribers);
-            tasks.push(tokio::spawn(super::run(
+            tasks.push(tokio::spawn(super::run_gated(
                 id,
                 c.checker,
                 c.timing,
                 etx.clone(),
+                c.gate.map(|a| gates.receiver(a)),
             )));
+        }
+        if let Some(t) = gates.start() {
+            tasks.push(t);
         }
         drop(etx);
         let mut health = self.health;

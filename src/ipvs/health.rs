@@ -380,9 +380,17 @@ pub fn runner_for(config: &Config) -> (Runner, RsIndex, Vec<String>) {
             let id = index.len();
             index.push((vi, ri));
             runner.set_weight(id, rs.weight);
+            // ha_suspend: only a virtual server with an address (not fwmark or group) can
+            // be suspended.
+            let gate = match &vs.target {
+                crate::config::model::VsTarget::Addr { addr, .. } if vs.health.ha_suspend => {
+                    Some(*addr)
+                }
+                _ => None,
+            };
             for c in &rs.health.checkers {
                 match checker(config, vs, rs, c, vs_port) {
-                    Ok(ch) => runner.subscribe(id, ch, resolve(vs, rs, c)),
+                    Ok(ch) => runner.subscribe_gated(id, ch, resolve(vs, rs, c), gate),
                     Err(e) => problems.push(format!("{}: {e}", c.span)),
                 }
             }

@@ -1,0 +1,104 @@
+//! `ha_suspend` (keepalived check_api.c `update_checker_activity`): the checkers of a
+//! virtual server with `ha_suspend` run only while its address is configured on this host —
+//! on a VRRP backup, where the VIP is absent, they are suspended and keep their last state.
+//!
+//! One [`Gates`] per runner holds a `watch` channel per such address; each gated check task
+//! waits on its receiver ([`super::run_gated`]). The addresses come from
+//! [`crate::net::addr_monitor`] (netlink address events plus a dump at start). If the monitor
+//! cannot start, the gates open (the checks run, as without `ha_suspend`) and an error is
+//! logged.
+
+use crate::net::addr_monitor::{self, AddrSet};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use tokio::sync::{mpsc, watch};
+
+/// The suspend/resume switches of the gated checks, one per virtual server address.
+#[derive(Debug, Default)]
+pub struct Gates {
+    senders: HashMap<IpAddr, watch::Sender<bool>>,
+}
+
+impl Gates {
+    /// Gates for `addrs`, all closed (suspended) until the address is seen.
+    pub fn new(addrs: impl IntoIterator<Item = IpAddr>) -> Gates {
+        let mut senders = HashMap::new();
+        for a in addrs {
+            senders.entry(a).or_insert_with(|| watch::channel(false).0);
+        }
+        Gates { senders }
+    }
+
+    /// The receiver a check gated on `addr` waits on.
+    pub fn receiver(&mut self, addr: IpAddr) -> watch::Receiver<bool> {
+        self.senders
+            .entry(addr)
+            .or_insert_with(|| watch::channel(false).0)
+            .subscribe()
+    }
+
+    /// Sets every gate from `present`, logging the changes.
+    fn update(&self, present: &AddrSet) {
+        for (addr, tx) in &self.senders {
+            let now = present.contains(*addr);
+            tx.send_if_modified(|open| {
+                if *open == now {
+                    return false;
+                }
+                *open = now;
+                if now {
+                    tracing::info!(
+                        "ha_suspend: VS address {addr} is now local: activating its health checkers"
+                    );
+                } else {
+                    tracing::info!(
+                        "ha_suspend: VS address {addr} is no longer local: suspending its health checkers"
+                    );
+                }
+                true
+            });
+        }
+    }
+
+    /// Starts following the local addresses (in the calling thread's network namespace).
+    /// Returns the task that does it, or `None` when there is no gate or the monitor
+    /// could not start (then every gate is opened).
+    pub fn start(self) -> Option<tokio::task::JoinHandle<()>> {
+        if self.senders.is_empty() {
+            return None;
+        }
+        let (tx, mut rx) = mpsc::channel(256);
+        let initial = match addr_monitor::spawn(tx) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(
+                    "ha_suspend: cannot follow local addresses ({e}); checkers are not suspended"
+                );
+                for s in self.senders.values() {
+                    s.send_replace(true);
+                }
+                return None;
+            }
+        };
+        let mut present = AddrSet::default();
+        initial.into_iter().for_each(|ev| present.apply(ev));
+        for addr in self.senders.keys() {
+            if !present.contains(*addr) {
+                tracing::info!(
+                    "ha_suspend: VS address {addr} is not local: its health checkers are suspended"
+                );
+            }
+        }
+        self.update(&present);
+        Some(tokio::spawn(async move {
+            while let Some(ev) = rx.recv().await {
+                present.apply(ev);
+                // Take what is already queued before updating the gates.
+                while let Ok(ev) = rx.try_recv() {
+                    present.apply(ev);
+                }
+                self.update(&present);
+            }
+        }))
+    }
+}
