@@ -14,10 +14,12 @@
 //! change is seen here up to one interval later. `init_file` is honoured at start.
 
 use super::runner::{RealServerHealth, RsEvent, RsId};
+use super::status::CheckRecord;
 use super::{Event, Transition};
 use crate::vrrp::track_file;
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// One `FILE_CHECK`, resolved against its `track_file` block.
@@ -113,6 +115,15 @@ impl FileCheck {
     }
 }
 
+/// The result a dump shows for `status`.
+fn result(check: &FileCheck, status: FileStatus, value: i64) -> Result<(), String> {
+    if status.is_up() {
+        Ok(())
+    } else {
+        Err(check.fault_reason(value))
+    }
+}
+
 /// A real server's IPVS weight from its configured weight and the FILE_CHECK deltas
 /// (keepalived `real_weight`: clamped to `0..=i32::MAX`).
 pub fn effective_weight(base: u32, deltas: impl IntoIterator<Item = i64>) -> u32 {
@@ -147,12 +158,19 @@ struct Sub {
     slot: usize,
     check: FileCheck,
     status: FileStatus,
+    record: Arc<CheckRecord>,
 }
 
 impl FileWatch {
     /// Adds `check` as checker `slot` of real server `rs`; reads the file (after `init_file`)
     /// the first time it is named. Returns whether the checker starts up.
-    pub fn add(&mut self, rs: RsId, slot: usize, check: FileCheck) -> bool {
+    pub fn add(
+        &mut self,
+        rs: RsId,
+        slot: usize,
+        check: FileCheck,
+        record: Arc<CheckRecord>,
+    ) -> bool {
         let file = match self.index.get(&check.name) {
             Some(&i) => i,
             None => {
@@ -166,7 +184,10 @@ impl FileWatch {
                 self.files.len() - 1
             }
         };
-        let status = check.status(self.files[file].value);
+        let value = self.files[file].value;
+        let status = check.status(value);
+        // keepalived: the file was read, so the checker "has run".
+        record.attempt(result(&check, status, value), status.is_up());
         let subs = self.rs.entry(rs).or_default();
         self.files[file].subs.push((rs, subs.len()));
         subs.push(Sub {
@@ -174,6 +195,7 @@ impl FileWatch {
             slot,
             check,
             status,
+            record,
         });
         status.is_up()
     }
@@ -267,6 +289,8 @@ impl FileWatch {
             };
             let status = sub.check.status(value);
             sub.status = status;
+            sub.record
+                .attempt(result(&sub.check, status, value), status.is_up());
             h.update(sub.slot, status.is_up());
             let reason = (!status.is_up()).then(|| sub.check.fault_reason(value));
             let up = h.is_up();

@@ -7,6 +7,7 @@
 //! * [`file`] — `FILE_CHECK`: the number in a `track_file`'s file (down, or a weight delta).
 //! * [`dns`], [`udp`], [`ping`], [`smtp`] — `DNS_CHECK`, `UDP_CHECK`, `PING_CHECK`, `SMTP_CHECK`.
 //! * [`suspend`] — `ha_suspend`: checks run only while the virtual server address is local.
+//! * [`status`] — each check's last result, for the SIGUSR1 data dump.
 //! * [`runner`] — many checkers: identical checks shared, a real server up only while all its
 //!   checkers are.
 //! * [`genhash`] — `rkeepalived --genhash`, keepalived's genhash.
@@ -23,6 +24,7 @@ pub mod ping;
 pub mod runner;
 pub mod smtp;
 pub mod state;
+pub mod status;
 pub mod suspend;
 pub mod tcp;
 pub mod tls;
@@ -143,6 +145,21 @@ impl Checker {
         }
     }
 
+    /// keepalived's `Keepalive method` name of the checker.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Checker::Tcp(_) => "TCP_CHECK",
+            Checker::Http(c) if c.tls.is_some() => "SSL_GET",
+            Checker::Http(_) => "HTTP_GET",
+            Checker::Misc(_) => "MISC_CHECK",
+            Checker::Dns(_) => "DNS_CHECK",
+            Checker::Udp(_) => "UDP_CHECK",
+            Checker::Ping(_) => "PING_CHECK",
+            Checker::Smtp(_) => "SMTP_CHECK",
+            Checker::File(_) => "FILE_CHECK",
+        }
+    }
+
     /// keepalived's name for the checked service in log lines, e.g. `[10.0.0.2]:tcp:80`.
     pub fn describe(&self) -> String {
         match self {
@@ -178,7 +195,7 @@ pub struct Event {
 /// Drives `checker` forever with `timing`, sending an [`Event`] on every transition.
 /// Returns when the receiver is gone.
 pub async fn run(id: usize, checker: Checker, timing: Timing, tx: mpsc::Sender<Event>) {
-    run_gated(id, checker, timing, tx, None).await
+    run_gated(id, checker, timing, tx, None, None).await
 }
 
 /// [`run`], attempting only while `gate` holds `true` (`ha_suspend`: the virtual server's
@@ -190,6 +207,7 @@ pub async fn run_gated(
     timing: Timing,
     tx: mpsc::Sender<Event>,
     mut gate: Option<tokio::sync::watch::Receiver<bool>>,
+    record: Option<std::sync::Arc<status::CheckRecord>>,
 ) {
     let mut state = CheckState::new(timing);
     // The first attempt of each checker is spread over `warmup` (keepalived: a random delay up
@@ -207,10 +225,18 @@ pub async fn run_gated(
     let mut last_weight = None;
     loop {
         if let Some(g) = gate.as_mut() {
+            let mut suspended = false;
             while !*g.borrow_and_update() {
+                if !suspended && let Some(r) = &record {
+                    r.set_enabled(false);
+                }
+                suspended = true;
                 if g.changed().await.is_err() {
                     break;
                 }
+            }
+            if let Some(r) = &record {
+                r.set_enabled(true);
             }
         }
         let attempt = checker.attempt(&timing).await;
@@ -227,6 +253,9 @@ pub async fn run_gated(
             );
         }
         let (transition, delay) = state.record(ok);
+        if let Some(r) = &record {
+            r.attempt(reason.clone().map_or(Ok(()), Err), state.is_up());
+        }
         let weight_changed = weight.is_some() && weight != last_weight;
         if weight.is_some() {
             last_weight = weight;

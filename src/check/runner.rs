@@ -125,6 +125,7 @@ struct SharedCheck {
     subscribers: Vec<(RsId, usize)>,
     /// `ha_suspend`: the virtual server address that must be local for the check to run.
     gate: Option<IpAddr>,
+    record: std::sync::Arc<super::status::CheckRecord>,
 }
 
 /// Collects checker subscriptions, then runs each distinct check once.
@@ -135,6 +136,8 @@ pub struct Runner {
     health: HashMap<RsId, RealServerHealth>,
     /// `FILE_CHECK`s: watched files, not polled checks.
     files: super::file::FileWatch,
+    /// Every (real server, check) pair with the check's record, for the data dump.
+    board: super::status::Board,
 }
 
 impl Runner {
@@ -163,30 +166,56 @@ impl Runner {
             .entry(rs)
             .or_insert_with(|| RealServerHealth::new(Vec::new()));
         let slot = health.checkers_up.len();
+        let (method, service) = (checker.method(), checker.describe());
         if let Checker::File(fc) = checker {
-            let up = self.files.add(rs, slot, fc);
+            let record = super::status::CheckRecord::new(true, true);
+            let up = self.files.add(rs, slot, fc, record.clone());
             health.checkers_up.push(up);
+            self.board.entries.push(super::status::BoardEntry {
+                rs,
+                method,
+                service,
+                record,
+            });
             return;
         }
         health.checkers_up.push(!timing.alpha);
         let key = format!("{}|{timing:?}|{gate:?}", checker.key());
-        match self.index.get(&key) {
-            Some(&i) => self.checks[i].subscribers.push((rs, slot)),
+        let record = match self.index.get(&key) {
+            Some(&i) => {
+                self.checks[i].subscribers.push((rs, slot));
+                self.checks[i].record.clone()
+            }
             None => {
                 self.index.insert(key, self.checks.len());
+                let record = super::status::CheckRecord::new(!timing.alpha, gate.is_none());
                 self.checks.push(SharedCheck {
                     checker,
                     timing,
                     subscribers: vec![(rs, slot)],
                     gate,
+                    record: record.clone(),
                 });
+                record
             }
-        }
+        };
+        self.board.entries.push(super::status::BoardEntry {
+            rs,
+            method,
+            service,
+            record,
+        });
     }
 
     /// Number of checks that will run (after sharing), watched files included.
     pub fn distinct_checks(&self) -> usize {
         self.checks.len() + self.files.len()
+    }
+
+    /// Every (real server, check) pair with the record its check task keeps up to date
+    /// (take it before [`Runner::run`]).
+    pub fn board(&self) -> super::status::Board {
+        self.board.clone()
     }
 
     /// Sets real server `rs`'s configured weight, the base its `FILE_CHECK` weights add to
@@ -220,6 +249,7 @@ impl Runner {
                 c.timing,
                 etx.clone(),
                 c.gate.map(|a| gates.receiver(a)),
+                Some(c.record),
             )));
         }
         if let Some(t) = gates.start() {

@@ -251,6 +251,8 @@ pub fn remove_owned(sock: &mut IpvsSocket, owned: &Table) -> Result<usize, IpvsE
 pub struct Controller {
     stop: Option<tokio::sync::oneshot::Sender<bool>>,
     task: tokio::task::JoinHandle<()>,
+    /// What the SIGUSR1 checker data dump shows.
+    check_data: std::sync::Arc<crate::status::CheckData>,
 }
 
 /// The state the controller task owns.
@@ -302,6 +304,11 @@ impl Controller {
             }
         };
         let (runner, index, problems) = health::runner_for(config);
+        let check_data = std::sync::Arc::new(crate::status::CheckData {
+            config: config.clone(),
+            index: index.clone(),
+            board: runner.board(),
+        });
         for p in problems {
             error!("checker not started: {p}");
         }
@@ -315,7 +322,13 @@ impl Controller {
         Controller {
             stop: Some(stop_tx),
             task,
+            check_data,
         }
+    }
+
+    /// The state the SIGUSR1 checker data dump writes.
+    pub fn check_data(&self) -> std::sync::Arc<crate::status::CheckData> {
+        self.check_data.clone()
     }
 
     /// At exit: stops the checkers and removes the owned services unless `dont_release`
