@@ -4,12 +4,15 @@
 //! file, and the real-server transitions and weights it reports are asserted (keepalived
 //! 2.2.7 check_file.c / track_file.c rules).
 
+mod support;
+
 use rkeepalived::check::runner::RsEvent;
 use rkeepalived::config::{LoadOptions, load_str};
 use rkeepalived::ipvs::health::{VsHealth, runner_for};
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
+use support::{Daemon, Lan, require_daemon, require_root, wait_until};
 
 /// Replaces the file's content atomically (a reader never sees it empty half-way).
 fn set(path: &Path, text: &str) {
@@ -147,4 +150,97 @@ fn file_check_follows_the_file_with_keepalived_s_weight_rules() {
 
     let _ = stop_tx.send(());
     thread.join().unwrap();
+}
+
+/// The daemon (checker side only, in a namespace; no IPVS in the test kernel, the controller
+/// logs its decisions all the same) logs keepalived's lines for FILE_CHECK transitions and
+/// weight changes, and its SIGUSR1 dump shows the FILE_CHECK with its failure.
+#[test]
+fn the_daemon_logs_file_check_transitions_and_weights() {
+    if !require_root("file check daemon") || !require_daemon("file check", Daemon::Rkeepalived) {
+        return;
+    }
+    let lan = Lan::new(&["lb"]);
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("state");
+    set(&f, "0");
+    let conf = dir.path().join("keepalived.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "track_file tf {{\n file {}\n weight 0\n}}\n\
+             virtual_server 10.9.9.9 80 {{\n protocol TCP\n\
+             real_server 10.9.9.1 80 {{\n weight 5\n FILE_CHECK {{\n track_file tf\n }}\n }}\n\
+             real_server 10.9.9.2 80 {{\n weight 5\n FILE_CHECK {{\n track_file tf\n weight 2\n }}\n }}\n}}\n",
+            f.display()
+        ),
+    )
+    .unwrap();
+    let bin = Daemon::Rkeepalived.binary().unwrap();
+    let tmpdir = format!("TMPDIR={}", dir.path().display());
+    let pidfile = dir.path().join("rk.pid");
+    let proc = lan.node("lb").spawn_cmd(&[
+        "env",
+        &tmpdir,
+        bin.to_str().unwrap(),
+        "-n",
+        "-l",
+        "-D",
+        "-C",
+        "-f",
+        conf.to_str().unwrap(),
+        "-p",
+        pidfile.to_str().unwrap(),
+    ]);
+    // "IPVS: N virtual service(s) configured", or the error without IPVS: the checkers follow.
+    assert!(
+        proc.wait_log("IPVS", Duration::from_secs(10)),
+        "{}",
+        proc.log_tail(20)
+    );
+    let vs = "[10.9.9.9]:tcp:80";
+    set(&f, "1");
+    for line in [
+        format!("Removing service [10.9.9.1]:tcp:80 from VS {vs}"),
+        format!("Changing weight from 5 to 7 for active service [10.9.9.2]:tcp:80 of VS {vs}"),
+    ] {
+        assert!(
+            proc.wait_log(&line, Duration::from_secs(5)),
+            "no `{line}`:\n{}",
+            proc.log_tail(20)
+        );
+    }
+
+    proc.signal(libc::SIGUSR1);
+    let data = dir.path().join("keepalived_check.data");
+    assert!(
+        wait_until(Duration::from_secs(5), Duration::from_millis(20), || data
+            .exists())
+        .is_some(),
+        "{}",
+        proc.log_tail(20)
+    );
+    let dump = std::fs::read_to_string(&data).unwrap();
+    assert!(
+        dump.contains(&format!(
+            " {vs} -> [10.9.9.1]:tcp:80\n   Keepalive method = FILE_CHECK\n   \
+             Service = FILE_CHECK on track_file tf\n   Enabled = Yes\n   Up = No\n   \
+             Has run = Yes\n   Last result = failed: tracked file tf now FAULT state (value 1 in {})\n",
+            f.display()
+        )),
+        "{dump}"
+    );
+
+    set(&f, "0");
+    for line in [
+        format!("Adding service [10.9.9.1]:tcp:80 to VS {vs}"),
+        format!("Changing weight from 7 to 5 for active service [10.9.9.2]:tcp:80 of VS {vs}"),
+    ] {
+        assert!(
+            proc.wait_log(&line, Duration::from_secs(5)),
+            "no `{line}`:\n{}",
+            proc.log_tail(20)
+        );
+    }
+    proc.term();
 }

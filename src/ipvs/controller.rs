@@ -390,7 +390,9 @@ impl Running {
         if let Some(reason) = &ev.cause.reason {
             info!("{reason}");
         }
+        let old_weight = self.health[vi].weight.get(ri).copied();
         let change = self.health[vi].update(vs, ri, ev.up, ev.cause.weight);
+        let new_weight = self.health[vi].weight.get(ri).copied();
         let after = vs_entries(config, vs, &self.health[vi]);
         let inhibit = health::inhibit(vs, rs);
         for key in after.keys() {
@@ -404,6 +406,16 @@ impl Running {
                 fmt_service(key).split(':').nth(1).unwrap_or("tcp"),
                 if rs.port == 0 { vs_port } else { rs.port }
             );
+            if let (Some(o), Some(n)) = (old_weight, new_weight)
+                && o != n
+            {
+                // keepalived ipwrapper.c update_svr_wgt.
+                info!(
+                    "Changing weight from {o} to {n} for {}active service {rs_key} of VS {}",
+                    if ev.up { "" } else { "in" },
+                    fmt_service(key)
+                );
+            }
             if change.rs_changed {
                 let (verb, prep) = match (ev.up, inhibit) {
                     (true, false) => ("Adding", "to"),
