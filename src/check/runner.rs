@@ -124,7 +124,7 @@ struct SharedCheck {
     timing: Timing,
     subscribers: Vec<(RsId, usize)>,
     /// `ha_suspend`: the virtual server address that must be local for the check to run.
-    gate: Option<IpAddr>,
+    gate: Option<GateId>,
     record: std::sync::Arc<super::status::CheckRecord>,
 }
 
@@ -138,7 +138,12 @@ pub struct Runner {
     files: super::file::FileWatch,
     /// Every (real server, check) pair with the check's record, for the data dump.
     board: super::status::Board,
+    /// `ha_suspend` gates by [`GateId`]: (label, addresses).
+    gates: Vec<(String, Vec<IpAddr>)>,
 }
+
+/// An `ha_suspend` gate of a [`Runner`] (see [`Runner::gate`]).
+pub type GateId = usize;
 
 impl Runner {
     pub fn new() -> Runner {
@@ -151,15 +156,26 @@ impl Runner {
         self.subscribe_gated(rs, checker, timing, None)
     }
 
+    /// Declares an `ha_suspend` gate: the checks subscribed with it run only while one of
+    /// `addrs` is configured on this host. `label` names it in the log (and identifies it:
+    /// the same label gives the same gate).
+    pub fn gate(&mut self, label: String, addrs: Vec<IpAddr>) -> GateId {
+        if let Some(i) = self.gates.iter().position(|(l, _)| *l == label) {
+            return i;
+        }
+        self.gates.push((label, addrs));
+        self.gates.len() - 1
+    }
+
     /// [`Runner::subscribe`] for a virtual server with `ha_suspend`: the check runs only
-    /// while address `gate` is configured on this host (keepalived
+    /// while an address of `gate` (from [`Runner::gate`]) is configured on this host (keepalived
     /// `update_checker_activity`); it starts suspended until the address is seen.
     pub fn subscribe_gated(
         &mut self,
         rs: RsId,
         checker: Checker,
         timing: Timing,
-        gate: Option<IpAddr>,
+        gate: Option<GateId>,
     ) {
         let health = self
             .health
@@ -240,7 +256,7 @@ impl Runner {
         let (etx, mut erx) = mpsc::channel::<Event>(1024);
         let mut subscribers = Vec::with_capacity(self.checks.len());
         let mut tasks = Vec::with_capacity(self.checks.len());
-        let mut gates = super::suspend::Gates::new(self.checks.iter().filter_map(|c| c.gate));
+        let mut gates = super::suspend::Gates::new(self.gates);
         for (id, c) in self.checks.into_iter().enumerate() {
             subscribers.push(c.subscribers);
             tasks.push(tokio::spawn(super::run_gated(

@@ -9,38 +9,41 @@
 //! logged.
 
 use crate::net::addr_monitor::{self, AddrSet};
-use std::collections::HashMap;
 use std::net::IpAddr;
 use tokio::sync::{mpsc, watch};
 
-/// The suspend/resume switches of the gated checks, one per virtual server address.
+/// The suspend/resume switches of the gated checks, one per virtual server (its address,
+/// or the addresses of its `virtual_server_group`).
 #[derive(Debug, Default)]
 pub struct Gates {
-    senders: HashMap<IpAddr, watch::Sender<bool>>,
+    /// Per gate id: label for the log, addresses, switch.
+    gates: Vec<(String, Vec<IpAddr>, watch::Sender<bool>)>,
 }
 
 impl Gates {
-    /// Gates for `addrs`, all closed (suspended) until the address is seen.
-    pub fn new(addrs: impl IntoIterator<Item = IpAddr>) -> Gates {
-        let mut senders = HashMap::new();
-        for a in addrs {
-            senders.entry(a).or_insert_with(|| watch::channel(false).0);
+    /// Gates for `(label, addresses)` by index, all closed (suspended) until an address is
+    /// seen.
+    pub fn new(gates: Vec<(String, Vec<IpAddr>)>) -> Gates {
+        Gates {
+            gates: gates
+                .into_iter()
+                .map(|(l, a)| (l, a, watch::channel(false).0))
+                .collect(),
         }
-        Gates { senders }
     }
 
-    /// The receiver a check gated on `addr` waits on.
-    pub fn receiver(&mut self, addr: IpAddr) -> watch::Receiver<bool> {
-        self.senders
-            .entry(addr)
-            .or_insert_with(|| watch::channel(false).0)
-            .subscribe()
+    /// The receiver a check gated by gate `id` waits on (an unknown id gets an open gate).
+    pub fn receiver(&mut self, id: usize) -> watch::Receiver<bool> {
+        match self.gates.get(id) {
+            Some((_, _, tx)) => tx.subscribe(),
+            None => watch::channel(true).1,
+        }
     }
 
     /// Sets every gate from `present`, logging the changes.
     fn update(&self, present: &AddrSet) {
-        for (addr, tx) in &self.senders {
-            let now = present.contains(*addr);
+        for (label, addrs, tx) in &self.gates {
+            let now = addrs.iter().any(|a| present.contains(*a));
             tx.send_if_modified(|open| {
                 if *open == now {
                     return false;
@@ -48,11 +51,11 @@ impl Gates {
                 *open = now;
                 if now {
                     tracing::info!(
-                        "ha_suspend: VS address {addr} is now local: activating its health checkers"
+                        "ha_suspend: {label} address is now local: activating its health checkers"
                     );
                 } else {
                     tracing::info!(
-                        "ha_suspend: VS address {addr} is no longer local: suspending its health checkers"
+                        "ha_suspend: {label} address is no longer local: suspending its health checkers"
                     );
                 }
                 true
@@ -64,7 +67,7 @@ impl Gates {
     /// Returns the task that does it, or `None` when there is no gate or the monitor
     /// could not start (then every gate is opened).
     pub fn start(self) -> Option<tokio::task::JoinHandle<()>> {
-        if self.senders.is_empty() {
+        if self.gates.is_empty() {
             return None;
         }
         let (tx, mut rx) = mpsc::channel(256);
@@ -74,7 +77,7 @@ impl Gates {
                 tracing::error!(
                     "ha_suspend: cannot follow local addresses ({e}); checkers are not suspended"
                 );
-                for s in self.senders.values() {
+                for (_, _, s) in &self.gates {
                     s.send_replace(true);
                 }
                 return None;
@@ -82,10 +85,10 @@ impl Gates {
         };
         let mut present = AddrSet::default();
         initial.into_iter().for_each(|ev| present.apply(ev));
-        for addr in self.senders.keys() {
-            if !present.contains(*addr) {
+        for (label, addrs, _) in &self.gates {
+            if !addrs.iter().any(|a| present.contains(*a)) {
                 tracing::info!(
-                    "ha_suspend: VS address {addr} is not local: its health checkers are suspended"
+                    "ha_suspend: {label} address is not local: its health checkers are suspended"
                 );
             }
         }

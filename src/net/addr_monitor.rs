@@ -14,7 +14,7 @@ use neli::nl::NlPayload;
 use neli::rtnl::{Ifaddrmsg, IfaddrmsgBuilder};
 use neli::socket::synchronous::NlSocketHandle;
 use neli::utils::Groups;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Cursor;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use tokio::sync::mpsc;
@@ -36,24 +36,27 @@ pub struct AddrEvent {
     pub added: bool,
 }
 
-/// The local addresses seen so far, per interface (an address may be on several interfaces,
-/// e.g. an IPv6 link-local one; it is present while it is on any).
+/// The local addresses seen so far, with the interfaces each is on (an address may be on
+/// several, e.g. an IPv6 link-local one; it is present while it is on any).
 #[derive(Debug, Default, Clone)]
-pub struct AddrSet(HashSet<(u32, IpAddr)>);
+pub struct AddrSet(HashMap<IpAddr, HashSet<u32>>);
 
 impl AddrSet {
     /// Applies one event.
     pub fn apply(&mut self, ev: AddrEvent) {
         if ev.added {
-            self.0.insert((ev.ifindex, ev.addr));
-        } else {
-            self.0.remove(&(ev.ifindex, ev.addr));
+            self.0.entry(ev.addr).or_default().insert(ev.ifindex);
+        } else if let Some(ifs) = self.0.get_mut(&ev.addr) {
+            ifs.remove(&ev.ifindex);
+            if ifs.is_empty() {
+                self.0.remove(&ev.addr);
+            }
         }
     }
 
     /// Whether `addr` is on some interface.
     pub fn contains(&self, addr: IpAddr) -> bool {
-        self.0.iter().any(|(_, a)| *a == addr)
+        self.0.contains_key(&addr)
     }
 }
 
