@@ -9,10 +9,12 @@
 //! text, e.g. `TCP connection to [10.0.0.2]:tcp:80 failed.`). The format is text for people;
 //! it is not a stable interface.
 
-use crate::check::status::Board;
+use crate::check::runner::RsId;
+use crate::check::status::{Board, BoardEntry};
 use crate::config::Config;
 use crate::config::model::{RealServer, VirtualServer, VsProtocol, VsTarget};
 use crate::ipvs::health::RsIndex;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -71,11 +73,22 @@ impl CheckData {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let ipvs = &self.config.ipvs;
+        // One pass over the board and the index, so that a large pool dumps in linear time.
+        let mut by_rs: HashMap<RsId, Vec<&BoardEntry>> = HashMap::new();
+        for e in &self.board.entries {
+            by_rs.entry(e.rs).or_default().push(e);
+        }
+        let ids: HashMap<(usize, usize), RsId> = self
+            .index
+            .iter()
+            .enumerate()
+            .map(|(id, &pair)| (pair, id))
+            .collect();
         let _ = writeln!(out, "------< Health checkers >------");
         for (id, &(vi, ri)) in self.index.iter().enumerate() {
             let vs = &ipvs.virtual_servers[vi];
             let rs = &vs.real_servers[ri];
-            for e in self.board.of(id) {
+            for e in by_rs.get(&id).into_iter().flatten() {
                 let s = e.record.snapshot();
                 let _ = writeln!(out, " {} -> {}", fmt_vs(vs), fmt_rs(vs, rs));
                 let _ = writeln!(out, "   Keepalive method = {}", e.method);
@@ -120,13 +133,13 @@ impl CheckData {
                 let _ = writeln!(out, "   Using HA suspend");
             }
             for (ri, rs) in vs.real_servers.iter().enumerate() {
-                let id = self.index.iter().position(|&(v, r)| (v, r) == (vi, ri));
-                let failed = id.map_or(0, |id| {
-                    self.board
-                        .of(id)
-                        .filter(|e| !e.record.snapshot().up)
-                        .count()
-                });
+                let failed = ids
+                    .get(&(vi, ri))
+                    .and_then(|id| by_rs.get(id))
+                    .into_iter()
+                    .flatten()
+                    .filter(|e| !e.record.snapshot().up)
+                    .count();
                 let port = match (&vs.target, rs.port) {
                     (VsTarget::Addr { port, .. }, 0) => *port,
                     (_, p) => p,

@@ -95,6 +95,10 @@ impl Gates {
         self.update(&present);
         Some(tokio::spawn(async move {
             while let Some(ev) = rx.recv().await {
+                // Every gated check is gone (the runner stopped): stop following.
+                if self.gates.iter().all(|(_, _, tx)| tx.receiver_count() == 0) {
+                    return;
+                }
                 present.apply(ev);
                 // Take what is already queued before updating the gates.
                 while let Ok(ev) = rx.try_recv() {
