@@ -140,6 +140,7 @@ pub struct Runner {
     board: super::status::Board,
     /// `ha_suspend` gates by [`GateId`]: (label, addresses).
     gates: Vec<(String, Vec<IpAddr>)>,
+    gate_index: HashMap<String, GateId>,
 }
 
 /// An `ha_suspend` gate of a [`Runner`] (see [`Runner::gate`]).
@@ -160,9 +161,10 @@ impl Runner {
     /// `addrs` is configured on this host. `label` names it in the log (and identifies it:
     /// the same label gives the same gate).
     pub fn gate(&mut self, label: String, addrs: Vec<IpAddr>) -> GateId {
-        if let Some(i) = self.gates.iter().position(|(l, _)| *l == label) {
+        if let Some(&i) = self.gate_index.get(&label) {
             return i;
         }
+        self.gate_index.insert(label.clone(), self.gates.len());
         self.gates.push((label, addrs));
         self.gates.len() - 1
     }

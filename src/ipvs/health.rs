@@ -410,6 +410,7 @@ pub fn runner_for(config: &Config) -> (Runner, RsIndex, Vec<String>) {
             crate::config::model::VsTarget::Addr { port, .. } => *port,
             _ => 0,
         };
+        let gate = ha_suspend_gate(config, vs).map(|(l, a)| runner.gate(l, a));
         for (ri, rs) in vs.real_servers.iter().enumerate() {
             if rs.health.checkers.is_empty() {
                 continue;
@@ -417,7 +418,6 @@ pub fn runner_for(config: &Config) -> (Runner, RsIndex, Vec<String>) {
             let id = index.len();
             index.push((vi, ri));
             runner.set_weight(id, rs.weight);
-            let gate = ha_suspend_gate(config, vs).map(|(l, a)| runner.gate(l, a));
             for c in &rs.health.checkers {
                 match checker(config, vs, rs, c, vs_port) {
                     Ok(ch) => runner.subscribe_gated(id, ch, resolve(vs, rs, c), gate),
