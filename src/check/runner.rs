@@ -391,6 +391,39 @@ mod tests {
     }
 
     #[test]
+    fn a_misc_dynamic_weight_of_a_real_server_that_stays_up_is_reported() {
+        use crate::check::misc::MiscCheck;
+        let mut r = Runner::new();
+        r.subscribe(
+            0,
+            Checker::Misc(MiscCheck {
+                argv: vec!["/bin/sh".into(), "-c".into(), "exit 12".into()],
+                timeout: std::time::Duration::from_secs(5),
+                dynamic: true,
+                run_as: None,
+            }),
+            Timing {
+                delay_loop: std::time::Duration::from_secs(60),
+                ..Timing::default()
+            },
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let ev = rt.block_on(async {
+            let (tx, mut rx) = mpsc::channel(4);
+            let task = tokio::spawn(r.run(tx));
+            let ev = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await;
+            task.abort();
+            ev
+        });
+        let ev = ev.expect("an event within 10 s").expect("runner alive");
+        // exit 12 = up with weight 10; the real server was up already.
+        assert_eq!((ev.rs, ev.up, ev.cause.weight), (0, true, Some(10)));
+    }
+
+    #[test]
     fn identical_checks_are_shared() {
         let tcp = |port| {
             Checker::Tcp(TcpCheck {
