@@ -101,11 +101,19 @@ fn file_check_follows_the_file_with_keepalived_s_weight_rules() {
         });
     });
 
-    // At start the runner reports what differs from "up at the configured weight".
-    let evs = next(&rx, 2);
-    assert_eq!(summary(&evs), [(2, false, Some(10)), (3, true, Some(17))]);
+    // At start the runner reports what it read for every real server with a FILE_CHECK.
+    let evs = next(&rx, 4);
+    assert_eq!(
+        summary(&evs),
+        [
+            (0, true, Some(10)),
+            (1, true, Some(10)),
+            (2, false, Some(10)),
+            (3, true, Some(17))
+        ]
+    );
     assert!(
-        evs[0]
+        evs[2]
             .cause
             .reason
             .as_deref()

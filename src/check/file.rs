@@ -235,17 +235,14 @@ impl FileWatch {
         })
     }
 
-    /// The state read at start of every real server whose FILE_CHECKs make it down or change
-    /// its weight, so that an owner that did not read the files itself learns it.
+    /// The state read at start of every real server with a FILE_CHECK (in real server
+    /// order), so that the owner has what the runner read even if the file changed since the
+    /// owner's own reading (an event that changes nothing is a no-op for the controller).
     pub fn initial_events(&self, health: &HashMap<RsId, RealServerHealth>) -> Vec<RsEvent> {
         let mut out = Vec::new();
         for (&rs, subs) in &self.rs {
             let up = health.get(&rs).is_none_or(RealServerHealth::is_up);
             let weight = self.weight(rs);
-            let base = self.base.get(&rs).copied().unwrap_or(1);
-            if up && weight == base {
-                continue;
-            }
             out.push(RsEvent {
                 rs,
                 up,
