@@ -1,8 +1,9 @@
 //! Wiring and lifecycle: logging, config load, `-t`, daemonizing, pidfile, signals, the engine.
 //!
 //! Signals (keepalived's contract): TERM and INT stop gracefully (priority-0 adverts, VIPs
-//! released, notify_stop); HUP, USR1 and USR2 are caught so they never kill the daemon, and
-//! say in the log that reload and dumps are not implemented yet.
+//! released, notify_stop); HUP, USR1 and USR2 are caught so they never kill the daemon (USR1
+//! writes the checker data file, see [`crate::status`]); the log says that reload, the VRRP
+//! data dump and the USR2 stats dump are not implemented yet.
 
 use crate::cli::{Cli, DEFAULT_PIDFILE};
 use crate::config::{self, LoadOptions, Severity};
@@ -95,11 +96,14 @@ pub fn main(cli: Cli) -> ExitCode {
         // lead to the orderly shutdown that removes it (the task registers its handlers before
         // its first await, which yield_now lets it reach).
         let (tx, rx) = tokio::sync::mpsc::channel(4);
-        let signals = tokio::spawn(handle_signals(tx));
+        let check_data = std::sync::Arc::new(std::sync::OnceLock::new());
+        let signals = tokio::spawn(handle_signals(tx, check_data.clone()));
         tokio::task::yield_now().await;
         // IPVS: program the virtual servers first, remove them after VRRP stopped (unless -I).
         let ipvs = if ipvs_opts.0 && !loaded.config.ipvs.virtual_servers.is_empty() {
-            Some(crate::ipvs::controller::Controller::start(&loaded.config).await)
+            let c = crate::ipvs::controller::Controller::start(&loaded.config).await;
+            let _ = check_data.set(c.check_data());
+            Some(c)
         } else {
             None
         };
@@ -142,7 +146,10 @@ async fn run(
     ExitCode::SUCCESS
 }
 
-async fn handle_signals(tx: tokio::sync::mpsc::Sender<Control>) {
+/// The checker data the SIGUSR1 dump writes, once the IPVS side has started.
+type CheckDataSlot = std::sync::Arc<std::sync::OnceLock<std::sync::Arc<crate::status::CheckData>>>;
+
+async fn handle_signals(tx: tokio::sync::mpsc::Sender<Control>, check_data: CheckDataSlot) {
     let (Ok(mut term), Ok(mut int), Ok(mut hup), Ok(mut usr1), Ok(mut usr2)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -158,10 +165,23 @@ async fn handle_signals(tx: tokio::sync::mpsc::Sender<Control>) {
             _ = term.recv() => { info!("Stopping"); let _ = tx.send(Control::Shutdown).await; }
             _ = int.recv() => { info!("Stopping"); let _ = tx.send(Control::Shutdown).await; }
             _ = hup.recv() => warn!("Reload (SIGHUP) is not implemented yet; the running configuration is unchanged"),
-            _ = usr1.recv() => warn!("Data dump (SIGUSR1) is not implemented yet"),
+            _ = usr1.recv() => dump_data(&check_data),
             _ = usr2.recv() => warn!("Stats dump (SIGUSR2) is not implemented yet"),
         }
     }
+}
+
+/// SIGUSR1: writes the checker data file (keepalived `keepalived_check.data`); the VRRP data
+/// file (`keepalived.data`) is not written yet.
+fn dump_data(check_data: &CheckDataSlot) {
+    match check_data.get() {
+        Some(d) => match d.write(&crate::status::data_dir()) {
+            Ok(path) => info!("Checker data written to {}", path.display()),
+            Err(e) => error!("cannot write the checker data file: {e}"),
+        },
+        None => warn!("Data dump (SIGUSR1): no checker data (no virtual server running)"),
+    }
+    warn!("Data dump (SIGUSR1): the VRRP data file is not implemented yet");
 }
 
 /// `-t[=LOG_FILE]`: prints every diagnostic (to stderr and, if given, to LOG_FILE) and returns

@@ -32,5 +32,6 @@ pub mod ipvs;
 pub mod net;
 pub mod notify;
 pub mod script;
+pub mod status;
 pub mod vrrp;
 pub mod wire;

@@ -93,20 +93,66 @@ fn bad_value_is_an_error_with_position_and_keeps_the_default() {
 
 #[test]
 fn unimplemented_keywords_warn_once_per_block() {
-    let text = "virtual_server 10.0.0.1 80 {\n  delay_loop 6\n  real_server 10.0.0.2 80 {\n    FILE_CHECK { track_file f }\n  }\n}\n"
+    let text = "virtual_server 10.0.0.1 80 {\n  delay_loop 6\n  real_server 10.0.0.2 80 {\n    BFD_CHECK { name f }\n  }\n}\n"
         .to_string()
         + &instance("    use_vmac_addr\n    track_bfd {\n        bfd1\n    }\n");
     let l = parse(&text);
     assert_eq!(
         messages(&l),
         vec![
-            "test.conf:4:5: warning: (VS 10.0.0.1 80) FILE_CHECK: not implemented yet; this checker is not run",
+            "test.conf:4:5: warning: (VS 10.0.0.1 80) BFD_CHECK: not implemented yet; this checker is not run",
             "test.conf:10:5: warning: 'use_vmac_addr' is a keepalived keyword that rkeepalived does not implement yet; ignored",
             "test.conf:11:5: warning: 'track_bfd' is a keepalived keyword that rkeepalived does not implement yet; ignored",
         ]
     );
     assert_eq!(l.config.virtual_servers_seen, 1);
     assert_eq!(l.config.vrrp_instances.len(), 1);
+}
+
+#[test]
+fn file_check_names_a_track_file_defined_above_with_keepalived_s_messages() {
+    let text = "track_file tf1 {\n  file /tmp/tf1\n  weight 3 reverse\n}\n\
+virtual_server 10.0.0.1 80 {\n  real_server 10.0.0.2 80 {\n\
+    FILE_CHECK {\n      track_file tf1\n    }\n\
+    FILE_CHECK {\n      track_file tf1\n      weight 0\n    }\n\
+    FILE_CHECK {\n      track_file nosuch\n    }\n\
+    FILE_CHECK {\n      track_file tf1\n      weight 3000000000\n      weight 2 sideways\n      connect_timeout 3\n    }\n\
+  }\n}\n";
+    let l = parse(text);
+    assert_eq!(
+        messages(&l),
+        vec![
+            "test.conf:15:18: error: (VS 10.0.0.1 80) FILE_CHECK: track_file nosuch not found",
+            "test.conf:14:1: error: (VS 10.0.0.1 80) FILE_CHECK: FILE_CHECK has no track_file specified - ignoring",
+            "test.conf:19:14: error: (VS 10.0.0.1 80) FILE_CHECK: weight for track file must be in [-2147483647..2147483647] inclusive. Ignoring...",
+            "test.conf:20:16: error: (VS 10.0.0.1 80) FILE_CHECK: unknown track file weight option sideways - ignoring",
+            "test.conf:21:7: warning: (VS 10.0.0.1 80) FILE_CHECK: Unknown keyword 'connect_timeout'",
+        ]
+    );
+    use rkeepalived::config::model::CheckerKind;
+    let kinds: Vec<(i32, bool)> = l.config.ipvs.virtual_servers[0].real_servers[0]
+        .health
+        .checkers
+        .iter()
+        .map(|c| match &c.kind {
+            CheckerKind::File {
+                track_file,
+                path,
+                weight,
+                reverse,
+                ..
+            } => {
+                assert_eq!(
+                    (track_file.as_str(), path.to_str()),
+                    ("tf1", Some("/tmp/tf1"))
+                );
+                (*weight, *reverse)
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    // The block's weight when the FILE_CHECK has none; its own otherwise; invalid ones ignored.
+    assert_eq!(kinds, [(3, true), (0, false), (3, true)]);
 }
 
 #[test]

@@ -4,7 +4,10 @@
 //! * [`tcp`] — `TCP_CHECK`: a connect within `connect_timeout`.
 //! * [`http`] — `HTTP_GET`: request, status codes, MD5 digest of the body.
 //! * [`misc`] — `MISC_CHECK`: a script's exit status (`misc_dynamic` weights).
+//! * [`file`] — `FILE_CHECK`: the number in a `track_file`'s file (down, or a weight delta).
 //! * [`dns`], [`udp`], [`ping`], [`smtp`] — `DNS_CHECK`, `UDP_CHECK`, `PING_CHECK`, `SMTP_CHECK`.
+//! * [`suspend`] — `ha_suspend`: checks run only while the virtual server address is local.
+//! * [`status`] — each check's last result, for the SIGUSR1 data dump.
 //! * [`runner`] — many checkers: identical checks shared, a real server up only while all its
 //!   checkers are.
 //! * [`genhash`] — `rkeepalived --genhash`, keepalived's genhash.
@@ -13,6 +16,7 @@
 //! the delay it returns, and sends an [`Event`] only on transitions.
 
 pub mod dns;
+pub mod file;
 pub mod genhash;
 pub mod http;
 pub mod misc;
@@ -20,6 +24,8 @@ pub mod ping;
 pub mod runner;
 pub mod smtp;
 pub mod state;
+pub mod status;
+pub mod suspend;
 pub mod tcp;
 pub mod tls;
 pub mod udp;
@@ -100,6 +106,9 @@ pub enum Checker {
     Udp(udp::UdpCheck),
     Ping(ping::PingCheck),
     Smtp(smtp::SmtpCheck),
+    /// `FILE_CHECK`: the [`runner::Runner`] watches the file instead of polling it per
+    /// `delay_loop` (see [`file`]).
+    File(file::FileCheck),
 }
 
 /// The result of one attempt.
@@ -126,6 +135,28 @@ impl Checker {
             Checker::Udp(c) => Box::pin(c.attempt(t)).await,
             Checker::Ping(c) => Box::pin(c.attempt(t)).await,
             Checker::Smtp(c) => Box::pin(c.attempt(t)).await,
+            Checker::File(c) => {
+                let v = c.read();
+                match c.status(v) {
+                    file::FileStatus::Fault => Attempt::Failed(c.fault_reason(v)),
+                    file::FileStatus::Weight(_) => Attempt::Ok,
+                }
+            }
+        }
+    }
+
+    /// keepalived's `Keepalive method` name of the checker.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Checker::Tcp(_) => "TCP_CHECK",
+            Checker::Http(c) if c.tls.is_some() => "SSL_GET",
+            Checker::Http(_) => "HTTP_GET",
+            Checker::Misc(_) => "MISC_CHECK",
+            Checker::Dns(_) => "DNS_CHECK",
+            Checker::Udp(_) => "UDP_CHECK",
+            Checker::Ping(_) => "PING_CHECK",
+            Checker::Smtp(_) => "SMTP_CHECK",
+            Checker::File(_) => "FILE_CHECK",
         }
     }
 
@@ -139,6 +170,7 @@ impl Checker {
             Checker::Udp(c) => format!("[{}]:udp:{}", c.target.addr.ip(), c.target.addr.port()),
             Checker::Ping(c) => format!("[{}]", c.addr),
             Checker::Smtp(c) => describe_addr(c.target.addr),
+            Checker::File(c) => format!("FILE_CHECK on track_file {}", c.name),
         }
     }
 }
@@ -163,6 +195,20 @@ pub struct Event {
 /// Drives `checker` forever with `timing`, sending an [`Event`] on every transition.
 /// Returns when the receiver is gone.
 pub async fn run(id: usize, checker: Checker, timing: Timing, tx: mpsc::Sender<Event>) {
+    run_gated(id, checker, timing, tx, None, None).await
+}
+
+/// [`run`], attempting only while `gate` holds `true` (`ha_suspend`: the virtual server's
+/// address is local). While suspended the checker keeps its state and reports nothing; the
+/// first attempt after a resume is immediate. A closed gate channel counts as open.
+pub async fn run_gated(
+    id: usize,
+    checker: Checker,
+    timing: Timing,
+    tx: mpsc::Sender<Event>,
+    mut gate: Option<tokio::sync::watch::Receiver<bool>>,
+    record: Option<std::sync::Arc<status::CheckRecord>>,
+) {
     let mut state = CheckState::new(timing);
     // The first attempt of each checker is spread over `warmup` (keepalived: a random delay up
     // to warmup) or, without warmup, over the first second (at most one delay_loop): ten
@@ -178,6 +224,21 @@ pub async fn run(id: usize, checker: Checker, timing: Timing, tx: mpsc::Sender<E
     tokio::time::sleep(spread.mul_f64(frac)).await;
     let mut last_weight = None;
     loop {
+        if let Some(g) = gate.as_mut() {
+            let mut suspended = false;
+            while !*g.borrow_and_update() {
+                if !suspended && let Some(r) = &record {
+                    r.set_enabled(false);
+                }
+                suspended = true;
+                if g.changed().await.is_err() {
+                    break;
+                }
+            }
+            if let Some(r) = &record {
+                r.set_enabled(true);
+            }
+        }
         let attempt = checker.attempt(&timing).await;
         let (ok, reason, weight) = match attempt {
             Attempt::Ok => (true, None, None),
@@ -192,6 +253,9 @@ pub async fn run(id: usize, checker: Checker, timing: Timing, tx: mpsc::Sender<E
             );
         }
         let (transition, delay) = state.record(ok);
+        if let Some(r) = &record {
+            r.attempt(reason.clone().map_or(Ok(()), Err), state.is_up());
+        }
         let weight_changed = weight.is_some() && weight != last_weight;
         if weight.is_some() {
             last_weight = weight;

@@ -11,6 +11,7 @@
 
 use super::{Checker, Event, Timing, Transition};
 use std::collections::HashMap;
+use std::net::IpAddr;
 use tokio::sync::mpsc;
 
 /// Identifies a real server of a virtual server for the owner of the runner (the IPVS
@@ -122,6 +123,9 @@ struct SharedCheck {
     checker: Checker,
     timing: Timing,
     subscribers: Vec<(RsId, usize)>,
+    /// `ha_suspend`: the virtual server address that must be local for the check to run.
+    gate: Option<GateId>,
+    record: std::sync::Arc<super::status::CheckRecord>,
 }
 
 /// Collects checker subscriptions, then runs each distinct check once.
@@ -130,7 +134,17 @@ pub struct Runner {
     checks: Vec<SharedCheck>,
     index: HashMap<String, usize>,
     health: HashMap<RsId, RealServerHealth>,
+    /// `FILE_CHECK`s: watched files, not polled checks.
+    files: super::file::FileWatch,
+    /// Every (real server, check) pair with the check's record, for the data dump.
+    board: super::status::Board,
+    /// `ha_suspend` gates by [`GateId`]: (label, addresses).
+    gates: Vec<(String, Vec<IpAddr>)>,
+    gate_index: HashMap<String, GateId>,
 }
+
+/// An `ha_suspend` gate of a [`Runner`] (see [`Runner::gate`]).
+pub type GateId = usize;
 
 impl Runner {
     pub fn new() -> Runner {
@@ -140,29 +154,97 @@ impl Runner {
     /// Adds `checker` with `timing` as the next checker of real server `rs`. An identical
     /// check already subscribed by another real server is shared.
     pub fn subscribe(&mut self, rs: RsId, checker: Checker, timing: Timing) {
+        self.subscribe_gated(rs, checker, timing, None)
+    }
+
+    /// Declares an `ha_suspend` gate: the checks subscribed with it run only while one of
+    /// `addrs` is configured on this host. `label` names it in the log (and identifies it:
+    /// the same label gives the same gate).
+    pub fn gate(&mut self, label: String, addrs: Vec<IpAddr>) -> GateId {
+        if let Some(&i) = self.gate_index.get(&label) {
+            return i;
+        }
+        self.gate_index.insert(label.clone(), self.gates.len());
+        self.gates.push((label, addrs));
+        self.gates.len() - 1
+    }
+
+    /// [`Runner::subscribe`] for a virtual server with `ha_suspend`: the check runs only
+    /// while an address of `gate` (from [`Runner::gate`]) is configured on this host (keepalived
+    /// `update_checker_activity`); it starts suspended until the address is seen.
+    pub fn subscribe_gated(
+        &mut self,
+        rs: RsId,
+        checker: Checker,
+        timing: Timing,
+        gate: Option<GateId>,
+    ) {
         let health = self
             .health
             .entry(rs)
             .or_insert_with(|| RealServerHealth::new(Vec::new()));
         let slot = health.checkers_up.len();
+        let (method, service) = (checker.method(), checker.describe());
+        if let Checker::File(fc) = checker {
+            let record = super::status::CheckRecord::new(true, true);
+            let up = self.files.add(rs, slot, fc, record.clone());
+            health.checkers_up.push(up);
+            self.board.entries.push(super::status::BoardEntry {
+                rs,
+                method,
+                service,
+                record,
+            });
+            return;
+        }
         health.checkers_up.push(!timing.alpha);
-        let key = format!("{}|{timing:?}", checker.key());
-        match self.index.get(&key) {
-            Some(&i) => self.checks[i].subscribers.push((rs, slot)),
+        let key = format!("{}|{timing:?}|{gate:?}", checker.key());
+        let record = match self.index.get(&key) {
+            Some(&i) => {
+                self.checks[i].subscribers.push((rs, slot));
+                self.checks[i].record.clone()
+            }
             None => {
                 self.index.insert(key, self.checks.len());
+                let record = super::status::CheckRecord::new(!timing.alpha, gate.is_none());
                 self.checks.push(SharedCheck {
                     checker,
                     timing,
                     subscribers: vec![(rs, slot)],
+                    gate,
+                    record: record.clone(),
                 });
+                record
             }
-        }
+        };
+        self.board.entries.push(super::status::BoardEntry {
+            rs,
+            method,
+            service,
+            record,
+        });
     }
 
-    /// Number of checks that will run (after sharing).
+    /// Number of checks that will run (after sharing), watched files included.
     pub fn distinct_checks(&self) -> usize {
-        self.checks.len()
+        self.checks.len() + self.files.len()
+    }
+
+    /// Every (real server, check) pair with the record its check task keeps up to date
+    /// (take it before [`Runner::run`]).
+    pub fn board(&self) -> super::status::Board {
+        self.board.clone()
+    }
+
+    /// Sets real server `rs`'s configured weight, the base its `FILE_CHECK` weights add to
+    /// (default 1).
+    pub fn set_weight(&mut self, rs: RsId, weight: u32) {
+        self.files.set_base_weight(rs, weight);
+    }
+
+    /// Real server `rs`'s weight at start (its configured weight plus its `FILE_CHECK`s').
+    pub fn initial_weight(&self, rs: RsId) -> u32 {
+        self.files.weight(rs)
     }
 
     /// Whether real server `rs` starts up (no `alpha` checker).
@@ -176,24 +258,57 @@ impl Runner {
         let (etx, mut erx) = mpsc::channel::<Event>(1024);
         let mut subscribers = Vec::with_capacity(self.checks.len());
         let mut tasks = Vec::with_capacity(self.checks.len());
+        let mut gates = super::suspend::Gates::new(self.gates);
         for (id, c) in self.checks.into_iter().enumerate() {
             subscribers.push(c.subscribers);
-            tasks.push(tokio::spawn(super::run(
+            tasks.push(tokio::spawn(super::run_gated(
                 id,
                 c.checker,
                 c.timing,
                 etx.clone(),
+                c.gate.map(|a| gates.receiver(a)),
+                Some(c.record),
             )));
+        }
+        if let Some(t) = gates.start() {
+            tasks.push(t);
         }
         drop(etx);
         let mut health = self.health;
-        while let Some(ev) = erx.recv().await {
+        let mut files = self.files;
+        let (ftx, mut frx) = mpsc::channel::<(usize, i64)>(64);
+        tasks.extend(files.spawn_pollers(&ftx));
+        drop(ftx);
+        for ev in files.initial_events(&health) {
+            if tx.send(ev).await.is_err() {
+                tasks.iter().for_each(|t| t.abort());
+                return;
+            }
+        }
+        loop {
+            let ev = tokio::select! {
+                Some(ev) = erx.recv() => ev,
+                Some((file, value)) = frx.recv() => {
+                    for ev in files.on_value(file, value, &mut health) {
+                        if tx.send(ev).await.is_err() {
+                            tasks.iter().for_each(|t| t.abort());
+                            return;
+                        }
+                    }
+                    continue;
+                }
+                else => break,
+            };
             let up = ev.transition == Transition::Up;
             for &(rs, slot) in &subscribers[ev.id] {
                 let Some(h) = health.get_mut(&rs) else {
                     continue;
                 };
-                if let Some(now_up) = h.update(slot, up)
+                // A misc_dynamic weight change of a real server that stays up is reported too.
+                let changed = h
+                    .update(slot, up)
+                    .or((ev.weight.is_some() && up && h.is_up()).then_some(true));
+                if let Some(now_up) = changed
                     && tx
                         .send(RsEvent {
                             rs,
@@ -273,6 +388,39 @@ mod tests {
         assert_eq!(h.update(0, true), None);
         assert_eq!(h.update(1, true), Some(true));
         assert!(RealServerHealth::new(vec![]).is_up());
+    }
+
+    #[test]
+    fn a_misc_dynamic_weight_of_a_real_server_that_stays_up_is_reported() {
+        use crate::check::misc::MiscCheck;
+        let mut r = Runner::new();
+        r.subscribe(
+            0,
+            Checker::Misc(MiscCheck {
+                argv: vec!["/bin/sh".into(), "-c".into(), "exit 12".into()],
+                timeout: std::time::Duration::from_secs(5),
+                dynamic: true,
+                run_as: None,
+            }),
+            Timing {
+                delay_loop: std::time::Duration::from_secs(60),
+                ..Timing::default()
+            },
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let ev = rt.block_on(async {
+            let (tx, mut rx) = mpsc::channel(4);
+            let task = tokio::spawn(r.run(tx));
+            let ev = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await;
+            task.abort();
+            ev
+        });
+        let ev = ev.expect("an event within 10 s").expect("runner alive");
+        // exit 12 = up with weight 10; the real server was up already.
+        assert_eq!((ev.rs, ev.up, ev.cause.weight), (0, true, Some(10)));
     }
 
     #[test]

@@ -670,6 +670,21 @@ pub enum CheckerKind {
     Smtp {
         helo_name: Option<String>,
     },
+    /// `FILE_CHECK { track_file NAME; weight N [reverse] }` (keepalived check_file.c): follows
+    /// the number in the top-level `track_file NAME` block's file.
+    /// The block is resolved when parsed (keepalived: the `track_file` must be defined above).
+    File {
+        /// The `track_file` block's name.
+        track_file: String,
+        /// Its `file PATH`.
+        path: std::path::PathBuf,
+        /// `weight N` of the FILE_CHECK, else the `track_file` block's.
+        weight: i32,
+        /// `reverse` (same origin as `weight`).
+        reverse: bool,
+        /// The block's `init_file [VALUE] [overwrite]`.
+        init_file: Option<(i64, bool)>,
+    },
 }
 
 /// One checker block of a `real_server`, with keepalived's common options.

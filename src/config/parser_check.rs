@@ -87,6 +87,7 @@ impl Parser {
             },
             "PING_CHECK" => CheckerKind::Ping,
             "SMTP_CHECK" => CheckerKind::Smtp { helo_name: None },
+            "FILE_CHECK" => return self.file_check_block(who, line),
             _ => return None,
         };
         let mut c = CheckerCfg {
@@ -147,6 +148,107 @@ impl Parser {
             }
         }
         Some(c)
+    }
+
+    /// `FILE_CHECK { track_file NAME; weight N [reverse|noreverse] }` (keepalived
+    /// check_file.c): `None` (with keepalived's error) when it names no defined `track_file`.
+    /// Timing keywords do not apply: the file is watched, not polled per `delay_loop`.
+    fn file_check_block(&mut self, who: &str, line: &Line) -> Option<CheckerCfg> {
+        let owner = line.keyword().clone();
+        let who = format!("{who}FILE_CHECK: ");
+        let mut track_file: Option<String> = None;
+        let mut weight = None;
+        if self.peek_is_open() {
+            self.open_block(&owner);
+            while let Some(l) = self.next_in_block(&owner) {
+                match l.keyword().text.as_str() {
+                    "track_file" => {
+                        let Some(name) = self.need(&who, &l, 1).cloned() else {
+                            continue;
+                        };
+                        if self.config.tracking.files.contains_key(&name.text) {
+                            track_file = Some(name.text);
+                        } else {
+                            self.diags.error(
+                                &name.span,
+                                format!("{who}track_file {} not found", name.text),
+                            );
+                        }
+                    }
+                    "weight" => {
+                        if l.arg(1).is_none() {
+                            self.diags
+                                .error(l.span(), format!("{who}track file weight missing"));
+                            continue;
+                        }
+                        let w = match values::integer(
+                            &l.words[1].text,
+                            -(i32::MAX as i64),
+                            i32::MAX as i64,
+                        ) {
+                            Ok(w) => w as i32,
+                            Err(_) => {
+                                self.diags.error(
+                                    &l.words[1].span,
+                                    format!(
+                                        "{who}weight for track file must be in [{}..{}] \
+                                         inclusive. Ignoring...",
+                                        -i32::MAX,
+                                        i32::MAX
+                                    ),
+                                );
+                                continue;
+                            }
+                        };
+                        let reverse = match l.arg(2).map(|w| w.text.as_str()) {
+                            None | Some("noreverse") => false,
+                            Some("reverse") => true,
+                            Some(other) => {
+                                self.diags.error(
+                                    &l.words[2].span,
+                                    format!(
+                                        "{who}unknown track file weight option {other} - ignoring"
+                                    ),
+                                );
+                                continue;
+                            }
+                        };
+                        weight = Some((w, reverse));
+                    }
+                    other => {
+                        self.diags
+                            .warn(l.span(), format!("{who}Unknown keyword '{other}'"));
+                        self.skip_block_if_any(l.keyword());
+                    }
+                }
+            }
+        }
+        let Some(tf) = track_file.and_then(|n| self.config.tracking.files.get(&n)) else {
+            self.diags.error(
+                &owner.span,
+                format!("{who}FILE_CHECK has no track_file specified - ignoring"),
+            );
+            return None;
+        };
+        let (weight, reverse) = weight.unwrap_or((tf.weight, tf.weight_reverse));
+        Some(CheckerCfg {
+            kind: CheckerKind::File {
+                track_file: tf.name.clone(),
+                path: tf.file.clone(),
+                weight,
+                reverse,
+                init_file: tf.init_file,
+            },
+            connect_ip: None,
+            connect_port: None,
+            bindto: None,
+            bind_port: None,
+            bind_if: None,
+            fwmark: None,
+            timing: CheckTiming::default(),
+            log_all_failures: false,
+            span: owner.span.clone(),
+        })
     }
 
     fn checker_specific(&mut self, who: &str, kind: &mut CheckerKind, l: &Line) {

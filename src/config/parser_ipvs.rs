@@ -344,6 +344,8 @@ impl Parser {
                 }
                 _ if CHECKERS.contains(&kw) => match self.checker_block(who, kw, &l) {
                     Some(c) => rs.health.checkers.push(c),
+                    // Already reported (no or an unknown track_file), as keepalived does.
+                    None if kw == "FILE_CHECK" => {}
                     None => {
                         rs.checkers_skipped += 1;
                         self.diags.warn(
@@ -362,6 +364,15 @@ impl Parser {
     /// keepalived's checks after the block: the family of a fwmark service, and real servers
     /// whose family differs from the service's (only TUN may mix families).
     fn complete_vs(&mut self, who: &str, vs: &mut VirtualServer) {
+        // keepalived check_parser.c: a fwmark service has no address whose presence could
+        // suspend its checkers.
+        if vs.health.ha_suspend && matches!(vs.target, VsTarget::Fwmark { .. }) {
+            self.diags.warn(
+                &vs.span,
+                format!("{who}cannot use ha_suspend with fwmarks - clearing ha_suspend"),
+            );
+            vs.health.ha_suspend = false;
+        }
         let family_v6 = match &vs.target {
             VsTarget::Addr { addr, .. } => Some(addr.is_ipv6()),
             VsTarget::Fwmark { .. } => Some(

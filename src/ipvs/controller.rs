@@ -251,6 +251,8 @@ pub fn remove_owned(sock: &mut IpvsSocket, owned: &Table) -> Result<usize, IpvsE
 pub struct Controller {
     stop: Option<tokio::sync::oneshot::Sender<bool>>,
     task: tokio::task::JoinHandle<()>,
+    /// What the SIGUSR1 checker data dump shows.
+    check_data: std::sync::Arc<crate::status::CheckData>,
 }
 
 /// The state the controller task owns.
@@ -302,6 +304,11 @@ impl Controller {
             }
         };
         let (runner, index, problems) = health::runner_for(config);
+        let check_data = std::sync::Arc::new(crate::status::CheckData {
+            config: config.clone(),
+            index: index.clone(),
+            board: runner.board(),
+        });
         for p in problems {
             error!("checker not started: {p}");
         }
@@ -315,7 +322,13 @@ impl Controller {
         Controller {
             stop: Some(stop_tx),
             task,
+            check_data,
         }
+    }
+
+    /// The state the SIGUSR1 checker data dump writes.
+    pub fn check_data(&self) -> std::sync::Arc<crate::status::CheckData> {
+        self.check_data.clone()
     }
 
     /// At exit: stops the checkers and removes the owned services unless `dont_release`
@@ -377,7 +390,9 @@ impl Running {
         if let Some(reason) = &ev.cause.reason {
             info!("{reason}");
         }
+        let old_weight = self.health[vi].weight.get(ri).copied();
         let change = self.health[vi].update(vs, ri, ev.up, ev.cause.weight);
+        let new_weight = self.health[vi].weight.get(ri).copied();
         let after = vs_entries(config, vs, &self.health[vi]);
         let inhibit = health::inhibit(vs, rs);
         for key in after.keys() {
@@ -391,6 +406,16 @@ impl Running {
                 fmt_service(key).split(':').nth(1).unwrap_or("tcp"),
                 if rs.port == 0 { vs_port } else { rs.port }
             );
+            if let (Some(o), Some(n)) = (old_weight, new_weight)
+                && o != n
+            {
+                // keepalived ipwrapper.c update_svr_wgt.
+                info!(
+                    "Changing weight from {o} to {n} for {}active service {rs_key} of VS {}",
+                    if ev.up { "" } else { "in" },
+                    fmt_service(key)
+                );
+            }
             if change.rs_changed {
                 let (verb, prep) = match (ev.up, inhibit) {
                     (true, false) => ("Adding", "to"),

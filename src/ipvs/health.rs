@@ -15,11 +15,11 @@
 use crate::check::runner::Runner;
 use crate::check::{self, Checker, Target, Timing};
 use crate::config::model::{
-    CheckTiming, CheckerCfg, CheckerKind, Config, RealServer, VirtualServer,
+    CheckTiming, CheckerCfg, CheckerKind, Config, RealServer, VirtualServer, VsTarget, VsgEntry,
 };
 use crate::ipvs::model::{Dest, DestKey};
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 /// The health of one virtual server's real servers, in config order.
@@ -57,8 +57,35 @@ impl VsHealth {
             weight,
             quorum_up: true,
         };
+        h.apply_file_checks(vs);
         h.quorum_up = h.live_weight() >= u64::from(vs.health.quorum);
         h
+    }
+
+    /// keepalived reads the `FILE_CHECK` files before it programs IPVS (check_daemon.c
+    /// `set_track_file_weights`, `set_track_file_checkers_down`): a real server starts down
+    /// when a file says so, and with its file weights added. Applies `init_file` first.
+    fn apply_file_checks(&mut self, vs: &VirtualServer) {
+        for (i, rs) in vs.real_servers.iter().enumerate() {
+            let files: Vec<check::file::FileCheck> = rs
+                .health
+                .checkers
+                .iter()
+                .filter_map(|c| match checker_of_file(c) {
+                    Some(Checker::File(f)) => Some(f),
+                    _ => None,
+                })
+                .collect();
+            if files.is_empty() {
+                continue;
+            }
+            let status: Vec<_> = files.iter().map(|f| f.status(f.init_and_read())).collect();
+            if status.iter().any(|s| !s.is_up()) {
+                self.alive[i] = false;
+            }
+            self.weight[i] =
+                check::file::effective_weight(rs.weight, status.iter().map(|s| s.delta()));
+        }
     }
 
     /// Sum of the weights of live real servers.
@@ -196,7 +223,8 @@ pub fn resolve(vs: &VirtualServer, rs: &RealServer, c: &CheckerCfg) -> Timing {
         retry: t.retry.unwrap_or(retry),
         delay_before_retry: t.delay_before_retry.unwrap_or(before_retry),
         warmup: t.warmup.unwrap_or(Duration::ZERO),
-        alpha: t.alpha.unwrap_or(false),
+        // keepalived clears alpha on a FILE_CHECK: its state is known at once.
+        alpha: t.alpha.unwrap_or(false) && !matches!(c.kind, CheckerKind::File { .. }),
     }
 }
 
@@ -303,6 +331,7 @@ pub fn checker(
             addr: target.addr.ip(),
             bind_if: target.bind_if,
         }),
+        CheckerKind::File { .. } => checker_of_file(c).expect("a FILE_CHECK"),
         CheckerKind::Smtp { helo_name } => Checker::Smtp(check::smtp::SmtpCheck {
             target,
             helo_name: helo_name.clone().unwrap_or_else(|| {
@@ -313,6 +342,63 @@ pub fn checker(
             }),
         }),
     })
+}
+
+/// The runnable checker of a `FILE_CHECK` block (`None` for other kinds).
+fn checker_of_file(c: &CheckerCfg) -> Option<Checker> {
+    match &c.kind {
+        CheckerKind::File {
+            track_file,
+            path,
+            weight,
+            reverse,
+            init_file,
+        } => Some(Checker::File(check::file::FileCheck {
+            name: track_file.clone(),
+            path: path.clone(),
+            weight: *weight,
+            reverse: *reverse,
+            init_file: *init_file,
+        })),
+        _ => None,
+    }
+}
+
+/// Most addresses taken from one `virtual_server_group` range for `ha_suspend` (keepalived
+/// ranges vary only the last byte of an IPv4 address, the last 16 bits of an IPv6 one).
+const MAX_RANGE_ADDRS: u32 = 65536;
+
+/// `ha_suspend`: the label and the addresses whose presence lets the checkers of `vs` run
+/// (its address, or every address of its group's ranges); `None` without `ha_suspend`.
+/// A fwmark service has none (the parser clears its `ha_suspend`, as keepalived does).
+pub fn ha_suspend_gate(config: &Config, vs: &VirtualServer) -> Option<(String, Vec<IpAddr>)> {
+    if !vs.health.ha_suspend {
+        return None;
+    }
+    match &vs.target {
+        VsTarget::Addr { addr, port } => Some((format!("VS [{addr}]:{port}"), vec![*addr])),
+        VsTarget::Group(name) => {
+            let g = config.ipvs.groups.get(name)?;
+            let mut addrs = Vec::new();
+            for e in &g.entries {
+                if let VsgEntry::Range { first, count, .. } = e {
+                    for i in 0..(*count).min(MAX_RANGE_ADDRS) {
+                        let a = match first {
+                            IpAddr::V4(v4) => IpAddr::from(std::net::Ipv4Addr::from(
+                                u32::from(*v4).wrapping_add(i),
+                            )),
+                            IpAddr::V6(v6) => IpAddr::from(std::net::Ipv6Addr::from(
+                                u128::from(*v6).wrapping_add(u128::from(i)),
+                            )),
+                        };
+                        addrs.push(a);
+                    }
+                }
+            }
+            (!addrs.is_empty()).then(|| (format!("VS group {name}"), addrs))
+        }
+        VsTarget::Fwmark { .. } => None,
+    }
 }
 
 /// Which real server a runner id stands for: `(virtual server index, real server index)`.
@@ -329,15 +415,17 @@ pub fn runner_for(config: &Config) -> (Runner, RsIndex, Vec<String>) {
             crate::config::model::VsTarget::Addr { port, .. } => *port,
             _ => 0,
         };
+        let gate = ha_suspend_gate(config, vs).map(|(l, a)| runner.gate(l, a));
         for (ri, rs) in vs.real_servers.iter().enumerate() {
             if rs.health.checkers.is_empty() {
                 continue;
             }
             let id = index.len();
             index.push((vi, ri));
+            runner.set_weight(id, rs.weight);
             for c in &rs.health.checkers {
                 match checker(config, vs, rs, c, vs_port) {
-                    Ok(ch) => runner.subscribe(id, ch, resolve(vs, rs, c)),
+                    Ok(ch) => runner.subscribe_gated(id, ch, resolve(vs, rs, c), gate),
                     Err(e) => problems.push(format!("{}: {e}", c.span)),
                 }
             }
@@ -442,6 +530,47 @@ mod tests {
         // misc_dynamic weight change.
         h.update(&v, 0, true, Some(7));
         assert_eq!(keys(&h)[0], ("10.0.1.1".into(), 7));
+    }
+
+    #[test]
+    fn ha_suspend_follows_the_vs_address_or_every_address_of_its_group() {
+        let loaded = load_str(
+            Path::new("t.conf"),
+            "virtual_server_group G {\n 10.0.0.10-12 80\n fwmark 7\n 2001:db8::1 80\n}\n\
+             virtual_server group G {\n ha_suspend\n real_server 10.0.1.1 80 {\n }\n}\n\
+             virtual_server 10.0.0.1 80 {\n ha_suspend\n real_server 10.0.1.1 80 {\n }\n}\n\
+             virtual_server 10.0.0.2 80 {\n real_server 10.0.1.1 80 {\n }\n}\n\
+             virtual_server fwmark 5 {\n ha_suspend\n real_server 10.0.1.1 80 {\n }\n}\n",
+            &LoadOptions::default(),
+        );
+        let c = &loaded.config;
+        let gate = |i: usize| ha_suspend_gate(c, &c.ipvs.virtual_servers[i]);
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            gate(0),
+            Some((
+                "VS group G".to_string(),
+                vec![
+                    ip("10.0.0.10"),
+                    ip("10.0.0.11"),
+                    ip("10.0.0.12"),
+                    ip("2001:db8::1")
+                ]
+            ))
+        );
+        assert_eq!(
+            gate(1),
+            Some(("VS [10.0.0.1]:80".to_string(), vec![ip("10.0.0.1")]))
+        );
+        assert_eq!(gate(2), None, "no ha_suspend");
+        assert_eq!(gate(3), None, "cleared for a fwmark service");
+        assert!(
+            loaded.diagnostics.0.iter().any(|d| d
+                .to_string()
+                .ends_with("cannot use ha_suspend with fwmarks - clearing ha_suspend")),
+            "{:?}",
+            loaded.diagnostics.0
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@
 
 use std::io;
 
+pub mod addr_monitor;
 pub mod firewall;
 pub mod garp;
 pub mod link_monitor;

@@ -1,0 +1,194 @@
+//! Local address presence from the kernel, for `ha_suspend` (keepalived check's netlink
+//! reflector, `update_checker_activity`): an rtnetlink socket subscribed to
+//! `RTNLGRP_IPV4_IFADDR` and `RTNLGRP_IPV6_IFADDR` (linux/rtnetlink.h), then one
+//! `RTM_GETADDR` dump of every interface, so that an address added between the two is not
+//! missed (it is reported twice, which [`AddrSet`] absorbs).
+//!
+//! The subscribed socket is read by a dedicated thread (neli's socket is blocking) that
+//! forwards each `RTM_NEWADDR`/`RTM_DELADDR` as an [`AddrEvent`] to a tokio channel.
+
+use neli::consts::nl::NlmF;
+use neli::consts::rtnl::{Ifa, RtAddrFamily, RtScope, Rtm};
+use neli::consts::socket::NlFamily;
+use neli::nl::NlPayload;
+use neli::rtnl::{Ifaddrmsg, IfaddrmsgBuilder};
+use neli::socket::synchronous::NlSocketHandle;
+use neli::utils::Groups;
+use std::collections::{HashMap, HashSet};
+use std::io::Cursor;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use tokio::sync::mpsc;
+
+use super::NetError;
+use super::netlink::Netlink;
+
+/// `RTNLGRP_IPV4_IFADDR` (linux/rtnetlink.h).
+const RTNLGRP_IPV4_IFADDR: u32 = 5;
+/// `RTNLGRP_IPV6_IFADDR` (linux/rtnetlink.h).
+const RTNLGRP_IPV6_IFADDR: u32 = 9;
+
+/// One address appearing on or leaving an interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddrEvent {
+    pub ifindex: u32,
+    pub addr: IpAddr,
+    /// `RTM_NEWADDR` (true) or `RTM_DELADDR`.
+    pub added: bool,
+}
+
+/// The local addresses seen so far, with the interfaces each is on (an address may be on
+/// several, e.g. an IPv6 link-local one; it is present while it is on any).
+#[derive(Debug, Default, Clone)]
+pub struct AddrSet(HashMap<IpAddr, HashSet<u32>>);
+
+impl AddrSet {
+    /// Applies one event.
+    pub fn apply(&mut self, ev: AddrEvent) {
+        if ev.added {
+            self.0.entry(ev.addr).or_default().insert(ev.ifindex);
+        } else if let Some(ifs) = self.0.get_mut(&ev.addr) {
+            ifs.remove(&ev.ifindex);
+            if ifs.is_empty() {
+                self.0.remove(&ev.addr);
+            }
+        }
+    }
+
+    /// Whether `addr` is on some interface.
+    pub fn contains(&self, addr: IpAddr) -> bool {
+        self.0.contains_key(&addr)
+    }
+}
+
+/// Subscribes to address events in the calling thread's network namespace, starts the reader
+/// thread and returns the addresses present now (from a dump taken after subscribing). The
+/// thread ends when the receiver is dropped (at the next event).
+///
+/// Errors: [`NetError::Io`] when the socket cannot be opened or subscribed; the dump's errors.
+pub fn spawn(tx: mpsc::Sender<AddrEvent>) -> Result<Vec<AddrEvent>, NetError> {
+    let sock = NlSocketHandle::connect(
+        NlFamily::Route,
+        None,
+        Groups::new_groups(&[RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR]),
+    )
+    .map_err(|e| {
+        NetError::io(
+            "subscribe to RTNLGRP_IPV4_IFADDR/RTNLGRP_IPV6_IFADDR",
+            std::io::Error::other(e.to_string()),
+        )
+    })?;
+    std::thread::Builder::new()
+        .name("addr-monitor".into())
+        .spawn(move || read_loop(sock, tx))
+        .map_err(|e| NetError::io("start the address monitor thread", e))?;
+    Netlink::new()?.all_addresses()
+}
+
+fn read_loop(sock: NlSocketHandle, tx: mpsc::Sender<AddrEvent>) {
+    loop {
+        let (iter, _) = match sock.recv::<u16, neli::types::Buffer>() {
+            Ok(r) => r,
+            Err(e) => {
+                // ENOBUFS (events lost) is not fatal: keep reading.
+                tracing::warn!("address monitor: netlink receive error: {e}");
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                continue;
+            }
+        };
+        for msg in iter {
+            let Ok(msg) = msg else { continue };
+            let ty = *msg.nl_type();
+            let added = ty == libc::RTM_NEWADDR;
+            if !added && ty != libc::RTM_DELADDR {
+                continue;
+            }
+            let NlPayload::Payload(body) = msg.nl_payload() else {
+                continue;
+            };
+            let Some(ev) = event(body.as_ref(), added) else {
+                continue;
+            };
+            if tx.blocking_send(ev).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Decodes one `struct ifaddrmsg` with its attributes (`IFA_LOCAL`, else `IFA_ADDRESS`).
+fn event(bytes: &[u8], added: bool) -> Option<AddrEvent> {
+    use neli::FromBytesWithInput;
+    let msg = Ifaddrmsg::from_bytes_with_input(&mut Cursor::new(bytes), bytes.len()).ok()?;
+    let family = *msg.ifa_family();
+    let mut local = None;
+    let mut address = None;
+    for attr in msg.rtattrs().iter() {
+        let p = attr.rta_payload().as_ref();
+        let ip = match family {
+            RtAddrFamily::Inet => <[u8; 4]>::try_from(p)
+                .ok()
+                .map(|b| IpAddr::from(Ipv4Addr::from(b))),
+            RtAddrFamily::Inet6 => <[u8; 16]>::try_from(p)
+                .ok()
+                .map(|b| IpAddr::from(Ipv6Addr::from(b))),
+            _ => None,
+        };
+        if *attr.rta_type() == Ifa::Local {
+            local = ip;
+        } else if *attr.rta_type() == Ifa::Address {
+            address = ip;
+        }
+    }
+    Some(AddrEvent {
+        ifindex: *msg.ifa_index(),
+        addr: local.or(address)?,
+        added,
+    })
+}
+
+impl Netlink {
+    /// Every address on every interface now (`RTM_GETADDR` dump), as `added` events.
+    pub fn all_addresses(&self) -> Result<Vec<AddrEvent>, NetError> {
+        let op = "RTM_GETADDR dump";
+        let req = IfaddrmsgBuilder::default()
+            .ifa_family(RtAddrFamily::Unspecified)
+            .ifa_prefixlen(0)
+            .ifa_scope(RtScope::Universe)
+            .ifa_index(0)
+            .build()
+            .map_err(|e| NetError::Codec {
+                op: op.into(),
+                detail: e.to_string(),
+            })?;
+        let replies = self.request(op, Rtm::Getaddr, NlmF::DUMP, req)?;
+        Ok(replies
+            .iter()
+            .filter_map(|b| event(b.as_ref(), true))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_stays_present_while_it_is_on_any_interface() {
+        let a: IpAddr = "fe80::1".parse().unwrap();
+        let ev = |ifindex, added| AddrEvent {
+            ifindex,
+            addr: a,
+            added,
+        };
+        let mut s = AddrSet::default();
+        assert!(!s.contains(a));
+        s.apply(ev(2, true));
+        s.apply(ev(3, true));
+        // The same address reported twice (event and dump) counts once.
+        s.apply(ev(3, true));
+        s.apply(ev(2, false));
+        assert!(s.contains(a));
+        s.apply(ev(3, false));
+        assert!(!s.contains(a));
+    }
+}
