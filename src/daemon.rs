@@ -1,9 +1,9 @@
 //! Wiring and lifecycle: logging, config load, `-t`, daemonizing, pidfile, signals, the engine.
 //!
 //! Signals (keepalived's contract): TERM and INT stop gracefully (priority-0 adverts, VIPs
-//! released, notify_stop); HUP, USR1 and USR2 are caught so they never kill the daemon (USR1
-//! writes the checker data file, see [`crate::status`]); the log says that reload, the VRRP
-//! data dump and the USR2 stats dump are not implemented yet.
+//! released, notify_stop); USR1 writes `keepalived_check.data` (see [`crate::status`]) and
+//! `keepalived.data`, USR2 writes `keepalived.stats` (see the engine's dump module); HUP is
+//! caught so that it never kills the daemon, and the log says that reload is not implemented.
 
 use crate::cli::{Cli, DEFAULT_PIDFILE};
 use crate::config::{self, LoadOptions, Severity};
@@ -129,8 +129,13 @@ async fn run(
         if config.ipvs.virtual_servers.is_empty() {
             warn!("--check without --vrrp: nothing to run until the checker subsystem exists");
         }
+        // Without VRRP only a stop request matters (the dumps have no VRRP data to write).
         let mut rx = rx;
-        let _ = rx.recv().await;
+        while let Some(c) = rx.recv().await {
+            if matches!(c, Control::Shutdown) {
+                break;
+            }
+        }
         return ExitCode::SUCCESS;
     }
     let engine = match Engine::new(&config, opts) {
@@ -165,23 +170,24 @@ async fn handle_signals(tx: tokio::sync::mpsc::Sender<Control>, check_data: Chec
             _ = term.recv() => { info!("Stopping"); let _ = tx.send(Control::Shutdown).await; }
             _ = int.recv() => { info!("Stopping"); let _ = tx.send(Control::Shutdown).await; }
             _ = hup.recv() => warn!("Reload (SIGHUP) is not implemented yet; the running configuration is unchanged"),
-            _ = usr1.recv() => dump_data(&check_data),
-            _ = usr2.recv() => warn!("Stats dump (SIGUSR2) is not implemented yet"),
+            _ = usr1.recv() => {
+                dump_data(&check_data);
+                let _ = tx.send(Control::WriteData).await;
+            }
+            _ = usr2.recv() => { let _ = tx.send(Control::WriteStats).await; }
         }
     }
 }
 
-/// SIGUSR1: writes the checker data file (keepalived `keepalived_check.data`); the VRRP data
-/// file (`keepalived.data`) is not written yet.
+/// SIGUSR1, checker side: writes `keepalived_check.data` (the engine writes `keepalived.data`).
 fn dump_data(check_data: &CheckDataSlot) {
     match check_data.get() {
         Some(d) => match d.write(&crate::status::data_dir()) {
             Ok(path) => info!("Checker data written to {}", path.display()),
             Err(e) => error!("cannot write the checker data file: {e}"),
         },
-        None => warn!("Data dump (SIGUSR1): no checker data (no virtual server running)"),
+        None => info!("Data dump (SIGUSR1): no checker data (no virtual server running)"),
     }
-    warn!("Data dump (SIGUSR1): the VRRP data file is not implemented yet");
 }
 
 /// `-t[=LOG_FILE]`: prints every diagnostic (to stderr and, if given, to LOG_FILE) and returns

@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
+mod dump;
 mod syncd;
 mod tracking;
 
@@ -40,6 +41,10 @@ mod tracking;
 pub enum Control {
     /// SIGTERM/SIGINT: send priority-0 adverts, release VIPs, run notify_stop, return.
     Shutdown,
+    /// SIGUSR1: write `keepalived.data` (the VRRP topology).
+    WriteData,
+    /// SIGUSR2: write `keepalived.stats` (advert counters).
+    WriteStats,
 }
 
 /// Options from the command line that change the engine's behaviour.
@@ -669,6 +674,8 @@ impl Engine {
                 c = control.recv() => {
                     match c {
                         Some(Control::Shutdown) | None => break,
+                        Some(Control::WriteData) => self.write_dump(dump::DATA_FILE, &self.format_data()),
+                        Some(Control::WriteStats) => self.write_dump(dump::STATS_FILE, &self.format_stats()),
                     }
                 }
             }

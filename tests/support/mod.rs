@@ -264,13 +264,15 @@ fn wait_until_uninterruptible(timeout: Duration, mut f: impl FnMut() -> bool) ->
 
 /// Spawns `argv` inside namespace `ns` (`ip netns exec` execs the command, so the PID is the
 /// command's own), in a new process group, stdin from /dev/null, stdout and stderr appended
-/// to `log`, and registers it for cleanup.
+/// to `log`, `TMPDIR` set to `log`'s directory (where keepalived and rkeepalived write their
+/// SIGUSR1/SIGUSR2 dumps), and registers it for cleanup.
 fn spawn_in(ns: &str, argv: &[OsString], log: &Path, registry: &Registry) -> SharedSlot {
     let out = File::create(log).unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
     let err = out.try_clone().expect("dup log file");
     let child = Command::new("ip")
         .args(["netns", "exec", ns])
         .args(argv)
+        .env("TMPDIR", log.parent().unwrap_or(Path::new("/tmp")))
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
