@@ -172,34 +172,16 @@ fn the_daemon_logs_file_check_transitions_and_weights() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("state");
     set(&f, "0");
-    let conf = dir.path().join("keepalived.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "track_file tf {{\n file {}\n weight 0\n}}\n\
-             virtual_server 10.9.9.9 80 {{\n protocol TCP\n\
-             real_server 10.9.9.1 80 {{\n weight 5\n FILE_CHECK {{\n track_file tf\n }}\n }}\n\
-             real_server 10.9.9.2 80 {{\n weight 5\n FILE_CHECK {{\n track_file tf\n weight 2\n }}\n }}\n}}\n",
-            f.display()
-        ),
-    )
-    .unwrap();
-    let bin = Daemon::Rkeepalived.binary().unwrap();
-    let tmpdir = format!("TMPDIR={}", dir.path().display());
-    let pidfile = dir.path().join("rk.pid");
-    let proc = lan.node("lb").spawn_cmd(&[
-        "env",
-        &tmpdir,
-        bin.to_str().unwrap(),
-        "-n",
-        "-l",
-        "-D",
-        "-C",
-        "-f",
-        conf.to_str().unwrap(),
-        "-p",
-        pidfile.to_str().unwrap(),
-    ]);
+    let conf = format!(
+        "track_file tf {{\n file {}\n weight 0\n}}\n\
+         virtual_server 10.9.9.9 80 {{\n protocol TCP\n\
+         real_server 10.9.9.1 80 {{\n weight 5\n FILE_CHECK {{\n track_file tf\n }}\n }}\n\
+         real_server 10.9.9.2 80 {{\n weight 5\n FILE_CHECK {{\n track_file tf\n weight 2\n }}\n }}\n}}\n",
+        f.display()
+    );
+    let proc = lan
+        .node("lb")
+        .spawn_with(Daemon::Rkeepalived, &conf, &["-C"]);
     // "IPVS: N virtual service(s) configured", or the error without IPVS: the checkers follow.
     assert!(
         proc.wait_log("IPVS", Duration::from_secs(10)),
@@ -220,7 +202,7 @@ fn the_daemon_logs_file_check_transitions_and_weights() {
     }
 
     proc.signal(libc::SIGUSR1);
-    let data = dir.path().join("keepalived_check.data");
+    let data = proc.dir().join("keepalived_check.data");
     assert!(
         wait_until(Duration::from_secs(5), Duration::from_millis(20), || data
             .exists())

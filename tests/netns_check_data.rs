@@ -53,33 +53,14 @@ fn sigusr1_writes_the_checker_data_with_the_failure_reason() {
         .recv_timeout(Duration::from_secs(10))
         .expect("listener ready");
 
-    let dir = tempfile::tempdir().unwrap();
-    let conf = dir.path().join("keepalived.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "virtual_server 10.9.9.9 80 {{\n delay_loop 1\n protocol TCP\n\
-             real_server {srv} 8097 {{\n TCP_CHECK {{\n connect_timeout 1\n retry 0\n }}\n }}\n\
-             real_server {srv} 8098 {{\n TCP_CHECK {{\n connect_timeout 1\n retry 0\n }}\n }}\n}}\n"
-        ),
-    )
-    .unwrap();
-    let bin = Daemon::Rkeepalived.binary().unwrap();
-    let tmpdir = format!("TMPDIR={}", dir.path().display());
-    let pidfile = dir.path().join("rk.pid");
-    let proc = lan.node("lb").spawn_cmd(&[
-        "env",
-        &tmpdir,
-        bin.to_str().unwrap(),
-        "-n",
-        "-l",
-        "-D",
-        "-C",
-        "-f",
-        conf.to_str().unwrap(),
-        "-p",
-        pidfile.to_str().unwrap(),
-    ]);
+    let conf = format!(
+        "virtual_server 10.9.9.9 80 {{\n delay_loop 1\n protocol TCP\n\
+         real_server {srv} 8097 {{\n TCP_CHECK {{\n connect_timeout 1\n retry 0\n }}\n }}\n\
+         real_server {srv} 8098 {{\n TCP_CHECK {{\n connect_timeout 1\n retry 0\n }}\n }}\n}}\n"
+    );
+    let proc = lan
+        .node("lb")
+        .spawn_with(Daemon::Rkeepalived, &conf, &["-C"]);
     let reason = format!("TCP connection to [{srv}]:tcp:8098 failed.");
     assert!(
         proc.wait_log(&reason, Duration::from_secs(10)),
@@ -87,7 +68,7 @@ fn sigusr1_writes_the_checker_data_with_the_failure_reason() {
         proc.log_tail(30)
     );
 
-    let data = dir.path().join("keepalived_check.data");
+    let data = proc.dir().join("keepalived_check.data");
     assert!(!data.exists());
     proc.signal(libc::SIGUSR1);
     assert!(

@@ -393,23 +393,6 @@ fn table_rows(ipvsadm: &str) -> Vec<String> {
 }
 
 /// The sections `@@ NAME` … of the guest script's output.
-fn sections(stdout: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut name: Option<String> = None;
-    for line in stdout.lines() {
-        if let Some(n) = line.strip_prefix("@@ ") {
-            name = Some(n.trim().to_owned());
-            out.insert(n.trim().to_owned(), String::new());
-        } else if let Some(n) = &name {
-            let s = out.get_mut(n).unwrap();
-            s.push_str(line);
-            s.push('\n');
-        }
-    }
-    out
-}
-
-use std::collections::BTreeMap;
 
 fn lvs_samples() -> Vec<(String, String)> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/keepalived-samples");
@@ -489,7 +472,7 @@ fn vm_tables_match_keepalived() {
     let out = vm.run_with(COMPARE_SCRIPT, &files, Duration::from_secs(500));
     eprintln!("VM boot {:?}, total {:?}", out.boot_time, out.total_time);
     assert_eq!(out.exit_code, Some(0), "{}", out.console);
-    let s = sections(&out.stdout);
+    let s = vm::sections(&out.stdout);
     let foreign = vec!["TCP 10.250.0.1:1 rr".to_owned()];
     let mut compared = 0;
     for (name, _) in &samples {

@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 use support::vm::{self, Vm};
 
@@ -44,20 +43,6 @@ for conf in /conf/*; do
 done
 "#;
 
-fn sections(stdout: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut name: Option<String> = None;
-    for line in stdout.lines() {
-        if let Some(n) = line.strip_prefix("@@ ") {
-            name = Some(n.trim().to_owned());
-            out.insert(n.trim().to_owned(), String::new());
-        } else if let Some(n) = &name {
-            out.get_mut(n).unwrap().push_str(&format!("{line}\n"));
-        }
-    }
-    out
-}
-
 #[test]
 fn vm_sync_daemon_follows_the_vrrp_instance_as_keepalived() {
     let test = "vm_sync_daemon_follows_the_vrrp_instance";
@@ -86,7 +71,7 @@ fn vm_sync_daemon_follows_the_vrrp_instance_as_keepalived() {
     let out = vm.run_with(SCRIPT, &files, Duration::from_secs(300));
     eprintln!("{}", out.stdout);
     assert_eq!(out.exit_code, Some(0), "{}", out.console);
-    let s = sections(&out.stdout);
+    let s = vm::sections(&out.stdout);
     for (name, _) in &configs {
         let get = |k: &str| {
             s.get(&format!("{name} {k}"))

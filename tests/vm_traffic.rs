@@ -10,7 +10,6 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 use support::vm::{self, Vm};
 
@@ -223,21 +222,6 @@ echo "@@ end"
 "#;
 
 /// The sections `@@ NAME` … of the guest script's output.
-fn sections(stdout: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut name: Option<String> = None;
-    for line in stdout.lines() {
-        if let Some(n) = line.strip_prefix("@@ ") {
-            name = Some(n.trim().to_owned());
-            out.insert(n.trim().to_owned(), String::new());
-        } else if let Some(n) = &name {
-            let s = out.get_mut(n).unwrap();
-            s.push_str(line);
-            s.push('\n');
-        }
-    }
-    out
-}
 
 /// `ipvsadm -Ln --stats` as `(service, real server or "", Conns)` rows.
 fn conns(stats: &str) -> Vec<(String, String, u64)> {
@@ -319,7 +303,7 @@ fn vm_traffic_nat_dr_tun() {
         out.boot_time, out.total_time, out.stdout
     );
     assert_eq!(out.exit_code, Some(0), "{}", out.console);
-    let s = sections(&out.stdout);
+    let s = vm::sections(&out.stdout);
     let get = |k: &str| {
         s.get(k)
             .unwrap_or_else(|| panic!("no section {k}:\n{}", out.stdout))

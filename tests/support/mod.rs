@@ -638,6 +638,11 @@ impl Node {
     /// directory that also holds the pidfiles and the log). See [`Daemon::args`] for the
     /// command line. Panics if the binary is missing (check with [`require_daemon`]).
     pub fn spawn(&self, daemon: Daemon, conf: &str) -> Proc {
+        self.spawn_with(daemon, conf, &[])
+    }
+
+    /// [`Node::spawn`] with `extra` arguments after the usual ones (e.g. `-C`).
+    pub fn spawn_with(&self, daemon: Daemon, conf: &str, extra: &[&str]) -> Proc {
         let bin = daemon.binary().unwrap_or_else(|why| panic!("{why}"));
         let dir = tempfile::Builder::new()
             .prefix(&format!("{}-{}-", self.ns, daemon.name()))
@@ -649,6 +654,7 @@ impl Node {
             .expect("write config");
         let mut argv = vec![OsString::from(bin)];
         argv.extend(daemon.args(&conf_path, dir.path()));
+        argv.extend(extra.iter().map(OsString::from));
         self.spawn_argv(&argv, dir)
     }
 

@@ -326,6 +326,24 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// The script's output between the markers, and its exit code.
+/// Splits a guest script's output into sections: a line `@@ NAME` starts section NAME, the
+/// lines up to the next such line are its text.
+pub fn sections(stdout: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut name: Option<String> = None;
+    for line in stdout.lines() {
+        if let Some(n) = line.strip_prefix("@@ ") {
+            name = Some(n.trim().to_owned());
+            out.insert(n.trim().to_owned(), String::new());
+        } else if let Some(n) = &name {
+            let s: &mut String = out.get_mut(n).expect("section inserted");
+            s.push_str(line);
+            s.push('\n');
+        }
+    }
+    out
+}
+
 pub fn split_output(console: &str) -> (String, Option<i32>) {
     let body = match console.find(START_MARKER) {
         Some(i) => &console[i + START_MARKER.len()..],
