@@ -114,15 +114,36 @@ fn run_checker(
     timing: Timing,
     stop: Arc<AtomicBool>,
 ) -> std::sync::mpsc::Receiver<(Instant, Event)> {
+    run_checker_with(ns, checker, timing, stop, false)
+}
+
+/// As [`run_checker`]; with `retry_lane`, the retries run on a second runtime (thread), as
+/// the daemon's runner does.
+fn run_checker_with(
+    ns: &str,
+    checker: Checker,
+    timing: Timing,
+    stop: Arc<AtomicBool>,
+    retry_lane: bool,
+) -> std::sync::mpsc::Receiver<(Instant, Event)> {
     let (tx, rx) = std::sync::mpsc::channel();
     in_ns(ns, move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
+        // The lane's thread is spawned from this one, so it is in the same namespace.
+        let lane_rt = retry_lane.then(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap()
+        });
+        let lane = lane_rt.as_ref().map(|r| r.handle().clone());
         rt.block_on(async move {
             let (etx, mut erx) = tokio::sync::mpsc::channel(16);
-            let task = tokio::spawn(check::run(0, checker, timing, etx));
+            let task = tokio::spawn(check::run_with_retry_lane(0, checker, timing, etx, lane));
             while !stop.load(Ordering::SeqCst) {
                 if let Ok(Some(ev)) =
                     tokio::time::timeout(Duration::from_millis(50), erx.recv()).await
@@ -158,13 +179,15 @@ fn tcp_check_reports_down_and_up_within_keepalived_s_formula() {
     let server = Server::start(&lan.node("srv").ns, addr, |_| Vec::new());
     let stop = Arc::new(AtomicBool::new(false));
     let t = timing();
-    let rx = run_checker(
+    // The daemon's way: the retries after the first failure run on a second runtime.
+    let rx = run_checker_with(
         &lan.node("lb").ns,
         Checker::Tcp(check::tcp::TcpCheck {
             target: Target::new(addr),
         }),
         t,
         stop.clone(),
+        true,
     );
 
     // Up from the start (no alpha): no event while the service answers.
