@@ -224,16 +224,16 @@ struct Progress {
     last_weight: Option<u32>,
 }
 
-/// As [`run`]; with `retry_lane`, the retries of a checker that is up and has just failed run
-/// as a task on that runtime, which then sends the verdict.
+/// As [`run`]; with `retry_lane`, the retries that follow a failed attempt run as a task on
+/// that runtime, which also sends the verdict; it hands the state back after the last retry
+/// (or a success), and the next round starts here again.
 ///
 /// Why: a checker thread with thousands of checks can be saturated (each check's timer then
 /// fires late, by as long as the queue of due checks takes). A real server that has just
-/// failed while up is the one whose verdict matters; on a runtime that only carries such
-/// retries its `delay_before_retry` is kept, so the time from its first failed attempt to the
-/// verdict stays `retry × (delay_before_retry + attempt)` however large the table. The
-/// retries of a real server already down, and every first attempt, stay on the caller's
-/// runtime. The task on the lane hands the state back after the verdict (or a success).
+/// failed while up is the one whose verdict matters; on a runtime that only carries retries
+/// its `delay_before_retry` is kept, so the time from its first failed attempt to the verdict
+/// stays `retry × (delay_before_retry + attempt)` however large the table. The retries of
+/// real servers already down go there too, which takes them off the saturated thread.
 pub async fn run_with_retry_lane(
     id: usize,
     checker: Checker,
@@ -263,7 +263,6 @@ pub async fn run_with_retry_lane(
             return;
         };
         if let Some(lane) = &retry_lane
-            && p.state.is_up()
             && p.state.retrying()
         {
             let (c, t) = (checker.clone(), tx.clone());
@@ -274,7 +273,7 @@ pub async fn run_with_retry_lane(
                     tokio::time::sleep(delay).await;
                     match step(id, &c, &timing, &mut moved, &t).await {
                         None => return (moved, None),
-                        Some(d) if moved.state.is_up() && moved.state.retrying() => delay = d,
+                        Some(d) if moved.state.retrying() => delay = d,
                         Some(d) => return (moved, Some(d)),
                     }
                 }
