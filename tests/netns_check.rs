@@ -114,15 +114,40 @@ fn run_checker(
     timing: Timing,
     stop: Arc<AtomicBool>,
 ) -> std::sync::mpsc::Receiver<(Instant, Event)> {
+    run_checker_with(ns, checker, timing, stop, false)
+}
+
+/// As [`run_checker`]; with `retry_lane`, the retries run on a second runtime (thread), as
+/// the daemon's runner does.
+fn run_checker_with(
+    ns: &str,
+    checker: Checker,
+    timing: Timing,
+    stop: Arc<AtomicBool>,
+    retry_lane: bool,
+) -> std::sync::mpsc::Receiver<(Instant, Event)> {
     let (tx, rx) = std::sync::mpsc::channel();
     in_ns(ns, move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
+        // The lane's thread is spawned from this one, so it is in the same namespace.
+        let lane_rt = retry_lane.then(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap()
+        });
+        let lane = lane_rt.as_ref().map(|r| r.handle().clone());
         rt.block_on(async move {
             let (etx, mut erx) = tokio::sync::mpsc::channel(16);
-            let task = tokio::spawn(check::run(0, checker, timing, etx));
+            let opts = check::RunOptions {
+                retry_lane: lane,
+                ..Default::default()
+            };
+            let task = tokio::spawn(check::run_with(0, checker, timing, etx, opts));
             while !stop.load(Ordering::SeqCst) {
                 if let Ok(Some(ev)) =
                     tokio::time::timeout(Duration::from_millis(50), erx.recv()).await
@@ -158,13 +183,15 @@ fn tcp_check_reports_down_and_up_within_keepalived_s_formula() {
     let server = Server::start(&lan.node("srv").ns, addr, |_| Vec::new());
     let stop = Arc::new(AtomicBool::new(false));
     let t = timing();
-    let rx = run_checker(
+    // The daemon's way: the retries after the first failure run on a second runtime.
+    let rx = run_checker_with(
         &lan.node("lb").ns,
         Checker::Tcp(check::tcp::TcpCheck {
             target: Target::new(addr),
         }),
         t,
         stop.clone(),
+        true,
     );
 
     // Up from the start (no alpha): no event while the service answers.
@@ -837,4 +864,68 @@ fn runner_shares_identical_checks_and_aggregates_real_server_health() {
     ups.sort();
     assert_eq!(ups, vec![0, 1]);
     stop.store(true, Ordering::SeqCst);
+}
+
+/// `TCP_CHECK`'s probe settles at once against a listening and a closed port, waits up to
+/// `connect_timeout` for a host that does not answer, and ends each successful probe with a
+/// reset (no FIN, so no TIME_WAIT socket per check on the checker's side).
+#[test]
+fn tcp_probe_answers_listening_closed_and_silent_targets_and_resets_its_connection() {
+    if !require_root("tcp_probe") {
+        return;
+    }
+    let lan = Lan::new(&["srv", "lb"]);
+    let ip = lan.addr("srv");
+    let open = SocketAddr::new(ip.into(), 8082);
+    let closed = SocketAddr::new(ip.into(), 8083);
+    // Nobody has this address: ARP gets no answer and the SYN never leaves.
+    let silent = SocketAddr::new(lan.ip(200).into(), 8082);
+    // The server reports how its side of the accepted connection ended.
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    in_ns(&lan.node("srv").ns, move || {
+        let l = TcpListener::bind(open).expect("bind");
+        let _ = ready_tx.send(());
+        let (mut c, _) = l.accept().expect("accept");
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 16];
+        let _ = seen_tx.send(c.read(&mut buf).map_err(|e| e.kind()));
+    });
+    ready_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("server ready");
+    let results = in_ns(&lan.node("lb").ns, move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let t = Duration::from_millis(300);
+            let probe = |a| async move { Target::new(a).probe(t).await };
+            let started = Instant::now();
+            let silent = probe(silent).await;
+            let waited = started.elapsed();
+            (probe(open).await, probe(closed).await, silent, waited)
+        })
+    })
+    .join()
+    .expect("checker thread");
+    let (open_r, closed_r, silent_r, waited) = results;
+    assert_eq!(open_r, Ok(()));
+    assert!(
+        closed_r.as_ref().is_err_and(|e| e.contains("refused")),
+        "{closed_r:?}"
+    );
+    assert_eq!(silent_r, Err("timeout".to_owned()));
+    assert!(
+        waited >= Duration::from_millis(300),
+        "gave up after {waited:?}"
+    );
+    assert_eq!(
+        seen_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("server saw the probe"),
+        Err(std::io::ErrorKind::ConnectionReset),
+        "the probe's connection ends with a reset"
+    );
 }

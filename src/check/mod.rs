@@ -63,13 +63,16 @@ impl Target {
         }
     }
 
-    /// Opens a TCP connection honouring every option, within `timeout`.
-    pub async fn connect(&self, timeout: Duration) -> Result<tokio::net::TcpStream, String> {
+    /// A non-blocking TCP socket with every option set (`bind_if`, `fwmark`, `bindto`,
+    /// `bind_port`), not yet connected.
+    fn socket(&self) -> Result<socket2::Socket, String> {
         let domain = socket2::Domain::for_address(self.addr);
-        let sock =
-            socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))
-                .map_err(|e| e.to_string())?;
-        sock.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let sock = socket2::Socket::new(
+            domain,
+            socket2::Type::STREAM.nonblocking().cloexec(),
+            Some(socket2::Protocol::TCP),
+        )
+        .map_err(|e| e.to_string())?;
         if let Some(dev) = &self.bind_if {
             sock.bind_device(Some(dev.as_bytes()))
                 .map_err(|e| format!("bind_if {dev}: {e}"))?;
@@ -87,9 +90,57 @@ impl Target {
             sock.bind(&SocketAddr::new(ip, self.bind_port.unwrap_or(0)).into())
                 .map_err(|e| format!("bindto: {e}"))?;
         }
+        Ok(sock)
+    }
+
+    /// Opens a TCP connection honouring every option, within `timeout`.
+    pub async fn connect(&self, timeout: Duration) -> Result<tokio::net::TcpStream, String> {
+        let sock = self.socket()?;
         let sock = tokio::net::TcpSocket::from_std_stream(std::net::TcpStream::from(sock));
         match tokio::time::timeout(timeout, sock.connect(self.addr)).await {
             Ok(Ok(s)) => Ok(s),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("timeout".into()),
+        }
+    }
+
+    /// `TCP_CHECK`'s probe: whether a TCP connection to the target completes within
+    /// `timeout`; the connection is closed at once.
+    ///
+    /// The handshake with a local or nearby server has usually completed (or been refused)
+    /// by the time `connect(2)` returns, so a second `connect(2)` settles most probes
+    /// without registering the socket with the runtime or arming a timer — with thousands
+    /// of checks per second that halves the work per check. Only a probe still in progress
+    /// waits for the socket to become writable, bounded by `timeout`.
+    pub async fn probe(&self, timeout: Duration) -> Result<(), String> {
+        let sock = self.socket()?;
+        // Closed with a reset (SO_LINGER 0): no FIN exchange and no TIME_WAIT socket per
+        // check. With thousands of checks per second, TIME_WAIT sockets pile up in the
+        // tens of thousands and make every connect's port search slow (measured: a fourfold
+        // throughput loss in the checkers_vm bench). keepalived closed its checks this way
+        // before 2.0 (layer4.c, `l_linger = 0`); 2.x lingers for a FIN instead.
+        sock.set_linger(Some(Duration::ZERO))
+            .map_err(|e| format!("SO_LINGER: {e}"))?;
+        match sock.connect(&self.addr.into()) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+        // A second connect(2) reports where the handshake stands: 0 (or EISCONN) once
+        // established, the error (ECONNREFUSED…) once it failed, EALREADY while in progress.
+        match sock.connect(&self.addr.into()) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EISCONN) => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EALREADY) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+        let stream = tokio::net::TcpStream::from_std(std::net::TcpStream::from(sock))
+            .map_err(|e| e.to_string())?;
+        match tokio::time::timeout(timeout, stream.writable()).await {
+            Ok(Ok(())) => match stream.take_error() {
+                Ok(None) => Ok(()),
+                Ok(Some(e)) | Err(e) => Err(e.to_string()),
+            },
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err("timeout".into()),
         }
@@ -195,21 +246,58 @@ pub struct Event {
 /// Drives `checker` forever with `timing`, sending an [`Event`] on every transition.
 /// Returns when the receiver is gone.
 pub async fn run(id: usize, checker: Checker, timing: Timing, tx: mpsc::Sender<Event>) {
-    run_gated(id, checker, timing, tx, None, None).await
+    run_with(id, checker, timing, tx, RunOptions::default()).await
 }
 
-/// [`run`], attempting only while `gate` holds `true` (`ha_suspend`: the virtual server's
-/// address is local). While suspended the checker keeps its state and reports nothing; the
-/// first attempt after a resume is immediate. A closed gate channel counts as open.
-pub async fn run_gated(
+/// How a checker runs beyond its timing (see [`run_with`]).
+#[derive(Debug, Default)]
+pub struct RunOptions {
+    /// `ha_suspend`: attempt only while this holds `true` (the virtual server's address is
+    /// local). While suspended the checker keeps its state and reports nothing; the first
+    /// attempt after a resume is immediate. A closed channel counts as open.
+    pub gate: Option<tokio::sync::watch::Receiver<bool>>,
+    /// Where each attempt's result goes for the SIGUSR1 dump.
+    pub record: Option<std::sync::Arc<status::CheckRecord>>,
+    /// The runtime that runs retries (see [`run_with`]).
+    pub retry_lane: Option<tokio::runtime::Handle>,
+}
+
+/// What one checker carries between attempts.
+struct Progress {
+    state: CheckState,
+    /// The last `misc_dynamic` weight reported.
+    last_weight: Option<u32>,
+    record: Option<std::sync::Arc<status::CheckRecord>>,
+}
+
+/// As [`run`], with `opts`. With a `retry_lane`, the retries that follow a failed attempt run
+/// as a task on that runtime, which also sends the verdict; it hands the state back after the
+/// last retry (or a success), and the next round starts here again.
+///
+/// Why: a checker thread with thousands of checks can be saturated (each check's timer then
+/// fires late, by as long as the queue of due checks takes). A real server that has just
+/// failed while up is the one whose verdict matters; on a runtime that only carries retries
+/// its `delay_before_retry` is kept, so the time from its first failed attempt to the verdict
+/// stays `retry × (delay_before_retry + attempt)` however large the table. The retries of
+/// real servers already down go there too, which takes them off the saturated thread.
+pub async fn run_with(
     id: usize,
     checker: Checker,
     timing: Timing,
     tx: mpsc::Sender<Event>,
-    mut gate: Option<tokio::sync::watch::Receiver<bool>>,
-    record: Option<std::sync::Arc<status::CheckRecord>>,
+    opts: RunOptions,
 ) {
-    let mut state = CheckState::new(timing);
+    let RunOptions {
+        mut gate,
+        record,
+        retry_lane,
+    } = opts;
+    let checker = std::sync::Arc::new(checker);
+    let mut p = Progress {
+        state: CheckState::new(timing),
+        last_weight: None,
+        record,
+    };
     // The first attempt of each checker is spread over `warmup` (keepalived: a random delay up
     // to warmup) or, without warmup, over the first second (at most one delay_loop): ten
     // thousand checkers then do not all connect in the same instant every round, and the
@@ -222,12 +310,11 @@ pub async fn run_gated(
     // Golden-ratio sequence: evenly spread, deterministic per checker id.
     let frac = (id as f64 * 0.618_033_988_749_895).fract();
     tokio::time::sleep(spread.mul_f64(frac)).await;
-    let mut last_weight = None;
     loop {
         if let Some(g) = gate.as_mut() {
             let mut suspended = false;
             while !*g.borrow_and_update() {
-                if !suspended && let Some(r) = &record {
+                if !suspended && let Some(r) = &p.record {
                     r.set_enabled(false);
                 }
                 suspended = true;
@@ -235,43 +322,78 @@ pub async fn run_gated(
                     break;
                 }
             }
-            if let Some(r) = &record {
+            if let Some(r) = &p.record {
                 r.set_enabled(true);
             }
         }
-        let attempt = checker.attempt(&timing).await;
-        let (ok, reason, weight) = match attempt {
-            Attempt::Ok => (true, None, None),
-            Attempt::OkWeight(w) => (true, None, Some(w)),
-            Attempt::Failed(r) => (false, Some(r), None),
+        let Some(mut delay) = step(id, &checker, &timing, &mut p, &tx).await else {
+            return;
         };
-        if !ok && tracing::enabled!(tracing::Level::DEBUG) {
-            tracing::debug!(
-                "{} attempt failed: {}",
-                checker.describe(),
-                reason.as_deref().unwrap_or("")
-            );
-        }
-        let (transition, delay) = state.record(ok);
-        if let Some(r) = &record {
-            r.attempt(reason.clone().map_or(Ok(()), Err), state.is_up());
-        }
-        let weight_changed = weight.is_some() && weight != last_weight;
-        if weight.is_some() {
-            last_weight = weight;
-        }
-        if let Some(t) = transition.or((weight_changed && state.is_up()).then_some(Transition::Up))
+        if let Some(lane) = &retry_lane
+            && p.state.retrying()
         {
-            let ev = Event {
-                id,
-                transition: t,
-                reason: reason.clone(),
-                weight,
-            };
-            if tx.send(ev).await.is_err() {
+            let (c, t) = (checker.clone(), tx.clone());
+            let mut moved = p;
+            let retries = lane.spawn(async move {
+                let mut delay = delay;
+                loop {
+                    tokio::time::sleep(delay).await;
+                    match step(id, &c, &timing, &mut moved, &t).await {
+                        None => return (moved, None),
+                        Some(d) if moved.state.retrying() => delay = d,
+                        Some(d) => return (moved, Some(d)),
+                    }
+                }
+            });
+            let Ok((back, next)) = retries.await else {
                 return;
-            }
+            };
+            p = back;
+            let Some(next) = next else { return };
+            delay = next;
         }
         tokio::time::sleep(delay).await;
     }
+}
+
+/// One attempt: records it and sends the transition, if any. Returns the delay before the
+/// next attempt, or `None` when the receiver is gone.
+async fn step(
+    id: usize,
+    checker: &Checker,
+    timing: &Timing,
+    p: &mut Progress,
+    tx: &mpsc::Sender<Event>,
+) -> Option<Duration> {
+    let attempt = checker.attempt(timing).await;
+    let (ok, reason, weight) = match attempt {
+        Attempt::Ok => (true, None, None),
+        Attempt::OkWeight(w) => (true, None, Some(w)),
+        Attempt::Failed(r) => (false, Some(r), None),
+    };
+    if !ok && tracing::enabled!(tracing::Level::DEBUG) {
+        tracing::debug!(
+            "{} attempt failed: {}",
+            checker.describe(),
+            reason.as_deref().unwrap_or("")
+        );
+    }
+    let (transition, delay) = p.state.record(ok);
+    if let Some(r) = &p.record {
+        r.attempt(reason.clone().map_or(Ok(()), Err), p.state.is_up());
+    }
+    let weight_changed = weight.is_some() && weight != p.last_weight;
+    if weight.is_some() {
+        p.last_weight = weight;
+    }
+    if let Some(t) = transition.or((weight_changed && p.state.is_up()).then_some(Transition::Up)) {
+        let ev = Event {
+            id,
+            transition: t,
+            reason,
+            weight,
+        };
+        tx.send(ev).await.ok()?;
+    }
+    Some(delay)
 }

@@ -252,23 +252,59 @@ impl Runner {
         self.health.get(&rs).is_none_or(RealServerHealth::is_up)
     }
 
-    /// Starts every check and forwards real-server transitions to `tx` until it closes.
+    /// Starts every check and forwards real-server transitions to `tx` until it closes (or
+    /// this future is dropped).
+    ///
+    /// The checks run on a dedicated thread with its own single-threaded runtime (keepalived
+    /// likewise runs its checkers in a process of their own): when thousands of checks keep
+    /// that thread busy, the caller's runtime (the IPVS controller, VRRP) still handles each
+    /// transition at once instead of queueing behind every pending check. A second thread
+    /// runs the retries of real servers that have just failed while up
+    /// ([`super::run_with`]), so that their verdict is not delayed either. The
+    /// aggregation into real-server states runs here, on the caller's runtime.
     pub async fn run(self, tx: mpsc::Sender<RsEvent>) {
         raise_fd_limit(self.checks.len() + FD_SPARE);
-        let (etx, mut erx) = mpsc::channel::<Event>(1024);
+        let (etx, mut erx) = mpsc::channel::<Event>(EVENT_QUEUE);
         let mut subscribers = Vec::with_capacity(self.checks.len());
         let mut tasks = Vec::with_capacity(self.checks.len());
         let mut gates = super::suspend::Gates::new(self.gates);
+        let mut checks = Vec::with_capacity(self.checks.len());
         for (id, c) in self.checks.into_iter().enumerate() {
             subscribers.push(c.subscribers);
-            tasks.push(tokio::spawn(super::run_gated(
-                id,
-                c.checker,
-                c.timing,
-                etx.clone(),
-                c.gate.map(|a| gates.receiver(a)),
-                Some(c.record),
-            )));
+            let opts = super::RunOptions {
+                gate: c.gate.map(|a| gates.receiver(a)),
+                record: Some(c.record),
+                retry_lane: None,
+            };
+            checks.push((id, c.checker, c.timing, opts));
+        }
+        if !checks.is_empty() {
+            let lane = spawn_runtime_thread("checker-retry", etx.clone(), |_| {});
+            let shared = std::sync::Arc::new(std::sync::Mutex::new(Some(checks)));
+            let for_thread = shared.clone();
+            let lane_handle = lane.clone();
+            let started = spawn_runtime_thread("checker", etx.clone(), move |etx| {
+                let checks = for_thread.lock().ok().and_then(|mut c| c.take());
+                for (id, checker, timing, mut opts) in checks.into_iter().flatten() {
+                    opts.retry_lane = lane_handle.clone();
+                    tokio::spawn(super::run_with(id, checker, timing, etx.clone(), opts));
+                }
+            });
+            // The checks run here only if the threads cannot be started.
+            if started.is_none()
+                && let Some(checks) = shared.lock().ok().and_then(|mut c| c.take())
+            {
+                for (id, checker, timing, mut opts) in checks {
+                    opts.retry_lane = lane.clone();
+                    tasks.push(tokio::spawn(super::run_with(
+                        id,
+                        checker,
+                        timing,
+                        etx.clone(),
+                        opts,
+                    )));
+                }
+            }
         }
         if let Some(t) = gates.start() {
             tasks.push(t);
@@ -324,6 +360,47 @@ impl Runner {
             }
         }
     }
+}
+
+/// Capacity of the queue from the checker threads to the aggregation (events are
+/// transitions only, so it fills only in a burst; a full queue makes checkers wait).
+const EVENT_QUEUE: usize = 4096;
+
+/// Starts thread `name` with a single-threaded runtime that runs `start` inside the runtime
+/// and then lives until every receiver of `etx` is gone (dropping the runtime drops its
+/// tasks and closes their sockets). Returns the runtime's handle, or `None` (logged) when
+/// the thread or its runtime cannot be started.
+fn spawn_runtime_thread(
+    name: &str,
+    etx: mpsc::Sender<Event>,
+    start: impl FnOnce(&mpsc::Sender<Event>) + Send + 'static,
+) -> Option<tokio::runtime::Handle> {
+    let (handle_tx, handle_rx) = std::sync::mpsc::sync_channel(1);
+    let spawned = std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::error!("cannot start a checker runtime: {e}");
+                    let _ = handle_tx.send(None);
+                    return;
+                }
+            };
+            let _ = handle_tx.send(Some(rt.handle().clone()));
+            rt.block_on(async move {
+                start(&etx);
+                etx.closed().await;
+            });
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start thread {name}: {e}");
+        return None;
+    }
+    handle_rx.recv().ok().flatten()
 }
 
 impl Checker {

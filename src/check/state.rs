@@ -82,6 +82,12 @@ impl CheckState {
         self.up
     }
 
+    /// Whether the current round has failed attempts and retries left (the next attempt is
+    /// a retry, after `delay_before_retry`).
+    pub fn retrying(&self) -> bool {
+        self.failures > 0
+    }
+
     /// Records one attempt. Returns the transition, if any, and the delay before the next
     /// attempt: `delay_before_retry` while retries remain, else `delay_loop`.
     pub fn record(&mut self, ok: bool) -> (Option<Transition>, Duration) {

@@ -13,8 +13,8 @@ pub struct TcpCheck {
 impl TcpCheck {
     /// One connect attempt; the connection is closed at once.
     pub async fn attempt(&self, connect_timeout: Duration) -> Attempt {
-        match self.target.connect(connect_timeout).await {
-            Ok(_) => Attempt::Ok,
+        match self.target.probe(connect_timeout).await {
+            Ok(()) => Attempt::Ok,
             Err(e) => {
                 let what = super::describe_addr(self.target.addr);
                 tracing::debug!("TCP connection to {what}: {e}");

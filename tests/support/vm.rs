@@ -20,7 +20,8 @@
 //! `@@RKVM-EXIT <code>@@` and powers off. The VM has no network device at all (no `-netdev`):
 //! whatever the test does stays inside it.
 //!
-//! Boot: `qemu-system-x86_64 -accel tcg -m 512 -smp $RKVM_SMP (default 1) -nographic -no-reboot -kernel … -initrd …
+//! Boot: `qemu-system-x86_64 -accel tcg -m 512 -smp $RKVM_SMP (default 1, or
+//! [`Vm::with_default_vcpus`]) -nographic -no-reboot -kernel … -initrd …
 //! -append "console=ttyS0 quiet panic=-1"` (never KVM: it hangs on these machines).
 
 use super::{Daemon, find_program, skip};
@@ -115,6 +116,8 @@ pub struct Vm {
     base: PathBuf,
     work: PathBuf,
     rkeepalived: Option<PathBuf>,
+    /// Guest vCPUs when `RKVM_SMP` is not set.
+    default_vcpus: u32,
 }
 
 /// A file to place in the guest: `(guest path, contents, mode)`.
@@ -176,7 +179,25 @@ impl Vm {
             base,
             work,
             rkeepalived,
+            default_vcpus: 1,
         })
+    }
+
+    /// Boots with `n` vCPUs unless `RKVM_SMP` says otherwise (benchmarks: 2, as the issues'
+    /// reference figures).
+    pub fn with_default_vcpus(mut self, n: u32) -> Vm {
+        self.default_vcpus = n.clamp(1, 8);
+        self
+    }
+
+    /// The guest's vCPU count: `RKVM_SMP` (1 to 8) if set, else the default (1 unless
+    /// [`Vm::with_default_vcpus`]).
+    pub fn vcpus(&self) -> u32 {
+        std::env::var("RKVM_SMP")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .filter(|n| (1..=8).contains(n))
+            .unwrap_or(self.default_vcpus)
     }
 
     /// True when the rkeepalived binary was found and is copied into the guest.
@@ -215,7 +236,7 @@ impl Vm {
             std::io::copy(&mut base, &mut out).expect("copy base image");
             out.write_all(&tail).expect("write run archive");
         }
-        boot(&self.kernel, &initrd, timeout)
+        boot(&self.kernel, &initrd, self.vcpus(), timeout)
     }
 }
 
@@ -238,21 +259,11 @@ poweroff -f
 sleep 5
 "#;
 
-/// Guest vCPUs: `RKVM_SMP` (1 to 8), default 1. Benchmarks set 2, as the issues' reference
-/// figures were taken with 2 vCPUs; tests keep 1 so that parallel VMs share the host's cores.
-fn vcpus() -> u32 {
-    std::env::var("RKVM_SMP")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .filter(|n| (1..=8).contains(n))
-        .unwrap_or(1)
-}
-
-fn boot(kernel: &Path, initrd: &Path, timeout: Duration) -> VmOutput {
+fn boot(kernel: &Path, initrd: &Path, vcpus: u32, timeout: Duration) -> VmOutput {
     let start = Instant::now();
     let mut child = Command::new("qemu-system-x86_64")
         .args(["-accel", "tcg", "-m", "512", "-nographic", "-no-reboot"])
-        .args(["-smp", &vcpus().to_string()])
+        .args(["-smp", &vcpus.to_string()])
         .args(["-nodefaults", "-serial", "stdio", "-display", "none"])
         .arg("-kernel")
         .arg(kernel)
