@@ -11,20 +11,9 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::{Lan, require_root};
+use support::{Lan, in_ns, require_root};
 
 /// Runs `f` on a new thread that has joined namespace `ns` (setns affects only that thread).
-fn in_ns<T: Send + 'static>(
-    ns: &str,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> std::thread::JoinHandle<T> {
-    let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let fd = std::fs::File::open(&path).expect("open netns");
-        nix::sched::setns(fd, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
-        f()
-    })
-}
 
 /// A TCP server in a namespace answering each connection with `respond(request)`; it stops
 /// listening (port closed) while `open` is false, and ends when `stop` is set.
@@ -807,23 +796,8 @@ fn runner_shares_identical_checks_and_aggregates_real_server_health() {
     let (tx, rx) = std::sync::mpsc::channel::<RsEvent>();
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
-    in_ns(&lan.node("lb").ns, move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let (etx, mut erx) = tokio::sync::mpsc::channel(16);
-            let task = tokio::spawn(runner.run(etx));
-            while !s.load(Ordering::SeqCst) {
-                if let Ok(Some(ev)) =
-                    tokio::time::timeout(Duration::from_millis(50), erx.recv()).await
-                {
-                    let _ = tx.send(ev);
-                }
-            }
-            task.abort();
-        });
+    support::run_runner_in_ns(&lan.node("lb").ns, runner, s, move |ev| {
+        let _ = tx.send(ev);
     });
     // Three rounds at delay_loop 1 s: one connection per round to :8090, not two.
     std::thread::sleep(Duration::from_millis(3300));

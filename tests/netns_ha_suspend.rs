@@ -13,20 +13,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
-use support::{Lan, require_root, wait_until};
+use support::{Lan, in_ns, require_root, wait_until};
 
 /// Runs `f` on a new thread that has joined namespace `ns`.
-fn in_ns<T: Send + 'static>(
-    ns: &str,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> std::thread::JoinHandle<T> {
-    let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let fd = std::fs::File::open(&path).expect("open netns");
-        nix::sched::setns(fd, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
-        f()
-    })
-}
 
 /// A listener in `ns` that accepts and closes connections, counting them, until `stop`.
 fn counter(
@@ -94,23 +83,8 @@ fn ha_suspend_checks_only_while_the_vs_address_is_local() {
 
     let events = Arc::new(AtomicUsize::new(0));
     let (ev, s) = (events.clone(), stop.clone());
-    let t3 = in_ns(&lan.node("lb").ns, move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let (etx, mut erx) = tokio::sync::mpsc::channel(16);
-            let task = tokio::spawn(runner.run(etx));
-            while !s.load(Ordering::SeqCst) {
-                if let Ok(Some(_)) =
-                    tokio::time::timeout(Duration::from_millis(50), erx.recv()).await
-                {
-                    ev.fetch_add(1, Ordering::SeqCst);
-                }
-            }
-            task.abort();
-        });
+    let t3 = support::run_runner_in_ns(&lan.node("lb").ns, runner, s, move |_| {
+        ev.fetch_add(1, Ordering::SeqCst);
     });
 
     // Without the VIP on lb: the ha_suspend VS's real server sees nothing, the other one is

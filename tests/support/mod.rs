@@ -1046,3 +1046,50 @@ pub fn ms_between(from: SystemTime, to: SystemTime) -> f64 {
         Err(e) => -e.duration().as_secs_f64() * 1e3,
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Code inside a namespace
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `f` on a new thread that has joined network namespace `ns` (the test's own threads
+/// stay where they are).
+pub fn in_ns<T: Send + 'static>(
+    ns: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let fd = File::open(&path).expect("open netns");
+        nix::sched::setns(fd, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        f()
+    })
+}
+
+/// Runs a checker [`Runner`](rkeepalived::check::runner::Runner) inside `ns` (its check
+/// threads inherit the namespace) until `stop` is set, handing every real-server event to
+/// `on_event`.
+pub fn run_runner_in_ns(
+    ns: &str,
+    runner: rkeepalived::check::runner::Runner,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    mut on_event: impl FnMut(rkeepalived::check::runner::RsEvent) + Send + 'static,
+) -> std::thread::JoinHandle<()> {
+    in_ns(ns, move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let (etx, mut erx) = tokio::sync::mpsc::channel(16);
+            let task = tokio::spawn(runner.run(etx));
+            while !stop.load(Ordering::SeqCst) {
+                if let Ok(Some(ev)) =
+                    tokio::time::timeout(Duration::from_millis(50), erx.recv()).await
+                {
+                    on_event(ev);
+                }
+            }
+            task.abort();
+        });
+    })
+}
