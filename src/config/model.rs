@@ -703,6 +703,24 @@ pub struct CheckerCfg {
     pub span: Span,
 }
 
+impl CheckerCfg {
+    /// A checker of `kind` configured at `span`, with no common options set yet.
+    pub fn new(kind: CheckerKind, span: Span) -> CheckerCfg {
+        CheckerCfg {
+            kind,
+            connect_ip: None,
+            connect_port: None,
+            bindto: None,
+            bind_port: None,
+            bind_if: None,
+            fwmark: None,
+            timing: CheckTiming::default(),
+            log_all_failures: false,
+            span,
+        }
+    }
+}
+
 /// Health-check related keywords of a `virtual_server` (defaults: quorum 1, hysteresis 0).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VsHealthCfg {

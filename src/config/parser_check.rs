@@ -90,18 +90,7 @@ impl Parser {
             "FILE_CHECK" => return self.file_check_block(who, line),
             _ => return None,
         };
-        let mut c = CheckerCfg {
-            kind,
-            connect_ip: None,
-            connect_port: None,
-            bindto: None,
-            bind_port: None,
-            bind_if: None,
-            fwmark: None,
-            timing: CheckTiming::default(),
-            log_all_failures: false,
-            span: owner.span.clone(),
-        };
+        let mut c = CheckerCfg::new(kind, owner.span.clone());
         let who = format!("{who}{kw}: ");
         if !self.peek_is_open() {
             return Some(c);
@@ -231,24 +220,16 @@ impl Parser {
             return None;
         };
         let (weight, reverse) = weight.unwrap_or((tf.weight, tf.weight_reverse));
-        Some(CheckerCfg {
-            kind: CheckerKind::File {
+        Some(CheckerCfg::new(
+            CheckerKind::File {
                 track_file: tf.name.clone(),
                 path: tf.file.clone(),
                 weight,
                 reverse,
                 init_file: tf.init_file,
             },
-            connect_ip: None,
-            connect_port: None,
-            bindto: None,
-            bind_port: None,
-            bind_if: None,
-            fwmark: None,
-            timing: CheckTiming::default(),
-            log_all_failures: false,
-            span: owner.span.clone(),
-        })
+            owner.span.clone(),
+        ))
     }
 
     fn checker_specific(&mut self, who: &str, kind: &mut CheckerKind, l: &Line) {

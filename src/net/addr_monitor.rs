@@ -10,7 +10,6 @@
 use neli::consts::nl::NlmF;
 use neli::consts::rtnl::{Ifa, RtAddrFamily, RtScope, Rtm};
 use neli::consts::socket::NlFamily;
-use neli::nl::NlPayload;
 use neli::rtnl::{Ifaddrmsg, IfaddrmsgBuilder};
 use neli::socket::synchronous::NlSocketHandle;
 use neli::utils::Groups;
@@ -85,34 +84,8 @@ pub fn spawn(tx: mpsc::Sender<AddrEvent>) -> Result<Vec<AddrEvent>, NetError> {
 }
 
 fn read_loop(sock: NlSocketHandle, tx: mpsc::Sender<AddrEvent>) {
-    loop {
-        let (iter, _) = match sock.recv::<u16, neli::types::Buffer>() {
-            Ok(r) => r,
-            Err(e) => {
-                // ENOBUFS (events lost) is not fatal: keep reading.
-                tracing::warn!("address monitor: netlink receive error: {e}");
-                std::thread::sleep(std::time::Duration::from_millis(100));
-                continue;
-            }
-        };
-        for msg in iter {
-            let Ok(msg) = msg else { continue };
-            let ty = *msg.nl_type();
-            let added = ty == libc::RTM_NEWADDR;
-            if !added && ty != libc::RTM_DELADDR {
-                continue;
-            }
-            let NlPayload::Payload(body) = msg.nl_payload() else {
-                continue;
-            };
-            let Some(ev) = event(body.as_ref(), added) else {
-                continue;
-            };
-            if tx.blocking_send(ev).is_err() {
-                return;
-            }
-        }
-    }
+    let types = (libc::RTM_NEWADDR, libc::RTM_DELADDR);
+    super::link_monitor::monitor_loop("address monitor", &sock, types, &tx, event);
 }
 
 /// Decodes one `struct ifaddrmsg` with its attributes (`IFA_LOCAL`, else `IFA_ADDRESS`).

@@ -49,12 +49,37 @@ pub fn spawn(tx: mpsc::Sender<LinkEvent>) -> Result<(), NetError> {
 
 fn read_loop(sock: NlSocketHandle, tx: mpsc::Sender<LinkEvent>) {
     use neli::FromBytesWithInput;
+    let (new, del) = (libc::RTM_NEWLINK, libc::RTM_DELLINK);
+    monitor_loop("link monitor", &sock, (new, del), &tx, |bytes, is_new| {
+        let info = Ifinfomsg::from_bytes_with_input(&mut Cursor::new(bytes), bytes.len()).ok()?;
+        let name = info.rtattrs().iter().find_map(|a| {
+            (*a.rta_type() == Ifla::Ifname).then(|| {
+                let p = a.rta_payload().as_ref();
+                let end = p.iter().position(|&b| b == 0).unwrap_or(p.len());
+                String::from_utf8_lossy(&p[..end]).into_owned()
+            })
+        })?;
+        let flags = *info.ifi_flags();
+        let up = is_new && flags.contains(Iff::UP) && flags.contains(Iff::RUNNING);
+        Some(LinkEvent { name, up })
+    });
+}
+
+/// Reads rtnetlink multicast messages from `sock` until `tx` is closed: each message of type
+/// `new` or `del` goes to `decode` (its body, and whether it is `new`), and what that returns
+/// to `tx`. Receive errors (ENOBUFS: events were lost) are logged and reading goes on.
+pub(super) fn monitor_loop<E>(
+    what: &str,
+    sock: &NlSocketHandle,
+    (new, del): (u16, u16),
+    tx: &mpsc::Sender<E>,
+    mut decode: impl FnMut(&[u8], bool) -> Option<E>,
+) {
     loop {
         let (iter, _) = match sock.recv::<u16, neli::types::Buffer>() {
             Ok(r) => r,
             Err(e) => {
-                // ENOBUFS (events lost) is not fatal: keep reading.
-                tracing::warn!("link monitor: netlink receive error: {e}");
+                tracing::warn!("{what}: netlink receive error: {e}");
                 std::thread::sleep(std::time::Duration::from_millis(100));
                 continue;
             }
@@ -62,29 +87,16 @@ fn read_loop(sock: NlSocketHandle, tx: mpsc::Sender<LinkEvent>) {
         for msg in iter {
             let Ok(msg) = msg else { continue };
             let ty = *msg.nl_type();
-            let new = ty == libc::RTM_NEWLINK;
-            if !new && ty != libc::RTM_DELLINK {
+            if ty != new && ty != del {
                 continue;
             }
             let NlPayload::Payload(body) = msg.nl_payload() else {
                 continue;
             };
-            let bytes = body.as_ref();
-            let Ok(info) = Ifinfomsg::from_bytes_with_input(&mut Cursor::new(bytes), bytes.len())
-            else {
+            let Some(ev) = decode(body.as_ref(), ty == new) else {
                 continue;
             };
-            let name = info.rtattrs().iter().find_map(|a| {
-                (*a.rta_type() == Ifla::Ifname).then(|| {
-                    let p = a.rta_payload().as_ref();
-                    let end = p.iter().position(|&b| b == 0).unwrap_or(p.len());
-                    String::from_utf8_lossy(&p[..end]).into_owned()
-                })
-            });
-            let Some(name) = name else { continue };
-            let flags = *info.ifi_flags();
-            let up = new && flags.contains(Iff::UP) && flags.contains(Iff::RUNNING);
-            if tx.blocking_send(LinkEvent { name, up }).is_err() {
+            if tx.blocking_send(ev).is_err() {
                 return;
             }
         }
