@@ -21,6 +21,7 @@ use rkeepalived::ipvs::controller::desired_table;
 use rkeepalived::ipvs::genl::IpvsSocket;
 use rkeepalived::ipvs::model::{IPPROTO_TCP, ServiceKey};
 use rkeepalived::ipvs::reconcile::reconcile;
+use rkeepalived::timing;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::path::Path;
@@ -89,6 +90,11 @@ fn main() {
 // ----- host side -------------------------------------------------------------------------------
 
 fn host() {
+    // The issue's reference figures were taken with 2 guest vCPUs (`RKVM_SMP`, read when the VM boots).
+    if std::env::var_os("RKVM_SMP").is_none() {
+        // SAFETY: single-threaded at this point (no thread has been started yet).
+        unsafe { std::env::set_var("RKVM_SMP", "2") };
+    }
     let Some(vm) = Vm::new("bench ipvs") else {
         return;
     };
@@ -123,6 +129,8 @@ fn host() {
 
 struct Run {
     full: Duration,
+    /// rkeepalived's startup marks ([`rkeepalived::timing`]): phase and time since spawn.
+    phases: Vec<(String, Duration)>,
     /// Main process, and the checker child for keepalived (KiB).
     rss: (u64, u64),
     /// SIGTERM to an empty table (`None`: not empty after 120 s).
@@ -156,6 +164,7 @@ fn guest(names: &[String]) {
             s,
             r,
             Some("/tmp/kac.pid"),
+            &[],
         );
         let rk = run_daemon(
             &[
@@ -172,6 +181,7 @@ fn guest(names: &[String]) {
             s,
             r,
             None,
+            &[(timing::ENV, "1")],
         );
         // The kernel's share: the parsed config's rows through the pipelined apply alone.
         let text = std::fs::read_to_string(&conf).expect("config");
@@ -221,8 +231,9 @@ fn guest(names: &[String]) {
     }
 
     println!();
+    let vcpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "IPVS start to full table (qemu TCG, 1 vCPU; no checkers; NAT wrr; times in ms, RSS in MiB)"
+        "IPVS start to full table (qemu TCG, {vcpus} vCPU; no checkers; NAT wrr; times in ms, RSS in MiB)"
     );
     println!(
         "{:>8} | {:>9} {:>7} {:>9} {:>7} | {:>9} {:>7} {:>7} | {:>7} | {:>9} {:>9} {:>8} {:>8}",
@@ -264,6 +275,25 @@ fn guest(names: &[String]) {
          and ACK per row from ipvsadm; rk parse = config load and \
          desired table in the bench process; rk -t = `rkeepalived -t` (process start and parse)."
     );
+    println!();
+    println!("rkeepalived phases, ms since spawn (RKEEPALIVED_TIMING marks; seen = poller saw the full table)");
+    let names: Vec<String> = rows
+        .first()
+        .map(|r| r.2.phases.iter().map(|p| p.0.clone()).collect())
+        .unwrap_or_default();
+    let mut head = format!("{:>8} |", "SxR");
+    for n in &names {
+        let _ = write!(head, " {n:>12}");
+    }
+    println!("{head} {:>8}", "seen");
+    for (name, _, rk, ..) in &rows {
+        let mut line = format!("{name:>8} |");
+        for n in &names {
+            let v = rk.phases.iter().find(|p| &p.0 == n).map(|p| ms(p.1));
+            let _ = write!(line, " {:>12}", v.map_or("-".into(), |v| format!("{v:.0}")));
+        }
+        println!("{line} {:>8.0}", ms(rk.full));
+    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -314,7 +344,13 @@ fn rss_kib(pid: u32) -> u64 {
 
 /// Starts `argv` with a flushed table and returns the time until all `s` services hold `r`
 /// destinations, its RSS then, and the time from SIGTERM until the table is empty.
-fn run_daemon(argv: &[&str], s: usize, r: usize, child_pidfile: Option<&str>) -> Run {
+fn run_daemon(
+    argv: &[&str],
+    s: usize,
+    r: usize,
+    child_pidfile: Option<&str>,
+    env: &[(&str, &str)],
+) -> Run {
     fresh_netns();
     let mut sock = IpvsSocket::open().expect("IPVS socket");
     sock.flush().expect("flush");
@@ -323,8 +359,10 @@ fn run_daemon(argv: &[&str], s: usize, r: usize, child_pidfile: Option<&str>) ->
     }
     let log = std::fs::File::create(format!("/tmp/{}.log", argv[0])).expect("log");
     let t0 = Instant::now();
+    let t0_ns = timing::monotonic_ns();
     let mut child: Child = Command::new(argv[0])
         .args(&argv[1..])
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("log"))
         .stderr(log)
@@ -407,9 +445,24 @@ fn run_daemon(argv: &[&str], s: usize, r: usize, child_pidfile: Option<&str>) ->
         std::thread::sleep(Duration::from_millis(5));
     };
     let _ = child.wait();
+    let phases = std::fs::read_to_string(format!("/tmp/{}.log", argv[0]))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.strip_prefix(timing::PREFIX)?.split_whitespace();
+            let phase = w.next()?.to_owned();
+            let ns: u64 = w.next()?.parse().ok()?;
+            Some((phase, Duration::from_nanos(ns.saturating_sub(t0_ns))))
+        })
+        .collect();
     eprintln!(
         "{} {s}x{r}: full after {full:?}, RSS {rss:?} KiB, stop {stop:?}",
         argv[0]
     );
-    Run { full, rss, stop }
+    Run {
+        full,
+        phases,
+        rss,
+        stop,
+    }
 }

@@ -34,6 +34,7 @@ pub fn config_id(cli: &Cli) -> String {
 
 /// The whole program: returns the process exit code.
 pub fn main(cli: Cli) -> ExitCode {
+    crate::timing::mark("main");
     let opts = LoadOptions {
         config_id: config_id(&cli),
     };
@@ -42,6 +43,7 @@ pub fn main(cli: Cli) -> ExitCode {
     }
     init_logging(&cli);
     info!("Starting rkeepalived v{}", env!("CARGO_PKG_VERSION"));
+    crate::timing::mark("logging");
     let loaded = match config::load(&cli.use_file, &opts) {
         Ok(l) => l,
         Err(e) => {
@@ -49,6 +51,7 @@ pub fn main(cli: Cli) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    crate::timing::mark("parsed");
     for d in &loaded.diagnostics.0 {
         match d.severity {
             Severity::Warning => warn!("{d}"),
@@ -87,6 +90,7 @@ pub fn main(cli: Cli) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    crate::timing::mark("runtime");
     let engine_opts = EngineOptions {
         dont_release_vrrp: cli.dont_release_vrrp,
     };
@@ -99,7 +103,9 @@ pub fn main(cli: Cli) -> ExitCode {
         tokio::task::yield_now().await;
         // IPVS: program the virtual servers first, remove them after VRRP stopped (unless -I).
         let ipvs = if ipvs_opts.0 && !loaded.config.ipvs.virtual_servers.is_empty() {
-            Some(crate::ipvs::controller::Controller::start(&loaded.config).await)
+            let c = crate::ipvs::controller::Controller::start(&loaded.config).await;
+            crate::timing::mark("ipvs-started");
+            Some(c)
         } else {
             None
         };

@@ -271,11 +271,83 @@ impl Lexer {
                 }
                 continue;
             }
+            if self.plain_line(physical, &pos) {
+                continue;
+            }
             let (chars, _) = decomment(locate(physical));
             if chars.is_empty() {
                 continue;
             }
             continuing = self.logical(chars, &pos, depth, 0);
+        }
+    }
+
+    /// The common case of a physical line, without the per-character bookkeeping of the
+    /// general path: ASCII, and nothing that comments, quotes, escapes, conditionals,
+    /// definitions, replication or `include` would act on. Such a line is its pieces between
+    /// braces, each split into words at blanks, and the braces; exactly what
+    /// [`Lexer::logical`] makes of it. Returns false (having done nothing) for any other line.
+    fn plain_line(&mut self, line: &str, pos: &Pos) -> bool {
+        let b = line.as_bytes();
+        if !line.is_ascii()
+            || b.iter()
+                .any(|c| matches!(c, b'"' | b'\\' | b'$' | b'@' | b'~' | b'#' | b'!'))
+            || line.contains("include")
+        {
+            return false;
+        }
+        let mut start = 0;
+        while start <= b.len() {
+            let end = b[start..]
+                .iter()
+                .position(|c| matches!(c, b'{' | b'}'))
+                .map_or(b.len(), |o| start + o);
+            self.emit_plain(line, start, end, pos);
+            if end == b.len() {
+                break;
+            }
+            let span = pos.span(col_of(end));
+            self.push_token(if b[end] == b'{' {
+                Token::Open(span)
+            } else {
+                Token::Close(span)
+            });
+            start = end + 1;
+        }
+        true
+    }
+
+    /// [`Lexer::emit_line`] for `line[start..end]` of a line [`Lexer::plain_line`] accepted.
+    fn emit_plain(&mut self, line: &str, start: usize, end: usize, pos: &Pos) {
+        let b = line.as_bytes();
+        let (mut s, mut e) = (start, end);
+        while s < e && is_blank(char::from(b[s])) {
+            s += 1;
+        }
+        while e > s && is_blank(char::from(b[e - 1])) {
+            e -= 1;
+        }
+        let mut words = Vec::new();
+        let mut i = s;
+        while i < e {
+            if is_space(char::from(b[i])) {
+                i += 1;
+                continue;
+            }
+            let w = i;
+            while i < e && !is_space(char::from(b[i])) {
+                i += 1;
+            }
+            words.push(Word {
+                text: line[w..i].to_owned(),
+                span: pos.span(col_of(w)),
+            });
+        }
+        if !words.is_empty() {
+            self.push_token(Token::Line(Line {
+                words,
+                raw: line[s..e].to_owned(),
+            }));
         }
     }
 
@@ -889,6 +961,11 @@ struct Reference {
     params: Option<String>,
 }
 
+/// The 1-based column of byte `index` of an ASCII line.
+fn col_of(index: usize) -> u32 {
+    u32::try_from(index + 1).unwrap_or(u32::MAX)
+}
+
 fn locate(line: &str) -> LText {
     line.chars()
         .enumerate()
@@ -1285,6 +1362,65 @@ mod tests {
         let mut diags = Diagnostics::default();
         let tokens = lex_str(Path::new("test.conf"), text, id, &mut diags);
         (tokens, diags)
+    }
+
+    fn lexer() -> Lexer {
+        Lexer {
+            config_id: String::new(),
+            diags: Diagnostics::default(),
+            keys: Vec::new(),
+            defs: builtin_definitions(),
+            tokens: Vec::new(),
+            rng: 1,
+        }
+    }
+
+    /// The fast path for plain lines gives the same tokens (words, raw text, spans) as the
+    /// general path, and declines every line it cannot handle.
+    #[test]
+    fn plain_lines_lex_as_the_general_path_does() {
+        let pos = Pos {
+            file: Arc::new(PathBuf::from("t.conf")),
+            line: 7,
+        };
+        let plain = [
+            "virtual_server 10.0.0.1 80 {",
+            "  real_server 10.0.1.1 80 {",
+            "\tweight 1  ",
+            "}",
+            "  }  } {",
+            "a{b}c",
+            "{",
+            "   ",
+            "",
+            "x\u{b}y \u{c} z\r",
+            "vrrp_instance VI_1 {  state MASTER  }",
+            "{}{ }",
+        ];
+        for line in plain {
+            let mut fast = lexer();
+            assert!(fast.plain_line(line, &pos), "{line:?} is plain");
+            let mut general = lexer();
+            let (chars, _) = decomment(locate(line));
+            if !chars.is_empty() {
+                general.logical(chars, &pos, 0, 0);
+            }
+            assert_eq!(fast.tokens, general.tokens, "{line:?}");
+        }
+        for line in [
+            "a \"b c\" {",
+            "x # c",
+            "x ! c",
+            "$A=1",
+            "@id x",
+            "~SEQ(i,1,2) x",
+            "include x",
+            "} include x",
+            "a\\#b",
+            "caf\u{e9} 1",
+        ] {
+            assert!(!lexer().plain_line(line, &pos), "{line:?} is not plain");
+        }
     }
 
     /// The token stream as a compact string: words joined by `|`, lines by ` ; `.

@@ -208,10 +208,13 @@ pub fn fmt_service(key: &ServiceKey) -> String {
 /// Returns how many changes were sent.
 pub fn apply(sock: &mut IpvsSocket, desired: &Table) -> Result<usize, IpvsError> {
     let actual = sock.table()?;
+    crate::timing::mark("ipvs-dumped");
     let ops = reconcile(desired, &actual);
+    crate::timing::mark("ipvs-diffed");
     for (op, e) in sock.apply(&ops)? {
         error!("IPVS: cannot {op}: {e}");
     }
+    crate::timing::mark("ipvs-applied");
     Ok(ops.len())
 }
 
@@ -274,6 +277,7 @@ impl Controller {
             .collect();
         let owned = desired_table_with(config, &health);
         let table = owned.clone();
+        crate::timing::mark("ipvs-desired");
         let ipvs_globals = crate::config::model::IpvsConfig {
             lvs_flush: config.ipvs.lvs_flush,
             lvs_timeouts: config.ipvs.lvs_timeouts,
@@ -281,6 +285,7 @@ impl Controller {
         };
         let sock = tokio::task::spawn_blocking(move || -> Result<IpvsSocket, IpvsError> {
             let mut sock = IpvsSocket::open()?;
+            crate::timing::mark("ipvs-opened");
             prepare(&mut sock, &ipvs_globals);
             let n = apply(&mut sock, &table)?;
             info!(

@@ -8,9 +8,13 @@
 //! by the length; the flags as `struct ip_vs_flags { flags, mask = 0xffffffff }`; the IPv6
 //! netmask as a prefix length.
 //!
-//! Changes are pipelined: [`IpvsSocket::apply`] sends up to [`WINDOW`] requests (each with
-//! `NLM_F_ACK`) before it reads their acknowledgements, so a table of thousands of rows is not
-//! one blocking round trip per row. Every `recv` is bounded by [`REPLY_TIMEOUT`].
+//! Changes are pipelined and batched: [`IpvsSocket::apply`] packs up to [`BATCH_BYTES`] of
+//! requests into each `send` (the kernel's `netlink_rcv_skb` runs every message of a datagram
+//! in turn) and sends a window of [`WINDOW`] requests before it reads the replies. Only the
+//! window's last request asks for an acknowledgement (`NLM_F_ACK`): the kernel answers a failed
+//! request with an error message whether or not it asked for one, so a window costs one
+//! acknowledgement plus one message per refused change, instead of one round trip per row.
+//! Every `recv` is bounded by [`REPLY_TIMEOUT`].
 
 use crate::ipvs::IpvsError;
 use crate::ipvs::consts::*;
@@ -28,9 +32,21 @@ use std::time::Duration;
 
 /// How long one `recv` may wait for the kernel.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Requests in flight before [`IpvsSocket::apply`] reads acknowledgements. 256 ACKs of 36
-/// bytes (plus the echoed header of errors) stay far below the default socket receive buffer.
+/// Requests in flight before [`IpvsSocket::apply`] reads the replies. Even if all 256 fail,
+/// their error messages (each echoing its request, a few hundred bytes of socket memory) stay
+/// far below the 1 MiB receive buffer the socket asks for.
 pub const WINDOW: usize = 256;
+/// Bytes of requests packed into one `send` by [`IpvsSocket::apply`]: well below the default
+/// netlink send buffer (`net.core.wmem_default`, 212992 bytes), which bounds one datagram.
+pub const BATCH_BYTES: usize = 32 * 1024;
+/// `struct nlmsghdr` length.
+const NLMSG_HDRLEN: usize = 16;
+/// `NLMSG_ERROR`: an acknowledgement (error 0) or an error reply.
+const NLMSG_ERROR: u16 = 2;
+/// `NLM_F_REQUEST`.
+const NLM_F_REQUEST: u16 = 1;
+/// `NLM_F_ACK`.
+const NLM_F_ACK: u16 = 4;
 
 // ----- attribute encoding ------------------------------------------------------------------
 
@@ -164,6 +180,19 @@ pub fn encode_dest(dest: &Dest, full: bool) -> Vec<u8> {
     let mut out = Vec::new();
     put_attr(&mut out, IPVS_CMD_ATTR_DEST, &inner);
     out
+}
+
+/// Appends one netlink message: `nlmsghdr { len, type, flags, seq, pid = 0 }`, then `body`
+/// padded to 4 bytes.
+fn put_nlmsg(buf: &mut Vec<u8>, ty: u16, flags: u16, seq: u32, body: &[u8]) {
+    let len = (NLMSG_HDRLEN + body.len()) as u32;
+    buf.extend_from_slice(&len.to_ne_bytes());
+    buf.extend_from_slice(&ty.to_ne_bytes());
+    buf.extend_from_slice(&flags.to_ne_bytes());
+    buf.extend_from_slice(&seq.to_ne_bytes());
+    buf.extend_from_slice(&0u32.to_ne_bytes());
+    buf.extend_from_slice(body);
+    buf.resize(align4(buf.len()), 0);
 }
 
 /// `genlmsghdr { cmd, version = IPVS_GENL_VERSION, reserved = 0 }` followed by `attrs`.
@@ -535,42 +564,131 @@ impl IpvsSocket {
         Ok(table)
     }
 
-    /// Applies `ops` in order, pipelined ([`WINDOW`] requests in flight). Returns the ops the
-    /// kernel refused, with their errors (the others were applied).
+    /// Applies `ops` in order, pipelined and batched (see the module documentation). Returns
+    /// the ops the kernel refused, with their errors, in order (the others were applied).
     ///
     /// Errors: [`IpvsError::Io`] when the socket itself fails (then it is unknown which of the
-    /// outstanding ops were applied).
+    /// outstanding ops were applied), [`IpvsError::Decode`] for a malformed reply.
     pub fn apply(&mut self, ops: &[Op]) -> Result<Vec<(Op, IpvsError)>, IpvsError> {
         let mut failed = Vec::new();
+        let mut batch = Vec::with_capacity(BATCH_BYTES + 1024);
+        let mut pending: HashMap<u32, &Op> = HashMap::with_capacity(WINDOW);
+        let mut reply = vec![0u8; 64 * 1024];
         for chunk in ops.chunks(WINDOW) {
-            let mut pending: HashMap<u32, &Op> = HashMap::new();
-            for op in chunk {
-                let seq = self.send(self.family, encode_op(op), false)?;
-                pending.insert(seq, op);
+            pending.clear();
+            let mut last = 0;
+            for (i, op) in chunk.iter().enumerate() {
+                let body = encode_op(op);
+                if !batch.is_empty() && batch.len() + NLMSG_HDRLEN + body.len() > BATCH_BYTES {
+                    self.send_raw(&batch)?;
+                    batch.clear();
+                }
+                last = self.next_seq();
+                let flags = if i + 1 == chunk.len() {
+                    NLM_F_REQUEST | NLM_F_ACK
+                } else {
+                    NLM_F_REQUEST
+                };
+                put_nlmsg(&mut batch, self.family, flags, last, &body);
+                pending.insert(last, op);
             }
-            while !pending.is_empty() {
-                let (iter, _) = self
-                    .sock
-                    .recv::<u16, Buffer>()
-                    .map_err(|e| IpvsError::Io(format!("recv ACKs: {e}")))?;
-                for reply in iter {
-                    let reply = reply.map_err(|e| IpvsError::Decode(e.to_string()))?;
-                    let Some(op) = pending.remove(reply.nl_seq()) else {
-                        continue;
-                    };
-                    if let NlPayload::Err(e) = reply.nl_payload() {
-                        failed.push((
-                            op.clone(),
-                            IpvsError::Kernel {
-                                op: op.to_string(),
-                                errno: -*e.error(),
-                            },
-                        ));
+            if !batch.is_empty() {
+                self.send_raw(&batch)?;
+                batch.clear();
+            }
+            // The kernel handles the requests in order, so the last one's reply (its ACK, or
+            // its error) comes after the errors of all the others.
+            let mut done = false;
+            while !done {
+                let n = self.recv_raw(&mut reply)?;
+                let mut data = &reply[..n];
+                while data.len() >= NLMSG_HDRLEN {
+                    let len = u32::from_ne_bytes([data[0], data[1], data[2], data[3]]) as usize;
+                    let ty = u16::from_ne_bytes([data[4], data[5]]);
+                    let seq = u32::from_ne_bytes([data[8], data[9], data[10], data[11]]);
+                    if len < NLMSG_HDRLEN || len > data.len() {
+                        return Err(IpvsError::Decode(format!(
+                            "netlink message of length {len} with {} bytes left",
+                            data.len()
+                        )));
                     }
+                    if ty == NLMSG_ERROR
+                        && let Some(op) = pending.remove(&seq)
+                    {
+                        let errno = data
+                            .get(NLMSG_HDRLEN..NLMSG_HDRLEN + 4)
+                            .map(|b| -i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+                            .ok_or_else(|| IpvsError::Decode("short NLMSG_ERROR".into()))?;
+                        if errno != 0 {
+                            failed.push((
+                                op.clone(),
+                                IpvsError::Kernel {
+                                    op: op.to_string(),
+                                    errno,
+                                },
+                            ));
+                        }
+                        done |= seq == last;
+                    }
+                    data = &data[align4(len).min(data.len())..];
                 }
             }
         }
         Ok(failed)
+    }
+
+    /// One `send` of ready-made netlink messages.
+    fn send_raw(&mut self, data: &[u8]) -> Result<(), IpvsError> {
+        loop {
+            // SAFETY: the fd is this socket's; `data` is valid for `data.len()` bytes.
+            let n = unsafe {
+                libc::send(
+                    self.sock.as_raw_fd(),
+                    data.as_ptr().cast(),
+                    data.len(),
+                    0,
+                )
+            };
+            if n >= 0 {
+                return if n as usize == data.len() {
+                    Ok(())
+                } else {
+                    Err(IpvsError::Io(format!("send: {n} of {} bytes", data.len())))
+                };
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(IpvsError::Io(format!("send: {e}")));
+            }
+        }
+    }
+
+    /// One `recv` (one datagram) into `buf`; bounded by [`REPLY_TIMEOUT`].
+    fn recv_raw(&mut self, buf: &mut [u8]) -> Result<usize, IpvsError> {
+        loop {
+            // SAFETY: the fd is this socket's; `buf` is writable for `buf.len()` bytes.
+            let n = unsafe {
+                libc::recv(
+                    self.sock.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    0,
+                )
+            };
+            if n >= 0 {
+                return Ok(n as usize);
+            }
+            let e = std::io::Error::last_os_error();
+            match e.kind() {
+                std::io::ErrorKind::Interrupted => continue,
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                    return Err(IpvsError::Io(format!(
+                        "no reply from the kernel within {REPLY_TIMEOUT:?}"
+                    )));
+                }
+                _ => return Err(IpvsError::Io(format!("recv replies: {e}"))),
+            }
+        }
     }
 
     /// Applies `ops` and fails on the first refused one.
