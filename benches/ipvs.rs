@@ -133,6 +133,9 @@ struct Run {
     phases: Vec<(String, Duration)>,
     /// Main process, and the checker child for keepalived (KiB).
     rss: (u64, u64),
+    /// CPU time of the main process and its checker child until the table was full: (user,
+    /// system); the system time includes the kernel's work on each IPVS request.
+    cpu: (Duration, Duration),
     /// SIGTERM to an empty table (`None`: not empty after 120 s).
     stop: Option<Duration>,
 }
@@ -200,9 +203,12 @@ fn guest(names: &[String]) {
         let mut sock = IpvsSocket::open().expect("IPVS socket");
         sock.flush().expect("flush");
         let t = Instant::now();
+        let c0 = self_cpu();
         let ops = reconcile(&desired, &sock.table().expect("dump"));
         let failed = sock.apply(&ops).expect("apply");
         let apply = t.elapsed();
+        let c1 = self_cpu();
+        let apply_cpu = (c1.0 - c0.0, c1.1 - c0.1);
         assert!(failed.is_empty(), "apply: {:?}", failed.first());
         sock.flush().expect("flush");
         fresh_netns();
@@ -227,6 +233,7 @@ fn guest(names: &[String]) {
             ops.len(),
             parse,
             check,
+            apply_cpu,
         ));
     }
 
@@ -251,7 +258,7 @@ fn guest(names: &[String]) {
         "rk parse",
         "rk -t"
     );
-    for (name, ka, rk, apply, restore, ops, parse, check) in &rows {
+    for (name, ka, rk, apply, restore, ops, parse, check, _) in &rows {
         println!(
             "{:>8} | {:>9.0} {:>7} {:>9} {:>7} | {:>9.0} {:>7.1} {:>7} | {:>6.1}x | {:>9.0} {:>9.0} {:>8.0} {:>8.0}   ({ops} rows)",
             name,
@@ -275,6 +282,22 @@ fn guest(names: &[String]) {
          and ACK per row from ipvsadm; rk parse = config load and \
          desired table in the bench process; rk -t = `rkeepalived -t` (process start and parse)."
     );
+    println!();
+    println!(
+        "CPU time until the table was full (user+system ms; system includes the kernel's IPVS work)"
+    );
+    println!(
+        "{:>8} | {:>13} | {:>13} | {:>18}",
+        "SxR", "keepalived", "rkeepalived", "rk apply alone"
+    );
+    for (name, ka, rk, _, _, _, _, _, apply_cpu) in &rows {
+        println!(
+            "{name:>8} | {:>13} | {:>13} | {:>18}",
+            format!("{:.0}+{:.0}", ms(ka.cpu.0), ms(ka.cpu.1)),
+            format!("{:.0}+{:.0}", ms(rk.cpu.0), ms(rk.cpu.1)),
+            format!("{:.0}+{:.0}", ms(apply_cpu.0), ms(apply_cpu.1)),
+        );
+    }
     println!();
     println!("rkeepalived phases, ms since spawn (RKEEPALIVED_TIMING marks; seen = poller saw the full table)");
     let names: Vec<String> = rows
@@ -331,6 +354,30 @@ fn fresh_netns() {
         .status()
         .expect("ip link set lo up");
     assert!(st.success(), "ip link set lo up");
+}
+
+/// User and system CPU time of process `pid` (all its threads), at clock-tick resolution.
+fn proc_cpu(pid: u32) -> (Duration, Duration) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the `(comm)`: state is field 3, utime 14, stime 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    let t = |i: usize| Duration::from_millis(f.get(i).copied().unwrap_or(0) * 1000 / hz);
+    (t(11), t(12))
+}
+
+/// This process's (user, system) CPU time.
+fn self_cpu() -> (Duration, Duration) {
+    // SAFETY: getrusage writes only into `ru`.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let tv = |t: libc::timeval| Duration::from_micros(t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64);
+    (tv(ru.ru_utime), tv(ru.ru_stime))
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -424,12 +471,13 @@ fn run_daemon(
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    let child_rss = child_pidfile
+    let child_pid = child_pidfile
         .and_then(|p| std::fs::read_to_string(p).ok())
-        .and_then(|t| t.trim().parse::<u32>().ok())
-        .map(rss_kib)
-        .unwrap_or(0);
-    let rss = (rss_kib(child.id()), child_rss);
+        .and_then(|t| t.trim().parse::<u32>().ok());
+    let rss = (rss_kib(child.id()), child_pid.map_or(0, rss_kib));
+    let (u0, s0) = proc_cpu(child.id());
+    let (u1, s1) = child_pid.map_or((Duration::ZERO, Duration::ZERO), proc_cpu);
+    let cpu = (u0 + u1, s0 + s1);
     let t1 = Instant::now();
     // SAFETY: kill(2) on the PID of the child we started and have not reaped.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
@@ -463,6 +511,7 @@ fn run_daemon(
         full,
         phases,
         rss,
+        cpu,
         stop,
     }
 }

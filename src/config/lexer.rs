@@ -116,21 +116,82 @@ pub fn lex_keyed(
     text: &str,
     config_id: &str,
 ) -> (Vec<Token>, Vec<(usize, Diagnostic)>) {
-    let mut lexer = Lexer {
-        config_id: config_id.to_string(),
-        diags: Diagnostics::default(),
-        keys: Vec::new(),
-        defs: builtin_definitions(),
-        tokens: Vec::new(),
-        rng: std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish()
-            | 1,
-    };
-    lexer.source(Arc::new(name.to_path_buf()), text, 0);
-    lexer.assign_keys();
-    let found = lexer.keys.into_iter().zip(lexer.diags.0).collect();
-    (lexer.tokens, found)
+    let mut stream = Stream::new(name, text, config_id);
+    let mut tokens = Vec::new();
+    while let Some(t) = stream.next() {
+        tokens.push(t);
+    }
+    (tokens, stream.finish())
+}
+
+/// The tokens of a file, lexed a physical line at a time as they are taken, so that a large
+/// config is never held as a whole token list (the parser consumes each line before the next
+/// one is lexed). An `include`d file is lexed whole when its `include` line is reached.
+pub struct Stream<'a> {
+    lexer: Lexer,
+    file: Arc<PathBuf>,
+    lines: std::iter::Enumerate<std::str::Split<'a, char>>,
+    /// A multi-line definition still being read (see [`Lexer::source_line`]).
+    continuing: Option<usize>,
+}
+
+impl<'a> Stream<'a> {
+    /// A stream over `text`, read as the file `name` (includes resolve relative to its dir).
+    pub fn new(name: &Path, text: &'a str, config_id: &str) -> Stream<'a> {
+        Stream {
+            lexer: Lexer {
+                config_id: config_id.to_string(),
+                diags: Diagnostics::default(),
+                keys: Vec::new(),
+                defs: builtin_definitions(),
+                tokens: VecDeque::new(),
+                emitted: 0,
+                rng: std::collections::hash_map::RandomState::new()
+                    .build_hasher()
+                    .finish()
+                    | 1,
+            },
+            file: Arc::new(name.to_path_buf()),
+            lines: text.split('\n').enumerate(),
+            continuing: None,
+        }
+    }
+
+    /// Lexes lines until a token is ready; false at the end of the text.
+    fn fill(&mut self) -> bool {
+        while self.lexer.tokens.is_empty() {
+            let Some((index, physical)) = self.lines.next() else {
+                return false;
+            };
+            let file = self.file.clone();
+            self.lexer
+                .source_line(&file, index, physical, 0, &mut self.continuing);
+        }
+        true
+    }
+
+    /// The next token.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Option<Token> {
+        self.fill();
+        self.lexer.tokens.pop_front()
+    }
+
+    /// The next token, left in the stream.
+    pub fn peek(&mut self) -> Option<&Token> {
+        self.fill();
+        self.lexer.tokens.front()
+    }
+
+    /// Lexes whatever is left (dropping its tokens) and returns the lexer's diagnostics, each
+    /// with the number of tokens emitted before it was found.
+    pub fn finish(&mut self) -> Vec<(usize, Diagnostic)> {
+        while self.next().is_some() {}
+        self.lexer.assign_keys();
+        let keys = std::mem::take(&mut self.lexer.keys);
+        let diags = std::mem::take(&mut self.lexer.diags.0);
+        keys.into_iter().zip(diags).collect()
+    }
 }
 
 /// A character with the column it came from.
@@ -219,7 +280,10 @@ struct Lexer {
     /// For each diagnostic, the number of tokens emitted before it.
     keys: Vec<usize>,
     defs: Vec<Definition>,
-    tokens: Vec<Token>,
+    /// Tokens lexed and not yet taken.
+    tokens: VecDeque<Token>,
+    /// Tokens emitted so far.
+    emitted: usize,
     /// xorshift state for `${_RANDOM}`.
     rng: u64,
 }
@@ -227,14 +291,15 @@ struct Lexer {
 impl Lexer {
     /// Records the stream position of diagnostics found since the last token.
     fn assign_keys(&mut self) {
-        let at = self.tokens.len();
+        let at = self.emitted;
         let missing = self.diags.0.len() - self.keys.len();
         self.keys.extend(std::iter::repeat_n(at, missing));
     }
 
     fn push_token(&mut self, token: Token) {
         self.assign_keys();
-        self.tokens.push(token);
+        self.tokens.push_back(token);
+        self.emitted += 1;
     }
 
     /// Lexes the text of one file.
@@ -242,44 +307,57 @@ impl Lexer {
         // Index of a multi-line definition still being read.
         let mut continuing: Option<usize> = None;
         for (index, physical) in text.split('\n').enumerate() {
-            let physical = physical.trim_end_matches(['\r', '\n']);
-            let pos = Pos {
-                file: file.clone(),
-                line: u32::try_from(index + 1).unwrap_or(u32::MAX),
-            };
-            if let Some(def) = continuing {
-                // keepalived: an empty line ends a multi-line definition; other lines are
-                // decommented and appended, and the first one without a trailing `\` is the last.
-                if physical.is_empty() {
-                    continuing = None;
-                    continue;
-                }
-                let (chars, _) = decomment(locate(physical));
-                if chars.is_empty() {
-                    continue;
-                }
-                let mut line = text_of(&chars);
-                let more = line.ends_with('\\');
-                if more {
-                    line.pop();
-                    line.truncate(line.trim_end_matches([' ', '\t']).len());
-                } else {
-                    continuing = None;
-                }
-                if !line.is_empty() {
-                    self.defs[def].lines.push(line);
-                }
-                continue;
-            }
-            if self.plain_line(physical, &pos) {
-                continue;
+            self.source_line(&file, index, physical, depth, &mut continuing);
+        }
+    }
+
+    /// Lexes physical line `index` (0-based) of `file`. `continuing` is the multi-line
+    /// definition still being read, carried from line to line.
+    fn source_line(
+        &mut self,
+        file: &Arc<PathBuf>,
+        index: usize,
+        physical: &str,
+        depth: usize,
+        continuing: &mut Option<usize>,
+    ) {
+        let physical = physical.trim_end_matches(['\r', '\n']);
+        let pos = Pos {
+            file: file.clone(),
+            line: u32::try_from(index + 1).unwrap_or(u32::MAX),
+        };
+        if let Some(def) = *continuing {
+            // keepalived: an empty line ends a multi-line definition; other lines are
+            // decommented and appended, and the first one without a trailing `\` is the last.
+            if physical.is_empty() {
+                *continuing = None;
+                return;
             }
             let (chars, _) = decomment(locate(physical));
             if chars.is_empty() {
-                continue;
+                return;
             }
-            continuing = self.logical(chars, &pos, depth, 0);
+            let mut line = text_of(&chars);
+            let more = line.ends_with('\\');
+            if more {
+                line.pop();
+                line.truncate(line.trim_end_matches([' ', '\t']).len());
+            } else {
+                *continuing = None;
+            }
+            if !line.is_empty() {
+                self.defs[def].lines.push(line);
+            }
+            return;
         }
+        if self.plain_line(physical, &pos) {
+            return;
+        }
+        let (chars, _) = decomment(locate(physical));
+        if chars.is_empty() {
+            return;
+        }
+        *continuing = self.logical(chars, &pos, depth, 0);
     }
 
     /// The common case of a physical line, without the per-character bookkeeping of the
@@ -327,7 +405,13 @@ impl Lexer {
         while e > s && is_blank(char::from(b[e - 1])) {
             e -= 1;
         }
-        let mut words = Vec::new();
+        let count = b[s..e]
+            .iter()
+            .zip(b[s..e].iter().skip(1))
+            .filter(|&(&a, &c)| is_space(char::from(a)) && !is_space(char::from(c)))
+            .count()
+            + usize::from(s < e);
+        let mut words = Vec::with_capacity(count);
         let mut i = s;
         while i < e {
             if is_space(char::from(b[i])) {
@@ -1370,7 +1454,8 @@ mod tests {
             diags: Diagnostics::default(),
             keys: Vec::new(),
             defs: builtin_definitions(),
-            tokens: Vec::new(),
+            tokens: VecDeque::new(),
+            emitted: 0,
             rng: 1,
         }
     }

@@ -29,7 +29,7 @@ const MAX_PERSISTENCE_TIMEOUT: u64 = 2_678_400;
 /// keepalived's default `delay_loop`.
 const DEFAULT_DELAY_LOOP: Duration = Duration::from_secs(60);
 
-impl Parser {
+impl Parser<'_> {
     /// `virtual_server IP PORT | fwmark N | group NAME { … }`.
     pub(super) fn virtual_server(&mut self, line: &Line) {
         let owner = line.keyword().clone();
