@@ -367,22 +367,28 @@ impl Lexer {
     /// [`Lexer::logical`] makes of it. Returns false (having done nothing) for any other line.
     fn plain_line(&mut self, line: &str, pos: &Pos) -> bool {
         let b = line.as_bytes();
-        if !line.is_ascii()
-            || b.iter()
-                .any(|c| matches!(c, b'"' | b'\\' | b'$' | b'@' | b'~' | b'#' | b'!'))
-            || line.contains("include")
-        {
+        if b.iter().any(|&c| PLAIN[usize::from(c)] == Plain::Other) {
             return false;
         }
+        // `include` only acts at the start of a piece (the text between braces).
+        let mut at_start = true;
+        for (i, &c) in b.iter().enumerate() {
+            match PLAIN[usize::from(c)] {
+                Plain::Word if at_start && b[i..].starts_with(b"include") => return false,
+                Plain::Brace => at_start = true,
+                Plain::Word => at_start = false,
+                _ => {}
+            }
+        }
         let mut start = 0;
-        while start <= b.len() {
+        loop {
             let end = b[start..]
                 .iter()
-                .position(|c| matches!(c, b'{' | b'}'))
+                .position(|&c| PLAIN[usize::from(c)] == Plain::Brace)
                 .map_or(b.len(), |o| start + o);
             self.emit_plain(line, start, end, pos);
             if end == b.len() {
-                break;
+                return true;
             }
             let span = pos.span(col_of(end));
             self.push_token(if b[end] == b'{' {
@@ -392,7 +398,6 @@ impl Lexer {
             });
             start = end + 1;
         }
-        true
     }
 
     /// [`Lexer::emit_line`] for `line[start..end]` of a line [`Lexer::plain_line`] accepted.
@@ -405,21 +410,18 @@ impl Lexer {
         while e > s && is_blank(char::from(b[e - 1])) {
             e -= 1;
         }
-        let count = b[s..e]
-            .iter()
-            .zip(b[s..e].iter().skip(1))
-            .filter(|&(&a, &c)| is_space(char::from(a)) && !is_space(char::from(c)))
-            .count()
-            + usize::from(s < e);
-        let mut words = Vec::with_capacity(count);
+        if s == e {
+            return;
+        }
+        let mut words = Vec::with_capacity(4);
         let mut i = s;
         while i < e {
-            if is_space(char::from(b[i])) {
+            if PLAIN[usize::from(b[i])] == Plain::Space {
                 i += 1;
                 continue;
             }
             let w = i;
-            while i < e && !is_space(char::from(b[i])) {
+            while i < e && PLAIN[usize::from(b[i])] != Plain::Space {
                 i += 1;
             }
             words.push(Word {
@@ -1044,6 +1046,36 @@ struct Reference {
     end: usize,
     params: Option<String>,
 }
+
+/// How [`Lexer::plain_line`] sees a byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plain {
+    /// Part of a word.
+    Word,
+    /// keepalived's `WHITE_SPACE` ([`is_space`]).
+    Space,
+    /// `{` or `}`.
+    Brace,
+    /// Needs the general path: non-ASCII, or a byte that quotes, escapes, comments, or starts
+    /// a conditional, definition, expansion or replication (`"`, `\\`, `#`, `!`, `@`, `$`, `~`).
+    Other,
+}
+
+/// [`Plain`] by byte value.
+static PLAIN: [Plain; 256] = {
+    let mut t = [Plain::Other; 256];
+    let mut c = 0;
+    while c < 128 {
+        t[c] = match c as u8 {
+            b' ' | b'\t' | 0x0c | b'\n' | b'\r' | 0x0b => Plain::Space,
+            b'{' | b'}' => Plain::Brace,
+            b'"' | b'\\' | b'#' | b'!' | b'@' | b'$' | b'~' => Plain::Other,
+            _ => Plain::Word,
+        };
+        c += 1;
+    }
+    t
+};
 
 /// The 1-based column of byte `index` of an ASCII line.
 fn col_of(index: usize) -> u32 {

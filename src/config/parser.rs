@@ -121,7 +121,11 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, ConfigError> {
         path: path.to_path_buf(),
         source,
     })?;
-    Ok(load_str(path, &String::from_utf8_lossy(&bytes), opts))
+    // Valid UTF-8 (the usual case) is checked by the faster `from_utf8`.
+    Ok(match std::str::from_utf8(&bytes) {
+        Ok(text) => load_str(path, text, opts),
+        Err(_) => load_str(path, &String::from_utf8_lossy(&bytes), opts),
+    })
 }
 
 /// Parses `text` as if it were the file `name` (includes resolve relative to `name`'s dir).
