@@ -25,7 +25,7 @@ use neli::nl::{NlPayload, NlmsghdrBuilder};
 use neli::socket::synchronous::NlSocketHandle;
 use neli::types::Buffer;
 use neli::utils::Groups;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::Duration;
@@ -115,34 +115,81 @@ fn service_id_attrs(buf: &mut Vec<u8>, key: &ServiceKey) {
     }
 }
 
+/// Starts a nested attribute of type `ty`: returns where its header is, for [`nest_end`].
+fn nest_start(buf: &mut Vec<u8>, ty: u16) -> usize {
+    let at = buf.len();
+    buf.extend_from_slice(&0u16.to_ne_bytes());
+    buf.extend_from_slice(&ty.to_ne_bytes());
+    at
+}
+
+/// Ends the nest started at `at`: writes its length (header and contents, all of them
+/// 4-byte aligned already).
+fn nest_end(buf: &mut [u8], at: usize) {
+    let len = (buf.len() - at) as u16;
+    buf[at..at + 2].copy_from_slice(&len.to_ne_bytes());
+}
+
+/// Appends the `IPVS_CMD_ATTR_SERVICE` nest (see [`encode_service`]).
+fn put_service(buf: &mut Vec<u8>, svc: &Service, full: bool) {
+    let nest = nest_start(buf, IPVS_CMD_ATTR_SERVICE);
+    service_id_attrs(buf, &svc.key);
+    if full {
+        put_str(buf, IPVS_SVC_ATTR_SCHED_NAME, &svc.sched);
+        if let Some(pe) = &svc.pe_name {
+            put_str(buf, IPVS_SVC_ATTR_PE_NAME, pe);
+        }
+        let mut flags = [0u8; 8];
+        flags[..4].copy_from_slice(&svc.flags.to_ne_bytes());
+        flags[4..].copy_from_slice(&u32::MAX.to_ne_bytes());
+        put_attr(buf, IPVS_SVC_ATTR_FLAGS, &flags);
+        put_u32(buf, IPVS_SVC_ATTR_TIMEOUT, svc.timeout);
+        put_u32(buf, IPVS_SVC_ATTR_NETMASK, svc.netmask);
+    }
+    nest_end(buf, nest);
+}
+
 /// The `IPVS_CMD_ATTR_SERVICE` nest: identifying fields only, or (with `full`) everything
 /// `ip_vs_genl_parse_service` requires for NEW/SET (`SCHED_NAME`, `FLAGS`, `TIMEOUT`,
 /// `NETMASK`; `PE_NAME` when set).
 pub fn encode_service(svc: &Service, full: bool) -> Vec<u8> {
-    let mut inner = Vec::new();
-    service_id_attrs(&mut inner, &svc.key);
-    if full {
-        put_str(&mut inner, IPVS_SVC_ATTR_SCHED_NAME, &svc.sched);
-        if let Some(pe) = &svc.pe_name {
-            put_str(&mut inner, IPVS_SVC_ATTR_PE_NAME, pe);
-        }
-        let mut flags = svc.flags.to_ne_bytes().to_vec();
-        flags.extend_from_slice(&u32::MAX.to_ne_bytes());
-        put_attr(&mut inner, IPVS_SVC_ATTR_FLAGS, &flags);
-        put_u32(&mut inner, IPVS_SVC_ATTR_TIMEOUT, svc.timeout);
-        put_u32(&mut inner, IPVS_SVC_ATTR_NETMASK, svc.netmask);
-    }
     let mut out = Vec::new();
-    put_attr(&mut out, IPVS_CMD_ATTR_SERVICE, &inner);
+    put_service(&mut out, svc, full);
     out
 }
 
+/// Appends the `IPVS_CMD_ATTR_SERVICE` nest with only the fields identifying `key`.
+fn put_service_key(buf: &mut Vec<u8>, key: &ServiceKey) {
+    let nest = nest_start(buf, IPVS_CMD_ATTR_SERVICE);
+    service_id_attrs(buf, key);
+    nest_end(buf, nest);
+}
+
 fn encode_service_key(key: &ServiceKey) -> Vec<u8> {
-    let mut inner = Vec::new();
-    service_id_attrs(&mut inner, key);
     let mut out = Vec::new();
-    put_attr(&mut out, IPVS_CMD_ATTR_SERVICE, &inner);
+    put_service_key(&mut out, key);
     out
+}
+
+/// Appends the `IPVS_CMD_ATTR_DEST` nest (see [`encode_dest`]); without `full`, only
+/// `dest.key` is used.
+fn put_dest(buf: &mut Vec<u8>, dest: &Dest, full: bool) {
+    let nest = nest_start(buf, IPVS_CMD_ATTR_DEST);
+    put_attr(buf, IPVS_DEST_ATTR_ADDR, &inet_addr_bytes(&dest.key.addr));
+    put_port(buf, IPVS_DEST_ATTR_PORT, dest.key.port);
+    if full {
+        put_u32(buf, IPVS_DEST_ATTR_FWD_METHOD, dest.fwd & IP_VS_CONN_F_FWD_MASK);
+        put_u32(buf, IPVS_DEST_ATTR_WEIGHT, dest.weight);
+        put_u32(buf, IPVS_DEST_ATTR_U_THRESH, dest.u_thresh);
+        put_u32(buf, IPVS_DEST_ATTR_L_THRESH, dest.l_thresh);
+        if dest.fwd & IP_VS_CONN_F_FWD_MASK == IP_VS_CONN_F_TUNNEL {
+            put_attr(buf, IPVS_DEST_ATTR_TUN_TYPE, &[dest.tun.kind]);
+            put_port(buf, IPVS_DEST_ATTR_TUN_PORT, dest.tun.port);
+            put_u16(buf, IPVS_DEST_ATTR_TUN_FLAGS, dest.tun.flags);
+        }
+    }
+    put_u16(buf, IPVS_DEST_ATTR_ADDR_FAMILY, family_of(&dest.key.addr));
+    nest_end(buf, nest);
 }
 
 /// The `IPVS_CMD_ATTR_DEST` nest: with `full`, everything NEW/SET_DEST require (`ADDR, PORT,
@@ -150,49 +197,30 @@ fn encode_service_key(key: &ServiceKey) -> Vec<u8> {
 /// (network order) and `TUN_FLAGS` (u16)) plus `ADDR_FAMILY`; else `ADDR, PORT` and
 /// `ADDR_FAMILY` (DEL_DEST).
 pub fn encode_dest(dest: &Dest, full: bool) -> Vec<u8> {
-    let mut inner = Vec::new();
-    put_attr(
-        &mut inner,
-        IPVS_DEST_ATTR_ADDR,
-        &inet_addr_bytes(&dest.key.addr),
-    );
-    put_port(&mut inner, IPVS_DEST_ATTR_PORT, dest.key.port);
-    if full {
-        put_u32(
-            &mut inner,
-            IPVS_DEST_ATTR_FWD_METHOD,
-            dest.fwd & IP_VS_CONN_F_FWD_MASK,
-        );
-        put_u32(&mut inner, IPVS_DEST_ATTR_WEIGHT, dest.weight);
-        put_u32(&mut inner, IPVS_DEST_ATTR_U_THRESH, dest.u_thresh);
-        put_u32(&mut inner, IPVS_DEST_ATTR_L_THRESH, dest.l_thresh);
-        if dest.fwd & IP_VS_CONN_F_FWD_MASK == IP_VS_CONN_F_TUNNEL {
-            put_attr(&mut inner, IPVS_DEST_ATTR_TUN_TYPE, &[dest.tun.kind]);
-            put_port(&mut inner, IPVS_DEST_ATTR_TUN_PORT, dest.tun.port);
-            put_u16(&mut inner, IPVS_DEST_ATTR_TUN_FLAGS, dest.tun.flags);
-        }
-    }
-    put_u16(
-        &mut inner,
-        IPVS_DEST_ATTR_ADDR_FAMILY,
-        family_of(&dest.key.addr),
-    );
     let mut out = Vec::new();
-    put_attr(&mut out, IPVS_CMD_ATTR_DEST, &inner);
+    put_dest(&mut out, dest, full);
     out
 }
 
-/// Appends one netlink message: `nlmsghdr { len, type, flags, seq, pid = 0 }`, then `body`
-/// padded to 4 bytes.
-fn put_nlmsg(buf: &mut Vec<u8>, ty: u16, flags: u16, seq: u32, body: &[u8]) {
-    let len = (NLMSG_HDRLEN + body.len()) as u32;
-    buf.extend_from_slice(&len.to_ne_bytes());
+/// Appends one netlink message: `nlmsghdr { len, type, flags, seq, pid = 0 }`, then what
+/// `body` writes (4-byte aligned, as the attribute writers leave it).
+fn put_nlmsg(
+    buf: &mut Vec<u8>,
+    ty: u16,
+    flags: u16,
+    seq: u32,
+    body: impl FnOnce(&mut Vec<u8>),
+) {
+    let at = buf.len();
+    buf.extend_from_slice(&0u32.to_ne_bytes());
     buf.extend_from_slice(&ty.to_ne_bytes());
     buf.extend_from_slice(&flags.to_ne_bytes());
     buf.extend_from_slice(&seq.to_ne_bytes());
     buf.extend_from_slice(&0u32.to_ne_bytes());
-    buf.extend_from_slice(body);
+    body(buf);
     buf.resize(align4(buf.len()), 0);
+    let len = (buf.len() - at) as u32;
+    buf[at..at + 4].copy_from_slice(&len.to_ne_bytes());
 }
 
 /// `genlmsghdr { cmd, version = IPVS_GENL_VERSION, reserved = 0 }` followed by `attrs`.
@@ -202,24 +230,26 @@ pub fn genl_message(cmd: u8, attrs: &[u8]) -> Vec<u8> {
     v
 }
 
-/// The generic netlink payload (command and attributes) of one [`Op`].
-pub fn encode_op(op: &Op) -> Vec<u8> {
+/// Appends the generic netlink payload (command and attributes) of one [`Op`].
+fn put_op(buf: &mut Vec<u8>, op: &Op) {
+    let cmd = match op {
+        Op::AddService(_) => IPVS_CMD_NEW_SERVICE,
+        Op::EditService(_) => IPVS_CMD_SET_SERVICE,
+        Op::DelService(_) => IPVS_CMD_DEL_SERVICE,
+        Op::AddDest(..) => IPVS_CMD_NEW_DEST,
+        Op::EditDest(..) => IPVS_CMD_SET_DEST,
+        Op::DelDest(..) => IPVS_CMD_DEL_DEST,
+    };
+    buf.extend_from_slice(&[cmd, IPVS_GENL_VERSION, 0, 0]);
     match op {
-        Op::AddService(s) => genl_message(IPVS_CMD_NEW_SERVICE, &encode_service(s, true)),
-        Op::EditService(s) => genl_message(IPVS_CMD_SET_SERVICE, &encode_service(s, true)),
-        Op::DelService(k) => genl_message(IPVS_CMD_DEL_SERVICE, &encode_service_key(k)),
+        Op::AddService(s) | Op::EditService(s) => put_service(buf, s, true),
+        Op::DelService(k) => put_service_key(buf, k),
         Op::AddDest(k, d) | Op::EditDest(k, d) => {
-            let cmd = if matches!(op, Op::AddDest(..)) {
-                IPVS_CMD_NEW_DEST
-            } else {
-                IPVS_CMD_SET_DEST
-            };
-            let mut attrs = encode_service_key(k);
-            attrs.extend(encode_dest(d, true));
-            genl_message(cmd, &attrs)
+            put_service_key(buf, k);
+            put_dest(buf, d, true);
         }
         Op::DelDest(k, d) => {
-            let mut attrs = encode_service_key(k);
+            put_service_key(buf, k);
             let dest = Dest {
                 key: *d,
                 fwd: 0,
@@ -228,10 +258,16 @@ pub fn encode_op(op: &Op) -> Vec<u8> {
                 l_thresh: 0,
                 tun: Tunnel::default(),
             };
-            attrs.extend(encode_dest(&dest, false));
-            genl_message(IPVS_CMD_DEL_DEST, &attrs)
+            put_dest(buf, &dest, false);
         }
     }
+}
+
+/// The generic netlink payload (command and attributes) of one [`Op`].
+pub fn encode_op(op: &Op) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_op(&mut out, op);
+    out
 }
 
 // ----- attribute decoding ------------------------------------------------------------------
@@ -572,14 +608,18 @@ impl IpvsSocket {
     pub fn apply(&mut self, ops: &[Op]) -> Result<Vec<(Op, IpvsError)>, IpvsError> {
         let mut failed = Vec::new();
         let mut batch = Vec::with_capacity(BATCH_BYTES + 1024);
-        let mut pending: HashMap<u32, &Op> = HashMap::with_capacity(WINDOW);
         let mut reply = vec![0u8; 64 * 1024];
         for chunk in ops.chunks(WINDOW) {
-            pending.clear();
+            // The window's sequence numbers are first..=last, without wrapping through 0.
+            if self.seq > u32::MAX - WINDOW as u32 - 1 {
+                self.seq = 0;
+            }
+            let first = self.seq.wrapping_add(1);
+            let mut answered = vec![false; chunk.len()];
             let mut last = 0;
             for (i, op) in chunk.iter().enumerate() {
-                let body = encode_op(op);
-                if !batch.is_empty() && batch.len() + NLMSG_HDRLEN + body.len() > BATCH_BYTES {
+                // One message is at most a few hundred bytes (names are bounded by the kernel).
+                if batch.len() > BATCH_BYTES - 1024 {
                     self.send_raw(&batch)?;
                     batch.clear();
                 }
@@ -589,8 +629,7 @@ impl IpvsSocket {
                 } else {
                     NLM_F_REQUEST
                 };
-                put_nlmsg(&mut batch, self.family, flags, last, &body);
-                pending.insert(last, op);
+                put_nlmsg(&mut batch, self.family, flags, last, |b| put_op(b, op));
             }
             if !batch.is_empty() {
                 self.send_raw(&batch)?;
@@ -612,9 +651,12 @@ impl IpvsSocket {
                             data.len()
                         )));
                     }
+                    let index = seq.wrapping_sub(first) as usize;
                     if ty == NLMSG_ERROR
-                        && let Some(op) = pending.remove(&seq)
+                        && index < chunk.len()
+                        && !std::mem::replace(&mut answered[index], true)
                     {
+                        let op = &chunk[index];
                         let errno = data
                             .get(NLMSG_HDRLEN..NLMSG_HDRLEN + 4)
                             .map(|b| -i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
