@@ -163,9 +163,8 @@ impl<'a> Stream<'a> {
             let Some((index, physical)) = self.lines.next() else {
                 return false;
             };
-            let file = self.file.clone();
             self.lexer
-                .source_line(&file, index, physical, 0, &mut self.continuing);
+                .source_line(&self.file, index, physical, 0, &mut self.continuing);
         }
         true
     }
@@ -322,9 +321,13 @@ impl Lexer {
         continuing: &mut Option<usize>,
     ) {
         let physical = physical.trim_end_matches(['\r', '\n']);
+        let line = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        if continuing.is_none() && self.plain_line(physical, file, line) {
+            return;
+        }
         let pos = Pos {
             file: file.clone(),
-            line: u32::try_from(index + 1).unwrap_or(u32::MAX),
+            line,
         };
         if let Some(def) = *continuing {
             // keepalived: an empty line ends a multi-line definition; other lines are
@@ -350,9 +353,6 @@ impl Lexer {
             }
             return;
         }
-        if self.plain_line(physical, &pos) {
-            return;
-        }
         let (chars, _) = decomment(locate(physical));
         if chars.is_empty() {
             return;
@@ -365,7 +365,7 @@ impl Lexer {
     /// definitions, replication or `include` would act on. Such a line is its pieces between
     /// braces, each split into words at blanks, and the braces; exactly what
     /// [`Lexer::logical`] makes of it. Returns false (having done nothing) for any other line.
-    fn plain_line(&mut self, line: &str, pos: &Pos) -> bool {
+    fn plain_line(&mut self, line: &str, file: &Arc<PathBuf>, number: u32) -> bool {
         let b = line.as_bytes();
         if b.iter().any(|&c| PLAIN[usize::from(c)] == Plain::Other) {
             return false;
@@ -386,11 +386,15 @@ impl Lexer {
                 .iter()
                 .position(|&c| PLAIN[usize::from(c)] == Plain::Brace)
                 .map_or(b.len(), |o| start + o);
-            self.emit_plain(line, start, end, pos);
+            self.emit_plain(line, start, end, file, number);
             if end == b.len() {
                 return true;
             }
-            let span = pos.span(col_of(end));
+            let span = Span {
+                file: file.clone(),
+                line: number,
+                col: col_of(end),
+            };
             self.push_token(if b[end] == b'{' {
                 Token::Open(span)
             } else {
@@ -401,7 +405,14 @@ impl Lexer {
     }
 
     /// [`Lexer::emit_line`] for `line[start..end]` of a line [`Lexer::plain_line`] accepted.
-    fn emit_plain(&mut self, line: &str, start: usize, end: usize, pos: &Pos) {
+    fn emit_plain(
+        &mut self,
+        line: &str,
+        start: usize,
+        end: usize,
+        file: &Arc<PathBuf>,
+        number: u32,
+    ) {
         let b = line.as_bytes();
         let (mut s, mut e) = (start, end);
         while s < e && is_blank(char::from(b[s])) {
@@ -426,7 +437,11 @@ impl Lexer {
             }
             words.push(Word {
                 text: line[w..i].to_owned(),
-                span: pos.span(col_of(w)),
+                span: Span {
+                    file: file.clone(),
+                    line: number,
+                    col: col_of(w),
+                },
             });
         }
         if !words.is_empty() {
@@ -1516,7 +1531,7 @@ mod tests {
         ];
         for line in plain {
             let mut fast = lexer();
-            assert!(fast.plain_line(line, &pos), "{line:?} is plain");
+            assert!(fast.plain_line(line, &pos.file, 7), "{line:?} is plain");
             let mut general = lexer();
             let (chars, _) = decomment(locate(line));
             if !chars.is_empty() {
@@ -1536,7 +1551,10 @@ mod tests {
             "a\\#b",
             "caf\u{e9} 1",
         ] {
-            assert!(!lexer().plain_line(line, &pos), "{line:?} is not plain");
+            assert!(
+                !lexer().plain_line(line, &pos.file, 7),
+                "{line:?} is not plain"
+            );
         }
     }
 

@@ -275,35 +275,39 @@ impl Controller {
             .iter()
             .map(VsHealth::new)
             .collect();
-        let owned = desired_table_with(config, &health);
-        let table = owned.clone();
+        let table = desired_table_with(config, &health);
         crate::timing::mark("ipvs-desired");
         let ipvs_globals = crate::config::model::IpvsConfig {
             lvs_flush: config.ipvs.lvs_flush,
             lvs_timeouts: config.ipvs.lvs_timeouts,
             ..Default::default()
         };
-        let sock = tokio::task::spawn_blocking(move || -> Result<IpvsSocket, IpvsError> {
-            let mut sock = IpvsSocket::open()?;
-            crate::timing::mark("ipvs-opened");
-            prepare(&mut sock, &ipvs_globals);
-            let n = apply(&mut sock, &table)?;
-            info!(
-                "IPVS: {} virtual service(s) configured ({n} change(s) sent)",
-                table.len()
-            );
-            Ok(sock)
+        // The table goes to the blocking task and comes back (no copy of a large table on the
+        // way to the kernel).
+        let programmed = tokio::task::spawn_blocking(move || {
+            let sock = (|| -> Result<IpvsSocket, IpvsError> {
+                let mut sock = IpvsSocket::open()?;
+                crate::timing::mark("ipvs-opened");
+                prepare(&mut sock, &ipvs_globals);
+                let n = apply(&mut sock, &table)?;
+                info!(
+                    "IPVS: {} virtual service(s) configured ({n} change(s) sent)",
+                    table.len()
+                );
+                Ok(sock)
+            })();
+            (sock, table)
         })
         .await;
-        let sock = match sock {
-            Ok(Ok(s)) => Some(s),
-            Ok(Err(e)) => {
+        let (sock, owned) = match programmed {
+            Ok((Ok(s), table)) => (Some(s), table),
+            Ok((Err(e), table)) => {
                 error!("IPVS: {e}");
-                None
+                (None, table)
             }
             Err(e) => {
                 error!("IPVS: controller task failed: {e}");
-                None
+                (None, desired_table_with(config, &health))
             }
         };
         let (runner, index, problems) = health::runner_for(config);
