@@ -295,7 +295,8 @@ fn guest(args: &[String]) {
         "ka RSS = keepalived parent + checker child; rk apply = the same rows through \
          IpvsSocket::apply alone (pipelined, config already parsed); ipvsadm-R = one request \
          and ACK per row from ipvsadm; rk parse = config load and \
-         desired table in the bench process; rk -t = `rkeepalived -t` (process start and parse)."
+         desired table in the bench process; rk -t = `rkeepalived -t` (process start and parse); \
+         stop = SIGTERM to an empty table (-: services were left after the daemon exited)."
     );
     println!();
     println!(
@@ -503,13 +504,26 @@ fn run_daemon(
     let t1 = Instant::now();
     // SAFETY: kill(2) on the PID of the child we started and have not reaped.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    // Until the table is empty; or, once the daemon has exited, until it stops shrinking
+    // (keepalived 2.2.7 kills its checker child 5 s after SIGTERM, which can leave services).
+    let mut last_change = (usize::MAX, Instant::now());
     let stop = loop {
         let left = sock.services().map(|v| v.len()).unwrap_or(usize::MAX);
         if left == 0 {
             break Some(t1.elapsed());
         }
-        if t1.elapsed() > Duration::from_secs(120) {
-            eprintln!("{}: {left} services left 120 s after SIGTERM", argv[0]);
+        if left != last_change.0 {
+            last_change = (left, Instant::now());
+        }
+        let exited = matches!(child.try_wait(), Ok(Some(_)));
+        if t1.elapsed() > Duration::from_secs(120)
+            || (exited && last_change.1.elapsed() > Duration::from_secs(2))
+        {
+            eprintln!(
+                "{}: {left} services left {:?} after SIGTERM",
+                argv[0],
+                t1.elapsed()
+            );
             break None;
         }
         std::thread::sleep(Duration::from_millis(5));

@@ -102,14 +102,16 @@ pub fn main(cli: Cli) -> ExitCode {
         let signals = tokio::spawn(handle_signals(tx));
         tokio::task::yield_now().await;
         // IPVS: program the virtual servers first, remove them after VRRP stopped (unless -I).
-        let ipvs = if ipvs_opts.0 && !loaded.config.ipvs.virtual_servers.is_empty() {
-            let c = crate::ipvs::controller::Controller::start(&loaded.config).await;
+        // One copy of the config, shared by the IPVS controller and the VRRP side.
+        let config = std::sync::Arc::new(loaded.config);
+        let ipvs = if ipvs_opts.0 && !config.ipvs.virtual_servers.is_empty() {
+            let c = crate::ipvs::controller::Controller::start(&config).await;
             crate::timing::mark("ipvs-started");
             Some(c)
         } else {
             None
         };
-        let code = run(loaded.config, engine_opts, run_vrrp, rx, signals).await;
+        let code = run(config, engine_opts, run_vrrp, rx, signals).await;
         if let Some(ipvs) = ipvs {
             ipvs.stop(ipvs_opts.1).await;
         }
@@ -121,7 +123,7 @@ pub fn main(cli: Cli) -> ExitCode {
 }
 
 async fn run(
-    config: config::Config,
+    config: std::sync::Arc<config::Config>,
     opts: EngineOptions,
     run_vrrp: bool,
     rx: tokio::sync::mpsc::Receiver<Control>,

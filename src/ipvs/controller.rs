@@ -258,7 +258,7 @@ pub struct Controller {
 
 /// The state the controller task owns.
 struct Running {
-    config: Config,
+    config: std::sync::Arc<Config>,
     health: Vec<VsHealth>,
     /// What we programmed (and believe the kernel has) for our services.
     owned: Table,
@@ -268,7 +268,7 @@ impl Controller {
     /// Opens the IPVS socket, programs the config's table and starts the health checkers.
     /// Failures are logged (the VRRP side keeps running, as keepalived's VRRP child does when
     /// its checker child fails).
-    pub async fn start(config: &Config) -> Controller {
+    pub async fn start(config: &std::sync::Arc<Config>) -> Controller {
         let health: Vec<VsHealth> = config
             .ipvs
             .virtual_servers
@@ -316,7 +316,7 @@ impl Controller {
         }
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
         let state = Running {
-            config: config.clone(),
+            config: std::sync::Arc::clone(config),
             health,
             owned,
         };
