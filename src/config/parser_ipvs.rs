@@ -69,6 +69,8 @@ impl Parser<'_> {
             );
         }
         self.complete_vs(&who, &mut vs);
+        // The vector grew by doubling; a large config keeps thousands of these.
+        vs.real_servers.shrink_to_fit();
         self.config.ipvs.virtual_servers.push(vs);
     }
 
