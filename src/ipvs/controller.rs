@@ -285,6 +285,7 @@ impl Controller {
         // The table goes to the blocking task and comes back (no copy of a large table on the
         // way to the kernel).
         let programmed = tokio::task::spawn_blocking(move || {
+            crate::timing::mark("ipvs-thread");
             let sock = (|| -> Result<IpvsSocket, IpvsError> {
                 let mut sock = IpvsSocket::open()?;
                 crate::timing::mark("ipvs-opened");
