@@ -406,6 +406,7 @@ fn count_full(sock: &mut IpvsSocket, r: usize) -> usize {
 /// pay for the previous run. Waits a second first, for the previous namespace's cleanup, and sets `lo` up.
 fn fresh_netns() {
     std::thread::sleep(Duration::from_secs(1));
+    wait_idle();
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
     // With `lo` down the kernel refuses NAT destinations ("address not unicast", EINVAL).
     let st = Command::new("ip")
@@ -437,6 +438,38 @@ fn self_cpu() -> (Duration, Duration) {
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
     let tv = |t: libc::timeval| Duration::from_micros(t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64);
     (tv(ru.ru_utime), tv(ru.ru_stime))
+}
+
+/// Waits (at most 20 s) until the guest's CPUs are idle over a quarter of a second: the
+/// kernel tears a namespace's IPVS table down in the background (estimators, destinations),
+/// and that work must not land in the next daemon's measurement. The previous run leaves a
+/// namespace behind either way (keepalived 2.2.7 may even leave services in it).
+fn wait_idle() {
+    fn sample() -> (u64, u64) {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let f: Vec<u64> = stat
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .skip(1)
+            .map(|v| v.parse().unwrap_or(0))
+            .collect();
+        // user nice system idle iowait irq softirq steal
+        let idle = f.get(3).copied().unwrap_or(0) + f.get(4).copied().unwrap_or(0);
+        (f.iter().take(8).sum(), idle)
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let (t0, i0) = sample();
+        std::thread::sleep(Duration::from_millis(250));
+        let (t1, i1) = sample();
+        let total = t1.saturating_sub(t0).max(1);
+        if (i1.saturating_sub(i0)) * 100 / total >= 95 {
+            return;
+        }
+    }
+    eprintln!("bench ipvs: the guest did not go idle within 20 s");
 }
 
 fn rss_kib(pid: u32) -> u64 {
