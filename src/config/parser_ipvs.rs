@@ -274,17 +274,17 @@ impl Parser<'_> {
 
     /// `real_server IP [PORT] { … }`.
     fn real_server(&mut self, who: &str, line: &Line) -> Option<RealServer> {
-        let owner = line.keyword().clone();
+        let owner = line.keyword();
         let addr_word = match self.need(who, line, 1) {
-            Some(w) => w.clone(),
+            Some(w) => w,
             None => {
-                self.skip_block_if_any(&owner);
+                self.skip_block_if_any(owner);
                 return None;
             }
         };
         let Some(addr) = values::ip_addr(&addr_word.text) else {
-            self.bad_value(who, line, &addr_word, "not an IP address", "skipping");
-            self.skip_block_if_any(&owner);
+            self.bad_value(who, line, addr_word, "not an IP address", "skipping");
+            self.skip_block_if_any(owner);
             return None;
         };
         let port = match line.arg(2) {
@@ -292,7 +292,7 @@ impl Parser<'_> {
             Some(_) => match self.unsigned(who, line, 2, (0, 65535), "skipping") {
                 Some(p) => p as u16,
                 None => {
-                    self.skip_block_if_any(&owner);
+                    self.skip_block_if_any(owner);
                     return None;
                 }
             },
@@ -311,8 +311,8 @@ impl Parser<'_> {
         if !self.peek_is_open() {
             return Some(rs);
         }
-        self.open_block(&owner);
-        while let Some(l) = self.next_in_block(&owner) {
+        self.open_block(owner);
+        while let Some(l) = self.next_in_block(owner) {
             let kw = l.keyword().text.as_str();
             match kw {
                 "weight" => {
