@@ -149,8 +149,9 @@ fn host() {
 
 struct Run {
     full: Duration,
-    /// rkeepalived's startup marks ([`rkeepalived::timing`]): phase and time since spawn.
-    phases: Vec<(String, Duration)>,
+    /// rkeepalived's startup marks ([`rkeepalived::timing`]): phase, time since spawn, and
+    /// the daemon's system CPU time so far.
+    phases: Vec<(String, Duration, Duration)>,
     /// Main process, and the checker child for keepalived (KiB).
     rss: (u64, u64),
     /// CPU time of the main process and its checker child until the table was full: (user,
@@ -346,20 +347,27 @@ fn guest(args: &[String]) {
         let at = |p: &str| {
             rk.phases
                 .iter()
-                .find(|(n, _)| n == p)
-                .map_or(0.0, |(_, d)| ms(*d))
+                .find(|(n, ..)| n == p)
+                .map_or(0.0, |(_, d, _)| ms(*d))
+        };
+        let sys_at = |p: &str| {
+            rk.phases
+                .iter()
+                .find(|(n, ..)| n == p)
+                .map_or(0.0, |(.., s)| ms(*s))
         };
         let apply = at("ipvs-applied") - at("ipvs-diffed");
         println!(
             "{name:>8}: {:.0} total = {:.0} process start (spawn to main) + {:.0} config parse + \
-             {:.0} desired table and diff + {:.0} IPVS requests (of which the kernel's own work, \
-             the system CPU time of the same rows applied alone: {:.0}) + {:.0} other (logging, \
-             runtime, socket, poll interval)",
+             {:.0} desired table and diff + {:.0} IPVS requests (of which kernel time, the \
+             daemon's system CPU meanwhile: {:.0}; the same rows applied alone by the bench: \
+             {:.0}) + {:.0} other (logging, runtime, socket, poll interval)",
             ms(rk.full),
             at("main"),
             at("parsed") - at("logging"),
             (at("ipvs-desired") - at("runtime")) + (at("ipvs-diffed") - at("ipvs-dumped")),
             apply,
+            sys_at("ipvs-applied") - sys_at("ipvs-diffed"),
             ms(apply_cpu.1),
             ms(rk.full)
                 - at("main")
@@ -605,7 +613,12 @@ fn run_daemon(
             let mut w = l.strip_prefix(timing::PREFIX)?.split_whitespace();
             let phase = w.next()?.to_owned();
             let ns: u64 = w.next()?.parse().ok()?;
-            Some((phase, Duration::from_nanos(ns.saturating_sub(t0_ns))))
+            let sys_us: u64 = w.nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+            Some((
+                phase,
+                Duration::from_nanos(ns.saturating_sub(t0_ns)),
+                Duration::from_micros(sys_us),
+            ))
         })
         .collect();
     eprintln!(
