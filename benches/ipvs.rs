@@ -175,31 +175,31 @@ fn guest(args: &[String]) {
             .expect("scale SxR");
         let conf = format!("/conf/{name}.conf");
         let ka_argv = [
-                "keepalived",
-                "-n",
-                "-l",
-                "-G",
-                "-C",
-                "-p",
-                "/tmp/ka.pid",
-                "-c",
-                "/tmp/kac.pid",
-                "-r",
-                "/tmp/kav.pid",
-                "-f",
-                &conf,
-            ];
+            "keepalived",
+            "-n",
+            "-l",
+            "-G",
+            "-C",
+            "-p",
+            "/tmp/ka.pid",
+            "-c",
+            "/tmp/kac.pid",
+            "-r",
+            "/tmp/kav.pid",
+            "-f",
+            &conf,
+        ];
         let rk_argv = [
-                "rkeepalived",
-                "-n",
-                "-l",
-                "-G",
-                "-C",
-                "-p",
-                "/tmp/rk.pid",
-                "-f",
-                &conf,
-            ];
+            "rkeepalived",
+            "-n",
+            "-l",
+            "-G",
+            "-C",
+            "-p",
+            "/tmp/rk.pid",
+            "-f",
+            &conf,
+        ];
         // Alternate the daemons, so that a slow spell of the host hits both alike; keep each
         // one's median run.
         let (mut kas, mut rks) = (Vec::new(), Vec::new());
@@ -323,7 +323,9 @@ fn guest(args: &[String]) {
         );
     }
     println!();
-    println!("rkeepalived phases, ms since spawn (RKEEPALIVED_TIMING marks; seen = poller saw the full table)");
+    println!(
+        "rkeepalived phases, ms since spawn (RKEEPALIVED_TIMING marks; seen = poller saw the full table)"
+    );
     let names: Vec<String> = rows
         .first()
         .map(|r| r.2.phases.iter().map(|p| p.0.clone()).collect())
@@ -444,7 +446,8 @@ fn self_cpu() -> (Duration, Duration) {
     // SAFETY: getrusage writes only into `ru`.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    let tv = |t: libc::timeval| Duration::from_micros(t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64);
+    let tv =
+        |t: libc::timeval| Duration::from_micros(t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64);
     (tv(ru.ru_utime), tv(ru.ru_stime))
 }
 

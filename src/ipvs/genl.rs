@@ -178,7 +178,11 @@ fn put_dest(buf: &mut Vec<u8>, dest: &Dest, full: bool) {
     put_attr(buf, IPVS_DEST_ATTR_ADDR, &inet_addr_bytes(&dest.key.addr));
     put_port(buf, IPVS_DEST_ATTR_PORT, dest.key.port);
     if full {
-        put_u32(buf, IPVS_DEST_ATTR_FWD_METHOD, dest.fwd & IP_VS_CONN_F_FWD_MASK);
+        put_u32(
+            buf,
+            IPVS_DEST_ATTR_FWD_METHOD,
+            dest.fwd & IP_VS_CONN_F_FWD_MASK,
+        );
         put_u32(buf, IPVS_DEST_ATTR_WEIGHT, dest.weight);
         put_u32(buf, IPVS_DEST_ATTR_U_THRESH, dest.u_thresh);
         put_u32(buf, IPVS_DEST_ATTR_L_THRESH, dest.l_thresh);
@@ -204,13 +208,7 @@ pub fn encode_dest(dest: &Dest, full: bool) -> Vec<u8> {
 
 /// Appends one netlink message: `nlmsghdr { len, type, flags, seq, pid = 0 }`, then what
 /// `body` writes (4-byte aligned, as the attribute writers leave it).
-fn put_nlmsg(
-    buf: &mut Vec<u8>,
-    ty: u16,
-    flags: u16,
-    seq: u32,
-    body: impl FnOnce(&mut Vec<u8>),
-) {
+fn put_nlmsg(buf: &mut Vec<u8>, ty: u16, flags: u16, seq: u32, body: impl FnOnce(&mut Vec<u8>)) {
     let at = buf.len();
     buf.extend_from_slice(&0u32.to_ne_bytes());
     buf.extend_from_slice(&ty.to_ne_bytes());
@@ -683,14 +681,8 @@ impl IpvsSocket {
     fn send_raw(&mut self, data: &[u8]) -> Result<(), IpvsError> {
         loop {
             // SAFETY: the fd is this socket's; `data` is valid for `data.len()` bytes.
-            let n = unsafe {
-                libc::send(
-                    self.sock.as_raw_fd(),
-                    data.as_ptr().cast(),
-                    data.len(),
-                    0,
-                )
-            };
+            let n =
+                unsafe { libc::send(self.sock.as_raw_fd(), data.as_ptr().cast(), data.len(), 0) };
             if n >= 0 {
                 return if n as usize == data.len() {
                     Ok(())
@@ -709,14 +701,8 @@ impl IpvsSocket {
     fn recv_raw(&mut self, buf: &mut [u8]) -> Result<usize, IpvsError> {
         loop {
             // SAFETY: the fd is this socket's; `buf` is writable for `buf.len()` bytes.
-            let n = unsafe {
-                libc::recv(
-                    self.sock.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    0,
-                )
-            };
+            let n =
+                unsafe { libc::recv(self.sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
             if n >= 0 {
                 return Ok(n as usize);
             }
