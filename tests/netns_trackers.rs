@@ -579,11 +579,7 @@ fn notify_scripts_still_running_at_shutdown_are_killed_like_keepalived() {
         let t0 = Instant::now();
         p.term();
         // keepalived may wait its 5 s child timeout before exiting: allow 10 s.
-        assert!(
-            p.wait_exit(Duration::from_secs(10)).is_some(),
-            "{}",
-            p.log()
-        );
+        assert!(p.wait_exit(Duration::from_secs(10)).is_some(), "{}", p.log());
         let took = t0.elapsed();
         // keepalived exits 1 s after SIGTERM in a plain run, but sometimes only after its
         // 5 s child wait; rkeepalived waits at most 1 s for the scripts.
