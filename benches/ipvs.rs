@@ -12,6 +12,13 @@
 //! pristine IPVS instance; see [`fresh_netns`]). The kernel's own share is measured twice: the
 //! same rows sent by rkeepalived's pipelined `apply` alone (no daemon, config already parsed),
 //! and `ipvsadm -R` (one request and one ACK per row, from C).
+//!
+//! The guest gets 2 vCPUs (`RKVM_SMP`, default 2 here: the issue's reference figures were
+//! taken so). Each daemon runs `IPVS_RUNS` times per scale (default 5), alternating with the
+//! other, and the median run is shown, since the host's load varies while the VM runs. Also
+//! printed: CPU time (user+system) of each daemon until the table was full; rkeepalived's
+//! startup phases (from its `RKEEPALIVED_TIMING` marks, see `rkeepalived::timing`); and a
+//! breakdown of rkeepalived's time, with the kernel's own share of the IPVS requests.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -21,6 +28,7 @@ use rkeepalived::ipvs::controller::desired_table;
 use rkeepalived::ipvs::genl::IpvsSocket;
 use rkeepalived::ipvs::model::{IPPROTO_TCP, ServiceKey};
 use rkeepalived::ipvs::reconcile::reconcile;
+use rkeepalived::timing;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::path::Path;
@@ -29,6 +37,15 @@ use std::time::{Duration, Instant};
 use support::vm::{GuestFile, Vm};
 
 const DEFAULT_SCALES: &str = "10x5,100x10,1000x10,5000x10";
+
+/// Runs of each daemon per scale (`IPVS_RUNS`, default 5); the median is shown.
+fn runs() -> usize {
+    std::env::var("IPVS_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .filter(|&n| n >= 1)
+        .unwrap_or(5)
+}
 
 fn scales() -> Vec<(usize, usize)> {
     std::env::var("IPVS_SCALES")
@@ -89,6 +106,11 @@ fn main() {
 // ----- host side -------------------------------------------------------------------------------
 
 fn host() {
+    // The issue's reference figures were taken with 2 guest vCPUs (`RKVM_SMP`, read when the VM boots).
+    if std::env::var_os("RKVM_SMP").is_none() {
+        // SAFETY: single-threaded at this point (no thread has been started yet).
+        unsafe { std::env::set_var("RKVM_SMP", "2") };
+    }
     let Some(vm) = Vm::new("bench ipvs") else {
         return;
     };
@@ -109,7 +131,11 @@ fn host() {
         ));
         names.push(name);
     }
-    let script = format!("set -e\n/usr/bin/ipvsbench guest {}\n", names.join(" "));
+    let runs = runs();
+    let script = format!(
+        "set -e\n/usr/bin/ipvsbench guest {runs} {}\n",
+        names.join(" ")
+    );
     let out = vm.run_with(&script, &files, Duration::from_secs(1500));
     eprintln!("VM boot {:?}, total {:?}", out.boot_time, out.total_time);
     if out.exit_code != Some(0) {
@@ -123,13 +149,24 @@ fn host() {
 
 struct Run {
     full: Duration,
+    /// rkeepalived's startup marks ([`rkeepalived::timing`]): phase, time since spawn, and
+    /// the daemon's system CPU time so far.
+    phases: Vec<(String, Duration, Duration)>,
     /// Main process, and the checker child for keepalived (KiB).
     rss: (u64, u64),
+    /// CPU time of the main process and its checker child until the table was full: (user,
+    /// system); the system time includes the kernel's work on each IPVS request.
+    cpu: (Duration, Duration),
     /// SIGTERM to an empty table (`None`: not empty after 120 s).
     stop: Option<Duration>,
 }
 
-fn guest(names: &[String]) {
+fn guest(args: &[String]) {
+    let runs: usize = args
+        .first()
+        .and_then(|n| n.parse().ok())
+        .expect("guest RUNS SxR...");
+    let names = &args[1..];
     let mut rows = Vec::new();
     for name in names {
         let (s, r) = name
@@ -137,42 +174,40 @@ fn guest(names: &[String]) {
             .and_then(|(a, b)| Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?)))
             .expect("scale SxR");
         let conf = format!("/conf/{name}.conf");
-        let ka = run_daemon(
-            &[
-                "keepalived",
-                "-n",
-                "-l",
-                "-G",
-                "-C",
-                "-p",
-                "/tmp/ka.pid",
-                "-c",
-                "/tmp/kac.pid",
-                "-r",
-                "/tmp/kav.pid",
-                "-f",
-                &conf,
-            ],
-            s,
-            r,
-            Some("/tmp/kac.pid"),
-        );
-        let rk = run_daemon(
-            &[
-                "rkeepalived",
-                "-n",
-                "-l",
-                "-G",
-                "-C",
-                "-p",
-                "/tmp/rk.pid",
-                "-f",
-                &conf,
-            ],
-            s,
-            r,
-            None,
-        );
+        let ka_argv = [
+            "keepalived",
+            "-n",
+            "-l",
+            "-G",
+            "-C",
+            "-p",
+            "/tmp/ka.pid",
+            "-c",
+            "/tmp/kac.pid",
+            "-r",
+            "/tmp/kav.pid",
+            "-f",
+            &conf,
+        ];
+        let rk_argv = [
+            "rkeepalived",
+            "-n",
+            "-l",
+            "-G",
+            "-C",
+            "-p",
+            "/tmp/rk.pid",
+            "-f",
+            &conf,
+        ];
+        // Alternate the daemons, so that a slow spell of the host hits both alike; keep each
+        // one's median run.
+        let (mut kas, mut rks) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            kas.push(run_daemon(&ka_argv, s, r, Some("/tmp/kac.pid"), &[]));
+            rks.push(run_daemon(&rk_argv, s, r, None, &[(timing::ENV, "1")]));
+        }
+        let (ka, rk) = (median(kas), median(rks));
         // The kernel's share: the parsed config's rows through the pipelined apply alone.
         let text = std::fs::read_to_string(&conf).expect("config");
         let t = Instant::now();
@@ -190,9 +225,12 @@ fn guest(names: &[String]) {
         let mut sock = IpvsSocket::open().expect("IPVS socket");
         sock.flush().expect("flush");
         let t = Instant::now();
+        let c0 = self_cpu();
         let ops = reconcile(&desired, &sock.table().expect("dump"));
         let failed = sock.apply(&ops).expect("apply");
         let apply = t.elapsed();
+        let c1 = self_cpu();
+        let apply_cpu = (c1.0 - c0.0, c1.1 - c0.1);
         assert!(failed.is_empty(), "apply: {:?}", failed.first());
         sock.flush().expect("flush");
         fresh_netns();
@@ -217,12 +255,15 @@ fn guest(names: &[String]) {
             ops.len(),
             parse,
             check,
+            apply_cpu,
         ));
     }
 
     println!();
+    let vcpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "IPVS start to full table (qemu TCG, 1 vCPU; no checkers; NAT wrr; times in ms, RSS in MiB)"
+        "IPVS start to full table (qemu TCG, {vcpus} vCPU; no checkers; NAT wrr; median of {runs} \
+         runs per daemon, alternated; times in ms, RSS in MiB)"
     );
     println!(
         "{:>8} | {:>9} {:>7} {:>9} {:>7} | {:>9} {:>7} {:>7} | {:>7} | {:>9} {:>9} {:>8} {:>8}",
@@ -240,7 +281,7 @@ fn guest(names: &[String]) {
         "rk parse",
         "rk -t"
     );
-    for (name, ka, rk, apply, restore, ops, parse, check) in &rows {
+    for (name, ka, rk, apply, restore, ops, parse, check, _) in &rows {
         println!(
             "{:>8} | {:>9.0} {:>7} {:>9} {:>7} | {:>9.0} {:>7.1} {:>7} | {:>6.1}x | {:>9.0} {:>9.0} {:>8.0} {:>8.0}   ({ops} rows)",
             name,
@@ -262,8 +303,89 @@ fn guest(names: &[String]) {
         "ka RSS = keepalived parent + checker child; rk apply = the same rows through \
          IpvsSocket::apply alone (pipelined, config already parsed); ipvsadm-R = one request \
          and ACK per row from ipvsadm; rk parse = config load and \
-         desired table in the bench process; rk -t = `rkeepalived -t` (process start and parse)."
+         desired table in the bench process; rk -t = `rkeepalived -t` (process start and parse); \
+         stop = SIGTERM to an empty table (-: services were left after the daemon exited)."
     );
+    println!();
+    println!(
+        "CPU time until the table was full (user+system ms; system includes the kernel's IPVS work)"
+    );
+    println!(
+        "{:>8} | {:>13} | {:>13} | {:>18}",
+        "SxR", "keepalived", "rkeepalived", "rk apply alone"
+    );
+    for (name, ka, rk, _, _, _, _, _, apply_cpu) in &rows {
+        println!(
+            "{name:>8} | {:>13} | {:>13} | {:>18}",
+            format!("{:.0}+{:.0}", ms(ka.cpu.0), ms(ka.cpu.1)),
+            format!("{:.0}+{:.0}", ms(rk.cpu.0), ms(rk.cpu.1)),
+            format!("{:.0}+{:.0}", ms(apply_cpu.0), ms(apply_cpu.1)),
+        );
+    }
+    println!();
+    println!(
+        "rkeepalived phases, ms since spawn (RKEEPALIVED_TIMING marks; seen = poller saw the full table)"
+    );
+    let names: Vec<String> = rows
+        .first()
+        .map(|r| r.2.phases.iter().map(|p| p.0.clone()).collect())
+        .unwrap_or_default();
+    let mut head = format!("{:>8} |", "SxR");
+    for n in &names {
+        let _ = write!(head, " {n:>12}");
+    }
+    println!("{head} {:>8}", "seen");
+    for (name, _, rk, ..) in &rows {
+        let mut line = format!("{name:>8} |");
+        for n in &names {
+            let v = rk.phases.iter().find(|p| &p.0 == n).map(|p| ms(p.1));
+            let _ = write!(line, " {:>12}", v.map_or("-".into(), |v| format!("{v:.0}")));
+        }
+        println!("{line} {:>8.0}", ms(rk.full));
+    }
+    println!();
+    println!("Where rkeepalived's time to a full table goes (ms):");
+    for (name, _, rk, _, _, _, _, _, apply_cpu) in &rows {
+        let at = |p: &str| {
+            rk.phases
+                .iter()
+                .find(|(n, ..)| n == p)
+                .map_or(0.0, |(_, d, _)| ms(*d))
+        };
+        let sys_at = |p: &str| {
+            rk.phases
+                .iter()
+                .find(|(n, ..)| n == p)
+                .map_or(0.0, |(.., s)| ms(*s))
+        };
+        let apply = at("ipvs-applied") - at("ipvs-diffed");
+        println!(
+            "{name:>8}: {:.0} total = {:.0} process start (spawn to main) + {:.0} config parse + \
+             {:.0} desired table and diff + {:.0} IPVS requests (of which kernel time, the \
+             daemon's system CPU meanwhile: {:.0}; the same rows applied alone by the bench: \
+             {:.0}) + {:.0} other (logging, runtime, socket, poll interval)",
+            ms(rk.full),
+            at("main"),
+            at("parsed") - at("logging"),
+            (at("ipvs-desired") - at("runtime")) + (at("ipvs-diffed") - at("ipvs-dumped")),
+            apply,
+            sys_at("ipvs-applied") - sys_at("ipvs-diffed"),
+            ms(apply_cpu.1),
+            ms(rk.full)
+                - at("main")
+                - (at("parsed") - at("logging"))
+                - (at("ipvs-desired") - at("runtime"))
+                - (at("ipvs-diffed") - at("ipvs-dumped"))
+                - apply,
+        );
+    }
+}
+
+/// The run with the median time to a full table.
+fn median(mut runs: Vec<Run>) -> Run {
+    runs.sort_by_key(|r| r.full);
+    let mid = runs.len() / 2;
+    runs.swap_remove(mid)
 }
 
 fn ms(d: Duration) -> f64 {
@@ -294,6 +416,7 @@ fn count_full(sock: &mut IpvsSocket, r: usize) -> usize {
 /// pay for the previous run. Waits a second first, for the previous namespace's cleanup, and sets `lo` up.
 fn fresh_netns() {
     std::thread::sleep(Duration::from_secs(1));
+    wait_idle();
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
     // With `lo` down the kernel refuses NAT destinations ("address not unicast", EINVAL).
     let st = Command::new("ip")
@@ -301,6 +424,63 @@ fn fresh_netns() {
         .status()
         .expect("ip link set lo up");
     assert!(st.success(), "ip link set lo up");
+}
+
+/// User and system CPU time of process `pid` (all its threads), at clock-tick resolution.
+fn proc_cpu(pid: u32) -> (Duration, Duration) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the `(comm)`: state is field 3, utime 14, stime 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    let t = |i: usize| Duration::from_millis(f.get(i).copied().unwrap_or(0) * 1000 / hz);
+    (t(11), t(12))
+}
+
+/// This process's (user, system) CPU time.
+fn self_cpu() -> (Duration, Duration) {
+    // SAFETY: getrusage writes only into `ru`.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let tv =
+        |t: libc::timeval| Duration::from_micros(t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64);
+    (tv(ru.ru_utime), tv(ru.ru_stime))
+}
+
+/// Waits (at most 20 s) until the guest's CPUs are idle over a quarter of a second: the
+/// kernel tears a namespace's IPVS table down in the background (estimators, destinations),
+/// and that work must not land in the next daemon's measurement. The previous run leaves a
+/// namespace behind either way (keepalived 2.2.7 may even leave services in it).
+fn wait_idle() {
+    fn sample() -> (u64, u64) {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let f: Vec<u64> = stat
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .skip(1)
+            .map(|v| v.parse().unwrap_or(0))
+            .collect();
+        // user nice system idle iowait irq softirq steal
+        let idle = f.get(3).copied().unwrap_or(0) + f.get(4).copied().unwrap_or(0);
+        (f.iter().take(8).sum(), idle)
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let (t0, i0) = sample();
+        std::thread::sleep(Duration::from_millis(250));
+        let (t1, i1) = sample();
+        let total = t1.saturating_sub(t0).max(1);
+        if (i1.saturating_sub(i0)) * 100 / total >= 95 {
+            return;
+        }
+    }
+    eprintln!("bench ipvs: the guest did not go idle within 20 s");
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -314,7 +494,13 @@ fn rss_kib(pid: u32) -> u64 {
 
 /// Starts `argv` with a flushed table and returns the time until all `s` services hold `r`
 /// destinations, its RSS then, and the time from SIGTERM until the table is empty.
-fn run_daemon(argv: &[&str], s: usize, r: usize, child_pidfile: Option<&str>) -> Run {
+fn run_daemon(
+    argv: &[&str],
+    s: usize,
+    r: usize,
+    child_pidfile: Option<&str>,
+    env: &[(&str, &str)],
+) -> Run {
     fresh_netns();
     let mut sock = IpvsSocket::open().expect("IPVS socket");
     sock.flush().expect("flush");
@@ -323,8 +509,10 @@ fn run_daemon(argv: &[&str], s: usize, r: usize, child_pidfile: Option<&str>) ->
     }
     let log = std::fs::File::create(format!("/tmp/{}.log", argv[0])).expect("log");
     let t0 = Instant::now();
+    let t0_ns = timing::monotonic_ns();
     let mut child: Child = Command::new(argv[0])
         .args(&argv[1..])
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("log"))
         .stderr(log)
@@ -386,30 +574,65 @@ fn run_daemon(argv: &[&str], s: usize, r: usize, child_pidfile: Option<&str>) ->
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    let child_rss = child_pidfile
+    let child_pid = child_pidfile
         .and_then(|p| std::fs::read_to_string(p).ok())
-        .and_then(|t| t.trim().parse::<u32>().ok())
-        .map(rss_kib)
-        .unwrap_or(0);
-    let rss = (rss_kib(child.id()), child_rss);
+        .and_then(|t| t.trim().parse::<u32>().ok());
+    let rss = (rss_kib(child.id()), child_pid.map_or(0, rss_kib));
+    let (u0, s0) = proc_cpu(child.id());
+    let (u1, s1) = child_pid.map_or((Duration::ZERO, Duration::ZERO), proc_cpu);
+    let cpu = (u0 + u1, s0 + s1);
     let t1 = Instant::now();
     // SAFETY: kill(2) on the PID of the child we started and have not reaped.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    // Until the table is empty; or, once the daemon has exited, until it stops shrinking
+    // (keepalived 2.2.7 kills its checker child 5 s after SIGTERM, which can leave services).
+    let mut last_change = (usize::MAX, Instant::now());
     let stop = loop {
         let left = sock.services().map(|v| v.len()).unwrap_or(usize::MAX);
         if left == 0 {
             break Some(t1.elapsed());
         }
-        if t1.elapsed() > Duration::from_secs(120) {
-            eprintln!("{}: {left} services left 120 s after SIGTERM", argv[0]);
+        if left != last_change.0 {
+            last_change = (left, Instant::now());
+        }
+        let exited = matches!(child.try_wait(), Ok(Some(_)));
+        if t1.elapsed() > Duration::from_secs(120)
+            || (exited && last_change.1.elapsed() > Duration::from_secs(2))
+        {
+            eprintln!(
+                "{}: {left} services left {:?} after SIGTERM",
+                argv[0],
+                t1.elapsed()
+            );
             break None;
         }
         std::thread::sleep(Duration::from_millis(5));
     };
     let _ = child.wait();
+    let phases = std::fs::read_to_string(format!("/tmp/{}.log", argv[0]))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.strip_prefix(timing::PREFIX)?.split_whitespace();
+            let phase = w.next()?.to_owned();
+            let ns: u64 = w.next()?.parse().ok()?;
+            let sys_us: u64 = w.nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+            Some((
+                phase,
+                Duration::from_nanos(ns.saturating_sub(t0_ns)),
+                Duration::from_micros(sys_us),
+            ))
+        })
+        .collect();
     eprintln!(
         "{} {s}x{r}: full after {full:?}, RSS {rss:?} KiB, stop {stop:?}",
         argv[0]
     );
-    Run { full, rss, stop }
+    Run {
+        full,
+        phases,
+        rss,
+        cpu,
+        stop,
+    }
 }

@@ -35,6 +35,7 @@ pub fn config_id(cli: &Cli) -> String {
 
 /// The whole program: returns the process exit code.
 pub fn main(cli: Cli) -> ExitCode {
+    crate::timing::mark("main");
     let opts = LoadOptions {
         config_id: config_id(&cli),
     };
@@ -43,6 +44,7 @@ pub fn main(cli: Cli) -> ExitCode {
     }
     init_logging(&cli);
     info!("Starting rkeepalived v{}", env!("CARGO_PKG_VERSION"));
+    crate::timing::mark("logging");
     let loaded = match config::load(&cli.use_file, &opts) {
         Ok(l) => l,
         Err(e) => {
@@ -50,6 +52,7 @@ pub fn main(cli: Cli) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    crate::timing::mark("parsed");
     for d in &loaded.diagnostics.0 {
         match d.severity {
             Severity::Warning => warn!("{d}"),
@@ -88,6 +91,7 @@ pub fn main(cli: Cli) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    crate::timing::mark("runtime");
     let engine_opts = EngineOptions {
         dont_release_vrrp: cli.dont_release_vrrp,
     };
@@ -100,14 +104,17 @@ pub fn main(cli: Cli) -> ExitCode {
         let signals = tokio::spawn(handle_signals(tx, check_data.clone()));
         tokio::task::yield_now().await;
         // IPVS: program the virtual servers first, remove them after VRRP stopped (unless -I).
-        let ipvs = if ipvs_opts.0 && !loaded.config.ipvs.virtual_servers.is_empty() {
-            let c = crate::ipvs::controller::Controller::start(&loaded.config).await;
+        // One copy of the config, shared by the IPVS controller and the VRRP side.
+        let config = std::sync::Arc::new(loaded.config);
+        let ipvs = if ipvs_opts.0 && !config.ipvs.virtual_servers.is_empty() {
+            let c = crate::ipvs::controller::Controller::start(&config).await;
+            crate::timing::mark("ipvs-started");
             let _ = check_data.set(c.check_data());
             Some(c)
         } else {
             None
         };
-        let code = run(loaded.config, engine_opts, run_vrrp, rx, signals).await;
+        let code = run(config, engine_opts, run_vrrp, rx, signals).await;
         if let Some(ipvs) = ipvs {
             ipvs.stop(ipvs_opts.1).await;
         }
@@ -119,7 +126,7 @@ pub fn main(cli: Cli) -> ExitCode {
 }
 
 async fn run(
-    config: config::Config,
+    config: std::sync::Arc<config::Config>,
     opts: EngineOptions,
     run_vrrp: bool,
     rx: tokio::sync::mpsc::Receiver<Control>,

@@ -19,6 +19,7 @@
 //!   netlink client), [`ipvs::model`], [`ipvs::reconcile`] (pure diff) and [`ipvs::controller`]
 //!   (desired table from `virtual_server`s, applied at start, removed at exit unless `-I`).
 //! * [`script`] — running notify and `vrrp_script` commands with keepalived's argv rules and timeouts.
+//! * [`timing`] — opt-in startup phase timestamps for benchmarks.
 //! * [`daemon`] — wiring, signals (TERM graceful release, HUP reload), pidfile, logging, daemonizing.
 //!
 //! State machines and codecs never touch a socket or a clock; IO lives only in `net`, `script`,
@@ -33,5 +34,6 @@ pub mod net;
 pub mod notify;
 pub mod script;
 pub mod status;
+pub mod timing;
 pub mod vrrp;
 pub mod wire;

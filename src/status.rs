@@ -33,7 +33,7 @@ pub fn data_dir() -> PathBuf {
 /// stands for, and the live check records.
 #[derive(Debug, Clone)]
 pub struct CheckData {
-    pub config: Config,
+    pub config: std::sync::Arc<Config>,
     pub index: RsIndex,
     pub board: Board,
 }
@@ -191,7 +191,7 @@ mod tests {
             false,
         );
         let text = CheckData {
-            config,
+            config: config.into(),
             index,
             board,
         }

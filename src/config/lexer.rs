@@ -116,21 +116,81 @@ pub fn lex_keyed(
     text: &str,
     config_id: &str,
 ) -> (Vec<Token>, Vec<(usize, Diagnostic)>) {
-    let mut lexer = Lexer {
-        config_id: config_id.to_string(),
-        diags: Diagnostics::default(),
-        keys: Vec::new(),
-        defs: builtin_definitions(),
-        tokens: Vec::new(),
-        rng: std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish()
-            | 1,
-    };
-    lexer.source(Arc::new(name.to_path_buf()), text, 0);
-    lexer.assign_keys();
-    let found = lexer.keys.into_iter().zip(lexer.diags.0).collect();
-    (lexer.tokens, found)
+    let mut stream = Stream::new(name, text, config_id);
+    let mut tokens = Vec::new();
+    while let Some(t) = stream.next() {
+        tokens.push(t);
+    }
+    (tokens, stream.finish())
+}
+
+/// The tokens of a file, lexed a physical line at a time as they are taken, so that a large
+/// config is never held as a whole token list (the parser consumes each line before the next
+/// one is lexed). An `include`d file is lexed whole when its `include` line is reached.
+pub struct Stream<'a> {
+    lexer: Lexer,
+    file: Arc<PathBuf>,
+    lines: std::iter::Enumerate<std::str::Split<'a, char>>,
+    /// A multi-line definition still being read (see [`Lexer::source_line`]).
+    continuing: Option<usize>,
+}
+
+impl<'a> Stream<'a> {
+    /// A stream over `text`, read as the file `name` (includes resolve relative to its dir).
+    pub fn new(name: &Path, text: &'a str, config_id: &str) -> Stream<'a> {
+        Stream {
+            lexer: Lexer {
+                config_id: config_id.to_string(),
+                diags: Diagnostics::default(),
+                keys: Vec::new(),
+                defs: builtin_definitions(),
+                tokens: VecDeque::new(),
+                emitted: 0,
+                rng: std::collections::hash_map::RandomState::new()
+                    .build_hasher()
+                    .finish()
+                    | 1,
+            },
+            file: Arc::new(name.to_path_buf()),
+            lines: text.split('\n').enumerate(),
+            continuing: None,
+        }
+    }
+
+    /// Lexes lines until a token is ready; false at the end of the text.
+    fn fill(&mut self) -> bool {
+        while self.lexer.tokens.is_empty() {
+            let Some((index, physical)) = self.lines.next() else {
+                return false;
+            };
+            self.lexer
+                .source_line(&self.file, index, physical, 0, &mut self.continuing);
+        }
+        true
+    }
+
+    /// The next token.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Option<Token> {
+        self.fill();
+        self.lexer.tokens.pop_front()
+    }
+
+    /// The next token, left in the stream.
+    pub fn peek(&mut self) -> Option<&Token> {
+        self.fill();
+        self.lexer.tokens.front()
+    }
+
+    /// Lexes whatever is left (dropping its tokens) and returns the lexer's diagnostics, each
+    /// with the number of tokens emitted before it was found.
+    pub fn finish(&mut self) -> Vec<(usize, Diagnostic)> {
+        while self.next().is_some() {}
+        self.lexer.assign_keys();
+        let keys = std::mem::take(&mut self.lexer.keys);
+        let diags = std::mem::take(&mut self.lexer.diags.0);
+        keys.into_iter().zip(diags).collect()
+    }
 }
 
 /// A character with the column it came from.
@@ -219,7 +279,10 @@ struct Lexer {
     /// For each diagnostic, the number of tokens emitted before it.
     keys: Vec<usize>,
     defs: Vec<Definition>,
-    tokens: Vec<Token>,
+    /// Tokens lexed and not yet taken.
+    tokens: VecDeque<Token>,
+    /// Tokens emitted so far.
+    emitted: usize,
     /// xorshift state for `${_RANDOM}`.
     rng: u64,
 }
@@ -227,14 +290,15 @@ struct Lexer {
 impl Lexer {
     /// Records the stream position of diagnostics found since the last token.
     fn assign_keys(&mut self) {
-        let at = self.tokens.len();
+        let at = self.emitted;
         let missing = self.diags.0.len() - self.keys.len();
         self.keys.extend(std::iter::repeat_n(at, missing));
     }
 
     fn push_token(&mut self, token: Token) {
         self.assign_keys();
-        self.tokens.push(token);
+        self.tokens.push_back(token);
+        self.emitted += 1;
     }
 
     /// Lexes the text of one file.
@@ -242,40 +306,149 @@ impl Lexer {
         // Index of a multi-line definition still being read.
         let mut continuing: Option<usize> = None;
         for (index, physical) in text.split('\n').enumerate() {
-            let physical = physical.trim_end_matches(['\r', '\n']);
-            let pos = Pos {
-                file: file.clone(),
-                line: u32::try_from(index + 1).unwrap_or(u32::MAX),
-            };
-            if let Some(def) = continuing {
-                // keepalived: an empty line ends a multi-line definition; other lines are
-                // decommented and appended, and the first one without a trailing `\` is the last.
-                if physical.is_empty() {
-                    continuing = None;
-                    continue;
-                }
-                let (chars, _) = decomment(locate(physical));
-                if chars.is_empty() {
-                    continue;
-                }
-                let mut line = text_of(&chars);
-                let more = line.ends_with('\\');
-                if more {
-                    line.pop();
-                    line.truncate(line.trim_end_matches([' ', '\t']).len());
-                } else {
-                    continuing = None;
-                }
-                if !line.is_empty() {
-                    self.defs[def].lines.push(line);
-                }
-                continue;
+            self.source_line(&file, index, physical, depth, &mut continuing);
+        }
+    }
+
+    /// Lexes physical line `index` (0-based) of `file`. `continuing` is the multi-line
+    /// definition still being read, carried from line to line.
+    fn source_line(
+        &mut self,
+        file: &Arc<PathBuf>,
+        index: usize,
+        physical: &str,
+        depth: usize,
+        continuing: &mut Option<usize>,
+    ) {
+        let physical = physical.trim_end_matches(['\r', '\n']);
+        let line = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        if continuing.is_none() && self.plain_line(physical, file, line) {
+            return;
+        }
+        let pos = Pos {
+            file: file.clone(),
+            line,
+        };
+        if let Some(def) = *continuing {
+            // keepalived: an empty line ends a multi-line definition; other lines are
+            // decommented and appended, and the first one without a trailing `\` is the last.
+            if physical.is_empty() {
+                *continuing = None;
+                return;
             }
             let (chars, _) = decomment(locate(physical));
             if chars.is_empty() {
+                return;
+            }
+            let mut line = text_of(&chars);
+            let more = line.ends_with('\\');
+            if more {
+                line.pop();
+                line.truncate(line.trim_end_matches([' ', '\t']).len());
+            } else {
+                *continuing = None;
+            }
+            if !line.is_empty() {
+                self.defs[def].lines.push(line);
+            }
+            return;
+        }
+        let (chars, _) = decomment(locate(physical));
+        if chars.is_empty() {
+            return;
+        }
+        *continuing = self.logical(chars, &pos, depth, 0);
+    }
+
+    /// The common case of a physical line, without the per-character bookkeeping of the
+    /// general path: ASCII, and nothing that comments, quotes, escapes, conditionals,
+    /// definitions, replication or `include` would act on. Such a line is its pieces between
+    /// braces, each split into words at blanks, and the braces; exactly what
+    /// [`Lexer::logical`] makes of it. Returns false (having done nothing) for any other line.
+    fn plain_line(&mut self, line: &str, file: &Arc<PathBuf>, number: u32) -> bool {
+        let b = line.as_bytes();
+        if b.iter().any(|&c| PLAIN[usize::from(c)] == Plain::Other) {
+            return false;
+        }
+        // `include` only acts at the start of a piece (the text between braces).
+        let mut at_start = true;
+        for (i, &c) in b.iter().enumerate() {
+            match PLAIN[usize::from(c)] {
+                Plain::Word if at_start && b[i..].starts_with(b"include") => return false,
+                Plain::Brace => at_start = true,
+                Plain::Word => at_start = false,
+                _ => {}
+            }
+        }
+        let mut start = 0;
+        loop {
+            let end = b[start..]
+                .iter()
+                .position(|&c| PLAIN[usize::from(c)] == Plain::Brace)
+                .map_or(b.len(), |o| start + o);
+            self.emit_plain(line, start, end, file, number);
+            if end == b.len() {
+                return true;
+            }
+            let span = Span {
+                file: file.clone(),
+                line: number,
+                col: col_of(end),
+            };
+            self.push_token(if b[end] == b'{' {
+                Token::Open(span)
+            } else {
+                Token::Close(span)
+            });
+            start = end + 1;
+        }
+    }
+
+    /// [`Lexer::emit_line`] for `line[start..end]` of a line [`Lexer::plain_line`] accepted.
+    fn emit_plain(
+        &mut self,
+        line: &str,
+        start: usize,
+        end: usize,
+        file: &Arc<PathBuf>,
+        number: u32,
+    ) {
+        let b = line.as_bytes();
+        let (mut s, mut e) = (start, end);
+        while s < e && is_blank(char::from(b[s])) {
+            s += 1;
+        }
+        while e > s && is_blank(char::from(b[e - 1])) {
+            e -= 1;
+        }
+        if s == e {
+            return;
+        }
+        let mut words = Vec::with_capacity(4);
+        let mut i = s;
+        while i < e {
+            if PLAIN[usize::from(b[i])] == Plain::Space {
+                i += 1;
                 continue;
             }
-            continuing = self.logical(chars, &pos, depth, 0);
+            let w = i;
+            while i < e && PLAIN[usize::from(b[i])] != Plain::Space {
+                i += 1;
+            }
+            words.push(Word {
+                text: line[w..i].to_owned(),
+                span: Span {
+                    file: file.clone(),
+                    line: number,
+                    col: col_of(w),
+                },
+            });
+        }
+        if !words.is_empty() {
+            self.push_token(Token::Line(Line {
+                words,
+                raw: line[s..e].to_owned(),
+            }));
         }
     }
 
@@ -889,6 +1062,41 @@ struct Reference {
     params: Option<String>,
 }
 
+/// How [`Lexer::plain_line`] sees a byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plain {
+    /// Part of a word.
+    Word,
+    /// keepalived's `WHITE_SPACE` ([`is_space`]).
+    Space,
+    /// `{` or `}`.
+    Brace,
+    /// Needs the general path: non-ASCII, or a byte that quotes, escapes, comments, or starts
+    /// a conditional, definition, expansion or replication (`"`, `\\`, `#`, `!`, `@`, `$`, `~`).
+    Other,
+}
+
+/// [`Plain`] by byte value.
+static PLAIN: [Plain; 256] = {
+    let mut t = [Plain::Other; 256];
+    let mut c = 0;
+    while c < 128 {
+        t[c] = match c as u8 {
+            b' ' | b'\t' | 0x0c | b'\n' | b'\r' | 0x0b => Plain::Space,
+            b'{' | b'}' => Plain::Brace,
+            b'"' | b'\\' | b'#' | b'!' | b'@' | b'$' | b'~' => Plain::Other,
+            _ => Plain::Word,
+        };
+        c += 1;
+    }
+    t
+};
+
+/// The 1-based column of byte `index` of an ASCII line.
+fn col_of(index: usize) -> u32 {
+    u32::try_from(index + 1).unwrap_or(u32::MAX)
+}
+
 fn locate(line: &str) -> LText {
     line.chars()
         .enumerate()
@@ -1285,6 +1493,69 @@ mod tests {
         let mut diags = Diagnostics::default();
         let tokens = lex_str(Path::new("test.conf"), text, id, &mut diags);
         (tokens, diags)
+    }
+
+    fn lexer() -> Lexer {
+        Lexer {
+            config_id: String::new(),
+            diags: Diagnostics::default(),
+            keys: Vec::new(),
+            defs: builtin_definitions(),
+            tokens: VecDeque::new(),
+            emitted: 0,
+            rng: 1,
+        }
+    }
+
+    /// The fast path for plain lines gives the same tokens (words, raw text, spans) as the
+    /// general path, and declines every line it cannot handle.
+    #[test]
+    fn plain_lines_lex_as_the_general_path_does() {
+        let pos = Pos {
+            file: Arc::new(PathBuf::from("t.conf")),
+            line: 7,
+        };
+        let plain = [
+            "virtual_server 10.0.0.1 80 {",
+            "  real_server 10.0.1.1 80 {",
+            "\tweight 1  ",
+            "}",
+            "  }  } {",
+            "a{b}c",
+            "{",
+            "   ",
+            "",
+            "x\u{b}y \u{c} z\r",
+            "vrrp_instance VI_1 {  state MASTER  }",
+            "{}{ }",
+        ];
+        for line in plain {
+            let mut fast = lexer();
+            assert!(fast.plain_line(line, &pos.file, 7), "{line:?} is plain");
+            let mut general = lexer();
+            let (chars, _) = decomment(locate(line));
+            if !chars.is_empty() {
+                general.logical(chars, &pos, 0, 0);
+            }
+            assert_eq!(fast.tokens, general.tokens, "{line:?}");
+        }
+        for line in [
+            "a \"b c\" {",
+            "x # c",
+            "x ! c",
+            "$A=1",
+            "@id x",
+            "~SEQ(i,1,2) x",
+            "include x",
+            "} include x",
+            "a\\#b",
+            "caf\u{e9} 1",
+        ] {
+            assert!(
+                !lexer().plain_line(line, &pos.file, 7),
+                "{line:?} is not plain"
+            );
+        }
     }
 
     /// The token stream as a compact string: words joined by `|`, lines by ` ; `.

@@ -121,14 +121,17 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, ConfigError> {
         path: path.to_path_buf(),
         source,
     })?;
-    Ok(load_str(path, &String::from_utf8_lossy(&bytes), opts))
+    // Valid UTF-8 (the usual case) is checked by the faster `from_utf8`.
+    Ok(match std::str::from_utf8(&bytes) {
+        Ok(text) => load_str(path, text, opts),
+        Err(_) => load_str(path, &String::from_utf8_lossy(&bytes), opts),
+    })
 }
 
 /// Parses `text` as if it were the file `name` (includes resolve relative to `name`'s dir).
 pub fn load_str(name: &Path, text: &str, opts: &LoadOptions) -> Loaded {
-    let (tokens, lexer_diags) = lexer::lex_keyed(name, text, &opts.config_id);
     let mut parser = Parser {
-        tokens: tokens.into_iter().rev().collect(),
+        tokens: lexer::Stream::new(name, text, &opts.config_id),
         consumed: 0,
         diags: Diagnostics::default(),
         keys: Vec::new(),
@@ -136,7 +139,7 @@ pub fn load_str(name: &Path, text: &str, opts: &LoadOptions) -> Loaded {
         unclosed_reported: false,
     };
     parser.root();
-    parser.finish(lexer_diags)
+    parser.finish()
 }
 
 /// The maximum a `u32` number of seconds may be in keepalived (`UINT_MAX / TIMER_HZ`).
@@ -148,9 +151,9 @@ const IFNAMSIZ: usize = 16;
 /// Bytes of a VRRPv2 simple-text password (RFC 2338 §5.3.10).
 const AUTH_PASS_LEN: usize = 8;
 
-struct Parser {
-    /// Remaining tokens, last one first.
-    tokens: Vec<Token>,
+struct Parser<'a> {
+    /// The tokens, lexed as they are taken.
+    tokens: lexer::Stream<'a>,
     /// Tokens taken so far.
     consumed: usize,
     diags: Diagnostics,
@@ -225,12 +228,12 @@ struct ScriptDraft {
     init_fail: bool,
 }
 
-impl Parser {
+impl Parser<'_> {
     // ----- token stream and blocks ---------------------------------------------------------
 
     fn next(&mut self) -> Option<Token> {
         self.assign_keys();
-        let token = self.tokens.pop();
+        let token = self.tokens.next();
         self.consumed += usize::from(token.is_some());
         token
     }
@@ -242,8 +245,8 @@ impl Parser {
             .extend(std::iter::repeat_n(self.consumed, missing));
     }
 
-    fn peek_is_open(&self) -> bool {
-        matches!(self.tokens.last(), Some(Token::Open(_)))
+    fn peek_is_open(&mut self) -> bool {
+        matches!(self.tokens.peek(), Some(Token::Open(_)))
     }
 
     /// Consumes the `{` that opens `owner`'s block. Without one, keepalived reports the missing
@@ -546,8 +549,9 @@ impl Parser {
         }
     }
 
-    fn finish(mut self, lexer_diags: Vec<(usize, Diagnostic)>) -> Loaded {
+    fn finish(mut self) -> Loaded {
         self.assign_keys();
+        let lexer_diags = self.tokens.finish();
         // What is found from here on is about the whole config: it goes last.
         self.consumed = usize::MAX;
         self.check_duplicate_vrids();

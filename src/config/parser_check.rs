@@ -22,7 +22,7 @@ const DNS_TYPES: &[(&str, u16)] = &[
     ("AAAA", 28),
 ];
 
-impl Parser {
+impl Parser<'_> {
     fn timer_value(&mut self, who: &str, l: &Line, instead: &str) -> Option<Duration> {
         let word = self.need(who, l, 1)?;
         match values::timer(&word.text, Duration::ZERO, MAX_TIMER) {

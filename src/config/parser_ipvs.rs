@@ -29,7 +29,7 @@ const MAX_PERSISTENCE_TIMEOUT: u64 = 2_678_400;
 /// keepalived's default `delay_loop`.
 const DEFAULT_DELAY_LOOP: Duration = Duration::from_secs(60);
 
-impl Parser {
+impl Parser<'_> {
     /// `virtual_server IP PORT | fwmark N | group NAME { … }`.
     pub(super) fn virtual_server(&mut self, line: &Line) {
         let owner = line.keyword().clone();
@@ -69,6 +69,8 @@ impl Parser {
             );
         }
         self.complete_vs(&who, &mut vs);
+        // The vector grew by doubling; a large config keeps thousands of these.
+        vs.real_servers.shrink_to_fit();
         self.config.ipvs.virtual_servers.push(vs);
     }
 
@@ -272,17 +274,17 @@ impl Parser {
 
     /// `real_server IP [PORT] { … }`.
     fn real_server(&mut self, who: &str, line: &Line) -> Option<RealServer> {
-        let owner = line.keyword().clone();
+        let owner = line.keyword();
         let addr_word = match self.need(who, line, 1) {
-            Some(w) => w.clone(),
+            Some(w) => w,
             None => {
-                self.skip_block_if_any(&owner);
+                self.skip_block_if_any(owner);
                 return None;
             }
         };
         let Some(addr) = values::ip_addr(&addr_word.text) else {
-            self.bad_value(who, line, &addr_word, "not an IP address", "skipping");
-            self.skip_block_if_any(&owner);
+            self.bad_value(who, line, addr_word, "not an IP address", "skipping");
+            self.skip_block_if_any(owner);
             return None;
         };
         let port = match line.arg(2) {
@@ -290,7 +292,7 @@ impl Parser {
             Some(_) => match self.unsigned(who, line, 2, (0, 65535), "skipping") {
                 Some(p) => p as u16,
                 None => {
-                    self.skip_block_if_any(&owner);
+                    self.skip_block_if_any(owner);
                     return None;
                 }
             },
@@ -309,8 +311,8 @@ impl Parser {
         if !self.peek_is_open() {
             return Some(rs);
         }
-        self.open_block(&owner);
-        while let Some(l) = self.next_in_block(&owner) {
+        self.open_block(owner);
+        while let Some(l) = self.next_in_block(owner) {
             let kw = l.keyword().text.as_str();
             match kw {
                 "weight" => {

@@ -10,7 +10,7 @@ use crate::config::values;
 /// keepalived's `LVS_MAX_TIMEOUT` (31 days) for `lvs_timeouts`.
 const MAX_LVS_TIMEOUT: u64 = 2_678_400;
 
-impl Parser {
+impl Parser<'_> {
     /// The words after `lvs_method TUN`: `[type ipip|gue|gre] [port N] [nocsum|csum|remcsum]`.
     /// keepalived's rules: GUE needs a port, only GUE takes a port, `ipip` takes no checksum
     /// option and GRE no `remcsum`. Any error ignores the whole keyword (`None`).

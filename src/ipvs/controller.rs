@@ -208,10 +208,13 @@ pub fn fmt_service(key: &ServiceKey) -> String {
 /// Returns how many changes were sent.
 pub fn apply(sock: &mut IpvsSocket, desired: &Table) -> Result<usize, IpvsError> {
     let actual = sock.table()?;
+    crate::timing::mark("ipvs-dumped");
     let ops = reconcile(desired, &actual);
+    crate::timing::mark("ipvs-diffed");
     for (op, e) in sock.apply(&ops)? {
         error!("IPVS: cannot {op}: {e}");
     }
+    crate::timing::mark("ipvs-applied");
     Ok(ops.len())
 }
 
@@ -257,7 +260,7 @@ pub struct Controller {
 
 /// The state the controller task owns.
 struct Running {
-    config: Config,
+    config: std::sync::Arc<Config>,
     health: Vec<VsHealth>,
     /// What we programmed (and believe the kernel has) for our services.
     owned: Table,
@@ -267,40 +270,47 @@ impl Controller {
     /// Opens the IPVS socket, programs the config's table and starts the health checkers.
     /// Failures are logged (the VRRP side keeps running, as keepalived's VRRP child does when
     /// its checker child fails).
-    pub async fn start(config: &Config) -> Controller {
+    pub async fn start(config: &std::sync::Arc<Config>) -> Controller {
         let health: Vec<VsHealth> = config
             .ipvs
             .virtual_servers
             .iter()
             .map(VsHealth::new)
             .collect();
-        let owned = desired_table_with(config, &health);
-        let table = owned.clone();
+        let table = desired_table_with(config, &health);
+        crate::timing::mark("ipvs-desired");
         let ipvs_globals = crate::config::model::IpvsConfig {
             lvs_flush: config.ipvs.lvs_flush,
             lvs_timeouts: config.ipvs.lvs_timeouts,
             ..Default::default()
         };
-        let sock = tokio::task::spawn_blocking(move || -> Result<IpvsSocket, IpvsError> {
-            let mut sock = IpvsSocket::open()?;
-            prepare(&mut sock, &ipvs_globals);
-            let n = apply(&mut sock, &table)?;
-            info!(
-                "IPVS: {} virtual service(s) configured ({n} change(s) sent)",
-                table.len()
-            );
-            Ok(sock)
+        // The table goes to the blocking task and comes back (no copy of a large table on the
+        // way to the kernel).
+        let programmed = tokio::task::spawn_blocking(move || {
+            crate::timing::mark("ipvs-thread");
+            let sock = (|| -> Result<IpvsSocket, IpvsError> {
+                let mut sock = IpvsSocket::open()?;
+                crate::timing::mark("ipvs-opened");
+                prepare(&mut sock, &ipvs_globals);
+                let n = apply(&mut sock, &table)?;
+                info!(
+                    "IPVS: {} virtual service(s) configured ({n} change(s) sent)",
+                    table.len()
+                );
+                Ok(sock)
+            })();
+            (sock, table)
         })
         .await;
-        let sock = match sock {
-            Ok(Ok(s)) => Some(s),
-            Ok(Err(e)) => {
+        let (sock, owned) = match programmed {
+            Ok((Ok(s), table)) => (Some(s), table),
+            Ok((Err(e), table)) => {
                 error!("IPVS: {e}");
-                None
+                (None, table)
             }
             Err(e) => {
                 error!("IPVS: controller task failed: {e}");
-                None
+                (None, desired_table_with(config, &health))
             }
         };
         let (runner, index, problems) = health::runner_for(config);
@@ -314,7 +324,7 @@ impl Controller {
         }
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
         let state = Running {
-            config: config.clone(),
+            config: std::sync::Arc::clone(config),
             health,
             owned,
         };

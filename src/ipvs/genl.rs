@@ -8,9 +8,13 @@
 //! by the length; the flags as `struct ip_vs_flags { flags, mask = 0xffffffff }`; the IPv6
 //! netmask as a prefix length.
 //!
-//! Changes are pipelined: [`IpvsSocket::apply`] sends up to [`WINDOW`] requests (each with
-//! `NLM_F_ACK`) before it reads their acknowledgements, so a table of thousands of rows is not
-//! one blocking round trip per row. Every `recv` is bounded by [`REPLY_TIMEOUT`].
+//! Changes are pipelined and batched: [`IpvsSocket::apply`] packs up to [`BATCH_BYTES`] of
+//! requests into each `send` (the kernel's `netlink_rcv_skb` runs every message of a datagram
+//! in turn) and sends a window of [`WINDOW`] requests before it reads the replies. Only the
+//! window's last request asks for an acknowledgement (`NLM_F_ACK`): the kernel answers a failed
+//! request with an error message whether or not it asked for one, so a window costs one
+//! acknowledgement plus one message per refused change, instead of one round trip per row.
+//! Every `recv` is bounded by [`REPLY_TIMEOUT`].
 
 use crate::ipvs::IpvsError;
 use crate::ipvs::consts::*;
@@ -21,16 +25,28 @@ use neli::nl::{NlPayload, NlmsghdrBuilder};
 use neli::socket::synchronous::NlSocketHandle;
 use neli::types::Buffer;
 use neli::utils::Groups;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::Duration;
 
 /// How long one `recv` may wait for the kernel.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Requests in flight before [`IpvsSocket::apply`] reads acknowledgements. 256 ACKs of 36
-/// bytes (plus the echoed header of errors) stay far below the default socket receive buffer.
+/// Requests in flight before [`IpvsSocket::apply`] reads the replies. Even if all 256 fail,
+/// their error messages (each echoing its request, a few hundred bytes of socket memory) stay
+/// far below the 1 MiB receive buffer the socket asks for.
 pub const WINDOW: usize = 256;
+/// Bytes of requests packed into one `send` by [`IpvsSocket::apply`]: well below the default
+/// netlink send buffer (`net.core.wmem_default`, 212992 bytes), which bounds one datagram.
+pub const BATCH_BYTES: usize = 32 * 1024;
+/// `struct nlmsghdr` length.
+const NLMSG_HDRLEN: usize = 16;
+/// `NLMSG_ERROR`: an acknowledgement (error 0) or an error reply.
+const NLMSG_ERROR: u16 = 2;
+/// `NLM_F_REQUEST`.
+const NLM_F_REQUEST: u16 = 1;
+/// `NLM_F_ACK`.
+const NLM_F_ACK: u16 = 4;
 
 // ----- attribute encoding ------------------------------------------------------------------
 
@@ -99,34 +115,85 @@ fn service_id_attrs(buf: &mut Vec<u8>, key: &ServiceKey) {
     }
 }
 
+/// Starts a nested attribute of type `ty`: returns where its header is, for [`nest_end`].
+fn nest_start(buf: &mut Vec<u8>, ty: u16) -> usize {
+    let at = buf.len();
+    buf.extend_from_slice(&0u16.to_ne_bytes());
+    buf.extend_from_slice(&ty.to_ne_bytes());
+    at
+}
+
+/// Ends the nest started at `at`: writes its length (header and contents, all of them
+/// 4-byte aligned already).
+fn nest_end(buf: &mut [u8], at: usize) {
+    let len = (buf.len() - at) as u16;
+    buf[at..at + 2].copy_from_slice(&len.to_ne_bytes());
+}
+
+/// Appends the `IPVS_CMD_ATTR_SERVICE` nest (see [`encode_service`]).
+fn put_service(buf: &mut Vec<u8>, svc: &Service, full: bool) {
+    let nest = nest_start(buf, IPVS_CMD_ATTR_SERVICE);
+    service_id_attrs(buf, &svc.key);
+    if full {
+        put_str(buf, IPVS_SVC_ATTR_SCHED_NAME, &svc.sched);
+        if let Some(pe) = &svc.pe_name {
+            put_str(buf, IPVS_SVC_ATTR_PE_NAME, pe);
+        }
+        let mut flags = [0u8; 8];
+        flags[..4].copy_from_slice(&svc.flags.to_ne_bytes());
+        flags[4..].copy_from_slice(&u32::MAX.to_ne_bytes());
+        put_attr(buf, IPVS_SVC_ATTR_FLAGS, &flags);
+        put_u32(buf, IPVS_SVC_ATTR_TIMEOUT, svc.timeout);
+        put_u32(buf, IPVS_SVC_ATTR_NETMASK, svc.netmask);
+    }
+    nest_end(buf, nest);
+}
+
 /// The `IPVS_CMD_ATTR_SERVICE` nest: identifying fields only, or (with `full`) everything
 /// `ip_vs_genl_parse_service` requires for NEW/SET (`SCHED_NAME`, `FLAGS`, `TIMEOUT`,
 /// `NETMASK`; `PE_NAME` when set).
 pub fn encode_service(svc: &Service, full: bool) -> Vec<u8> {
-    let mut inner = Vec::new();
-    service_id_attrs(&mut inner, &svc.key);
-    if full {
-        put_str(&mut inner, IPVS_SVC_ATTR_SCHED_NAME, &svc.sched);
-        if let Some(pe) = &svc.pe_name {
-            put_str(&mut inner, IPVS_SVC_ATTR_PE_NAME, pe);
-        }
-        let mut flags = svc.flags.to_ne_bytes().to_vec();
-        flags.extend_from_slice(&u32::MAX.to_ne_bytes());
-        put_attr(&mut inner, IPVS_SVC_ATTR_FLAGS, &flags);
-        put_u32(&mut inner, IPVS_SVC_ATTR_TIMEOUT, svc.timeout);
-        put_u32(&mut inner, IPVS_SVC_ATTR_NETMASK, svc.netmask);
-    }
     let mut out = Vec::new();
-    put_attr(&mut out, IPVS_CMD_ATTR_SERVICE, &inner);
+    put_service(&mut out, svc, full);
     out
 }
 
+/// Appends the `IPVS_CMD_ATTR_SERVICE` nest with only the fields identifying `key`.
+fn put_service_key(buf: &mut Vec<u8>, key: &ServiceKey) {
+    let nest = nest_start(buf, IPVS_CMD_ATTR_SERVICE);
+    service_id_attrs(buf, key);
+    nest_end(buf, nest);
+}
+
 fn encode_service_key(key: &ServiceKey) -> Vec<u8> {
-    let mut inner = Vec::new();
-    service_id_attrs(&mut inner, key);
     let mut out = Vec::new();
-    put_attr(&mut out, IPVS_CMD_ATTR_SERVICE, &inner);
+    put_service_key(&mut out, key);
     out
+}
+
+/// Appends the `IPVS_CMD_ATTR_DEST` nest (see [`encode_dest`]); without `full`, only
+/// `dest.key` is used.
+fn put_dest(buf: &mut Vec<u8>, dest: &Dest, full: bool) {
+    let nest = nest_start(buf, IPVS_CMD_ATTR_DEST);
+    put_attr(buf, IPVS_DEST_ATTR_ADDR, &inet_addr_bytes(&dest.key.addr));
+    put_port(buf, IPVS_DEST_ATTR_PORT, dest.key.port);
+    if full {
+        put_u32(
+            buf,
+            IPVS_DEST_ATTR_FWD_METHOD,
+            dest.fwd & IP_VS_CONN_F_FWD_MASK,
+        );
+        put_u32(buf, IPVS_DEST_ATTR_WEIGHT, dest.weight);
+        put_u32(buf, IPVS_DEST_ATTR_U_THRESH, dest.u_thresh);
+        put_u32(buf, IPVS_DEST_ATTR_L_THRESH, dest.l_thresh);
+        if dest.fwd & IP_VS_CONN_F_FWD_MASK == IP_VS_CONN_F_TUNNEL {
+            put_attr(buf, IPVS_DEST_ATTR_TUN_TYPE, &[dest.tun.kind]);
+            put_port(buf, IPVS_DEST_ATTR_TUN_PORT, dest.tun.port);
+            put_u16(buf, IPVS_DEST_ATTR_TUN_FLAGS, dest.tun.flags);
+        }
+    }
+    put_u16(buf, IPVS_DEST_ATTR_ADDR_FAMILY, family_of(&dest.key.addr));
+    nest_end(buf, nest);
 }
 
 /// The `IPVS_CMD_ATTR_DEST` nest: with `full`, everything NEW/SET_DEST require (`ADDR, PORT,
@@ -134,36 +201,24 @@ fn encode_service_key(key: &ServiceKey) -> Vec<u8> {
 /// (network order) and `TUN_FLAGS` (u16)) plus `ADDR_FAMILY`; else `ADDR, PORT` and
 /// `ADDR_FAMILY` (DEL_DEST).
 pub fn encode_dest(dest: &Dest, full: bool) -> Vec<u8> {
-    let mut inner = Vec::new();
-    put_attr(
-        &mut inner,
-        IPVS_DEST_ATTR_ADDR,
-        &inet_addr_bytes(&dest.key.addr),
-    );
-    put_port(&mut inner, IPVS_DEST_ATTR_PORT, dest.key.port);
-    if full {
-        put_u32(
-            &mut inner,
-            IPVS_DEST_ATTR_FWD_METHOD,
-            dest.fwd & IP_VS_CONN_F_FWD_MASK,
-        );
-        put_u32(&mut inner, IPVS_DEST_ATTR_WEIGHT, dest.weight);
-        put_u32(&mut inner, IPVS_DEST_ATTR_U_THRESH, dest.u_thresh);
-        put_u32(&mut inner, IPVS_DEST_ATTR_L_THRESH, dest.l_thresh);
-        if dest.fwd & IP_VS_CONN_F_FWD_MASK == IP_VS_CONN_F_TUNNEL {
-            put_attr(&mut inner, IPVS_DEST_ATTR_TUN_TYPE, &[dest.tun.kind]);
-            put_port(&mut inner, IPVS_DEST_ATTR_TUN_PORT, dest.tun.port);
-            put_u16(&mut inner, IPVS_DEST_ATTR_TUN_FLAGS, dest.tun.flags);
-        }
-    }
-    put_u16(
-        &mut inner,
-        IPVS_DEST_ATTR_ADDR_FAMILY,
-        family_of(&dest.key.addr),
-    );
     let mut out = Vec::new();
-    put_attr(&mut out, IPVS_CMD_ATTR_DEST, &inner);
+    put_dest(&mut out, dest, full);
     out
+}
+
+/// Appends one netlink message: `nlmsghdr { len, type, flags, seq, pid = 0 }`, then what
+/// `body` writes (4-byte aligned, as the attribute writers leave it).
+fn put_nlmsg(buf: &mut Vec<u8>, ty: u16, flags: u16, seq: u32, body: impl FnOnce(&mut Vec<u8>)) {
+    let at = buf.len();
+    buf.extend_from_slice(&0u32.to_ne_bytes());
+    buf.extend_from_slice(&ty.to_ne_bytes());
+    buf.extend_from_slice(&flags.to_ne_bytes());
+    buf.extend_from_slice(&seq.to_ne_bytes());
+    buf.extend_from_slice(&0u32.to_ne_bytes());
+    body(buf);
+    buf.resize(align4(buf.len()), 0);
+    let len = (buf.len() - at) as u32;
+    buf[at..at + 4].copy_from_slice(&len.to_ne_bytes());
 }
 
 /// `genlmsghdr { cmd, version = IPVS_GENL_VERSION, reserved = 0 }` followed by `attrs`.
@@ -173,24 +228,26 @@ pub fn genl_message(cmd: u8, attrs: &[u8]) -> Vec<u8> {
     v
 }
 
-/// The generic netlink payload (command and attributes) of one [`Op`].
-pub fn encode_op(op: &Op) -> Vec<u8> {
+/// Appends the generic netlink payload (command and attributes) of one [`Op`].
+fn put_op(buf: &mut Vec<u8>, op: &Op) {
+    let cmd = match op {
+        Op::AddService(_) => IPVS_CMD_NEW_SERVICE,
+        Op::EditService(_) => IPVS_CMD_SET_SERVICE,
+        Op::DelService(_) => IPVS_CMD_DEL_SERVICE,
+        Op::AddDest(..) => IPVS_CMD_NEW_DEST,
+        Op::EditDest(..) => IPVS_CMD_SET_DEST,
+        Op::DelDest(..) => IPVS_CMD_DEL_DEST,
+    };
+    buf.extend_from_slice(&[cmd, IPVS_GENL_VERSION, 0, 0]);
     match op {
-        Op::AddService(s) => genl_message(IPVS_CMD_NEW_SERVICE, &encode_service(s, true)),
-        Op::EditService(s) => genl_message(IPVS_CMD_SET_SERVICE, &encode_service(s, true)),
-        Op::DelService(k) => genl_message(IPVS_CMD_DEL_SERVICE, &encode_service_key(k)),
+        Op::AddService(s) | Op::EditService(s) => put_service(buf, s, true),
+        Op::DelService(k) => put_service_key(buf, k),
         Op::AddDest(k, d) | Op::EditDest(k, d) => {
-            let cmd = if matches!(op, Op::AddDest(..)) {
-                IPVS_CMD_NEW_DEST
-            } else {
-                IPVS_CMD_SET_DEST
-            };
-            let mut attrs = encode_service_key(k);
-            attrs.extend(encode_dest(d, true));
-            genl_message(cmd, &attrs)
+            put_service_key(buf, k);
+            put_dest(buf, d, true);
         }
         Op::DelDest(k, d) => {
-            let mut attrs = encode_service_key(k);
+            put_service_key(buf, k);
             let dest = Dest {
                 key: *d,
                 fwd: 0,
@@ -199,10 +256,16 @@ pub fn encode_op(op: &Op) -> Vec<u8> {
                 l_thresh: 0,
                 tun: Tunnel::default(),
             };
-            attrs.extend(encode_dest(&dest, false));
-            genl_message(IPVS_CMD_DEL_DEST, &attrs)
+            put_dest(buf, &dest, false);
         }
     }
+}
+
+/// The generic netlink payload (command and attributes) of one [`Op`].
+pub fn encode_op(op: &Op) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_op(&mut out, op);
+    out
 }
 
 // ----- attribute decoding ------------------------------------------------------------------
@@ -535,42 +598,125 @@ impl IpvsSocket {
         Ok(table)
     }
 
-    /// Applies `ops` in order, pipelined ([`WINDOW`] requests in flight). Returns the ops the
-    /// kernel refused, with their errors (the others were applied).
+    /// Applies `ops` in order, pipelined and batched (see the module documentation). Returns
+    /// the ops the kernel refused, with their errors, in order (the others were applied).
     ///
     /// Errors: [`IpvsError::Io`] when the socket itself fails (then it is unknown which of the
-    /// outstanding ops were applied).
+    /// outstanding ops were applied), [`IpvsError::Decode`] for a malformed reply.
     pub fn apply(&mut self, ops: &[Op]) -> Result<Vec<(Op, IpvsError)>, IpvsError> {
         let mut failed = Vec::new();
+        let mut batch = Vec::with_capacity(BATCH_BYTES + 1024);
+        let mut reply = vec![0u8; 64 * 1024];
         for chunk in ops.chunks(WINDOW) {
-            let mut pending: HashMap<u32, &Op> = HashMap::new();
-            for op in chunk {
-                let seq = self.send(self.family, encode_op(op), false)?;
-                pending.insert(seq, op);
+            // The window's sequence numbers are first..=last, without wrapping through 0.
+            if self.seq > u32::MAX - WINDOW as u32 - 1 {
+                self.seq = 0;
             }
-            while !pending.is_empty() {
-                let (iter, _) = self
-                    .sock
-                    .recv::<u16, Buffer>()
-                    .map_err(|e| IpvsError::Io(format!("recv ACKs: {e}")))?;
-                for reply in iter {
-                    let reply = reply.map_err(|e| IpvsError::Decode(e.to_string()))?;
-                    let Some(op) = pending.remove(reply.nl_seq()) else {
-                        continue;
-                    };
-                    if let NlPayload::Err(e) = reply.nl_payload() {
-                        failed.push((
-                            op.clone(),
-                            IpvsError::Kernel {
-                                op: op.to_string(),
-                                errno: -*e.error(),
-                            },
-                        ));
+            let first = self.seq.wrapping_add(1);
+            let mut answered = vec![false; chunk.len()];
+            let mut last = 0;
+            for (i, op) in chunk.iter().enumerate() {
+                // One message is at most a few hundred bytes (names are bounded by the kernel).
+                if batch.len() > BATCH_BYTES - 1024 {
+                    self.send_raw(&batch)?;
+                    batch.clear();
+                }
+                last = self.next_seq();
+                let flags = if i + 1 == chunk.len() {
+                    NLM_F_REQUEST | NLM_F_ACK
+                } else {
+                    NLM_F_REQUEST
+                };
+                put_nlmsg(&mut batch, self.family, flags, last, |b| put_op(b, op));
+            }
+            if !batch.is_empty() {
+                self.send_raw(&batch)?;
+                batch.clear();
+            }
+            // The kernel handles the requests in order, so the last one's reply (its ACK, or
+            // its error) comes after the errors of all the others.
+            let mut done = false;
+            while !done {
+                let n = self.recv_raw(&mut reply)?;
+                let mut data = &reply[..n];
+                while data.len() >= NLMSG_HDRLEN {
+                    let len = u32::from_ne_bytes([data[0], data[1], data[2], data[3]]) as usize;
+                    let ty = u16::from_ne_bytes([data[4], data[5]]);
+                    let seq = u32::from_ne_bytes([data[8], data[9], data[10], data[11]]);
+                    if len < NLMSG_HDRLEN || len > data.len() {
+                        return Err(IpvsError::Decode(format!(
+                            "netlink message of length {len} with {} bytes left",
+                            data.len()
+                        )));
                     }
+                    let index = seq.wrapping_sub(first) as usize;
+                    if ty == NLMSG_ERROR
+                        && index < chunk.len()
+                        && !std::mem::replace(&mut answered[index], true)
+                    {
+                        let op = &chunk[index];
+                        let errno = data
+                            .get(NLMSG_HDRLEN..NLMSG_HDRLEN + 4)
+                            .map(|b| -i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+                            .ok_or_else(|| IpvsError::Decode("short NLMSG_ERROR".into()))?;
+                        if errno != 0 {
+                            failed.push((
+                                op.clone(),
+                                IpvsError::Kernel {
+                                    op: op.to_string(),
+                                    errno,
+                                },
+                            ));
+                        }
+                        done |= seq == last;
+                    }
+                    data = &data[align4(len).min(data.len())..];
                 }
             }
         }
         Ok(failed)
+    }
+
+    /// One `send` of ready-made netlink messages.
+    fn send_raw(&mut self, data: &[u8]) -> Result<(), IpvsError> {
+        loop {
+            // SAFETY: the fd is this socket's; `data` is valid for `data.len()` bytes.
+            let n =
+                unsafe { libc::send(self.sock.as_raw_fd(), data.as_ptr().cast(), data.len(), 0) };
+            if n >= 0 {
+                return if n as usize == data.len() {
+                    Ok(())
+                } else {
+                    Err(IpvsError::Io(format!("send: {n} of {} bytes", data.len())))
+                };
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(IpvsError::Io(format!("send: {e}")));
+            }
+        }
+    }
+
+    /// One `recv` (one datagram) into `buf`; bounded by [`REPLY_TIMEOUT`].
+    fn recv_raw(&mut self, buf: &mut [u8]) -> Result<usize, IpvsError> {
+        loop {
+            // SAFETY: the fd is this socket's; `buf` is writable for `buf.len()` bytes.
+            let n =
+                unsafe { libc::recv(self.sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n >= 0 {
+                return Ok(n as usize);
+            }
+            let e = std::io::Error::last_os_error();
+            match e.kind() {
+                std::io::ErrorKind::Interrupted => continue,
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                    return Err(IpvsError::Io(format!(
+                        "no reply from the kernel within {REPLY_TIMEOUT:?}"
+                    )));
+                }
+                _ => return Err(IpvsError::Io(format!("recv replies: {e}"))),
+            }
+        }
     }
 
     /// Applies `ops` and fails on the first refused one.

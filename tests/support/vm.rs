@@ -20,7 +20,7 @@
 //! `@@RKVM-EXIT <code>@@` and powers off. The VM has no network device at all (no `-netdev`):
 //! whatever the test does stays inside it.
 //!
-//! Boot: `qemu-system-x86_64 -accel tcg -m 512 -smp $RKVM_SMP (default 1, or
+//! Boot: `qemu-system-x86_64 -accel tcg -m 1024 -smp $RKVM_SMP (default 1, or
 //! [`Vm::with_default_vcpus`]) -nographic -no-reboot -kernel … -initrd …
 //! -append "console=ttyS0 quiet panic=-1"` (never KVM: it hangs on these machines).
 
@@ -132,7 +132,7 @@ impl GuestFile {
     pub fn from_host(path: &str, host: &Path) -> GuestFile {
         GuestFile {
             path: path.to_owned(),
-            data: std::fs::read(host).unwrap_or_else(|e| panic!("{}: {e}", host.display())),
+            data: read_stripped(host),
             mode: 0o755,
         }
     }
@@ -217,7 +217,7 @@ impl Vm {
         cpio.file("init", INIT.as_bytes(), 0o755);
         cpio.file("test.sh", script.as_bytes(), 0o755);
         if let Some(bin) = &self.rkeepalived {
-            let data = std::fs::read(bin).expect("read rkeepalived binary");
+            let data = read_stripped(bin);
             cpio.file("usr/sbin/rkeepalived", &data, 0o755);
         }
         for f in files {
@@ -259,10 +259,27 @@ poweroff -f
 sleep 5
 "#;
 
+/// An executable's bytes without its debug information (`objcopy --strip-debug`; the file
+/// as it is when objcopy is missing): a debug test binary is ~90 MB, most of it DWARF, and
+/// the guest holds the archive and its unpacked copy in RAM.
+fn read_stripped(host: &Path) -> Vec<u8> {
+    let tmp = tempfile::NamedTempFile::new().expect("temp file");
+    let stripped = Command::new("objcopy")
+        .arg("--strip-debug")
+        .arg(host)
+        .arg(tmp.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let from = if stripped { tmp.path() } else { host };
+    std::fs::read(from).unwrap_or_else(|e| panic!("{}: {e}", from.display()))
+}
+
 fn boot(kernel: &Path, initrd: &Path, vcpus: u32, timeout: Duration) -> VmOutput {
     let start = Instant::now();
     let mut child = Command::new("qemu-system-x86_64")
-        .args(["-accel", "tcg", "-m", "512", "-nographic", "-no-reboot"])
+        .args(["-accel", "tcg", "-m", "1024", "-nographic", "-no-reboot"])
         .args(["-smp", &vcpus.to_string()])
         .args(["-nodefaults", "-serial", "stdio", "-display", "none"])
         .arg("-kernel")

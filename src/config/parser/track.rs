@@ -38,7 +38,7 @@ impl RefKind {
     }
 }
 
-impl Parser {
+impl Parser<'_> {
     /// Top-level `vrrp_sync_group`, `vrrp_track_process`, `track_file`, `vrrp_track_file`.
     pub(super) fn tracking_root(&mut self, line: &Line) {
         let owner = line.keyword().clone();
