@@ -312,36 +312,22 @@ impl FileWatch {
         out
     }
 
-    /// Starts one task per watched file that reads it every [`track_file::POLL_INTERVAL`]
-    /// and sends `(file, value)` on changes, until `tx` closes.
+    /// Starts the task that reads the watched files every [`track_file::POLL_INTERVAL`] and
+    /// sends `(file, value)` on changes, until `tx` closes; `None` when no file is watched.
     pub fn spawn_pollers(
         &self,
         tx: &mpsc::Sender<(usize, i64)>,
-    ) -> Vec<tokio::task::JoinHandle<()>> {
-        self.files
-            .iter()
-            .enumerate()
-            .map(|(i, w)| {
-                let (check, mut last, tx) = (w.check.clone(), w.value, tx.clone());
-                tokio::spawn(async move {
-                    let mut tick = tokio::time::interval(track_file::POLL_INTERVAL);
-                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                    loop {
-                        tick.tick().await;
-                        if tx.is_closed() {
-                            return;
-                        }
-                        let v = check.read();
-                        if v != last {
-                            last = v;
-                            if tx.send((i, v)).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                })
-            })
-            .collect()
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        if self.files.is_empty() {
+            return None;
+        }
+        let files = self.files.iter().enumerate();
+        let files = files.map(|(i, w)| (i, w.check.path.clone(), Some(w.value)));
+        Some(track_file::spawn_watcher(
+            files.collect(),
+            tx.clone(),
+            |i, v| (i, v),
+        ))
     }
 }
 

@@ -9,8 +9,9 @@
 
 use crate::config::model::TrackFile;
 use crate::vrrp::track::parse_file_value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 /// How often tracked files are read.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
@@ -32,6 +33,41 @@ pub fn read_value(path: &Path) -> i64 {
     std::fs::read(path)
         .map(|b| parse_file_value(&String::from_utf8_lossy(&b)))
         .unwrap_or(0)
+}
+
+/// Starts one task that reads each of `files` (`(key, path, value already known)`) every
+/// [`POLL_INTERVAL`] and sends `event(key, value)` to `tx` whenever a file's value differs
+/// from the last one seen (with no known value, the first read counts as a change). The task
+/// ends when `tx` closes. Used by `track_file` for VRRP and by `FILE_CHECK`.
+pub fn spawn_watcher<K, E>(
+    files: Vec<(K, PathBuf, Option<i64>)>,
+    tx: mpsc::Sender<E>,
+    event: impl Fn(K, i64) -> E + Send + 'static,
+) -> tokio::task::JoinHandle<()>
+where
+    K: Clone + Send + 'static,
+    E: Send + 'static,
+{
+    tokio::spawn(async move {
+        let mut files = files;
+        let mut tick = tokio::time::interval(POLL_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if tx.is_closed() {
+                return;
+            }
+            for (key, path, last) in &mut files {
+                let v = read_value(path);
+                if *last != Some(v) {
+                    *last = Some(v);
+                    if tx.send(event(key.clone(), v)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    })
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use crate::vrrp::fsm::{Input, State};
 use crate::vrrp::sync_group::{SyncAction, SyncGroup};
 use crate::vrrp::track::{self, TrackValue, TrackWeight};
 use crate::vrrp::{track_file, track_process};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 use tokio::sync::mpsc;
@@ -364,28 +364,14 @@ impl Engine {
             });
         }
         if !self.trk.files.is_empty() {
-            let files = self.trk.files.clone();
-            tokio::spawn(async move {
-                let mut last: BTreeMap<String, i64> = BTreeMap::new();
-                let mut tick = tokio::time::interval(track_file::POLL_INTERVAL);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tick.tick().await;
-                    for (name, path) in &files {
-                        let v = track_file::read_value(path);
-                        if last.insert(name.clone(), v) != Some(v)
-                            && tx
-                                .send(TrackEvent::File {
-                                    name: name.clone(),
-                                    value: v,
-                                })
-                                .await
-                                .is_err()
-                        {
-                            return;
-                        }
-                    }
-                }
+            let files = self
+                .trk
+                .files
+                .iter()
+                .map(|(n, p)| (n.clone(), p.clone(), None));
+            track_file::spawn_watcher(files.collect(), tx, |name, value| TrackEvent::File {
+                name,
+                value,
             });
         }
         rx
