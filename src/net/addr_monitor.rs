@@ -7,19 +7,17 @@
 //! The subscribed socket is read by a dedicated thread (neli's socket is blocking) that
 //! forwards each `RTM_NEWADDR`/`RTM_DELADDR` as an [`AddrEvent`] to a tokio channel.
 
-use neli::consts::nl::NlmF;
-use neli::consts::rtnl::{Ifa, RtAddrFamily, RtScope, Rtm};
 use neli::consts::socket::NlFamily;
-use neli::rtnl::{Ifaddrmsg, IfaddrmsgBuilder};
+use neli::rtnl::Ifaddrmsg;
 use neli::socket::synchronous::NlSocketHandle;
 use neli::utils::Groups;
 use std::collections::{HashMap, HashSet};
 use std::io::Cursor;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use tokio::sync::mpsc;
 
 use super::NetError;
-use super::netlink::Netlink;
+use super::netlink::{IfAddrEntry, Netlink};
 
 /// `RTNLGRP_IPV4_IFADDR` (linux/rtnetlink.h).
 const RTNLGRP_IPV4_IFADDR: u32 = 5;
@@ -80,7 +78,15 @@ pub fn spawn(tx: mpsc::Sender<AddrEvent>) -> Result<Vec<AddrEvent>, NetError> {
         .name("addr-monitor".into())
         .spawn(move || read_loop(sock, tx))
         .map_err(|e| NetError::io("start the address monitor thread", e))?;
-    Netlink::new()?.all_addresses()
+    let now = Netlink::new()?.all_addresses()?;
+    Ok(now
+        .into_iter()
+        .map(|a| AddrEvent {
+            ifindex: a.ifindex,
+            addr: a.addr,
+            added: true,
+        })
+        .collect())
 }
 
 fn read_loop(sock: NlSocketHandle, tx: mpsc::Sender<AddrEvent>) {
@@ -88,57 +94,15 @@ fn read_loop(sock: NlSocketHandle, tx: mpsc::Sender<AddrEvent>) {
     super::link_monitor::monitor_loop("address monitor", &sock, types, &tx, event);
 }
 
-/// Decodes one `struct ifaddrmsg` with its attributes (`IFA_LOCAL`, else `IFA_ADDRESS`).
+/// Decodes one `struct ifaddrmsg` into an event.
 fn event(bytes: &[u8], added: bool) -> Option<AddrEvent> {
     use neli::FromBytesWithInput;
     let msg = Ifaddrmsg::from_bytes_with_input(&mut Cursor::new(bytes), bytes.len()).ok()?;
-    let family = *msg.ifa_family();
-    let mut local = None;
-    let mut address = None;
-    for attr in msg.rtattrs().iter() {
-        let p = attr.rta_payload().as_ref();
-        let ip = match family {
-            RtAddrFamily::Inet => <[u8; 4]>::try_from(p)
-                .ok()
-                .map(|b| IpAddr::from(Ipv4Addr::from(b))),
-            RtAddrFamily::Inet6 => <[u8; 16]>::try_from(p)
-                .ok()
-                .map(|b| IpAddr::from(Ipv6Addr::from(b))),
-            _ => None,
-        };
-        if *attr.rta_type() == Ifa::Local {
-            local = ip;
-        } else if *attr.rta_type() == Ifa::Address {
-            address = ip;
-        }
-    }
-    Some(AddrEvent {
-        ifindex: *msg.ifa_index(),
-        addr: local.or(address)?,
+    IfAddrEntry::of(&msg).map(|a| AddrEvent {
+        ifindex: a.ifindex,
+        addr: a.addr,
         added,
     })
-}
-
-impl Netlink {
-    /// Every address on every interface now (`RTM_GETADDR` dump), as `added` events.
-    pub fn all_addresses(&self) -> Result<Vec<AddrEvent>, NetError> {
-        let op = "RTM_GETADDR dump";
-        let req = IfaddrmsgBuilder::default()
-            .ifa_family(RtAddrFamily::Unspecified)
-            .ifa_prefixlen(0)
-            .ifa_scope(RtScope::Universe)
-            .ifa_index(0)
-            .build()
-            .map_err(|e| NetError::Codec {
-                op: op.into(),
-                detail: e.to_string(),
-            })?;
-        let replies = self.request(op, Rtm::Getaddr, NlmF::DUMP, req)?;
-        Ok(replies
-            .iter()
-            .filter_map(|b| event(b.as_ref(), true))
-            .collect())
-    }
 }
 
 #[cfg(test)]

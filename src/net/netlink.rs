@@ -172,35 +172,29 @@ impl Netlink {
     ///
     /// Each entry is `(IFA_LOCAL, or IFA_ADDRESS when there is no IFA_LOCAL; ifa_prefixlen)`.
     pub fn addresses(&self, ifindex: u32) -> Result<Vec<(IpAddr, u8)>, NetError> {
-        let op = format!("RTM_GETADDR dump for ifindex {ifindex}");
+        Ok(self
+            .all_addresses()?
+            .into_iter()
+            .filter(|a| a.ifindex == ifindex)
+            .map(|a| (a.addr, a.prefix_len))
+            .collect())
+    }
+
+    /// Every address on every interface, in the kernel's order (`RTM_GETADDR` dump).
+    pub fn all_addresses(&self) -> Result<Vec<IfAddrEntry>, NetError> {
+        let op = "RTM_GETADDR dump";
         let req = IfaddrmsgBuilder::default()
             .ifa_family(RtAddrFamily::Unspecified)
             .ifa_prefixlen(0)
             .ifa_scope(RtScope::Universe)
-            .ifa_index(ifindex)
+            .ifa_index(0)
             .build()
-            .map_err(|e| codec(&op, e))?;
-        let replies = self.request(&op, Rtm::Getaddr, NlmF::DUMP, req)?;
+            .map_err(|e| codec(op, e))?;
+        let replies = self.request(op, Rtm::Getaddr, NlmF::DUMP, req)?;
         let mut out = Vec::new();
         for reply in replies {
-            let msg: Ifaddrmsg = parse(&op, &reply)?;
-            if *msg.ifa_index() != ifindex {
-                continue;
-            }
-            let family = *msg.ifa_family();
-            let mut local = None;
-            let mut address = None;
-            for attr in msg.rtattrs().iter() {
-                let bytes = attr.rta_payload().as_ref();
-                if *attr.rta_type() == Ifa::Local {
-                    local = ip_from_bytes(family, bytes);
-                } else if *attr.rta_type() == Ifa::Address {
-                    address = ip_from_bytes(family, bytes);
-                }
-            }
-            if let Some(ip) = local.or(address) {
-                out.push((ip, *msg.ifa_prefixlen()));
-            }
+            let msg: Ifaddrmsg = parse(op, &reply)?;
+            out.extend(IfAddrEntry::of(&msg));
         }
         Ok(out)
     }
@@ -409,6 +403,37 @@ where
         .rta_payload(payload)
         .build()
         .map_err(|e| codec(op, e))
+}
+
+/// One address of an `RTM_NEWADDR`/`RTM_DELADDR` message or `RTM_GETADDR` dump entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IfAddrEntry {
+    pub ifindex: u32,
+    /// `IFA_LOCAL`, or `IFA_ADDRESS` when there is no `IFA_LOCAL`.
+    pub addr: IpAddr,
+    pub prefix_len: u8,
+}
+
+impl IfAddrEntry {
+    /// The address `msg` carries (`None` without an address attribute).
+    pub fn of(msg: &Ifaddrmsg) -> Option<IfAddrEntry> {
+        let family = *msg.ifa_family();
+        let mut local = None;
+        let mut address = None;
+        for attr in msg.rtattrs().iter() {
+            let bytes = attr.rta_payload().as_ref();
+            if *attr.rta_type() == Ifa::Local {
+                local = ip_from_bytes(family, bytes);
+            } else if *attr.rta_type() == Ifa::Address {
+                address = ip_from_bytes(family, bytes);
+            }
+        }
+        Some(IfAddrEntry {
+            ifindex: *msg.ifa_index(),
+            addr: local.or(address)?,
+            prefix_len: *msg.ifa_prefixlen(),
+        })
+    }
 }
 
 fn ip_from_bytes(family: RtAddrFamily, bytes: &[u8]) -> Option<IpAddr> {
