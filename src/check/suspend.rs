@@ -3,7 +3,7 @@
 //! on a VRRP backup, where the VIP is absent, they are suspended and keep their last state.
 //!
 //! One [`Gates`] per runner holds a `watch` channel per such address; each gated check task
-//! waits on its receiver ([`super::run_gated`]). The addresses come from
+//! waits on its receiver ([`super::run_with`]). The addresses come from
 //! [`crate::net::addr_monitor`] (netlink address events plus a dump at start). If the monitor
 //! cannot start, the gates open (the checks run, as without `ha_suspend`) and an error is
 //! logged.

@@ -815,28 +815,28 @@ pub struct SyncDaemon {
 /// The `IPVS_CMD_ATTR_DAEMON` nest for NEW_DAEMON (every set field) or, with `state_only`,
 /// for DEL_DAEMON (just `STATE`).
 pub fn encode_daemon(d: &SyncDaemon, state_only: bool) -> Vec<u8> {
-    let mut inner = Vec::new();
-    put_u32(&mut inner, IPVS_DAEMON_ATTR_STATE, d.state);
+    let mut out = Vec::new();
+    let nest = nest_start(&mut out, IPVS_CMD_ATTR_DAEMON);
+    put_u32(&mut out, IPVS_DAEMON_ATTR_STATE, d.state);
     if !state_only {
-        put_str(&mut inner, IPVS_DAEMON_ATTR_MCAST_IFN, &d.mcast_ifn);
-        put_u32(&mut inner, IPVS_DAEMON_ATTR_SYNC_ID, d.sync_id);
+        put_str(&mut out, IPVS_DAEMON_ATTR_MCAST_IFN, &d.mcast_ifn);
+        put_u32(&mut out, IPVS_DAEMON_ATTR_SYNC_ID, d.sync_id);
         if let Some(m) = d.maxlen {
-            put_u16(&mut inner, IPVS_DAEMON_ATTR_SYNC_MAXLEN, m);
+            put_u16(&mut out, IPVS_DAEMON_ATTR_SYNC_MAXLEN, m);
         }
         match d.group {
-            Some(IpAddr::V4(g)) => put_attr(&mut inner, IPVS_DAEMON_ATTR_MCAST_GROUP, &g.octets()),
-            Some(IpAddr::V6(g)) => put_attr(&mut inner, IPVS_DAEMON_ATTR_MCAST_GROUP6, &g.octets()),
+            Some(IpAddr::V4(g)) => put_attr(&mut out, IPVS_DAEMON_ATTR_MCAST_GROUP, &g.octets()),
+            Some(IpAddr::V6(g)) => put_attr(&mut out, IPVS_DAEMON_ATTR_MCAST_GROUP6, &g.octets()),
             None => {}
         }
         if let Some(p) = d.port {
-            put_u16(&mut inner, IPVS_DAEMON_ATTR_MCAST_PORT, p);
+            put_u16(&mut out, IPVS_DAEMON_ATTR_MCAST_PORT, p);
         }
         if let Some(t) = d.ttl {
-            put_attr(&mut inner, IPVS_DAEMON_ATTR_MCAST_TTL, &[t]);
+            put_attr(&mut out, IPVS_DAEMON_ATTR_MCAST_TTL, &[t]);
         }
     }
-    let mut out = Vec::new();
-    put_attr(&mut out, IPVS_CMD_ATTR_DAEMON, &inner);
+    nest_end(&mut out, nest);
     out
 }
 
