@@ -213,6 +213,38 @@ fn tcp_check_reports_down_and_up_within_keepalived_s_formula() {
     stop.store(true, Ordering::SeqCst);
 }
 
+/// An `HTTP_GET` (HTTP/1.0, no virtualhost) of `urls` on `addr`.
+fn http_get(addr: SocketAddr, urls: Vec<check::http::Url>) -> Checker {
+    Checker::Http(check::http::HttpCheck {
+        target: Target::new(addr),
+        urls,
+        protocol: check::http::HttpProtocol::Http10,
+        virtualhost: None,
+        tls: None,
+    })
+}
+
+/// Runs `checker` from node lb with `alpha` (starts down) and the test timing.
+fn run_alpha(
+    lan: &Lan,
+    checker: Checker,
+) -> (
+    std::sync::mpsc::Receiver<(Instant, Event)>,
+    Arc<AtomicBool>,
+    Timing,
+) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let t = Timing {
+        alpha: true,
+        ..timing()
+    };
+    (
+        run_checker(&lan.node("lb").ns, checker, t, stop.clone()),
+        stop,
+        t,
+    )
+}
+
 #[test]
 fn http_get_checks_status_codes_and_digest() {
     if !require_root("http_get") {
@@ -241,19 +273,7 @@ fn http_get_checks_status_codes_and_digest() {
         virtualhost: Some("www.example.test".into()),
         regex: None,
     };
-    let checker = Checker::Http(check::http::HttpCheck {
-        target: Target::new(addr),
-        urls: vec![url],
-        protocol: check::http::HttpProtocol::Http10,
-        virtualhost: None,
-        tls: None,
-    });
-    let stop = Arc::new(AtomicBool::new(false));
-    let t = Timing {
-        alpha: true,
-        ..timing()
-    };
-    let rx = run_checker(&lan.node("lb").ns, checker, t, stop.clone());
+    let (rx, stop, t) = run_alpha(&lan, http_get(addr, vec![url]));
 
     // alpha: starts down, the first good answer is an Up edge.
     expect(&rx, Transition::Up, Duration::from_secs(3));
@@ -308,38 +328,27 @@ fn http_get_regex_and_regex_no_match_follow_the_body() {
         virtualhost: None,
         regex: Some(check::http::BodyRegex::new(&regex).unwrap()),
     };
-    let checker = Checker::Http(check::http::HttpCheck {
-        target: Target::new(addr),
-        urls: vec![
-            url(
-                "/a",
-                rkeepalived::config::model::UrlRegex {
-                    pattern: "(?i)status: (ok|green)".into(),
-                    no_match: false,
-                    min_offset: 0,
-                    max_offset: None,
-                },
-            ),
-            url(
-                "/b",
-                rkeepalived::config::model::UrlRegex {
-                    pattern: "maintenance".into(),
-                    no_match: true,
-                    min_offset: 3,
-                    max_offset: None,
-                },
-            ),
-        ],
-        protocol: check::http::HttpProtocol::Http10,
-        virtualhost: None,
-        tls: None,
-    });
-    let stop = Arc::new(AtomicBool::new(false));
-    let t = Timing {
-        alpha: true,
-        ..timing()
-    };
-    let rx = run_checker(&lan.node("lb").ns, checker, t, stop.clone());
+    let urls = vec![
+        url(
+            "/a",
+            rkeepalived::config::model::UrlRegex {
+                pattern: "(?i)status: (ok|green)".into(),
+                no_match: false,
+                min_offset: 0,
+                max_offset: None,
+            },
+        ),
+        url(
+            "/b",
+            rkeepalived::config::model::UrlRegex {
+                pattern: "maintenance".into(),
+                no_match: true,
+                min_offset: 3,
+                max_offset: None,
+            },
+        ),
+    ];
+    let (rx, stop, t) = run_alpha(&lan, http_get(addr, urls));
     expect(&rx, Transition::Up, Duration::from_secs(3));
     // (page, the transition it causes, the failure reason it gives)
     let steps = [
