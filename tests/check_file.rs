@@ -12,7 +12,7 @@ use rkeepalived::ipvs::health::{VsHealth, runner_for};
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
-use support::{Daemon, Lan, require_daemon, require_root, wait_until};
+use support::{Daemon, Lan, require_daemon, require_root};
 
 /// Replaces the file's content atomically (a reader never sees it empty half-way).
 fn set(path: &Path, text: &str) {
@@ -201,16 +201,7 @@ fn the_daemon_logs_file_check_transitions_and_weights() {
         );
     }
 
-    proc.signal(libc::SIGUSR1);
-    let data = proc.dir().join("keepalived_check.data");
-    assert!(
-        wait_until(Duration::from_secs(5), Duration::from_millis(20), || data
-            .exists())
-        .is_some(),
-        "{}",
-        proc.log_tail(20)
-    );
-    let dump = std::fs::read_to_string(&data).unwrap();
+    let dump = proc.signal_dump(libc::SIGUSR1, "keepalived_check.data");
     assert!(
         dump.contains(&format!(
             " {vs} -> [10.9.9.1]:tcp:80\n   Keepalive method = FILE_CHECK\n   \

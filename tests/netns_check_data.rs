@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use support::{Daemon, Lan, require_daemon, require_root, wait_until};
+use support::{Daemon, Lan, require_daemon, require_root};
 
 /// The lines of the "Health checkers" entry whose header ends with `-> rs`.
 fn checker_block(dump: &str, rs: &str) -> Vec<String> {
@@ -68,18 +68,8 @@ fn sigusr1_writes_the_checker_data_with_the_failure_reason() {
         proc.log_tail(30)
     );
 
-    let data = proc.dir().join("keepalived_check.data");
-    assert!(!data.exists());
-    proc.signal(libc::SIGUSR1);
-    assert!(
-        wait_until(Duration::from_secs(5), Duration::from_millis(20), || data
-            .exists())
-        .is_some(),
-        "no {} after SIGUSR1:\n{}",
-        data.display(),
-        proc.log_tail(30)
-    );
-    let dump = std::fs::read_to_string(&data).unwrap();
+    assert!(!proc.dir().join("keepalived_check.data").exists());
+    let dump = proc.signal_dump(libc::SIGUSR1, "keepalived_check.data");
     assert!(proc.running(), "SIGUSR1 must not stop the daemon");
 
     let failed = checker_block(&dump, &format!("[{srv}]:tcp:8098"));

@@ -7,7 +7,7 @@ mod support;
 
 use std::net::IpAddr;
 use std::time::Duration;
-use support::{Daemon, Lan, Proc, require_daemon, require_root, wait_until};
+use support::{Daemon, Lan, require_daemon, require_root};
 
 fn conf(lan: &Lan, priority: u8) -> String {
     format!(
@@ -16,20 +16,6 @@ fn conf(lan: &Lan, priority: u8) -> String {
          \x20 advert_int 1\n  virtual_ipaddress {{\n    {}/24 dev eth0\n  }}\n}}\n",
         lan.ip(100)
     )
-}
-
-/// Signals `p` with `sig` and returns the file `name` it then writes in its TMPDIR.
-fn dump(p: &Proc, sig: i32, name: &str) -> String {
-    let path = p.dir().join(name);
-    let _ = std::fs::remove_file(&path);
-    p.signal(sig);
-    let got = wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
-        std::fs::read_to_string(&path).is_ok_and(|t| !t.is_empty())
-    });
-    assert!(got.is_some(), "no {name} after signal {sig}:\n{}", p.log());
-    // keepalived writes in several steps: let it finish.
-    std::thread::sleep(Duration::from_millis(300));
-    std::fs::read_to_string(&path).unwrap()
 }
 
 /// The stats text with every number replaced by `N` (the counters depend on timing).
@@ -62,8 +48,8 @@ fn run_pair(daemon: Daemon) -> [(String, String); 2] {
     std::thread::sleep(Duration::from_secs(3));
     [&a, &b].map(|p| {
         (
-            dump(p, libc::SIGUSR2, "keepalived.stats"),
-            dump(p, libc::SIGUSR1, "keepalived.data"),
+            p.signal_dump(libc::SIGUSR2, "keepalived.stats"),
+            p.signal_dump(libc::SIGUSR1, "keepalived.data"),
         )
     })
 }

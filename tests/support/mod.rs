@@ -857,6 +857,26 @@ impl Proc {
         lock(&self.slot).signal(sig);
     }
 
+    /// Sends `sig` and returns the file `name` the process then writes in its directory (its
+    /// `TMPDIR`: keepalived's and rkeepalived's SIGUSR1/SIGUSR2 dumps). Waits at most 5 s for
+    /// the file to appear non-empty, then 300 ms for the writer to finish; panics with the
+    /// log otherwise.
+    pub fn signal_dump(&self, sig: i32, name: &str) -> String {
+        let path = self.dir().join(name);
+        let _ = std::fs::remove_file(&path);
+        self.signal(sig);
+        let got = wait_until(Duration::from_secs(5), Duration::from_millis(20), || {
+            std::fs::metadata(&path).is_ok_and(|m| m.len() > 0)
+        });
+        assert!(
+            got.is_some(),
+            "no {name} after signal {sig}:\n{}",
+            self.log_tail(30)
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
     /// SIGKILL to the whole process group, then reap (bounded). For keepalived this matters:
     /// killing only the parent makes its VRRP child exit gracefully (parent-death signal) and
     /// send a priority-0 advert, which is not a crash.
