@@ -37,7 +37,10 @@ fn enabled(b: bool) -> &'static str {
 }
 
 impl Engine {
-    /// The `keepalived.stats` text.
+    /// The `keepalived.stats` text. Counters rkeepalived keeps differently are mapped to
+    /// keepalived's nearest line: a version mismatch counts as `Invalid Type`, a unicast
+    /// source not among the peers as `Address List`; `Length` and the authentication type
+    /// errors stay 0 (malformed packets are counted engine-wide, before an instance is known).
     pub fn format_stats(&self) -> String {
         let mut out = String::new();
         for rt in &self.instances {
