@@ -7,10 +7,7 @@
 //! The subscribed socket is read by a dedicated thread (neli's socket is blocking) that
 //! forwards each `RTM_NEWADDR`/`RTM_DELADDR` as an [`AddrEvent`] to a tokio channel.
 
-use neli::consts::socket::NlFamily;
 use neli::rtnl::Ifaddrmsg;
-use neli::socket::synchronous::NlSocketHandle;
-use neli::utils::Groups;
 use std::collections::{HashMap, HashSet};
 use std::io::Cursor;
 use std::net::IpAddr;
@@ -63,21 +60,9 @@ impl AddrSet {
 ///
 /// Errors: [`NetError::Io`] when the socket cannot be opened or subscribed; the dump's errors.
 pub fn spawn(tx: mpsc::Sender<AddrEvent>) -> Result<Vec<AddrEvent>, NetError> {
-    let sock = NlSocketHandle::connect(
-        NlFamily::Route,
-        None,
-        Groups::new_groups(&[RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR]),
-    )
-    .map_err(|e| {
-        NetError::io(
-            "subscribe to RTNLGRP_IPV4_IFADDR/RTNLGRP_IPV6_IFADDR",
-            std::io::Error::other(e.to_string()),
-        )
-    })?;
-    std::thread::Builder::new()
-        .name("addr-monitor".into())
-        .spawn(move || read_loop(sock, tx))
-        .map_err(|e| NetError::io("start the address monitor thread", e))?;
+    let types = (libc::RTM_NEWADDR, libc::RTM_DELADDR);
+    let groups = [RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR];
+    super::link_monitor::spawn_monitor("address monitor", &groups, types, tx, event)?;
     let now = Netlink::new()?.all_addresses()?;
     Ok(now
         .into_iter()
@@ -87,11 +72,6 @@ pub fn spawn(tx: mpsc::Sender<AddrEvent>) -> Result<Vec<AddrEvent>, NetError> {
             added: true,
         })
         .collect())
-}
-
-fn read_loop(sock: NlSocketHandle, tx: mpsc::Sender<AddrEvent>) {
-    let types = (libc::RTM_NEWADDR, libc::RTM_DELADDR);
-    super::link_monitor::monitor_loop("address monitor", &sock, types, &tx, event);
 }
 
 /// Decodes one `struct ifaddrmsg` into an event.

@@ -33,36 +33,55 @@ pub struct LinkEvent {
 ///
 /// Errors: [`NetError::Io`] when the socket cannot be opened or subscribed.
 pub fn spawn(tx: mpsc::Sender<LinkEvent>) -> Result<(), NetError> {
-    let sock = NlSocketHandle::connect(NlFamily::Route, None, Groups::new_groups(&[RTNLGRP_LINK]))
-        .map_err(|e| {
-            NetError::io(
-                "subscribe to RTNLGRP_LINK",
-                std::io::Error::other(e.to_string()),
-            )
-        })?;
-    std::thread::Builder::new()
-        .name("link-monitor".into())
-        .spawn(move || read_loop(sock, tx))
-        .map_err(|e| NetError::io("start the link monitor thread", e))?;
-    Ok(())
+    use neli::FromBytesWithInput;
+    let types = (libc::RTM_NEWLINK, libc::RTM_DELLINK);
+    spawn_monitor(
+        "link monitor",
+        &[RTNLGRP_LINK],
+        types,
+        tx,
+        |bytes, is_new| {
+            let info =
+                Ifinfomsg::from_bytes_with_input(&mut Cursor::new(bytes), bytes.len()).ok()?;
+            let name = info.rtattrs().iter().find_map(|a| {
+                (*a.rta_type() == Ifla::Ifname).then(|| {
+                    let p = a.rta_payload().as_ref();
+                    let end = p.iter().position(|&b| b == 0).unwrap_or(p.len());
+                    String::from_utf8_lossy(&p[..end]).into_owned()
+                })
+            })?;
+            let flags = *info.ifi_flags();
+            let up = is_new && flags.contains(Iff::UP) && flags.contains(Iff::RUNNING);
+            Some(LinkEvent { name, up })
+        },
+    )
 }
 
-fn read_loop(sock: NlSocketHandle, tx: mpsc::Sender<LinkEvent>) {
-    use neli::FromBytesWithInput;
-    let (new, del) = (libc::RTM_NEWLINK, libc::RTM_DELLINK);
-    monitor_loop("link monitor", &sock, (new, del), &tx, |bytes, is_new| {
-        let info = Ifinfomsg::from_bytes_with_input(&mut Cursor::new(bytes), bytes.len()).ok()?;
-        let name = info.rtattrs().iter().find_map(|a| {
-            (*a.rta_type() == Ifla::Ifname).then(|| {
-                let p = a.rta_payload().as_ref();
-                let end = p.iter().position(|&b| b == 0).unwrap_or(p.len());
-                String::from_utf8_lossy(&p[..end]).into_owned()
-            })
-        })?;
-        let flags = *info.ifi_flags();
-        let up = is_new && flags.contains(Iff::UP) && flags.contains(Iff::RUNNING);
-        Some(LinkEvent { name, up })
-    });
+/// Subscribes an rtnetlink socket to `groups` in the calling thread's network namespace and
+/// starts thread `what` running [`monitor_loop`] on it.
+///
+/// Errors: [`NetError::Io`] when the socket cannot be opened or subscribed, or the thread
+/// cannot start.
+pub(super) fn spawn_monitor<E: Send + 'static>(
+    what: &'static str,
+    groups: &[u32],
+    types: (u16, u16),
+    tx: mpsc::Sender<E>,
+    decode: impl FnMut(&[u8], bool) -> Option<E> + Send + 'static,
+) -> Result<(), NetError> {
+    let sock = NlSocketHandle::connect(NlFamily::Route, None, Groups::new_groups(groups)).map_err(
+        |e| {
+            NetError::io(
+                &format!("{what}: subscribe to rtnetlink groups {groups:?}"),
+                std::io::Error::other(e.to_string()),
+            )
+        },
+    )?;
+    std::thread::Builder::new()
+        .name(what.replace(' ', "-"))
+        .spawn(move || monitor_loop(what, &sock, types, &tx, decode))
+        .map_err(|e| NetError::io(&format!("start the {what} thread"), e))?;
+    Ok(())
 }
 
 /// Reads rtnetlink multicast messages from `sock` until `tx` is closed: each message of type
