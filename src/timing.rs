@@ -36,7 +36,7 @@ pub fn mark(phase: &str) {
         // SAFETY: getrusage writes only into `ru`; all-zero is a valid `rusage`.
         let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
         unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-        let us = |t: libc::timeval| t.tv_sec as i64 * 1_000_000 + t.tv_usec as i64;
+        let us = |t: libc::timeval| t.tv_sec * 1_000_000 + t.tv_usec;
         let _ = writeln!(
             std::io::stderr(),
             "{PREFIX} {phase} {now} {} {}",

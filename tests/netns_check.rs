@@ -13,8 +13,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::{Lan, in_ns, require_root};
 
-/// Runs `f` on a new thread that has joined namespace `ns` (setns affects only that thread).
-
 /// A TCP server in a namespace answering each connection with `respond(request)`; it stops
 /// listening (port closed) while `open` is false, and ends when `stop` is set.
 struct Server {

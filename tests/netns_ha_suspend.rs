@@ -15,8 +15,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use support::{Lan, in_ns, require_root, wait_until};
 
-/// Runs `f` on a new thread that has joined namespace `ns`.
-
 /// A listener in `ns` that accepts and closes connections, counting them, until `stop`.
 fn counter(
     ns: &str,

@@ -392,8 +392,6 @@ fn table_rows(ipvsadm: &str) -> Vec<String> {
     rows
 }
 
-/// The sections `@@ NAME` … of the guest script's output.
-
 fn lvs_samples() -> Vec<(String, String)> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/keepalived-samples");
     let mut v: Vec<(String, String)> = std::fs::read_dir(dir)

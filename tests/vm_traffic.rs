@@ -221,8 +221,6 @@ kill -TERM $rk; wait $rk || true
 echo "@@ end"
 "#;
 
-/// The sections `@@ NAME` … of the guest script's output.
-
 /// `ipvsadm -Ln --stats` as `(service, real server or "", Conns)` rows.
 fn conns(stats: &str) -> Vec<(String, String, u64)> {
     let mut rows = Vec::new();

@@ -25,11 +25,12 @@
 //! Every word carries the [`Span`] of its first character in the file it came from. Text that
 //! came from a `$NAME` expansion carries the span of the `$`.
 
-use crate::config::diag::{Diagnostic, Diagnostics, Span};
+use crate::config::diag::{Diagnostic, Diagnostics, FileId, Span};
+use compact_str::CompactString;
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// How deep `include`s may nest before the lexer assumes a loop and stops.
 pub const MAX_INCLUDE_DEPTH: usize = 32;
@@ -44,7 +45,8 @@ const MAX_REPLICATED_LINES: usize = 100_000;
 /// One word of a line, quotes removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Word {
-    pub text: String,
+    /// Inline (no allocation) up to 24 bytes, which nearly every config word is.
+    pub text: CompactString,
     /// Where the word starts (the opening quote for a quoted word).
     pub span: Span,
 }
@@ -54,9 +56,9 @@ pub struct Word {
 pub struct Line {
     /// The words, `words[0]` being the keyword.
     pub words: Vec<Word>,
-    /// The text of the line after comments, conditionals and expansions (quotes kept), which
-    /// script keywords re-split with [`split_quoted_escaped`] as keepalived does.
-    pub raw: String,
+    /// The text of the line after comments, conditionals and expansions (quotes kept) when it
+    /// is not simply the words joined by single spaces; see [`Line::raw`].
+    raw: Option<String>,
 }
 
 impl Line {
@@ -74,6 +76,37 @@ impl Line {
     pub fn span(&self) -> &Span {
         &self.keyword().span
     }
+
+    /// The text of the line after comments, conditionals and expansions (quotes kept), which
+    /// script keywords re-split with [`split_quoted_escaped`] as keepalived does.
+    pub fn raw(&self) -> Cow<'_, str> {
+        match &self.raw {
+            Some(raw) => Cow::Borrowed(raw),
+            None => Cow::Owned(join_words(&self.words)),
+        }
+    }
+
+    /// A line of `words` whose text is `raw`; the text is kept only when the words joined by
+    /// single spaces would not give it back (most lines need no copy).
+    fn new(words: Vec<Word>, raw: &str) -> Line {
+        let simple = raw.len() + 1 == words.iter().map(|w| w.text.len() + 1).sum::<usize>()
+            && raw.split(' ').eq(words.iter().map(|w| w.text.as_str()));
+        Line {
+            raw: (!simple).then(|| raw.to_owned()),
+            words,
+        }
+    }
+}
+
+fn join_words(words: &[Word]) -> String {
+    let mut s = String::with_capacity(words.iter().map(|w| w.text.len() + 1).sum());
+    for (i, w) in words.iter().enumerate() {
+        if i > 0 {
+            s.push(' ');
+        }
+        s.push_str(&w.text);
+    }
+    s
 }
 
 /// One element of the token stream.
@@ -129,8 +162,8 @@ pub fn lex_keyed(
 /// one is lexed). An `include`d file is lexed whole when its `include` line is reached.
 pub struct Stream<'a> {
     lexer: Lexer,
-    file: Arc<PathBuf>,
-    lines: std::iter::Enumerate<std::str::Split<'a, char>>,
+    file: FileId,
+    lines: std::iter::Enumerate<PhysicalLines<'a>>,
     /// A multi-line definition still being read (see [`Lexer::source_line`]).
     continuing: Option<usize>,
 }
@@ -151,8 +184,8 @@ impl<'a> Stream<'a> {
                     .finish()
                     | 1,
             },
-            file: Arc::new(name.to_path_buf()),
-            lines: text.split('\n').enumerate(),
+            file: FileId::of(name),
+            lines: PhysicalLines(Some(text)).enumerate(),
             continuing: None,
         }
     }
@@ -164,7 +197,7 @@ impl<'a> Stream<'a> {
                 return false;
             };
             self.lexer
-                .source_line(&self.file, index, physical, 0, &mut self.continuing);
+                .source_line(self.file, index, physical, 0, &mut self.continuing);
         }
         true
     }
@@ -202,17 +235,38 @@ struct LChar {
 
 type LText = Vec<LChar>;
 
+/// The physical lines of a text: its pieces between `\n`s (as `str::split('\n')` gives them),
+/// found with `memchr`.
+struct PhysicalLines<'a>(Option<&'a str>);
+
+impl<'a> Iterator for PhysicalLines<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        let text = self.0?;
+        match memchr::memchr(b'\n', text.as_bytes()) {
+            Some(i) => {
+                self.0 = Some(&text[i + 1..]);
+                Some(&text[..i])
+            }
+            None => {
+                self.0 = None;
+                Some(text)
+            }
+        }
+    }
+}
+
 /// Where a logical line comes from.
 #[derive(Debug, Clone)]
 struct Pos {
-    file: Arc<PathBuf>,
+    file: FileId,
     line: u32,
 }
 
 impl Pos {
     fn span(&self, col: u32) -> Span {
         Span {
-            file: self.file.clone(),
+            file: self.file,
             line: self.line,
             col,
         }
@@ -302,11 +356,11 @@ impl Lexer {
     }
 
     /// Lexes the text of one file.
-    fn source(&mut self, file: Arc<PathBuf>, text: &str, depth: usize) {
+    fn source(&mut self, file: FileId, text: &str, depth: usize) {
         // Index of a multi-line definition still being read.
         let mut continuing: Option<usize> = None;
-        for (index, physical) in text.split('\n').enumerate() {
-            self.source_line(&file, index, physical, depth, &mut continuing);
+        for (index, physical) in PhysicalLines(Some(text)).enumerate() {
+            self.source_line(file, index, physical, depth, &mut continuing);
         }
     }
 
@@ -314,7 +368,7 @@ impl Lexer {
     /// definition still being read, carried from line to line.
     fn source_line(
         &mut self,
-        file: &Arc<PathBuf>,
+        file: FileId,
         index: usize,
         physical: &str,
         depth: usize,
@@ -325,10 +379,7 @@ impl Lexer {
         if continuing.is_none() && self.plain_line(physical, file, line) {
             return;
         }
-        let pos = Pos {
-            file: file.clone(),
-            line,
-        };
+        let pos = Pos { file, line };
         if let Some(def) = *continuing {
             // keepalived: an empty line ends a multi-line definition; other lines are
             // decommented and appended, and the first one without a trailing `\` is the last.
@@ -365,7 +416,7 @@ impl Lexer {
     /// definitions, replication or `include` would act on. Such a line is its pieces between
     /// braces, each split into words at blanks, and the braces; exactly what
     /// [`Lexer::logical`] makes of it. Returns false (having done nothing) for any other line.
-    fn plain_line(&mut self, line: &str, file: &Arc<PathBuf>, number: u32) -> bool {
+    fn plain_line(&mut self, line: &str, file: FileId, number: u32) -> bool {
         let b = line.as_bytes();
         if b.iter().any(|&c| PLAIN[usize::from(c)] == Plain::Other) {
             return false;
@@ -391,7 +442,7 @@ impl Lexer {
                 return true;
             }
             let span = Span {
-                file: file.clone(),
+                file,
                 line: number,
                 col: col_of(end),
             };
@@ -410,7 +461,7 @@ impl Lexer {
         line: &str,
         start: usize,
         end: usize,
-        file: &Arc<PathBuf>,
+        file: FileId,
         number: u32,
     ) {
         let b = line.as_bytes();
@@ -425,9 +476,12 @@ impl Lexer {
             return;
         }
         let mut words = Vec::with_capacity(4);
+        // Whether every gap between words is one ' ' (then the words give the raw text back).
+        let mut simple = true;
         let mut i = s;
         while i < e {
             if PLAIN[usize::from(b[i])] == Plain::Space {
+                simple &= b[i] == b' ' && i > s && PLAIN[usize::from(b[i - 1])] == Plain::Word;
                 i += 1;
                 continue;
             }
@@ -436,9 +490,9 @@ impl Lexer {
                 i += 1;
             }
             words.push(Word {
-                text: line[w..i].to_owned(),
+                text: CompactString::from(&line[w..i]),
                 span: Span {
-                    file: file.clone(),
+                    file,
                     line: number,
                     col: col_of(w),
                 },
@@ -447,7 +501,7 @@ impl Lexer {
         if !words.is_empty() {
             self.push_token(Token::Line(Line {
                 words,
-                raw: line[s..e].to_owned(),
+                raw: (!simple).then(|| line[s..e].to_owned()),
             }));
         }
     }
@@ -695,8 +749,8 @@ impl Lexer {
         let def = &self.defs[reference.index];
         match def.builtin {
             Some(Builtin::Pwd) => {
-                let dir = pos
-                    .file
+                let file = pos.file.path();
+                let dir = file
                     .parent()
                     .filter(|p| !p.as_os_str().is_empty())
                     .map(Path::to_path_buf)
@@ -866,8 +920,8 @@ impl Lexer {
             );
             return;
         }
-        let base = pos
-            .file
+        let including = pos.file.path();
+        let base = including
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .map(Path::to_path_buf);
@@ -962,7 +1016,7 @@ impl Lexer {
         match std::fs::read(&file) {
             Ok(bytes) => {
                 let text = String::from_utf8_lossy(&bytes).into_owned();
-                self.source(Arc::new(file), &text, depth + 1);
+                self.source(FileId::of(&file), &text, depth + 1);
             }
             Err(e) => report(
                 &mut self.diags,
@@ -1019,7 +1073,7 @@ impl Lexer {
                 continue;
             }
             let start = i;
-            let word: String = if text[i].ch == '"' {
+            let word: CompactString = if text[i].ch == '"' {
                 let Some(close) = text[i + 1..].iter().position(|c| c.ch == '"') else {
                     self.diags.error(
                         &pos.span(text[i].col),
@@ -1045,10 +1099,7 @@ impl Lexer {
             });
         }
         if !words.is_empty() {
-            self.push_token(Token::Line(Line {
-                words,
-                raw: text_of(&text),
-            }));
+            self.push_token(Token::Line(Line::new(words, &text_of(&text))));
         }
     }
 }
@@ -1512,7 +1563,7 @@ mod tests {
     #[test]
     fn plain_lines_lex_as_the_general_path_does() {
         let pos = Pos {
-            file: Arc::new(PathBuf::from("t.conf")),
+            file: FileId::of(Path::new("t.conf")),
             line: 7,
         };
         let plain = [
@@ -1531,7 +1582,7 @@ mod tests {
         ];
         for line in plain {
             let mut fast = lexer();
-            assert!(fast.plain_line(line, &pos.file, 7), "{line:?} is plain");
+            assert!(fast.plain_line(line, pos.file, 7), "{line:?} is plain");
             let mut general = lexer();
             let (chars, _) = decomment(locate(line));
             if !chars.is_empty() {
@@ -1552,7 +1603,7 @@ mod tests {
             "caf\u{e9} 1",
         ] {
             assert!(
-                !lexer().plain_line(line, &pos.file, 7),
+                !lexer().plain_line(line, pos.file, 7),
                 "{line:?} is not plain"
             );
         }

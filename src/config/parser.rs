@@ -459,7 +459,7 @@ impl Parser<'_> {
     /// quotes and escapes, and its first argument is split again into argv.
     fn command(&mut self, who: &str, line: &Line, with_user: bool) -> Option<Command> {
         let cmd_word = self.need(who, line, 1)?.clone();
-        let words = match lexer::split_quoted_escaped(&line.raw) {
+        let words = match lexer::split_quoted_escaped(&line.raw()) {
             Ok(words) => words,
             Err(e) => {
                 self.bad_value(who, line, &cmd_word, e, "ignored");
@@ -517,7 +517,7 @@ impl Parser<'_> {
                 Token::Open(span) => {
                     self.diags.error(&span, "Unexpected '{' - ignoring");
                     let owner = Word {
-                        text: "{".to_string(),
+                        text: "{".into(),
                         span,
                     };
                     self.skip_rest_of_block(&owner);
@@ -559,7 +559,7 @@ impl Parser<'_> {
         self.check_sync_daemon();
         if scripts_without_security(&self.config) {
             // keepalived prints this once, without a position; point at the first script.
-            if let Some(span) = self.config.scripts().next().map(|c| c.span.clone()) {
+            if let Some(span) = self.config.scripts().next().map(|c| c.span) {
                 self.diags.warn(&span, SECURITY_VIOLATION);
             }
         }
@@ -590,14 +590,14 @@ impl Parser<'_> {
             return;
         };
         let mut syncd = LvsSyncDaemon {
-            interface: ifname.text.clone(),
-            instance: inst.text.clone(),
+            interface: ifname.text.to_string(),
+            instance: inst.text.to_string(),
             sync_id: 0,
             maxlen: None,
             port: None,
             ttl: None,
             group: None,
-            span: l.keyword().span.clone(),
+            span: l.keyword().span,
         };
         let mut i = 3;
         while let Some(opt) = l.arg(i) {
@@ -655,7 +655,7 @@ impl Parser<'_> {
             .iter()
             .any(|i| i.name == syncd.instance)
         {
-            let span = syncd.span.clone();
+            let span = syncd.span;
             let msg = format!(
                 "lvs_sync_daemon vrrp instance {} not found - sync daemon not started",
                 syncd.instance
@@ -700,8 +700,8 @@ impl Parser<'_> {
             "script_user" => {
                 if let Some(user) = self.need(who, l, 1) {
                     self.config.global.script_user = Some(ScriptUser {
-                        user: user.text.clone(),
-                        group: l.arg(2).map(|g| g.text.clone()),
+                        user: user.text.to_string(),
+                        group: l.arg(2).map(|g| g.text.to_string()),
                     });
                 }
             }
@@ -734,7 +734,7 @@ impl Parser<'_> {
             "lvs_sync_daemon" => self.lvs_sync_daemon(l),
             "nftables" => {
                 if let Some(t) = l.arg(1) {
-                    self.config.global.nftables.table = t.text.clone();
+                    self.config.global.nftables.table = t.text.to_string();
                 }
             }
             "nftables_priority" => {
@@ -822,7 +822,7 @@ impl Parser<'_> {
                 self.open_block(&owner);
                 let mut emails = Vec::new();
                 while let Some(entry) = self.next_in_block(&owner) {
-                    emails.extend(entry.words.into_iter().map(|w| w.text));
+                    emails.extend(entry.words.into_iter().map(|w| w.text.into_string()));
                 }
                 if emails.is_empty() {
                     self.diags
@@ -842,7 +842,7 @@ impl Parser<'_> {
             | "vrrp_notify_fifo_script" => self.notify_fifo(l),
             "smtp_helo_name" => {
                 if let Some(name) = self.need(who, l, 1) {
-                    self.config.global.smtp_helo_name = Some(name.text.clone());
+                    self.config.global.smtp_helo_name = Some(name.text.to_string());
                 }
             }
             "smtp_connect_timeout" => {
@@ -927,7 +927,7 @@ impl Parser<'_> {
                 }
             },
         };
-        self.config.global.smtp_server = Some((host.text.clone(), port));
+        self.config.global.smtp_server = Some((host.text.to_string(), port));
     }
 
     // ----- vrrp_script ------------------------------------------------------------------------
@@ -940,7 +940,7 @@ impl Parser<'_> {
             self.skip_block_if_any(&owner);
             return;
         };
-        if self.config.vrrp_scripts.contains_key(&name.text) {
+        if self.config.vrrp_scripts.contains_key(name.text.as_str()) {
             self.diags.error(
                 &name.span,
                 format!(
@@ -979,7 +979,7 @@ impl Parser<'_> {
             return;
         };
         let vrrp_script = VrrpScript {
-            name: draft.name.text.clone(),
+            name: draft.name.text.to_string(),
             script,
             interval: draft.interval,
             // keepalived (vrrp_scheduler.c): a timeout of 0 (unset) means the interval.
@@ -990,11 +990,11 @@ impl Parser<'_> {
             fall: draft.fall,
             user: draft.user,
             init_fail: draft.init_fail,
-            span: draft.name.span.clone(),
+            span: draft.name.span,
         };
         self.config
             .vrrp_scripts
-            .insert(draft.name.text, vrrp_script);
+            .insert(draft.name.text.into_string(), vrrp_script);
     }
 
     fn script_keyword(&mut self, d: &mut ScriptDraft, l: &Line) {
@@ -1058,8 +1058,8 @@ impl Parser<'_> {
             "user" => {
                 if let Some(user) = self.need(who, l, 1) {
                     d.user = Some(ScriptUser {
-                        user: user.text.clone(),
-                        group: l.arg(2).map(|g| g.text.clone()),
+                        user: user.text.to_string(),
+                        group: l.arg(2).map(|g| g.text.to_string()),
                     });
                 }
             }
@@ -1177,14 +1177,14 @@ impl Parser<'_> {
                     return;
                 }
                 self.config.global.lvs_sync_daemon = Some(LvsSyncDaemon {
-                    interface: ifname.text.clone(),
-                    instance: d.name.text.clone(),
+                    interface: ifname.text.to_string(),
+                    instance: d.name.text.to_string(),
                     sync_id: 0,
                     maxlen: None,
                     port: None,
                     ttl: None,
                     group: None,
-                    span: kw.clone(),
+                    span: *kw,
                 });
             }
             "state" => {
@@ -1192,7 +1192,7 @@ impl Parser<'_> {
                     return;
                 };
                 match word.text.as_str() {
-                    "MASTER" => d.state = Some((InitialState::Master, word.span.clone())),
+                    "MASTER" => d.state = Some((InitialState::Master, word.span)),
                     "BACKUP" => {
                         if matches!(d.state, Some((InitialState::Master, _))) {
                             self.diags.error(
@@ -1200,12 +1200,12 @@ impl Parser<'_> {
                                 format!("{who}state previously set as MASTER - ignoring BACKUP"),
                             );
                         } else {
-                            d.state = Some((InitialState::Backup, word.span.clone()));
+                            d.state = Some((InitialState::Backup, word.span));
                         }
                     }
                     _ => {
                         self.bad_value(who, l, word, "expected MASTER or BACKUP", "using BACKUP");
-                        d.state = Some((InitialState::Backup, word.span.clone()));
+                        d.state = Some((InitialState::Backup, word.span));
                     }
                 }
             }
@@ -1216,12 +1216,12 @@ impl Parser<'_> {
                 if word.text.len() >= IFNAMSIZ {
                     self.bad_value(who, l, word, "interface name too long", "ignored");
                 } else {
-                    d.interface = Some(word.text.clone());
+                    d.interface = Some(word.text.to_string());
                 }
             }
             "virtual_router_id" => {
                 if let Some(v) = self.unsigned(who, l, 1, (1, 255), "ignored") {
-                    d.vrid = Vrid::new(v as u8).map(|vrid| (vrid, l.words[1].span.clone()));
+                    d.vrid = Vrid::new(v as u8).map(|vrid| (vrid, l.words[1].span));
                 }
             }
             "priority" => {
@@ -1239,24 +1239,24 @@ impl Parser<'_> {
                 // keepalived: read as a decimal in [0.01, 255] s; rounded for the version later.
                 match values::decimal_micros(&word.text, MICROS_PER_SEC / 100, 255 * MICROS_PER_SEC)
                 {
-                    Ok(us) => d.advert_int = Some((us, word.span.clone())),
+                    Ok(us) => d.advert_int = Some((us, word.span)),
                     Err(e) => self.bad_value(who, l, word, e, "using default 1s"),
                 }
             }
             "version" => {
                 if let Some(v) = self.integer(who, l, 1, (2, 3), "ignored") {
-                    d.version = Some((v as u8, l.words[1].span.clone()));
+                    d.version = Some((v as u8, l.words[1].span));
                 }
             }
             "nopreempt" => {
                 if let Some(on) = self.flag(who, l) {
-                    d.nopreempt = on.then(|| l.span().clone());
+                    d.nopreempt = on.then(|| *l.span());
                 }
             }
             // keepalived's backwards-compatible opposite of nopreempt.
             "preempt" => {
                 if let Some(on) = self.flag(who, l) {
-                    d.nopreempt = if on { None } else { Some(l.span().clone()) };
+                    d.nopreempt = if on { None } else { Some(*l.span()) };
                 }
             }
             "preempt_delay" => {
@@ -1281,7 +1281,7 @@ impl Parser<'_> {
             }
             // `use_vmac [NAME] [MAC]`: a macvlan with the RFC 5798 §7.3 virtual MAC.
             "use_vmac" => {
-                let name = l.arg(1).map(|w| w.text.clone());
+                let name = l.arg(1).map(|w| w.text.to_string());
                 if let Some(w) = name.as_ref().filter(|n| n.len() > 15) {
                     let word = l.arg(1).unwrap().clone();
                     self.bad_value(
@@ -1383,7 +1383,7 @@ impl Parser<'_> {
                 if slot.is_some() {
                     let at = l
                         .arg(1)
-                        .map_or_else(|| l.span().clone(), |w| w.span.clone());
+                        .map_or_else(|| *l.span(), |w| w.span);
                     self.diags.error(
                         &at,
                         format!("{who}{kw} script already specified - ignoring this one"),
@@ -1497,8 +1497,8 @@ impl Parser<'_> {
                         continue;
                     };
                     match word.text.as_str() {
-                        "PASS" => d.auth_type = Some((AuthKind::Pass, word.span.clone())),
-                        "AH" => d.auth_type = Some((AuthKind::Ah, word.span.clone())),
+                        "PASS" => d.auth_type = Some((AuthKind::Pass, word.span)),
+                        "AH" => d.auth_type = Some((AuthKind::Ah, word.span)),
                         _ => self.bad_value(&who, &l, word, "expected PASS or AH", "ignored"),
                     }
                 }
@@ -1562,7 +1562,7 @@ impl Parser<'_> {
             label: None,
             peer: None,
             no_track: false,
-            span: first.span.clone(),
+            span: first.span,
         };
         let mut i = 1;
         while i < l.words.len() {
@@ -1598,7 +1598,7 @@ impl Parser<'_> {
                         );
                         return None;
                     }
-                    vip.dev = Some(p.text.clone());
+                    vip.dev = Some(p.text.to_string());
                 }
                 ("scope", Some(p)) => match values::scope(&p.text) {
                     Some(s) => vip.scope = Some(s),
@@ -1656,7 +1656,7 @@ impl Parser<'_> {
                         },
                     }
                 }
-                ("label", Some(p)) => vip.label = Some(p.text.clone()),
+                ("label", Some(p)) => vip.label = Some(p.text.to_string()),
                 ("peer", Some(p)) => match values::ip_addr(&p.text) {
                     Some(ip) if ip.is_ipv6() == vip.addr.is_ipv6() => vip.peer = Some(ip),
                     _ => self.diags.error(
@@ -1835,7 +1835,7 @@ impl Parser<'_> {
         let name = l.keyword();
         // keepalived resolves the name when it reads the line, so only vrrp_scripts defined
         // above this vrrp_instance count.
-        let Some(script) = self.config.vrrp_scripts.get(&name.text) else {
+        let Some(script) = self.config.vrrp_scripts.get(name.text.as_str()) else {
             self.diags.warn(
                 &name.span,
                 format!(
@@ -1855,10 +1855,10 @@ impl Parser<'_> {
             return None;
         }
         let mut track = TrackScript {
-            name: name.text.clone(),
+            name: name.text.to_string(),
             weight: None,
             reverse: default_reverse,
-            span: name.span.clone(),
+            span: name.span,
         };
         let Some(option) = l.arg(1) else {
             return Some(track);
@@ -2054,7 +2054,7 @@ impl Parser<'_> {
         }
 
         Some(VrrpInstance {
-            name: d.name.text.clone(),
+            name: d.name.text.to_string(),
             state,
             interface: d.interface,
             virtual_router_id: vrid,

@@ -90,7 +90,7 @@ impl Parser<'_> {
             "FILE_CHECK" => return self.file_check_block(who, line),
             _ => return None,
         };
-        let mut c = CheckerCfg::new(kind, owner.span.clone());
+        let mut c = CheckerCfg::new(kind, owner.span);
         let who = format!("{who}{kw}: ");
         if !self.peek_is_open() {
             return Some(c);
@@ -100,7 +100,7 @@ impl Parser<'_> {
             if self.timing_keyword(&who, &mut c.timing, &l) {
                 continue;
             }
-            let k = l.keyword().text.clone();
+            let k = l.keyword().text.to_string();
             match k.as_str() {
                 "connect_ip" | "bindto" => {
                     let Some(word) = self.need(&who, &l, 1) else {
@@ -124,7 +124,7 @@ impl Parser<'_> {
                         }
                     }
                 }
-                "bind_if" => c.bind_if = self.need(&who, &l, 1).map(|w| w.text.clone()),
+                "bind_if" => c.bind_if = self.need(&who, &l, 1).map(|w| w.text.to_string()),
                 "fwmark" => {
                     c.fwmark = self
                         .unsigned(&who, &l, 1, (0, u32::MAX as u64), "ignored")
@@ -155,8 +155,8 @@ impl Parser<'_> {
                         let Some(name) = self.need(&who, &l, 1).cloned() else {
                             continue;
                         };
-                        if self.config.tracking.files.contains_key(&name.text) {
-                            track_file = Some(name.text);
+                        if self.config.tracking.files.contains_key(name.text.as_str()) {
+                            track_file = Some(name.text.into_string());
                         } else {
                             self.diags.error(
                                 &name.span,
@@ -228,7 +228,7 @@ impl Parser<'_> {
                 reverse,
                 init_file: tf.init_file,
             },
-            owner.span.clone(),
+            owner.span,
         ))
     }
 
@@ -243,7 +243,7 @@ impl Parser<'_> {
             (CheckerKind::Http { http_protocol, .. }, "http_protocol") => {
                 if let Some(w) = self.need(who, l, 1) {
                     match w.text.to_ascii_uppercase().as_str() {
-                        "1.0" | "1.0C" | "1.1" => *http_protocol = w.text.to_ascii_uppercase(),
+                        "1.0" | "1.0C" | "1.1" => *http_protocol = w.text.to_ascii_uppercase().into_string(),
                         _ => {
                             let w = w.clone();
                             self.bad_value(who, l, &w, "expected 1.0, 1.0C or 1.1", "using 1.0")
@@ -252,7 +252,7 @@ impl Parser<'_> {
                 }
             }
             (CheckerKind::Http { virtualhost, .. }, "virtualhost") => {
-                *virtualhost = self.need(who, l, 1).map(|w| w.text.clone())
+                *virtualhost = self.need(who, l, 1).map(|w| w.text.to_string())
             }
             (CheckerKind::Http { enable_sni, .. }, "enable_sni") => {
                 *enable_sni = self.flag(who, l).unwrap_or(*enable_sni)
@@ -273,8 +273,8 @@ impl Parser<'_> {
             (CheckerKind::Misc { user, .. }, "user") => {
                 if let Some(w) = self.need(who, l, 1) {
                     *user = Some(crate::config::model::ScriptUser {
-                        user: w.text.clone(),
-                        group: l.arg(2).map(|g| g.text.clone()),
+                        user: w.text.to_string(),
+                        group: l.arg(2).map(|g| g.text.to_string()),
                     });
                 }
             }
@@ -294,7 +294,7 @@ impl Parser<'_> {
             }
             (CheckerKind::Dns { name, .. }, "name") => {
                 if let Some(w) = self.need(who, l, 1) {
-                    *name = w.text.clone();
+                    *name = w.text.to_string();
                 }
             }
             (CheckerKind::Udp { payload, .. }, "payload") => {
@@ -330,7 +330,7 @@ impl Parser<'_> {
                 }
             }
             (CheckerKind::Smtp { helo_name }, "helo_name") => {
-                *helo_name = self.need(who, l, 1).map(|w| w.text.clone())
+                *helo_name = self.need(who, l, 1).map(|w| w.text.to_string())
             }
             _ => {
                 self.diags
@@ -379,13 +379,13 @@ impl Parser<'_> {
             match l.keyword().text.as_str() {
                 "path" => {
                     if let Some(w) = self.need(who, &l, 1) {
-                        u.path = w.text.clone();
+                        u.path = w.text.to_string();
                     }
                 }
                 "digest" => {
                     if let Some(w) = self.need(who, &l, 1) {
                         if w.text.len() == 32 && w.text.chars().all(|c| c.is_ascii_hexdigit()) {
-                            u.digest = Some(w.text.to_ascii_lowercase());
+                            u.digest = Some(w.text.to_ascii_lowercase().into_string());
                         } else {
                             let w = w.clone();
                             self.bad_value(who, &l, &w, "expected 32 hex digits (MD5)", "ignored");
@@ -412,17 +412,17 @@ impl Parser<'_> {
                         }
                     }
                 }
-                "virtualhost" => u.virtualhost = self.need(who, &l, 1).map(|w| w.text.clone()),
+                "virtualhost" => u.virtualhost = self.need(who, &l, 1).map(|w| w.text.to_string()),
                 "regex" => {
                     if let Some(w) = self.need(who, &l, 1) {
                         let no_match = regex.as_ref().is_some_and(|r| r.2);
-                        regex = Some((w.text.clone(), w.span.clone(), no_match));
+                        regex = Some((w.text.to_string(), w.span, no_match));
                     }
                 }
                 "regex_no_match" => match &mut regex {
                     Some(r) => r.2 = true,
                     None => {
-                        regex = Some((String::new(), l.keyword().span.clone(), true));
+                        regex = Some((String::new(), l.keyword().span, true));
                     }
                 },
                 "regex_options" => {
@@ -501,7 +501,7 @@ impl Parser<'_> {
             self.open_block(&owner);
             while let Some(l) = self.next_in_block(&owner) {
                 let who = "SSL: ";
-                let value = self.need(who, &l, 1).map(|w| w.text.clone());
+                let value = self.need(who, &l, 1).map(|w| w.text.to_string());
                 match l.keyword().text.as_str() {
                     "password" => ssl.password = value,
                     "ca" => ssl.ca = value.map(Into::into),

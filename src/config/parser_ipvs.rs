@@ -52,13 +52,13 @@ impl Parser<'_> {
             ip_family_v6: None,
             real_servers: Vec::new(),
             health: Default::default(),
-            span: owner.span.clone(),
+            span: owner.span,
         };
         let mut protocol_span = None;
         self.open_block(&owner);
         while let Some(l) = self.next_in_block(&owner) {
             if l.keyword().text == "protocol" {
-                protocol_span = Some(l.span().clone());
+                protocol_span = Some(*l.span());
             }
             self.vs_keyword(&who, &mut vs, &l);
         }
@@ -93,7 +93,7 @@ impl Parser<'_> {
             }
             "group" => {
                 let name = self.need("", line, 2)?.clone();
-                if !self.config.ipvs.groups.contains_key(&name.text) {
+                if !self.config.ipvs.groups.contains_key(name.text.as_str()) {
                     self.diags.error(
                         &name.span,
                         format!(
@@ -103,7 +103,7 @@ impl Parser<'_> {
                     );
                     return None;
                 }
-                Some(VsTarget::Group(name.text))
+                Some(VsTarget::Group(name.text.into_string()))
             }
             text => {
                 let Some(addr) = values::ip_addr(text) else {
@@ -126,7 +126,7 @@ impl Parser<'_> {
                     return;
                 };
                 if SCHEDULERS.contains(&word.text.as_str()) {
-                    vs.lb_algo = word.text.clone();
+                    vs.lb_algo = word.text.to_string();
                 } else {
                     self.bad_value(who, l, word, "unknown scheduler", "using wlc");
                 }
@@ -173,7 +173,7 @@ impl Parser<'_> {
             }
             "persistence_engine" => {
                 if let Some(word) = self.need(who, l, 1) {
-                    vs.persistence_engine = Some(word.text.clone());
+                    vs.persistence_engine = Some(word.text.to_string());
                 }
             }
             "delay_loop" => {
@@ -243,7 +243,7 @@ impl Parser<'_> {
             }
             "quorum_up" => vs.health.quorum_up = self.command(who, l, true),
             "quorum_down" => vs.health.quorum_down = self.command(who, l, true),
-            "virtualhost" => vs.health.virtualhost = self.need(who, l, 1).map(|w| w.text.clone()),
+            "virtualhost" => vs.health.virtualhost = self.need(who, l, 1).map(|w| w.text.to_string()),
             "ops" => vs.flags |= IP_VS_SVC_F_ONEPACKET,
             "flag-1" | "sh-fallback" | "mh-fallback" => vs.flags |= IP_VS_SVC_F_SCHED1,
             "flag-2" | "sh-port" | "mh-port" => vs.flags |= IP_VS_SVC_F_SCHED2,
@@ -306,7 +306,7 @@ impl Parser<'_> {
             lvs_method: None,
             checkers_skipped: 0,
             health: Default::default(),
-            span: addr_word.span.clone(),
+            span: addr_word.span,
         };
         if !self.peek_is_open() {
             return Some(rs);
@@ -342,7 +342,7 @@ impl Parser<'_> {
                 "notify_up" => rs.health.notify_up = self.command(who, &l, true),
                 "notify_down" => rs.health.notify_down = self.command(who, &l, true),
                 "virtualhost" => {
-                    rs.health.virtualhost = self.need(who, &l, 1).map(|w| w.text.clone())
+                    rs.health.virtualhost = self.need(who, &l, 1).map(|w| w.text.to_string())
                 }
                 _ if CHECKERS.contains(&kw) => match self.checker_block(who, kw, &l) {
                     Some(c) => rs.health.checkers.push(c),
@@ -427,9 +427,9 @@ impl Parser<'_> {
         };
         let who = format!("(VSG {}) ", name.text);
         let mut group = VirtualServerGroup {
-            name: name.text.clone(),
+            name: name.text.to_string(),
             entries: Vec::new(),
-            span: name.span.clone(),
+            span: name.span,
         };
         self.open_block(&owner);
         while let Some(l) = self.next_in_block(&owner) {
@@ -437,7 +437,7 @@ impl Parser<'_> {
                 group.entries.push(e);
             }
         }
-        if self.config.ipvs.groups.contains_key(&name.text) {
+        if self.config.ipvs.groups.contains_key(name.text.as_str()) {
             self.diags.error(
                 &name.span,
                 format!(
@@ -447,7 +447,7 @@ impl Parser<'_> {
             );
             return;
         }
-        self.config.ipvs.groups.insert(name.text, group);
+        self.config.ipvs.groups.insert(name.text.into_string(), group);
     }
 
     fn vsg_entry(&mut self, who: &str, l: &Line) -> Option<VsgEntry> {

@@ -12,7 +12,7 @@ use std::time::Duration;
 /// Applies strict mode to `inst`; returns `false` when the instance cannot run in strict mode.
 pub fn apply(inst: &mut VrrpInstance, diags: &mut Diagnostics) -> bool {
     let who = format!("({})", inst.name);
-    let span = inst.span.clone();
+    let span = inst.span;
     let mut err = |msg: String| diags.error(&span, msg);
     if inst.authentication.take().is_some() {
         err(format!(

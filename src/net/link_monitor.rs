@@ -72,7 +72,7 @@ pub(super) fn spawn_monitor<E: Send + 'static>(
     let sock = NlSocketHandle::connect(NlFamily::Route, None, Groups::new_groups(groups)).map_err(
         |e| {
             NetError::io(
-                &format!("{what}: subscribe to rtnetlink groups {groups:?}"),
+                format!("{what}: subscribe to rtnetlink groups {groups:?}"),
                 std::io::Error::other(e.to_string()),
             )
         },
@@ -80,7 +80,7 @@ pub(super) fn spawn_monitor<E: Send + 'static>(
     std::thread::Builder::new()
         .name(what.replace(' ', "-"))
         .spawn(move || monitor_loop(what, &sock, types, &tx, decode))
-        .map_err(|e| NetError::io(&format!("start the {what} thread"), e))?;
+        .map_err(|e| NetError::io(format!("start the {what} thread"), e))?;
     Ok(())
 }
 

@@ -53,8 +53,8 @@ impl Parser<'_> {
         let t = &self.config.tracking;
         let duplicate = match owner.text.as_str() {
             "vrrp_sync_group" => t.sync_groups.iter().any(|g| g.name == name.text),
-            "vrrp_track_process" => t.processes.contains_key(&name.text),
-            _ => t.files.contains_key(&name.text),
+            "vrrp_track_process" => t.processes.contains_key(name.text.as_str()),
+            _ => t.files.contains_key(name.text.as_str()),
         };
         if duplicate {
             self.diags.error(
@@ -77,24 +77,24 @@ impl Parser<'_> {
     fn sync_group(&mut self, owner: &Word, name: Word) {
         let who = format!("({}) ", name.text);
         let mut g = SyncGroup {
-            name: name.text.clone(),
+            name: name.text.to_string(),
             members: Vec::new(),
             notify: Notify::default(),
             tracking: InstanceTracking::default(),
             track_script: Vec::new(),
             tracking_weight: false,
-            span: name.span.clone(),
+            span: name.span,
         };
         self.open_block(owner);
         while let Some(l) = self.next_in_block(owner) {
-            let kw = l.keyword().text.clone();
+            let kw = l.keyword().text.to_string();
             match kw.as_str() {
                 "group" => {
                     self.no_block_params(&l);
                     let inner = l.keyword().clone();
                     self.open_block(&inner);
                     while let Some(entry) = self.next_in_block(&inner) {
-                        g.members.extend(entry.words.into_iter().map(|w| w.text));
+                        g.members.extend(entry.words.into_iter().map(|w| w.text.into_string()));
                     }
                 }
                 "track_interface" | "track_process" | "track_file" => {
@@ -144,7 +144,7 @@ impl Parser<'_> {
     fn track_process_block(&mut self, owner: &Word, name: Word) {
         let who = format!("({}) ", name.text);
         let mut p = TrackProcess {
-            name: name.text.clone(),
+            name: name.text.to_string(),
             process: Vec::new(),
             param_match: None,
             weight: 1,
@@ -154,14 +154,14 @@ impl Parser<'_> {
             fork_delay: Duration::ZERO,
             terminate_delay: Duration::ZERO,
             full_command: false,
-            span: name.span.clone(),
+            span: name.span,
         };
         self.open_block(owner);
         while let Some(l) = self.next_in_block(owner) {
             match l.keyword().text.as_str() {
                 "process" => {
                     if self.need(&who, &l, 1).is_some() {
-                        p.process = l.words[1..].iter().map(|w| w.text.clone()).collect();
+                        p.process = l.words[1..].iter().map(|w| w.text.to_string()).collect();
                     }
                 }
                 "param_match" => match l.arg(1).map(|w| w.text.as_str()) {
@@ -238,7 +238,7 @@ impl Parser<'_> {
             );
             p.quorum_max = Some(p.quorum);
         }
-        self.config.tracking.processes.insert(name.text, p);
+        self.config.tracking.processes.insert(name.text.into_string(), p);
     }
 
     fn track_file_block(&mut self, owner: &Word, name: Word) {
@@ -293,9 +293,9 @@ impl Parser<'_> {
             return;
         };
         self.config.tracking.files.insert(
-            name.text.clone(),
+            name.text.to_string(),
             TrackFile {
-                name: name.text,
+                name: name.text.into_string(),
                 file,
                 weight,
                 weight_reverse,
@@ -372,10 +372,10 @@ impl Parser<'_> {
             return None;
         }
         let mut ti = TrackInterface {
-            name: name.text.clone(),
+            name: name.text.to_string(),
             weight: 0,
             reverse: false,
-            span: name.span.clone(),
+            span: name.span,
         };
         match l.arg(1) {
             None => return Some(ti),
@@ -427,12 +427,12 @@ impl Parser<'_> {
         let name = l.keyword();
         let tracking = &self.config.tracking;
         let default_reverse = match kind {
-            RefKind::Process => tracking.processes.get(&name.text).map(|p| p.weight_reverse),
-            RefKind::File => tracking.files.get(&name.text).map(|f| f.weight_reverse),
+            RefKind::Process => tracking.processes.get(name.text.as_str()).map(|p| p.weight_reverse),
+            RefKind::File => tracking.files.get(name.text.as_str()).map(|f| f.weight_reverse),
             RefKind::Script => self
                 .config
                 .vrrp_scripts
-                .get(&name.text)
+                .get(name.text.as_str())
                 .map(|s| s.weight_reverse),
         };
         let Some(default_reverse) = default_reverse else {
@@ -450,10 +450,10 @@ impl Parser<'_> {
             return None;
         }
         let mut r = TrackScript {
-            name: name.text.clone(),
+            name: name.text.to_string(),
             weight: None,
             reverse: default_reverse,
-            span: name.span.clone(),
+            span: name.span,
         };
         let Some(option) = l.arg(1) else {
             return Some(r);
@@ -505,7 +505,7 @@ impl Parser<'_> {
     /// `notify_fifo PATH [user [group]]`, `notify_fifo_script CMD [user [group]]` and the
     /// `vrrp_` variants.
     pub(super) fn notify_fifo(&mut self, l: &Line) {
-        let kw = l.keyword().text.clone();
+        let kw = l.keyword().text.to_string();
         let vrrp = kw.starts_with("vrrp_");
         if kw.ends_with("_script") {
             let Some(cmd) = self.command("", l, true) else {
@@ -534,8 +534,8 @@ impl Parser<'_> {
             return;
         };
         let user = l.arg(2).map(|u| ScriptUser {
-            user: u.text.clone(),
-            group: l.arg(3).map(|g| g.text.clone()),
+            user: u.text.to_string(),
+            group: l.arg(3).map(|g| g.text.to_string()),
         });
         let other = if vrrp {
             &self.config.tracking.notify_fifo
@@ -559,7 +559,7 @@ impl Parser<'_> {
             path: PathBuf::from(&path.text),
             user,
             script: None,
-            span: path.span.clone(),
+            span: path.span,
         };
         if vrrp {
             self.config.tracking.vrrp_notify_fifo = Some(fifo);
