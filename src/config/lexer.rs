@@ -51,11 +51,14 @@ pub struct Word {
     pub span: Span,
 }
 
+/// The words of a line.
+pub type Words = Vec<Word>;
+
 /// The text between two braces: at least one word.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
     /// The words, `words[0]` being the keyword.
-    pub words: Vec<Word>,
+    pub words: Words,
     /// The text of the line after comments, conditionals and expansions (quotes kept) when it
     /// is not simply the words joined by single spaces; see [`Line::raw`].
     raw: Option<String>,
@@ -88,7 +91,7 @@ impl Line {
 
     /// A line of `words` whose text is `raw`; the text is kept only when the words joined by
     /// single spaces would not give it back (most lines need no copy).
-    fn new(words: Vec<Word>, raw: &str) -> Line {
+    fn new(words: Words, raw: &str) -> Line {
         let simple = raw.len() + 1 == words.iter().map(|w| w.text.len() + 1).sum::<usize>()
             && raw.split(' ').eq(words.iter().map(|w| w.text.as_str()));
         Line {
@@ -418,52 +421,82 @@ impl Lexer {
     /// [`Lexer::logical`] makes of it. Returns false (having done nothing) for any other line.
     fn plain_line(&mut self, line: &str, file: FileId, number: u32) -> bool {
         let b = line.as_bytes();
-        if b.iter().any(|&c| PLAIN[usize::from(c)] == Plain::Other) {
-            return false;
-        }
-        // `include` only acts at the start of a piece (the text between braces).
+        // One pass to decide; `include` only acts at the start of a piece (the text between
+        // braces).
         let mut at_start = true;
         for (i, &c) in b.iter().enumerate() {
             match PLAIN[usize::from(c)] {
-                Plain::Word if at_start && b[i..].starts_with(b"include") => return false,
+                Plain::Other => return false,
+                Plain::Word => {
+                    if at_start && c == b'i' && b[i..].starts_with(b"include") {
+                        return false;
+                    }
+                    at_start = false;
+                }
                 Plain::Brace => at_start = true,
-                Plain::Word => at_start = false,
-                _ => {}
+                Plain::Space => {}
             }
         }
-        let mut start = 0;
-        loop {
-            let end = b[start..]
-                .iter()
-                .position(|&c| PLAIN[usize::from(c)] == Plain::Brace)
-                .map_or(b.len(), |o| start + o);
-            self.emit_plain(line, start, end, file, number);
-            if end == b.len() {
-                return true;
+        // One pass to emit: words gather until a brace or the end closes their piece.
+        let span = |col: usize| Span {
+            file,
+            line: number,
+            col: col_of(col),
+        };
+        let mut words = Words::with_capacity(4);
+        // Whether every gap between words is one ' ' (then the words give the raw text back).
+        let mut simple = true;
+        let mut piece = 0;
+        let mut i = 0;
+        while i < b.len() {
+            match PLAIN[usize::from(b[i])] {
+                Plain::Word => {
+                    let w = i;
+                    while i < b.len() && PLAIN[usize::from(b[i])] == Plain::Word {
+                        i += 1;
+                    }
+                    if let Some(last) = words.last() {
+                        let end = last.span.col as usize - 1 + last.text.len();
+                        simple &= w == end + 1 && b[end] == b' ';
+                    }
+                    words.push(Word {
+                        text: CompactString::from(&line[w..i]),
+                        span: span(w),
+                    });
+                }
+                Plain::Space => i += 1,
+                _ => {
+                    self.emit_piece(line, piece, i, &mut words, simple);
+                    simple = true;
+                    self.push_token(if b[i] == b'{' {
+                        Token::Open(span(i))
+                    } else {
+                        Token::Close(span(i))
+                    });
+                    i += 1;
+                    piece = i;
+                }
             }
-            let span = Span {
-                file,
-                line: number,
-                col: col_of(end),
-            };
-            self.push_token(if b[end] == b'{' {
-                Token::Open(span)
-            } else {
-                Token::Close(span)
-            });
-            start = end + 1;
         }
+        self.emit_piece(line, piece, b.len(), &mut words, simple);
+        true
     }
 
-    /// [`Lexer::emit_line`] for `line[start..end]` of a line [`Lexer::plain_line`] accepted.
-    fn emit_plain(
+    /// Emits the words gathered from `line[start..end]` (a piece [`Lexer::plain_line`]
+    /// accepted) as a line, as [`Lexer::emit_line`] would: its raw text is the piece without
+    /// leading and trailing blanks, kept unless it is the words joined by single spaces
+    /// (`single_gaps`: every gap between words was one ' ').
+    fn emit_piece(
         &mut self,
         line: &str,
         start: usize,
         end: usize,
-        file: FileId,
-        number: u32,
+        words: &mut Words,
+        single_gaps: bool,
     ) {
+        let (Some(first), Some(last)) = (words.first(), words.last()) else {
+            return;
+        };
         let b = line.as_bytes();
         let (mut s, mut e) = (start, end);
         while s < e && is_blank(char::from(b[s])) {
@@ -472,38 +505,15 @@ impl Lexer {
         while e > s && is_blank(char::from(b[e - 1])) {
             e -= 1;
         }
-        if s == e {
-            return;
-        }
-        let mut words = Vec::with_capacity(4);
-        // Whether every gap between words is one ' ' (then the words give the raw text back).
-        let mut simple = true;
-        let mut i = s;
-        while i < e {
-            if PLAIN[usize::from(b[i])] == Plain::Space {
-                simple &= b[i] == b' ' && i > s && PLAIN[usize::from(b[i - 1])] == Plain::Word;
-                i += 1;
-                continue;
-            }
-            let w = i;
-            while i < e && PLAIN[usize::from(b[i])] != Plain::Space {
-                i += 1;
-            }
-            words.push(Word {
-                text: CompactString::from(&line[w..i]),
-                span: Span {
-                    file,
-                    line: number,
-                    col: col_of(w),
-                },
-            });
-        }
-        if !words.is_empty() {
-            self.push_token(Token::Line(Line {
-                words,
-                raw: (!simple).then(|| line[s..e].to_owned()),
-            }));
-        }
+        let words_span = (
+            first.span.col as usize - 1,
+            last.span.col as usize - 1 + last.text.len(),
+        );
+        let raw = (!single_gaps || (s, e) != words_span).then(|| line[s..e].to_owned());
+        self.push_token(Token::Line(Line {
+            words: std::mem::take(words),
+            raw,
+        }));
     }
 
     /// Processes one decommented line. Returns the index of a multi-line definition that this
@@ -1065,7 +1075,7 @@ impl Lexer {
     /// Splits a brace-free piece into words (keepalived `alloc_strvec_r`) and emits it.
     fn emit_line(&mut self, text: &[LChar], pos: &Pos) {
         let text = trim(text);
-        let mut words = Vec::new();
+        let mut words = Words::new();
         let mut i = 0;
         while i < text.len() {
             if is_space(text[i].ch) {
@@ -1579,6 +1589,11 @@ mod tests {
             "x\u{b}y \u{c} z\r",
             "vrrp_instance VI_1 {  state MASTER  }",
             "{}{ }",
+            "notify_master '/bin/echo  two  spaces'",
+            "a  b",
+            "a\u{b}",
+            "\u{b}a b",
+            "a b\u{b}{c  d}e\tf",
         ];
         for line in plain {
             let mut fast = lexer();
