@@ -137,6 +137,7 @@ pub fn load_str(name: &Path, text: &str, opts: &LoadOptions) -> Loaded {
         keys: Vec::new(),
         config: Config::default(),
         unclosed_reported: false,
+        last_rs_count: 0,
     };
     parser.root();
     parser.finish()
@@ -162,6 +163,8 @@ struct Parser<'a> {
     keys: Vec<usize>,
     config: Config,
     unclosed_reported: bool,
+    /// Real servers of the last virtual server read (the next one's starting capacity).
+    last_rs_count: usize,
 }
 
 /// `auth_type` as written.

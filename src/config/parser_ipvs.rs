@@ -50,7 +50,8 @@ impl Parser<'_> {
             sorry_server: None,
             delay_loop: DEFAULT_DELAY_LOOP,
             ip_family_v6: None,
-            real_servers: Vec::new(),
+            // Sized like the previous virtual server's: large configs repeat one shape.
+            real_servers: Vec::with_capacity(self.last_rs_count),
             health: Default::default(),
             span: owner.span,
         };
@@ -69,8 +70,9 @@ impl Parser<'_> {
             );
         }
         self.complete_vs(&who, &mut vs);
-        // The vector grew by doubling; a large config keeps thousands of these.
+        // A large config keeps thousands of these: no spare capacity.
         vs.real_servers.shrink_to_fit();
+        self.last_rs_count = vs.real_servers.len();
         self.config.ipvs.virtual_servers.push(vs);
     }
 
@@ -394,10 +396,10 @@ impl Parser<'_> {
         }
         let Some(v6) = family_v6 else { return };
         let lb_kind = vs.lb_kind;
-        let mut kept = Vec::new();
-        for rs in std::mem::take(&mut vs.real_servers) {
+        vs.real_servers.retain(|rs| {
             let method = rs.lvs_method.unwrap_or(lb_kind);
-            if rs.addr.is_ipv6() != v6 && !matches!(method, LbKind::Tun(_)) {
+            let keep = rs.addr.is_ipv6() == v6 || matches!(method, LbKind::Tun(_));
+            if !keep {
                 self.diags.error(
                     &rs.span,
                     format!(
@@ -407,11 +409,9 @@ impl Parser<'_> {
                         if v6 { "IPv6" } else { "IPv4" }
                     ),
                 );
-            } else {
-                kept.push(rs);
             }
-        }
-        vs.real_servers = kept;
+            keep
+        });
     }
 
     /// `virtual_server_group NAME { IP[-LAST] [PORT] | fwmark N [inet|inet6] … }`.

@@ -58,9 +58,18 @@ fn align4(n: usize) -> usize {
 }
 
 /// Appends one attribute (`nla_len` = header + payload, unpadded; then padding to 4).
+/// Attributes of up to 20 bytes of payload (all but names) are written with one copy.
 pub fn put_attr(buf: &mut Vec<u8>, ty: u16, payload: &[u8]) {
-    let len = (NLA_HDRLEN + payload.len()) as u16;
-    buf.extend_from_slice(&len.to_ne_bytes());
+    let len = NLA_HDRLEN + payload.len();
+    let mut small = [0u8; NLA_HDRLEN + 20];
+    if len <= small.len() {
+        small[..2].copy_from_slice(&(len as u16).to_ne_bytes());
+        small[2..4].copy_from_slice(&ty.to_ne_bytes());
+        small[NLA_HDRLEN..len].copy_from_slice(payload);
+        buf.extend_from_slice(&small[..align4(len)]);
+        return;
+    }
+    buf.extend_from_slice(&(len as u16).to_ne_bytes());
     buf.extend_from_slice(&ty.to_ne_bytes());
     buf.extend_from_slice(payload);
     buf.resize(align4(buf.len()), 0);
@@ -81,9 +90,12 @@ fn put_port(buf: &mut Vec<u8>, ty: u16, port: u16) {
 
 /// A NUL-terminated string (`NLA_NUL_STRING`).
 fn put_str(buf: &mut Vec<u8>, ty: u16, s: &str) {
-    let mut v = s.as_bytes().to_vec();
-    v.push(0);
-    put_attr(buf, ty, &v);
+    let len = NLA_HDRLEN + s.len() + 1;
+    buf.extend_from_slice(&(len as u16).to_ne_bytes());
+    buf.extend_from_slice(&ty.to_ne_bytes());
+    buf.extend_from_slice(s.as_bytes());
+    // The NUL, then padding to 4.
+    buf.resize(buf.len() + 1 + (align4(len) - len), 0);
 }
 
 /// `union nf_inet_addr`: 16 bytes, an IPv4 address in the first 4.
@@ -118,8 +130,9 @@ fn service_id_attrs(buf: &mut Vec<u8>, key: &ServiceKey) {
 /// Starts a nested attribute of type `ty`: returns where its header is, for [`nest_end`].
 fn nest_start(buf: &mut Vec<u8>, ty: u16) -> usize {
     let at = buf.len();
-    buf.extend_from_slice(&0u16.to_ne_bytes());
-    buf.extend_from_slice(&ty.to_ne_bytes());
+    let mut hdr = [0u8; NLA_HDRLEN];
+    hdr[2..].copy_from_slice(&ty.to_ne_bytes());
+    buf.extend_from_slice(&hdr);
     at
 }
 
@@ -210,11 +223,11 @@ pub fn encode_dest(dest: &Dest, full: bool) -> Vec<u8> {
 /// `body` writes (4-byte aligned, as the attribute writers leave it).
 fn put_nlmsg(buf: &mut Vec<u8>, ty: u16, flags: u16, seq: u32, body: impl FnOnce(&mut Vec<u8>)) {
     let at = buf.len();
-    buf.extend_from_slice(&0u32.to_ne_bytes());
-    buf.extend_from_slice(&ty.to_ne_bytes());
-    buf.extend_from_slice(&flags.to_ne_bytes());
-    buf.extend_from_slice(&seq.to_ne_bytes());
-    buf.extend_from_slice(&0u32.to_ne_bytes());
+    let mut hdr = [0u8; NLMSG_HDRLEN];
+    hdr[4..6].copy_from_slice(&ty.to_ne_bytes());
+    hdr[6..8].copy_from_slice(&flags.to_ne_bytes());
+    hdr[8..12].copy_from_slice(&seq.to_ne_bytes());
+    buf.extend_from_slice(&hdr);
     body(buf);
     buf.resize(align4(buf.len()), 0);
     let len = (buf.len() - at) as u32;
@@ -1065,6 +1078,29 @@ mod tests {
         let attrs = parse_attrs(&full[4..]).unwrap();
         assert_eq!(attrs[&IPVS_SVC_ATTR_NETMASK], ne32(128));
         assert_eq!(decode_service(&full[4..]).unwrap(), svc);
+    }
+
+    /// Strings are NUL-terminated and padded to 4 (`"rr"`: nla_len 7, one byte of padding);
+    /// small and large attributes are laid out alike.
+    #[test]
+    fn string_and_attribute_padding() {
+        let mut rr = Vec::new();
+        put_str(&mut rr, IPVS_SVC_ATTR_SCHED_NAME, "rr");
+        assert_eq!(rr, [7, 0, 6, 0, b'r', b'r', 0, 0]);
+        for name in ["", "sh", "wrr", "lblc", "lblcr", "a-much-longer-name-than-twenty-bytes"] {
+            let mut got = Vec::new();
+            put_str(&mut got, 6, name);
+            let mut nul = name.as_bytes().to_vec();
+            nul.push(0);
+            let mut want = ne16(4 + nul.len() as u16).to_vec();
+            want.extend(ne16(6));
+            want.extend(&nul);
+            want.resize(align4(want.len()), 0);
+            assert_eq!(got, want, "{name:?}");
+            let mut via_attr = Vec::new();
+            put_attr(&mut via_attr, 6, &nul);
+            assert_eq!(via_attr, want, "{name:?}");
+        }
     }
 
     #[test]
