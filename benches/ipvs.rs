@@ -367,14 +367,14 @@ fn guest(args: &[String]) {
             ms(rk.full),
             at("main"),
             at("parsed") - at("logging"),
-            (at("ipvs-desired") - at("runtime")) + (at("ipvs-diffed") - at("ipvs-dumped")),
+            (at("ipvs-desired") - at("parsed")) + (at("ipvs-diffed") - at("ipvs-dumped")),
             apply,
             sys_at("ipvs-applied") - sys_at("ipvs-diffed"),
             ms(apply_cpu.1),
             ms(rk.full)
                 - at("main")
                 - (at("parsed") - at("logging"))
-                - (at("ipvs-desired") - at("runtime"))
+                - (at("ipvs-desired") - at("parsed"))
                 - (at("ipvs-diffed") - at("ipvs-dumped"))
                 - apply,
         );

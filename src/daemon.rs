@@ -80,6 +80,18 @@ pub fn main(cli: Cli) -> ExitCode {
         error!("{msg}");
         return ExitCode::from(1);
     }
+    // One copy of the config, shared by the IPVS controller and the VRRP side.
+    let config = std::sync::Arc::new(loaded.config);
+    // IPVS first, on this thread before the runtime exists (no thread to start on the way to
+    // a full table). Stop and dump signals are held meanwhile and delivered once their
+    // handlers are in place, so a SIGTERM while the table is being programmed still leads to
+    // the orderly shutdown that removes it. This thread is the only one so far, so its mask
+    // covers the process; threads started later inherit the mask of the thread that starts
+    // them, and commands started through std/tokio begin with an empty mask.
+    let programmed = (ipvs_opts.0 && !config.ipvs.virtual_servers.is_empty()).then(|| {
+        hold_signals(true);
+        crate::ipvs::controller::program(&config)
+    });
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -87,6 +99,9 @@ pub fn main(cli: Cli) -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             error!("cannot start the runtime: {e}");
+            if let Some(p) = programmed {
+                p.release();
+            }
             let _ = std::fs::remove_file(&pidfile);
             return ExitCode::from(1);
         }
@@ -103,17 +118,15 @@ pub fn main(cli: Cli) -> ExitCode {
         let check_data = std::sync::Arc::new(std::sync::OnceLock::new());
         let signals = tokio::spawn(handle_signals(tx, check_data.clone()));
         tokio::task::yield_now().await;
-        // IPVS: program the virtual servers first, remove them after VRRP stopped (unless -I).
-        // One copy of the config, shared by the IPVS controller and the VRRP side.
-        let config = std::sync::Arc::new(loaded.config);
-        let ipvs = if ipvs_opts.0 && !config.ipvs.virtual_servers.is_empty() {
-            let c = crate::ipvs::controller::Controller::start(&config).await;
+        hold_signals(false);
+        // IPVS: the virtual servers are programmed; the controller applies health changes and
+        // removes them after VRRP stopped (unless -I).
+        let ipvs = programmed.map(|p| {
+            let c = crate::ipvs::controller::Controller::start_programmed(&config, p);
             crate::timing::mark("ipvs-started");
             let _ = check_data.set(c.check_data());
-            Some(c)
-        } else {
-            None
-        };
+            c
+        });
         let code = run(config, engine_opts, run_vrrp, rx, signals).await;
         if let Some(ipvs) = ipvs {
             ipvs.stop(ipvs_opts.1).await;
@@ -160,6 +173,30 @@ async fn run(
 
 /// The checker data the SIGUSR1 dump writes, once the IPVS side has started.
 type CheckDataSlot = std::sync::Arc<std::sync::OnceLock<std::sync::Arc<crate::status::CheckData>>>;
+
+/// The signals [`handle_signals`] handles, blocked (`hold`) or unblocked in the calling
+/// thread: while blocked, one that arrives stays pending and is delivered once unblocked.
+fn hold_signals(hold: bool) {
+    use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+    let mut set = SigSet::empty();
+    for s in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+    ] {
+        set.add(s);
+    }
+    let how = if hold {
+        SigmaskHow::SIG_BLOCK
+    } else {
+        SigmaskHow::SIG_UNBLOCK
+    };
+    if let Err(e) = nix::sys::signal::pthread_sigmask(how, Some(&set), None) {
+        warn!("cannot change the signal mask: {e}");
+    }
+}
 
 async fn handle_signals(tx: tokio::sync::mpsc::Sender<Control>, check_data: CheckDataSlot) {
     let (Ok(mut term), Ok(mut int), Ok(mut hup), Ok(mut usr1), Ok(mut usr2)) = (

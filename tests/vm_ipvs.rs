@@ -514,6 +514,61 @@ fn vm_tables_match_keepalived() {
     eprintln!("compared {compared} configs");
 }
 
+/// A SIGTERM that arrives while a large table is being programmed still leads to the orderly
+/// shutdown: the daemon finishes, stops, and removes every service it created (a foreign
+/// service stays). The signal is sent as soon as the first of 2,000 services shows up.
+#[test]
+fn vm_sigterm_while_programming() {
+    let Some(vm) = Vm::new("vm_sigterm_while_programming") else {
+        return;
+    };
+    if !vm.has_rkeepalived() {
+        support::skip("vm_sigterm_while_programming", "rkeepalived binary not built");
+        return;
+    }
+    let mut conf = String::new();
+    for i in 0..2000u32 {
+        let vip = std::net::Ipv4Addr::from(u32::from_be_bytes([10, 100, 0, 0]) + i);
+        conf.push_str(&format!("virtual_server {vip} 80 {{\n  lb_algo rr\n  lb_kind NAT\n"));
+        for j in 1..=10 {
+            conf.push_str(&format!("  real_server 10.200.0.{j} 80 {{\n    weight 1\n  }}\n"));
+        }
+        conf.push_str("}\n");
+    }
+    let script = r#"
+ipvsadm -C; ipvsadm -A -t 10.250.0.1:1 -s rr
+rkeepalived -n -l -D -C -p /tmp/rk.pid -f /big.conf >/tmp/big.log 2>&1 &
+pid=$!
+i=0; n=0
+while [ $i -lt 3000 ]; do
+  n=$(ipvsadm -Ln | grep -c '^TCP')
+  [ "$n" -gt 1 ] && break
+  i=$((i+1))
+done
+kill -TERM $pid; wait $pid; status=$?
+echo "@@ seen"; echo "$n"
+echo "@@ status"; echo "$status"
+echo "@@ after"; ipvsadm -Ln
+echo "@@ log"; cat /tmp/big.log
+"#;
+    let out = vm.run_with(
+        script,
+        &[vm::GuestFile::new("/big.conf", conf)],
+        Duration::from_secs(300),
+    );
+    assert_eq!(out.exit_code, Some(0), "{}", out.console);
+    let s = vm::sections(&out.stdout);
+    let log = &s["log"];
+    eprintln!("services seen when SIGTERM was sent: {}", s["seen"].trim());
+    assert_eq!(s["status"].trim(), "0", "exit status\n{log}");
+    assert_eq!(
+        table_rows(&s["after"]),
+        vec!["TCP 10.250.0.1:1 rr".to_owned()],
+        "table after SIGTERM\n{log}"
+    );
+    assert!(log.contains("Stopping"), "orderly shutdown:\n{log}");
+}
+
 #[test]
 fn table_rows_sort_by_service() {
     let a = "IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\nTCP  10.0.0.1:80 wlc\n  -> 10.0.1.2:80   Masq    1      0          0\n  -> 10.0.1.1:80   Masq    1      3          0\nFWM  1 rr\n";

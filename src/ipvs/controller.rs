@@ -266,53 +266,93 @@ struct Running {
     owned: Table,
 }
 
+/// The start-up programming of the table ([`program`]), handed to
+/// [`Controller::start_programmed`].
+pub struct Programmed {
+    /// `None` when IPVS could not be opened (already logged).
+    sock: Option<IpvsSocket>,
+    /// The config's table, as sent to the kernel.
+    owned: Table,
+    /// The health the table was computed from (FILE_CHECK files read, `alpha` applied).
+    health: Vec<VsHealth>,
+}
+
+/// Opens the IPVS socket and programs the config's table: the starting health of every real
+/// server, the desired table, `lvs_flush`/`lvs_timeouts`, then the changes against the
+/// kernel's table. Blocking (netlink requests); failures are logged, and the VRRP side keeps
+/// running, as keepalived's VRRP child does when its checker child fails.
+pub fn program(config: &Config) -> Programmed {
+    let health: Vec<VsHealth> = config
+        .ipvs
+        .virtual_servers
+        .iter()
+        .map(VsHealth::new)
+        .collect();
+    let owned = desired_table_with(config, &health);
+    crate::timing::mark("ipvs-desired");
+    let sock = (|| -> Result<IpvsSocket, IpvsError> {
+        let mut sock = IpvsSocket::open()?;
+        crate::timing::mark("ipvs-opened");
+        prepare(&mut sock, &config.ipvs);
+        let n = apply(&mut sock, &owned)?;
+        info!(
+            "IPVS: {} virtual service(s) configured ({n} change(s) sent)",
+            owned.len()
+        );
+        Ok(sock)
+    })();
+    let sock = sock.map_err(|e| error!("IPVS: {e}")).ok();
+    Programmed {
+        sock,
+        owned,
+        health,
+    }
+}
+
+impl Programmed {
+    /// Removes the services [`program`] created, for a daemon that cannot go on.
+    pub fn release(self) {
+        if let Some(mut sock) = self.sock
+            && let Err(e) = remove_owned(&mut sock, &self.owned)
+        {
+            error!("IPVS: {e}");
+        }
+    }
+}
+
 impl Controller {
-    /// Opens the IPVS socket, programs the config's table and starts the health checkers.
-    /// Failures are logged (the VRRP side keeps running, as keepalived's VRRP child does when
-    /// its checker child fails).
+    /// Opens the IPVS socket, programs the config's table (on a blocking thread, see
+    /// [`program`]) and starts the health checkers.
     pub async fn start(config: &std::sync::Arc<Config>) -> Controller {
-        let health: Vec<VsHealth> = config
-            .ipvs
-            .virtual_servers
-            .iter()
-            .map(VsHealth::new)
-            .collect();
-        let table = desired_table_with(config, &health);
-        crate::timing::mark("ipvs-desired");
-        let ipvs_globals = crate::config::model::IpvsConfig {
-            lvs_flush: config.ipvs.lvs_flush,
-            lvs_timeouts: config.ipvs.lvs_timeouts,
-            ..Default::default()
-        };
-        // The table goes to the blocking task and comes back (no copy of a large table on the
-        // way to the kernel).
-        let programmed = tokio::task::spawn_blocking(move || {
-            crate::timing::mark("ipvs-thread");
-            let sock = (|| -> Result<IpvsSocket, IpvsError> {
-                let mut sock = IpvsSocket::open()?;
-                crate::timing::mark("ipvs-opened");
-                prepare(&mut sock, &ipvs_globals);
-                let n = apply(&mut sock, &table)?;
-                info!(
-                    "IPVS: {} virtual service(s) configured ({n} change(s) sent)",
-                    table.len()
-                );
-                Ok(sock)
-            })();
-            (sock, table)
-        })
-        .await;
-        let (sock, owned) = match programmed {
-            Ok((Ok(s), table)) => (Some(s), table),
-            Ok((Err(e), table)) => {
-                error!("IPVS: {e}");
-                (None, table)
-            }
+        let shared = std::sync::Arc::clone(config);
+        let programmed = match tokio::task::spawn_blocking(move || program(&shared)).await {
+            Ok(p) => p,
             Err(e) => {
                 error!("IPVS: controller task failed: {e}");
-                (None, desired_table_with(config, &health))
+                let health: Vec<VsHealth> = config
+                    .ipvs
+                    .virtual_servers
+                    .iter()
+                    .map(VsHealth::new)
+                    .collect();
+                Programmed {
+                    sock: None,
+                    owned: desired_table_with(config, &health),
+                    health,
+                }
             }
         };
+        Controller::start_programmed(config, programmed)
+    }
+
+    /// Starts the health checkers and the task that owns the table [`program`] set up. Must
+    /// run inside the runtime.
+    pub fn start_programmed(config: &std::sync::Arc<Config>, programmed: Programmed) -> Controller {
+        let Programmed {
+            sock,
+            owned,
+            health,
+        } = programmed;
         let (runner, index, problems) = health::runner_for(config);
         let check_data = std::sync::Arc::new(crate::status::CheckData {
             config: config.clone(),
