@@ -16,7 +16,14 @@ use crate::ipvs::model::{Op, ServiceEntry, Table};
 /// (`SET_SERVICE`), which keeps its connections; a destination with changed settings is edited
 /// (`SET_DEST`).
 pub fn reconcile(desired: &Table, actual: &Table) -> Vec<Op> {
-    let mut ops = Vec::new();
+    // Sized for the common large case, a table the kernel does not have yet: one op per
+    // service and per destination.
+    let missing = desired
+        .iter()
+        .filter(|(k, _)| !actual.contains_key(k))
+        .map(|(_, e)| 1 + e.dests.len())
+        .sum();
+    let mut ops = Vec::with_capacity(missing);
     for (key, want) in desired {
         match actual.get(key) {
             None => {
