@@ -176,19 +176,12 @@ fn parse_result(line: &str) -> HashMap<String, String> {
 }
 
 fn host() {
-    let Some(vm) = support::vm::Vm::new("checkers_vm") else {
+    let Some(vm) = support::vm::Vm::with_rkeepalived("checkers_vm") else {
         return;
     };
     // The reference figures were taken with 2 vCPUs; RKVM_SMP overrides.
     let vm = vm.with_default_vcpus(GUEST_VCPUS);
     eprintln!("guest vCPUs: {}", vm.vcpus());
-    if !vm.has_rkeepalived() {
-        support::skip(
-            "checkers_vm",
-            "rkeepalived binary not built (cargo build --release)",
-        );
-        return;
-    }
     match support::Daemon::Rkeepalived.binary() {
         Ok(p) => eprintln!("rkeepalived binary: {}", p.display()),
         Err(e) => eprintln!("rkeepalived binary: {e}"),

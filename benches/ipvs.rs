@@ -111,13 +111,9 @@ fn host() {
         // SAFETY: single-threaded at this point (no thread has been started yet).
         unsafe { std::env::set_var("RKVM_SMP", "2") };
     }
-    let Some(vm) = Vm::new("bench ipvs") else {
+    let Some(vm) = Vm::with_rkeepalived("bench ipvs") else {
         return;
     };
-    if !vm.has_rkeepalived() {
-        eprintln!("bench ipvs: rkeepalived binary not built (cargo build --release)");
-        return;
-    }
     let scales = scales();
     let exe = std::env::current_exe().expect("current_exe");
     let mut files = vec![GuestFile::from_host("/usr/bin/ipvsbench", &exe)];

@@ -121,13 +121,9 @@ fn section<'a>(out: &'a str, name: &str) -> &'a str {
 
 #[test]
 fn vm_checkers_remove_inhibit_and_bring_the_sorry_server() {
-    let Some(vm) = Vm::new("vm_checkers") else {
+    let Some(vm) = Vm::with_rkeepalived("vm_checkers") else {
         return;
     };
-    if !vm.has_rkeepalived() {
-        support::skip("vm_checkers", "rkeepalived binary not built");
-        return;
-    }
     let out = vm.run_with(
         SCRIPT,
         &[GuestFile::new("/etc/rk.conf", CONF)],

@@ -450,13 +450,9 @@ echo "@@ keep -I"; ipvsadm -Ln
 /// services on SIGTERM (a foreign service stays), and keeps them with `-I`.
 #[test]
 fn vm_tables_match_keepalived() {
-    let Some(vm) = Vm::new("vm_tables_match_keepalived") else {
+    let Some(vm) = Vm::with_rkeepalived("vm_tables_match_keepalived") else {
         return;
     };
-    if !vm.has_rkeepalived() {
-        support::skip("vm_tables_match_keepalived", "rkeepalived binary not built");
-        return;
-    }
     let samples = lvs_samples();
     assert!(
         samples.len() >= 10,
@@ -519,13 +515,9 @@ fn vm_tables_match_keepalived() {
 /// service stays). The signal is sent as soon as the first of 2,000 services shows up.
 #[test]
 fn vm_sigterm_while_programming() {
-    let Some(vm) = Vm::new("vm_sigterm_while_programming") else {
+    let Some(vm) = Vm::with_rkeepalived("vm_sigterm_while_programming") else {
         return;
     };
-    if !vm.has_rkeepalived() {
-        support::skip("vm_sigterm_while_programming", "rkeepalived binary not built");
-        return;
-    }
     let mut conf = String::new();
     for i in 0..2000u32 {
         let vip = std::net::Ipv4Addr::from(u32::from_be_bytes([10, 100, 0, 0]) + i);

@@ -46,13 +46,9 @@ done
 #[test]
 fn vm_sync_daemon_follows_the_vrrp_instance_as_keepalived() {
     let test = "vm_sync_daemon_follows_the_vrrp_instance";
-    let Some(vm) = Vm::new(test) else {
+    let Some(vm) = Vm::with_rkeepalived(test) else {
         return;
     };
-    if !vm.has_rkeepalived() {
-        support::skip(test, "rkeepalived binary not built");
-        return;
-    }
     let configs = [
         (
             "full",

@@ -284,13 +284,9 @@ fn assert_round_robin(mode: &str, names: &str) {
 /// a change (connection counters survive), shutdown removing exactly ours, and `lvs_flush`.
 #[test]
 fn vm_traffic_nat_dr_tun() {
-    let Some(vm) = Vm::new("vm_traffic_nat_dr_tun") else {
+    let Some(vm) = Vm::with_rkeepalived("vm_traffic_nat_dr_tun") else {
         return;
     };
-    if !vm.has_rkeepalived() {
-        support::skip("vm_traffic_nat_dr_tun", "rkeepalived binary not built");
-        return;
-    }
     let files = [
         vm::GuestFile::new("/conf/lb.conf", LB_CONF),
         vm::GuestFile::new("/conf/flush.conf", FLUSH_CONF),

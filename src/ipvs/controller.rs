@@ -135,13 +135,17 @@ fn nth_addr(first: IpAddr, i: u32) -> Option<IpAddr> {
 /// unless `alpha`; the sorry server in when the quorum is not met, e.g. with no real server).
 /// Later duplicates replace earlier ones.
 pub fn desired_table(config: &Config) -> Table {
-    let health: Vec<VsHealth> = config
+    desired_table_with(config, &starting_health(config))
+}
+
+/// The starting health of every virtual server's real servers, in config order.
+fn starting_health(config: &Config) -> Vec<VsHealth> {
+    config
         .ipvs
         .virtual_servers
         .iter()
         .map(VsHealth::new)
-        .collect();
-    desired_table_with(config, &health)
+        .collect()
 }
 
 /// The table for the given health of each virtual server (same order as the config's).
@@ -282,12 +286,7 @@ pub struct Programmed {
 /// kernel's table. Blocking (netlink requests); failures are logged, and the VRRP side keeps
 /// running, as keepalived's VRRP child does when its checker child fails.
 pub fn program(config: &Config) -> Programmed {
-    let health: Vec<VsHealth> = config
-        .ipvs
-        .virtual_servers
-        .iter()
-        .map(VsHealth::new)
-        .collect();
+    let health = starting_health(config);
     let owned = desired_table_with(config, &health);
     crate::timing::mark("ipvs-desired");
     let sock = (|| -> Result<IpvsSocket, IpvsError> {
@@ -329,12 +328,7 @@ impl Controller {
             Ok(p) => p,
             Err(e) => {
                 error!("IPVS: controller task failed: {e}");
-                let health: Vec<VsHealth> = config
-                    .ipvs
-                    .virtual_servers
-                    .iter()
-                    .map(VsHealth::new)
-                    .collect();
+                let health = starting_health(config);
                 Programmed {
                     sock: None,
                     owned: desired_table_with(config, &health),

@@ -183,6 +183,17 @@ impl Vm {
         })
     }
 
+    /// [`Vm::new`] for a test that runs rkeepalived in the guest: `None` (after the [`skip`]
+    /// rule) also when the rkeepalived binary was not built.
+    pub fn with_rkeepalived(test: &str) -> Option<Vm> {
+        let vm = Vm::new(test)?;
+        if !vm.has_rkeepalived() {
+            skip(test, "rkeepalived binary not built");
+            return None;
+        }
+        Some(vm)
+    }
+
     /// Boots with `n` vCPUs unless `RKVM_SMP` says otherwise (benchmarks: 2, as the issues'
     /// reference figures).
     pub fn with_default_vcpus(mut self, n: u32) -> Vm {
