@@ -1364,21 +1364,10 @@ fn is_executable(meta: &std::fs::Metadata) -> bool {
 
 /// `strtol(s, &end, 0)` that must consume the whole text: decimal, `0x` hex or `0` octal.
 fn parse_c_long(s: &str) -> Option<i64> {
-    let (negative, digits) = match s.strip_prefix('-') {
-        Some(d) => (true, d),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let value = if let Some(hex) = digits
-        .strip_prefix("0x")
-        .or_else(|| digits.strip_prefix("0X"))
-    {
-        i64::from_str_radix(hex, 16).ok()?
-    } else if digits.len() > 1 && digits.starts_with('0') {
-        i64::from_str_radix(&digits[1..], 8).ok()?
-    } else {
-        digits.parse().ok()?
-    };
-    Some(if negative { -value } else { value })
+    match crate::config::values::strtol0(s)? {
+        (v, used) if used > 0 && used == s.len() => Some(v),
+        _ => None,
+    }
 }
 
 /// The variable sets of `~LST(var, v1, v2, ...)` or `~LST({a,b}, {1,2}, {3,4})`.

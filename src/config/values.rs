@@ -214,9 +214,61 @@ pub fn seconds_f64(word: &str, min: f64, max: f64) -> Result<Duration, ValueErro
     ))
 }
 
+/// C's `strtol(s, &end, 0)` on the start of `s`: leading white space, an optional sign, then
+/// `0x`/`0X` and hex digits, `0` and octal digits, or decimal digits, up to the first byte
+/// that does not belong. Returns the value and the bytes used (0 when `s` starts with no
+/// number; the value is then 0, as strtol's), or `None` when the number does not fit an `i64`
+/// (strtol's `ERANGE`). keepalived reads tracked files (`track_file`, `FILE_CHECK`) and
+/// `~SEQ` bounds this way.
+pub fn strtol0(s: &str) -> Option<(i64, usize)> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
+        i += 1;
+    }
+    let negative = b.get(i) == Some(&b'-');
+    if matches!(b.get(i), Some(b'-' | b'+')) {
+        i += 1;
+    }
+    let (radix, start) = match (b.get(i), b.get(i + 1), b.get(i + 2)) {
+        (Some(b'0'), Some(b'x' | b'X'), Some(h)) if h.is_ascii_hexdigit() => (16, i + 2),
+        (Some(b'0'), ..) => (8, i),
+        _ => (10, i),
+    };
+    let end = start
+        + b[start..]
+            .iter()
+            .position(|c| !char::from(*c).is_digit(radix))
+            .unwrap_or(b.len() - start);
+    if end == start {
+        return Some((0, 0));
+    }
+    let magnitude = i128::from_str_radix(&s[start..end], radix).ok()?;
+    let value = i64::try_from(if negative { -magnitude } else { magnitude }).ok()?;
+    Some((value, end))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strtol0_follows_c_rules() {
+        assert_eq!(strtol0(" 42\n"), Some((42, 3)));
+        assert_eq!(strtol0("-7x"), Some((-7, 2)));
+        assert_eq!(strtol0("0x1f"), Some((31, 4)));
+        assert_eq!(strtol0("-0X10 "), Some((-16, 5)));
+        assert_eq!(strtol0("010"), Some((8, 3)));
+        assert_eq!(strtol0("08"), Some((0, 1)));
+        assert_eq!(strtol0("0x"), Some((0, 1)));
+        assert_eq!(strtol0("0xg"), Some((0, 1)));
+        assert_eq!(strtol0("+5"), Some((5, 2)));
+        assert_eq!(strtol0("abc"), Some((0, 0)));
+        assert_eq!(strtol0("-"), Some((0, 0)));
+        assert_eq!(strtol0(""), Some((0, 0)));
+        assert_eq!(strtol0("99999999999999999999"), None);
+        assert_eq!(strtol0("-9223372036854775808"), Some((i64::MIN, 20)));
+    }
 
     #[test]
     fn unsigned_follows_strtoul_rules() {

@@ -164,21 +164,12 @@ pub fn file_contribution(value: i64, w: TrackWeight) -> Option<i32> {
     }
 }
 
-/// The number in a tracked file, read as keepalived does (`strtol` on the contents): leading
-/// white space, an optional sign, decimal digits; anything else (or nothing) reads as 0.
+/// The number in a tracked file, read as keepalived does (`strtol(buf, NULL, 0)` on the
+/// contents, [`crate::config::values::strtol0`]): leading white space, an optional sign, then a
+/// decimal, `0x` hex or `0` octal number; anything else, nothing, or a number that does not
+/// fit reads as 0.
 pub fn parse_file_value(text: &str) -> i64 {
-    let t = text.trim_start();
-    let (neg, digits) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    let end = digits
-        .bytes()
-        .position(|b| !b.is_ascii_digit())
-        .unwrap_or(digits.len());
-    let v: i64 = digits[..end].parse().unwrap_or(0);
-    if neg { -v } else { v }
+    crate::config::values::strtol0(text).map_or(0, |(v, _)| v)
 }
 
 /// [`effective_priority`] over every kind of tracker: two-state trackers follow the
@@ -346,6 +337,8 @@ mod tests {
         assert_eq!(parse_file_value("-7x"), -7);
         assert_eq!(parse_file_value("abc"), 0);
         assert_eq!(parse_file_value(""), 0);
+        assert_eq!(parse_file_value("0x10\n"), 16);
+        assert_eq!(parse_file_value("-010"), -8);
         let t = effective_priority_all(
             Priority(100),
             [
