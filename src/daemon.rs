@@ -2,8 +2,10 @@
 //!
 //! Signals (keepalived's contract): TERM and INT stop gracefully (priority-0 adverts, VIPs
 //! released, notify_stop); USR1 writes `keepalived_check.data` (see [`crate::status`]) and
-//! `keepalived.data`, USR2 writes `keepalived.stats` (see the engine's dump module); HUP is
-//! caught so that it never kills the daemon, and the log says that reload is not implemented.
+//! `keepalived.data`, USR2 writes `keepalived.stats` (see the engine's dump module); HUP
+//! reloads: the file is read again and, if it has no error, the `virtual_server` side
+//! (IPVS table and checkers) follows it by difference; other changes wait for a restart
+//! (said in the log), and a file with errors leaves everything running as it was.
 
 use crate::cli::{Cli, DEFAULT_PIDFILE};
 use crate::config::{self, LoadOptions, Severity};
@@ -42,6 +44,13 @@ pub fn main(cli: Cli) -> ExitCode {
     if let Some(log_file) = &cli.config_test {
         return config_test(&cli.use_file, &opts, log_file);
     }
+    // Stop, reload and dump signals are held from here until their handlers exist, and then
+    // delivered: a SIGTERM or SIGHUP while the config is read or the IPVS table programmed
+    // neither kills the daemon half-way (their default action) nor is lost. This thread is
+    // the only one so far, so its mask covers the process; threads started later inherit the
+    // mask of the thread that starts them, and commands started through std/tokio begin with
+    // an empty mask.
+    hold_signals(true);
     init_logging(&cli);
     info!("Starting rkeepalived v{}", env!("CARGO_PKG_VERSION"));
     crate::timing::mark("logging");
@@ -83,15 +92,10 @@ pub fn main(cli: Cli) -> ExitCode {
     // One copy of the config, shared by the IPVS controller and the VRRP side.
     let config = std::sync::Arc::new(loaded.config);
     // IPVS first, on this thread before the runtime exists (no thread to start on the way to
-    // a full table). Stop and dump signals are held meanwhile and delivered once their
-    // handlers are in place, so a SIGTERM while the table is being programmed still leads to
-    // the orderly shutdown that removes it. This thread is the only one so far, so its mask
-    // covers the process; threads started later inherit the mask of the thread that starts
-    // them, and commands started through std/tokio begin with an empty mask.
-    let programmed = (ipvs_opts.0 && !config.ipvs.virtual_servers.is_empty()).then(|| {
-        hold_signals(true);
-        crate::ipvs::controller::program(&config)
-    });
+    // a full table); signals are still held, so a SIGTERM meanwhile leads to the orderly
+    // shutdown that removes the table.
+    let programmed = (ipvs_opts.0 && !config.ipvs.virtual_servers.is_empty())
+        .then(|| crate::ipvs::controller::program(&config));
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -115,8 +119,9 @@ pub fn main(cli: Cli) -> ExitCode {
         // lead to the orderly shutdown that removes it (the task registers its handlers before
         // its first await, which yield_now lets it reach).
         let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let (hup_tx, hup_rx) = tokio::sync::mpsc::channel(1);
         let check_data = std::sync::Arc::new(std::sync::OnceLock::new());
-        let signals = tokio::spawn(handle_signals(tx, check_data.clone()));
+        let signals = tokio::spawn(handle_signals(tx, hup_tx, check_data.clone()));
         tokio::task::yield_now().await;
         hold_signals(false);
         // IPVS: the virtual servers are programmed; the controller applies health changes and
@@ -127,7 +132,15 @@ pub fn main(cli: Cli) -> ExitCode {
             let _ = check_data.set(c.check_data());
             c
         });
+        let reloader = Reloader {
+            path: cli.use_file.clone(),
+            opts: opts.clone(),
+            started: config.clone(),
+            ipvs: ipvs.as_ref().map(|c| c.reload_handle()),
+        };
+        let reloads = tokio::spawn(reloader.serve(hup_rx));
         let code = run(config, engine_opts, run_vrrp, rx, signals).await;
+        reloads.abort();
         if let Some(ipvs) = ipvs {
             ipvs.stop(ipvs_opts.1).await;
         }
@@ -172,7 +185,7 @@ async fn run(
 }
 
 /// The checker data the SIGUSR1 dump writes, once the IPVS side has started.
-type CheckDataSlot = std::sync::Arc<std::sync::OnceLock<std::sync::Arc<crate::status::CheckData>>>;
+type CheckDataSlot = std::sync::Arc<std::sync::OnceLock<crate::ipvs::controller::SharedCheckData>>;
 
 /// The signals [`handle_signals`] handles, blocked (`hold`) or unblocked in the calling
 /// thread: while blocked, one that arrives stays pending and is delivered once unblocked.
@@ -198,8 +211,95 @@ fn hold_signals(hold: bool) {
     }
 }
 
-async fn handle_signals(tx: tokio::sync::mpsc::Sender<Control>, check_data: CheckDataSlot) {
-    let (Ok(mut term), Ok(mut int), Ok(mut hup), Ok(mut usr1), Ok(mut usr2)) = (
+/// SIGHUP: reads the config file again and, when it has no error, hands it to the IPVS
+/// controller; with an error (or an unreadable file) the running configuration stays.
+/// keepalived reloads both sides; rkeepalived reloads the `virtual_server` side and says
+/// when other changes (VRRP instances, global_defs, ...) wait for the next restart.
+struct Reloader {
+    path: PathBuf,
+    opts: LoadOptions,
+    /// The configuration the daemon started with (what the VRRP side runs).
+    started: std::sync::Arc<config::Config>,
+    ipvs: Option<crate::ipvs::controller::ReloadHandle>,
+}
+
+impl Reloader {
+    async fn serve(self, mut requests: tokio::sync::mpsc::Receiver<()>) {
+        while requests.recv().await.is_some() {
+            self.reload().await;
+        }
+    }
+
+    async fn reload(&self) {
+        info!("Reloading the configuration from {}", self.path.display());
+        let (path, opts) = (self.path.clone(), self.opts.clone());
+        let loaded = match tokio::task::spawn_blocking(move || config::load(&path, &opts)).await {
+            Ok(Ok(l)) => l,
+            Ok(Err(e)) => {
+                error!("Reload: {e} - keeping the running configuration");
+                return;
+            }
+            Err(e) => {
+                error!("Reload: {e} - keeping the running configuration");
+                return;
+            }
+        };
+        for d in &loaded.diagnostics.0 {
+            match d.severity {
+                Severity::Warning => warn!("{d}"),
+                Severity::Error => error!("{d}"),
+            }
+        }
+        if loaded.diagnostics.has_errors() {
+            error!("Reload: the configuration has errors - keeping the running configuration");
+            return;
+        }
+        let new = std::sync::Arc::new(loaded.config);
+        if outside_ipvs(&self.started) != outside_ipvs(&new) {
+            warn!(
+                "Reload: changes outside virtual_server blocks (VRRP, global_defs, ...) take \
+                 effect at the next restart; the VRRP side keeps running unchanged"
+            );
+        }
+        match &self.ipvs {
+            Some(h) => h.reload(new).await,
+            None if !new.ipvs.virtual_servers.is_empty() => warn!(
+                "Reload: virtual servers take effect at the next restart (the IPVS side was \
+                 not started)"
+            ),
+            None => {}
+        }
+    }
+}
+
+/// Everything of `config` but its `virtual_server` side, without source positions (moving a
+/// block is not a change), for telling whether a reload changed the VRRP side.
+fn outside_ipvs(config: &config::Config) -> serde_json::Value {
+    fn strip_spans(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.remove("span");
+                m.values_mut().for_each(strip_spans);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip_spans),
+            _ => {}
+        }
+    }
+    let mut v = serde_json::to_value(config).unwrap_or_default();
+    if let serde_json::Value::Object(m) = &mut v {
+        m.remove("ipvs");
+        m.remove("virtual_servers_seen");
+    }
+    strip_spans(&mut v);
+    v
+}
+
+async fn handle_signals(
+    tx: tokio::sync::mpsc::Sender<Control>,
+    hup: tokio::sync::mpsc::Sender<()>,
+    check_data: CheckDataSlot,
+) {
+    let (Ok(mut term), Ok(mut int), Ok(mut hup_signal), Ok(mut usr1), Ok(mut usr2)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
         signal(SignalKind::hangup()),
@@ -213,7 +313,8 @@ async fn handle_signals(tx: tokio::sync::mpsc::Sender<Control>, check_data: Chec
         tokio::select! {
             _ = term.recv() => { info!("Stopping"); let _ = tx.send(Control::Shutdown).await; }
             _ = int.recv() => { info!("Stopping"); let _ = tx.send(Control::Shutdown).await; }
-            _ = hup.recv() => warn!("Reload (SIGHUP) is not implemented yet; the running configuration is unchanged"),
+            // A reload already queued covers this one too.
+            _ = hup_signal.recv() => { let _ = hup.try_send(()); }
             _ = usr1.recv() => {
                 dump_data(&check_data);
                 let _ = tx.send(Control::WriteData).await;
@@ -225,7 +326,10 @@ async fn handle_signals(tx: tokio::sync::mpsc::Sender<Control>, check_data: Chec
 
 /// SIGUSR1, checker side: writes `keepalived_check.data` (the engine writes `keepalived.data`).
 fn dump_data(check_data: &CheckDataSlot) {
-    match check_data.get() {
+    let current = check_data
+        .get()
+        .map(|d| d.read().unwrap_or_else(|e| e.into_inner()).clone());
+    match current {
         Some(d) => match d.write(&crate::status::data_dir()) {
             Ok(path) => info!("Checker data written to {}", path.display()),
             Err(e) => error!("cannot write the checker data file: {e}"),

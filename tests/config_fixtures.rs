@@ -179,7 +179,10 @@ fn include_fixture_globs_relative_to_the_including_file() {
     let inc = &l.config.vrrp_instances[0];
     assert_eq!(inc.name, "VI_INC");
     assert_eq!(inc.interface.as_deref(), Some("eth1"));
-    assert_eq!(inc.span.file.path().as_path(), dir.join("conf.d/10-vips.conf"));
+    assert_eq!(
+        inc.span.file.path().as_path(),
+        dir.join("conf.d/10-vips.conf")
+    );
     assert!(l.config.vrrp_scripts.contains_key("chk_inc"));
 }
 

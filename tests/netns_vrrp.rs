@@ -608,3 +608,82 @@ fn vip_peer_and_no_track_options() {
     );
     assert!(!a.log().contains("does not implement"), "{}", a.log());
 }
+
+/// SIGHUP on a master: the instance stays master and keeps its VIP (no state change); an
+/// edited vrrp_instance is reported as waiting for the next restart; a file with an error is
+/// reported (file:line:col) and changes nothing; the daemon keeps running throughout.
+#[test]
+fn sighup_keeps_the_master_and_says_what_waits_for_a_restart() {
+    if !ready("sighup_keeps_the_master") {
+        return;
+    }
+    let lan = Lan::new(&["a"]);
+    let vip = IpAddr::V4(lan.ip(100));
+    let a = lan
+        .node("a")
+        .spawn(Daemon::Rkeepalived, &conf(&lan, 61, 150, ""));
+    expect_vip(&lan, "a", vip, &a);
+    assert!(
+        a.wait_log("Entering MASTER STATE", Duration::from_secs(5)),
+        "{}",
+        a.log()
+    );
+    let file = a.dir().join("keepalived.conf");
+    let steady = |what: &str| {
+        let deadline = Instant::now() + Duration::from_millis(2500);
+        while Instant::now() < deadline {
+            assert!(
+                lan.node("a").has_addr(vip),
+                "{what}: VIP lost:\n{}",
+                a.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Only the start-up transitions: BACKUP (init), then MASTER.
+        assert_eq!(
+            a.log_count("Entering MASTER STATE"),
+            1,
+            "{what}:\n{}",
+            a.log()
+        );
+        assert_eq!(
+            a.log_count("Entering BACKUP STATE"),
+            1,
+            "{what}:\n{}",
+            a.log()
+        );
+        assert!(!a.log().contains("Stopping"), "{what}:\n{}", a.log());
+    };
+    // Unchanged file.
+    a.signal(libc::SIGHUP);
+    assert!(
+        a.wait_log("Reloading the configuration", Duration::from_secs(5)),
+        "{}",
+        a.log()
+    );
+    steady("same file");
+    assert!(!a.log().contains("next restart"), "{}", a.log());
+    // An edited instance: reported, not applied.
+    std::fs::write(&file, conf(&lan, 61, 200, "")).unwrap();
+    a.signal(libc::SIGHUP);
+    assert!(
+        a.wait_log("take effect at the next restart", Duration::from_secs(5)),
+        "{}",
+        a.log()
+    );
+    steady("edited instance");
+    // An error: reported with its position, nothing changes.
+    std::fs::write(&file, conf(&lan, 61, 150, "  advert_int nonsense")).unwrap();
+    a.signal(libc::SIGHUP);
+    assert!(
+        a.wait_log("keeping the running configuration", Duration::from_secs(5)),
+        "{}",
+        a.log()
+    );
+    assert!(
+        a.log().contains("keepalived.conf:"),
+        "position of the error:\n{}",
+        a.log()
+    );
+    steady("bad file");
+}

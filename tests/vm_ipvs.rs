@@ -521,9 +521,13 @@ fn vm_sigterm_while_programming() {
     let mut conf = String::new();
     for i in 0..2000u32 {
         let vip = std::net::Ipv4Addr::from(u32::from_be_bytes([10, 100, 0, 0]) + i);
-        conf.push_str(&format!("virtual_server {vip} 80 {{\n  lb_algo rr\n  lb_kind NAT\n"));
+        conf.push_str(&format!(
+            "virtual_server {vip} 80 {{\n  lb_algo rr\n  lb_kind NAT\n"
+        ));
         for j in 1..=10 {
-            conf.push_str(&format!("  real_server 10.200.0.{j} 80 {{\n    weight 1\n  }}\n"));
+            conf.push_str(&format!(
+                "  real_server 10.200.0.{j} 80 {{\n    weight 1\n  }}\n"
+            ));
         }
         conf.push_str("}\n");
     }
@@ -559,6 +563,96 @@ echo "@@ log"; cat /tmp/big.log
         "table after SIGTERM\n{log}"
     );
     assert!(log.contains("Stopping"), "orderly shutdown:\n{log}");
+}
+
+/// Before/after configs for the reload test: one service unchanged, one with a real server
+/// added and a weight changed, one removed and one added.
+const RELOAD_BEFORE: &str = "virtual_server 10.60.0.1 80 {\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n  real_server 10.61.0.1 80 {\n    weight 1\n  }\n}\n\
+virtual_server 10.60.0.2 80 {\n  lb_algo wrr\n  lb_kind NAT\n  protocol TCP\n  real_server 10.61.0.1 80 {\n    weight 1\n  }\n  real_server 10.61.0.2 80 {\n    weight 2\n  }\n}\n\
+virtual_server 10.60.0.3 80 {\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n  real_server 10.61.0.1 80 {\n    weight 1\n  }\n}\n";
+const RELOAD_AFTER: &str = "virtual_server 10.60.0.1 80 {\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n  real_server 10.61.0.1 80 {\n    weight 1\n  }\n}\n\
+virtual_server 10.60.0.2 80 {\n  lb_algo wrr\n  lb_kind NAT\n  protocol TCP\n  real_server 10.61.0.1 80 {\n    weight 5\n  }\n  real_server 10.61.0.2 80 {\n    weight 2\n  }\n  real_server 10.61.0.3 80 {\n    weight 1\n  }\n}\n\
+virtual_server 10.60.0.4 8080 {\n  lb_algo lc\n  lb_kind NAT\n  protocol TCP\n  real_server 10.61.0.1 8080 {\n    weight 3\n  }\n}\n";
+
+/// SIGHUP: the table follows the edited file with the minimal changes (one service removed,
+/// one added with its real server, a real server added and a weight edited: 5 changes, the
+/// unchanged service untouched) and ends equal to what keepalived 2.2.7 programs from the
+/// edited file; a file with an error leaves the running table as it is; SIGTERM then removes
+/// every service rkeepalived owns, the ones added by the reload included.
+#[test]
+fn vm_reload_applies_the_difference() {
+    let Some(vm) = Vm::with_rkeepalived("vm_reload_applies_the_difference") else {
+        return;
+    };
+    let script = r#"
+wait_log() { # $1 pattern, $2 count: until the log has that many lines matching
+  i=0
+  while [ $i -lt 100 ]; do
+    n=$(grep -c "$1" /tmp/rk.log 2>/dev/null)
+    [ "${n:-0}" -ge "$2" ] && return 0
+    sleep 0.1; i=$((i+1))
+  done
+  echo "timeout waiting for '$1'" >&2
+}
+ipvsadm -C; ipvsadm -A -t 10.250.0.1:1 -s rr
+cp /conf/before /tmp/k.conf
+rkeepalived -n -l -D -C -p /tmp/rk.pid -f /tmp/k.conf >/tmp/rk.log 2>&1 &
+pid=$!
+wait_log "virtual service(s) configured" 1
+echo "@@ before"; ipvsadm -Ln
+cp /conf/after /tmp/k.conf; kill -HUP $pid
+wait_log "reloaded" 1
+echo "@@ after"; ipvsadm -Ln
+sed 's/lb_algo lc/lb_algo nosuch/' /conf/after > /tmp/k.conf; kill -HUP $pid
+wait_log "keeping the running configuration" 1
+echo "@@ bad"; ipvsadm -Ln
+kill -TERM $pid; wait $pid
+echo "@@ down"; ipvsadm -Ln
+echo "@@ log"; cat /tmp/rk.log
+ipvsadm -C; ipvsadm -A -t 10.250.0.1:1 -s rr
+keepalived -n -l -D -C -p /tmp/ka.pid -c /tmp/kac.pid -r /tmp/kav.pid -f /conf/after >/tmp/ka.log 2>&1 &
+kpid=$!
+i=0; while [ $i -lt 100 ] && [ "$(ipvsadm -Ln | grep -c '^TCP')" -lt 4 ]; do sleep 0.1; i=$((i+1)); done
+sleep 1
+echo "@@ keepalived"; ipvsadm -Ln
+kill -TERM $kpid; wait $kpid
+"#;
+    let files = [
+        vm::GuestFile::new("/conf/before", RELOAD_BEFORE),
+        vm::GuestFile::new("/conf/after", RELOAD_AFTER),
+    ];
+    let out = vm.run_with(script, &files, Duration::from_secs(300));
+    assert_eq!(out.exit_code, Some(0), "{}", out.console);
+    let s = vm::sections(&out.stdout);
+    let log = &s["log"];
+    let foreign = "TCP 10.250.0.1:1 rr".to_owned();
+    let before = table_rows(&s["before"]);
+    assert!(
+        before.iter().any(|r| r.starts_with("TCP 10.60.0.3:80")),
+        "{before:?}\n{log}"
+    );
+    let after = table_rows(&s["after"]);
+    assert_eq!(
+        after,
+        table_rows(&s["keepalived"]),
+        "after reload vs keepalived\n{log}"
+    );
+    assert!(after.contains(&foreign), "foreign service kept: {after:?}");
+    assert!(
+        log.contains("reloaded: 3 virtual service(s) configured (5 change(s) sent)"),
+        "minimal changes:\n{log}"
+    );
+    assert_eq!(
+        table_rows(&s["bad"]),
+        after,
+        "a bad file changes nothing\n{log}"
+    );
+    assert!(log.contains("nosuch"), "the error is reported:\n{log}");
+    assert_eq!(
+        table_rows(&s["down"]),
+        vec![foreign],
+        "teardown after reload\n{log}"
+    );
 }
 
 #[test]

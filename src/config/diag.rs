@@ -16,7 +16,13 @@ pub struct Span {
 
 impl fmt::Display for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.file.path().display(), self.line, self.col)
+        write!(
+            f,
+            "{}:{}:{}",
+            self.file.path().display(),
+            self.line,
+            self.col
+        )
     }
 }
 

@@ -1384,9 +1384,7 @@ impl Parser<'_> {
                     _ => &mut d.notify.stop,
                 };
                 if slot.is_some() {
-                    let at = l
-                        .arg(1)
-                        .map_or_else(|| *l.span(), |w| w.span);
+                    let at = l.arg(1).map_or_else(|| *l.span(), |w| w.span);
                     self.diags.error(
                         &at,
                         format!("{who}{kw} script already specified - ignoring this one"),

@@ -243,7 +243,9 @@ impl Parser<'_> {
             (CheckerKind::Http { http_protocol, .. }, "http_protocol") => {
                 if let Some(w) = self.need(who, l, 1) {
                     match w.text.to_ascii_uppercase().as_str() {
-                        "1.0" | "1.0C" | "1.1" => *http_protocol = w.text.to_ascii_uppercase().into_string(),
+                        "1.0" | "1.0C" | "1.1" => {
+                            *http_protocol = w.text.to_ascii_uppercase().into_string()
+                        }
                         _ => {
                             let w = w.clone();
                             self.bad_value(who, l, &w, "expected 1.0, 1.0C or 1.1", "using 1.0")

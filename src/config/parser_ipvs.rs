@@ -245,7 +245,9 @@ impl Parser<'_> {
             }
             "quorum_up" => vs.health.quorum_up = self.command(who, l, true),
             "quorum_down" => vs.health.quorum_down = self.command(who, l, true),
-            "virtualhost" => vs.health.virtualhost = self.need(who, l, 1).map(|w| w.text.to_string()),
+            "virtualhost" => {
+                vs.health.virtualhost = self.need(who, l, 1).map(|w| w.text.to_string())
+            }
             "ops" => vs.flags |= IP_VS_SVC_F_ONEPACKET,
             "flag-1" | "sh-fallback" | "mh-fallback" => vs.flags |= IP_VS_SVC_F_SCHED1,
             "flag-2" | "sh-port" | "mh-port" => vs.flags |= IP_VS_SVC_F_SCHED2,
@@ -447,7 +449,10 @@ impl Parser<'_> {
             );
             return;
         }
-        self.config.ipvs.groups.insert(name.text.into_string(), group);
+        self.config
+            .ipvs
+            .groups
+            .insert(name.text.into_string(), group);
     }
 
     fn vsg_entry(&mut self, who: &str, l: &Line) -> Option<VsgEntry> {

@@ -1,14 +1,12 @@
-//! The IPVS controller: builds the desired table from the config's `virtual_server`s, applies
-//! it to the kernel at start (a [`reconcile`] against the table read back with GET dumps) and
-//! removes exactly its own services at exit (unless `-I` / `--dont-release-ipvs`).
-//!
-//! Health checkers are not implemented yet, so every real server is up and in the table with
-//! its configured weight — what keepalived 2.2.7 programs for real servers without checkers.
-//! A `sorry_server` is only programmed when a virtual server has no real server at all (the
-//! quorum of 1 is then lost from the start, as in keepalived).
+//! The IPVS controller: builds the desired table from the config's `virtual_server`s and the
+//! health of their real servers, applies it to the kernel at start ([`program`]: a
+//! [`reconcile`] against the table read back with GET dumps), follows the health checkers'
+//! transitions, switches to a reloaded config by difference ([`apply_reload`]), and removes
+//! exactly its own services at exit (unless `-I` / `--dont-release-ipvs`).
 //!
 //! Netlink calls block (microseconds on a local socket, but a large table is thousands of
-//! messages), so they run on tokio's blocking pool.
+//! messages): at start they run on the main thread before the runtime exists, afterwards on
+//! tokio's blocking pool.
 
 use crate::config::model::{
     Config, LbKind, TunnelCsum, TunnelType, VirtualServer, VsProtocol, VsTarget, VsgEntry,
@@ -243,6 +241,29 @@ pub fn prepare(sock: &mut IpvsSocket, ipvs: &crate::config::model::IpvsConfig) {
     }
 }
 
+/// A reload's table change: the services of `owned` (what rkeepalived programmed) that
+/// `desired` no longer has are removed, and `desired` is reconciled against the table read
+/// back, so unchanged rows are not touched; services rkeepalived does not own stay. Refused
+/// changes are logged. Returns how many changes were sent.
+pub fn apply_reload(
+    sock: &mut IpvsSocket,
+    owned: &Table,
+    desired: &Table,
+) -> Result<usize, IpvsError> {
+    let actual = sock.table()?;
+    let stale: Table = owned
+        .iter()
+        .filter(|(k, _)| !desired.contains_key(k))
+        .map(|(k, e)| (*k, e.clone()))
+        .collect();
+    let mut ops = teardown(&stale, &actual);
+    ops.extend(reconcile(desired, &actual));
+    for (op, e) in sock.apply(&ops)? {
+        error!("IPVS: cannot {op}: {e}");
+    }
+    Ok(ops.len())
+}
+
 /// Removes the services of `owned` that the kernel still has; other services stay.
 pub fn remove_owned(sock: &mut IpvsSocket, owned: &Table) -> Result<usize, IpvsError> {
     let actual = sock.table()?;
@@ -257,10 +278,30 @@ pub fn remove_owned(sock: &mut IpvsSocket, owned: &Table) -> Result<usize, IpvsE
 /// health of every real server; checker transitions come in, minimal table changes go out.
 pub struct Controller {
     stop: Option<tokio::sync::oneshot::Sender<bool>>,
+    reload: tokio::sync::mpsc::Sender<std::sync::Arc<Config>>,
     task: tokio::task::JoinHandle<()>,
-    /// What the SIGUSR1 checker data dump shows.
-    check_data: std::sync::Arc<crate::status::CheckData>,
+    /// What the SIGUSR1 checker data dump shows (replaced on reload).
+    check_data: SharedCheckData,
 }
+
+/// Hands new configurations to a running [`Controller`].
+#[derive(Clone)]
+pub struct ReloadHandle(tokio::sync::mpsc::Sender<std::sync::Arc<Config>>);
+
+impl ReloadHandle {
+    /// Switches the controller to `config` (already validated): the checkers restart with it,
+    /// real servers that stay keep their state, and the table changes by the difference only
+    /// ([`apply_reload`]).
+    pub async fn reload(&self, config: std::sync::Arc<Config>) {
+        if self.0.send(config).await.is_err() {
+            warn!("IPVS: the controller has stopped; reload ignored");
+        }
+    }
+}
+
+/// The checker data of the running configuration, replaced by each reload.
+pub type SharedCheckData =
+    std::sync::Arc<std::sync::RwLock<std::sync::Arc<crate::status::CheckData>>>;
 
 /// The state the controller task owns.
 struct Running {
@@ -268,6 +309,20 @@ struct Running {
     health: Vec<VsHealth>,
     /// What we programmed (and believe the kernel has) for our services.
     owned: Table,
+    check_data: SharedCheckData,
+}
+
+/// What the SIGUSR1 dump shows for `config` checked by `runner`.
+fn checker_data(
+    config: &std::sync::Arc<Config>,
+    index: &health::RsIndex,
+    runner: &crate::check::runner::Runner,
+) -> std::sync::Arc<crate::status::CheckData> {
+    std::sync::Arc::new(crate::status::CheckData {
+        config: config.clone(),
+        index: index.clone(),
+        board: runner.board(),
+    })
 }
 
 /// The start-up programming of the table ([`program`]), handed to
@@ -348,31 +403,37 @@ impl Controller {
             health,
         } = programmed;
         let (runner, index, problems) = health::runner_for(config);
-        let check_data = std::sync::Arc::new(crate::status::CheckData {
-            config: config.clone(),
-            index: index.clone(),
-            board: runner.board(),
-        });
+        let check_data = std::sync::Arc::new(std::sync::RwLock::new(checker_data(
+            config, &index, &runner,
+        )));
         for p in problems {
             error!("checker not started: {p}");
         }
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+        let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
         let state = Running {
             config: std::sync::Arc::clone(config),
             health,
             owned,
+            check_data: check_data.clone(),
         };
-        let task = tokio::spawn(state.run(sock, runner, index, stop_rx));
+        let task = tokio::spawn(state.run(sock, runner, index, stop_rx, reload_rx));
         Controller {
             stop: Some(stop_tx),
+            reload: reload_tx,
             task,
             check_data,
         }
     }
 
     /// The state the SIGUSR1 checker data dump writes.
-    pub fn check_data(&self) -> std::sync::Arc<crate::status::CheckData> {
+    pub fn check_data(&self) -> SharedCheckData {
         self.check_data.clone()
+    }
+
+    /// Where a reload (SIGHUP) hands the new configuration.
+    pub fn reload_handle(&self) -> ReloadHandle {
+        ReloadHandle(self.reload.clone())
     }
 
     /// At exit: stops the checkers and removes the owned services unless `dont_release`
@@ -385,19 +446,103 @@ impl Controller {
     }
 }
 
+/// Starts `runner` (when it has checks) with a fresh channel for its transitions.
+fn start_checkers(
+    runner: crate::check::runner::Runner,
+) -> (
+    Option<tokio::task::JoinHandle<()>>,
+    tokio::sync::mpsc::Receiver<crate::check::runner::RsEvent>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    let task = (runner.distinct_checks() > 0).then(|| tokio::spawn(runner.run(tx)));
+    (task, rx)
+}
+
 impl Running {
+    /// Switches to `config` (validated by the caller): the health carried over from the
+    /// running config (`carried`, see [`health::carried_alive`]), the new desired table, and
+    /// the difference sent to the kernel ([`apply_reload`], on the blocking pool). Returns the
+    /// socket (`None` if it was lost).
+    async fn reload(
+        &mut self,
+        sock: Option<IpvsSocket>,
+        config: std::sync::Arc<Config>,
+        carried: &[Vec<Option<bool>>],
+    ) -> Option<IpvsSocket> {
+        let health: Vec<VsHealth> = config
+            .ipvs
+            .virtual_servers
+            .iter()
+            .enumerate()
+            .map(|(i, vs)| VsHealth::with_carried(vs, carried.get(i).map_or(&[], Vec::as_slice)))
+            .collect();
+        let desired = desired_table_with(&config, &health);
+        let owned = std::mem::take(&mut self.owned);
+        let timeouts = crate::config::model::IpvsConfig {
+            lvs_timeouts: config.ipvs.lvs_timeouts,
+            ..Default::default()
+        };
+        self.config = config;
+        self.health = health;
+        let Some(mut sock) = sock else {
+            self.owned = desired;
+            return None;
+        };
+        let done = tokio::task::spawn_blocking(move || {
+            prepare(&mut sock, &timeouts);
+            let r = apply_reload(&mut sock, &owned, &desired);
+            (sock, desired, r)
+        })
+        .await;
+        match done {
+            Ok((sock, desired, r)) => {
+                match r {
+                    Ok(n) => info!(
+                        "IPVS: reloaded: {} virtual service(s) configured ({n} change(s) sent)",
+                        desired.len()
+                    ),
+                    Err(e) => error!("IPVS: reload: {e}"),
+                }
+                self.owned = desired;
+                Some(sock)
+            }
+            Err(e) => {
+                error!("IPVS: reload task failed: {e}");
+                None
+            }
+        }
+    }
+
     async fn run(
         mut self,
         mut sock: Option<IpvsSocket>,
         runner: crate::check::runner::Runner,
-        index: health::RsIndex,
+        mut index: health::RsIndex,
         mut stop: tokio::sync::oneshot::Receiver<bool>,
+        mut reload: tokio::sync::mpsc::Receiver<std::sync::Arc<Config>>,
     ) {
-        let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
-        let checkers = (runner.distinct_checks() > 0).then(|| tokio::spawn(runner.run(tx)));
+        let (mut checkers, mut rx) = start_checkers(runner);
         let dont_release = loop {
             tokio::select! {
                 r = &mut stop => break r.unwrap_or(false),
+                Some(config) = reload.recv() => {
+                    // The old checkers stop (their threads end with their event channel) and
+                    // their pending transitions are dropped: the new health starts from the
+                    // carried state.
+                    if let Some(c) = checkers.take() {
+                        c.abort();
+                    }
+                    let carried = health::carried_alive(&self.config, &self.health, &config);
+                    let (runner, new_index, problems) = health::runner_carrying(&config, &carried);
+                    for p in problems {
+                        error!("checker not started: {p}");
+                    }
+                    *self.check_data.write().unwrap_or_else(|e| e.into_inner()) =
+                        checker_data(&config, &new_index, &runner);
+                    sock = self.reload(sock, config, &carried).await;
+                    index = new_index;
+                    (checkers, rx) = start_checkers(runner);
+                }
                 Some(ev) = rx.recv() => {
                     // Take every transition already queued, then send the table changes of all
                     // affected virtual servers in one pipelined batch (a burst of failures —

@@ -1087,7 +1087,14 @@ mod tests {
         let mut rr = Vec::new();
         put_str(&mut rr, IPVS_SVC_ATTR_SCHED_NAME, "rr");
         assert_eq!(rr, [7, 0, 6, 0, b'r', b'r', 0, 0]);
-        for name in ["", "sh", "wrr", "lblc", "lblcr", "a-much-longer-name-than-twenty-bytes"] {
+        for name in [
+            "",
+            "sh",
+            "wrr",
+            "lblc",
+            "lblcr",
+            "a-much-longer-name-than-twenty-bytes",
+        ] {
             let mut got = Vec::new();
             put_str(&mut got, 6, name);
             let mut nul = name.as_bytes().to_vec();

@@ -62,6 +62,20 @@ impl VsHealth {
         h
     }
 
+    /// The state after a reload: as [`VsHealth::new`], except that each real server with a
+    /// `carried` liveness (it was in the running config, see [`carried_alive`]) keeps it, so a
+    /// reload neither re-adds a failed server nor drops a live one; then the quorum.
+    pub fn with_carried(vs: &VirtualServer, carried: &[Option<bool>]) -> VsHealth {
+        let mut h = VsHealth::new(vs);
+        for (alive, was) in h.alive.iter_mut().zip(carried) {
+            if let Some(was) = was {
+                *alive = *was;
+            }
+        }
+        h.quorum_up = h.live_weight() >= u64::from(vs.health.quorum);
+        h
+    }
+
     /// keepalived reads the `FILE_CHECK` files before it programs IPVS (check_daemon.c
     /// `set_track_file_weights`, `set_track_file_checkers_down`): a real server starts down
     /// when a file says so, and with its file weights added. Applies `init_file` first.
@@ -407,6 +421,54 @@ pub type RsIndex = Vec<(usize, usize)>;
 /// Builds the checker runner for every real server of every virtual server. Runner ids index
 /// the returned [`RsIndex`]. Checkers that cannot be built are returned as messages.
 pub fn runner_for(config: &Config) -> (Runner, RsIndex, Vec<String>) {
+    runner_carrying(config, &[])
+}
+
+/// For each virtual server of `new` (config order), the liveness each of its real servers
+/// had under `old` / `old_health`: `Some` when the same virtual server (target and protocol)
+/// had a real server with the same address and port, else `None`.
+pub fn carried_alive(
+    old: &Config,
+    old_health: &[VsHealth],
+    new: &Config,
+) -> Vec<Vec<Option<bool>>> {
+    let key = |vs: &VirtualServer| format!("{:?}/{:?}", vs.target, vs.protocol);
+    let before: std::collections::HashMap<String, usize> = old
+        .ipvs
+        .virtual_servers
+        .iter()
+        .enumerate()
+        .map(|(i, vs)| (key(vs), i))
+        .collect();
+    new.ipvs
+        .virtual_servers
+        .iter()
+        .map(|vs| {
+            let prior = before
+                .get(&key(vs))
+                .and_then(|&i| Some((&old.ipvs.virtual_servers[i], old_health.get(i)?)));
+            vs.real_servers
+                .iter()
+                .map(|rs| {
+                    let (ovs, oh) = prior?;
+                    let ri = ovs
+                        .real_servers
+                        .iter()
+                        .position(|o| o.addr == rs.addr && o.port == rs.port)?;
+                    oh.alive.get(ri).copied()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// [`runner_for`] after a reload: the checkers of a real server with a carried liveness
+/// (see [`carried_alive`]; indexed by virtual server, then real server) start in that state
+/// (down: as with `alpha`, a success is needed to bring it up), the others as configured.
+pub fn runner_carrying(
+    config: &Config,
+    carried: &[Vec<Option<bool>>],
+) -> (Runner, RsIndex, Vec<String>) {
     let mut runner = Runner::new();
     let mut index = Vec::new();
     let mut problems = Vec::new();
@@ -423,9 +485,14 @@ pub fn runner_for(config: &Config) -> (Runner, RsIndex, Vec<String>) {
             let id = index.len();
             index.push((vi, ri));
             runner.set_weight(id, rs.weight);
+            let was = carried.get(vi).and_then(|v| v.get(ri)).copied().flatten();
             for c in &rs.health.checkers {
+                let mut timing = resolve(vs, rs, c);
+                if let Some(up) = was {
+                    timing.alpha = !up;
+                }
                 match checker(config, vs, rs, c, vs_port) {
-                    Ok(ch) => runner.subscribe_gated(id, ch, resolve(vs, rs, c), gate),
+                    Ok(ch) => runner.subscribe_gated(id, ch, timing, gate),
                     Err(e) => problems.push(format!("{}: {e}", c.span)),
                 }
             }
@@ -451,6 +518,50 @@ mod tests {
     const POOL: &str = "virtual_server 10.0.0.1 80 {\n delay_loop 2\n lb_kind NAT\n sorry_server 10.0.9.9 8080\n quorum 3\n hysteresis 1\n\
          real_server 10.0.1.1 80 {\n weight 2\n TCP_CHECK {\n connect_timeout 1\n }\n }\n\
          real_server 10.0.1.2 80 {\n weight 2\n inhibit_on_failure\n HTTP_GET {\n url {\n path /\n }\n }\n }\n}\n";
+
+    /// A reload carries each surviving real server's liveness (matched by virtual server
+    /// target and protocol, then address and port); new ones start as configured, and the
+    /// checkers of a carried-down real server start down (a success brings it back).
+    #[test]
+    fn reload_carries_liveness_of_surviving_real_servers() {
+        let conf = |text: &str| load_str(Path::new("t.conf"), text, &LoadOptions::default()).config;
+        let rs = |ip: &str| format!("real_server {ip} 80 {{\n TCP_CHECK {{\n }}\n }}\n");
+        let old = conf(&format!(
+            "virtual_server 10.0.0.1 80 {{\n{}{}}}\nvirtual_server 10.0.0.2 80 {{\n{}}}\n",
+            rs("10.0.1.1"),
+            rs("10.0.1.2"),
+            rs("10.0.1.1")
+        ));
+        let mut old_health: Vec<VsHealth> =
+            old.ipvs.virtual_servers.iter().map(VsHealth::new).collect();
+        old_health[0].alive[0] = false;
+        let new = conf(&format!(
+            "virtual_server 10.0.0.3 80 {{\n{}}}\nvirtual_server 10.0.0.1 80 {{\n{}{}{}}}\n\
+             virtual_server 10.0.0.2 80 {{\n protocol UDP\n{}}}\n",
+            rs("10.0.1.1"),
+            rs("10.0.1.2"),
+            rs("10.0.1.1"),
+            rs("10.0.1.3"),
+            rs("10.0.1.1")
+        ));
+        let carried = carried_alive(&old, &old_health, &new);
+        assert_eq!(
+            carried,
+            vec![
+                vec![None],
+                vec![Some(true), Some(false), None],
+                // Same address, other protocol: another service.
+                vec![None],
+            ]
+        );
+        let h = VsHealth::with_carried(&new.ipvs.virtual_servers[1], &carried[1]);
+        assert_eq!(h.alive, vec![true, false, true]);
+        let (runner, index, problems) = runner_carrying(&new, &carried);
+        assert!(problems.is_empty(), "{problems:?}");
+        let up: Vec<bool> = (0..index.len()).map(|id| runner.initially_up(id)).collect();
+        assert_eq!(index, vec![(0, 0), (1, 0), (1, 1), (1, 2), (2, 0)]);
+        assert_eq!(up, vec![true, true, false, true, true]);
+    }
 
     #[test]
     fn timing_resolves_through_the_levels_with_keepalived_defaults() {

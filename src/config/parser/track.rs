@@ -94,7 +94,8 @@ impl Parser<'_> {
                     let inner = l.keyword().clone();
                     self.open_block(&inner);
                     while let Some(entry) = self.next_in_block(&inner) {
-                        g.members.extend(entry.words.into_iter().map(|w| w.text.into_string()));
+                        g.members
+                            .extend(entry.words.into_iter().map(|w| w.text.into_string()));
                     }
                 }
                 "track_interface" | "track_process" | "track_file" => {
@@ -238,7 +239,10 @@ impl Parser<'_> {
             );
             p.quorum_max = Some(p.quorum);
         }
-        self.config.tracking.processes.insert(name.text.into_string(), p);
+        self.config
+            .tracking
+            .processes
+            .insert(name.text.into_string(), p);
     }
 
     fn track_file_block(&mut self, owner: &Word, name: Word) {
@@ -427,8 +431,14 @@ impl Parser<'_> {
         let name = l.keyword();
         let tracking = &self.config.tracking;
         let default_reverse = match kind {
-            RefKind::Process => tracking.processes.get(name.text.as_str()).map(|p| p.weight_reverse),
-            RefKind::File => tracking.files.get(name.text.as_str()).map(|f| f.weight_reverse),
+            RefKind::Process => tracking
+                .processes
+                .get(name.text.as_str())
+                .map(|p| p.weight_reverse),
+            RefKind::File => tracking
+                .files
+                .get(name.text.as_str())
+                .map(|f| f.weight_reverse),
             RefKind::Script => self
                 .config
                 .vrrp_scripts
