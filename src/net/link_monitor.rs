@@ -77,12 +77,22 @@ pub(super) fn spawn_monitor<E: Send + 'static>(
             )
         },
     )?;
+    // A receive timeout lets the thread see that nobody listens any more (e.g. the checkers
+    // of a reloaded config replaced ours) even while no event comes.
+    // SAFETY: the fd belongs to `sock`, which outlives this borrow.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(std::os::fd::AsRawFd::as_raw_fd(&sock)) };
+    if let Err(e) = socket2::SockRef::from(&fd).set_read_timeout(Some(IDLE_CHECK)) {
+        tracing::warn!("{what}: SO_RCVTIMEO: {e}");
+    }
     std::thread::Builder::new()
         .name(what.replace(' ', "-"))
         .spawn(move || monitor_loop(what, &sock, types, &tx, decode))
         .map_err(|e| NetError::io(format!("start the {what} thread"), e))?;
     Ok(())
 }
+
+/// How often a monitor thread with no events checks that its receiver is still there.
+const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Reads rtnetlink multicast messages from `sock` until `tx` is closed: each message of type
 /// `new` or `del` goes to `decode` (its body, and whether it is `new`), and what that returns
@@ -95,8 +105,19 @@ pub(super) fn monitor_loop<E>(
     mut decode: impl FnMut(&[u8], bool) -> Option<E>,
 ) {
     loop {
+        if tx.is_closed() {
+            return;
+        }
         let (iter, _) = match sock.recv::<u16, neli::types::Buffer>() {
             Ok(r) => r,
+            Err(neli::err::SocketError::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue;
+            }
             Err(e) => {
                 tracing::warn!("{what}: netlink receive error: {e}");
                 std::thread::sleep(std::time::Duration::from_millis(100));
@@ -119,5 +140,56 @@ pub(super) fn monitor_loop<E>(
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn threads_named(name: &str) -> usize {
+        std::fs::read_dir("/proc/self/task")
+            .map(|d| {
+                d.flatten()
+                    .filter(|t| {
+                        std::fs::read_to_string(t.path().join("comm"))
+                            .is_ok_and(|c| c.trim() == name)
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    /// A monitor thread ends once its receiver is gone, even when no event arrives (it only
+    /// listens: nothing is sent anywhere).
+    #[test]
+    fn monitor_thread_ends_when_nobody_listens() {
+        let (tx, rx) = mpsc::channel(8);
+        if let Err(e) = spawn_monitor(
+            "idle test mon",
+            &[RTNLGRP_LINK],
+            (0, 0),
+            tx,
+            |_, _| Some(()),
+        ) {
+            eprintln!("SKIPPED: monitor_thread_ends_when_nobody_listens: {e}");
+            return;
+        }
+        // The thread names itself once it runs.
+        let deadline = std::time::Instant::now() + IDLE_CHECK * 5;
+        while threads_named("idle-test-mon") == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(threads_named("idle-test-mon"), 1);
+        drop(rx);
+        let deadline = std::time::Instant::now() + IDLE_CHECK * 5;
+        while threads_named("idle-test-mon") > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert_eq!(
+            threads_named("idle-test-mon"),
+            0,
+            "monitor thread still running"
+        );
     }
 }
