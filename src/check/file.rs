@@ -139,6 +139,9 @@ pub struct FileWatch {
     index: HashMap<String, usize>,
     rs: HashMap<RsId, Vec<Sub>>,
     base: HashMap<RsId, u32>,
+    /// Offset set by a `misc_dynamic` weight ([`FileWatch::set_weight_now`]), so that the
+    /// weight is that value and later file changes move it by their difference.
+    adjust: HashMap<RsId, i64>,
 }
 
 /// One watched `track_file`.
@@ -216,17 +219,32 @@ impl FileWatch {
         self.files.is_empty()
     }
 
-    /// Real server `rs`'s weight from its configured weight and its FILE_CHECKs.
+    /// Real server `rs`'s weight from its configured weight and its FILE_CHECKs (and the
+    /// last `misc_dynamic` weight, see [`FileWatch::set_weight_now`]).
     pub fn weight(&self, rs: RsId) -> u32 {
         let base = self.base.get(&rs).copied().unwrap_or(1);
-        effective_weight(
-            base,
-            self.rs
-                .get(&rs)
-                .into_iter()
-                .flatten()
-                .map(|s| s.status.delta()),
-        )
+        effective_weight(base, self.deltas(rs).chain(self.adjust.get(&rs).copied()))
+    }
+
+    fn deltas(&self, rs: RsId) -> impl Iterator<Item = i64> + '_ {
+        self.rs
+            .get(&rs)
+            .into_iter()
+            .flatten()
+            .map(|s| s.status.delta())
+    }
+
+    /// A `misc_dynamic` check set real server `rs`'s weight to `weight`: as in keepalived
+    /// (`update_svr_wgt` sets the effective weight; a tracked file's change then adds its
+    /// difference to it, check_file.c), the weight is now `weight` and later file changes
+    /// move it from there. No effect on a real server without FILE_CHECK.
+    pub fn set_weight_now(&mut self, rs: RsId, weight: u32) {
+        if !self.rs.contains_key(&rs) {
+            return;
+        }
+        let base = i64::from(self.base.get(&rs).copied().unwrap_or(1));
+        let sum: i64 = self.deltas(rs).sum();
+        self.adjust.insert(rs, i64::from(weight) - base - sum);
     }
 
     fn fault_reason(&self, rs: RsId) -> Option<String> {
@@ -369,6 +387,34 @@ mod tests {
             fc(1, false).status(i32::MIN as i64 + 1),
             FileStatus::Weight(i32::MIN as i64 + 1)
         );
+    }
+
+    /// keepalived's order of effects: a misc_dynamic weight replaces the effective weight,
+    /// and a tracked file's later change adds its difference to it (not base + file).
+    #[test]
+    fn a_file_change_after_a_misc_dynamic_weight_adds_its_difference() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, "1").unwrap();
+        let check = FileCheck {
+            path: path.clone(),
+            ..fc(2, false)
+        };
+        let mut w = FileWatch::default();
+        w.set_base_weight(0, 10);
+        assert!(w.add(0, 0, check, CheckRecord::new(true, true)));
+        assert_eq!(w.weight(0), 12);
+        w.set_weight_now(0, 5);
+        assert_eq!(w.weight(0), 5);
+        let mut health = HashMap::from([(0, RealServerHealth::new(vec![true]))]);
+        let ev = w.on_value(0, 3, &mut health);
+        // 5 + (3 - 1) x 2, as keepalived's effective_weight + new_status - previous_status.
+        assert_eq!(w.weight(0), 9);
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].cause.weight, Some(9));
+        // A real server without FILE_CHECK is left alone.
+        w.set_weight_now(7, 3);
+        assert_eq!(w.weight(7), 1);
     }
 
     #[test]

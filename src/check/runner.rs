@@ -337,6 +337,9 @@ impl Runner {
             };
             let up = ev.transition == Transition::Up;
             for &(rs, slot) in &subscribers[ev.id] {
+                if let (Some(w), true) = (ev.weight, up) {
+                    files.set_weight_now(rs, w);
+                }
                 let Some(h) = health.get_mut(&rs) else {
                     continue;
                 };
