@@ -400,6 +400,7 @@ fn misc_check_follows_the_script_exit_status_and_dynamic_weight() {
         argv,
         timeout: Duration::from_secs(2),
         dynamic: true,
+        rs_weight: 3,
         run_as: None,
     });
     let stop = Arc::new(AtomicBool::new(false));
@@ -418,6 +419,10 @@ fn misc_check_follows_the_script_exit_status_and_dynamic_weight() {
     std::fs::write(&code, "12").unwrap();
     let (_, ev) = expect(&rx, Transition::Up, Duration::from_secs(3));
     assert_eq!(ev.weight, Some(10));
+    // Exit 0 sets the configured weight back (keepalived: rs->iweight).
+    std::fs::write(&code, "0").unwrap();
+    let (_, ev) = expect(&rx, Transition::Up, Duration::from_secs(3));
+    assert_eq!(ev.weight, Some(3));
     stop.store(true, Ordering::SeqCst);
 }
 

@@ -295,7 +295,12 @@ pub async fn run_with(
     let checker = std::sync::Arc::new(checker);
     let mut p = Progress {
         state: CheckState::new(timing),
-        last_weight: None,
+        // A dynamic MISC_CHECK starts at the configured weight: its exit 0 reports that
+        // weight, which is no change (keepalived compares with the last exit code, 0 at start).
+        last_weight: match &*checker {
+            Checker::Misc(m) if m.dynamic => Some(m.rs_weight),
+            _ => None,
+        },
         record,
     };
     // The first attempt of each checker is spread over `warmup` (keepalived: a random delay up

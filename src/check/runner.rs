@@ -480,6 +480,7 @@ mod tests {
                 argv: vec!["/bin/sh".into(), "-c".into(), "exit 12".into()],
                 timeout: std::time::Duration::from_secs(5),
                 dynamic: true,
+                rs_weight: 1,
                 run_as: None,
             }),
             Timing {

@@ -318,6 +318,7 @@ pub fn checker(
             argv: argv.clone(),
             timeout: timeout.unwrap_or(timing.delay_loop),
             dynamic: *dynamic,
+            rs_weight: rs.weight,
             run_as: user
                 .as_ref()
                 .map(crate::script::resolve_user)
