@@ -97,9 +97,40 @@ pub struct Cli {
     #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
     pub version: Option<bool>,
 
+    /// Print the number of the signal for SIGFUNC (STOP, RELOAD, DATA, STATS, STATS_CLEAR,
+    /// JSON) and exit, as keepalived's `--signum` (used by scripts and exporters:
+    /// `kill -s $(keepalived --signum=JSON) PID`).
+    #[arg(long = "signum", value_name = "SIGFUNC", require_equals = true)]
+    pub signum: Option<String>,
+
     /// Don't respawn child processes (accepted; rkeepalived has none).
     #[arg(short = 'R', long = "dont-respawn")]
     pub dont_respawn: bool,
+}
+
+/// keepalived's signal for `func` (`--signum`): STOP 15, RELOAD 1, DATA 10, STATS 12,
+/// STATS_CLEAR SIGRTMAX-1 and JSON SIGRTMIN+2 (63 and 36 with glibc). Names are
+/// case-sensitive, as keepalived's.
+pub fn signal_number(func: &str) -> Option<i32> {
+    Some(match func {
+        "STOP" => libc::SIGTERM,
+        "RELOAD" => libc::SIGHUP,
+        "DATA" => libc::SIGUSR1,
+        "STATS" => libc::SIGUSR2,
+        "STATS_CLEAR" => stats_clear_signal(),
+        "JSON" => json_signal(),
+        _ => return None,
+    })
+}
+
+/// keepalived's JSON dump signal: `SIGRTMIN + 2`.
+pub fn json_signal() -> i32 {
+    libc::SIGRTMIN() + 2
+}
+
+/// keepalived's statistics-clearing signal: `SIGRTMAX - 1`.
+pub fn stats_clear_signal() -> i32 {
+    libc::SIGRTMAX() - 1
 }
 
 impl Cli {

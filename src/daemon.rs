@@ -5,7 +5,9 @@
 //! `keepalived.data`, USR2 writes `keepalived.stats` (see the engine's dump module); HUP
 //! reloads: the file is read again and, if it has no error, the `virtual_server` side
 //! (IPVS table and checkers) follows it by difference; other changes wait for a restart
-//! (said in the log), and a file with errors leaves everything running as it was.
+//! (said in the log), and a file with errors leaves everything running as it was;
+//! keepalived's JSON signal (SIGRTMIN+2) writes `keepalived.json` and its STATS_CLEAR signal
+//! (SIGRTMAX-1) zeroes the VRRP counters (`--signum` prints their numbers).
 
 use crate::cli::{Cli, DEFAULT_PIDFILE};
 use crate::config::{self, LoadOptions, Severity};
@@ -190,24 +192,33 @@ type CheckDataSlot = std::sync::Arc<std::sync::OnceLock<crate::ipvs::controller:
 /// The signals [`handle_signals`] handles, blocked (`hold`) or unblocked in the calling
 /// thread: while blocked, one that arrives stays pending and is delivered once unblocked.
 fn hold_signals(hold: bool) {
-    use nix::sys::signal::{SigSet, SigmaskHow, Signal};
-    let mut set = SigSet::empty();
-    for s in [
-        Signal::SIGTERM,
-        Signal::SIGINT,
-        Signal::SIGHUP,
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-    ] {
-        set.add(s);
-    }
-    let how = if hold {
-        SigmaskHow::SIG_BLOCK
-    } else {
-        SigmaskHow::SIG_UNBLOCK
+    // SAFETY: sigemptyset/sigaddset initialise and fill `set`; pthread_sigmask only reads it.
+    let rc = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in [
+            libc::SIGTERM,
+            libc::SIGINT,
+            libc::SIGHUP,
+            libc::SIGUSR1,
+            libc::SIGUSR2,
+            crate::cli::json_signal(),
+            crate::cli::stats_clear_signal(),
+        ] {
+            libc::sigaddset(&mut set, s);
+        }
+        let how = if hold {
+            libc::SIG_BLOCK
+        } else {
+            libc::SIG_UNBLOCK
+        };
+        libc::pthread_sigmask(how, &set, std::ptr::null_mut())
     };
-    if let Err(e) = nix::sys::signal::pthread_sigmask(how, Some(&set), None) {
-        warn!("cannot change the signal mask: {e}");
+    if rc != 0 {
+        warn!(
+            "cannot change the signal mask: {}",
+            std::io::Error::from_raw_os_error(rc)
+        );
     }
 }
 
@@ -299,13 +310,24 @@ async fn handle_signals(
     hup: tokio::sync::mpsc::Sender<()>,
     check_data: CheckDataSlot,
 ) {
-    let (Ok(mut term), Ok(mut int), Ok(mut hup_signal), Ok(mut usr1), Ok(mut usr2)) = (
+    let (
+        Ok(mut term),
+        Ok(mut int),
+        Ok(mut hup_signal),
+        Ok(mut usr1),
+        Ok(mut usr2),
+        Ok(mut json),
+        Ok(mut clear),
+    ) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
         signal(SignalKind::hangup()),
         signal(SignalKind::user_defined1()),
         signal(SignalKind::user_defined2()),
-    ) else {
+        signal(SignalKind::from_raw(crate::cli::json_signal())),
+        signal(SignalKind::from_raw(crate::cli::stats_clear_signal())),
+    )
+    else {
         error!("cannot install signal handlers");
         return;
     };
@@ -320,6 +342,8 @@ async fn handle_signals(
                 let _ = tx.send(Control::WriteData).await;
             }
             _ = usr2.recv() => { let _ = tx.send(Control::WriteStats).await; }
+            _ = json.recv() => { let _ = tx.send(Control::WriteJson).await; }
+            _ = clear.recv() => { let _ = tx.send(Control::ClearStats).await; }
         }
     }
 }

@@ -9,5 +9,19 @@ fn main() -> std::process::ExitCode {
         args.next();
         return rkeepalived::check::genhash::main(args);
     }
-    rkeepalived::daemon::main(rkeepalived::cli::Cli::parse())
+    let cli = rkeepalived::cli::Cli::parse();
+    if let Some(func) = &cli.signum {
+        // keepalived: the number on stdout, or "Unknown sigfunc NAME" and exit 1.
+        return match rkeepalived::cli::signal_number(func) {
+            Some(n) => {
+                println!("{n}");
+                std::process::ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("Unknown sigfunc {func}");
+                std::process::ExitCode::from(1)
+            }
+        };
+    }
+    rkeepalived::daemon::main(cli)
 }

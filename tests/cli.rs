@@ -63,3 +63,40 @@ fn version_and_bad_flags() {
     let out = rk().arg("--no-such-flag").output().unwrap();
     assert!(!out.status.success());
 }
+
+/// `--signum=SIGFUNC` prints the same numbers as keepalived 2.2.7's (scripts and exporters
+/// run `kill -s $(keepalived --signum=JSON) PID`), and an unknown name is an error (exit 1).
+#[test]
+fn signum_prints_keepalived_s_signal_numbers() {
+    let ka = std::path::Path::new("/usr/sbin/keepalived");
+    for func in [
+        "STOP",
+        "RELOAD",
+        "DATA",
+        "STATS",
+        "STATS_CLEAR",
+        "JSON",
+        "NOSUCH",
+        "json",
+    ] {
+        let ours = rk().arg(format!("--signum={func}")).output().unwrap();
+        let ours_n = String::from_utf8_lossy(&ours.stdout).trim().to_string();
+        if ka.exists() {
+            let theirs = Command::new(ka)
+                .arg(format!("--signum={func}"))
+                .output()
+                .unwrap();
+            assert_eq!(ours.status.code(), theirs.status.code(), "{func}");
+            assert_eq!(
+                ours_n,
+                String::from_utf8_lossy(&theirs.stdout).trim(),
+                "{func}"
+            );
+        } else if std::env::var_os("CI").is_some() {
+            panic!("keepalived is not installed (CI is set)");
+        }
+        let known = !matches!(func, "NOSUCH" | "json");
+        assert_eq!(ours.status.success(), known, "{func}: {ours:?}");
+        assert_eq!(ours_n.parse::<i32>().is_ok(), known, "{func}: {ours_n}");
+    }
+}

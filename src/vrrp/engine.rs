@@ -45,6 +45,10 @@ pub enum Control {
     WriteData,
     /// SIGUSR2: write `keepalived.stats` (advert counters).
     WriteStats,
+    /// keepalived's JSON signal (SIGRTMIN+2): write `keepalived.json`.
+    WriteJson,
+    /// keepalived's STATS_CLEAR signal (SIGRTMAX-1): zero every instance's counters.
+    ClearStats,
 }
 
 /// Options from the command line that change the engine's behaviour.
@@ -218,6 +222,11 @@ struct Runtime {
     tracks: Vec<(String, TrackWeight)>,
     last_tracked: track::Tracked,
     stats: Stats,
+    /// Priority of the master's last advert while backup (0 when master or none seen yet):
+    /// keepalived's `master_priority`, shown in `keepalived.json`.
+    master_priority: u8,
+    /// When the instance last changed state (or started).
+    last_transition: std::time::SystemTime,
 }
 
 struct ScriptResult {
@@ -596,6 +605,8 @@ impl Engine {
                 fault: false,
             },
             stats: Stats::default(),
+            master_priority: 0,
+            last_transition: std::time::SystemTime::now(),
         })
     }
 
@@ -676,6 +687,8 @@ impl Engine {
                         Some(Control::Shutdown) | None => break,
                         Some(Control::WriteData) => self.write_dump(dump::DATA_FILE, &self.format_data()),
                         Some(Control::WriteStats) => self.write_dump(dump::STATS_FILE, &self.format_stats()),
+                        Some(Control::WriteJson) => self.write_dump(dump::JSON_FILE, &self.format_json()),
+                        Some(Control::ClearStats) => self.clear_stats(),
                     }
                 }
             }
@@ -869,6 +882,9 @@ impl Engine {
         rt.stats.advert_rcvd += 1;
         if advert.priority == Priority::STOP {
             rt.stats.pri_zero_rcvd += 1;
+        }
+        if rt.fsm.state() == State::Backup {
+            rt.master_priority = advert.priority.0;
         }
         let actions = rt.fsm.handle(
             Instant::now(),
@@ -1099,8 +1115,12 @@ impl Engine {
 
     fn on_state_change(&mut self, i: usize, from: State, to: State) {
         let rt = &mut self.instances[i];
+        rt.last_transition = std::time::SystemTime::now();
         match (from, to) {
-            (_, State::Master) => rt.stats.become_master += 1,
+            (_, State::Master) => {
+                rt.stats.become_master += 1;
+                rt.master_priority = 0;
+            }
             (State::Master, _) => rt.stats.release_master += 1,
             _ => {}
         }

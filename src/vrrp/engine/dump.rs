@@ -9,7 +9,14 @@
 //!   `Virtual IP (N):`, …). keepalived's other sections (global definitions, sockets,
 //!   interfaces) are not written.
 //!
-//! Both go to `$TMPDIR` (default `/tmp`), as keepalived's.
+//! * keepalived's JSON signal (SIGRTMIN+2, `keepalived --signum=JSON`) → `keepalived.json`:
+//!   an array with one `{"data": {…}, "stats": {…}}` object per instance, with keepalived
+//!   2.2.7's keys (measured from its output), as keepalived-exporter and monitoring plugins
+//!   read it. `vroutes`/`vrules` are not written; settings rkeepalived does not implement
+//!   (`skip_check_adv_addr`, `promote_secondaries`, `smtp_alert`, `notify_deleted`) read as
+//!   off.
+//!
+//! All go to `$TMPDIR` (default `/tmp`), as keepalived's.
 
 use super::Engine;
 use crate::vrrp::fsm::State;
@@ -21,6 +28,52 @@ use tracing::{error, info};
 pub const STATS_FILE: &str = "keepalived.stats";
 /// keepalived's VRRP data file name.
 pub const DATA_FILE: &str = "keepalived.data";
+/// keepalived's JSON dump file name.
+pub const JSON_FILE: &str = "keepalived.json";
+
+/// keepalived's state numbers (`VRRP_STATE_INIT` 0, `BACKUP` 1, `MASTER` 2, `FAULT` 3).
+fn state_number(s: State) -> u8 {
+    match s {
+        State::Init | State::Stop => 0,
+        State::Backup => 1,
+        State::Master => 2,
+        State::Fault => 3,
+    }
+}
+
+/// An address as keepalived's `format_ipaddress` writes it in `keepalived.json`:
+/// `ADDR[/LEN] [brd B] dev IF scope S[ label L][ peer P/LEN][ set]` (the length only when it
+/// is not a host prefix).
+fn json_address(v: &super::Vip, set: bool) -> String {
+    let a = &v.addr;
+    let host = if a.addr.is_ipv4() { 32 } else { 128 };
+    let mut s = a.addr.to_string();
+    if a.peer.is_none() && a.prefix_len != host {
+        let _ = write!(s, "/{}", a.prefix_len);
+    }
+    if let (Some(b), true) = (a.brd, a.addr.is_ipv4()) {
+        let _ = write!(s, " brd {b}");
+    }
+    let scope = match a.scope {
+        0 => "global".to_string(),
+        200 => "site".to_string(),
+        253 => "link".to_string(),
+        254 => "host".to_string(),
+        255 => "nowhere".to_string(),
+        n => n.to_string(),
+    };
+    let _ = write!(s, " dev {} scope {scope}", v.ifname);
+    if let Some(l) = &a.label {
+        let _ = write!(s, " label {l}");
+    }
+    if let Some(p) = a.peer {
+        let _ = write!(s, " peer {p}/{}", a.prefix_len);
+    }
+    if set {
+        s.push_str(" set");
+    }
+    s
+}
 
 fn state_word(s: State) -> &'static str {
     match s {
@@ -139,6 +192,118 @@ impl Engine {
             }
         }
         out
+    }
+
+    /// The `keepalived.json` text (see the module documentation).
+    pub fn format_json(&self) -> String {
+        use serde_json::{Value, json};
+        let all: Vec<Value> = self
+            .instances
+            .iter()
+            .map(|rt| {
+                let c = &rt.cfg;
+                let fsm = rt.fsm.config();
+                let state = rt.fsm.state();
+                let set = state == State::Master;
+                let secs = |d: std::time::Duration| d.as_secs();
+                let (vips, evips): (Vec<_>, Vec<_>) = rt.vips.iter().partition(|v| !v.excluded);
+                let since_epoch = rt
+                    .last_transition
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                let mut data = json!({
+                    "iname": c.name,
+                    "dont_track_primary": u8::from(c.tracking.dont_track_primary),
+                    "skip_check_adv_addr": 0,
+                    "strict_mode": u8::from(c.strict_mode),
+                    "vmac_ifname": c.use_vmac.as_ref().map_or(String::new(), |n| n.clone()
+                        .unwrap_or_else(|| crate::net::vmac::default_name(c.virtual_router_id.get()))),
+                    "ifp_ifname": c.interface.clone().unwrap_or_default(),
+                    "master_priority": rt.master_priority,
+                    "last_transition": since_epoch.as_secs_f64(),
+                    "garp_delay": secs(fsm.garp_master_delay),
+                    "garp_refresh": secs(fsm.garp.refresh),
+                    "garp_rep": rt.garp_repeat,
+                    "garp_refresh_rep": fsm.garp.refresh_repeat,
+                    "garp_lower_prio_delay": secs(fsm.garp.lower_prio_delay),
+                    "garp_lower_prio_rep": fsm.garp.lower_prio_repeat,
+                    "lower_prio_no_advert": u8::from(fsm.garp.lower_prio_no_advert),
+                    "higher_prio_send_advert": u8::from(fsm.garp.higher_prio_send_advert),
+                    "vrid": c.virtual_router_id.get(),
+                    "base_priority": c.priority.0,
+                    "effective_priority": rt.fsm.effective_priority().0,
+                    "vipset": set,
+                    "promote_secondaries": false,
+                    "adver_int": u64::from(c.advert_int.0) / 100,
+                    "master_adver_int": u64::from(rt.fsm.master_adver_interval().0) / 100,
+                    "accept": u8::from(rt.no_accept.is_empty()),
+                    "nopreempt": c.nopreempt,
+                    "preempt_delay": secs(c.preempt_delay),
+                    "state": state_number(state),
+                    "wantstate": state_number(state),
+                    "version": if fsm.version == crate::vrrp::Version::V3 { 3 } else { 2 },
+                    "smtp_alert": false,
+                    "notify_deleted": false,
+                    "vips": vips.iter().map(|v| json_address(v, set)).collect::<Vec<_>>(),
+                });
+                let obj = data.as_object_mut().expect("an object");
+                if !evips.is_empty() {
+                    obj.insert(
+                        "evips".into(),
+                        evips.iter().map(|v| json_address(v, set)).collect(),
+                    );
+                }
+                // keepalived lists the tracked interfaces other than the instance's own.
+                let tracked: Vec<String> = c
+                    .tracking
+                    .interfaces
+                    .iter()
+                    .filter(|t| Some(&t.name) != c.interface.as_ref())
+                    .map(|t| t.name.clone())
+                    .collect();
+                if !tracked.is_empty() {
+                    obj.insert("track_ifp".into(), tracked.into());
+                }
+                let (auth_type, auth_data) = match &c.authentication {
+                    Some(crate::config::model::Authentication::Pass(p)) => {
+                        (1, Some(String::from_utf8_lossy(p).into_owned()))
+                    }
+                    Some(crate::config::model::Authentication::Ah(_)) => (2, None),
+                    None => (0, None),
+                };
+                obj.insert("auth_type".into(), auth_type.into());
+                if let Some(d) = auth_data {
+                    obj.insert("auth_data".into(), d.into());
+                }
+                let s = &rt.stats;
+                let stats = json!({
+                    "advert_rcvd": s.advert_rcvd,
+                    "advert_sent": s.advert_sent,
+                    "become_master": s.become_master,
+                    "release_master": s.release_master,
+                    "packet_len_err": 0,
+                    "advert_interval_err": s.advert_interval_err,
+                    "ip_ttl_err": s.ip_ttl_err,
+                    "invalid_type_rcvd": s.version_err,
+                    "addr_list_err": s.addr_list_err + s.unicast_src_err,
+                    "invalid_authtype": 0,
+                    "authtype_mismatch": 0,
+                    "auth_failure": s.auth_failure,
+                    "pri_zero_rcvd": s.pri_zero_rcvd,
+                    "pri_zero_sent": s.pri_zero_sent,
+                });
+                json!({ "data": data, "stats": stats })
+            })
+            .collect();
+        Value::Array(all).to_string()
+    }
+
+    /// keepalived's STATS_CLEAR: every instance's counters back to zero.
+    pub(super) fn clear_stats(&mut self) {
+        for rt in &mut self.instances {
+            rt.stats = Default::default();
+        }
+        info!("VRRP statistics cleared");
     }
 
     /// Writes `name` with `text` in the data directory; logs the outcome.
