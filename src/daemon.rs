@@ -134,17 +134,22 @@ pub fn main(cli: Cli) -> ExitCode {
             let _ = check_data.set(c.check_data());
             c
         });
+        let ipvs = std::sync::Arc::new(tokio::sync::Mutex::new(ipvs));
         let reloader = Reloader {
             path: cli.use_file.clone(),
             opts: opts.clone(),
             started: config.clone(),
-            ipvs: ipvs.as_ref().map(|c| c.reload_handle()),
+            run_ipvs: ipvs_opts.0,
+            ipvs: ipvs.clone(),
+            check_data,
         };
         let reloads = tokio::spawn(reloader.serve(hup_rx));
         let code = run(config, engine_opts, run_vrrp, rx, signals).await;
+        // A reload in progress finishes first (it holds the controller); none starts after.
+        let mut held = ipvs.lock().await;
         reloads.abort();
-        if let Some(ipvs) = ipvs {
-            ipvs.stop(ipvs_opts.1).await;
+        if let Some(c) = held.take() {
+            c.stop(ipvs_opts.1).await;
         }
         code
     });
@@ -162,7 +167,9 @@ async fn run(
 ) -> ExitCode {
     if !run_vrrp {
         if config.ipvs.virtual_servers.is_empty() {
-            warn!("--check without --vrrp: nothing to run until the checker subsystem exists");
+            warn!(
+                "--check without --vrrp and no virtual server: waiting for a reload that adds some"
+            );
         }
         // Without VRRP only a stop request matters (the dumps have no VRRP data to write).
         let mut rx = rx;
@@ -231,7 +238,12 @@ struct Reloader {
     opts: LoadOptions,
     /// The configuration the daemon started with (what the VRRP side runs).
     started: std::sync::Arc<config::Config>,
-    ipvs: Option<crate::ipvs::controller::ReloadHandle>,
+    /// Whether the IPVS side runs at all (not `-P`).
+    run_ipvs: bool,
+    /// The IPVS controller: reloaded, or started by a reload that brings the first
+    /// virtual servers.
+    ipvs: std::sync::Arc<tokio::sync::Mutex<Option<crate::ipvs::controller::Controller>>>,
+    check_data: CheckDataSlot,
 }
 
 impl Reloader {
@@ -272,13 +284,27 @@ impl Reloader {
                  effect at the next restart; the VRRP side keeps running unchanged"
             );
         }
-        match &self.ipvs {
-            Some(h) => h.reload(new).await,
-            None if !new.ipvs.virtual_servers.is_empty() => warn!(
-                "Reload: virtual servers take effect at the next restart (the IPVS side was \
-                 not started)"
-            ),
-            None => {}
+        let mut ipvs = self.ipvs.lock().await;
+        match ipvs.as_ref() {
+            Some(c) => c.reload_handle().reload(new).await,
+            None if new.ipvs.virtual_servers.is_empty() => {}
+            None if !self.run_ipvs => {
+                warn!("Reload: virtual servers are not run with --vrrp (-P)")
+            }
+            None => {
+                // The first virtual servers: the IPVS side starts as it would have at start-up.
+                let config = new.clone();
+                match tokio::task::spawn_blocking(move || crate::ipvs::controller::program(&config))
+                    .await
+                {
+                    Ok(p) => {
+                        let c = crate::ipvs::controller::Controller::start_programmed(&new, p);
+                        let _ = self.check_data.set(c.check_data());
+                        *ipvs = Some(c);
+                    }
+                    Err(e) => error!("Reload: cannot start the IPVS side: {e}"),
+                }
+            }
         }
     }
 }

@@ -655,6 +655,53 @@ kill -TERM $kpid; wait $kpid
     );
 }
 
+/// A daemon that started without any virtual server (`-C`, nothing to program) starts its
+/// IPVS side when a reload brings the first ones, and removes them on SIGTERM.
+#[test]
+fn vm_reload_starts_the_ipvs_side() {
+    let Some(vm) = Vm::with_rkeepalived("vm_reload_starts_the_ipvs_side") else {
+        return;
+    };
+    let script = r#"
+wait_log() { # $1 pattern: until the log has a line matching
+  i=0
+  while [ $i -lt 100 ]; do
+    grep -q "$1" /tmp/rk.log 2>/dev/null && return 0
+    sleep 0.1; i=$((i+1))
+  done
+  echo "timeout waiting for '$1'" >&2
+}
+ipvsadm -C
+printf 'global_defs {\n  router_id vm\n}\n' > /tmp/k.conf
+rkeepalived -n -l -D -C -p /tmp/rk.pid -f /tmp/k.conf >/tmp/rk.log 2>&1 &
+pid=$!
+wait_log "waiting for a reload"
+echo "@@ empty"; ipvsadm -Ln
+cp /conf/after /tmp/k.conf; kill -HUP $pid
+wait_log "virtual service(s) configured"
+echo "@@ after"; ipvsadm -Ln
+kill -TERM $pid; wait $pid
+echo "@@ down"; ipvsadm -Ln
+echo "@@ log"; cat /tmp/rk.log
+"#;
+    let out = vm.run_with(
+        script,
+        &[vm::GuestFile::new("/conf/after", RELOAD_AFTER)],
+        Duration::from_secs(300),
+    );
+    assert_eq!(out.exit_code, Some(0), "{}", out.console);
+    let s = vm::sections(&out.stdout);
+    let log = &s["log"];
+    assert!(table_rows(&s["empty"]).is_empty(), "{log}");
+    let after = table_rows(&s["after"]);
+    assert_eq!(
+        after.iter().filter(|r| !r.contains(" | ")).count(),
+        3,
+        "{after:?}\n{log}"
+    );
+    assert!(table_rows(&s["down"]).is_empty(), "teardown:\n{log}");
+}
+
 #[test]
 fn table_rows_sort_by_service() {
     let a = "IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\nTCP  10.0.0.1:80 wlc\n  -> 10.0.1.2:80   Masq    1      0          0\n  -> 10.0.1.1:80   Masq    1      3          0\nFWM  1 rr\n";
