@@ -286,7 +286,7 @@ impl Reloader {
         }
         let mut ipvs = self.ipvs.lock().await;
         match ipvs.as_ref() {
-            Some(c) => c.reload_handle().reload(new).await,
+            Some(c) => c.reload(new).await,
             None if new.ipvs.virtual_servers.is_empty() => {}
             None if !self.run_ipvs => {
                 warn!("Reload: virtual servers are not run with --vrrp (-P)")

@@ -28,10 +28,18 @@ pub fn monotonic_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-/// Records that `phase` (one word) ended now, when [`ENV`] is set.
+/// Records that `phase` (one word) ended now, when [`ENV`] is set. Each phase is written
+/// once, the first time (start-up): code that also runs later (a reload, the shutdown) may
+/// mark the same phases.
 pub fn mark(phase: &str) {
     static ON: OnceLock<bool> = OnceLock::new();
+    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     if *ON.get_or_init(|| std::env::var_os(ENV).is_some()) {
+        let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.iter().any(|p| p == phase) {
+            return;
+        }
+        seen.push(phase.to_owned());
         let now = monotonic_ns();
         // SAFETY: getrusage writes only into `ru`; all-zero is a valid `rusage`.
         let mut ru: libc::rusage = unsafe { std::mem::zeroed() };

@@ -51,14 +51,11 @@ pub struct Word {
     pub span: Span,
 }
 
-/// The words of a line.
-pub type Words = Vec<Word>;
-
 /// The text between two braces: at least one word.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
     /// The words, `words[0]` being the keyword.
-    pub words: Words,
+    pub words: Vec<Word>,
     /// The text of the line after comments, conditionals and expansions (quotes kept) when it
     /// is not simply the words joined by single spaces; see [`Line::raw`].
     raw: Option<String>,
@@ -91,7 +88,7 @@ impl Line {
 
     /// A line of `words` whose text is `raw`; the text is kept only when the words joined by
     /// single spaces would not give it back (most lines need no copy).
-    fn new(words: Words, raw: &str) -> Line {
+    fn new(words: Vec<Word>, raw: &str) -> Line {
         let simple = raw.len() + 1 == words.iter().map(|w| w.text.len() + 1).sum::<usize>()
             && raw.split(' ').eq(words.iter().map(|w| w.text.as_str()));
         Line {
@@ -443,7 +440,7 @@ impl Lexer {
             line: number,
             col: col_of(col),
         };
-        let mut words = Words::with_capacity(4);
+        let mut words: Vec<Word> = Vec::with_capacity(4);
         // Whether every gap between words is one ' ' (then the words give the raw text back).
         let mut simple = true;
         let mut piece = 0;
@@ -491,7 +488,7 @@ impl Lexer {
         line: &str,
         start: usize,
         end: usize,
-        words: &mut Words,
+        words: &mut Vec<Word>,
         single_gaps: bool,
     ) {
         let (Some(first), Some(last)) = (words.first(), words.last()) else {
@@ -1075,7 +1072,7 @@ impl Lexer {
     /// Splits a brace-free piece into words (keepalived `alloc_strvec_r`) and emits it.
     fn emit_line(&mut self, text: &[LChar], pos: &Pos) {
         let text = trim(text);
-        let mut words = Words::new();
+        let mut words = Vec::new();
         let mut i = 0;
         while i < text.len() {
             if is_space(text[i].ch) {

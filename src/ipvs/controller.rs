@@ -205,19 +205,39 @@ pub fn fmt_service(key: &ServiceKey) -> String {
     }
 }
 
-/// Applies `desired` to the kernel: reads the table back, computes the changes for the
-/// services rkeepalived owns, sends them pipelined, and logs each refused change.
-/// Returns how many changes were sent.
-pub fn apply(sock: &mut IpvsSocket, desired: &Table) -> Result<usize, IpvsError> {
+/// Moves the kernel's table from `owned` (the services rkeepalived programmed, empty at
+/// start) to `desired`: the services of `owned` that `desired` lacks are removed, and `desired`
+/// is reconciled against the table read back, so rows already right are not touched;
+/// services rkeepalived does not own stay. Refused changes are logged. Returns how many
+/// changes were sent. Start-up ([`apply`]), reload and shutdown ([`remove_owned`]) are all
+/// this one step.
+pub fn apply_reload(
+    sock: &mut IpvsSocket,
+    owned: &Table,
+    desired: &Table,
+) -> Result<usize, IpvsError> {
     let actual = sock.table()?;
     crate::timing::mark("ipvs-dumped");
-    let ops = reconcile(desired, &actual);
+    let stale = owned.keys().filter(|k| !desired.contains_key(k));
+    let mut ops = teardown(stale, &actual);
+    ops.extend(reconcile(desired, &actual));
     crate::timing::mark("ipvs-diffed");
     for (op, e) in sock.apply(&ops)? {
         error!("IPVS: cannot {op}: {e}");
     }
     crate::timing::mark("ipvs-applied");
     Ok(ops.len())
+}
+
+/// Applies `desired` to a kernel table rkeepalived has not programmed yet (start-up): see
+/// [`apply_reload`]. Returns how many changes were sent.
+pub fn apply(sock: &mut IpvsSocket, desired: &Table) -> Result<usize, IpvsError> {
+    apply_reload(sock, &Table::new(), desired)
+}
+
+/// Removes the services of `owned` that the kernel still has; other services stay.
+pub fn remove_owned(sock: &mut IpvsSocket, owned: &Table) -> Result<usize, IpvsError> {
+    apply_reload(sock, owned, &Table::new())
 }
 
 /// `global_defs`' `lvs_flush` (flush the whole table) and `lvs_timeouts` (`SET_CONFIG`; an
@@ -241,39 +261,6 @@ pub fn prepare(sock: &mut IpvsSocket, ipvs: &crate::config::model::IpvsConfig) {
     }
 }
 
-/// A reload's table change: the services of `owned` (what rkeepalived programmed) that
-/// `desired` no longer has are removed, and `desired` is reconciled against the table read
-/// back, so unchanged rows are not touched; services rkeepalived does not own stay. Refused
-/// changes are logged. Returns how many changes were sent.
-pub fn apply_reload(
-    sock: &mut IpvsSocket,
-    owned: &Table,
-    desired: &Table,
-) -> Result<usize, IpvsError> {
-    let actual = sock.table()?;
-    let stale: Table = owned
-        .iter()
-        .filter(|(k, _)| !desired.contains_key(k))
-        .map(|(k, e)| (*k, e.clone()))
-        .collect();
-    let mut ops = teardown(&stale, &actual);
-    ops.extend(reconcile(desired, &actual));
-    for (op, e) in sock.apply(&ops)? {
-        error!("IPVS: cannot {op}: {e}");
-    }
-    Ok(ops.len())
-}
-
-/// Removes the services of `owned` that the kernel still has; other services stay.
-pub fn remove_owned(sock: &mut IpvsSocket, owned: &Table) -> Result<usize, IpvsError> {
-    let actual = sock.table()?;
-    let ops = teardown(owned, &actual);
-    for (op, e) in sock.apply(&ops)? {
-        error!("IPVS: cannot {op}: {e}");
-    }
-    Ok(ops.len())
-}
-
 /// The running controller: a task that owns the IPVS socket, the table it programmed and the
 /// health of every real server; checker transitions come in, minimal table changes go out.
 pub struct Controller {
@@ -282,21 +269,6 @@ pub struct Controller {
     task: tokio::task::JoinHandle<()>,
     /// What the SIGUSR1 checker data dump shows (replaced on reload).
     check_data: SharedCheckData,
-}
-
-/// Hands new configurations to a running [`Controller`].
-#[derive(Clone)]
-pub struct ReloadHandle(tokio::sync::mpsc::Sender<std::sync::Arc<Config>>);
-
-impl ReloadHandle {
-    /// Switches the controller to `config` (already validated): the checkers restart with it,
-    /// real servers that stay keep their state, and the table changes by the difference only
-    /// ([`apply_reload`]).
-    pub async fn reload(&self, config: std::sync::Arc<Config>) {
-        if self.0.send(config).await.is_err() {
-            warn!("IPVS: the controller has stopped; reload ignored");
-        }
-    }
 }
 
 /// The checker data of the running configuration, replaced by each reload.
@@ -431,9 +403,13 @@ impl Controller {
         self.check_data.clone()
     }
 
-    /// Where a reload (SIGHUP) hands the new configuration.
-    pub fn reload_handle(&self) -> ReloadHandle {
-        ReloadHandle(self.reload.clone())
+    /// Switches the controller to `config` (already validated; SIGHUP): the checkers restart
+    /// with it, real servers that stay keep their state, and the table changes by the
+    /// difference only ([`apply_reload`]).
+    pub async fn reload(&self, config: std::sync::Arc<Config>) {
+        if self.reload.send(config).await.is_err() {
+            warn!("IPVS: the controller has stopped; reload ignored");
+        }
     }
 
     /// At exit: stops the checkers and removes the owned services unless `dont_release`

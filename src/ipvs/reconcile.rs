@@ -5,7 +5,7 @@
 //! with `ipvsadm`) and is left alone. Inside an owned service the desired destinations are the
 //! whole truth: extra destinations are removed.
 
-use crate::ipvs::model::{Op, ServiceEntry, Table};
+use crate::ipvs::model::{Op, ServiceEntry, ServiceKey, Table};
 
 /// The changes that turn `actual` into `desired` for the services `desired` owns, in an order
 /// the kernel accepts: services are added or edited before their destinations; within a
@@ -59,9 +59,9 @@ fn diff_dests(want: &ServiceEntry, have: &ServiceEntry, ops: &mut Vec<Op>) {
 
 /// The changes that remove every service of `owned` that `actual` still has (shutdown
 /// without `-I`); services not in `owned` are left alone.
-pub fn teardown(owned: &Table, actual: &Table) -> Vec<Op> {
+pub fn teardown<'a>(owned: impl IntoIterator<Item = &'a ServiceKey>, actual: &Table) -> Vec<Op> {
     owned
-        .keys()
+        .into_iter()
         .filter(|k| actual.contains_key(k))
         .map(|k| Op::DelService(*k))
         .collect()
@@ -181,7 +181,7 @@ mod tests {
         let have = table(&[(svc(80, "rr"), vec![]), (svc(81, "rr"), vec![])]);
         let owned = table(&[(svc(80, "rr"), vec![]), (svc(82, "rr"), vec![])]);
         assert_eq!(
-            teardown(&owned, &have),
+            teardown(owned.keys(), &have),
             vec![Op::DelService(svc(80, "").key)]
         );
     }

@@ -85,36 +85,80 @@ fn state_word(s: State) -> &'static str {
     }
 }
 
+/// An instance's counters under keepalived's names (its `vrrp_stats`, the `keepalived.json`
+/// `stats` keys), for both dump files. Counters rkeepalived keeps differently map to
+/// keepalived's nearest: a version mismatch counts as an invalid type, a unicast source not
+/// among the peers as an address list error; the length and authentication-type errors stay 0
+/// (malformed packets are counted engine-wide, before an instance is known).
+#[derive(serde::Serialize)]
+struct KeepalivedCounters {
+    advert_rcvd: u64,
+    advert_sent: u64,
+    become_master: u64,
+    release_master: u64,
+    packet_len_err: u64,
+    advert_interval_err: u64,
+    ip_ttl_err: u64,
+    invalid_type_rcvd: u64,
+    addr_list_err: u64,
+    invalid_authtype: u64,
+    authtype_mismatch: u64,
+    auth_failure: u64,
+    pri_zero_rcvd: u64,
+    pri_zero_sent: u64,
+}
+
+impl KeepalivedCounters {
+    fn of(s: &super::Stats) -> KeepalivedCounters {
+        KeepalivedCounters {
+            advert_rcvd: s.advert_rcvd,
+            advert_sent: s.advert_sent,
+            become_master: s.become_master,
+            release_master: s.release_master,
+            packet_len_err: 0,
+            advert_interval_err: s.advert_interval_err,
+            ip_ttl_err: s.ip_ttl_err,
+            invalid_type_rcvd: s.version_err,
+            addr_list_err: s.addr_list_err + s.unicast_src_err,
+            invalid_authtype: 0,
+            authtype_mismatch: 0,
+            auth_failure: s.auth_failure,
+            pri_zero_rcvd: s.pri_zero_rcvd,
+            pri_zero_sent: s.pri_zero_sent,
+        }
+    }
+}
+
 fn enabled(b: bool) -> &'static str {
     if b { "enabled" } else { "disabled" }
 }
 
 impl Engine {
-    /// The `keepalived.stats` text. Counters rkeepalived keeps differently are mapped to
-    /// keepalived's nearest line: a version mismatch counts as `Invalid Type`, a unicast
-    /// source not among the peers as `Address List`; `Length` and the authentication type
-    /// errors stay 0 (malformed packets are counted engine-wide, before an instance is known).
+    /// The `keepalived.stats` text (counters as [`KeepalivedCounters`] maps them).
     pub fn format_stats(&self) -> String {
         let mut out = String::new();
         for rt in &self.instances {
-            let s = &rt.stats;
+            let s = KeepalivedCounters::of(&rt.stats);
             let _ = write!(
                 out,
                 "VRRP Instance: {}\n  Advertisements:\n    Received: {}\n    Sent: {}\n\
-                 \x20 Became master: {}\n  Released master: {}\n  Packet Errors:\n    Length: 0\n\
+                 \x20 Became master: {}\n  Released master: {}\n  Packet Errors:\n    Length: {}\n\
                  \x20   TTL: {}\n    Invalid Type: {}\n    Advertisement Interval: {}\n\
-                 \x20   Address List: {}\n  Authentication Errors:\n    Invalid Type: 0\n\
-                 \x20   Type Mismatch: 0\n    Failure: {}\n  Priority Zero:\n    Received: {}\n\
+                 \x20   Address List: {}\n  Authentication Errors:\n    Invalid Type: {}\n\
+                 \x20   Type Mismatch: {}\n    Failure: {}\n  Priority Zero:\n    Received: {}\n\
                  \x20   Sent: {}\n",
                 rt.cfg.name,
                 s.advert_rcvd,
                 s.advert_sent,
                 s.become_master,
                 s.release_master,
+                s.packet_len_err,
                 s.ip_ttl_err,
-                s.version_err,
+                s.invalid_type_rcvd,
                 s.advert_interval_err,
-                s.addr_list_err + s.unicast_src_err,
+                s.addr_list_err,
+                s.invalid_authtype,
+                s.authtype_mismatch,
                 s.auth_failure,
                 s.pri_zero_rcvd,
                 s.pri_zero_sent,
@@ -275,23 +319,8 @@ impl Engine {
                 if let Some(d) = auth_data {
                     obj.insert("auth_data".into(), d.into());
                 }
-                let s = &rt.stats;
-                let stats = json!({
-                    "advert_rcvd": s.advert_rcvd,
-                    "advert_sent": s.advert_sent,
-                    "become_master": s.become_master,
-                    "release_master": s.release_master,
-                    "packet_len_err": 0,
-                    "advert_interval_err": s.advert_interval_err,
-                    "ip_ttl_err": s.ip_ttl_err,
-                    "invalid_type_rcvd": s.version_err,
-                    "addr_list_err": s.addr_list_err + s.unicast_src_err,
-                    "invalid_authtype": 0,
-                    "authtype_mismatch": 0,
-                    "auth_failure": s.auth_failure,
-                    "pri_zero_rcvd": s.pri_zero_rcvd,
-                    "pri_zero_sent": s.pri_zero_sent,
-                });
+                let stats = serde_json::to_value(KeepalivedCounters::of(&rt.stats))
+                    .unwrap_or_default();
                 json!({ "data": data, "stats": stats })
             })
             .collect();
