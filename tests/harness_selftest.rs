@@ -228,7 +228,7 @@ fn proc_kill_takes_down_the_whole_process_group() {
     let mut p = lan
         .node("a")
         .spawn_cmd(&["sh", "-c", "sleep 60 & echo child=$!; wait"]);
-    assert!(p.wait_log("child=", Duration::from_secs(5)), "{}", p.log());
+    p.expect_log("child=", Duration::from_secs(5));
     let child: u32 = p.log().trim().trim_start_matches("child=").parse().unwrap();
     assert!(Path::new(&format!("/proc/{child}")).exists());
     p.kill();

@@ -157,11 +157,7 @@ fn strict_mode_non_owner_drops_and_failover_moves_the_drop() {
     let mut a = lan.node("a").spawn(Daemon::Rkeepalived, &strict(150));
     let b = lan.node("b").spawn(Daemon::Rkeepalived, &strict(100));
     lan.expect_addr("a", vip, Duration::from_secs(10), &a);
-    assert!(
-        b.wait_log("Entering BACKUP STATE", Duration::from_secs(5)),
-        "{}",
-        b.log()
-    );
+    b.expect_log("Entering BACKUP STATE", Duration::from_secs(5));
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(probe(&lan, "c", vip), Reach::Dropped);
     assert!(ruleset(&lan, "a").contains("table ip rk_test"));

@@ -33,19 +33,25 @@ fn value<'a>(text: &'a str, label: &str) -> Option<&'a str> {
         .map(str::trim)
 }
 
-fn run_pair(daemon: Daemon) -> [(String, String); 2] {
+/// A master `a` (priority 150) and a backup `b` (100) running `conf`, settled and a few
+/// adverts on.
+fn settled_pair(
+    daemon: Daemon,
+    conf: impl Fn(&Lan, u8) -> String,
+) -> (Lan, support::Proc, support::Proc) {
     let lan = Lan::new(&["a", "b"]);
     let vip = IpAddr::V4(lan.ip(100));
     let a = lan.node("a").spawn(daemon, &conf(&lan, 150));
     let b = lan.node("b").spawn(daemon, &conf(&lan, 100));
     lan.expect_addr("a", vip, Duration::from_secs(10), &a);
-    assert!(
-        b.wait_log("Entering BACKUP STATE", Duration::from_secs(10)),
-        "{}",
-        b.log()
-    );
+    b.expect_log("Entering BACKUP STATE", Duration::from_secs(10));
     // A few adverts go by.
     std::thread::sleep(Duration::from_secs(3));
+    (lan, a, b)
+}
+
+fn run_pair(daemon: Daemon) -> [(String, String); 2] {
+    let (_lan, a, b) = settled_pair(daemon, conf);
     [&a, &b].map(|p| {
         (
             p.signal_dump(libc::SIGUSR2, "keepalived.stats"),
@@ -140,17 +146,7 @@ fn run_pair_json(daemon: Daemon) -> [serde_json::Value; 3] {
             .unwrap_or_else(|_| panic!("--signum={func}: {out:?}"))
     };
     let (json, clear) = (sig("JSON"), sig("STATS_CLEAR"));
-    let lan = Lan::new(&["a", "b"]);
-    let vip = IpAddr::V4(lan.ip(100));
-    let a = lan.node("a").spawn(daemon, &json_conf(&lan, 150));
-    let b = lan.node("b").spawn(daemon, &json_conf(&lan, 100));
-    lan.expect_addr("a", vip, Duration::from_secs(10), &a);
-    assert!(
-        b.wait_log("Entering BACKUP STATE", Duration::from_secs(10)),
-        "{}",
-        b.log()
-    );
-    std::thread::sleep(Duration::from_secs(3));
+    let (lan, a, b) = settled_pair(daemon, json_conf);
     // Each run has its own subnet: addresses are compared without it.
     let vip_text = lan.ip(100).to_string();
     let subnet = &vip_text[..vip_text.rfind('.').unwrap() + 1];

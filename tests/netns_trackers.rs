@@ -72,16 +72,8 @@ fn track_interface_down_moves_the_vip_and_up_brings_it_back() {
     // The tracked link goes down: a is FAULT, drops the VIP, b takes over.
     lan.node("a").exec(&["ip", "link", "set", "eth1", "down"]);
     expect_move(&lan, "b", Some("a"), vip, &[&a, &b]);
-    assert!(
-        a.wait_log("Netlink reports eth1 down", Duration::from_secs(2)),
-        "{}",
-        a.log()
-    );
-    assert!(
-        a.wait_log("(VI_1) Entering FAULT STATE", Duration::from_secs(2)),
-        "{}",
-        a.log()
-    );
+    a.expect_log("Netlink reports eth1 down", Duration::from_secs(2));
+    a.expect_log("(VI_1) Entering FAULT STATE", Duration::from_secs(2));
 
     // Up again: a leaves FAULT for BACKUP and preempts b.
     lan.node("a").exec(&["ip", "link", "set", "eth1", "up"]);
@@ -107,13 +99,9 @@ fn weighted_track_interface_lowers_priority_instead_of_fault() {
     expect_move(&lan, "a", Some("b"), vip, &[&a, &b]);
     lan.node("a").exec(&["ip", "link", "set", "eth1", "down"]);
     expect_move(&lan, "b", Some("a"), vip, &[&a, &b]);
-    assert!(
-        a.wait_log(
-            "(VI_1) Changing effective priority from 150 to 90",
-            Duration::from_secs(2)
-        ),
-        "{}",
-        a.log()
+    a.expect_log(
+        "(VI_1) Changing effective priority from 150 to 90",
+        Duration::from_secs(2),
     );
     assert!(!a.log().contains("FAULT"), "{}", a.log());
 }
@@ -142,11 +130,7 @@ fn track_process_quorum_loss_moves_the_vip() {
     expect_move(&lan, "a", Some("b"), vip, &[&a, &b]);
     sleeper.kill();
     expect_move(&lan, "b", Some("a"), vip, &[&a, &b]);
-    assert!(
-        a.wait_log("Quorum lost for tracked process tp", Duration::from_secs(2)),
-        "{}",
-        a.log()
-    );
+    a.expect_log("Quorum lost for tracked process tp", Duration::from_secs(2));
     assert!(
         a.log().contains("(VI_1) Entering FAULT STATE"),
         "{}",
@@ -187,26 +171,18 @@ fn track_file_value_times_weight_moves_the_vip() {
     // 1 × -100: priority 50, below b's 100; b preempts.
     std::fs::write(&file, "1\n").unwrap();
     expect_move(&lan, "b", Some("a"), vip, &[&a, &b]);
-    assert!(
-        a.wait_log(
-            "(VI_1) Changing effective priority from 150 to 50",
-            Duration::from_secs(2)
-        ),
-        "{}",
-        a.log()
+    a.expect_log(
+        "(VI_1) Changing effective priority from 150 to 50",
+        Duration::from_secs(2),
     );
     // Back to 0: 150 again, a preempts.
     std::fs::write(&file, "0").unwrap();
     expect_move(&lan, "a", Some("b"), vip, &[&a, &b]);
     // -3 × -100 = 300, clamped: 253 added, priority 254 (still master, no FAULT).
     std::fs::write(&file, "-3").unwrap();
-    assert!(
-        a.wait_log(
-            "(VI_1) Changing effective priority from 150 to 254",
-            Duration::from_secs(2)
-        ),
-        "{}",
-        a.log()
+    a.expect_log(
+        "(VI_1) Changing effective priority from 150 to 254",
+        Duration::from_secs(2),
     );
 }
 

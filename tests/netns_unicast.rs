@@ -241,25 +241,13 @@ fn unicast_instance_without_vips_runs() {
     let b = lan
         .node("b")
         .spawn(Daemon::Rkeepalived, &conf("b", "a", 100));
-    assert!(
-        a.wait_log("(NV) Entering MASTER STATE", Duration::from_secs(8)),
-        "{}",
-        a.log()
-    );
-    assert!(
-        b.wait_log("(NV) Entering BACKUP STATE", Duration::from_secs(5)),
-        "{}",
-        b.log()
-    );
+    a.expect_log("(NV) Entering MASTER STATE", Duration::from_secs(8));
+    b.expect_log("(NV) Entering BACKUP STATE", Duration::from_secs(5));
     // b keeps accepting a's (address-less) v3 adverts: it stays backup.
     std::thread::sleep(Duration::from_secs(4));
     assert!(!b.log().contains("Entering MASTER STATE"), "{}", b.log());
     a.kill();
-    assert!(
-        b.wait_log("(NV) Entering MASTER STATE", Duration::from_secs(6)),
-        "{}",
-        b.log()
-    );
+    b.expect_log("(NV) Entering MASTER STATE", Duration::from_secs(6));
 }
 
 /// Unicast over IPv6: adverts from `unicast_src_ip` (a ULA) to the peer's ULA, hop limit 255,

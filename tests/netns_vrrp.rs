@@ -89,11 +89,7 @@ fn sigkill_of_the_master_moves_the_vip_and_the_client_sees_a_garp() {
         .node("b")
         .spawn(Daemon::Rkeepalived, &conf(&lan, 52, 100, ""));
     expect_vip(&lan, "a", vip, &a);
-    assert!(
-        b.wait_log("Entering BACKUP STATE", Duration::from_secs(5)),
-        "{}",
-        b.log()
-    );
+    b.expect_log("Entering BACKUP STATE", Duration::from_secs(5));
     let capture = lan.capture("c", "arp");
     std::thread::sleep(Duration::from_millis(1500)); // b has heard a's adverts for a while
 
@@ -163,11 +159,7 @@ fn sigterm_of_the_master_hands_over_after_the_priority_zero_advert() {
         .node("b")
         .spawn(Daemon::Rkeepalived, &conf(&lan, 53, 100, ""));
     expect_vip(&lan, "a", vip, &a);
-    assert!(
-        b.wait_log("Entering BACKUP STATE", Duration::from_secs(5)),
-        "{}",
-        b.log()
-    );
+    b.expect_log("Entering BACKUP STATE", Duration::from_secs(5));
     let capture = lan.capture("c", "ip proto 112");
     std::thread::sleep(Duration::from_millis(1500));
 
@@ -302,11 +294,7 @@ fn failing_vrrp_script_lowers_priority_and_the_peer_takes_over() {
         .node("b")
         .spawn(Daemon::Rkeepalived, &conf(&lan, 56, 100, ""));
     expect_vip(&lan, "a", vip, &a);
-    assert!(
-        a.wait_log("VRRP_Script(chk_service) succeeded", Duration::from_secs(5)),
-        "{}",
-        a.log()
-    );
+    a.expect_log("VRRP_Script(chk_service) succeeded", Duration::from_secs(5));
 
     std::fs::remove_file(&flag).unwrap();
     // 150 - 60 = 90 < 100: b stops accepting a's adverts and takes over after its
@@ -416,11 +404,7 @@ fn virtual_routes_rules_and_excluded_addresses_follow_the_master() {
         .node("b")
         .spawn(Daemon::Rkeepalived, &conf(&lan, 58, 100, &extra));
     expect_vip(&lan, "a", vip, &a);
-    assert!(
-        b.wait_log("Entering BACKUP STATE", Duration::from_secs(5)),
-        "{}",
-        b.log()
-    );
+    b.expect_log("Entering BACKUP STATE", Duration::from_secs(5));
     let show = |node: &str, args: &[&str]| {
         String::from_utf8_lossy(&lan.node(node).exec(args).stdout).into_owned()
     };
@@ -623,11 +607,7 @@ fn sighup_keeps_the_master_and_says_what_waits_for_a_restart() {
         .node("a")
         .spawn(Daemon::Rkeepalived, &conf(&lan, 61, 150, ""));
     expect_vip(&lan, "a", vip, &a);
-    assert!(
-        a.wait_log("Entering MASTER STATE", Duration::from_secs(5)),
-        "{}",
-        a.log()
-    );
+    a.expect_log("Entering MASTER STATE", Duration::from_secs(5));
     let file = a.dir().join("keepalived.conf");
     let steady = |what: &str| {
         let deadline = Instant::now() + Duration::from_millis(2500);
@@ -656,30 +636,18 @@ fn sighup_keeps_the_master_and_says_what_waits_for_a_restart() {
     };
     // Unchanged file.
     a.signal(libc::SIGHUP);
-    assert!(
-        a.wait_log("Reloading the configuration", Duration::from_secs(5)),
-        "{}",
-        a.log()
-    );
+    a.expect_log("Reloading the configuration", Duration::from_secs(5));
     steady("same file");
     assert!(!a.log().contains("next restart"), "{}", a.log());
     // An edited instance: reported, not applied.
     std::fs::write(&file, conf(&lan, 61, 200, "")).unwrap();
     a.signal(libc::SIGHUP);
-    assert!(
-        a.wait_log("take effect at the next restart", Duration::from_secs(5)),
-        "{}",
-        a.log()
-    );
+    a.expect_log("take effect at the next restart", Duration::from_secs(5));
     steady("edited instance");
     // An error: reported with its position, nothing changes.
     std::fs::write(&file, conf(&lan, 61, 150, "  advert_int nonsense")).unwrap();
     a.signal(libc::SIGHUP);
-    assert!(
-        a.wait_log("keeping the running configuration", Duration::from_secs(5)),
-        "{}",
-        a.log()
-    );
+    a.expect_log("keeping the running configuration", Duration::from_secs(5));
     assert!(
         a.log().contains("keepalived.conf:"),
         "position of the error:\n{}",

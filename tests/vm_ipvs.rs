@@ -264,11 +264,11 @@ mod guest {
             t.elapsed()
         );
         assert!(reconcile(&big, &back).is_empty());
-        s.apply_all(&teardown(&big, &back)).unwrap();
+        s.apply_all(&teardown(big.keys(), &back)).unwrap();
 
         // Teardown of ours leaves the foreign service alone.
         let actual = s.table().unwrap();
-        s.apply_all(&teardown(&want2, &actual)).unwrap();
+        s.apply_all(&teardown(want2.keys(), &actual)).unwrap();
         let left = s.table().unwrap();
         assert_eq!(left.keys().copied().collect::<Vec<_>>(), [foreign_key]);
 
@@ -552,7 +552,7 @@ echo "@@ log"; cat /tmp/big.log
         &[vm::GuestFile::new("/big.conf", conf)],
         Duration::from_secs(300),
     );
-    assert_eq!(out.exit_code, Some(0), "{}", out.console);
+    out.assert_ok();
     let s = vm::sections(&out.stdout);
     let log = &s["log"];
     eprintln!("services seen when SIGTERM was sent: {}", s["seen"].trim());
@@ -564,6 +564,24 @@ echo "@@ log"; cat /tmp/big.log
     );
     assert!(log.contains("Stopping"), "orderly shutdown:\n{log}");
 }
+
+/// Shell functions for the reload scripts: `start_rk` starts rkeepalived (IPVS side only) on
+/// `/tmp/k.conf`, logging to `/tmp/rk.log`, its PID in `$pid`; `wait_log PATTERN` waits (10 s
+/// at most) until that log has a line matching PATTERN (a missing file counts as no match).
+const RK_PRELUDE: &str = r#"
+start_rk() {
+  rkeepalived -n -l -D -C -p /tmp/rk.pid -f /tmp/k.conf >/tmp/rk.log 2>&1 &
+  pid=$!
+}
+wait_log() {
+  i=0
+  while [ $i -lt 100 ]; do
+    grep -q "$1" /tmp/rk.log 2>/dev/null && return 0
+    sleep 0.1; i=$((i+1))
+  done
+  echo "timeout waiting for '$1'" >&2
+}
+"#;
 
 /// Before/after configs for the reload test: one service unchanged, one with a real server
 /// added and a weight changed, one removed and one added.
@@ -584,27 +602,17 @@ fn vm_reload_applies_the_difference() {
     let Some(vm) = Vm::with_rkeepalived("vm_reload_applies_the_difference") else {
         return;
     };
-    let script = r#"
-wait_log() { # $1 pattern, $2 count: until the log has that many lines matching
-  i=0
-  while [ $i -lt 100 ]; do
-    n=$(grep -c "$1" /tmp/rk.log 2>/dev/null)
-    [ "${n:-0}" -ge "$2" ] && return 0
-    sleep 0.1; i=$((i+1))
-  done
-  echo "timeout waiting for '$1'" >&2
-}
+    let body = r#"
 ipvsadm -C; ipvsadm -A -t 10.250.0.1:1 -s rr
 cp /conf/before /tmp/k.conf
-rkeepalived -n -l -D -C -p /tmp/rk.pid -f /tmp/k.conf >/tmp/rk.log 2>&1 &
-pid=$!
-wait_log "virtual service(s) configured" 1
+start_rk
+wait_log "virtual service(s) configured"
 echo "@@ before"; ipvsadm -Ln
 cp /conf/after /tmp/k.conf; kill -HUP $pid
-wait_log "reloaded" 1
+wait_log "reloaded"
 echo "@@ after"; ipvsadm -Ln
 sed 's/lb_algo lc/lb_algo nosuch/' /conf/after > /tmp/k.conf; kill -HUP $pid
-wait_log "keeping the running configuration" 1
+wait_log "keeping the running configuration"
 echo "@@ bad"; ipvsadm -Ln
 kill -TERM $pid; wait $pid
 echo "@@ down"; ipvsadm -Ln
@@ -617,12 +625,13 @@ sleep 1
 echo "@@ keepalived"; ipvsadm -Ln
 kill -TERM $kpid; wait $kpid
 "#;
+    let script = format!("{RK_PRELUDE}{body}");
     let files = [
         vm::GuestFile::new("/conf/before", RELOAD_BEFORE),
         vm::GuestFile::new("/conf/after", RELOAD_AFTER),
     ];
-    let out = vm.run_with(script, &files, Duration::from_secs(300));
-    assert_eq!(out.exit_code, Some(0), "{}", out.console);
+    let out = vm.run_with(&script, &files, Duration::from_secs(300));
+    out.assert_ok();
     let s = vm::sections(&out.stdout);
     let log = &s["log"];
     let foreign = "TCP 10.250.0.1:1 rr".to_owned();
@@ -662,19 +671,10 @@ fn vm_reload_starts_the_ipvs_side() {
     let Some(vm) = Vm::with_rkeepalived("vm_reload_starts_the_ipvs_side") else {
         return;
     };
-    let script = r#"
-wait_log() { # $1 pattern: until the log has a line matching
-  i=0
-  while [ $i -lt 100 ]; do
-    grep -q "$1" /tmp/rk.log 2>/dev/null && return 0
-    sleep 0.1; i=$((i+1))
-  done
-  echo "timeout waiting for '$1'" >&2
-}
+    let body = r#"
 ipvsadm -C
 printf 'global_defs {\n  router_id vm\n}\n' > /tmp/k.conf
-rkeepalived -n -l -D -C -p /tmp/rk.pid -f /tmp/k.conf >/tmp/rk.log 2>&1 &
-pid=$!
+start_rk
 wait_log "waiting for a reload"
 echo "@@ empty"; ipvsadm -Ln
 cp /conf/after /tmp/k.conf; kill -HUP $pid
@@ -684,12 +684,13 @@ kill -TERM $pid; wait $pid
 echo "@@ down"; ipvsadm -Ln
 echo "@@ log"; cat /tmp/rk.log
 "#;
+    let script = format!("{RK_PRELUDE}{body}");
     let out = vm.run_with(
-        script,
+        &script,
         &[vm::GuestFile::new("/conf/after", RELOAD_AFTER)],
         Duration::from_secs(300),
     );
-    assert_eq!(out.exit_code, Some(0), "{}", out.console);
+    out.assert_ok();
     let s = vm::sections(&out.stdout);
     let log = &s["log"];
     assert!(table_rows(&s["empty"]).is_empty(), "{log}");

@@ -847,6 +847,15 @@ impl Proc {
         wait_until(timeout, POLL, || self.log().contains(needle)).is_some()
     }
 
+    /// [`Proc::wait_log`] that fails the test with the log when `needle` does not appear.
+    pub fn expect_log(&self, needle: &str, timeout: Duration) {
+        assert!(
+            self.wait_log(needle, timeout),
+            "no {needle:?} in the log after {timeout:?}:\n{}",
+            self.log()
+        );
+    }
+
     /// Number of occurrences of `needle` in the log.
     pub fn log_count(&self, needle: &str) -> usize {
         self.log().matches(needle).count()
