@@ -617,6 +617,7 @@ fn sighup_keeps_the_master_and_says_what_waits_for_a_restart() {
                 "{what}: VIP lost:\n{}",
                 a.log()
             );
+            assert!(a.running(), "{what}: the daemon died:\n{}", a.log_tail(20));
             std::thread::sleep(Duration::from_millis(100));
         }
         // Only the start-up transitions: BACKUP (init), then MASTER.
@@ -654,4 +655,23 @@ fn sighup_keeps_the_master_and_says_what_waits_for_a_restart() {
         a.log()
     );
     steady("bad file");
+    // A hostile file (issue 11): 20,000 braces and a non-ASCII character on one line used to
+    // overflow the stack of the reloading daemon, which died with its VIP configured.
+    let hostile = format!(
+        "{}\nglobal_defs {{\n{}\u{e9}\n",
+        conf(&lan, 61, 150, ""),
+        "}".repeat(20_000)
+    );
+    std::fs::write(&file, hostile).unwrap();
+    let before = a.log_count("keeping the running configuration");
+    a.signal(libc::SIGHUP);
+    assert!(
+        support::wait_until(Duration::from_secs(10), STEP, || a
+            .log_count("keeping the running configuration")
+            > before)
+        .is_some(),
+        "hostile file not refused:\n{}",
+        a.log_tail(20)
+    );
+    steady("hostile file");
 }

@@ -36,6 +36,20 @@ pub enum Context {
 }
 
 impl Context {
+    /// Every block.
+    pub const ALL: [Context; 10] = [
+        Context::Root,
+        Context::GlobalDefs,
+        Context::VrrpInstance,
+        Context::Authentication,
+        Context::VrrpScript,
+        Context::VirtualServer,
+        Context::RealServer,
+        Context::VrrpSyncGroup,
+        Context::VrrpTrackProcess,
+        Context::TrackFile,
+    ];
+
     /// Every keyword keepalived 2.2.7 accepts in this block.
     pub fn keywords(self) -> &'static [&'static str] {
         match self {
@@ -426,7 +440,14 @@ pub const TRACK_FILE: &[&str] = &["file", "weight", "init_file"];
 /// The keyword of `context` closest to `word`, if one is close enough to be a likely typo
 /// (Levenshtein distance 1 for words up to 4 characters, else up to 2).
 pub fn suggest(context: Context, word: &str) -> Option<&'static str> {
-    let limit = if word.chars().count() <= 4 { 1 } else { 2 };
+    let len = word.chars().count();
+    // No keyword is longer than 40 characters: a word more than 2 longer cannot be within
+    // distance 2, and skipping it keeps a hostile multi-megabyte word from costing
+    // (length x keywords) steps.
+    if len > 42 {
+        return None;
+    }
+    let limit = if len <= 4 { 1 } else { 2 };
     context
         .keywords()
         .iter()
@@ -495,5 +516,17 @@ mod tests {
             words.dedup();
             assert_eq!(before, words.len(), "{ctx:?}");
         }
+    }
+
+    /// `suggest` skips words longer than any keyword by more than its distance limit; that
+    /// holds only while no keyword is longer than 40 characters.
+    #[test]
+    fn no_keyword_is_longer_than_suggest_assumes() {
+        for context in Context::ALL {
+            for k in context.keywords() {
+                assert!(k.chars().count() <= 40, "{k}");
+            }
+        }
+        assert_eq!(suggest(Context::GlobalDefs, &"b".repeat(3_000_000)), None);
     }
 }

@@ -42,6 +42,24 @@ const MAX_EXPANSIONS_PER_LINE: usize = 1000;
 /// How many lines one `~SEQ`/`~LST` may produce.
 const MAX_REPLICATED_LINES: usize = 100_000;
 
+/// The longest line the lexer takes, in bytes: a physical line, and a line after `$NAME`
+/// replacement. keepalived reads lines into fixed buffers and refuses substitutions that would
+/// overflow them; real configs stay far below this.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// How deep `~SEQ`/`~LST` replication and multi-line definitions may nest inside each other.
+pub const MAX_NESTING: usize = 16;
+
+/// The loader's budget for one configuration (the main file and its includes), so that a
+/// hostile or broken file is refused in bounded time and memory instead of exhausting them:
+/// how many lines and braces it may produce after replication and expansion (a 5,000 x 10
+/// virtual server config produces about 500,000) ...
+pub const MAX_TOKENS: usize = 4_000_000;
+/// ... how many bytes of text it may read, over every included file ...
+pub const MAX_SOURCE_BYTES: usize = 64 * 1024 * 1024;
+/// ... and how many files it may include.
+pub const MAX_INCLUDED_FILES: usize = 10_000;
+
 /// One word of a line, quotes removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Word {
@@ -172,18 +190,13 @@ impl<'a> Stream<'a> {
     /// A stream over `text`, read as the file `name` (includes resolve relative to its dir).
     pub fn new(name: &Path, text: &'a str, config_id: &str) -> Stream<'a> {
         Stream {
-            lexer: Lexer {
-                config_id: config_id.to_string(),
-                diags: Diagnostics::default(),
-                keys: Vec::new(),
-                defs: builtin_definitions(),
-                tokens: VecDeque::new(),
-                emitted: 0,
-                rng: std::collections::hash_map::RandomState::new()
+            lexer: Lexer::new(
+                config_id,
+                std::collections::hash_map::RandomState::new()
                     .build_hasher()
                     .finish()
                     | 1,
-            },
+            ),
             file: FileId::of(name),
             lines: PhysicalLines(Some(text)).enumerate(),
             continuing: None,
@@ -339,9 +352,47 @@ struct Lexer {
     emitted: usize,
     /// xorshift state for `${_RANDOM}`.
     rng: u64,
+    /// Bytes of source text read so far (the main file's lines and every included file).
+    source_bytes: usize,
+    /// Files included so far.
+    included: usize,
+    /// [`MAX_TOKENS`] (lowered by unit tests).
+    max_tokens: usize,
+    /// Set once a budget ([`MAX_TOKENS`], [`MAX_SOURCE_BYTES`], [`MAX_INCLUDED_FILES`]) is
+    /// exhausted: the error is reported once and the rest of the configuration is not read.
+    exhausted: bool,
 }
 
 impl Lexer {
+    /// A lexer for config id `config_id` (`@ID` lines), its `${_RANDOM}` seeded with `rng`
+    /// (odd).
+    fn new(config_id: &str, rng: u64) -> Lexer {
+        Lexer {
+            config_id: config_id.to_string(),
+            diags: Diagnostics::default(),
+            keys: Vec::new(),
+            defs: builtin_definitions(),
+            tokens: VecDeque::new(),
+            emitted: 0,
+            rng,
+            source_bytes: 0,
+            included: 0,
+            max_tokens: MAX_TOKENS,
+            exhausted: false,
+        }
+    }
+
+    /// Reports that the configuration is over a budget, once; everything after is skipped.
+    fn exhaust(&mut self, span: &Span, what: String) {
+        if !self.exhausted {
+            self.exhausted = true;
+            self.diags.error(
+                span,
+                format!("{what}; the rest of the configuration is not read (refused)"),
+            );
+        }
+    }
+
     /// Records the stream position of diagnostics found since the last token.
     fn assign_keys(&mut self) {
         let at = self.emitted;
@@ -350,6 +401,23 @@ impl Lexer {
     }
 
     fn push_token(&mut self, token: Token) {
+        if self.exhausted {
+            return;
+        }
+        if self.emitted >= self.max_tokens {
+            let span = match &token {
+                Token::Open(s) | Token::Close(s) => *s,
+                Token::Line(l) => *l.span(),
+            };
+            self.exhaust(
+                &span,
+                format!(
+                    "the configuration produces more than {} lines and braces",
+                    self.max_tokens
+                ),
+            );
+            return;
+        }
         self.assign_keys();
         self.tokens.push_back(token);
         self.emitted += 1;
@@ -374,8 +442,30 @@ impl Lexer {
         depth: usize,
         continuing: &mut Option<usize>,
     ) {
+        if self.exhausted {
+            return;
+        }
         let physical = physical.trim_end_matches(['\r', '\n']);
         let line = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        self.source_bytes += physical.len() + 1;
+        if self.source_bytes > MAX_SOURCE_BYTES {
+            let span = Pos { file, line }.span(1);
+            self.exhaust(
+                &span,
+                format!("the configuration is larger than {MAX_SOURCE_BYTES} bytes"),
+            );
+            return;
+        }
+        if physical.len() > MAX_LINE_BYTES {
+            self.diags.error(
+                &Pos { file, line }.span(1),
+                format!(
+                    "line of {} bytes is longer than the limit of {MAX_LINE_BYTES}; ignored",
+                    physical.len()
+                ),
+            );
+            return;
+        }
         if continuing.is_none() && self.plain_line(physical, file, line) {
             return;
         }
@@ -515,6 +605,13 @@ impl Lexer {
 
     /// Processes one decommented line. Returns the index of a multi-line definition that this
     /// line started, whose continuation lines follow.
+    ///
+    /// The text after each brace (keepalived's "line residue") is processed again as a line
+    /// of its own, so that an `include`, `@ID` or `$NAME=` right after a brace works as in
+    /// keepalived; that happens in this loop, one piece per round, so a line of thousands of
+    /// braces costs neither stack nor copies. The remaining lines of multi-line definitions
+    /// used at a piece's end follow the line, innermost piece first, one [`MAX_NESTING`]
+    /// level deeper.
     fn logical(
         &mut self,
         mut text: LText,
@@ -522,54 +619,95 @@ impl Lexer {
         depth: usize,
         nesting: usize,
     ) -> Option<usize> {
-        let mut queued: VecDeque<LText> = VecDeque::new();
-        let mut rounds = 0;
-        loop {
-            if text.first().map(|c| c.ch) == Some('@') {
-                match self.conditional(&text) {
-                    Some(rest) => text = rest,
-                    None => return None,
+        if nesting > MAX_NESTING {
+            let span = pos.span(text.first().map_or(1, |c| c.col));
+            self.diags.error(
+                &span,
+                format!(
+                    "~SEQ/~LST replication and multi-line definitions nest more than \
+                     {MAX_NESTING} deep; line ignored (does a definition use itself?)"
+                ),
+            );
+            return None;
+        }
+        let mut queues: Vec<VecDeque<LText>> = Vec::new();
+        let mut started = None;
+        let mut residue = false;
+        // The piece being processed is `text[at..]`: the residue after a brace is found by
+        // moving `at`, not by copying the rest of the line.
+        let mut at = 0;
+        'pieces: while !self.exhausted {
+            let mut queued: VecDeque<LText> = VecDeque::new();
+            let mut rounds = 0;
+            loop {
+                let here = &text[at..];
+                if here.first().map(|c| c.ch) == Some('@') {
+                    match self.conditional(here) {
+                        Some(rest) => (text, at) = (rest, 0),
+                        None => break 'pieces,
+                    }
+                }
+                let here = &text[at..];
+                if here.first().map(|c| c.ch) == Some('$')
+                    && let Some(def) = self.definition(here)
+                {
+                    match def {
+                        // A definition after a brace cannot continue on the next physical
+                        // lines.
+                        Some(d) if residue => self.defs[d].multiline = false,
+                        def => started = def,
+                    }
+                    break 'pieces;
+                }
+                if starts_with(here, "~SEQ") || starts_with(here, "~LST") {
+                    let here = here.to_vec();
+                    self.replicate(&here, pos, depth, nesting);
+                    break 'pieces;
+                }
+                if here.first().map(|c| c.ch) == Some('~') {
+                    break;
+                }
+                if !here.iter().any(|c| c.ch == '$') {
+                    break;
+                }
+                let Some((expanded, more)) = self.expand(here, pos) else {
+                    break;
+                };
+                (text, at) = (expanded, 0);
+                queued.extend(more);
+                rounds += 1;
+                let recheck =
+                    text.first().map(|c| c.ch) == Some('@') || text.iter().any(|c| c.ch == '$');
+                if !recheck || rounds > 16 {
+                    break;
                 }
             }
-            if text.first().map(|c| c.ch) == Some('$')
-                && let Some(started) = self.definition(&text)
-            {
-                return started;
-            }
-            if starts_with(&text, "~SEQ") || starts_with(&text, "~LST") {
-                self.replicate(&text, pos, depth, nesting);
-                return None;
-            }
-            if text.first().map(|c| c.ch) == Some('~') {
+            queues.push(queued);
+            let here = trim_start(&text[at..]);
+            let lead = text.len() - at - here.len();
+            let piece = trim(here);
+            if piece.is_empty() {
                 break;
             }
-            if !text.iter().any(|c| c.ch == '$') {
+            if let Some(check) = include_kind(piece) {
+                let piece = piece.to_vec();
+                self.include(&piece, check, pos, depth);
                 break;
             }
-            let Some((expanded, more)) = self.expand(&text, pos) else {
-                break;
-            };
-            text = expanded;
-            queued.extend(more);
-            rounds += 1;
-            let recheck =
-                text.first().map(|c| c.ch) == Some('@') || text.iter().any(|c| c.ch == '$');
-            if !recheck || rounds > 16 {
-                break;
+            match self.split_braces(piece, pos) {
+                Some(rest) => {
+                    at += lead + rest;
+                    residue = true;
+                }
+                None => break,
             }
         }
-        let text = trim(&text);
-        if !text.is_empty() {
-            if let Some(check) = include_kind(&text) {
-                self.include(&text, check, pos, depth);
-            } else {
-                self.split_braces(&text, pos, depth, nesting);
+        for queued in queues.into_iter().rev() {
+            for line in queued {
+                self.logical(line, pos, depth, nesting + 1);
             }
         }
-        for line in queued {
-            self.logical(line, pos, depth, nesting);
-        }
-        None
+        started
     }
 
     /// `@ID rest` / `@^ID rest`: the rest of the line if it applies to this config id.
@@ -588,7 +726,7 @@ impl Lexer {
         if matches == negated {
             return None;
         }
-        Some(trim(&text[end..]))
+        Some(trim(&text[end..]).to_vec())
     }
 
     /// `$NAME=value`: records the definition. Returns `None` if the line is not a definition,
@@ -681,6 +819,16 @@ impl Lexer {
             }
             let col = out[i].col;
             let (value, rest) = self.value_of(&reference, pos);
+            if out.len() - (reference.end - i) + value.len() > MAX_LINE_BYTES {
+                self.diags.error(
+                    &pos.span(col),
+                    format!(
+                        "parameter substitution would make the line longer than \
+                         {MAX_LINE_BYTES} bytes; line ignored"
+                    ),
+                );
+                return Some((Vec::new(), Vec::new()));
+            }
             let value_chars: LText = value.chars().map(|ch| LChar { ch, col }).collect();
             let stops = value.trim_start_matches([' ', '\t']).starts_with('~');
             out.splice(i..reference.end, value_chars);
@@ -802,6 +950,9 @@ impl Lexer {
     /// `~SEQ(...)`, `~SEQx(...)` and `~LST(...)`: define the variable(s) for each value and
     /// process the rest of the line once per value (keepalived `add_seq`, `add_lst`).
     fn replicate(&mut self, text: &[LChar], pos: &Pos, depth: usize, nesting: usize) {
+        if self.exhausted {
+            return;
+        }
         let s = text_of(text);
         let span = pos.span(text[0].col);
         let Some(close) = s.find(')') else {
@@ -836,6 +987,9 @@ impl Lexer {
             return;
         }
         for set in sets {
+            if self.exhausted {
+                return;
+            }
             for (name, value) in set {
                 self.set_definition(&name, value);
             }
@@ -980,6 +1134,17 @@ impl Lexer {
     }
 
     fn include_file(&mut self, file: PathBuf, span: &Span, check: IncludeCheck, depth: usize) {
+        if self.exhausted {
+            return;
+        }
+        self.included += 1;
+        if self.included > MAX_INCLUDED_FILES {
+            self.exhaust(
+                span,
+                format!("the configuration includes more than {MAX_INCLUDED_FILES} files"),
+            );
+            return;
+        }
         let report = |diags: &mut Diagnostics, message: String| {
             if check.readable {
                 diags.error(span, message);
@@ -1035,10 +1200,11 @@ impl Lexer {
         }
     }
 
-    /// Emits the text before the first brace outside double quotes, then the brace; the rest
-    /// of the line (keepalived's "line residue") goes through [`Lexer::logical`] again, so an
-    /// `include` or `@ID` right after a brace works as in keepalived.
-    fn split_braces(&mut self, text: &[LChar], pos: &Pos, depth: usize, nesting: usize) {
+    /// Emits the text before the first brace outside double quotes, then the brace, and
+    /// returns where the rest of the piece starts (keepalived's "line residue", which
+    /// [`Lexer::logical`] processes again), blanks skipped; `None` when the piece has no
+    /// brace (it is emitted whole) or nothing follows the brace.
+    fn split_braces(&mut self, text: &[LChar], pos: &Pos) -> Option<usize> {
         let mut quoted = false;
         let cut = text.iter().position(|c| {
             if c.ch == '"' {
@@ -1048,7 +1214,7 @@ impl Lexer {
         });
         let Some(cut) = cut else {
             self.emit_line(text, pos);
-            return;
+            return None;
         };
         if cut > 0 {
             self.emit_line(&text[..cut], pos);
@@ -1061,12 +1227,7 @@ impl Lexer {
             Token::Close(span)
         });
         let rest = trim_start(&text[cut + 1..]);
-        if !rest.is_empty()
-            && let Some(def) = self.logical(rest.to_vec(), pos, depth, nesting)
-        {
-            // A definition after a brace cannot continue on the next physical lines.
-            self.defs[def].multiline = false;
-        }
+        (!rest.is_empty()).then(|| text.len() - rest.len())
     }
 
     /// Splits a brace-free piece into words (keepalived `alloc_strvec_r`) and emits it.
@@ -1190,13 +1351,13 @@ fn trim_start(text: &[LChar]) -> &[LChar] {
     &text[start..]
 }
 
-fn trim(text: &[LChar]) -> LText {
+fn trim(text: &[LChar]) -> &[LChar] {
     let text = trim_start(text);
     let end = text
         .iter()
         .rposition(|c| !is_blank(c.ch))
         .map_or(0, |e| e + 1);
-    text[..end].to_vec()
+    &text[..end]
 }
 
 /// keepalived's `decomment`: drops a `#`/`!` comment outside double quotes, un-escapes `\#` and
@@ -1238,7 +1399,7 @@ fn decomment(chars: LText) -> (LText, bool) {
         }
         i += 1;
     }
-    let mut out = trim(&out);
+    let mut out = trim(&out).to_vec();
     if let Some(backslash) = continued {
         out.push(backslash);
     }
@@ -1543,15 +1704,7 @@ mod tests {
     }
 
     fn lexer() -> Lexer {
-        Lexer {
-            config_id: String::new(),
-            diags: Diagnostics::default(),
-            keys: Vec::new(),
-            defs: builtin_definitions(),
-            tokens: VecDeque::new(),
-            emitted: 0,
-            rng: 1,
-        }
+        Lexer::new("", 1)
     }
 
     /// The fast path for plain lines gives the same tokens (words, raw text, spans) as the
@@ -1805,5 +1958,82 @@ mod tests {
         let (t, cont) = decomment(locate("value \\"));
         assert_eq!(text_of(&t), "value\\");
         assert!(cont);
+    }
+
+    /// Hostile files found by hand (issue 11): each is refused with a message, using neither
+    /// deep recursion nor memory in proportion to the damage it asks for.
+    #[test]
+    fn thousands_of_braces_on_one_line_lex_iteratively() {
+        // A non-ASCII character or a trailing ` \` sends the line through the general path,
+        // which used to recurse once per brace with a copy of the rest (stack overflow at
+        // 20,000 braces on the main thread).
+        for tail in ["é", " \\"] {
+            let text = format!("global_defs {{\n{}{tail}\n", "}".repeat(50_000));
+            let (tokens, _) = lex(&text);
+            let closes = tokens
+                .iter()
+                .filter(|t| matches!(t, Token::Close(_)))
+                .count();
+            assert_eq!(closes, 50_000);
+        }
+        // The residue after each brace is still a line of its own.
+        let (tokens, _) = lex("$X=1\na { @^id b } e { f $X }\n");
+        assert_eq!(shape(&tokens), "a ; { ; b ; } ; e ; { ; f|1 ; }");
+    }
+
+    #[test]
+    fn a_self_referencing_multiline_definition_is_refused() {
+        let (_, d) = lex("$X=a \\\n$X\n\n$X\n");
+        assert!(d.has_errors());
+        assert!(
+            d.0.iter().any(|d| d.message.contains("nest more than")),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn long_lines_and_substitutions_past_the_limit_are_refused() {
+        let big = "a".repeat(MAX_LINE_BYTES + 1);
+        let (tokens, d) = lex(&format!("router_id {big}\nvrrp_version 3\n"));
+        assert!(
+            d.0.iter()
+                .any(|d| d.message.contains("longer than the limit")),
+            "{d:?}"
+        );
+        assert_eq!(
+            shape(&tokens),
+            "vrrp_version|3",
+            "the next line is still read"
+        );
+        // 1,000 references to a 60 KB value: refused at the first substitution that
+        // would overflow, not after building gigabytes.
+        let value = "v".repeat(60_000);
+        let refs = "$X ".repeat(1000);
+        let (_, d) = lex(&format!("$X={value}\nrouter_id {refs}\n"));
+        assert!(
+            d.0.iter()
+                .any(|d| d.message.contains("parameter substitution")),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn nested_replication_stops_at_the_token_budget() {
+        let text = "~SEQ(a,1,100000) ~SEQ(b,1,100000) x $a $b\n";
+        let mut stream = Stream::new(Path::new("test.conf"), text, "");
+        stream.lexer.max_tokens = 200_000;
+        let mut n = 0;
+        while stream.next().is_some() {
+            n += 1;
+            assert!(n <= 200_000, "more tokens than the budget");
+        }
+        let diags = stream.finish();
+        assert_eq!(n, 200_000);
+        assert!(
+            diags
+                .iter()
+                .any(|(_, d)| d.message.contains("more than 200000 lines")),
+            "{diags:?}"
+        );
     }
 }
