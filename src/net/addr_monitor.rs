@@ -62,7 +62,7 @@ impl AddrSet {
 pub fn spawn(tx: mpsc::Sender<AddrEvent>) -> Result<Vec<AddrEvent>, NetError> {
     let types = (libc::RTM_NEWADDR, libc::RTM_DELADDR);
     let groups = [RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR];
-    super::link_monitor::spawn_monitor("address monitor", &groups, types, tx, event)?;
+    super::link_monitor::spawn_monitor("address monitor", &groups, types, tx, decode_addr)?;
     let now = Netlink::new()?.all_addresses()?;
     Ok(now
         .into_iter()
@@ -74,8 +74,10 @@ pub fn spawn(tx: mpsc::Sender<AddrEvent>) -> Result<Vec<AddrEvent>, NetError> {
         .collect())
 }
 
-/// Decodes one `struct ifaddrmsg` into an event.
-fn event(bytes: &[u8], added: bool) -> Option<AddrEvent> {
+/// Decodes the body of one `RTM_NEWADDR` (`added`) or `RTM_DELADDR` message (`struct
+/// ifaddrmsg` and its attributes, linux/if_addr.h) into an event; `None` when it does not
+/// decode or carries no address. Never panics (fuzzed: fuzz/bodies.rs `rtnl`).
+pub fn decode_addr(bytes: &[u8], added: bool) -> Option<AddrEvent> {
     use neli::FromBytesWithInput;
     let msg = Ifaddrmsg::from_bytes_with_input(&mut Cursor::new(bytes), bytes.len()).ok()?;
     IfAddrEntry::of(&msg).map(|a| AddrEvent {

@@ -33,28 +33,26 @@ pub struct LinkEvent {
 ///
 /// Errors: [`NetError::Io`] when the socket cannot be opened or subscribed.
 pub fn spawn(tx: mpsc::Sender<LinkEvent>) -> Result<(), NetError> {
-    use neli::FromBytesWithInput;
     let types = (libc::RTM_NEWLINK, libc::RTM_DELLINK);
-    spawn_monitor(
-        "link monitor",
-        &[RTNLGRP_LINK],
-        types,
-        tx,
-        |bytes, is_new| {
-            let info =
-                Ifinfomsg::from_bytes_with_input(&mut Cursor::new(bytes), bytes.len()).ok()?;
-            let name = info.rtattrs().iter().find_map(|a| {
-                (*a.rta_type() == Ifla::Ifname).then(|| {
-                    let p = a.rta_payload().as_ref();
-                    let end = p.iter().position(|&b| b == 0).unwrap_or(p.len());
-                    String::from_utf8_lossy(&p[..end]).into_owned()
-                })
-            })?;
-            let flags = *info.ifi_flags();
-            let up = is_new && flags.contains(Iff::UP) && flags.contains(Iff::RUNNING);
-            Some(LinkEvent { name, up })
-        },
-    )
+    spawn_monitor("link monitor", &[RTNLGRP_LINK], types, tx, decode_link)
+}
+
+/// Decodes the body of one `RTM_NEWLINK` (`is_new`) or `RTM_DELLINK` message (`struct
+/// ifinfomsg` and its attributes, linux/rtnetlink.h) into an event; `None` when it does not
+/// decode or has no `IFLA_IFNAME`. Never panics (fuzzed: fuzz/bodies.rs `rtnl`).
+pub fn decode_link(bytes: &[u8], is_new: bool) -> Option<LinkEvent> {
+    use neli::FromBytesWithInput;
+    let info = Ifinfomsg::from_bytes_with_input(&mut Cursor::new(bytes), bytes.len()).ok()?;
+    let name = info.rtattrs().iter().find_map(|a| {
+        (*a.rta_type() == Ifla::Ifname).then(|| {
+            let p = a.rta_payload().as_ref();
+            let end = p.iter().position(|&b| b == 0).unwrap_or(p.len());
+            String::from_utf8_lossy(&p[..end]).into_owned()
+        })
+    })?;
+    let flags = *info.ifi_flags();
+    let up = is_new && flags.contains(Iff::UP) && flags.contains(Iff::RUNNING);
+    Some(LinkEvent { name, up })
 }
 
 /// Subscribes an rtnetlink socket to `groups` in the calling thread's network namespace and
