@@ -16,6 +16,15 @@
 //!   adds to the RFC's interval, independent of when in the advert cycle the kill fell.
 //!
 //! A daemon whose binary is missing is reported and skipped. Needs root and tcpdump.
+//!
+//! `FAILOVER_ADVERT_INT` sets the advert interval in seconds (e.g. `0.1` with VRRPv3).
+//!
+//! Then the steady state (skip with `FAILOVER_STEADY=0`): one node runs `FAILOVER_INSTANCES`
+//! (20) VRRPv3 instances as master with `FAILOVER_STEADY_INT` (0.05 s) adverts for
+//! `FAILOVER_STEADY_SECS` (20) s; the bench reports the daemon's CPU over that window
+//! (utime + stime of the process and, for keepalived, its VRRP child) and the intervals between
+//! consecutive adverts of each instance from a capture on the node's link (mean, and its
+//! deviation from the configured interval).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -40,7 +49,7 @@ fn median_max(mut v: Vec<f64>) -> Option<(f64, f64)> {
 
 fn cell(v: Vec<f64>, signed: bool) -> String {
     match median_max(v) {
-        Some((m, x)) if signed => format!("{m:+.0} / {x:+.0}"),
+        Some((m, x)) if signed => format!("{m:+.2} / {x:+.2}"),
         Some((m, x)) => format!("{m:.0} / {x:.0}"),
         None => "-".to_owned(),
     }
@@ -77,8 +86,10 @@ fn main() {
         return;
     }
     support::install_interrupt_handler();
+    let advert_int: f64 = env_number("FAILOVER_ADVERT_INT", 1.0);
     let s = Settings {
         version,
+        advert_int: std::time::Duration::from_secs_f64(advert_int),
         ..Settings::default()
     };
     println!(
@@ -115,7 +126,7 @@ fn main() {
                         o.kill_to_garp.map_or("-".into(), |t| format!("{t:.0} ms")),
                         o.last_advert_before_kill
                             .map_or("-".into(), |t| format!("{t:.0} ms")),
-                        o.overhead().map_or("-".into(), |t| format!("{t:+.0} ms")),
+                        o.overhead().map_or("-".into(), |t| format!("{t:+.2} ms")),
                     );
                     poll_costs.push(o.poll_cost.as_secs_f64() * 1e3);
                     ok.push(o);
@@ -175,4 +186,98 @@ fn main() {
         s.poll.as_millis(),
         poll_costs.iter().sum::<f64>() / poll_costs.len().max(1) as f64
     );
+    if env_number("FAILOVER_STEADY", 1u8) != 0 {
+        steady_state();
+    }
+}
+
+/// CPU (utime + stime, in clock ticks) of `pid`, 0 when it is gone.
+fn cpu_ticks(pid: u32) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // Fields after the command name (which may hold spaces): state is field 3; utime and
+    // stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|t| t.parse::<u64>().ok()).unwrap_or(0)
+}
+
+/// The daemon's processes: rkeepalived's one, or keepalived's parent and its VRRP child.
+fn daemon_pids(p: &support::Proc) -> Vec<u32> {
+    let mut pids = vec![p.pid];
+    if let Ok(child) = std::fs::read_to_string(p.dir().join("vrrp.pid")) {
+        pids.extend(child.trim().parse::<u32>().ok());
+    }
+    pids
+}
+
+fn steady_state() {
+    let instances: u8 = env_number("FAILOVER_INSTANCES", 20);
+    let int: f64 = env_number("FAILOVER_STEADY_INT", 0.05);
+    let secs: u64 = env_number("FAILOVER_STEADY_SECS", 20);
+    println!(
+        "\nsteady state: {instances} VRRPv3 instances, master, advert_int {int} s, {secs} s window"
+    );
+    println!(
+        "{:<12} {:>8} {:>12} {:>14} {:>12} {:>8}",
+        "daemon", "CPU %", "adverts", "mean int ms", "deviation", "p99 ms"
+    );
+    for daemon in Daemon::ALL {
+        if support::interrupted() || daemon.binary().is_err() {
+            continue;
+        }
+        let lan = support::Lan::new(&["a"]);
+        let mut conf = String::from("global_defs {\n  vrrp_garp_master_repeat 1\n}\n");
+        for k in 1..=instances {
+            conf += &format!(
+                "vrrp_instance VI_{k} {{\n  state MASTER\n  interface eth0\n  \
+                 virtual_router_id {k}\n  priority 200\n  version 3\n  advert_int {int}\n  \
+                 virtual_ipaddress {{\n    {}/24\n  }}\n}}\n",
+                lan.ip(100 + k)
+            );
+        }
+        let p = lan.node("a").spawn(daemon, &conf);
+        // Settle: every instance master and its start-up GARPs sent.
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        let cap = lan.capture("a", "ip proto 112");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let pids = daemon_pids(&p);
+        let before: u64 = pids.iter().map(|&pid| cpu_ticks(pid)).sum();
+        let t0 = std::time::Instant::now();
+        std::thread::sleep(std::time::Duration::from_secs(secs));
+        let after: u64 = pids.iter().map(|&pid| cpu_ticks(pid)).sum();
+        let wall = t0.elapsed().as_secs_f64();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let mut cap = cap;
+        cap.stop();
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        let cpu = (after - before) as f64 / hz / wall * 100.0;
+        let adverts = cap.adverts();
+        let mut intervals = Vec::new();
+        for k in 1..=instances {
+            let times: Vec<_> = adverts
+                .iter()
+                .filter(|a| a.vrid == k && a.priority > 0)
+                .map(|a| a.time)
+                .collect();
+            intervals.extend(times.windows(2).map(|w| support::ms_between(w[0], w[1])));
+        }
+        let n = intervals.len();
+        let mean = intervals.iter().sum::<f64>() / n.max(1) as f64;
+        intervals.sort_by(f64::total_cmp);
+        let p99 = intervals.get(n * 99 / 100).copied().unwrap_or(f64::NAN);
+        println!(
+            "{:<12} {:>8.2} {:>12} {:>14.3} {:>11.2}% {:>8.2}",
+            daemon.name(),
+            cpu,
+            adverts.len(),
+            mean,
+            (mean / (int * 1e3) - 1.0) * 100.0,
+            p99
+        );
+        drop(p);
+    }
 }

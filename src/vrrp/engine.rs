@@ -34,6 +34,7 @@ use tracing::{error, info, warn};
 
 mod dump;
 mod syncd;
+mod timer;
 mod tracking;
 
 /// Requests from the daemon to the engine.
@@ -656,16 +657,30 @@ impl Engine {
             let actions = self.instances[i].fsm.handle(now, Input::Startup);
             self.execute(i, actions).await;
         }
+        // The VRRP timers run on a timerfd (see `timer`): tokio's 1 ms wheel would make every
+        // advert and every Master_Down_Timer up to a millisecond late.
+        let timer = timer::DeadlineTimer::new()
+            .inspect_err(|e| warn!("precise timer unavailable ({e}); using the runtime's timer"))
+            .ok();
         loop {
             let deadline = self
                 .instances
                 .iter()
                 .filter_map(|r| r.fsm.next_deadline())
                 .min();
-            let sleep = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-                    None => std::future::pending().await,
+            let timer = timer.as_ref();
+            let sleep = async move {
+                match (deadline, timer) {
+                    (Some(d), Some(t)) => {
+                        if let Err(e) = t.sleep_until(d).await {
+                            warn!("precise timer failed ({e}); using the runtime's timer");
+                            tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await;
+                        }
+                    }
+                    (Some(d), None) => {
+                        tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await
+                    }
+                    (None, _) => std::future::pending().await,
                 }
             };
             tokio::select! {

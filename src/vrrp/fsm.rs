@@ -605,7 +605,7 @@ impl Instance {
     }
 
     fn adver_fired(&mut self, now: Instant, out: &mut Vec<Action>) {
-        self.adver_at = None;
+        let fired = self.adver_at.take().unwrap_or(now);
         if self.state != State::Master {
             return;
         }
@@ -624,7 +624,13 @@ impl Instance {
             });
             self.refresh_after = Some(now + self.cfg.garp.refresh);
         }
-        self.adver_at = Some(now + self.advert_interval().as_duration());
+        // The next advert is due one interval after this one was due, not after it was
+        // handled: rescheduling from `now` would add each wake-up's latency to every interval
+        // (a slow clock: 51.2 ms for advert_int 0.05). After a stall of more than an interval
+        // (a stopped process) the schedule restarts from now instead of sending a burst.
+        let interval = self.advert_interval().as_duration();
+        let next = fired + interval;
+        self.adver_at = Some(if next > now { next } else { now + interval });
     }
 
     /// keepalived vrrp_state_goto_master → vrrp_state_master_tx → vrrp_state_become_master:
@@ -939,6 +945,20 @@ mod tests {
         // 3.5 intervals late (GARP delay not yet due): one advert, next one a full interval on.
         assert_eq!(i.poll(t + 3500 * MS), vec![send(100)]);
         assert_eq!(i.next_deadline(), Some(t + 4500 * MS));
+    }
+
+    /// The Adver_Timer keeps its own schedule: an advert handled a little late does not push
+    /// the next one back (issue 11: adverts every 51.2 ms for advert_int 0.05).
+    #[test]
+    fn adverts_stay_on_schedule_when_handled_late() {
+        let t0 = Instant::now();
+        let (mut i, t) = master(cfg(), t0);
+        let due = i.next_deadline().unwrap();
+        assert_eq!(due, t + 1000 * MS);
+        assert_eq!(i.poll(due + 3 * MS), vec![send(100)]);
+        assert_eq!(i.next_deadline(), Some(due + 1000 * MS));
+        assert_eq!(i.poll(due + 1000 * MS + 999 * MS), vec![send(100)]);
+        assert_eq!(i.next_deadline(), Some(due + 2000 * MS));
     }
 
     #[test]
