@@ -119,8 +119,11 @@ pub fn dns(data: &[u8]) {
     let _ = rkeepalived::check::dns::check_response(id, data);
 }
 
+/// A target's body.
+pub type Body = fn(&[u8]);
+
 /// Every target by name, for the replay test.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Body)] = &[
     ("vrrp_ipv4", vrrp_ipv4),
     ("vrrp_ipv6", vrrp_ipv6),
     ("arp", arp),

@@ -46,6 +46,29 @@ pub fn main(cli: Cli) -> ExitCode {
     if let Some(log_file) = &cli.config_test {
         return config_test(&cli.use_file, &opts, log_file);
     }
+    let pidfile = cli
+        .pid
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_PIDFILE));
+    let supervised = crate::supervisor::Supervised::from_env();
+    if supervised.is_none() {
+        // This process becomes the supervisor; the daemon is its child (crate::supervisor).
+        init_logging(&cli);
+        if !cli.dont_fork
+            && let Err(e) = nix::unistd::daemon(false, false)
+        {
+            error!("cannot daemonize: {e}");
+            return ExitCode::from(1);
+        }
+        if let Err(msg) = write_pidfile(&pidfile) {
+            error!("{msg}");
+            return ExitCode::from(1);
+        }
+        let code = crate::supervisor::main(&cli, &pidfile);
+        let _ = std::fs::remove_file(&pidfile);
+        return code;
+    }
+    let supervised = supervised.expect("checked above");
     // Stop, reload and dump signals are held from here until their handlers exist, and then
     // delivered: a SIGTERM or SIGHUP while the config is read or the IPVS table programmed
     // neither kills the daemon half-way (their default action) nor is lost. This thread is
@@ -54,7 +77,12 @@ pub fn main(cli: Cli) -> ExitCode {
     // an empty mask.
     hold_signals(true);
     init_logging(&cli);
+    if !supervised.follow_supervisor() {
+        error!("the supervisor is gone; not starting");
+        return ExitCode::from(1);
+    }
     info!("Starting rkeepalived v{}", env!("CARGO_PKG_VERSION"));
+    let ledger = supervised.open_ledger();
     crate::timing::mark("logging");
     let loaded = match config::load(&cli.use_file, &opts) {
         Ok(l) => l,
@@ -77,19 +105,17 @@ pub fn main(cli: Cli) -> ExitCode {
     // keepalived: -P runs only VRRP, -C only the checker (IPVS) side.
     let run_ipvs = !cli.vrrp || cli.check;
     let ipvs_opts = (run_ipvs, cli.dont_release_ipvs);
-    if !cli.dont_fork
-        && let Err(e) = nix::unistd::daemon(false, false)
-    {
-        error!("cannot daemonize: {e}");
-        return ExitCode::from(1);
-    }
-    let pidfile = cli
-        .pid
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_PIDFILE));
-    if let Err(msg) = write_pidfile(&pidfile) {
-        error!("{msg}");
-        return ExitCode::from(1);
+    // The supervisor wrote the main pidfile; the daemon's own pid goes to keepalived's child
+    // pidfiles when they are asked for (-r for the VRRP side, -c for the checkers).
+    let child_pidfiles: Vec<PathBuf> = [&cli.vrrp_pid, &cli.checkers_pid]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+    for p in &child_pidfiles {
+        if let Err(msg) = write_pidfile(p) {
+            warn!("{msg}");
+        }
     }
     // One copy of the config, shared by the IPVS controller and the VRRP side.
     let config = std::sync::Arc::new(loaded.config);
@@ -108,13 +134,13 @@ pub fn main(cli: Cli) -> ExitCode {
             if let Some(p) = programmed {
                 p.release();
             }
-            let _ = std::fs::remove_file(&pidfile);
             return ExitCode::from(1);
         }
     };
     crate::timing::mark("runtime");
     let engine_opts = EngineOptions {
         dont_release_vrrp: cli.dont_release_vrrp,
+        ledger: ledger.clone(),
     };
     let code = runtime.block_on(async move {
         // Signal handlers first: a SIGTERM while the IPVS table is being programmed must still
@@ -153,7 +179,15 @@ pub fn main(cli: Cli) -> ExitCode {
         }
         code
     });
-    let _ = std::fs::remove_file(&pidfile);
+    for p in &child_pidfiles {
+        let _ = std::fs::remove_file(p);
+    }
+    // Everything was released (or kept on purpose with -V): nothing for the supervisor to do.
+    if let Some(l) = &ledger
+        && (code == ExitCode::SUCCESS || l.applied().is_empty())
+    {
+        l.remove();
+    }
     info!("Stopped rkeepalived");
     code
 }

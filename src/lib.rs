@@ -34,6 +34,7 @@ pub mod net;
 pub mod notify;
 pub mod script;
 pub mod status;
+pub mod supervisor;
 pub mod timing;
 pub mod vrrp;
 pub mod wire;

@@ -1245,7 +1245,7 @@ impl Lexer {
                 let Some(close) = text[i + 1..].iter().position(|c| c.ch == '"') else {
                     self.diags.error(
                         &pos.span(text[i].col),
-                        format!("Unmatched quote: '{}'", text_of(&text)),
+                        format!("Unmatched quote: '{}'", text_of(text)),
                     );
                     break;
                 };
@@ -1267,7 +1267,7 @@ impl Lexer {
             });
         }
         if !words.is_empty() {
-            self.push_token(Token::Line(Line::new(words, &text_of(&text))));
+            self.push_token(Token::Line(Line::new(words, &text_of(text))));
         }
     }
 }

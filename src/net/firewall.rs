@@ -49,18 +49,23 @@ pub enum FirewallError {
     Nft(String),
 }
 
+/// Carries out an `nft -f` batch ([`run_nft`]; tests record instead).
+pub type NftWriter = Box<dyn FnMut(&str) -> Result<(), FirewallError> + Send>;
+
 /// The owner of the drop tables: the VIPs currently blocked (counted per holder, since two
 /// instances may share a VIP), and which families' tables this process created.
 pub struct Firewall {
     cfg: FirewallConfig,
     /// Carries out an `nft -f` batch ([`run_nft`]; tests record instead).
-    writer: Box<dyn FnMut(&str) -> Result<(), FirewallError> + Send>,
+    writer: NftWriter,
     /// Blocked addresses with the number of instances holding each.
     blocked: std::collections::BTreeMap<Blocked, u32>,
     made_v4: bool,
     made_v6: bool,
     /// Set after the first failure so that the error is logged once.
     failed: bool,
+    /// Where the tables made are recorded for a survivor to delete ([`super::ledger`]).
+    ledger: Option<std::sync::Arc<super::ledger::Ledger>>,
 }
 
 impl Firewall {
@@ -70,10 +75,7 @@ impl Firewall {
     }
 
     /// A firewall whose batches go to `writer` instead of `nft`.
-    pub fn with_writer(
-        cfg: FirewallConfig,
-        writer: Box<dyn FnMut(&str) -> Result<(), FirewallError> + Send>,
-    ) -> Firewall {
+    pub fn with_writer(cfg: FirewallConfig, writer: NftWriter) -> Firewall {
         Firewall {
             cfg,
             writer,
@@ -81,7 +83,17 @@ impl Firewall {
             made_v4: false,
             made_v6: false,
             failed: false,
+            ledger: None,
         }
+    }
+
+    /// Records the tables this firewall creates and deletes in `ledger`.
+    pub fn with_ledger(
+        mut self,
+        ledger: Option<std::sync::Arc<super::ledger::Ledger>>,
+    ) -> Firewall {
+        self.ledger = ledger;
+        self
     }
 
     /// Drops traffic to/from `addrs` (an instance entering MASTER without Accept_Mode).
@@ -108,17 +120,27 @@ impl Firewall {
     /// Deletes the tables this process created (at exit).
     pub fn release(&mut self) {
         let mut script = String::new();
+        let mut families = Vec::new();
         for (made, family) in [(self.made_v4, "ip"), (self.made_v6, "ip6")] {
             if made {
                 script.push_str(&format!("delete table {family} {}\n", self.cfg.table));
+                families.push(family);
             }
         }
         self.made_v4 = false;
         self.made_v6 = false;
-        if !script.is_empty()
-            && let Err(e) = (self.writer)(&script)
-        {
-            warn!("cannot remove firewall tables: {e}");
+        if script.is_empty() {
+            return;
+        }
+        match (self.writer)(&script) {
+            Err(e) => warn!("cannot remove firewall tables: {e}"),
+            Ok(()) => {
+                if let Some(l) = &self.ledger {
+                    for family in families {
+                        l.removed_nft_table(family, &self.cfg.table);
+                    }
+                }
+            }
         }
     }
 
@@ -141,6 +163,13 @@ impl Firewall {
             Ok(()) => {
                 self.made_v4 |= v4;
                 self.made_v6 |= v6;
+                if let Some(l) = &self.ledger {
+                    for (made, family) in [(v4, "ip"), (v6, "ip6")] {
+                        if made {
+                            l.added_nft_table(family, &self.cfg.table);
+                        }
+                    }
+                }
             }
             Err(e) if !self.failed => {
                 self.failed = true;
@@ -250,7 +279,7 @@ pub fn table_v6(
 }
 
 /// Runs `nft -f -` with `script` on stdin.
-fn run_nft(script: &str) -> Result<(), FirewallError> {
+pub(super) fn run_nft(script: &str) -> Result<(), FirewallError> {
     let mut child = Command::new("nft")
         .args(["-f", "-"])
         .stdin(Stdio::piped())

@@ -21,6 +21,7 @@ use std::io;
 pub mod addr_monitor;
 pub mod firewall;
 pub mod garp;
+pub mod ledger;
 pub mod link_monitor;
 pub mod netlink;
 pub mod route;

@@ -41,7 +41,7 @@ pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 /// describe it: `<addr>/<prefix_len> [brd <brd>] [scope <scope>] [label <label>]`.
 ///
 /// Maps onto `struct ifaddrmsg` + attributes of `RTM_NEWADDR` / `RTM_DELADDR`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IfAddr {
     /// The address itself (`IFA_LOCAL` and `IFA_ADDRESS`).
     pub addr: IpAddr,
@@ -103,6 +103,9 @@ pub trait AddrOps {
 /// `Send + Sync`: requests are serialised by an internal mutex.
 pub struct Netlink {
     inner: Mutex<Inner>,
+    /// Where successful changes are recorded for a survivor to take back (see
+    /// [`super::ledger`]); `None` outside a supervised daemon.
+    ledger: Option<std::sync::Arc<super::ledger::Ledger>>,
 }
 
 struct Inner {
@@ -130,7 +133,19 @@ impl Netlink {
             .map_err(|e| NetError::io("set SO_RCVTIMEO on netlink socket", e))?;
         Ok(Netlink {
             inner: Mutex::new(Inner { sock, seq: 0 }),
+            ledger: None,
         })
+    }
+
+    /// Records every address, route, rule and link this handle adds or removes in `ledger`.
+    pub fn with_ledger(mut self, ledger: Option<std::sync::Arc<super::ledger::Ledger>>) -> Netlink {
+        self.ledger = ledger;
+        self
+    }
+
+    /// The ledger changes are recorded in, if any.
+    pub(super) fn ledger(&self) -> Option<&super::ledger::Ledger> {
+        self.ledger.as_deref()
     }
 
     /// Looks up interface `name` with `RTM_GETLINK` (by `IFLA_IFNAME`).
@@ -361,9 +376,13 @@ impl AddrOps for Netlink {
         );
         let msg = Self::addr_msg(&op, ifindex, addr, true)?;
         match self.request(&op, Rtm::Newaddr, NlmF::CREATE | NlmF::EXCL, msg) {
-            Err(e) if e.errno() == Some(libc::EEXIST) => Ok(()),
-            other => other.map(drop),
+            Err(e) if e.errno() == Some(libc::EEXIST) => {}
+            other => other.map(drop)?,
         }
+        if let Some(l) = self.ledger() {
+            l.added_addr(ifindex, addr);
+        }
+        Ok(())
     }
 
     fn del_addr(&self, ifindex: u32, addr: &IfAddr) -> Result<(), NetError> {
@@ -373,9 +392,13 @@ impl AddrOps for Netlink {
         );
         let msg = Self::addr_msg(&op, ifindex, addr, false)?;
         match self.request(&op, Rtm::Deladdr, NlmF::empty(), msg) {
-            Err(e) if e.errno() == Some(libc::EADDRNOTAVAIL) => Ok(()),
-            other => other.map(drop),
+            Err(e) if e.errno() == Some(libc::EADDRNOTAVAIL) => {}
+            other => other.map(drop)?,
         }
+        if let Some(l) = self.ledger() {
+            l.removed_addr(ifindex, addr);
+        }
+        Ok(())
     }
 }
 

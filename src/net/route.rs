@@ -46,7 +46,7 @@ mod fra {
 }
 
 /// The kind of a route (`rtm_type`, `RTN_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RouteType {
     Unicast,
     Blackhole,
@@ -56,7 +56,7 @@ pub enum RouteType {
 }
 
 /// One route, resolved to interface indexes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Route {
     /// Destination prefix (`RTA_DST` + `rtm_dst_len`); `/0` is the default route.
     pub dst: IpAddr,
@@ -79,7 +79,7 @@ pub struct Route {
 }
 
 /// One policy rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rule {
     /// The rule's address family: taken from `from`/`to`, IPv4 when it has neither.
     pub family_v6: bool,
@@ -290,8 +290,11 @@ impl Netlink {
             route.dst, route.dst_len, route.table
         );
         let msg = route.message(&op, false)?;
-        self.request(&op, Rtm::Newroute, NlmF::CREATE | NlmF::REPLACE, msg)
-            .map(drop)
+        self.request(&op, Rtm::Newroute, NlmF::CREATE | NlmF::REPLACE, msg)?;
+        if let Some(l) = self.ledger() {
+            l.added_route(route);
+        }
+        Ok(())
     }
 
     /// Removes `route`; a route that is already gone is not an error.
@@ -302,9 +305,13 @@ impl Netlink {
         );
         let msg = route.message(&op, true)?;
         match self.request(&op, Rtm::Delroute, NlmF::empty(), msg) {
-            Err(e) if e.errno() == Some(libc::ESRCH) => Ok(()),
-            other => other.map(drop),
+            Err(e) if e.errno() == Some(libc::ESRCH) => {}
+            other => other.map(drop)?,
         }
+        if let Some(l) = self.ledger() {
+            l.removed_route(route);
+        }
+        Ok(())
     }
 
     /// Adds `rule`; an identical rule already present is not an error.
@@ -312,9 +319,13 @@ impl Netlink {
         let op = format!("RTM_NEWRULE {rule:?}");
         let msg = rule.message(&op)?;
         match self.request(&op, Rtm::Newrule, NlmF::CREATE | NlmF::EXCL, msg) {
-            Err(e) if e.errno() == Some(libc::EEXIST) => Ok(()),
-            other => other.map(drop),
+            Err(e) if e.errno() == Some(libc::EEXIST) => {}
+            other => other.map(drop)?,
         }
+        if let Some(l) = self.ledger() {
+            l.added_rule(rule);
+        }
+        Ok(())
     }
 
     /// Removes `rule`; a rule that is already gone is not an error.
@@ -322,9 +333,13 @@ impl Netlink {
         let op = format!("RTM_DELRULE {rule:?}");
         let msg = rule.message(&op)?;
         match self.request(&op, Rtm::Delrule, NlmF::empty(), msg) {
-            Err(e) if matches!(e.errno(), Some(libc::ENOENT) | Some(libc::ESRCH)) => Ok(()),
-            other => other.map(drop),
+            Err(e) if matches!(e.errno(), Some(libc::ENOENT) | Some(libc::ESRCH)) => {}
+            other => other.map(drop)?,
         }
+        if let Some(l) = self.ledger() {
+            l.removed_rule(rule);
+        }
+        Ok(())
     }
 }
 

@@ -83,6 +83,9 @@ impl Netlink {
             .map_err(|e| codec(e.to_string()))?;
         self.request(&op, Rtm::Newlink, NlmF::CREATE | NlmF::EXCL, msg)?;
         let ifindex = self.link(name)?.ifindex;
+        if let Some(l) = self.ledger() {
+            l.added_link(ifindex);
+        }
         // The kernel refuses IFLA_AF_SPEC/AF_INET6 before the device exists (EAFNOSUPPORT), so
         // the address generation mode is set on the new, still down, link; then it goes up
         // without ever getting a link-local address of its own.
@@ -136,9 +139,13 @@ impl Netlink {
                 detail: e.to_string(),
             })?;
         match self.request(&op, Rtm::Dellink, NlmF::empty(), msg) {
-            Err(e) if e.errno() == Some(libc::ENODEV) => Ok(()),
-            other => other.map(drop),
+            Err(e) if e.errno() == Some(libc::ENODEV) => {}
+            other => other.map(drop)?,
         }
+        if let Some(l) = self.ledger() {
+            l.removed_link(ifindex);
+        }
+        Ok(())
     }
 }
 

@@ -57,6 +57,10 @@ pub enum Control {
 pub struct EngineOptions {
     /// `-V/--dont-release-vrrp`: leave VIPs in place on exit.
     pub dont_release_vrrp: bool,
+    /// Where every address, route, rule, VMAC and nftables table the engine applies is
+    /// recorded, so that the supervisor can take them back if this process dies (see
+    /// [`crate::net::ledger`]).
+    pub ledger: Option<Arc<crate::net::ledger::Ledger>>,
 }
 
 /// Errors that stop the engine from starting.
@@ -270,7 +274,10 @@ impl Engine {
     /// Resolves interfaces and addresses, opens sockets and builds every instance of `config`.
     /// An instance that cannot start (missing interface, no IPv4 address) is logged and skipped.
     pub fn new(config: &Config, opts: EngineOptions) -> Result<Engine, EngineError> {
-        let netlink = Netlink::new().map_err(|e| EngineError::Netlink(e.to_string()))?;
+        let ledger = opts.ledger.clone();
+        let netlink = Netlink::new()
+            .map_err(|e| EngineError::Netlink(e.to_string()))?
+            .with_ledger(ledger.clone());
         let garp = PacketSocket::open().map_err(|e| EngineError::Garp(e.to_string()))?;
         let default_run_as = match &config.global.script_user {
             Some(u) => match script::resolve_user(u) {
@@ -317,7 +324,7 @@ impl Engine {
             vmacs: Vec::new(),
             sysctls: Default::default(),
             statics: Statics::default(),
-            firewall: Firewall::new(config.global.nftables.clone()),
+            firewall: Firewall::new(config.global.nftables.clone()).with_ledger(ledger),
             syncd: None,
         };
         engine.statics = engine.set_statics(config);

@@ -1,0 +1,253 @@
+//! What this process has applied to the kernel, kept in a file so that whoever outlives it can
+//! take it back: the supervisor when the daemon dies by a signal or a panic, or the next
+//! daemon when the whole process tree was killed (issue 11).
+//!
+//! keepalived gets the same from its process tree: when the parent dies, the VRRP child's
+//! parent-death signal makes it release its VIPs. A daemon killed with SIGKILL cannot release
+//! anything itself; the record lets the survivor do it without reading the configuration
+//! again (which may have changed since).
+//!
+//! The record lists VIPs and other addresses (`virtual_ipaddress`, `static_ipaddress`), routes
+//! and rules (`virtual_routes`/`virtual_rules`, `static_*`), VMAC links and the nftables tables
+//! the daemon created. [`Ledger`] rewrites the file (to a temporary name, then `rename`) after
+//! each change, which happen only on state changes, never per advert. IPVS rows are not
+//! listed: the restarted daemon reconciles the table by difference, so a real server keeps its
+//! connections across a daemon crash.
+
+use serde::{Deserialize, Serialize};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use super::netlink::{AddrOps, IfAddr, Netlink};
+use super::route::{Route, Rule};
+
+/// Everything applied and not yet taken back.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    /// `(ifindex, address)`.
+    pub addrs: Vec<(u32, IfAddr)>,
+    pub routes: Vec<Route>,
+    pub rules: Vec<Rule>,
+    /// Interface indexes of VMAC (macvlan) links the daemon created.
+    pub links: Vec<u32>,
+    /// nftables tables created, as `(family, name)`: `("ip", "keepalived")`.
+    pub nft_tables: Vec<(String, String)>,
+}
+
+impl Applied {
+    /// Nothing recorded.
+    pub fn is_empty(&self) -> bool {
+        self == &Applied::default()
+    }
+
+    /// One line for the log: `3 addresses, 1 route, 0 rules, 0 links, 1 nftables table`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} address(es), {} route(s), {} rule(s), {} VMAC link(s), {} nftables table(s)",
+            self.addrs.len(),
+            self.routes.len(),
+            self.rules.len(),
+            self.links.len(),
+            self.nft_tables.len()
+        )
+    }
+}
+
+fn insert<T: PartialEq + Clone>(v: &mut Vec<T>, x: &T) -> bool {
+    if v.contains(x) {
+        false
+    } else {
+        v.push(x.clone());
+        true
+    }
+}
+
+fn remove<T: PartialEq>(v: &mut Vec<T>, x: &T) -> bool {
+    let before = v.len();
+    v.retain(|y| y != x);
+    v.len() != before
+}
+
+/// The record of one running daemon, kept in `path`.
+#[derive(Debug)]
+pub struct Ledger {
+    path: PathBuf,
+    applied: Mutex<Applied>,
+}
+
+impl Ledger {
+    /// Starts an empty record in `path` (replacing what is there: read it with
+    /// [`Ledger::load`] and release it first).
+    ///
+    /// Errors: the file cannot be written.
+    pub fn create(path: &Path) -> std::io::Result<Ledger> {
+        let ledger = Ledger {
+            path: path.to_owned(),
+            applied: Mutex::new(Applied::default()),
+        };
+        ledger.persist(&Applied::default())?;
+        Ok(ledger)
+    }
+
+    /// The record left in `path`, if there is one that reads.
+    pub fn load(path: &Path) -> Option<Applied> {
+        let text = std::fs::read_to_string(path).ok()?;
+        match serde_json::from_str(&text) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                tracing::warn!("{}: unreadable state record ({e}); ignored", path.display());
+                None
+            }
+        }
+    }
+
+    /// Removes the record at a clean exit (everything was released by the daemon itself).
+    pub fn remove(&self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+
+    /// What is recorded now.
+    pub fn applied(&self) -> Applied {
+        self.applied
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn change(&self, f: impl FnOnce(&mut Applied) -> bool) {
+        let mut applied = self.applied.lock().unwrap_or_else(|e| e.into_inner());
+        if f(&mut applied)
+            && let Err(e) = self.persist(&applied)
+        {
+            tracing::warn!("cannot write state record {}: {e}", self.path.display());
+        }
+    }
+
+    fn persist(&self, applied: &Applied) -> std::io::Result<()> {
+        let tmp = self.path.with_extension("tmp");
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        f.write_all(&serde_json::to_vec(applied).map_err(std::io::Error::other)?)?;
+        std::fs::rename(&tmp, &self.path)
+    }
+
+    pub fn added_addr(&self, ifindex: u32, addr: &IfAddr) {
+        self.change(|a| insert(&mut a.addrs, &(ifindex, addr.clone())));
+    }
+    pub fn removed_addr(&self, ifindex: u32, addr: &IfAddr) {
+        self.change(|a| remove(&mut a.addrs, &(ifindex, addr.clone())));
+    }
+    pub fn added_route(&self, r: &Route) {
+        self.change(|a| insert(&mut a.routes, r));
+    }
+    pub fn removed_route(&self, r: &Route) {
+        self.change(|a| remove(&mut a.routes, r));
+    }
+    pub fn added_rule(&self, r: &Rule) {
+        self.change(|a| insert(&mut a.rules, r));
+    }
+    pub fn removed_rule(&self, r: &Rule) {
+        self.change(|a| remove(&mut a.rules, r));
+    }
+    pub fn added_link(&self, ifindex: u32) {
+        self.change(|a| insert(&mut a.links, &ifindex));
+    }
+    pub fn removed_link(&self, ifindex: u32) {
+        self.change(|a| remove(&mut a.links, &ifindex));
+    }
+    pub fn added_nft_table(&self, family: &str, table: &str) {
+        self.change(|a| insert(&mut a.nft_tables, &(family.to_owned(), table.to_owned())));
+    }
+    pub fn removed_nft_table(&self, family: &str, table: &str) {
+        self.change(|a| remove(&mut a.nft_tables, &(family.to_owned(), table.to_owned())));
+    }
+}
+
+/// Takes back everything in `applied`: routes and rules first, then addresses, links and
+/// nftables tables (the order of a graceful stop). Each failure is logged and the rest still
+/// released; returns how many items could not be removed.
+pub fn release(applied: &Applied) -> usize {
+    let mut failed = 0;
+    let netlink = match Netlink::new() {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!("cannot release what the daemon left: {e}");
+            return applied.addrs.len() + applied.routes.len() + applied.rules.len();
+        }
+    };
+    let mut log = |what: String, r: Result<(), super::NetError>| {
+        if let Err(e) = r {
+            failed += 1;
+            tracing::warn!("cannot remove {what}: {e}");
+        }
+    };
+    for r in &applied.routes {
+        log(
+            format!("route {}/{}", r.dst, r.dst_len),
+            netlink.del_route(r),
+        );
+    }
+    for r in &applied.rules {
+        log(format!("rule {r:?}"), netlink.del_rule(r));
+    }
+    for (ifindex, a) in &applied.addrs {
+        log(
+            format!("address {}/{} on ifindex {ifindex}", a.addr, a.prefix_len),
+            netlink.del_addr(*ifindex, a),
+        );
+    }
+    for ifindex in &applied.links {
+        log(
+            format!("VMAC link {ifindex}"),
+            netlink.delete_link(*ifindex),
+        );
+    }
+    if !applied.nft_tables.is_empty() {
+        let script: String = applied
+            .nft_tables
+            .iter()
+            .map(|(family, table)| format!("delete table {family} {table}\n"))
+            .collect();
+        if let Err(e) = super::firewall::run_nft(&script) {
+            failed += 1;
+            tracing::warn!("cannot remove nftables tables: {e}");
+        }
+    }
+    failed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_record_follows_changes_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        let l = Ledger::create(&path).unwrap();
+        assert_eq!(Ledger::load(&path), Some(Applied::default()));
+        let a = IfAddr {
+            addr: "10.0.0.1".parse().unwrap(),
+            prefix_len: 24,
+            brd: None,
+            scope: 0,
+            label: None,
+            peer: None,
+        };
+        l.added_addr(3, &a);
+        l.added_addr(3, &a);
+        l.added_nft_table("ip", "keepalived");
+        let got = Ledger::load(&path).unwrap();
+        assert_eq!(got.addrs, vec![(3, a.clone())]);
+        assert_eq!(got.nft_tables, vec![("ip".into(), "keepalived".into())]);
+        l.removed_addr(3, &a);
+        l.removed_nft_table("ip", "keepalived");
+        assert!(Ledger::load(&path).unwrap().is_empty());
+        l.remove();
+        assert_eq!(Ledger::load(&path), None);
+    }
+}
