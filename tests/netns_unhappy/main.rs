@@ -12,5 +12,6 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod chaos;
 mod common;
 mod process_death;

@@ -31,6 +31,7 @@
 
 pub mod failover;
 pub mod pcap;
+pub mod soak;
 pub mod vm;
 
 use std::ffi::OsString;
