@@ -281,9 +281,8 @@ impl Engine {
             },
             None => None,
         };
-        // enable_script_security: unsafe scripts are disabled before anything uses them.
-        let secured = script::secure_config(config, default_run_as);
-        let config = &secured;
+        // The script policy (users, enable_script_security, missing files) was applied when
+        // the config was loaded (`script::policy::apply`): what is left may run.
         let na = if config
             .vrrp_instances
             .iter()
