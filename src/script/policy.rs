@@ -126,8 +126,9 @@ impl<'a> Pass<'a> {
             && config.global.script_user.is_none()
             && !matches!(default, Default::User(..))
         {
+            let first = config.scripts().next().map(|c| c.span).unwrap_or_default();
             diags.warn(
-                &Span::default(),
+                &first,
                 format!("Script user '{DEFAULT_SCRIPT_USER}' does not exist"),
             );
         }

@@ -17,7 +17,7 @@ pub use types::{Centiseconds, Priority, Version, Vrid};
 /// `Non-existent interface specified in configuration`. The daemon itself starts such an
 /// instance in FAULT and waits for the interface (see the engine).
 pub fn missing_interfaces(config: &crate::config::Config) -> Vec<crate::config::Diagnostic> {
-    use crate::config::{Diagnostics, Span};
+    use crate::config::Diagnostics;
     let exists = |name: &str| nix::net::if_::if_nametoindex(name).is_ok();
     let mut d = Diagnostics::default();
     for inst in &config.vrrp_instances {
@@ -46,9 +46,9 @@ pub fn missing_interfaces(config: &crate::config::Config) -> Vec<crate::config::
             }
         }
     }
-    if !d.0.is_empty() {
+    if let Some(last) = d.0.last().map(|l| l.span) {
         d.error(
-            &Span::default(),
+            &last,
             "Non-existent interface specified in configuration",
         );
     }

@@ -443,7 +443,10 @@ impl Engine {
                     *w,
                 )
             });
-            let tracked = track::effective_priority_all(rt.cfg.priority, scripts.chain(extra));
+            let mut tracked =
+                track::effective_priority_all(rt.cfg.priority, scripts.chain(extra));
+            // An instance parked for its interface or source address stays in FAULT.
+            tracked.fault |= rt.parked.is_some();
             let before = rt.last_tracked;
             self.instances[i].last_tracked = tracked;
             if tracked.priority != before.priority {
@@ -468,6 +471,11 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// The fault last fed to instance `i` (directly or through its group).
+    pub(super) fn trk_own_fault(&self, i: usize) -> bool {
+        self.trk.own_fault.get(i).copied().unwrap_or(false)
     }
 
     /// Before the instances start: the groups report BACKUP, and the initial tracker values
