@@ -92,7 +92,9 @@ pub const SECURITY_VIOLATION: &str =
 impl Loaded {
     /// The exit status of `keepalived -t` for this config, as documented in keepalived(8):
     /// [`EXIT_CONFIG_ERRORS`] if any error was reported; else [`EXIT_CONFIG_SCRIPT_SECURITY`] if
-    /// a script is configured (`vrrp_script`, any `notify*`) while `enable_script_security` is
+    /// a script is configured (`vrrp_script`, any `notify*`, or a check script: IPVS
+    /// `notify_up`/`notify_down`, `quorum_up`/`quorum_down`, `MISC_CHECK`) while
+    /// `enable_script_security` is
     /// off (the load has then already emitted [`SECURITY_VIOLATION`] once); else
     /// [`EXIT_CONFIG_OK`].
     ///
@@ -111,7 +113,8 @@ impl Loaded {
 }
 
 fn scripts_without_security(config: &Config) -> bool {
-    !config.global.enable_script_security && config.scripts().next().is_some()
+    !config.global.enable_script_security
+        && (config.scripts().next().is_some() || config.has_check_scripts())
 }
 
 /// Reads `path` (and its includes) into a [`Loaded`]. Errors in lines are diagnostics;

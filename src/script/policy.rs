@@ -44,6 +44,10 @@ use crate::config::{Diagnostics, Loaded, Span};
 /// keepalived's default script user when `script_user` is not given.
 pub const DEFAULT_SCRIPT_USER: &str = "keepalived_script";
 
+/// keepalived's warning when check scripts (IPVS side) run without `enable_script_security`.
+pub const CHECK_SECURITY_VIOLATION: &str =
+    "SECURITY VIOLATION - check scripts are being executed but script_security not enabled.";
+
 /// How a user name is resolved (the system's user database; tests substitute their own).
 pub type Lookup<'a> = &'a dyn Fn(&ScriptUser) -> Result<RunAs, ScriptError>;
 
@@ -102,10 +106,7 @@ impl<'a> Pass<'a> {
             Some(u) => match lookup(u) {
                 Ok(r) => Default::User(u.clone(), r),
                 Err(_) => {
-                    diags.error(
-                        &Span::default(),
-                        "Error setting global script uid/gid",
-                    );
+                    diags.error(&Span::default(), "Error setting global script uid/gid");
                     Default::None
                 }
             },
@@ -121,12 +122,16 @@ impl<'a> Pass<'a> {
                 }
             }
         };
-        let has_scripts = config.scripts().next().is_some() || has_ipvs_scripts(config);
+        let has_scripts = config.scripts().next().is_some() || config.has_check_scripts();
         if has_scripts
             && config.global.script_user.is_none()
             && !matches!(default, Default::User(..))
         {
-            let first = config.scripts().next().map(|c| c.span).unwrap_or_default();
+            let first = config
+                .scripts()
+                .next()
+                .map(|c| c.span)
+                .unwrap_or_else(|| first_check_span(config).unwrap_or_default());
             diags.warn(
                 &first,
                 format!("Script user '{DEFAULT_SCRIPT_USER}' does not exist"),
@@ -213,6 +218,12 @@ impl<'a> Pass<'a> {
         if let Default::User(u, _) = &self.default {
             c.global.script_user = Some(u.clone());
         }
+        if !self.security && c.has_check_scripts() {
+            self.diags.warn(
+                &first_check_span(c).unwrap_or_default(),
+                CHECK_SECURITY_VIOLATION,
+            );
+        }
     }
 
     fn notify(&mut self, n: &mut Notify) {
@@ -270,10 +281,14 @@ impl<'a> Pass<'a> {
                             format!("Unable to set default user for vrrp script {label} - removing")
                         }
                         Kind::Misc => {
-                            format!("Unable to set default user for misc script {program} - removing")
+                            format!(
+                                "Unable to set default user for misc script {program} - removing"
+                            )
                         }
                         Kind::Notify => {
-                            format!("Failed to set default user for notify script {program} - ignoring")
+                            format!(
+                                "Failed to set default user for notify script {program} - ignoring"
+                            )
                         }
                     };
                     self.diags.error(&cmd.span, msg);
@@ -282,7 +297,8 @@ impl<'a> Pass<'a> {
             },
         };
         let Some(path) = find_program(&program) else {
-            let sev_missing = format!("Script {program} cannot be accessed - No such file or directory");
+            let sev_missing =
+                format!("Script {program} cannot be accessed - No such file or directory");
             match kind {
                 Kind::Notify => self.diags.warn(&cmd.span, sev_missing),
                 Kind::Track => {
@@ -358,18 +374,281 @@ pub fn find_program(program: &str) -> Option<String> {
         .map(|p| p.display().to_string())
 }
 
-fn has_ipvs_scripts(c: &Config) -> bool {
-    c.ipvs.virtual_servers.iter().any(|vs| {
-        vs.health.quorum_up.is_some()
-            || vs.health.quorum_down.is_some()
-            || vs.real_servers.iter().any(|rs| {
-                rs.health.notify_up.is_some()
-                    || rs.health.notify_down.is_some()
-                    || rs
-                        .health
-                        .checkers
-                        .iter()
-                        .any(|c| matches!(c.kind, CheckerKind::Misc { .. }))
+/// Where the first check script (IPVS side) of `c` was written.
+fn first_check_span(c: &Config) -> Option<Span> {
+    c.ipvs.virtual_servers.iter().find_map(|vs| {
+        let own = [&vs.health.quorum_up, &vs.health.quorum_down]
+            .into_iter()
+            .flatten()
+            .map(|cmd| cmd.span)
+            .next();
+        own.or_else(|| {
+            vs.real_servers.iter().find_map(|rs| {
+                [&rs.health.notify_up, &rs.health.notify_down]
+                    .into_iter()
+                    .flatten()
+                    .map(|cmd| cmd.span)
+                    .next()
+                    .or_else(|| {
+                        rs.health
+                            .checkers
+                            .iter()
+                            .find(|ck| matches!(ck.kind, CheckerKind::Misc { .. }))
+                            .map(|ck| ck.span)
+                    })
             })
+        })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{LoadOptions, Severity, load_str};
+    use nix::unistd::{Gid, Uid};
+
+    /// A user database with root, nobody and (when `ks`) keepalived_script.
+    fn users(ks: bool) -> impl Fn(&ScriptUser) -> Result<RunAs, ScriptError> {
+        move |u: &ScriptUser| {
+            let id = match u.user.as_str() {
+                "root" => 0,
+                "nobody" => 65534,
+                DEFAULT_SCRIPT_USER if ks => 999,
+                other => return Err(ScriptError::UnknownUser(other.into())),
+            };
+            Ok(RunAs {
+                uid: Uid::from_raw(id),
+                gid: Gid::from_raw(id),
+            })
+        }
+    }
+
+    fn conf(global: &str, script: &str, misc: &str) -> String {
+        format!(
+            "global_defs {{\n{global}\n}}\n\
+             vrrp_script chk {{\n  script \"{script} chk\"\n  weight -20\n}}\n\
+             vrrp_instance VI_1 {{\n  interface eth0\n  virtual_router_id 51\n  priority 100\n\
+               virtual_ipaddress {{ 10.0.0.1 }}\n  track_script {{ chk }}\n\
+               notify_master \"/bin/true master\"\n  notify_backup \"/bin/true backup\" nobody\n}}\n\
+             virtual_server 10.0.0.1 80 {{\n  lb_algo rr\n  protocol TCP\n\
+               quorum_up \"/bin/true up\"\n\
+               real_server 10.0.0.2 80 {{\n    notify_down \"/bin/true down\"\n\
+                 MISC_CHECK {{\n      misc_path \"{misc}\"\n    }}\n  }}\n}}\n"
+        )
+    }
+
+    fn run(text: &str, ks: bool) -> Loaded {
+        let l = load_str(
+            std::path::Path::new("/t/keepalived.conf"),
+            text,
+            &LoadOptions::default(),
+        );
+        apply_with(l, &users(ks))
+    }
+
+    fn has(l: &Loaded, sev: Severity, text: &str) -> bool {
+        l.diagnostics
+            .0
+            .iter()
+            .any(|d| d.severity == sev && d.message == text)
+    }
+
+    fn misc_count(c: &Config) -> usize {
+        c.ipvs.virtual_servers[0].real_servers[0]
+            .health
+            .checkers
+            .len()
+    }
+
+    #[test]
+    fn security_without_any_user_refuses_commands_that_have_none() {
+        let l = run(
+            &conf("  enable_script_security", "/bin/true", "/bin/true"),
+            false,
+        );
+        let c = &l.config;
+        assert!(c.vrrp_scripts.is_empty());
+        assert!(c.vrrp_instances[0].track_script.is_empty());
+        let n = &c.vrrp_instances[0].notify;
+        assert!(
+            n.master.is_none(),
+            "notify_master without user must be dropped"
+        );
+        let backup = n.backup.as_ref().expect("notify_backup has its own user");
+        assert_eq!(backup.user.as_ref().unwrap().user, "nobody");
+        let vs = &c.ipvs.virtual_servers[0];
+        assert!(vs.health.quorum_up.is_none());
+        assert!(vs.real_servers[0].health.notify_down.is_none());
+        assert_eq!(misc_count(c), 0);
+        for line in [
+            "Unable to set default user keepalived_script for script",
+            "Unable to set default user for vrrp script chk - removing",
+            "Failed to set default user for notify script /bin/true - ignoring",
+            "Unable to set default user for misc script /bin/true - removing",
+        ] {
+            assert!(
+                has(&l, Severity::Error, line),
+                "no {line:?}: {:?}",
+                l.diagnostics
+            );
+        }
+        assert!(has(
+            &l,
+            Severity::Warning,
+            "(VI_1) track script chk not found, ignoring..."
+        ));
+    }
+
+    #[test]
+    fn keepalived_script_user_is_the_default_when_it_exists() {
+        let l = run(&conf("", "/bin/true", "/bin/true"), true);
+        let c = &l.config;
+        assert_eq!(
+            c.vrrp_scripts["chk"].user.as_ref().unwrap().user,
+            DEFAULT_SCRIPT_USER
+        );
+        let master = c.vrrp_instances[0].notify.master.as_ref().unwrap();
+        assert_eq!(master.user.as_ref().unwrap().user, DEFAULT_SCRIPT_USER);
+        let vs = &c.ipvs.virtual_servers[0];
+        let up = vs.health.quorum_up.as_ref().unwrap();
+        assert_eq!(up.user.as_ref().unwrap().user, DEFAULT_SCRIPT_USER);
+        let CheckerKind::Misc { user, .. } = &vs.real_servers[0].health.checkers[0].kind else {
+            panic!("misc check expected");
+        };
+        assert_eq!(user.as_ref().unwrap().user, DEFAULT_SCRIPT_USER);
+        assert_eq!(
+            c.global.script_user.as_ref().unwrap().user,
+            DEFAULT_SCRIPT_USER
+        );
+    }
+
+    #[test]
+    fn without_security_or_default_user_commands_run_as_the_daemon() {
+        let l = run(&conf("", "/bin/true", "/bin/true"), false);
+        let c = &l.config;
+        assert!(c.vrrp_scripts["chk"].user.is_none());
+        assert!(
+            c.vrrp_instances[0]
+                .notify
+                .master
+                .as_ref()
+                .unwrap()
+                .user
+                .is_none()
+        );
+        assert_eq!(misc_count(c), 1);
+        assert!(has(
+            &l,
+            Severity::Warning,
+            "Script user 'keepalived_script' does not exist"
+        ));
+        assert!(has(&l, Severity::Warning, CHECK_SECURITY_VIOLATION));
+        assert!(!l.diagnostics.has_errors(), "{:?}", l.diagnostics);
+    }
+
+    #[test]
+    fn script_user_is_the_default_and_an_unknown_one_refuses() {
+        let l = run(
+            &conf(
+                "  enable_script_security\n  script_user nobody",
+                "/bin/true",
+                "/bin/true",
+            ),
+            false,
+        );
+        assert_eq!(
+            l.config.vrrp_scripts["chk"].user.as_ref().unwrap().user,
+            "nobody"
+        );
+        assert!(!l.diagnostics.has_errors(), "{:?}", l.diagnostics);
+
+        let l = run(
+            &conf("  script_user nosuchuser", "/bin/true", "/bin/true"),
+            true,
+        );
+        assert!(has(
+            &l,
+            Severity::Error,
+            "Error setting global script uid/gid"
+        ));
+        assert!(
+            l.config.vrrp_scripts.is_empty(),
+            "no fallback to another user"
+        );
+        assert_eq!(misc_count(&l.config), 0);
+    }
+
+    #[test]
+    fn missing_files_disable_checks_and_leave_notifies() {
+        let l = run(
+            &conf(
+                "  script_user nobody",
+                "/nonexistent/chk.sh",
+                "/nonexistent/misc.sh",
+            ),
+            false,
+        );
+        let c = &l.config;
+        assert!(c.vrrp_scripts.is_empty());
+        assert!(c.vrrp_instances[0].track_script.is_empty());
+        assert_eq!(
+            misc_count(c),
+            0,
+            "the misc check goes, the real server stays"
+        );
+        assert_eq!(c.ipvs.virtual_servers[0].real_servers.len(), 1);
+        assert!(has(
+            &l,
+            Severity::Error,
+            "Disabling track script chk since not found/accessible"
+        ));
+        assert!(has(
+            &l,
+            Severity::Error,
+            "Disabling misc script /nonexistent/misc.sh since not found/accessible"
+        ));
+        assert!(has(
+            &l,
+            Severity::Warning,
+            "Script /nonexistent/chk.sh cannot be accessed - No such file or directory"
+        ));
+    }
+
+    #[test]
+    fn unsafe_script_running_as_root_is_disabled_under_security() {
+        use std::os::unix::fs::PermissionsExt;
+        if !running_as_root() {
+            return; // the check is about scripts run as root by a root daemon
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let script = dir.path().join("chk.sh");
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = script.display().to_string();
+        let l = run(
+            &conf(
+                "  enable_script_security\n  script_user root",
+                &path,
+                "/bin/true",
+            ),
+            false,
+        );
+        assert!(l.config.vrrp_scripts.is_empty());
+        assert!(has(
+            &l,
+            Severity::Error,
+            "Disabling track script chk due to insecure"
+        ));
+        // The same script run as nobody is allowed (only root's scripts are checked).
+        let l = run(
+            &conf(
+                "  enable_script_security\n  script_user nobody",
+                &path,
+                "/bin/true",
+            ),
+            false,
+        );
+        assert_eq!(l.config.vrrp_scripts.len(), 1);
+    }
 }

@@ -449,17 +449,13 @@ impl Engine {
             // A link-local IPv6 source needs its scope to be bound; the socket checks it.
             Some(IpAddr::V6(a)) if a.segments()[0] & 0xffc0 == 0xfe80 => None,
             Some(a) => match std::net::UdpSocket::bind((a, 0)) {
-                Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => {
-                    Some(Blocker::Source(a))
-                }
+                Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => Some(Blocker::Source(a)),
                 _ => None,
             },
-            None if instance_is_ipv6(inst) => {
-                match self.netlink.link_local_ipv6(link.ifindex) {
-                    Ok(None) => Some(Blocker::NoAddress("IPv6 link-local".into())),
-                    _ => None,
-                }
-            }
+            None if instance_is_ipv6(inst) => match self.netlink.link_local_ipv6(link.ifindex) {
+                Ok(None) => Some(Blocker::NoAddress("IPv6 link-local".into())),
+                _ => None,
+            },
             None => {
                 let vips = vip_v4(inst);
                 match self.netlink.primary_ipv4(link.ifindex, &vips) {
@@ -786,7 +782,10 @@ impl Engine {
             for s in sockets_before..self.sockets.len() {
                 spawn_receiver(s, self.sockets[s].clone(), pkt_tx.clone());
             }
-            info!("({}) interface and source address available - starting", cfg.name);
+            info!(
+                "({}) interface and source address available - starting",
+                cfg.name
+            );
             let old = std::mem::replace(&mut self.instances[i], {
                 // Trackers and sync-group adjustments were made on the parked runtime.
                 rt.parked = None;
@@ -1281,7 +1280,16 @@ fn assemble(
     r: Resolved,
     parked: Option<Blocker>,
 ) -> Result<Runtime, String> {
-    let Resolved { socket, src, dsts, peers, multicast, vips, routes, rules } = r;
+    let Resolved {
+        socket,
+        src,
+        dsts,
+        peers,
+        multicast,
+        vips,
+        routes,
+        rules,
+    } = r;
     let pass = match &inst.authentication {
         Some(Authentication::Pass(p)) if version == Version::V2 => {
             let mut b = [0u8; 8];

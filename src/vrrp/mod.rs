@@ -47,10 +47,7 @@ pub fn missing_interfaces(config: &crate::config::Config) -> Vec<crate::config::
         }
     }
     if let Some(last) = d.0.last().map(|l| l.span) {
-        d.error(
-            &last,
-            "Non-existent interface specified in configuration",
-        );
+        d.error(&last, "Non-existent interface specified in configuration");
     }
     d.0
 }

@@ -443,8 +443,7 @@ impl Engine {
                     *w,
                 )
             });
-            let mut tracked =
-                track::effective_priority_all(rt.cfg.priority, scripts.chain(extra));
+            let mut tracked = track::effective_priority_all(rt.cfg.priority, scripts.chain(extra));
             // An instance parked for its interface or source address stays in FAULT.
             tracked.fault |= rt.parked.is_some();
             let before = rt.last_tracked;
