@@ -13,3 +13,6 @@
 mod support;
 
 mod common;
+
+mod scripts;
+mod startup;

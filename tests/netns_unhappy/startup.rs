@@ -1,0 +1,1 @@
+//! Start-up faults and `-t` (issue 10 point 5).
