@@ -162,7 +162,15 @@ fn script_security_without_a_user_refuses_every_script() {
             u.display(),
             u.display()
         );
-        conf(lan, vrid, vip, "  enable_script_security", &u, "  weight -20", &notify)
+        conf(
+            lan,
+            vrid,
+            vip,
+            "  enable_script_security",
+            &u,
+            "  weight -20",
+            &notify,
+        )
     });
     for s in [&k, &r] {
         expect_master(&lan, s);
@@ -175,7 +183,11 @@ fn script_security_without_a_user_refuses_every_script() {
                 s.scripts.uid_script().display()
             ),
         ] {
-            assert!(s.proc.log().contains(line), "no {line:?}:\n{}", s.proc.log());
+            assert!(
+                s.proc.log().contains(line),
+                "no {line:?}:\n{}",
+                s.proc.log()
+            );
         }
         for tag in ["chk", "master", "backup"] {
             assert!(
@@ -257,14 +269,28 @@ fn per_script_user_runs_and_scripts_without_one_are_refused() {
             !s.scripts.uids("master").is_empty()
         });
         assert!(ok.is_some(), "notify_master never ran:\n{}", s.proc.log());
-        assert_eq!(s.scripts.uids("chk"), BTreeSet::from([NOBODY]), "{}", s.node);
-        assert_eq!(s.scripts.uids("master"), BTreeSet::from([NOBODY]), "{}", s.node);
+        assert_eq!(
+            s.scripts.uids("chk"),
+            BTreeSet::from([NOBODY]),
+            "{}",
+            s.node
+        );
+        assert_eq!(
+            s.scripts.uids("master"),
+            BTreeSet::from([NOBODY]),
+            "{}",
+            s.node
+        );
         assert!(s.scripts.uids("backup").is_empty(), "{}", s.node);
         let line = format!(
             "Failed to set default user for notify script {} - ignoring",
             s.scripts.uid_script().display()
         );
-        assert!(s.proc.log().contains(&line), "no {line:?}:\n{}", s.proc.log());
+        assert!(
+            s.proc.log().contains(&line),
+            "no {line:?}:\n{}",
+            s.proc.log()
+        );
     }
     row(
         "enable_script_security, `user nobody` on vrrp_script and notify_master only",
@@ -302,7 +328,11 @@ fn without_script_security_scripts_run_as_root_with_warnings() {
             "Script user 'keepalived_script' does not exist",
             "SECURITY VIOLATION - scripts are being executed but script_security not enabled.",
         ] {
-            assert!(s.proc.log().contains(line), "no {line:?}:\n{}", s.proc.log());
+            assert!(
+                s.proc.log().contains(line),
+                "no {line:?}:\n{}",
+                s.proc.log()
+            );
         }
     }
     row(
@@ -338,7 +368,11 @@ fn missing_vrrp_script_is_disabled_not_failed() {
                 ),
                 "Disabling track script chk since not found/accessible".to_string(),
             ] {
-                assert!(s.proc.log().contains(&line), "no {line:?}:\n{}", s.proc.log());
+                assert!(
+                    s.proc.log().contains(&line),
+                    "no {line:?}:\n{}",
+                    s.proc.log()
+                );
             }
             assert!(
                 !s.proc.log().contains("Entering FAULT STATE"),
