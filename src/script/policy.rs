@@ -596,7 +596,19 @@ mod tests {
             0,
             "the misc check goes, the real server stays"
         );
-        assert_eq!(c.ipvs.virtual_servers[0].real_servers.len(), 1);
+        // The real server is in the IPVS service with its weight, and no checker watches it.
+        let vs = &c.ipvs.virtual_servers[0];
+        let health = crate::ipvs::health::VsHealth::new(vs);
+        let dests = crate::ipvs::health::dests(vs, &health, 80, |_| 0);
+        assert_eq!(
+            dests.values().map(|d| d.weight).collect::<Vec<_>>(),
+            vec![1]
+        );
+        let (_, checked, _) = crate::ipvs::health::runner_for(c);
+        assert!(
+            checked.is_empty(),
+            "nothing checks the real server: {checked:?}"
+        );
         assert!(has(
             &l,
             Severity::Error,

@@ -42,7 +42,9 @@ fn test_config(node: &Node, daemon: Daemon, path: &str) -> (String, String) {
 /// follows keepalived(8)'s exit codes (0 ok, 3 cannot run, 4 errors, 5 scripts without
 /// script security) so that every file keepalived rejects or changes gives non-zero;
 /// keepalived 2.2.7's binary returns 0 for a missing file, 5 for errors, 6 for the security
-/// case, and is killed by its own SIGTERM when a script would run as another user.
+/// case, and is killed by its own SIGTERM when a script would run as another user. A
+/// missing vrrp_script or MISC_CHECK file, which both daemons disable at start-up, fails
+/// rkeepalived's -t (keepalived 2.2.7: silent, 0).
 #[test]
 fn config_test_reports_what_stops_the_daemon() {
     if !ready_both("config_test_reports_what_stops_the_daemon") {
@@ -118,6 +120,29 @@ fn config_test_reports_what_stops_the_daemon() {
             "4",
             None,
         ),
+        (
+            "MISC_CHECK script missing",
+            Some(format!(
+                "virtual_server {} 80 {{\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n\
+                 real_server {} 80 {{\n    MISC_CHECK {{\n      misc_path \"/nonexistent/misc.sh\"\n    }}\n  }}\n}}\n",
+                lan.ip(100),
+                lan.ip(2)
+            )),
+            "0",
+            "4",
+            None,
+        ),
+    ];
+    // Lines only rkeepalived's -t prints (keepalived logs them at start-up, not under -t).
+    let rk_lines = [
+        (
+            "vrrp_script file missing, script_user nobody",
+            "Disabling track script chk since not found/accessible",
+        ),
+        (
+            "MISC_CHECK script missing",
+            "Disabling misc script /nonexistent/misc.sh since not found/accessible",
+        ),
     ];
     let has_ks_user = nix::unistd::User::from_name("keepalived_script")
         .ok()
@@ -146,8 +171,7 @@ fn config_test_reports_what_stops_the_daemon() {
                 "rkeepalived -t, {name}: no {l:?}:\n{r_err}"
             );
         }
-        if name.starts_with("vrrp_script file missing") {
-            let l = "Disabling track script chk since not found/accessible";
+        for (_, l) in rk_lines.iter().filter(|(n, _)| *n == name) {
             assert!(
                 r_err.contains(l),
                 "rkeepalived -t, {name}: no {l:?}:\n{r_err}"
