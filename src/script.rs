@@ -183,18 +183,27 @@ pub fn spawn_detached(argv: Vec<String>, run_as: Option<RunAs>) {
     }
 }
 
+/// Who runs a command whose user the script policy decided ([`policy::apply`]): `None` for
+/// the daemon's own user, else the user, resolved now. A user that no longer resolves is an
+/// error: the caller must not run the command (never a fall-back to root).
+pub fn run_as_for(user: Option<&ScriptUser>) -> Result<Option<RunAs>, ScriptError> {
+    user.map(resolve_user).transpose()
+}
+
 /// Starts a configured notify command in the background ([`spawn_detached`]) as the user the
-/// script policy gave it (`cmd.user`; `None` is the daemon's own user). A user that can no
-/// longer be resolved is logged and the command is not run: it never falls back to root.
+/// script policy gave it (see [`run_as_for`]; an unresolvable user is logged and the command
+/// is not run).
 pub fn spawn_command(cmd: &crate::config::model::Command) {
-    let run_as = match cmd.user.as_ref().map(resolve_user).transpose() {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::warn!("Not running {}: {e}", cmd.argv.join(" "));
-            return;
-        }
-    };
-    spawn_detached(cmd.argv.clone(), run_as);
+    spawn_as(cmd, cmd.argv.clone());
+}
+
+/// [`spawn_command`] with `argv` in place of the command's own words (keepalived appends
+/// arguments to `notify` commands).
+pub fn spawn_as(cmd: &crate::config::model::Command, argv: Vec<String>) {
+    match run_as_for(cmd.user.as_ref()) {
+        Ok(run_as) => spawn_detached(argv, run_as),
+        Err(e) => tracing::warn!("Not running {}: {e}", argv.join(" ")),
+    }
 }
 
 /// At shutdown: gives the notify scripts still running (e.g. notify_stop) up to `grace` to

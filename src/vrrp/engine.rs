@@ -352,16 +352,13 @@ impl Engine {
     pub fn new(config: &Config, opts: EngineOptions) -> Result<Engine, EngineError> {
         let netlink = Netlink::new().map_err(|e| EngineError::Netlink(e.to_string()))?;
         let garp = PacketSocket::open().map_err(|e| EngineError::Garp(e.to_string()))?;
-        let default_run_as = match &config.global.script_user {
-            Some(u) => match script::resolve_user(u) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    warn!("script_user: {e}; scripts will run as the daemon's user");
-                    None
-                }
-            },
-            None => None,
-        };
+        // An unknown script_user was reported by the script policy, which then refused every
+        // command without its own user.
+        let default_run_as = config
+            .global
+            .script_user
+            .as_ref()
+            .and_then(|u| script::resolve_user(u).ok());
         // The script policy (users, enable_script_security, missing files) was applied when
         // the config was loaded (`script::policy::apply`): what is left may run.
         let na = if config
@@ -655,11 +652,13 @@ impl Engine {
         let (script_tx, mut script_rx) = mpsc::channel::<ScriptResult>(64);
         for name in self.trackers.keys() {
             let s = self.scripts[name].clone();
-            let run_as = s
-                .user
-                .as_ref()
-                .and_then(|u| script::resolve_user(u).ok())
-                .or(self.default_run_as);
+            let run_as = match script::run_as_for(s.user.as_ref()) {
+                Ok(r) => r,
+                Err(e) => {
+                    warn!("VRRP_Script({name}) not started: {e}");
+                    continue;
+                }
+            };
             let tx = script_tx.clone();
             tokio::spawn(run_vrrp_script(s, run_as, tx));
         }
@@ -1221,14 +1220,8 @@ impl Engine {
             State::Stop => (&notify.stop, "STOP"),
             State::Init => return,
         };
-        let run_as_of = |c: &model::Command| {
-            c.user
-                .as_ref()
-                .and_then(|u| script::resolve_user(u).ok())
-                .or(self.default_run_as)
-        };
         if let Some(cmd) = specific {
-            script::spawn_detached(cmd.argv.clone(), run_as_of(cmd));
+            script::spawn_command(cmd);
         }
         if let Some(cmd) = &notify.any {
             // keepalived appends: INSTANCE <name> <state> <priority>.
@@ -1239,7 +1232,7 @@ impl Engine {
                 word.to_string(),
                 rt.fsm.effective_priority().to_string(),
             ]);
-            script::spawn_detached(argv, run_as_of(cmd));
+            script::spawn_as(cmd, argv);
         }
     }
 

@@ -64,7 +64,8 @@ fn config_test_reports_what_stops_the_daemon() {
     };
     // (name, config or None for a missing file, keepalived's status, rkeepalived's status,
     //  a line both print, or None)
-    let cases: Vec<(&str, Option<String>, &str, &str, Option<&str>)> = vec![
+    type Case<'a> = (&'a str, Option<String>, &'a str, &'a str, Option<&'a str>);
+    let cases: Vec<Case> = vec![
         (
             "valid",
             Some(instance("", "eth0", 51, &vip, "")),

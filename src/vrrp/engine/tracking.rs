@@ -597,14 +597,8 @@ impl Engine {
             State::Stop => &n.stop,
             State::Init => &None,
         };
-        let run_as_of = |c: &crate::config::model::Command| {
-            c.user
-                .as_ref()
-                .and_then(|u| script::resolve_user(u).ok())
-                .or(self.default_run_as)
-        };
         if let Some(cmd) = specific {
-            script::spawn_detached(cmd.argv.clone(), run_as_of(cmd));
+            script::spawn_command(cmd);
         }
         if let Some(cmd) = &n.any {
             let mut argv = cmd.argv.clone();
@@ -614,7 +608,7 @@ impl Engine {
                 word.to_string(),
                 "0".to_string(),
             ]);
-            script::spawn_detached(argv, run_as_of(cmd));
+            script::spawn_as(cmd, argv);
         }
         if let Some(f) = self.trk.fifos.as_mut() {
             f.write(&notify::fifo_line(true, &name, word, 0));
