@@ -85,7 +85,7 @@ pub fn main(cli: Cli) -> ExitCode {
     let ledger = supervised.open_ledger();
     crate::timing::mark("logging");
     let loaded = match config::load(&cli.use_file, &opts) {
-        Ok(l) => l,
+        Ok(l) => crate::script::policy::apply(l),
         Err(e) => {
             error!("{e}");
             return ExitCode::from(1);
@@ -290,7 +290,11 @@ impl Reloader {
     async fn reload(&self) {
         info!("Reloading the configuration from {}", self.path.display());
         let (path, opts) = (self.path.clone(), self.opts.clone());
-        let loaded = match tokio::task::spawn_blocking(move || config::load(&path, &opts)).await {
+        let loaded = match tokio::task::spawn_blocking(move || {
+            config::load(&path, &opts).map(crate::script::policy::apply)
+        })
+        .await
+        {
             Ok(Ok(l)) => l,
             Ok(Err(e)) => {
                 error!("Reload: {e} - keeping the running configuration");
@@ -423,11 +427,17 @@ fn dump_data(check_data: &CheckDataSlot) {
 }
 
 /// `-t[=LOG_FILE]`: prints every diagnostic (to stderr and, if given, to LOG_FILE) and returns
-/// keepalived's exit code: 0 ok, 3 unreadable, 4 errors, 5 scripts without script security.
+/// keepalived(8)'s exit code: 0 ok, 3 unreadable or missing file, 4 errors (including what
+/// the script policy refuses and interfaces missing in the current network namespace), 5
+/// scripts without script security. The script policy and the interface check run as at
+/// start-up, so `-t` reports what the daemon would.
 fn config_test(path: &Path, opts: &LoadOptions, log_file: &str) -> ExitCode {
     let mut out: Vec<String> = Vec::new();
     let code = match config::load(path, opts) {
         Ok(loaded) => {
+            let mut loaded = crate::script::policy::apply(loaded);
+            let missing = crate::vrrp::missing_interfaces(&loaded.config);
+            loaded.diagnostics.0.extend(missing);
             out.extend(loaded.diagnostics.0.iter().map(|d| d.to_string()));
             loaded.config_test_exit_code()
         }

@@ -5,6 +5,8 @@
 //! process group so a timeout can stop it and its children: SIGTERM to the group, then SIGKILL
 //! after [`KILL_GRACE`].
 
+pub mod policy;
+
 use crate::config::model::ScriptUser;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::{Gid, Group, Pid, Uid, User};
@@ -181,6 +183,29 @@ pub fn spawn_detached(argv: Vec<String>, run_as: Option<RunAs>) {
     }
 }
 
+/// Who runs a command whose user the script policy decided ([`policy::apply`]): `None` for
+/// the daemon's own user, else the user, resolved now. A user that no longer resolves is an
+/// error: the caller must not run the command (never a fall-back to root).
+pub fn run_as_for(user: Option<&ScriptUser>) -> Result<Option<RunAs>, ScriptError> {
+    user.map(resolve_user).transpose()
+}
+
+/// Starts a configured notify command in the background ([`spawn_detached`]) as the user the
+/// script policy gave it (see [`run_as_for`]; an unresolvable user is logged and the command
+/// is not run).
+pub fn spawn_command(cmd: &crate::config::model::Command) {
+    spawn_as(cmd, cmd.argv.clone());
+}
+
+/// [`spawn_command`] with `argv` in place of the command's own words (keepalived appends
+/// arguments to `notify` commands).
+pub fn spawn_as(cmd: &crate::config::model::Command, argv: Vec<String>) {
+    match run_as_for(cmd.user.as_ref()) {
+        Ok(run_as) => spawn_detached(argv, run_as),
+        Err(e) => tracing::warn!("Not running {}: {e}", argv.join(" ")),
+    }
+}
+
 /// At shutdown: gives the notify scripts still running (e.g. notify_stop) up to `grace` to
 /// finish, then stops them with SIGTERM to their process groups, and SIGKILL after another
 /// [`KILL_GRACE`]. keepalived 2.2.7 does the same (measured: a notify script still running at
@@ -262,104 +287,6 @@ pub fn unsafe_component(program: &str) -> Option<std::path::PathBuf> {
         }
     }
     None
-}
-
-/// Applies `enable_script_security` to a config the way keepalived does at load: every
-/// script that would run as root (no `user`, no `script_user`) and has an unsafe path is
-/// disabled with keepalived's message `Unsafe permissions found for script 'PATH' -
-/// disabling.` (plus a line naming the unsafe component); a disabled `vrrp_script` is also
-/// dropped from every `track_script` (`Disabling track script NAME due to insecure`).
-/// Without `enable_script_security` the config is returned unchanged.
-pub fn secure_config(
-    config: &crate::config::model::Config,
-    default_run_as: Option<RunAs>,
-) -> crate::config::model::Config {
-    use crate::config::model::{Command, Notify};
-    let mut c = config.clone();
-    if !c.global.enable_script_security {
-        return c;
-    }
-    let daemon_root = running_as_root();
-    let is_safe = |cmd: &Command| -> bool {
-        let root = match cmd
-            .user
-            .as_ref()
-            .and_then(|u| resolve_user(u).ok())
-            .or(default_run_as)
-        {
-            Some(r) => r.uid.is_root(),
-            None => daemon_root,
-        };
-        let Some(program) = cmd.argv.first() else {
-            return true;
-        };
-        if !root {
-            return true;
-        }
-        match unsafe_component(program) {
-            None => true,
-            Some(part) => {
-                tracing::warn!("Unsafe permissions found for script '{program}' - disabling.");
-                tracing::warn!("  unsafe path component: {}", part.display());
-                false
-            }
-        }
-    };
-    let mut disabled = Vec::new();
-    c.vrrp_scripts.retain(|name, s| {
-        let user_root = s
-            .user
-            .as_ref()
-            .and_then(|u| resolve_user(u).ok())
-            .map(|r| r.uid.is_root());
-        let cmd = Command {
-            user: if user_root == Some(false) {
-                s.user.clone()
-            } else {
-                None
-            },
-            ..s.script.clone()
-        };
-        let ok = is_safe(&cmd);
-        if !ok {
-            tracing::warn!("Disabling track script {name} due to insecure");
-            disabled.push(name.clone());
-        }
-        ok
-    });
-    let clean = |n: &mut Notify| {
-        for slot in [
-            &mut n.master,
-            &mut n.backup,
-            &mut n.fault,
-            &mut n.stop,
-            &mut n.any,
-        ] {
-            if slot.as_ref().is_some_and(|cmd| !is_safe(cmd)) {
-                *slot = None;
-            }
-        }
-    };
-    for i in &mut c.vrrp_instances {
-        clean(&mut i.notify);
-        i.track_script.retain(|t| !disabled.contains(&t.name));
-    }
-    for g in &mut c.tracking.sync_groups {
-        clean(&mut g.notify);
-        g.track_script.retain(|t| !disabled.contains(&t.name));
-    }
-    for f in [
-        &mut c.tracking.notify_fifo,
-        &mut c.tracking.vrrp_notify_fifo,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        if f.script.as_ref().is_some_and(|cmd| !is_safe(cmd)) {
-            f.script = None;
-        }
-    }
-    c
 }
 
 #[cfg(test)]

@@ -472,6 +472,31 @@ fn levenshtein(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// Words keepalived 2.2.7 knows inside checker blocks that rkeepalived's parser may still
+/// report as unknown: `host` (SMTP_CHECK's per-host sub-block, keepalived check_smtp.c).
+const CHECKER_SUB_BLOCKS: &[&str] = &["host"];
+
+/// `true` if keepalived 2.2.7 knows `word` in some block: an `Unknown keyword` rkeepalived
+/// reports for it is a gap of rkeepalived's parser, not an error keepalived's `-t` reports.
+pub fn known_to_keepalived(word: &str) -> bool {
+    [
+        ROOT,
+        GLOBAL_DEFS,
+        VRRP_INSTANCE,
+        AUTHENTICATION,
+        VRRP_SCRIPT,
+        VIRTUAL_SERVER,
+        REAL_SERVER,
+        CHECKERS,
+        VRRP_SYNC_GROUP,
+        VRRP_TRACK_PROCESS,
+        TRACK_FILE,
+        CHECKER_SUB_BLOCKS,
+    ]
+    .iter()
+    .any(|list| list.contains(&word))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -408,6 +408,26 @@ impl Config {
     }
 }
 
+impl Config {
+    /// `true` when a `virtual_server` runs a command: `quorum_up`/`quorum_down`,
+    /// `notify_up`/`notify_down` or a `MISC_CHECK` (keepalived's "check scripts").
+    pub fn has_check_scripts(&self) -> bool {
+        self.ipvs.virtual_servers.iter().any(|vs| {
+            vs.health.quorum_up.is_some()
+                || vs.health.quorum_down.is_some()
+                || vs.real_servers.iter().any(|rs| {
+                    rs.health.notify_up.is_some()
+                        || rs.health.notify_down.is_some()
+                        || rs
+                            .health
+                            .checkers
+                            .iter()
+                            .any(|c| matches!(c.kind, CheckerKind::Misc { .. }))
+                })
+        })
+    }
+}
+
 impl VrrpInstance {
     /// The VRRP version this instance speaks: its own `version`, else `global_defs`'
     /// `vrrp_version` (the loader already set `version` to 3 for IPv6 instances).

@@ -615,18 +615,18 @@ impl Running {
                 &rs.health.notify_down
             };
             if let Some(c) = cmd {
-                crate::script::spawn_detached(c.argv.clone(), None);
+                crate::script::spawn_command(c);
             }
         }
         match change.quorum {
             Some(true) => {
                 if let Some(c) = &vs.health.quorum_up {
-                    crate::script::spawn_detached(c.argv.clone(), None);
+                    crate::script::spawn_command(c);
                 }
             }
             Some(false) => {
                 if let Some(c) = &vs.health.quorum_down {
-                    crate::script::spawn_detached(c.argv.clone(), None);
+                    crate::script::spawn_command(c);
                 }
             }
             None => {}
@@ -674,11 +674,11 @@ impl Running {
                 continue;
             }
             if let Some(c) = &vs.health.quorum_down {
-                crate::script::spawn_detached(c.argv.clone(), None);
+                crate::script::spawn_command(c);
             }
             for rs in &vs.real_servers {
                 if let Some(c) = &rs.health.notify_down {
-                    crate::script::spawn_detached(c.argv.clone(), None);
+                    crate::script::spawn_command(c);
                 }
             }
         }

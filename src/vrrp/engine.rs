@@ -189,6 +189,37 @@ fn instance_is_ipv6(inst: &VrrpInstance) -> bool {
         .is_some_and(|a| a.is_ipv6())
 }
 
+/// The IPv4 VIPs of `inst` (never the advert source).
+fn vip_v4(inst: &VrrpInstance) -> Vec<std::net::Ipv4Addr> {
+    inst.virtual_ipaddress
+        .iter()
+        .filter_map(|v| match v.addr {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(_) => None,
+        })
+        .collect()
+}
+
+/// keepalived's lines for an instance that starts in FAULT waiting for the system.
+fn log_parked(name: &str, b: &Blocker) {
+    match b {
+        Blocker::Interface(ifname) => {
+            warn!(
+                "Configuration specifies interface {ifname} which doesn't currently exist - will use if created"
+            );
+            warn!("({name}): entering FAULT state (interface {ifname} down)");
+        }
+        Blocker::Source(a) => {
+            let e = nix::errno::Errno::EADDRNOTAVAIL;
+            warn!("bind unicast_src {a} failed {} - {}", e as i32, e.desc());
+            warn!("({name}): entering FAULT state (src address not configured)");
+        }
+        Blocker::NoAddress(kind) => {
+            warn!("({name}) entering FAULT state (no {kind} address for interface)");
+        }
+    }
+}
+
 /// One VIP resolved to the link it lives on.
 #[derive(Debug, Clone)]
 struct Vip {
@@ -232,6 +263,52 @@ struct Runtime {
     master_priority: u8,
     /// When the instance last changed state (or started).
     last_transition: std::time::SystemTime,
+    /// Why the instance waits in FAULT for its interface or source address (see
+    /// [`Blocker`]); `None` once it runs. A parked instance has no socket and no VIPs yet.
+    parked: Option<Blocker>,
+}
+
+/// What keeps an instance from starting until the system changes: keepalived 2.2.7 starts
+/// such an instance in FAULT (`unicast_src_ip` not configured: `bind unicast_src ADDR failed`,
+/// then FAULT "src address not configured", and it never recovers; a missing interface
+/// stops keepalived unless `dynamic_interfaces`). rkeepalived parks the instance in FAULT in
+/// every case and starts it once the interface or address appears (retried every
+/// [`PARK_RETRY`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Blocker {
+    /// The instance's `interface` does not exist.
+    Interface(String),
+    /// `unicast_src_ip` / `mcast_src_ip` cannot be bound (not configured on this host).
+    Source(IpAddr),
+    /// No usable source address on the interface (no IPv4 address, or no IPv6 link-local).
+    NoAddress(String),
+}
+
+/// How often parked instances check whether their interface or address appeared.
+const PARK_RETRY: Duration = Duration::from_secs(1);
+
+/// A received packet: socket index, bytes, source, destination, TTL / hop limit.
+type Packet = (usize, Vec<u8>, IpAddr, IpAddr, u8);
+
+/// Reads socket `i` until the engine stops, handing each packet to the engine loop.
+fn spawn_receiver(i: usize, sock: Arc<AnyVrrpSocket>, tx: mpsc::Sender<Packet>) {
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 2048];
+        loop {
+            match sock.recv(&mut buf).await {
+                Ok(r) => {
+                    let msg = (i, buf[..r.len].to_vec(), r.src, r.dst, r.ttl);
+                    if tx.send(msg).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    warn!("VRRP socket receive error: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    });
 }
 
 struct ScriptResult {
@@ -268,6 +345,10 @@ pub struct Engine {
     firewall: Firewall,
     /// `lvs_sync_daemon`: the IPVS sync daemon following one instance.
     syncd: Option<syncd::Syncd>,
+    /// Sockets by (transmit interface, source, multicast), shared by instances.
+    socket_keys: HashMap<(String, IpAddr, bool), usize>,
+    /// The config, kept while an instance is parked (to finish building it later).
+    park_config: Option<Config>,
 }
 
 impl Engine {
@@ -279,19 +360,15 @@ impl Engine {
             .map_err(|e| EngineError::Netlink(e.to_string()))?
             .with_ledger(ledger.clone());
         let garp = PacketSocket::open().map_err(|e| EngineError::Garp(e.to_string()))?;
-        let default_run_as = match &config.global.script_user {
-            Some(u) => match script::resolve_user(u) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    warn!("script_user: {e}; scripts will run as the daemon's user");
-                    None
-                }
-            },
-            None => None,
-        };
-        // enable_script_security: unsafe scripts are disabled before anything uses them.
-        let secured = script::secure_config(config, default_run_as);
-        let config = &secured;
+        // An unknown script_user was reported by the script policy, which then refused every
+        // command without its own user.
+        let default_run_as = config
+            .global
+            .script_user
+            .as_ref()
+            .and_then(|u| script::resolve_user(u).ok());
+        // The script policy (users, enable_script_security, missing files) was applied when
+        // the config was loaded (`script::policy::apply`): what is left may run.
         let na = if config
             .vrrp_instances
             .iter()
@@ -326,14 +403,22 @@ impl Engine {
             statics: Statics::default(),
             firewall: Firewall::new(config.global.nftables.clone()).with_ledger(ledger),
             syncd: None,
+            socket_keys: HashMap::new(),
+            park_config: None,
         };
         engine.statics = engine.set_statics(config);
-        let mut socket_keys: HashMap<(String, IpAddr, bool), usize> = HashMap::new();
         for inst in &config.vrrp_instances {
-            match engine.build_instance(config, inst, &mut socket_keys) {
+            let blocker = engine.start_blocker(inst);
+            if let Some(b) = &blocker {
+                log_parked(&inst.name, b);
+            }
+            match engine.build_instance(config, inst, blocker) {
                 Ok(rt) => engine.instances.push(rt),
                 Err(msg) => error!("({}) {msg}; instance not started", inst.name),
             }
+        }
+        if engine.instances.iter().any(|r| r.parked.is_some()) {
+            engine.park_config = Some(config.clone());
         }
         if engine.instances.is_empty() {
             return Err(EngineError::NothingToRun);
@@ -358,13 +443,66 @@ impl Engine {
         Ok(engine)
     }
 
+    /// What keeps `inst` from starting now, if anything that may change later (see
+    /// [`Blocker`]).
+    fn start_blocker(&self, inst: &VrrpInstance) -> Option<Blocker> {
+        let ifname = inst.interface.as_ref()?;
+        let Ok(link) = self.netlink.link(ifname) else {
+            return Some(Blocker::Interface(ifname.clone()));
+        };
+        match inst.unicast_src_ip {
+            // A link-local IPv6 source needs its scope to be bound; the socket checks it.
+            Some(IpAddr::V6(a)) if a.segments()[0] & 0xffc0 == 0xfe80 => None,
+            Some(a) => match std::net::UdpSocket::bind((a, 0)) {
+                Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => Some(Blocker::Source(a)),
+                _ => None,
+            },
+            None if instance_is_ipv6(inst) => match self.netlink.link_local_ipv6(link.ifindex) {
+                Ok(None) => Some(Blocker::NoAddress("IPv6 link-local".into())),
+                _ => None,
+            },
+            None => {
+                let vips = vip_v4(inst);
+                match self.netlink.primary_ipv4(link.ifindex, &vips) {
+                    Ok(None) => Some(Blocker::NoAddress("IPv4".into())),
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    /// Builds the runtime of `inst`. With a `parked` blocker the instance is built without
+    /// socket, VIPs, routes or rules, to wait in FAULT ([`Engine::retry_parked`] finishes it).
     fn build_instance(
         &mut self,
         config: &Config,
         inst: &VrrpInstance,
-        socket_keys: &mut HashMap<(String, IpAddr, bool), usize>,
+        parked: Option<Blocker>,
     ) -> Result<Runtime, String> {
         let ifname = inst.interface.clone().ok_or("no interface")?;
+        let version = match inst.version.unwrap_or(config.global.vrrp_version) {
+            3 => Version::V3,
+            _ => Version::V2,
+        };
+        if parked.is_some() {
+            // No socket, VIPs or routes yet: the instance waits in FAULT.
+            let src = inst.unicast_src_ip.unwrap_or(if instance_is_ipv6(inst) {
+                IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+            } else {
+                IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+            });
+            let resolved = Resolved {
+                socket: usize::MAX,
+                src,
+                dsts: Vec::new(),
+                peers: inst.unicast_peer.clone(),
+                multicast: inst.unicast_peer.is_empty(),
+                vips: Vec::new(),
+                routes: Vec::new(),
+                rules: Vec::new(),
+            };
+            return assemble(config, inst, version, resolved, parked);
+        }
         let link = self
             .netlink
             .link(&ifname)
@@ -380,22 +518,11 @@ impl Engine {
             Some(v) if !inst.vmac_xmit_base => v.clone(),
             _ => ifname.clone(),
         };
-        let version = match inst.version.unwrap_or(config.global.vrrp_version) {
-            3 => Version::V3,
-            _ => Version::V2,
-        };
         let ipv6 = instance_is_ipv6(inst);
         // The advert source: unicast_src_ip / mcast_src_ip, else for IPv4 the interface's
         // primary address that is not one of our VIPs (keepalived uses the primary address),
         // for IPv6 its first link-local address (RFC 5798 §5.1.2.1).
-        let vip_v4: Vec<std::net::Ipv4Addr> = inst
-            .virtual_ipaddress
-            .iter()
-            .filter_map(|v| match v.addr {
-                IpAddr::V4(a) => Some(a),
-                IpAddr::V6(_) => None,
-            })
-            .collect();
+        let vip_v4 = vip_v4(inst);
         let src: IpAddr = match inst.unicast_src_ip {
             Some(a) => a,
             None if ipv6 => IpAddr::V6(
@@ -428,7 +555,7 @@ impl Engine {
             peers.iter().map(|p| p.addr).collect()
         };
         let key = (xmit_if.clone(), src, multicast);
-        let socket = match socket_keys.get(&key) {
+        let socket = match self.socket_keys.get(&key) {
             Some(i) => *i,
             None => {
                 let s = match (src, group) {
@@ -454,7 +581,7 @@ impl Engine {
                 }
                 .map_err(|e| format!("VRRP socket on {ifname}: {e}"))?;
                 self.sockets.push(Arc::new(s));
-                socket_keys.insert(key, self.sockets.len() - 1);
+                self.socket_keys.insert(key, self.sockets.len() - 1);
                 self.sockets.len() - 1
             }
         };
@@ -506,151 +633,40 @@ impl Engine {
             routes.push(resolve_route(r, oif));
         }
         let rules = inst.virtual_rules.iter().map(resolve_rule).collect();
-        let pass = match &inst.authentication {
-            Some(Authentication::Pass(p)) if version == Version::V2 => {
-                let mut b = [0u8; 8];
-                let n = p.len().min(8);
-                b[..n].copy_from_slice(&p[..n]);
-                Some(b)
-            }
-            Some(Authentication::Ah(_)) => {
-                return Err("auth_type AH is not supported by rkeepalived yet".into());
-            }
-            _ => None,
-        };
-        let tracks = inst
-            .track_script
-            .iter()
-            .filter_map(|t| {
-                let s = config.vrrp_scripts.get(&t.name)?;
-                let weight = t.weight.unwrap_or(s.weight);
-                let reverse = if t.weight.is_some() {
-                    t.reverse
-                } else {
-                    s.weight_reverse
-                };
-                Some((t.name.clone(), TrackWeight { weight, reverse }))
-            })
-            .collect();
-        let garp_master_delay = inst
-            .garp_master_delay
-            .unwrap_or(config.global.vrrp_garp_master_delay);
-        let g = &config.global;
-        let garp = fsm::GarpPolicy {
-            refresh: inst
-                .garp_master_refresh
-                .unwrap_or(g.vrrp_garp_master_refresh),
-            refresh_repeat: inst
-                .garp_master_refresh_repeat
-                .unwrap_or(g.vrrp_garp_master_refresh_repeat),
-            // keepalived: unset global lower-priority settings follow vrrp_garp_master_*.
-            lower_prio_repeat: inst
-                .garp_lower_prio_repeat
-                .or(g.vrrp_garp_lower_prio_repeat)
-                .unwrap_or(g.vrrp_garp_master_repeat),
-            lower_prio_delay: inst
-                .garp_lower_prio_delay
-                .or(g.vrrp_garp_lower_prio_delay)
-                .unwrap_or(g.vrrp_garp_master_delay),
-            lower_prio_no_advert: inst
-                .lower_prio_no_advert
-                .unwrap_or(g.vrrp_lower_prio_no_advert),
-            higher_prio_send_advert: inst
-                .higher_prio_send_advert
-                .unwrap_or(g.vrrp_higher_prio_send_advert),
-        };
-        let fsm = fsm::Instance::new(InstanceConfig {
-            name: inst.name.clone(),
-            vrid: inst.virtual_router_id,
-            version,
-            priority: inst.priority,
-            advert_int: inst.advert_int,
-            preempt: !inst.nopreempt,
-            preempt_delay: inst.preempt_delay,
-            start_master: inst.state == model::InitialState::Master,
-            garp_master_delay,
-            primary_ip: src,
-            garp,
-        });
-        // RFC 5798 §6.1 Accept_Mode: keepalived accepts unless `no_accept` is given (strict
-        // mode resolves an unset mode to "owner only"); the address owner always accepts.
-        let accept = inst.accept.unwrap_or(true) || inst.priority == Priority::OWNER;
-        let no_accept = if accept {
-            Vec::new()
-        } else {
-            vips.iter()
-                .map(|v| Blocked {
-                    addr: v.addr.addr,
-                    ifname: v.ifname.clone(),
-                })
-                .collect()
-        };
-        Ok(Runtime {
-            fsm,
-            cfg: inst.clone(),
+        let resolved = Resolved {
             socket,
             src,
             dsts,
             peers,
-            check_unicast_src: inst.check_unicast_src || g.vrrp_check_unicast_src,
-            expect: Expect {
-                version,
-                advert_int: inst.advert_int,
-                pass,
-                multicast,
-            },
+            multicast,
             vips,
             routes,
             rules,
-            garp_repeat: inst
-                .garp_master_repeat
-                .unwrap_or(config.global.vrrp_garp_master_repeat),
-            no_accept,
-            blocking: false,
-            tracks,
-            last_tracked: track::Tracked {
-                priority: inst.priority,
-                fault: false,
-            },
-            stats: Stats::default(),
-            master_priority: 0,
-            last_transition: std::time::SystemTime::now(),
-        })
+        };
+        assemble(config, inst, version, resolved, None)
     }
 
     /// Runs until [`Control::Shutdown`] (or the control channel closes), then releases.
     pub async fn run(mut self, mut control: mpsc::Receiver<Control>) {
-        let (pkt_tx, mut pkt_rx) = mpsc::channel::<(usize, Vec<u8>, IpAddr, IpAddr, u8)>(1024);
+        let (pkt_tx, mut pkt_rx) = mpsc::channel::<Packet>(1024);
         for (i, sock) in self.sockets.iter().enumerate() {
-            let sock = sock.clone();
-            let tx = pkt_tx.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 2048];
-                loop {
-                    match sock.recv(&mut buf).await {
-                        Ok(r) => {
-                            let msg = (i, buf[..r.len].to_vec(), r.src, r.dst, r.ttl);
-                            if tx.send(msg).await.is_err() {
-                                return;
-                            }
-                        }
-                        Err(e) => {
-                            warn!("VRRP socket receive error: {e}");
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                        }
-                    }
-                }
-            });
+            spawn_receiver(i, sock.clone(), pkt_tx.clone());
         }
+        // Kept only while instances are parked: their sockets are opened later.
+        let mut park_tx = self.park_config.is_some().then(|| pkt_tx.clone());
         drop(pkt_tx);
+        let mut park_tick = tokio::time::interval(PARK_RETRY);
+        park_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let (script_tx, mut script_rx) = mpsc::channel::<ScriptResult>(64);
         for name in self.trackers.keys() {
             let s = self.scripts[name].clone();
-            let run_as = s
-                .user
-                .as_ref()
-                .and_then(|u| script::resolve_user(u).ok())
-                .or(self.default_run_as);
+            let run_as = match script::run_as_for(s.user.as_ref()) {
+                Ok(r) => r,
+                Err(e) => {
+                    warn!("VRRP_Script({name}) not started: {e}");
+                    continue;
+                }
+            };
             let tx = script_tx.clone();
             tokio::spawn(run_vrrp_script(s, run_as, tx));
         }
@@ -704,6 +720,15 @@ impl Engine {
                     self.poll_due().await;
                     self.on_track_event(ev).await;
                 }
+                _ = park_tick.tick(), if park_tx.is_some() => {
+                    self.poll_due().await;
+                    if let Some(tx) = &park_tx {
+                        self.retry_parked(tx).await;
+                    }
+                    if self.park_config.is_none() {
+                        park_tx = None;
+                    }
+                }
                 c = control.recv() => {
                     match c {
                         Some(Control::Shutdown) | None => break,
@@ -743,6 +768,66 @@ impl Engine {
                     warn!("cannot remove VMAC interface {ifindex}: {e}");
                 }
             }
+        }
+    }
+
+    /// Tries to finish the instances parked in FAULT (see [`Blocker`]): one whose interface
+    /// or source address appeared is built, gets its socket, and starts as at start-up (its
+    /// trackers and sync group stay as they were). Stops retrying when none is left.
+    async fn retry_parked(&mut self, pkt_tx: &mpsc::Sender<Packet>) {
+        let Some(config) = self.park_config.take() else {
+            return;
+        };
+        for i in 0..self.instances.len() {
+            let Some(was) = self.instances[i].parked.clone() else {
+                continue;
+            };
+            let cfg = self.instances[i].cfg.clone();
+            let now_blocked = self.start_blocker(&cfg);
+            if let Some(b) = now_blocked {
+                if b != was {
+                    log_parked(&cfg.name, &b);
+                    self.instances[i].parked = Some(b);
+                }
+                continue;
+            }
+            let sockets_before = self.sockets.len();
+            let built = self.build_instance(&config, &cfg, None);
+            let mut rt = match built {
+                Ok(rt) => rt,
+                Err(msg) => {
+                    error!("({}) {msg}; instance still waiting", cfg.name);
+                    continue;
+                }
+            };
+            for s in sockets_before..self.sockets.len() {
+                spawn_receiver(s, self.sockets[s].clone(), pkt_tx.clone());
+            }
+            info!(
+                "({}) interface and source address available - starting",
+                cfg.name
+            );
+            let old = std::mem::replace(&mut self.instances[i], {
+                // Trackers and sync-group adjustments were made on the parked runtime.
+                rt.parked = None;
+                rt
+            });
+            let rt = &mut self.instances[i];
+            rt.tracks = old.tracks;
+            rt.stats = old.stats;
+            rt.last_tracked = old.last_tracked;
+            // As at start-up: the current fault first, then Startup, then the trackers.
+            let now = Instant::now();
+            if self.trk_own_fault(i) {
+                let actions = self.instances[i].fsm.handle(now, Input::Fault(true));
+                self.execute(i, actions).await;
+            }
+            let actions = self.instances[i].fsm.handle(now, Input::Startup);
+            self.execute(i, actions).await;
+            self.retrack().await;
+        }
+        if self.instances.iter().any(|r| r.parked.is_some()) {
+            self.park_config = Some(config);
         }
     }
 
@@ -1016,6 +1101,9 @@ impl Engine {
 
     async fn send_advert(&mut self, i: usize, priority: Priority) {
         let rt = &mut self.instances[i];
+        if rt.parked.is_some() {
+            return;
+        }
         // The advert lists the VIPs of the instance's family (RFC 5798 §5.2.9).
         let v6 = rt.src.is_ipv6();
         let addresses = rt
@@ -1154,14 +1242,8 @@ impl Engine {
             State::Stop => (&notify.stop, "STOP"),
             State::Init => return,
         };
-        let run_as_of = |c: &model::Command| {
-            c.user
-                .as_ref()
-                .and_then(|u| script::resolve_user(u).ok())
-                .or(self.default_run_as)
-        };
         if let Some(cmd) = specific {
-            script::spawn_detached(cmd.argv.clone(), run_as_of(cmd));
+            script::spawn_command(cmd);
         }
         if let Some(cmd) = &notify.any {
             // keepalived appends: INSTANCE <name> <state> <priority>.
@@ -1172,7 +1254,7 @@ impl Engine {
                 word.to_string(),
                 rt.fsm.effective_priority().to_string(),
             ]);
-            script::spawn_detached(argv, run_as_of(cmd));
+            script::spawn_as(cmd, argv);
         }
     }
 
@@ -1191,6 +1273,149 @@ struct Statics {
     addrs: Vec<(u32, IfAddr)>,
     routes: Vec<crate::net::route::Route>,
     rules: Vec<crate::net::route::Rule>,
+}
+
+/// What [`Engine::build_instance`] resolved against the system for one instance.
+struct Resolved {
+    socket: usize,
+    src: IpAddr,
+    dsts: Vec<IpAddr>,
+    peers: Vec<UnicastPeer>,
+    multicast: bool,
+    vips: Vec<Vip>,
+    routes: Vec<crate::net::route::Route>,
+    rules: Vec<crate::net::route::Rule>,
+}
+
+/// The runtime of `inst` from what was resolved (`parked`: see [`Blocker`]).
+fn assemble(
+    config: &Config,
+    inst: &VrrpInstance,
+    version: Version,
+    r: Resolved,
+    parked: Option<Blocker>,
+) -> Result<Runtime, String> {
+    let Resolved {
+        socket,
+        src,
+        dsts,
+        peers,
+        multicast,
+        vips,
+        routes,
+        rules,
+    } = r;
+    let pass = match &inst.authentication {
+        Some(Authentication::Pass(p)) if version == Version::V2 => {
+            let mut b = [0u8; 8];
+            let n = p.len().min(8);
+            b[..n].copy_from_slice(&p[..n]);
+            Some(b)
+        }
+        Some(Authentication::Ah(_)) => {
+            return Err("auth_type AH is not supported by rkeepalived yet".into());
+        }
+        _ => None,
+    };
+    let tracks = inst
+        .track_script
+        .iter()
+        .filter_map(|t| {
+            let s = config.vrrp_scripts.get(&t.name)?;
+            let weight = t.weight.unwrap_or(s.weight);
+            let reverse = if t.weight.is_some() {
+                t.reverse
+            } else {
+                s.weight_reverse
+            };
+            Some((t.name.clone(), TrackWeight { weight, reverse }))
+        })
+        .collect();
+    let garp_master_delay = inst
+        .garp_master_delay
+        .unwrap_or(config.global.vrrp_garp_master_delay);
+    let g = &config.global;
+    let garp = fsm::GarpPolicy {
+        refresh: inst
+            .garp_master_refresh
+            .unwrap_or(g.vrrp_garp_master_refresh),
+        refresh_repeat: inst
+            .garp_master_refresh_repeat
+            .unwrap_or(g.vrrp_garp_master_refresh_repeat),
+        // keepalived: unset global lower-priority settings follow vrrp_garp_master_*.
+        lower_prio_repeat: inst
+            .garp_lower_prio_repeat
+            .or(g.vrrp_garp_lower_prio_repeat)
+            .unwrap_or(g.vrrp_garp_master_repeat),
+        lower_prio_delay: inst
+            .garp_lower_prio_delay
+            .or(g.vrrp_garp_lower_prio_delay)
+            .unwrap_or(g.vrrp_garp_master_delay),
+        lower_prio_no_advert: inst
+            .lower_prio_no_advert
+            .unwrap_or(g.vrrp_lower_prio_no_advert),
+        higher_prio_send_advert: inst
+            .higher_prio_send_advert
+            .unwrap_or(g.vrrp_higher_prio_send_advert),
+    };
+    let fsm = fsm::Instance::new(InstanceConfig {
+        name: inst.name.clone(),
+        vrid: inst.virtual_router_id,
+        version,
+        priority: inst.priority,
+        advert_int: inst.advert_int,
+        preempt: !inst.nopreempt,
+        preempt_delay: inst.preempt_delay,
+        start_master: inst.state == model::InitialState::Master,
+        garp_master_delay,
+        primary_ip: src,
+        garp,
+    });
+    // RFC 5798 §6.1 Accept_Mode: keepalived accepts unless `no_accept` is given (strict
+    // mode resolves an unset mode to "owner only"); the address owner always accepts.
+    let accept = inst.accept.unwrap_or(true) || inst.priority == Priority::OWNER;
+    let no_accept = if accept {
+        Vec::new()
+    } else {
+        vips.iter()
+            .map(|v| Blocked {
+                addr: v.addr.addr,
+                ifname: v.ifname.clone(),
+            })
+            .collect()
+    };
+    Ok(Runtime {
+        fsm,
+        cfg: inst.clone(),
+        socket,
+        src,
+        dsts,
+        peers,
+        check_unicast_src: inst.check_unicast_src || g.vrrp_check_unicast_src,
+        expect: Expect {
+            version,
+            advert_int: inst.advert_int,
+            pass,
+            multicast,
+        },
+        vips,
+        routes,
+        rules,
+        garp_repeat: inst
+            .garp_master_repeat
+            .unwrap_or(config.global.vrrp_garp_master_repeat),
+        no_accept,
+        blocking: false,
+        tracks,
+        last_tracked: track::Tracked {
+            priority: inst.priority,
+            fault: false,
+        },
+        stats: Stats::default(),
+        master_priority: 0,
+        last_transition: std::time::SystemTime::now(),
+        parked,
+    })
 }
 
 /// A configured route with its `dev` resolved to `oif`.

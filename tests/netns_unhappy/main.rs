@@ -15,3 +15,5 @@ mod support;
 mod chaos;
 mod common;
 mod process_death;
+mod scripts;
+mod startup;

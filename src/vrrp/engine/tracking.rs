@@ -443,7 +443,9 @@ impl Engine {
                     *w,
                 )
             });
-            let tracked = track::effective_priority_all(rt.cfg.priority, scripts.chain(extra));
+            let mut tracked = track::effective_priority_all(rt.cfg.priority, scripts.chain(extra));
+            // An instance parked for its interface or source address stays in FAULT.
+            tracked.fault |= rt.parked.is_some();
             let before = rt.last_tracked;
             self.instances[i].last_tracked = tracked;
             if tracked.priority != before.priority {
@@ -468,6 +470,11 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// The fault last fed to instance `i` (directly or through its group).
+    pub(super) fn trk_own_fault(&self, i: usize) -> bool {
+        self.trk.own_fault.get(i).copied().unwrap_or(false)
     }
 
     /// Before the instances start: the groups report BACKUP, and the initial tracker values
@@ -590,14 +597,8 @@ impl Engine {
             State::Stop => &n.stop,
             State::Init => &None,
         };
-        let run_as_of = |c: &crate::config::model::Command| {
-            c.user
-                .as_ref()
-                .and_then(|u| script::resolve_user(u).ok())
-                .or(self.default_run_as)
-        };
         if let Some(cmd) = specific {
-            script::spawn_detached(cmd.argv.clone(), run_as_of(cmd));
+            script::spawn_command(cmd);
         }
         if let Some(cmd) = &n.any {
             let mut argv = cmd.argv.clone();
@@ -607,7 +608,7 @@ impl Engine {
                 word.to_string(),
                 "0".to_string(),
             ]);
-            script::spawn_detached(argv, run_as_of(cmd));
+            script::spawn_as(cmd, argv);
         }
         if let Some(f) = self.trk.fifos.as_mut() {
             f.write(&notify::fifo_line(true, &name, word, 0));
