@@ -1,0 +1,102 @@
+//! Command line, dump files and the IPVS side's unhappy paths (issue 10 points 6-9): the dump
+//! files' mode and a symlink planted in `$TMPDIR`, keepalived's flags (`-s NAME`), a director
+//! whose kernel has no IPVS.
+
+use crate::common::{ready_both, row};
+use crate::support::{Daemon, Lan, Proc};
+use std::net::IpAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+/// One VRRP instance (VRID `vrid`) alone on `eth0`, becoming master with `vip`.
+fn solo(vrid: u8, vip: std::net::Ipv4Addr) -> String {
+    format!(
+        "vrrp_instance VI_1 {{\n  state MASTER\n  interface eth0\n  virtual_router_id {vrid}\n  \
+         priority 150\n  advert_int 1\n  authentication {{\n    auth_type PASS\n    \
+         auth_pass 1111\n  }}\n  virtual_ipaddress {{\n    {vip}/24\n  }}\n}}\n"
+    )
+}
+
+/// Plants `dir/name` as a symlink to a victim file outside `dir`, sends `sig` and waits for
+/// the daemon to leave a regular file at `dir/name`. Returns (mode of the file, victim's text
+/// afterwards).
+fn dump_over_symlink(p: &Proc, victims: &Path, sig: i32, name: &str) -> (u32, String) {
+    let victim = victims.join(format!("{name}.victim"));
+    std::fs::write(&victim, "victim\n").unwrap();
+    let link = p.dir().join(name);
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    p.signal(sig);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let meta = std::fs::symlink_metadata(&link).unwrap();
+        if meta.file_type().is_file() && meta.len() > 0 {
+            // The writer renames a complete file into place: what is there is final.
+            return (
+                meta.permissions().mode() & 0o7777,
+                std::fs::read_to_string(&victim).unwrap(),
+            );
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} not written after signal {sig} (victim now {:?}):\n{}",
+            std::fs::read_to_string(&victim),
+            p.log_tail(20)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Issue 10 point 7: the dump files (`keepalived.data` on SIGUSR1, `keepalived.stats` on
+/// SIGUSR2, `keepalived.json` on keepalived's JSON signal) are created 0600 in the daemon's
+/// `TMPDIR`, and a symlink planted at the file's name is replaced, not followed.
+/// keepalived 2.2.7 (measured): 0600 for all three, the symlink replaced, the victim untouched.
+/// (`keepalived_check.data` needs IPVS, missing from this kernel: its writer is the same
+/// function, covered by `status::tests::dump_files_are_private_and_replace_a_planted_symlink`.)
+#[test]
+fn dump_files_are_0600_and_never_follow_a_planted_symlink() {
+    let test = "dump_files_are_0600_and_never_follow_a_planted_symlink";
+    if !ready_both(test) {
+        return;
+    }
+    let lan = Lan::new(&["ka", "rk"]);
+    let victims = tempfile::tempdir().unwrap();
+    let ka = lan
+        .node("ka")
+        .spawn(Daemon::Keepalived, &solo(61, lan.ip(100)));
+    let rk = lan
+        .node("rk")
+        .spawn(Daemon::Rkeepalived, &solo(62, lan.ip(101)));
+    lan.expect_addr("ka", IpAddr::V4(lan.ip(100)), Duration::from_secs(15), &ka);
+    lan.expect_addr("rk", IpAddr::V4(lan.ip(101)), Duration::from_secs(15), &rk);
+    let json = libc::SIGRTMIN() + 2;
+    let mut outcome = Vec::new();
+    for (p, who) in [(&ka, "keepalived"), (&rk, "rkeepalived")] {
+        let mut modes = Vec::new();
+        for (sig, name) in [
+            (libc::SIGUSR1, "keepalived.data"),
+            (libc::SIGUSR2, "keepalived.stats"),
+            (json, "keepalived.json"),
+        ] {
+            let (mode, victim) = dump_over_symlink(p, victims.path(), sig, name);
+            assert_eq!(victim, "victim\n", "{who} followed the symlink {name}");
+            assert_eq!(mode, 0o600, "{who}: {name} has mode {mode:o}");
+            modes.push(format!("{name} {mode:o}"));
+        }
+        outcome.push(format!("{}, symlink replaced", modes.join(", ")));
+    }
+    // No temporary file of rkeepalived's is left next to the dumps.
+    let leftovers: Vec<_> = std::fs::read_dir(rk.dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".keepalived"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    row(
+        "dump files with a symlink planted in TMPDIR",
+        &outcome[0],
+        &outcome[1],
+    );
+}
