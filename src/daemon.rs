@@ -98,6 +98,24 @@ pub fn main(cli: Cli) -> ExitCode {
     // shutdown that removes the table.
     let programmed = (ipvs_opts.0 && !config.ipvs.virtual_servers.is_empty())
         .then(|| crate::ipvs::controller::program(&config));
+    // A director whose kernel has no IPVS cannot balance: it must not take the VIPs that
+    // draw the traffic. keepalived 2.2.7 terminates as a whole (its checker child exits with
+    // a permanent error, exit code 1) before its VRRP side holds any address; so does this,
+    // before the VRRP side starts. A config without virtual servers never opens IPVS. With
+    // -C (checkers only) no address is ever taken: the checkers run, and their notify
+    // scripts and SIGUSR1 data keep reporting the real servers' health.
+    if run_vrrp
+        && programmed
+            .as_ref()
+            .is_some_and(|p| p.unavailable().is_some())
+    {
+        error!(
+            "virtual_server blocks are configured but IPVS is not available: stopping \
+             without taking any VIP (load the ip_vs module, or run the VRRP side alone with -P)"
+        );
+        let _ = std::fs::remove_file(&pidfile);
+        return ExitCode::from(1);
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -297,6 +315,10 @@ impl Reloader {
                 match tokio::task::spawn_blocking(move || crate::ipvs::controller::program(&config))
                     .await
                 {
+                    Ok(p) if p.unavailable().is_some() => error!(
+                        "Reload: virtual_server blocks added but IPVS is not available: \
+                         they are not run"
+                    ),
                     Ok(p) => {
                         let c = crate::ipvs::controller::Controller::start_programmed(&new, p);
                         let _ = self.check_data.set(c.check_data());

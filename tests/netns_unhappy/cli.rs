@@ -100,3 +100,90 @@ fn dump_files_are_0600_and_never_follow_a_planted_symlink() {
         &outcome[1],
     );
 }
+
+/// A director: one VRRP instance and one virtual server for its VIP.
+fn director(vrid: u8, vip: std::net::Ipv4Addr, rs: std::net::Ipv4Addr) -> String {
+    format!(
+        "{}virtual_server {vip} 80 {{\n  delay_loop 6\n  lb_algo rr\n  lb_kind NAT\n  \
+         protocol TCP\n  real_server {rs} 80 {{\n    weight 1\n    TCP_CHECK {{\n      \
+         connect_timeout 3\n    }}\n  }}\n}}\n",
+        solo(vrid, vip)
+    )
+}
+
+/// Issue 10 point 6: virtual servers configured on a kernel without IPVS (this test kernel
+/// has none: no `ip_vs` module). keepalived 2.2.7, run with both subsystems (no `-P`):
+/// `IPVS: Can't initialize ipvs: No such file or directory`, its checker child exits with a
+/// permanent error and the whole daemon terminates with exit code 1; the VIP is never taken.
+/// rkeepalived: the same log line, `stopping without taking any VIP`, exit 1, before its VRRP
+/// side starts. With `-C` (checkers only, no address to take) rkeepalived keeps running its
+/// checkers (keepalived exits there too; README "How it differs").
+#[test]
+fn no_ipvs_in_the_kernel_with_virtual_servers_stops_without_taking_the_vip() {
+    let test = "no_ipvs_in_the_kernel_with_virtual_servers";
+    if !ready_both(test) {
+        return;
+    }
+    if Path::new("/proc/net/ip_vs").exists() {
+        crate::support::skip(test, "this kernel has IPVS");
+        return;
+    }
+    let lan = Lan::new(&["ka", "rk"]);
+    let conf_dir = tempfile::tempdir().unwrap();
+    let conf = conf_dir.path().join("keepalived.conf");
+    std::fs::write(&conf, director(63, lan.ip(100), lan.ip(200))).unwrap();
+    let d = conf_dir.path();
+    let ka_bin = Daemon::Keepalived.binary().unwrap();
+    let arg = |p: &Path| p.display().to_string();
+    let mut ka = lan.node("ka").spawn_cmd(&[
+        &arg(&ka_bin),
+        "-n",
+        "-l",
+        "-D",
+        "-f",
+        &arg(&conf),
+        "-p",
+        &arg(&d.join("k.pid")),
+        "-r",
+        &arg(&d.join("v.pid")),
+        "-c",
+        &arg(&d.join("c.pid")),
+    ]);
+    let mut rk = lan
+        .node("rk")
+        .spawn(Daemon::Rkeepalived, &director(64, lan.ip(101), lan.ip(200)));
+    let ka_code = ka.wait_exit(Duration::from_secs(20));
+    let rk_code = rk.wait_exit(Duration::from_secs(20));
+    assert_eq!(ka_code, Some(1), "keepalived:\n{}", ka.log());
+    assert_eq!(rk_code, Some(1), "rkeepalived:\n{}", rk.log());
+    for p in [&ka, &rk] {
+        assert!(
+            p.log().contains("IPVS: Can't initialize ipvs"),
+            "{}",
+            p.log()
+        );
+    }
+    assert!(
+        rk.log().contains("stopping without taking any VIP"),
+        "{}",
+        rk.log()
+    );
+    assert!(!rk.log().contains("Entering MASTER"), "{}", rk.log());
+    assert!(!lan.node("ka").has_addr(IpAddr::V4(lan.ip(100))));
+    assert!(!lan.node("rk").has_addr(IpAddr::V4(lan.ip(101))));
+
+    // Checkers only: no VIP to take; rkeepalived stays up and runs its checkers.
+    let c = lan.node("rk").spawn_with(
+        Daemon::Rkeepalived,
+        &director(64, lan.ip(101), lan.ip(200)),
+        &["-C"],
+    );
+    c.expect_log("IPVS: Can't initialize ipvs", Duration::from_secs(15));
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(c.running(), "{}", c.log());
+    row(
+        "virtual servers on a kernel without IPVS",
+        "`IPVS: Can't initialize ipvs`, whole daemon exits 1, VIP never taken",
+        "same log line, exits 1 before VRRP starts, VIP never taken; with -C keeps checking",
+    );
+}
