@@ -14,6 +14,7 @@ fn parse_as(text: &str, config_id: &str) -> Loaded {
         text,
         &LoadOptions {
             config_id: config_id.to_string(),
+            ..Default::default()
         },
     )
 }

@@ -183,11 +183,26 @@ impl<'a> Stream<'a> {
                     .build_hasher()
                     .finish()
                     | 1,
+                all_config: false,
+                missing_files: false,
             },
             file: FileId::of(name),
             lines: PhysicalLines(Some(text)).enumerate(),
             continuing: None,
         }
+    }
+
+    /// `-e/--all-config`: every plain `include` checks as `includea` (keepalived's
+    /// `include_check` with no argument: a missing, unmatched or unreadable file is an error).
+    pub fn with_all_config(mut self, all_config: bool) -> Self {
+        self.lexer.all_config = all_config;
+        self
+    }
+
+    /// Whether an include check failed so far (keepalived 2.2.7 refuses to start then, with
+    /// exit code 6, and `-t` exits 6).
+    pub fn missing_files(&self) -> bool {
+        self.lexer.missing_files
     }
 
     /// Lexes lines until a token is ready; false at the end of the text.
@@ -327,6 +342,21 @@ struct IncludeCheck {
     brace: bool,
 }
 
+impl IncludeCheck {
+    /// `includea`, and a plain `include` under `-e`: every check.
+    const ALL: IncludeCheck = IncludeCheck {
+        readable: true,
+        missing: true,
+        wildcard: true,
+        brace: true,
+    };
+}
+
+/// A regular file this process can open for reading (what `includer` requires).
+fn is_readable_file(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file()) && std::fs::File::open(path).is_ok()
+}
+
 struct Lexer {
     config_id: String,
     diags: Diagnostics,
@@ -339,6 +369,11 @@ struct Lexer {
     emitted: usize,
     /// xorshift state for `${_RANDOM}`.
     rng: u64,
+    /// `-e/--all-config`: a plain `include` checks as `includea`.
+    all_config: bool,
+    /// An include check failed (a file missing, unmatched or unreadable where the include
+    /// kind requires it): keepalived 2.2.7 does not start then (exit 6).
+    missing_files: bool,
 }
 
 impl Lexer {
@@ -561,6 +596,11 @@ impl Lexer {
         let text = trim(&text);
         if !text.is_empty() {
             if let Some(check) = include_kind(&text) {
+                let check = if self.all_config {
+                    IncludeCheck::ALL
+                } else {
+                    check
+                };
                 self.include(&text, check, pos, depth);
             } else {
                 self.split_braces(&text, pos, depth, nesting);
@@ -968,11 +1008,13 @@ impl Lexer {
         if missing_literal {
             let message = format!("Config files missing '{pattern}'.");
             if check.missing || check.brace {
+                self.missing_files = true;
                 self.diags.error(span, message);
             } else {
                 self.diags.warn(span, message);
             }
         } else if missing_wildcard && check.wildcard {
+            self.missing_files = true;
             self.diags
                 .error(span, format!("No config files matched '{pattern}'."));
         }
@@ -980,6 +1022,7 @@ impl Lexer {
     }
 
     fn include_file(&mut self, file: PathBuf, span: &Span, check: IncludeCheck, depth: usize) {
+        self.missing_files |= check.readable && !is_readable_file(&file);
         let report = |diags: &mut Diagnostics, message: String| {
             if check.readable {
                 diags.error(span, message);
