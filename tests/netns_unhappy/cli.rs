@@ -187,3 +187,84 @@ fn no_ipvs_in_the_kernel_with_virtual_servers_stops_without_taking_the_vip() {
         "same log line, exits 1 before VRRP starts, VIP never taken; with -C keeps checking",
     );
 }
+
+/// Issue 10 point 8: `-s NAME` (and the config's `net_namespace NAME`) runs the daemon in
+/// network namespace NAME although it is started elsewhere. keepalived 2.2.7 (measured): the
+/// VIP is set in NAME, the pidfiles are `/run/keepalived/NAME/keepalived.pid` (and
+/// `vrrp.pid`) seen from outside, the directory is removed at exit. rkeepalived: the VIP in
+/// NAME, `/run/keepalived/NAME/keepalived.pid`, removed at exit.
+#[test]
+fn namespace_flag_runs_the_daemon_in_that_namespace() {
+    let test = "namespace_flag_runs_the_daemon_in_that_namespace";
+    if !ready_both(test) {
+        return;
+    }
+    let lan = Lan::new(&["ka", "rk", "rkconf", "start"]);
+    let start = lan.node("start");
+    let dir = tempfile::tempdir().unwrap();
+    let arg = |p: &Path| p.display().to_string();
+    let write = |name: &str, text: String| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        arg(&p)
+    };
+    let ka_ns = lan.node("ka").ns.clone();
+    let rk_ns = lan.node("rk").ns.clone();
+    let conf_ns = lan.node("rkconf").ns.clone();
+    let ka_conf = write("ka.conf", solo(71, lan.ip(100)));
+    let rk_conf = write("rk.conf", solo(72, lan.ip(101)));
+    let rk_conf2 = write(
+        "rk2.conf",
+        format!("net_namespace {conf_ns}\n{}", solo(73, lan.ip(102))),
+    );
+    let ka_bin = arg(&Daemon::Keepalived.binary().unwrap());
+    let rk_bin = arg(&Daemon::Rkeepalived.binary().unwrap());
+    // No -p: the default pidfile is the one under test.
+    let ka = start.spawn_cmd(&[
+        &ka_bin, "-n", "-l", "-D", "-P", "-s", &ka_ns, "-f", &ka_conf,
+    ]);
+    let rk = start.spawn_cmd(&[&rk_bin, "-n", "-l", "-D", "-s", &rk_ns, "-f", &rk_conf]);
+    let rk_pid2 = arg(&dir.path().join("rk2.pid"));
+    let rk2 = start.spawn_cmd(&[&rk_bin, "-n", "-l", "-f", &rk_conf2, "-p", &rk_pid2]);
+    lan.expect_addr("ka", IpAddr::V4(lan.ip(100)), Duration::from_secs(15), &ka);
+    lan.expect_addr("rk", IpAddr::V4(lan.ip(101)), Duration::from_secs(15), &rk);
+    lan.expect_addr(
+        "rkconf",
+        IpAddr::V4(lan.ip(102)),
+        Duration::from_secs(15),
+        &rk2,
+    );
+    for vip in [100, 101, 102] {
+        assert!(
+            !start.has_addr(IpAddr::V4(lan.ip(vip))),
+            "VIP .{vip} in the starting namespace"
+        );
+    }
+    let pidfile = |ns: &str| Path::new("/run/keepalived").join(ns).join("keepalived.pid");
+    for (p, ns) in [(&ka, &ka_ns), (&rk, &rk_ns)] {
+        let text = std::fs::read_to_string(pidfile(ns))
+            .unwrap_or_else(|e| panic!("{}: {e}\n{}", pidfile(ns).display(), p.log()));
+        assert_eq!(text.trim(), p.pid.to_string());
+    }
+    assert!(Path::new(&rk_pid2).exists());
+    let mut procs = [ka, rk, rk2];
+    for p in &mut procs {
+        p.term();
+        assert!(
+            p.wait_exit(Duration::from_secs(15)).is_some(),
+            "{}",
+            p.log()
+        );
+    }
+    for ns in [&ka_ns, &rk_ns] {
+        assert!(
+            !pidfile(ns).parent().unwrap().exists(),
+            "{ns}'s pid directory left behind"
+        );
+    }
+    row(
+        "-s NAME / net_namespace NAME",
+        "VIP in NAME, pidfile /run/keepalived/NAME/keepalived.pid, removed at exit",
+        "same (-s and net_namespace)",
+    );
+}
