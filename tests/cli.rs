@@ -310,3 +310,82 @@ fn all_config_makes_a_missing_include_fatal() {
         assert_eq!(run(ka.as_os_str(), false).status.code(), Some(0));
     }
 }
+
+/// Issue 10 point 9: keepalived 2.2.7's load-time corrections of virtual and real servers
+/// (check_data.c `validate_check_config`, check_parser.c), as `-t` prints them: each config
+/// makes keepalived and rkeepalived say the same sentence (rkeepalived as a warning with the
+/// position; keepalived counts them as config errors, `-t` exit 5).
+#[test]
+fn ipvs_corrections_are_reported_like_keepalived() {
+    let vs = |head: &str, body: &str| {
+        format!("virtual_server {head} {{\n  lb_algo rr\n  lb_kind NAT\n{body}\n}}\n")
+    };
+    let rs = "  real_server 10.0.0.2 80 {\n    weight 1\n  }";
+    let cases = [
+        (
+            vs("10.0.0.1 80", &format!("  protocol TCP\n  ops\n{rs}")),
+            "one packet scheduling requires UDP - resetting",
+        ),
+        (vs("10.0.0.1 80", rs), "no protocol set - defaulting to UDP"),
+        (
+            vs(
+                "10.0.0.1 80",
+                &format!("  protocol TCP\n  hysteresis 2\n{rs}"),
+            ),
+            "hysteresis 2 >= quorum 1; setting hysteresis to 0",
+        ),
+        (
+            vs("10.0.0.1 80", &format!("  protocol TCP\n  quorum 3\n{rs}")),
+            "exceeds total weight of real servers 1, reducing quorum to 1",
+        ),
+        (
+            vs("10.0.0.1 80", &format!("  protocol TCP\n  sh-port\n{rs}")),
+            "sh-port only applies to sh scheduler - ignoring",
+        ),
+        (
+            vs("10.0.0.1 80", &format!("  protocol TCP\n{rs}\n{rs}")),
+            "is duplicated - removing second rs",
+        ),
+        (
+            vs(
+                "10.0.0.1 80",
+                "  protocol TCP\n  real_server 10.0.0.2 8080 {\n    lvs_method DR\n  }",
+            ),
+            "ports don't match - resetting",
+        ),
+        (
+            vs("10.0.0.1 0", &format!("  protocol TCP\n{rs}")),
+            "zero port only valid for persistent services - setting",
+        ),
+        (
+            vs("10.0.0.1 80", "  protocol TCP\n  sorry_server 10.0.0.9 80"),
+            "has no real servers - ignoring",
+        ),
+    ];
+    let ka = std::path::Path::new("/usr/sbin/keepalived");
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (conf, said)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("c{i}.conf"));
+        std::fs::write(&path, conf).unwrap();
+        let ours = rk().arg("-t").arg("-f").arg(&path).output().unwrap();
+        let ours = String::from_utf8_lossy(&ours.stderr).into_owned();
+        assert!(
+            ours.lines()
+                .any(|l| l.contains("warning") && l.contains(said)),
+            "rkeepalived on\n{conf}\nsaid:\n{ours}"
+        );
+        if ka.exists() {
+            let theirs = Command::new(ka)
+                .arg("-t")
+                .arg("-f")
+                .arg(&path)
+                .output()
+                .unwrap();
+            let theirs = String::from_utf8_lossy(&theirs.stderr).into_owned();
+            assert!(
+                theirs.contains(said),
+                "keepalived on\n{conf}\nsaid:\n{theirs}"
+            );
+        }
+    }
+}

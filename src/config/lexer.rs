@@ -1594,6 +1594,8 @@ mod tests {
             tokens: VecDeque::new(),
             emitted: 0,
             rng: 1,
+            all_config: false,
+            missing_files: false,
         }
     }
 

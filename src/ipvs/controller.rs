@@ -754,7 +754,8 @@ mod tests {
         assert_eq!((d[0].fwd, d[0].weight), (IP_VS_CONN_F_DROUTE, 2));
         assert_eq!(
             (d[1].fwd, d[1].u_thresh, d[1].key.port),
-            (IP_VS_CONN_F_TUNNEL, 9, 8080)
+            // keepalived resets a TUN real server's port to the service's (only NAT maps).
+            (IP_VS_CONN_F_TUNNEL, 9, 80)
         );
     }
 
@@ -787,12 +788,15 @@ mod tests {
     }
 
     #[test]
-    fn groups_expand_and_sorry_server_only_without_reals() {
+    fn groups_expand_and_sorry_server_only_while_reals_are_down() {
+        // (A virtual server without any real server is dropped at load, as keepalived does;
+        // `alpha` starts this one's only real server down.)
         let t = table(
             "virtual_server_group G {\n 10.0.0.3-5 80\n fwmark 2\n}\n\
              virtual_server group G {\n protocol UDP\n real_server 10.0.1.1 80\n}\n\
-             virtual_server 2001:db8::1 443 {\n sorry_server 2001:db8::9\n}\n\
-             virtual_server 10.0.0.9 443 {\n sorry_server 10.0.9.9 80\n real_server 10.0.1.1 443\n}\n",
+             virtual_server 2001:db8::1 443 {\n protocol TCP\n alpha\n sorry_server 2001:db8::9\n\
+             real_server 2001:db8::2 443 {\n TCP_CHECK {\n }\n }\n}\n\
+             virtual_server 10.0.0.9 443 {\n protocol TCP\n sorry_server 10.0.9.9 80\n real_server 10.0.1.1 443\n}\n",
         );
         let keys: Vec<String> = t.keys().map(|k| k.to_string()).collect();
         assert_eq!(
