@@ -372,11 +372,9 @@ impl Parser<'_> {
                 "virtualhost" => {
                     rs.health.virtualhost = self.need(who, &l, 1).map(|w| w.text.to_string())
                 }
-                _ if CHECKERS.contains(&kw) => match self.checker_block(who, kw, &l) {
-                    Some(c) => rs.health.checkers.push(c),
-                    // Already reported (no or an unknown track_file), as keepalived does.
-                    None if kw == "FILE_CHECK" => {}
-                    None => {
+                _ if CHECKERS.contains(&kw) => {
+                    let checkers = self.checker_block(who, kw, &l);
+                    if checkers.is_empty() && kw != "FILE_CHECK" {
                         rs.checkers_skipped += 1;
                         self.diags.warn(
                             l.span(),
@@ -384,7 +382,10 @@ impl Parser<'_> {
                         );
                         self.skip_block_if_any(l.keyword());
                     }
-                },
+                    // An empty FILE_CHECK was already reported (no or an unknown track_file),
+                    // as keepalived does.
+                    rs.health.checkers.extend(checkers);
+                }
                 _ => self.not_parsed(&l, Context::RealServer),
             }
         }
@@ -972,5 +973,67 @@ mod tests {
         let (vs, msgs) = one(" protocol TCP\n real_server 10.0.1.2 80 {\n weight 70000\n }");
         assert!(msgs.is_empty(), "{msgs:?}");
         assert_eq!(vs.unwrap().real_servers[0].weight, 70000);
+    }
+
+    /// `SMTP_CHECK { host { … } }` (the keepalived sample keepalived.conf.SMTP_CHECK): the
+    /// block's own connection plus one checker per host, with the host's connection and the
+    /// block's helo_name and timing.
+    #[test]
+    fn smtp_check_hosts_are_checkers() {
+        let (c, msgs) = load(
+            "virtual_server 10.0.0.1 25 {\n protocol TCP\n real_server 172.16.1.12 25 {\n\
+             SMTP_CHECK {\n connect_timeout 10\n retry 2\n helo_name foo.bar.com\n\
+             host {\n connect_ip 172.16.1.12\n connect_port 25\n bindto 172.16.1.2\n }\n\
+             host {\n connect_ip 64.233.167.100\n connect_port 587\n connect_timeout 3\n }\n\
+             }\n }\n real_server 172.16.1.13 25 {\n SMTP_CHECK {\n connect_port 2525\n\
+             host {\n connect_ip 192.168.155.10\n }\n }\n }\n}\n",
+        );
+        let deprecated = msgs
+            .iter()
+            .filter(|m| m.contains("The SMTP_CHECK host block is deprecated"))
+            .count();
+        assert_eq!(deprecated, 3, "{msgs:?}");
+        assert_eq!(msgs.len(), 3, "{msgs:?}");
+        let rs = &c.ipvs.virtual_servers[0].real_servers;
+        let conn = |c: &crate::config::model::CheckerCfg| {
+            (
+                c.connect_ip.map(|a| a.to_string()),
+                c.connect_port,
+                c.bindto.map(|a| a.to_string()),
+                c.timing.connect_timeout.map(|d| d.as_secs()),
+            )
+        };
+        let first: Vec<_> = rs[0].health.checkers.iter().map(conn).collect();
+        assert_eq!(
+            first,
+            [
+                (None, None, None, Some(10)),
+                (
+                    Some("172.16.1.12".into()),
+                    Some(25),
+                    Some("172.16.1.2".into()),
+                    Some(10)
+                ),
+                (Some("64.233.167.100".into()), Some(587), None, Some(3)),
+            ]
+        );
+        for ch in &rs[0].health.checkers {
+            assert_eq!(
+                ch.kind,
+                crate::config::model::CheckerKind::Smtp {
+                    helo_name: Some("foo.bar.com".into())
+                }
+            );
+            assert_eq!(ch.timing.retry, Some(2));
+        }
+        // The host inherits the connection options set before it.
+        let second: Vec<_> = rs[1].health.checkers.iter().map(conn).collect();
+        assert_eq!(
+            second,
+            [
+                (None, Some(2525), None, None),
+                (Some("192.168.155.10".into()), Some(2525), None, None),
+            ]
+        );
     }
 }
