@@ -268,3 +268,104 @@ fn namespace_flag_runs_the_daemon_in_that_namespace() {
         "same (-s and net_namespace)",
     );
 }
+
+/// Issue 10 point 9: `SMTP_CHECK { host { connect_ip … } }` checks every host, and the real
+/// server is up only while all of them answer (keepalived 2.2.7 check_smtp.c makes one
+/// checker per host; its checkers need IPVS, missing from this kernel, so keepalived's side
+/// is read from its source, not run). Two real servers on node `srv`: the first checks
+/// `srv` (an SMTP responder) and `dead` (nothing listens), the second only `srv`.
+/// rkeepalived (`-C`): the first is down with 1 failed checker of 3 (its own connection,
+/// `srv` and `dead`); the second (own connection on port 2526, where nothing listens, and
+/// `srv:2525`) is down with 1 failed checker of 2.
+#[test]
+fn smtp_check_hosts_are_each_checked() {
+    let test = "smtp_check_hosts_are_each_checked";
+    if !crate::common::ready_rk(test) {
+        return;
+    }
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let lan = Lan::new(&["srv", "dead", "lb"]);
+    let (srv, dead) = (lan.addr("srv"), lan.addr("dead"));
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let path = format!("/run/netns/{}", lan.node("srv").ns);
+    // A minimal SMTP server: 220, 250 to HELO, 221 to QUIT.
+    let responder = std::thread::spawn(move || {
+        let fd = std::fs::File::open(&path).expect("open netns");
+        nix::sched::setns(fd, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        let l = std::net::TcpListener::bind((srv, 2525)).expect("bind");
+        l.set_nonblocking(true).unwrap();
+        let _ = ready_tx.send(());
+        while !s.load(Ordering::SeqCst) {
+            let Ok((conn, _)) = l.accept() else {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            };
+            let _ = conn.set_nonblocking(false);
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut w = conn.try_clone().unwrap();
+            let mut r = BufReader::new(conn);
+            let _ = w.write_all(b"220 srv ESMTP\r\n");
+            for _ in 0..4 {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let reply: &[u8] = if line.starts_with("QUIT") {
+                    b"221 bye\r\n"
+                } else {
+                    b"250 hello\r\n"
+                };
+                let _ = w.write_all(reply);
+            }
+        }
+    });
+    ready_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("responder ready");
+    let conf = format!(
+        "virtual_server 10.9.9.9 25 {{\n delay_loop 1\n protocol TCP\n\
+         real_server {srv} 2525 {{\n SMTP_CHECK {{\n connect_timeout 1\n retry 0\n helo_name t.example\n\
+         host {{\n connect_ip {srv}\n }}\n host {{\n connect_ip {dead}\n }}\n }}\n }}\n\
+         real_server {srv} 2526 {{\n SMTP_CHECK {{\n connect_timeout 1\n retry 0\n\
+         host {{\n connect_ip {srv}\n connect_port 2525\n }}\n }}\n }}\n}}\n"
+    );
+    let proc = lan
+        .node("lb")
+        .spawn_with(Daemon::Rkeepalived, &conf, &["-C"]);
+    proc.expect_log(
+        "The SMTP_CHECK host block is deprecated",
+        Duration::from_secs(10),
+    );
+    // Each checker runs every second; give each a few rounds.
+    std::thread::sleep(Duration::from_secs(4));
+    let dump = proc.signal_dump(libc::SIGUSR1, "keepalived_check.data");
+    stop.store(true, Ordering::SeqCst);
+    responder.join().unwrap();
+    let smtp = dump.matches("Keepalive method = SMTP_CHECK").count();
+    assert_eq!(
+        smtp, 5,
+        "own connection + 2 hosts, own connection + 1 host:\n{dump}"
+    );
+    assert!(
+        dump.contains(&format!(
+            "   RIP = {srv}, RPORT = 2525, WEIGHT = 1\n   alive = 0\n   num failed checkers = 1\n"
+        )),
+        "the dead host takes the first real server down:\n{dump}"
+    );
+    // Port 2526 has no server: its host (srv:2525) answers, its own connection does not.
+    let second = dump
+        .split("------< Real server >------")
+        .find(|b| b.contains("RPORT = 2526"))
+        .unwrap_or_default();
+    assert!(second.contains("num failed checkers = 1"), "{dump}");
+    proc.term();
+    row(
+        "SMTP_CHECK with host { } blocks",
+        "one checker per host plus the block's own connection (check_smtp.c; not run here: no IPVS)",
+        "same: the dead host takes the real server down",
+    );
+}
