@@ -114,7 +114,8 @@ pub struct Cli {
     #[arg(long = "all")]
     pub all: bool,
 
-    /// umask for file creation, in numeric form (`022`, `0x12`, `18`: C's `strtoul(.., 0)`).
+    /// umask for file creation, in numeric form (`022`, `0x12`, `18`: C's `strtoul(.., 0)`):
+    /// set once the pidfile is written (as keepalived 2.2.7), inherited by the scripts.
     #[arg(short = 'u', long = "umask", value_name = "MASK", value_parser = parse_umask)]
     pub umask: Option<u32>,
 

@@ -44,9 +44,6 @@ pub fn main(cli: Cli) -> ExitCode {
         config_id: config_id(&cli),
         all_config: cli.all_config,
     };
-    if let Some(mask) = cli.umask {
-        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
-    }
     if let Some(log_file) = &cli.config_test {
         return config_test(&cli.use_file, &opts, log_file);
     }
@@ -115,6 +112,12 @@ pub fn main(cli: Cli) -> ExitCode {
     if let Err(msg) = write_pidfile(&pidfile) {
         error!("{msg}");
         return ExitCode::from(1);
+    }
+    // `-u MASK`: the mask of the files created from here on, and of the scripts' (which
+    // inherit it). keepalived 2.2.7 (measured) leaves its pidfile 0644 under `-u 077`; the
+    // dump files are 0600 whatever the mask.
+    if let Some(mask) = cli.umask {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
     }
     // One copy of the config, shared by the IPVS controller and the VRRP side.
     let config = std::sync::Arc::new(loaded.config);
