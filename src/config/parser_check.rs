@@ -183,12 +183,12 @@ impl Parser<'_> {
                     Some(ip) => c.bindto = Some(ip),
                     None => {
                         let w = word.clone();
-                        self.bad_value(&who, &l, &w, "not an IP address", "ignored")
+                        self.bad_value(&who, l, &w, "not an IP address", "ignored")
                     }
                 }
             }
             "connect_port" | "bind_port" => {
-                if let Some(p) = self.unsigned(&who, &l, 1, (1, 65535), "ignored") {
+                if let Some(p) = self.unsigned(&who, l, 1, (1, 65535), "ignored") {
                     if k == "connect_port" {
                         c.connect_port = Some(p as u16);
                     } else {
@@ -196,14 +196,14 @@ impl Parser<'_> {
                     }
                 }
             }
-            "bind_if" => c.bind_if = self.need(&who, &l, 1).map(|w| w.text.to_string()),
+            "bind_if" => c.bind_if = self.need(&who, l, 1).map(|w| w.text.to_string()),
             "fwmark" => {
                 c.fwmark = self
-                    .unsigned(&who, &l, 1, (0, u32::MAX as u64), "ignored")
+                    .unsigned(&who, l, 1, (0, u32::MAX as u64), "ignored")
                     .map(|v| v as u32)
             }
             "log_all_failures" => {
-                c.log_all_failures = self.flag(&who, &l).unwrap_or(c.log_all_failures)
+                c.log_all_failures = self.flag(&who, l).unwrap_or(c.log_all_failures)
             }
             _ => return false,
         }
