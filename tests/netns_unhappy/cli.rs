@@ -374,7 +374,8 @@ fn smtp_check_hosts_are_each_checked() {
 /// the mask the daemon's scripts run with. keepalived 2.2.7 (measured): `Netlink reflector
 /// reports IP ADDR added to eth0` / `removed from eth0`; with `-u 077` a notify script sees
 /// umask 0077, and the pidfile stays 0644 (written before the mask is applied).
-/// rkeepalived: the same lines, the same umask for the script, the same pidfile mode.
+/// rkeepalived: the same lines, the same umask for the script, the same pidfile mode. `-d`
+/// puts the configuration in both logs (keepalived's layout; rkeepalived's as JSON lines).
 #[test]
 fn address_monitoring_and_umask_flags_work_as_keepalived() {
     let test = "address_monitoring_and_umask_flags_work_as_keepalived";
@@ -404,7 +405,7 @@ fn address_monitoring_and_umask_flags_work_as_keepalived() {
     };
     let (ka_conf, ka_out) = conf(81, lan.ip(100), "ka");
     let (rk_conf, rk_out) = conf(82, lan.ip(101), "rk");
-    let flags = ["-a", "-u", "077"];
+    let flags = ["-a", "-u", "077", "-d"];
     let ka = lan
         .node("ka")
         .spawn_with(Daemon::Keepalived, &ka_conf, &flags);
@@ -413,6 +414,13 @@ fn address_monitoring_and_umask_flags_work_as_keepalived() {
         .spawn_with(Daemon::Rkeepalived, &rk_conf, &flags);
     ka.expect_log("Entering BACKUP STATE", Duration::from_secs(15));
     rk.expect_log("Entering BACKUP STATE", Duration::from_secs(15));
+    // -d: the configuration in the log (keepalived's own layout; rkeepalived's JSON).
+    ka.expect_log("------< Global definitions >------", Duration::from_secs(5));
+    rk.expect_log(
+        "------< Configuration dump (-d) >------",
+        Duration::from_secs(5),
+    );
+    rk.expect_log("\"name\": \"VI_1\"", Duration::from_secs(5));
     let extra = lan.ip(77);
     let mut seen = Vec::new();
     for (p, node, name, out) in [
@@ -455,8 +463,8 @@ fn address_monitoring_and_umask_flags_work_as_keepalived() {
     );
     assert_eq!(seen[1], seen[0], "rkeepalived under -u 077");
     row(
-        "-a, -u 077",
-        "Netlink reflector reports IP ... added to/removed from eth0; scripts umask 0077, pidfile 0644",
-        "same",
+        "-a, -u 077, -d",
+        "Netlink reflector reports IP ... added to/removed from eth0; scripts umask 0077, pidfile 0644; config dumped",
+        "same (config dumped as JSON lines)",
     );
 }
