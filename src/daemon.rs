@@ -161,7 +161,6 @@ pub fn main(cli: Cli) -> ExitCode {
     crate::timing::mark("runtime");
     let engine_opts = EngineOptions {
         dont_release_vrrp: cli.dont_release_vrrp,
-        release_vips: cli.release_vips,
     };
     let address_monitoring = cli.address_monitoring;
     let code = runtime.block_on(async move {

@@ -56,10 +56,6 @@ pub enum Control {
 pub struct EngineOptions {
     /// `-V/--dont-release-vrrp`: leave VIPs in place on exit.
     pub dont_release_vrrp: bool,
-    /// `-X/--release-vips`: on exit, also remove the VIPs of instances that are not master
-    /// (addresses a crash or an operator left on the interface; keepalived's
-    /// `RELEASE_VIPS_BIT` in `vrrp_restore_interface`).
-    pub release_vips: bool,
 }
 
 /// Errors that stop the engine from starting.
@@ -701,21 +697,8 @@ impl Engine {
         self.tracking_shutdown_begin();
         let now = Instant::now();
         for i in 0..self.instances.len() {
-            let was_master = self.instances[i].fsm.state() == State::Master;
             let actions = self.instances[i].fsm.handle(now, Input::Shutdown);
             self.execute(i, actions).await;
-            if !was_master && self.opts.release_vips && !self.opts.dont_release_vrrp {
-                let rt = &self.instances[i];
-                for v in &rt.vips {
-                    // Most are not there: only a left-over one is removed (and logged).
-                    if self.netlink.del_addr(v.ifindex, &v.addr).is_ok() {
-                        info!(
-                            "({}) released VIP {}/{} from {} (-X)",
-                            rt.cfg.name, v.addr.addr, v.addr.prefix_len, v.ifname
-                        );
-                    }
-                }
-            }
         }
         self.tracking_shutdown().await;
         if let Some(s) = &mut self.syncd {

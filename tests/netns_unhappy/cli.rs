@@ -468,3 +468,57 @@ fn address_monitoring_and_umask_flags_work_as_keepalived() {
         "same (config dumped as JSON lines)",
     );
 }
+
+/// Issue 10 point 8: `-X/--release-vips` ("Drop VIP on transition from signal"). A master
+/// and a `-X` backup per daemon; the VIP is added by hand on the backup, which is then
+/// stopped. keepalived 2.2.7 (measured): `-X` acts on transitions of a reload, and the
+/// backup leaves the hand-added address in place at stop. rkeepalived: the same (it removes
+/// VIPs whenever an instance leaves MASTER, and its reload does not touch VRRP instances).
+#[test]
+fn release_vips_flag_leaves_a_backup_s_foreign_address_at_stop() {
+    let test = "release_vips_flag_leaves_a_backup_s_foreign_address_at_stop";
+    if !ready_both(test) {
+        return;
+    }
+    let lan = Lan::new(&["kam", "kab", "rkm", "rkb"]);
+    let backup = |vrid: u8, vip: std::net::Ipv4Addr| {
+        solo(vrid, vip)
+            .replace("state MASTER", "state BACKUP")
+            .replace("priority 150", "priority 100")
+    };
+    for (daemon, m, b, vrid, vip) in [
+        (Daemon::Keepalived, "kam", "kab", 91, lan.ip(100)),
+        (Daemon::Rkeepalived, "rkm", "rkb", 92, lan.ip(101)),
+    ] {
+        let master = lan.node(m).spawn(daemon, &solo(vrid, vip));
+        lan.expect_addr(m, IpAddr::V4(vip), Duration::from_secs(15), &master);
+        let mut bk = lan.node(b).spawn_with(daemon, &backup(vrid, vip), &["-X"]);
+        bk.expect_log("Entering BACKUP STATE", Duration::from_secs(15));
+        std::thread::sleep(Duration::from_secs(2));
+        lan.node(b)
+            .exec(&["ip", "addr", "add", &format!("{vip}/24"), "dev", "eth0"]);
+        assert!(lan.node(b).has_addr(IpAddr::V4(vip)));
+        bk.term();
+        assert!(
+            bk.wait_exit(Duration::from_secs(15)).is_some(),
+            "{}",
+            bk.log()
+        );
+        assert!(
+            lan.node(b).has_addr(IpAddr::V4(vip)),
+            "{}: the backup removed an address it had not set:\n{}",
+            daemon.name(),
+            bk.log_tail(20)
+        );
+        assert!(
+            lan.node(m).has_addr(IpAddr::V4(vip)),
+            "the master keeps its VIP"
+        );
+        master.term();
+    }
+    row(
+        "-X, backup with a hand-added VIP stopped",
+        "address left in place",
+        "same",
+    );
+}
