@@ -99,6 +99,7 @@ pub fn config(data: &[u8]) {
     let text = String::from_utf8_lossy(data).replace("include", "inclXde");
     let opts = rkeepalived::config::parser::LoadOptions {
         config_id: "fuzz".into(),
+        ..Default::default()
     };
     let _ =
         rkeepalived::config::parser::load_str(Path::new("/nonexistent/fuzz.conf"), &text, &opts);

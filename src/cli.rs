@@ -1,7 +1,8 @@
 //! Command line, compatible with keepalived 2.2.7's (`keepalived --help`, man 8 keepalived).
 //!
-//! Flags that keepalived has and rkeepalived accepts without acting on them yet are listed in
-//! [`Cli::accepted_but_ignored`] so the daemon can say so in its log.
+//! Every flag of keepalived 2.2.7's `--help` parses. Those without an effect in rkeepalived
+//! (SNMP, core dumps, BFD, the children's pidfiles, ...) are listed by
+//! [`Cli::accepted_but_ignored`] so the daemon says so once in its log and carries on.
 
 use clap::Parser;
 use std::path::PathBuf;
@@ -103,9 +104,83 @@ pub struct Cli {
     #[arg(long = "signum", value_name = "SIGFUNC", require_equals = true)]
     pub signum: Option<String>,
 
-    /// Don't respawn child processes (accepted; rkeepalived has none).
+    /// Don't respawn child processes. rkeepalived has no child processes: a fault that would
+    /// make keepalived respawn a child ends the daemon, which is what `-R` asks for.
     #[arg(short = 'R', long = "dont-respawn")]
     pub dont_respawn: bool,
+
+    /// Force all child processes to run, even if they have no configuration (no effect:
+    /// rkeepalived is one process).
+    #[arg(long = "all")]
+    pub all: bool,
+
+    /// umask for file creation, in numeric form (`022`, `0x12`, `18`: C's `strtoul(.., 0)`):
+    /// set once the pidfile is written (as keepalived 2.2.7), inherited by the scripts.
+    #[arg(short = 'u', long = "umask", value_name = "MASK", value_parser = parse_umask)]
+    pub umask: Option<u32>,
+
+    /// Drop VIPs on a transition caused by a signal (keepalived `RELEASE_VIPS_BIT`: a reload
+    /// that makes a master a backup removes its VIPs even if keepalived did not record them
+    /// as set). What it asks for is always so here: leaving MASTER always removes the VIPs,
+    /// and a reload never changes the VRRP side; so it is not listed as without effect.
+    /// (keepalived 2.2.7, measured: it does not remove an address added by hand on a backup
+    /// at stop; nor does rkeepalived.)
+    #[arg(short = 'X', long = "release-vips")]
+    pub release_vips: bool,
+
+    /// Log every address addition and deletion the kernel reports (`Netlink reflector reports
+    /// IP ADDR added to IFNAME` / `removed from IFNAME`).
+    #[arg(short = 'a', long = "address-monitoring")]
+    pub address_monitoring: bool,
+
+    /// Enable the SNMP subsystem (no effect: rkeepalived has no SNMP agent).
+    #[arg(short = 'x', long = "snmp")]
+    pub snmp: bool,
+
+    /// The socket of the SNMP master agent (no effect).
+    #[arg(short = 'A', long = "snmp-agent-socket", value_name = "FILE")]
+    pub snmp_agent_socket: Option<String>,
+
+    /// Run in network namespace NAME (`/run/netns/NAME`), overriding the config's
+    /// `net_namespace`. The default pidfile is then `/run/keepalived/NAME/keepalived.pid`,
+    /// where keepalived 2.2.7 leaves it.
+    #[arg(short = 's', long = "namespace", value_name = "NAME")]
+    pub namespace: Option<String>,
+
+    /// Produce a core dump on abnormal termination (no effect).
+    #[arg(short = 'm', long = "core-dump")]
+    pub core_dump: bool,
+
+    /// Also set /proc/sys/kernel/core_pattern to PATN (no effect: rkeepalived leaves the
+    /// host's core pattern alone).
+    #[arg(short = 'M', long = "core-dump-pattern", value_name = "PATN", num_args = 0..=1, default_missing_value = "core")]
+    pub core_dump_pattern: Option<String>,
+
+    /// Error if any configuration file is missing: every `include` checks as `includea`
+    /// (keepalived's `include_check` with all checks).
+    #[arg(short = 'e', long = "all-config")]
+    pub all_config: bool,
+
+    /// Log to FILE (keepalived built with --enable-log-file; no effect here, use syslog or
+    /// `-l`).
+    #[arg(short = 'g', long = "log-file", value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub log_file: Option<String>,
+}
+
+/// `-u MASK`: C's `strtoul(MASK, .., 0)` (leading `0x` hex, leading `0` octal, else decimal),
+/// at most 0777.
+fn parse_umask(s: &str) -> Result<u32, String> {
+    let v = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        u32::from_str_radix(h, 16)
+    } else if s.len() > 1 && s.starts_with('0') {
+        u32::from_str_radix(&s[1..], 8)
+    } else {
+        s.parse()
+    };
+    match v {
+        Ok(v) if v <= 0o777 => Ok(v),
+        _ => Err(format!("invalid umask '{s}'")),
+    }
 }
 
 /// keepalived's signal for `func` (`--signum`): STOP 15, RELOAD 1, DATA 10, STATS 12,
@@ -134,19 +209,25 @@ pub fn stats_clear_signal() -> i32 {
 }
 
 impl Cli {
-    /// Flags that are parsed for compatibility but change nothing yet, by their long names.
+    /// keepalived flags given on this command line that change nothing in rkeepalived, by
+    /// their long names (the daemon logs `option --xyz has no effect in rkeepalived` once
+    /// for each).
     pub fn accepted_but_ignored(&self) -> Vec<&'static str> {
-        let mut v = Vec::new();
-        if self.check {
-            v.push("--check");
-        }
-        if self.no_bfd {
-            v.push("--no_bfd");
-        }
-        if self.dump_conf {
-            v.push("--dump-conf");
-        }
-        v
+        [
+            (self.no_bfd, "--no_bfd"),
+            (self.all, "--all"),
+            (self.snmp, "--snmp"),
+            (self.snmp_agent_socket.is_some(), "--snmp-agent-socket"),
+            (self.core_dump, "--core-dump"),
+            (self.core_dump_pattern.is_some(), "--core-dump-pattern"),
+            (self.log_file.is_some(), "--log-file"),
+            (self.vrrp_pid.is_some(), "--vrrp_pid"),
+            (self.checkers_pid.is_some(), "--checkers_pid"),
+            (self.bfd_pid.is_some(), "--bfd_pid"),
+        ]
+        .into_iter()
+        .filter_map(|(given, name)| given.then_some(name))
+        .collect()
     }
 }
 

@@ -42,30 +42,41 @@ pub fn main(cli: Cli) -> ExitCode {
     crate::timing::mark("main");
     let opts = LoadOptions {
         config_id: config_id(&cli),
+        all_config: cli.all_config,
     };
     if let Some(log_file) = &cli.config_test {
         return config_test(&cli.use_file, &opts, log_file);
     }
-    let pidfile = cli
-        .pid
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_PIDFILE));
     let supervised = crate::supervisor::Supervised::from_env();
     if supervised.is_none() {
         // This process becomes the supervisor; the daemon is its child (crate::supervisor).
         init_logging(&cli);
+        // `-s NAME`: the supervisor enters the namespace too, so that what it releases after
+        // a crash is released there (a config's `net_namespace` is known only to the daemon,
+        // which records it with what it applied).
+        if let Some(ns) = &cli.namespace
+            && let Err(e) = enter_namespace(ns)
+        {
+            error!("{e}");
+            error!("Unable to set network namespace {ns} - exiting");
+            return ExitCode::from(1);
+        }
         if !cli.dont_fork
             && let Err(e) = nix::unistd::daemon(false, false)
         {
             error!("cannot daemonize: {e}");
             return ExitCode::from(1);
         }
+        let pidfile = cli
+            .pid
+            .clone()
+            .unwrap_or_else(|| default_pidfile(cli.namespace.as_deref()));
         if let Err(msg) = write_pidfile(&pidfile) {
             error!("{msg}");
             return ExitCode::from(1);
         }
         let code = crate::supervisor::main(&cli, &pidfile);
-        let _ = std::fs::remove_file(&pidfile);
+        release_pidfile(&pidfile);
         return code;
     }
     let supervised = supervised.expect("checked above");
@@ -99,7 +110,31 @@ pub fn main(cli: Cli) -> ExitCode {
         }
     }
     for flag in cli.accepted_but_ignored() {
-        warn!("option {flag} is accepted for compatibility but has no effect in rkeepalived yet");
+        warn!("option {flag} has no effect in rkeepalived");
+    }
+    if loaded.missing_files {
+        // keepalived 2.2.7: the same, exit 6, nothing started.
+        error!("Configuration files are missing (see above) - not starting");
+        return ExitCode::from(config::parser::EXIT_CONFIG_MISSING_FILES as u8);
+    }
+    if cli.dump_conf {
+        dump_conf(&loaded.config);
+    }
+    // keepalived: `-s NAME` overrides the config's `net_namespace`; the namespace is entered
+    // before anything touches the network (one thread so far: setns moves the process).
+    let namespace = cli
+        .namespace
+        .clone()
+        .or_else(|| loaded.config.net_namespace.clone());
+    if let Some(ns) = &namespace {
+        if let Err(e) = enter_namespace(ns) {
+            error!("{e}");
+            error!("Unable to set network namespace {ns} - exiting");
+            return ExitCode::from(1);
+        }
+        if let Some(l) = &ledger {
+            l.entered_netns(ns);
+        }
     }
     let run_vrrp = !cli.check || cli.vrrp;
     // keepalived: -P runs only VRRP, -C only the checker (IPVS) side.
@@ -117,6 +152,12 @@ pub fn main(cli: Cli) -> ExitCode {
             warn!("{msg}");
         }
     }
+    // `-u MASK`: the mask of the files created from here on, and of the scripts' (which
+    // inherit it). keepalived 2.2.7 (measured) leaves its pidfile 0644 under `-u 077`; the
+    // dump files are 0600 whatever the mask.
+    if let Some(mask) = cli.umask {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+    }
     // One copy of the config, shared by the IPVS controller and the VRRP side.
     let config = std::sync::Arc::new(loaded.config);
     // IPVS first, on this thread before the runtime exists (no thread to start on the way to
@@ -124,6 +165,23 @@ pub fn main(cli: Cli) -> ExitCode {
     // shutdown that removes the table.
     let programmed = (ipvs_opts.0 && !config.ipvs.virtual_servers.is_empty())
         .then(|| crate::ipvs::controller::program(&config));
+    // A director whose kernel has no IPVS cannot balance: it must not take the VIPs that
+    // draw the traffic. keepalived 2.2.7 terminates as a whole (its checker child exits with
+    // a permanent error, exit code 1) before its VRRP side holds any address; so does this,
+    // before the VRRP side starts. A config without virtual servers never opens IPVS. With
+    // -C (checkers only) no address is ever taken: the checkers run, and their notify
+    // scripts and SIGUSR1 data keep reporting the real servers' health.
+    if run_vrrp
+        && programmed
+            .as_ref()
+            .is_some_and(|p| p.unavailable().is_some())
+    {
+        error!(
+            "virtual_server blocks are configured but IPVS is not available: stopping \
+             without taking any VIP (load the ip_vs module, or run the VRRP side alone with -P)"
+        );
+        return ExitCode::from(1);
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -142,6 +200,7 @@ pub fn main(cli: Cli) -> ExitCode {
         dont_release_vrrp: cli.dont_release_vrrp,
         ledger: ledger.clone(),
     };
+    let address_monitoring = cli.address_monitoring;
     let code = runtime.block_on(async move {
         // Signal handlers first: a SIGTERM while the IPVS table is being programmed must still
         // lead to the orderly shutdown that removes it (the task registers its handlers before
@@ -150,6 +209,9 @@ pub fn main(cli: Cli) -> ExitCode {
         let (hup_tx, hup_rx) = tokio::sync::mpsc::channel(1);
         let check_data = std::sync::Arc::new(std::sync::OnceLock::new());
         let signals = tokio::spawn(handle_signals(tx, hup_tx, check_data.clone()));
+        if address_monitoring {
+            tokio::spawn(log_address_changes());
+        }
         tokio::task::yield_now().await;
         hold_signals(false);
         // IPVS: the virtual servers are programmed; the controller applies health changes and
@@ -335,6 +397,10 @@ impl Reloader {
                 match tokio::task::spawn_blocking(move || crate::ipvs::controller::program(&config))
                     .await
                 {
+                    Ok(p) if p.unavailable().is_some() => error!(
+                        "Reload: virtual_server blocks added but IPVS is not available: \
+                         they are not run"
+                    ),
                     Ok(p) => {
                         let c = crate::ipvs::controller::Controller::start_programmed(&new, p);
                         let _ = self.check_data.set(c.check_data());
@@ -459,7 +525,86 @@ fn config_test(path: &Path, opts: &LoadOptions, log_file: &str) -> ExitCode {
     ExitCode::from(code as u8)
 }
 
+/// keepalived's directory for the pidfiles of a daemon run in a network namespace:
+/// `/run/keepalived/NAME/` (keepalived bind-mounts it on `/run/keepalived` in a private mount
+/// namespace; seen from outside, its pidfiles are there).
+pub const NAMESPACE_PID_DIR: &str = "/run/keepalived";
+
+/// The main pidfile when `-p` is not given: [`DEFAULT_PIDFILE`], or
+/// `/run/keepalived/NAME/keepalived.pid` in network namespace NAME (keepalived 2.2.7).
+pub fn default_pidfile(namespace: Option<&str>) -> PathBuf {
+    match namespace {
+        Some(ns) => Path::new(NAMESPACE_PID_DIR).join(ns).join("keepalived.pid"),
+        None => PathBuf::from(DEFAULT_PIDFILE),
+    }
+}
+
+/// Moves the calling thread (the only one at start: the process) into network namespace
+/// `/run/netns/NAME`, as keepalived's `-s NAME` and `net_namespace NAME` do. Errors: the
+/// namespace file cannot be opened (keepalived's `Failed to open /run/netns/NAME`), or setns
+/// fails.
+fn enter_namespace(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return Err(format!("invalid network namespace name '{name}'"));
+    }
+    let path = Path::new("/run/netns").join(name);
+    let file = std::fs::File::open(&path)
+        .map_err(|e| format!("Failed to open {} ({e})", path.display()))?;
+    nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
+        .map_err(|e| format!("setns() into {} failed: {e}", path.display()))?;
+    info!("Running in network namespace {name}");
+    Ok(())
+}
+
+/// Removes the pidfile; one under [`NAMESPACE_PID_DIR`] takes its directory with it when
+/// that is left empty, as keepalived leaves nothing behind.
+fn release_pidfile(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    if path.starts_with(NAMESPACE_PID_DIR) {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::remove_dir(dir);
+        }
+        let _ = std::fs::remove_dir(NAMESPACE_PID_DIR);
+    }
+}
+
+/// `-d/--dump-conf`: the configuration as loaded, to the log, one line per log message
+/// (JSON, the model's field names; keepalived prints its own data structures).
+fn dump_conf(config: &config::Config) {
+    info!("------< Configuration dump (-d) >------");
+    match serde_json::to_string_pretty(config) {
+        Ok(text) => text.lines().for_each(|l| info!("{l}")),
+        Err(e) => error!("cannot dump the configuration: {e}"),
+    }
+}
+
+/// `-a/--address-monitoring`: logs every address the kernel reports added or removed, in
+/// keepalived's words (`Netlink reflector reports IP ADDR added to IFNAME` / `removed from`).
+async fn log_address_changes() {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    if let Err(e) = crate::net::addr_monitor::spawn(tx) {
+        error!("address monitoring: {e}");
+        return;
+    }
+    while let Some(ev) = rx.recv().await {
+        let ifname = nix::net::if_::if_indextoname(ev.ifindex)
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| format!("if{}", ev.ifindex));
+        let how = if ev.added { "added to" } else { "removed from" };
+        info!("Netlink reflector reports IP {} {how} {ifname}", ev.addr);
+    }
+}
+
 fn write_pidfile(path: &Path) -> Result<(), String> {
+    if path.starts_with(NAMESPACE_PID_DIR)
+        && let Some(dir) = path.parent()
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        let _ = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(dir);
+    }
     if let Ok(text) = std::fs::read_to_string(path)
         && let Ok(pid) = text.trim().parse::<i32>()
     {

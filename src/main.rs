@@ -1,13 +1,17 @@
-//! `rkeepalived`: keepalived's command line, one process. `-T`/`--genhash` as the first
-//! argument switches to keepalived's genhash mode (the rest are genhash's options).
+//! `rkeepalived`: keepalived's command line, one process. `-T`/`--genhash` switches to
+//! keepalived's genhash mode (the arguments after it are genhash's options; anywhere but
+//! first, the ones before it are ignored with keepalived's warning).
 
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    let mut args = std::env::args_os().skip(1).peekable();
-    if args.peek().is_some_and(|a| a == "-T" || a == "--genhash") {
-        args.next();
-        return rkeepalived::check::genhash::main(args);
+    let args: Vec<_> = std::env::args_os().skip(1).collect();
+    if let Some(at) = args.iter().position(|a| a == "-T" || a == "--genhash") {
+        if at > 0 {
+            // keepalived 2.2.7's words; the options before -T are dropped, as there.
+            eprintln!("Warning -- `-T` not used as first option, previous options ignored");
+        }
+        return rkeepalived::check::genhash::main(args.into_iter().skip(at + 1));
     }
     let cli = rkeepalived::cli::Cli::parse();
     if let Some(func) = &cli.signum {

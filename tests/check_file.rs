@@ -47,7 +47,7 @@ fn file_check_follows_the_file_with_keepalived_s_weight_rules() {
     let conf = format!(
         "track_file tf {{\n file {}\n weight 0\n}}\n\
          track_file ti {{\n file {}\n init_file 7\n}}\n\
-         virtual_server 10.0.0.1 80 {{\n delay_loop 1\n\
+         virtual_server 10.0.0.1 80 {{\n delay_loop 1\n protocol TCP\n\
          real_server 10.0.0.2 80 {{\n weight 10\n FILE_CHECK {{\n track_file tf\n }}\n }}\n\
          real_server 10.0.0.3 80 {{\n weight 10\n FILE_CHECK {{\n track_file tf\n weight 2\n }}\n }}\n\
          real_server 10.0.0.4 80 {{\n weight 10\n FILE_CHECK {{\n track_file tf\n weight 0 reverse\n }}\n }}\n\

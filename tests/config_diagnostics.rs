@@ -14,6 +14,7 @@ fn parse_as(text: &str, config_id: &str) -> Loaded {
         text,
         &LoadOptions {
             config_id: config_id.to_string(),
+            ..Default::default()
         },
     )
 }
@@ -94,7 +95,7 @@ fn bad_value_is_an_error_with_position_and_keeps_the_default() {
 
 #[test]
 fn unimplemented_keywords_warn_once_per_block() {
-    let text = "virtual_server 10.0.0.1 80 {\n  delay_loop 6\n  real_server 10.0.0.2 80 {\n    BFD_CHECK { name f }\n  }\n}\n"
+    let text = "virtual_server 10.0.0.1 80 {\n  protocol TCP\n  real_server 10.0.0.2 80 {\n    BFD_CHECK { name f }\n  }\n}\n"
         .to_string()
         + &instance("    use_vmac_addr\n    track_bfd {\n        bfd1\n    }\n");
     let l = parse(&text);
@@ -128,6 +129,8 @@ virtual_server 10.0.0.1 80 {\n  real_server 10.0.0.2 80 {\n\
             "test.conf:19:14: error: (VS 10.0.0.1 80) FILE_CHECK: weight for track file must be in [-2147483647..2147483647] inclusive. Ignoring...",
             "test.conf:20:16: error: (VS 10.0.0.1 80) FILE_CHECK: unknown track file weight option sideways - ignoring",
             "test.conf:21:7: warning: (VS 10.0.0.1 80) FILE_CHECK: Unknown keyword 'connect_timeout'",
+            // keepalived 2.2.7: a service by address without `protocol` is UDP.
+            "test.conf:5:1: warning: (VS 10.0.0.1 80) no protocol set - defaulting to UDP",
         ]
     );
     use rkeepalived::config::model::CheckerKind;

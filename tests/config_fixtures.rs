@@ -358,7 +358,7 @@ fn http_url_regex_keywords() {
     let tmp = tempfile::tempdir().unwrap();
     let vs = |url: &str| {
         format!(
-            "virtual_server 10.0.0.1 80 {{\n  lb_algo rr\n  lb_kind NAT\n  real_server 10.0.1.1 80 {{\n    HTTP_GET {{\n      url {{\n{url}      }}\n    }}\n  }}\n}}\n"
+            "virtual_server 10.0.0.1 80 {{\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n  real_server 10.0.1.1 80 {{\n    HTTP_GET {{\n      url {{\n{url}      }}\n    }}\n  }}\n}}\n"
         )
     };
     let good = write(
@@ -373,7 +373,7 @@ fn http_url_regex_keywords() {
     assert_eq!(
         messages(&l),
         vec![format!(
-            "{p}:10:39: warning: (VS 10.0.0.1 80) HTTP_GET: regex option 'never_backslash_c' is not supported by rkeepalived; ignored"
+            "{p}:11:39: warning: (VS 10.0.0.1 80) HTTP_GET: regex option 'never_backslash_c' is not supported by rkeepalived; ignored"
         )]
     );
     let rx = format!("{:?}", l.config.ipvs.virtual_servers[0]);
@@ -392,7 +392,7 @@ fn http_url_regex_keywords() {
     assert_eq!(
         m[0],
         format!(
-            "{}:8:15: error: (VS 10.0.0.1 80) HTTP_GET: Invalid regex: '(unclosed': unclosed group - url ignored",
+            "{}:9:15: error: (VS 10.0.0.1 80) HTTP_GET: Invalid regex: '(unclosed': unclosed group - url ignored",
             bad.display()
         )
     );

@@ -37,6 +37,7 @@ fn load_sample_as(name: &str, config_id: &str) -> Loaded {
         &path,
         &LoadOptions {
             config_id: config_id.to_string(),
+            ..Default::default()
         },
     )
     .unwrap_or_else(|e| panic!("{e}"));

@@ -14,6 +14,7 @@ virtual_server 10.9.9.9 80 {
   delay_loop 1
   lb_algo rr
   lb_kind NAT
+  protocol TCP
   sorry_server 10.9.0.99 8080
   quorum_up \"/bin/touch /tmp/quorum-up\"
   quorum_down \"/bin/touch /tmp/quorum-down\"
@@ -40,6 +41,7 @@ virtual_server 10.9.9.8 80 {
   delay_loop 1
   lb_algo rr
   lb_kind NAT
+  protocol TCP
   inhibit_on_failure
   real_server 10.9.0.1 8080 {
     TCP_CHECK {

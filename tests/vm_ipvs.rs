@@ -522,7 +522,7 @@ fn vm_sigterm_while_programming() {
     for i in 0..2000u32 {
         let vip = std::net::Ipv4Addr::from(u32::from_be_bytes([10, 100, 0, 0]) + i);
         conf.push_str(&format!(
-            "virtual_server {vip} 80 {{\n  lb_algo rr\n  lb_kind NAT\n"
+            "virtual_server {vip} 80 {{\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n"
         ));
         for j in 1..=10 {
             conf.push_str(&format!(

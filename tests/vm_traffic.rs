@@ -93,7 +93,7 @@ virtual_server 10.0.0.102 9000 {
 "#;
 
 /// `lvs_flush` removes a foreign service at start.
-const FLUSH_CONF: &str = "global_defs {\n  lvs_flush\n}\nvirtual_server 10.9.0.100 80 {\n  lb_algo rr\n  real_server 10.0.0.11 80 {\n    weight 1\n  }\n}\n";
+const FLUSH_CONF: &str = "global_defs {\n  lvs_flush\n}\nvirtual_server 10.9.0.100 80 {\n  lb_algo rr\n  protocol TCP\n  real_server 10.0.0.11 80 {\n    weight 1\n  }\n}\n";
 
 /// Services in [`LB_CONF`].
 const OURS: usize = 5;

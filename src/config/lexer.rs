@@ -203,6 +203,19 @@ impl<'a> Stream<'a> {
         }
     }
 
+    /// `-e/--all-config`: every plain `include` checks as `includea` (keepalived's
+    /// `include_check` with no argument: a missing, unmatched or unreadable file is an error).
+    pub fn with_all_config(mut self, all_config: bool) -> Self {
+        self.lexer.all_config = all_config;
+        self
+    }
+
+    /// Whether an include check failed so far (keepalived 2.2.7 refuses to start then, with
+    /// exit code 6, and `-t` exits 6).
+    pub fn missing_files(&self) -> bool {
+        self.lexer.missing_files
+    }
+
     /// Lexes lines until a token is ready; false at the end of the text.
     fn fill(&mut self) -> bool {
         while self.lexer.tokens.is_empty() {
@@ -340,6 +353,21 @@ struct IncludeCheck {
     brace: bool,
 }
 
+impl IncludeCheck {
+    /// `includea`, and a plain `include` under `-e`: every check.
+    const ALL: IncludeCheck = IncludeCheck {
+        readable: true,
+        missing: true,
+        wildcard: true,
+        brace: true,
+    };
+}
+
+/// A regular file this process can open for reading (what `includer` requires).
+fn is_readable_file(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file()) && std::fs::File::open(path).is_ok()
+}
+
 struct Lexer {
     config_id: String,
     diags: Diagnostics,
@@ -361,6 +389,11 @@ struct Lexer {
     /// Set once a budget ([`MAX_TOKENS`], [`MAX_SOURCE_BYTES`], [`MAX_INCLUDED_FILES`]) is
     /// exhausted: the error is reported once and the rest of the configuration is not read.
     exhausted: bool,
+    /// `-e/--all-config`: a plain `include` checks as `includea`.
+    all_config: bool,
+    /// An include check failed (a file missing, unmatched or unreadable where the include
+    /// kind requires it): keepalived 2.2.7 does not start then (exit 6).
+    missing_files: bool,
 }
 
 impl Lexer {
@@ -379,6 +412,8 @@ impl Lexer {
             included: 0,
             max_tokens: MAX_TOKENS,
             exhausted: false,
+            all_config: false,
+            missing_files: false,
         }
     }
 
@@ -690,6 +725,11 @@ impl Lexer {
                 break;
             }
             if let Some(check) = include_kind(piece) {
+                let check = if self.all_config {
+                    IncludeCheck::ALL
+                } else {
+                    check
+                };
                 let piece = piece.to_vec();
                 self.include(&piece, check, pos, depth);
                 break;
@@ -1122,11 +1162,13 @@ impl Lexer {
         if missing_literal {
             let message = format!("Config files missing '{pattern}'.");
             if check.missing || check.brace {
+                self.missing_files = true;
                 self.diags.error(span, message);
             } else {
                 self.diags.warn(span, message);
             }
         } else if missing_wildcard && check.wildcard {
+            self.missing_files = true;
             self.diags
                 .error(span, format!("No config files matched '{pattern}'."));
         }
@@ -1145,6 +1187,7 @@ impl Lexer {
             );
             return;
         }
+        self.missing_files |= check.readable && !is_readable_file(&file);
         let report = |diags: &mut Diagnostics, message: String| {
             if check.readable {
                 diags.error(span, message);

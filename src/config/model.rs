@@ -34,6 +34,11 @@ pub struct Config {
     pub virtual_servers_seen: usize,
     /// `virtual_server` and `virtual_server_group` blocks.
     pub ipvs: IpvsConfig,
+    /// `net_namespace NAME` (a top-level keyword, keepalived/core/global_parser.c): the
+    /// daemon runs in network namespace `/run/netns/NAME`; the command line's `-s NAME`
+    /// overrides it.
+    #[serde(default)]
+    pub net_namespace: Option<String>,
 }
 
 /// `global_defs` (keepalived/core/global_parser.c).

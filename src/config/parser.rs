@@ -56,6 +56,8 @@ mod track;
 pub struct LoadOptions {
     /// The config id for `@ID` / `@^ID` lines (`-i`; default: host name up to the first '.').
     pub config_id: String,
+    /// `-e/--all-config`: every `include` requires its files (as `includea`).
+    pub all_config: bool,
 }
 
 /// Why a config could not be read at all (keepalived's `-t` exit code 3).
@@ -74,6 +76,10 @@ pub enum ConfigError {
 pub struct Loaded {
     pub config: Config,
     pub diagnostics: Diagnostics,
+    /// An include check failed (`includem/w/b/a/r`, or any `include` under `-e`): a file
+    /// missing, unmatched or unreadable. keepalived 2.2.7 does not start such a config and
+    /// `-t` says so, both with exit code [`EXIT_CONFIG_MISSING_FILES`].
+    pub missing_files: bool,
 }
 
 /// `-t` exit status: the config is fine.
@@ -84,6 +90,10 @@ pub const EXIT_CONFIG_UNREADABLE: i32 = 3;
 pub const EXIT_CONFIG_ERRORS: i32 = 4;
 /// `-t` exit status: scripts are configured without `enable_script_security`.
 pub const EXIT_CONFIG_SCRIPT_SECURITY: i32 = 5;
+
+/// Exit status of keepalived 2.2.7 (measured, `-t` and at start) when an include check
+/// failed (see [`Loaded::missing_files`]).
+pub const EXIT_CONFIG_MISSING_FILES: i32 = 6;
 
 /// keepalived's warning when scripts are configured without `enable_script_security`.
 pub const SECURITY_VIOLATION: &str =
@@ -96,7 +106,7 @@ impl Loaded {
     /// `notify_up`/`notify_down`, `quorum_up`/`quorum_down`, `MISC_CHECK`) while
     /// `enable_script_security` is
     /// off (the load has then already emitted [`SECURITY_VIOLATION`] once); else
-    /// [`EXIT_CONFIG_OK`].
+    /// [`EXIT_CONFIG_OK`]. A failed include check comes first: [`EXIT_CONFIG_MISSING_FILES`].
     ///
     /// Note: the Debian build of keepalived 2.2.7 actually exits 5 for errors and 6 for the
     /// security case (its exit enum has an extra `KEEPALIVED_EXIT_PROGRAM_ERROR`), 0 when the
@@ -114,7 +124,9 @@ impl Loaded {
                 .and_then(|rest| rest.split('\'').next())
                 .is_some_and(|word| !super::keywords::known_to_keepalived(word))
         });
-        if self.diagnostics.has_errors() || unknown {
+        if self.missing_files {
+            EXIT_CONFIG_MISSING_FILES
+        } else if self.diagnostics.has_errors() || unknown {
             EXIT_CONFIG_ERRORS
         } else if scripts_without_security(&self.config) {
             EXIT_CONFIG_SCRIPT_SECURITY
@@ -146,7 +158,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, ConfigError> {
 /// Parses `text` as if it were the file `name` (includes resolve relative to `name`'s dir).
 pub fn load_str(name: &Path, text: &str, opts: &LoadOptions) -> Loaded {
     let mut parser = Parser {
-        tokens: lexer::Stream::new(name, text, &opts.config_id),
+        tokens: lexer::Stream::new(name, text, &opts.config_id).with_all_config(opts.all_config),
         consumed: 0,
         diags: Diagnostics::default(),
         keys: Vec::new(),
@@ -550,6 +562,11 @@ impl Parser<'_> {
                     }
                     "virtual_server_group" => self.virtual_server_group(&line),
                     "SSL" => self.ssl_block(&line),
+                    "net_namespace" => {
+                        if let Some(name) = self.need("", &line, 1) {
+                            self.config.net_namespace = Some(name.text.to_string());
+                        }
+                    }
                     "static_ipaddress" | "static_routes" | "static_rules" => {
                         self.static_block(&line)
                     }
@@ -593,6 +610,7 @@ impl Parser<'_> {
             .collect();
         all.sort_by_key(|(k, source, _)| (*k, *source));
         Loaded {
+            missing_files: self.tokens.missing_files(),
             config: self.config,
             diagnostics: Diagnostics(all.into_iter().map(|(_, _, d)| d).collect()),
         }

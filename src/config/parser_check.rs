@@ -57,8 +57,27 @@ impl Parser<'_> {
         true
     }
 
-    /// One checker block (`TCP_CHECK { … }` etc.), `kw` being its keyword.
-    pub(super) fn checker_block(&mut self, who: &str, kw: &str, line: &Line) -> Option<CheckerCfg> {
+    /// One checker block (`TCP_CHECK { … }` etc.), `kw` being its keyword: the checkers it
+    /// stands for (one, except an `SMTP_CHECK` with `host { }` sub-blocks: one per host, see
+    /// [`Parser::smtp_hosts`]); empty for an unknown kind or an unusable `FILE_CHECK`.
+    pub(super) fn checker_block(&mut self, who: &str, kw: &str, line: &Line) -> Vec<CheckerCfg> {
+        let mut hosts = Vec::new();
+        let Some(c) = self.checker_block_with(who, kw, line, &mut hosts) else {
+            return Vec::new();
+        };
+        if hosts.is_empty() {
+            return vec![c];
+        }
+        smtp_hosts(c, hosts)
+    }
+
+    fn checker_block_with(
+        &mut self,
+        who: &str,
+        kw: &str,
+        line: &Line,
+        hosts: &mut Vec<CheckerCfg>,
+    ) -> Option<CheckerCfg> {
         let owner = line.keyword().clone();
         let kind = match kw {
             "TCP_CHECK" => CheckerKind::Tcp,
@@ -97,46 +116,98 @@ impl Parser<'_> {
         }
         self.open_block(&owner);
         while let Some(l) = self.next_in_block(&owner) {
-            if self.timing_keyword(&who, &mut c.timing, &l) {
+            if self.timing_keyword(&who, &mut c.timing, &l)
+                || self.connection_keyword(&who, &mut c, &l)
+            {
                 continue;
             }
-            let k = l.keyword().text.to_string();
-            match k.as_str() {
-                "connect_ip" | "bindto" => {
-                    let Some(word) = self.need(&who, &l, 1) else {
-                        continue;
-                    };
-                    match values::ip_addr(&word.text) {
-                        Some(ip) if k == "connect_ip" => c.connect_ip = Some(ip),
-                        Some(ip) => c.bindto = Some(ip),
-                        None => {
-                            let w = word.clone();
-                            self.bad_value(&who, &l, &w, "not an IP address", "ignored")
-                        }
-                    }
-                }
-                "connect_port" | "bind_port" => {
-                    if let Some(p) = self.unsigned(&who, &l, 1, (1, 65535), "ignored") {
-                        if k == "connect_port" {
-                            c.connect_port = Some(p as u16);
-                        } else {
-                            c.bind_port = Some(p as u16);
-                        }
-                    }
-                }
-                "bind_if" => c.bind_if = self.need(&who, &l, 1).map(|w| w.text.to_string()),
-                "fwmark" => {
-                    c.fwmark = self
-                        .unsigned(&who, &l, 1, (0, u32::MAX as u64), "ignored")
-                        .map(|v| v as u32)
-                }
-                "log_all_failures" => {
-                    c.log_all_failures = self.flag(&who, &l).unwrap_or(c.log_all_failures)
+            match l.keyword().text.as_str() {
+                "host" if matches!(c.kind, CheckerKind::Smtp { .. }) => {
+                    let host = self.smtp_host_block(&who, &mut c, &l);
+                    hosts.push(host);
                 }
                 _ => self.checker_specific(&who, &mut c.kind, &l),
             }
         }
         Some(c)
+    }
+
+    /// `host { connect_ip … connect_port … bindto … }` inside `SMTP_CHECK` (keepalived
+    /// check_smtp.c, deprecated there: "The SMTP_CHECK host block is deprecated. Please define
+    /// additional checkers."): the host starts from the connection options set so far and
+    /// takes its own; `connect_timeout` is the host's, other timing keywords the checker's.
+    fn smtp_host_block(&mut self, who: &str, c: &mut CheckerCfg, line: &Line) -> CheckerCfg {
+        let owner = line.keyword().clone();
+        self.diags.warn(
+            &owner.span,
+            format!(
+                "{who}The SMTP_CHECK host block is deprecated. Please define additional checkers."
+            ),
+        );
+        let mut host = c.clone();
+        host.span = owner.span;
+        host.timing.connect_timeout = None;
+        if !self.peek_is_open() {
+            return host;
+        }
+        self.open_block(&owner);
+        while let Some(l) = self.next_in_block(&owner) {
+            if l.keyword().text == "connect_timeout" {
+                host.timing.connect_timeout = self.timer_value(who, &l, "ignored");
+                continue;
+            }
+            if self.connection_keyword(who, &mut host, &l)
+                || self.timing_keyword(who, &mut c.timing, &l)
+            {
+                continue;
+            }
+            let k = l.keyword().text.to_string();
+            self.diags
+                .warn(l.span(), format!("{who}host: Unknown keyword '{k}'"));
+            self.skip_block_if_any(l.keyword());
+        }
+        host
+    }
+
+    /// The connection keywords every checker (and an SMTP `host`) takes; false for another.
+    fn connection_keyword(&mut self, who: &str, c: &mut CheckerCfg, l: &Line) -> bool {
+        let who = who.to_string();
+        let k = l.keyword().text.to_string();
+        match k.as_str() {
+            "connect_ip" | "bindto" => {
+                let Some(word) = self.need(&who, l, 1) else {
+                    return true;
+                };
+                match values::ip_addr(&word.text) {
+                    Some(ip) if k == "connect_ip" => c.connect_ip = Some(ip),
+                    Some(ip) => c.bindto = Some(ip),
+                    None => {
+                        let w = word.clone();
+                        self.bad_value(&who, l, &w, "not an IP address", "ignored")
+                    }
+                }
+            }
+            "connect_port" | "bind_port" => {
+                if let Some(p) = self.unsigned(&who, l, 1, (1, 65535), "ignored") {
+                    if k == "connect_port" {
+                        c.connect_port = Some(p as u16);
+                    } else {
+                        c.bind_port = Some(p as u16);
+                    }
+                }
+            }
+            "bind_if" => c.bind_if = self.need(&who, l, 1).map(|w| w.text.to_string()),
+            "fwmark" => {
+                c.fwmark = self
+                    .unsigned(&who, l, 1, (0, u32::MAX as u64), "ignored")
+                    .map(|v| v as u32)
+            }
+            "log_all_failures" => {
+                c.log_all_failures = self.flag(&who, l).unwrap_or(c.log_all_failures)
+            }
+            _ => return false,
+        }
+        true
     }
 
     /// `FILE_CHECK { track_file NAME; weight N [reverse|noreverse] }` (keepalived
@@ -534,4 +605,28 @@ fn regex_option_flag(word: &str) -> Option<Option<char>> {
         "utf" | "ucp" | "no_start_optimize" | "no_auto_possess" | "no_dotstar_anchor" => Some(None),
         _ => None,
     }
+}
+
+/// The checkers of an `SMTP_CHECK` with `host { }` blocks (keepalived 2.2.7 check_smtp.c
+/// `smtp_check_end_handler`): the `SMTP_CHECK`'s own connection (the real server's address
+/// and port unless set) and one checker per host, each with the `SMTP_CHECK`'s settings and
+/// the host's connection. (keepalived's test for "a connection option was set" includes the
+/// connection timeout, which starts at `UINT_MAX`, so its own connection is always checked.)
+/// A real server is up only while all its checkers are: every host must answer.
+fn smtp_hosts(main: CheckerCfg, hosts: Vec<CheckerCfg>) -> Vec<CheckerCfg> {
+    let per_host = hosts.into_iter().map(|h| CheckerCfg {
+        connect_ip: h.connect_ip,
+        connect_port: h.connect_port,
+        bindto: h.bindto,
+        bind_port: h.bind_port,
+        bind_if: h.bind_if,
+        fwmark: h.fwmark,
+        timing: crate::config::model::CheckTiming {
+            connect_timeout: h.timing.connect_timeout.or(main.timing.connect_timeout),
+            ..main.timing.clone()
+        },
+        span: h.span,
+        ..main.clone()
+    });
+    std::iter::once(main.clone()).chain(per_host).collect()
 }

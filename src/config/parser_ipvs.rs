@@ -70,6 +70,15 @@ impl Parser<'_> {
             );
         }
         self.complete_vs(&who, &mut vs);
+        if vs.real_servers.is_empty() {
+            // keepalived 2.2.7 (check_data.c): the service is not created.
+            self.diags.warn(
+                &vs.span,
+                format!("{who}virtual server has no real servers - ignoring"),
+            );
+            return;
+        }
+        self.validate_vs(&who, &mut vs, protocol_span.is_some());
         // A large config keeps thousands of these: no spare capacity.
         vs.real_servers.shrink_to_fit();
         self.last_rs_count = vs.real_servers.len();
@@ -249,6 +258,20 @@ impl Parser<'_> {
                 vs.health.virtualhost = self.need(who, l, 1).map(|w| w.text.to_string())
             }
             "ops" => vs.flags |= IP_VS_SVC_F_ONEPACKET,
+            // keepalived check_parser.c: checked against the scheduler set so far (a later
+            // `lb_algo sh` does not count). keepalived 2.2.7 says "sh scheduler" for the mh
+            // keywords too; this names the right one.
+            kw @ ("sh-fallback" | "sh-port" | "mh-fallback" | "mh-port")
+                if vs.lb_algo != kw[..2] =>
+            {
+                self.diags.warn(
+                    &l.keyword().span,
+                    format!(
+                        "{who}{kw} only applies to {} scheduler - ignoring",
+                        &kw[..2]
+                    ),
+                );
+            }
             "flag-1" | "sh-fallback" | "mh-fallback" => vs.flags |= IP_VS_SVC_F_SCHED1,
             "flag-2" | "sh-port" | "mh-port" => vs.flags |= IP_VS_SVC_F_SCHED2,
             "flag-3" => vs.flags |= IP_VS_SVC_F_SCHED3,
@@ -320,7 +343,8 @@ impl Parser<'_> {
             let kw = l.keyword().text.as_str();
             match kw {
                 "weight" => {
-                    if let Some(w) = self.unsigned(who, &l, 1, (0, 65535), "using 1") {
+                    // keepalived 2.2.7: 0-2147483647 (the kernel's weight is an int).
+                    if let Some(w) = self.unsigned(who, &l, 1, (0, i32::MAX as u64), "using 1") {
                         rs.weight = w as u32;
                     }
                 }
@@ -348,11 +372,9 @@ impl Parser<'_> {
                 "virtualhost" => {
                     rs.health.virtualhost = self.need(who, &l, 1).map(|w| w.text.to_string())
                 }
-                _ if CHECKERS.contains(&kw) => match self.checker_block(who, kw, &l) {
-                    Some(c) => rs.health.checkers.push(c),
-                    // Already reported (no or an unknown track_file), as keepalived does.
-                    None if kw == "FILE_CHECK" => {}
-                    None => {
+                _ if CHECKERS.contains(&kw) => {
+                    let checkers = self.checker_block(who, kw, &l);
+                    if checkers.is_empty() && kw != "FILE_CHECK" {
                         rs.checkers_skipped += 1;
                         self.diags.warn(
                             l.span(),
@@ -360,7 +382,10 @@ impl Parser<'_> {
                         );
                         self.skip_block_if_any(l.keyword());
                     }
-                },
+                    // An empty FILE_CHECK was already reported (no or an unknown track_file),
+                    // as keepalived does.
+                    rs.health.checkers.extend(checkers);
+                }
                 _ => self.not_parsed(&l, Context::RealServer),
             }
         }
@@ -414,6 +439,153 @@ impl Parser<'_> {
             }
             keep
         });
+    }
+
+    /// keepalived 2.2.7's corrections of a whole virtual server (check_data.c
+    /// `validate_check_config`), each reported as a warning in keepalived's words and applied
+    /// as keepalived applies it:
+    /// * no `protocol` on an address (or address-group) service: UDP, the kernel's default;
+    /// * `ops` without UDP: reset;
+    /// * port 0 without persistence: `persistence_timeout` 360;
+    /// * a real server listed twice (same address and port): the second one removed;
+    /// * `quorum` above the real servers' total weight: lowered to it; then `hysteresis` not
+    ///   below `quorum`: set to `quorum - 1`;
+    /// * DR/TUN real servers (and sorry server) on another port than the service's: reset to
+    ///   it (IPVS cannot change the port without NAT); on a fwmark service: cleared.
+    fn validate_vs(&mut self, who: &str, vs: &mut VirtualServer, protocol_given: bool) {
+        let by_address = match &vs.target {
+            VsTarget::Addr { .. } => true,
+            VsTarget::Fwmark { .. } => false,
+            VsTarget::Group(name) => self.config.ipvs.groups.get(name).is_some_and(|g| {
+                g.entries
+                    .iter()
+                    .any(|e| matches!(e, VsgEntry::Range { .. }))
+            }),
+        };
+        let span = vs.span;
+        if by_address {
+            if !protocol_given {
+                self.diags
+                    .warn(&span, format!("{who}no protocol set - defaulting to UDP"));
+                vs.protocol = VsProtocol::Udp;
+            }
+            if vs.flags & IP_VS_SVC_F_ONEPACKET != 0 && vs.protocol != VsProtocol::Udp {
+                self.diags.warn(
+                    &span,
+                    format!("{who}one packet scheduling requires UDP - resetting"),
+                );
+                vs.flags &= !IP_VS_SVC_F_ONEPACKET;
+            }
+            let zero_port = match &vs.target {
+                VsTarget::Addr { port, .. } => *port == 0,
+                VsTarget::Group(name) => self.config.ipvs.groups.get(name).is_some_and(|g| {
+                    g.entries
+                        .iter()
+                        .any(|e| matches!(e, VsgEntry::Range { port: 0, .. }))
+                }),
+                VsTarget::Fwmark { .. } => false,
+            };
+            if zero_port && vs.persistence_timeout.is_none() {
+                self.diags.warn(
+                    &span,
+                    format!("{who}zero port only valid for persistent services - setting"),
+                );
+                vs.persistence_timeout = Some(DEFAULT_PERSISTENCE_TIMEOUT);
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut duplicates = Vec::new();
+        vs.real_servers.retain(|rs| {
+            let first = seen.insert((rs.addr, rs.port));
+            if !first {
+                duplicates.push((rs.span, rs.addr, rs.port));
+            }
+            first
+        });
+        for (span, addr, port) in duplicates {
+            self.diags.warn(
+                &span,
+                format!("{who}real server {addr} {port} is duplicated - removing second rs"),
+            );
+        }
+        let weight_sum: u64 = vs.real_servers.iter().map(|r| u64::from(r.weight)).sum();
+        if u64::from(vs.health.quorum) > weight_sum {
+            self.diags.warn(
+                &span,
+                format!(
+                    "{who}quorum {} exceeds total weight of real servers {weight_sum}, reducing \
+                     quorum to {weight_sum}",
+                    vs.health.quorum
+                ),
+            );
+            vs.health.quorum = weight_sum as u32;
+        }
+        if vs.health.hysteresis >= vs.health.quorum {
+            let h = vs.health.quorum.saturating_sub(1);
+            self.diags.warn(
+                &span,
+                format!(
+                    "{who}hysteresis {} >= quorum {}; setting hysteresis to {h}",
+                    vs.health.hysteresis, vs.health.quorum
+                ),
+            );
+            vs.health.hysteresis = h;
+        }
+        // Ports: only NAT can send to another port than the service's.
+        let (vs_port, fwmark) = match &vs.target {
+            VsTarget::Addr { port, .. } => (*port, false),
+            VsTarget::Fwmark { .. } => (0, true),
+            VsTarget::Group(_) => return,
+        };
+        let lb_kind = vs.lb_kind;
+        let mut resets = Vec::new();
+        for rs in &mut vs.real_servers {
+            if matches!(rs.lvs_method.unwrap_or(lb_kind), LbKind::Nat) || rs.port == 0 {
+                continue;
+            }
+            if fwmark {
+                resets.push((
+                    rs.span,
+                    format!(
+                        "{who}fwmark virtual server, real server {} {} has port specified - \
+                         clearing",
+                        rs.addr, rs.port
+                    ),
+                ));
+                rs.port = 0;
+            } else if rs.port != vs_port {
+                resets.push((
+                    rs.span,
+                    format!(
+                        "{who}virtual server and real server {} {} ports don't match - \
+                         resetting to {vs_port}",
+                        rs.addr, rs.port
+                    ),
+                ));
+                rs.port = vs_port;
+            }
+        }
+        if !matches!(lb_kind, LbKind::Nat)
+            && let Some((_, port)) = &mut vs.sorry_server
+            && *port != 0
+        {
+            if fwmark {
+                resets.push((
+                    span,
+                    format!("{who}sorry server has port specified - clearing"),
+                ));
+                *port = 0;
+            } else if *port != vs_port {
+                resets.push((
+                    span,
+                    format!("{who}virtual server and sorry server ports don't match - resetting"),
+                ));
+                *port = vs_port;
+            }
+        }
+        for (span, message) in resets {
+            self.diags.warn(&span, message);
+        }
     }
 
     /// `virtual_server_group NAME { IP[-LAST] [PORT] | fwmark N [inet|inet6] … }`.
@@ -565,7 +737,7 @@ mod tests {
         let (c, msgs) = load(
             "virtual_server 10.0.0.1 443 {\n delay_loop 6\n lvs_sched sh\n lvs_method DR\n protocol udp\n\
              persistence_timeout\n persistence_granularity 255.255.255.0\n sh-port\n sh-fallback\n ops\n\
-             sorry_server 10.0.9.9 8443\n real_server 10.0.1.1 443 {\n  weight 3\n  uthreshold 100\n\
+             sorry_server 10.0.9.9 443\n real_server 10.0.1.1 443 {\n  weight 3\n  uthreshold 100\n\
              lthreshold 10\n  lvs_method TUN\n  TCP_CHECK {\n   connect_timeout 3\n  }\n }\n\
              real_server 10.0.1.2 443\n}\n",
         );
@@ -587,7 +759,7 @@ mod tests {
             vs.flags,
             IP_VS_SVC_F_SCHED1 | IP_VS_SVC_F_SCHED2 | IP_VS_SVC_F_ONEPACKET
         );
-        assert_eq!(vs.sorry_server, Some(("10.0.9.9".parse().unwrap(), 8443)));
+        assert_eq!(vs.sorry_server, Some(("10.0.9.9".parse().unwrap(), 443)));
         assert_eq!(vs.delay_loop, Duration::from_secs(6));
         let rs = &vs.real_servers;
         assert_eq!(rs.len(), 2);
@@ -618,6 +790,7 @@ mod tests {
                 "t.conf:3:11: error: (VS 10.0.0.1 80) invalid lb_kind 'dr': expected NAT, DR or TUN - ignored",
                 "t.conf:4:23: error: (VS 10.0.0.1 80) invalid persistence_timeout '0': number outside range [1, 2678400] - ignored",
                 "t.conf:5:13: error: (VS 10.0.0.1 80) real server 2001:db8::1 is IPv6 but the virtual server is IPv4; only TUN may mix address families - skipping",
+                "t.conf:1:1: warning: (VS 10.0.0.1 80) no protocol set - defaulting to UDP",
             ]
         );
         let vs = &c.ipvs.virtual_servers[0];
@@ -640,7 +813,10 @@ mod tests {
         );
         assert_eq!(
             msgs,
-            ["t.conf:12:2: warning: (VS fwmark 9) protocol is ignored for a fwmark virtual server"]
+            [
+                "t.conf:7:1: warning: (VS group G) no protocol set - defaulting to UDP",
+                "t.conf:12:2: warning: (VS fwmark 9) protocol is ignored for a fwmark virtual server"
+            ]
         );
         let g = &c.ipvs.groups["G"];
         assert_eq!(
@@ -703,5 +879,161 @@ mod tests {
         assert_eq!(granularity("255.0.255.0"), None);
         assert_eq!(granularity("64"), Some(64));
         assert_eq!(granularity("0"), None);
+    }
+
+    /// keepalived 2.2.7's load-time corrections (check_data.c `validate_check_config`,
+    /// check_parser.c), each a warning in keepalived's words and applied as there.
+    #[test]
+    fn keepalived_s_load_time_corrections() {
+        let one = |body: &str| {
+            let (c, msgs) = load(&format!(
+                "virtual_server 10.0.0.1 80 {{\n{body}\n real_server 10.0.1.1 80 {{\n weight 2\n }}\n}}\n"
+            ));
+            (c.ipvs.virtual_servers.into_iter().next(), msgs)
+        };
+        let warned = |msgs: &[String], what: &str| {
+            assert!(
+                msgs.iter()
+                    .any(|m| m.contains("warning") && m.contains(what)),
+                "{what}: {msgs:?}"
+            )
+        };
+        // ops on TCP is reset; on UDP kept.
+        let (vs, msgs) = one(" protocol TCP\n ops");
+        warned(&msgs, "one packet scheduling requires UDP - resetting");
+        assert_eq!(vs.unwrap().flags & IP_VS_SVC_F_ONEPACKET, 0);
+        let (vs, msgs) = one(" protocol UDP\n ops");
+        assert!(msgs.is_empty(), "{msgs:?}");
+        assert_ne!(vs.unwrap().flags & IP_VS_SVC_F_ONEPACKET, 0);
+        // No protocol: UDP, as the kernel defaults.
+        let (vs, msgs) = one(" lb_algo rr");
+        warned(&msgs, "no protocol set - defaulting to UDP");
+        assert_eq!(vs.unwrap().protocol, VsProtocol::Udp);
+        // sh/mh flags need their scheduler, set before them.
+        let (vs, msgs) = one(" protocol TCP\n sh-port\n lb_algo sh\n mh-fallback");
+        warned(&msgs, "sh-port only applies to sh scheduler - ignoring");
+        warned(&msgs, "mh-fallback only applies to mh scheduler - ignoring");
+        assert_eq!(vs.unwrap().flags, 0);
+        // quorum above the total weight, then hysteresis not below quorum.
+        let (vs, msgs) = one(" protocol TCP\n quorum 5\n hysteresis 4");
+        warned(
+            &msgs,
+            "quorum 5 exceeds total weight of real servers 2, reducing quorum to 2",
+        );
+        warned(&msgs, "hysteresis 4 >= quorum 2; setting hysteresis to 1");
+        let vs = vs.unwrap();
+        assert_eq!((vs.health.quorum, vs.health.hysteresis), (2, 1));
+        // Port 0 needs persistence.
+        let (c, msgs) =
+            load("virtual_server 10.0.0.1 0 {\n protocol TCP\n real_server 10.0.1.1 80\n}\n");
+        warned(
+            &msgs,
+            "zero port only valid for persistent services - setting",
+        );
+        assert_eq!(
+            c.ipvs.virtual_servers[0].persistence_timeout,
+            Some(DEFAULT_PERSISTENCE_TIMEOUT)
+        );
+        // Duplicates, DR/TUN ports, fwmark ports, no real server at all.
+        let (c, msgs) = load(
+            "virtual_server 10.0.0.1 80 {\n protocol TCP\n lb_kind DR\n sorry_server 10.0.9.9 81\n\
+             real_server 10.0.1.1 80\n real_server 10.0.1.1 80 {\n weight 7\n }\n\
+             real_server 10.0.1.2 8080\n real_server 10.0.1.3 8080 {\n lvs_method NAT\n }\n}\n\
+             virtual_server fwmark 3 {\n lb_kind DR\n real_server 10.0.1.1 80\n}\n\
+             virtual_server 10.0.0.2 80 {\n protocol TCP\n sorry_server 10.0.9.9 80\n}\n",
+        );
+        warned(
+            &msgs,
+            "real server 10.0.1.1 80 is duplicated - removing second rs",
+        );
+        warned(
+            &msgs,
+            "real server 10.0.1.2 8080 ports don't match - resetting to 80",
+        );
+        warned(
+            &msgs,
+            "virtual server and sorry server ports don't match - resetting",
+        );
+        warned(
+            &msgs,
+            "real server 10.0.1.1 80 has port specified - clearing",
+        );
+        warned(&msgs, "virtual server has no real servers - ignoring");
+        let vss = &c.ipvs.virtual_servers;
+        assert_eq!(vss.len(), 2, "the one without real servers is dropped");
+        let ports: Vec<(u16, u32)> = vss[0]
+            .real_servers
+            .iter()
+            .map(|r| (r.port, r.weight))
+            .collect();
+        assert_eq!(ports, [(80, 1), (80, 1), (8080, 1)], "NAT keeps its port");
+        assert_eq!(vss[0].sorry_server.unwrap().1, 80);
+        assert_eq!(vss[1].real_servers[0].port, 0);
+        // keepalived's weight range is an int's.
+        let (vs, msgs) = one(" protocol TCP\n real_server 10.0.1.2 80 {\n weight 70000\n }");
+        assert!(msgs.is_empty(), "{msgs:?}");
+        assert_eq!(vs.unwrap().real_servers[0].weight, 70000);
+    }
+
+    /// `SMTP_CHECK { host { … } }` (the keepalived sample keepalived.conf.SMTP_CHECK): the
+    /// block's own connection plus one checker per host, with the host's connection and the
+    /// block's helo_name and timing.
+    #[test]
+    fn smtp_check_hosts_are_checkers() {
+        let (c, msgs) = load(
+            "virtual_server 10.0.0.1 25 {\n protocol TCP\n real_server 172.16.1.12 25 {\n\
+             SMTP_CHECK {\n connect_timeout 10\n retry 2\n helo_name foo.bar.com\n\
+             host {\n connect_ip 172.16.1.12\n connect_port 25\n bindto 172.16.1.2\n }\n\
+             host {\n connect_ip 64.233.167.100\n connect_port 587\n connect_timeout 3\n }\n\
+             }\n }\n real_server 172.16.1.13 25 {\n SMTP_CHECK {\n connect_port 2525\n\
+             host {\n connect_ip 192.168.155.10\n }\n }\n }\n}\n",
+        );
+        let deprecated = msgs
+            .iter()
+            .filter(|m| m.contains("The SMTP_CHECK host block is deprecated"))
+            .count();
+        assert_eq!(deprecated, 3, "{msgs:?}");
+        assert_eq!(msgs.len(), 3, "{msgs:?}");
+        let rs = &c.ipvs.virtual_servers[0].real_servers;
+        let conn = |c: &crate::config::model::CheckerCfg| {
+            (
+                c.connect_ip.map(|a| a.to_string()),
+                c.connect_port,
+                c.bindto.map(|a| a.to_string()),
+                c.timing.connect_timeout.map(|d| d.as_secs()),
+            )
+        };
+        let first: Vec<_> = rs[0].health.checkers.iter().map(conn).collect();
+        assert_eq!(
+            first,
+            [
+                (None, None, None, Some(10)),
+                (
+                    Some("172.16.1.12".into()),
+                    Some(25),
+                    Some("172.16.1.2".into()),
+                    Some(10)
+                ),
+                (Some("64.233.167.100".into()), Some(587), None, Some(3)),
+            ]
+        );
+        for ch in &rs[0].health.checkers {
+            assert_eq!(
+                ch.kind,
+                crate::config::model::CheckerKind::Smtp {
+                    helo_name: Some("foo.bar.com".into())
+                }
+            );
+            assert_eq!(ch.timing.retry, Some(2));
+        }
+        // The host inherits the connection options set before it.
+        let second: Vec<_> = rs[1].health.checkers.iter().map(conn).collect();
+        assert_eq!(
+            second,
+            [
+                (None, Some(2525), None, None),
+                (Some("192.168.155.10".into()), Some(2525), None, None),
+            ]
+        );
     }
 }

@@ -140,7 +140,10 @@ mod tests {
         let (c, msgs) = load(text);
         let vs = &c.ipvs.virtual_servers[0];
         let mut v = vec![Some(vs.lb_kind)];
-        v.extend(vs.real_servers.iter().map(|r| r.lvs_method));
+        // A lone real server stands for "any real server" (a virtual server needs one).
+        if vs.real_servers.len() > 1 {
+            v.extend(vs.real_servers.iter().map(|r| r.lvs_method));
+        }
         (v, msgs)
     }
 
@@ -151,7 +154,7 @@ mod tests {
              real_server 10.0.1.1 80 {\n  lvs_method TUN\n }\n\
              real_server 10.0.1.2 80 {\n  lvs_method TUN type gre csum\n }\n\
              real_server 10.0.1.3 80 {\n  lb_kind TUN type gue port 1 remcsum\n }\n\
-             real_server 10.0.1.4 80 {\n  lvs_method TUN type ipip\n }\n}\n",
+             real_server 10.0.1.4 80 {\n  lvs_method TUN type ipip\n }\n protocol TCP\n}\n",
         );
         let tun = |kind, port, csum| Some(LbKind::Tun(TunnelOpts { kind, port, csum }));
         assert_eq!(
@@ -185,7 +188,8 @@ mod tests {
             ("TUN fast", "expected type, port"),
         ] {
             let (m, msgs) = methods(&format!(
-                "virtual_server 10.0.0.1 80 {{\n lvs_method DR\n lvs_method {line}\n}}\n"
+                "virtual_server 10.0.0.1 80 {{\n lvs_method DR\n lvs_method {line}\n protocol TCP\n\
+                 real_server 10.0.1.1 80\n}}\n"
             ));
             assert_eq!(m, [Some(LbKind::Dr)], "{line}: the bad keyword is ignored");
             assert_eq!(msgs.len(), 1, "{line}: {msgs:?}");

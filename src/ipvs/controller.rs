@@ -300,8 +300,11 @@ fn checker_data(
 /// The start-up programming of the table ([`program`]), handed to
 /// [`Controller::start_programmed`].
 pub struct Programmed {
-    /// `None` when IPVS could not be opened (already logged).
+    /// `None` when IPVS could not be opened or the table not programmed (already logged).
     sock: Option<IpvsSocket>,
+    /// Why IPVS could not be opened at all (no `ip_vs` in the kernel, even after
+    /// `modprobe ip_vs`; no netlink socket), as keepalived's `IPVS: Can't initialize ipvs`.
+    unavailable: Option<IpvsError>,
     /// The config's table, as sent to the kernel.
     owned: Table,
     /// The health the table was computed from (FILE_CHECK files read, `alpha` applied).
@@ -310,32 +313,55 @@ pub struct Programmed {
 
 /// Opens the IPVS socket and programs the config's table: the starting health of every real
 /// server, the desired table, `lvs_flush`/`lvs_timeouts`, then the changes against the
-/// kernel's table. Blocking (netlink requests); failures are logged, and the VRRP side keeps
-/// running, as keepalived's VRRP child does when its checker child fails.
+/// kernel's table. Blocking (netlink requests); failures are logged. When IPVS cannot be
+/// opened at all, [`Programmed::unavailable`] says why (the daemon decides whether it can go
+/// on, see `daemon::main`).
 pub fn program(config: &Config) -> Programmed {
     let health = starting_health(config);
     let owned = desired_table_with(config, &health);
     crate::timing::mark("ipvs-desired");
-    let sock = (|| -> Result<IpvsSocket, IpvsError> {
-        let mut sock = IpvsSocket::open()?;
-        crate::timing::mark("ipvs-opened");
-        prepare(&mut sock, &config.ipvs);
-        let n = apply(&mut sock, &owned)?;
-        info!(
-            "IPVS: {} virtual service(s) configured ({n} change(s) sent)",
-            owned.len()
-        );
-        Ok(sock)
-    })();
-    let sock = sock.map_err(|e| error!("IPVS: {e}")).ok();
+    let mut sock = match IpvsSocket::open() {
+        Ok(s) => s,
+        Err(e) => {
+            error!("IPVS: Can't initialize ipvs: {e}");
+            return Programmed {
+                sock: None,
+                unavailable: Some(e),
+                owned,
+                health,
+            };
+        }
+    };
+    crate::timing::mark("ipvs-opened");
+    prepare(&mut sock, &config.ipvs);
+    let sock = match apply(&mut sock, &owned) {
+        Ok(n) => {
+            info!(
+                "IPVS: {} virtual service(s) configured ({n} change(s) sent)",
+                owned.len()
+            );
+            Some(sock)
+        }
+        Err(e) => {
+            error!("IPVS: {e}");
+            None
+        }
+    };
     Programmed {
         sock,
+        unavailable: None,
         owned,
         health,
     }
 }
 
 impl Programmed {
+    /// Why IPVS could not be opened at all, if it could not (keepalived 2.2.7 logs
+    /// `IPVS: Can't initialize ipvs: ...` and terminates as a whole).
+    pub fn unavailable(&self) -> Option<&IpvsError> {
+        self.unavailable.as_ref()
+    }
+
     /// Removes the services [`program`] created, for a daemon that cannot go on.
     pub fn release(self) {
         if let Some(mut sock) = self.sock
@@ -358,6 +384,7 @@ impl Controller {
                 let health = starting_health(config);
                 Programmed {
                     sock: None,
+                    unavailable: None,
                     owned: desired_table_with(config, &health),
                     health,
                 }
@@ -373,6 +400,7 @@ impl Controller {
             sock,
             owned,
             health,
+            ..
         } = programmed;
         let (runner, index, problems) = health::runner_for(config);
         let check_data = std::sync::Arc::new(std::sync::RwLock::new(checker_data(
@@ -726,7 +754,8 @@ mod tests {
         assert_eq!((d[0].fwd, d[0].weight), (IP_VS_CONN_F_DROUTE, 2));
         assert_eq!(
             (d[1].fwd, d[1].u_thresh, d[1].key.port),
-            (IP_VS_CONN_F_TUNNEL, 9, 8080)
+            // keepalived resets a TUN real server's port to the service's (only NAT maps).
+            (IP_VS_CONN_F_TUNNEL, 9, 80)
         );
     }
 
@@ -759,12 +788,15 @@ mod tests {
     }
 
     #[test]
-    fn groups_expand_and_sorry_server_only_without_reals() {
+    fn groups_expand_and_sorry_server_only_while_reals_are_down() {
+        // (A virtual server without any real server is dropped at load, as keepalived does;
+        // `alpha` starts this one's only real server down.)
         let t = table(
             "virtual_server_group G {\n 10.0.0.3-5 80\n fwmark 2\n}\n\
              virtual_server group G {\n protocol UDP\n real_server 10.0.1.1 80\n}\n\
-             virtual_server 2001:db8::1 443 {\n sorry_server 2001:db8::9\n}\n\
-             virtual_server 10.0.0.9 443 {\n sorry_server 10.0.9.9 80\n real_server 10.0.1.1 443\n}\n",
+             virtual_server 2001:db8::1 443 {\n protocol TCP\n alpha\n sorry_server 2001:db8::9\n\
+             real_server 2001:db8::2 443 {\n TCP_CHECK {\n }\n }\n}\n\
+             virtual_server 10.0.0.9 443 {\n protocol TCP\n sorry_server 10.0.9.9 80\n real_server 10.0.1.1 443\n}\n",
         );
         let keys: Vec<String> = t.keys().map(|k| k.to_string()).collect();
         assert_eq!(

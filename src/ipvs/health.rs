@@ -528,7 +528,7 @@ mod tests {
         let conf = |text: &str| load_str(Path::new("t.conf"), text, &LoadOptions::default()).config;
         let rs = |ip: &str| format!("real_server {ip} 80 {{\n TCP_CHECK {{\n }}\n }}\n");
         let old = conf(&format!(
-            "virtual_server 10.0.0.1 80 {{\n{}{}}}\nvirtual_server 10.0.0.2 80 {{\n{}}}\n",
+            "virtual_server 10.0.0.1 80 {{\n{}{}}}\nvirtual_server 10.0.0.2 80 {{\n protocol TCP\n{}}}\n",
             rs("10.0.1.1"),
             rs("10.0.1.2"),
             rs("10.0.1.1")

@@ -33,12 +33,20 @@ pub struct Applied {
     pub links: Vec<u32>,
     /// nftables tables created, as `(family, name)`: `("ip", "keepalived")`.
     pub nft_tables: Vec<(String, String)>,
+    /// The network namespace (`/run/netns/NAME`) the daemon entered (`-s`, `net_namespace`):
+    /// everything above is released there.
+    #[serde(default)]
+    pub netns: Option<String>,
 }
 
 impl Applied {
-    /// Nothing recorded.
+    /// Nothing recorded (a namespace alone is nothing to release).
     pub fn is_empty(&self) -> bool {
-        self == &Applied::default()
+        self.addrs.is_empty()
+            && self.routes.is_empty()
+            && self.rules.is_empty()
+            && self.links.is_empty()
+            && self.nft_tables.is_empty()
     }
 
     /// One line for the log: `3 addresses, 1 route, 0 rules, 0 links, 1 nftables table`.
@@ -135,6 +143,15 @@ impl Ledger {
         std::fs::rename(&tmp, &self.path)
     }
 
+    /// The daemon entered network namespace `name`: what follows is applied there.
+    pub fn entered_netns(&self, name: &str) {
+        self.change(|a| {
+            let changed = a.netns.as_deref() != Some(name);
+            a.netns = Some(name.to_owned());
+            changed
+        });
+    }
+
     pub fn added_addr(&self, ifindex: u32, addr: &IfAddr) {
         self.change(|a| insert(&mut a.addrs, &(ifindex, addr.clone())));
     }
@@ -170,8 +187,23 @@ impl Ledger {
 /// Takes back everything in `applied`: routes and rules first, then addresses, links and
 /// nftables tables (the order of a graceful stop). Each failure is logged and the rest still
 /// released; returns how many items could not be removed.
+///
+/// With a recorded network namespace, the calling process (single-threaded: the supervisor,
+/// or the daemon at its start) enters it first.
 pub fn release(applied: &Applied) -> usize {
     let mut failed = 0;
+    if let Some(ns) = &applied.netns {
+        let entered = std::fs::File::open(std::path::Path::new("/run/netns").join(ns))
+            .map_err(|e| e.to_string())
+            .and_then(|f| {
+                nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET)
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(e) = entered {
+            tracing::error!("cannot enter network namespace {ns} to release what was left: {e}");
+            return applied.addrs.len() + applied.routes.len() + applied.rules.len();
+        }
+    }
     let netlink = match Netlink::new() {
         Ok(n) => n,
         Err(e) => {

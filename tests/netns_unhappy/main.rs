@@ -13,6 +13,7 @@
 mod support;
 
 mod chaos;
+mod cli;
 mod common;
 mod process_death;
 mod scripts;

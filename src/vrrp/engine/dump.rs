@@ -21,7 +21,6 @@
 use super::Engine;
 use crate::vrrp::fsm::State;
 use std::fmt::Write as _;
-use std::path::PathBuf;
 use tracing::{error, info};
 
 /// keepalived's stats file name.
@@ -335,12 +334,13 @@ impl Engine {
         info!("VRRP statistics cleared");
     }
 
-    /// Writes `name` with `text` in the data directory; logs the outcome.
+    /// Writes `name` with `text` in the data directory (mode 0600, atomically, see
+    /// [`crate::status::write_dump_file`]); logs the outcome.
     pub(super) fn write_dump(&self, name: &str, text: &str) {
-        let path: PathBuf = crate::status::data_dir().join(name);
-        match std::fs::write(&path, text) {
-            Ok(()) => info!("VRRP {} written to {}", name, path.display()),
-            Err(e) => error!("cannot write {}: {e}", path.display()),
+        let dir = crate::status::data_dir();
+        match crate::status::write_dump_file(&dir, name, text.as_bytes()) {
+            Ok(path) => info!("VRRP {} written to {}", name, path.display()),
+            Err(e) => error!("cannot write {}: {e}", dir.join(name).display()),
         }
     }
 }
