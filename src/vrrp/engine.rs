@@ -807,6 +807,8 @@ impl Engine {
         if let Err(e) = self.sysctls.vmac(base, &name) {
             warn!("({}) VMAC {name}: {e}", inst.name);
         }
+        // keepalived's `vmac_map` (IGMP/MLD reports of the VMAC leave from the base).
+        self.firewall.add_vmac(&name, base, instance_is_ipv6(inst));
         Ok(name)
     }
 
