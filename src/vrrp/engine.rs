@@ -30,7 +30,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 mod dump;
 mod syncd;
@@ -924,9 +924,11 @@ impl Engine {
                         rt.blocking = true;
                         self.firewall.block(&rt.no_accept);
                     }
+                    // keepalived 2.2.7 prints "setting VIPs." and the rule/route lines with
+                    // -D only (measured), in this order: VIPs, rules, routes.
                     let rt = &self.instances[i];
                     if !rt.vips.is_empty() {
-                        info!("({}) setting VIPs.", rt.cfg.name);
+                        debug!("({}) setting VIPs.", rt.cfg.name);
                     }
                     for v in &rt.vips {
                         if let Err(e) = self.netlink.add_addr(v.ifindex, &v.addr) {
@@ -936,10 +938,16 @@ impl Engine {
                             );
                         }
                     }
+                    if !rt.rules.is_empty() {
+                        debug!("({}) setting Virtual Rules", rt.cfg.name);
+                    }
                     for r in &rt.rules {
                         if let Err(e) = self.netlink.add_rule(r) {
                             error!("({}) cannot add virtual rule: {e}", rt.cfg.name);
                         }
+                    }
+                    if !rt.routes.is_empty() {
+                        debug!("({}) setting Virtual Routes", rt.cfg.name);
                     }
                     for r in &rt.routes {
                         if let Err(e) = self.netlink.add_route(r) {
@@ -953,15 +961,26 @@ impl Engine {
                     if stopping && self.opts.dont_release_vrrp {
                         continue;
                     }
+                    // keepalived (-D): "removing Virtual Routes", "removing Virtual Rules",
+                    // "removing VIPs." - also at start-up, where nothing was set yet.
+                    if !rt.routes.is_empty() {
+                        debug!("({}) removing Virtual Routes", rt.cfg.name);
+                    }
                     for r in &rt.routes {
                         if let Err(e) = self.netlink.del_route(r) {
                             error!("({}) cannot remove virtual route: {e}", rt.cfg.name);
                         }
                     }
+                    if !rt.rules.is_empty() {
+                        debug!("({}) removing Virtual Rules", rt.cfg.name);
+                    }
                     for r in &rt.rules {
                         if let Err(e) = self.netlink.del_rule(r) {
                             error!("({}) cannot remove virtual rule: {e}", rt.cfg.name);
                         }
+                    }
+                    if !rt.vips.is_empty() {
+                        debug!("({}) removing VIPs.", rt.cfg.name);
                     }
                     for v in &rt.vips {
                         if let Err(e) = self.netlink.del_addr(v.ifindex, &v.addr) {
@@ -1085,6 +1104,8 @@ impl Engine {
                         };
                         let mut payload = vec![0u8; repr.buffer_len()];
                         repr.emit(&mut payload);
+                        // keepalived -D: one line per gratuitous ARP sent.
+                        debug!("Sending gratuitous ARP on {} for {}", v.ifname, ip);
                         if let Err(e) = self.garp.send_garp(v.ifindex, &payload) {
                             warn!(
                                 "({}) cannot send gratuitous ARP on {}: {e}",
