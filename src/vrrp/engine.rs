@@ -804,7 +804,7 @@ impl Engine {
             }
         };
         self.vmacs.push(ifindex);
-        if let Err(e) = self.sysctls.vmac(base, &name) {
+        if let Err(e) = self.sysctls.vmac(base, &name, instance_is_ipv6(inst)) {
             warn!("({}) VMAC {name}: {e}", inst.name);
         }
         // keepalived's `vmac_map` (IGMP/MLD reports of the VMAC leave from the base).
