@@ -14,3 +14,4 @@ mod support;
 
 mod common;
 mod kernel_state;
+mod logs;
