@@ -244,3 +244,96 @@ fn logs_syslog_idents_per_subsystem_like_keepalived() {
         "the same idents and facility",
     );
 }
+
+/// `keepalived.data`'s script and tracking lines and `keepalived.json`'s `track_script`, as
+/// keepalived-exporter reads them, and STATS_CLEAR writing `keepalived.stats` before clearing.
+#[test]
+fn dumps_scripts_tracking_and_stats_clear_like_keepalived() {
+    let test = "dumps_scripts_tracking_and_stats_clear_like_keepalived";
+    if !ready_both(test) {
+        return;
+    }
+    let conf = "global_defs {\n  enable_script_security\n  script_user root\n}\n\
+        vrrp_script chk_ok {\n  script \"/bin/true\"\n  interval 1\n  weight 10\n  rise 2\n  fall 3\n}\n\
+        vrrp_script chk_bad {\n  script \"/bin/false\"\n  interval 2\n}\n\
+        vrrp_instance VI_1 {\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  priority 100\n\
+        \x20 advert_int 1\n  virtual_ipaddress {\n    192.168.200.16/24 dev eth0\n  }\n\
+        \x20 track_interface {\n    eth1 weight 5\n  }\n\
+        \x20 track_script {\n    chk_ok\n    chk_bad weight -20\n  }\n}\n";
+    let labels = [
+        "State =",
+        "Wantstate =",
+        "Gratuitous ARP delay =",
+        "Gratuitous ARP repeat =",
+        "Gratuitous ARP refresh =",
+        "Gratuitous ARP refresh repeat =",
+        "Gratuitous ARP lower priority delay =",
+        "Gratuitous ARP lower priority repeat =",
+        "Virtual IP (",
+        "VRRP Script =",
+        "Command =",
+        "Interval =",
+        "Weight =",
+        "Rise =",
+        "Fall =",
+        "Status =",
+    ];
+    let mut got = Vec::new();
+    for daemon in [Daemon::Keepalived, Daemon::Rkeepalived] {
+        let mut lan = Lan::new(&["a"]);
+        lan.add_segment("eth1");
+        let a = lan.node("a");
+        let extra: &[&str] = if daemon == Daemon::Rkeepalived {
+            &["-P"]
+        } else {
+            &[]
+        };
+        let p = a.spawn_with(daemon, conf, extra);
+        p.expect_log("Entering MASTER STATE", Duration::from_secs(15));
+        std::thread::sleep(Duration::from_secs(3));
+        let data = p.signal_dump(libc::SIGUSR1, "keepalived.data");
+        let json = p.signal_dump(36, "keepalived.json");
+        // STATS_CLEAR (SIGRTMAX-1): the stats as they were, then zero.
+        let cleared = p.signal_dump(libc::SIGRTMAX() - 1, "keepalived.stats");
+        // Every line with one of the labels, in order, in the instance and script sections
+        // (keepalived also writes global, socket and interface sections).
+        let mut section = "";
+        let lines: Vec<String> = data
+            .lines()
+            .filter(|l| {
+                if l.starts_with("------<") {
+                    section = l;
+                }
+                section.contains("VRRP Topology") || section.contains("VRRP Scripts")
+            })
+            .filter(|l| labels.iter().any(|lb| l.trim_start().starts_with(lb)))
+            .map(|l| l.trim().to_string())
+            .collect();
+        // Tracked interface and script lines (five spaces in, under their headings).
+        let tracked: Vec<String> = data
+            .lines()
+            .skip_while(|l| !l.contains("Tracked interfaces :"))
+            .take_while(|l| !l.starts_with("------"))
+            .filter(|l| l.contains("weight"))
+            .map(|l| l.trim().to_string())
+            .collect();
+        let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+        let track_script = v[0]["data"]["track_script"].clone();
+        got.push((lines, tracked, track_script, cleared, data));
+    }
+    let (ka, rk) = (&got[0], &got[1]);
+    assert_eq!(rk.0, ka.0, "{}\n---\n{}", rk.4, ka.4);
+    assert_eq!(rk.1, ka.1, "{}\n---\n{}", rk.4, ka.4);
+    assert_eq!(rk.2, ka.2);
+    assert!(
+        ka.3.contains("Became master: 1") && rk.3.contains("Became master: 1"),
+        "STATS_CLEAR wrote the counters before clearing:\n{}\n---\n{}",
+        rk.3,
+        ka.3
+    );
+    row(
+        "keepalived.data scripts/tracking/Wantstate/GARP, keepalived.json track_script, STATS_CLEAR",
+        "VRRP Scripts section, Tracked interfaces/scripts, Wantstate, GARP lines; track_script by command; STATS_CLEAR writes keepalived.stats then clears",
+        "the same lines and values",
+    );
+}
