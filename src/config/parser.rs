@@ -1768,7 +1768,7 @@ impl Parser<'_> {
     ) -> crate::config::routes::VirtualRule {
         if let Some(p) = self.rule_priorities.assign(&mut rule) {
             self.diags.warn(
-                &entry.span(),
+                entry.span(),
                 format!(
                     "Rule has no preference specified - setting to {p}. This is probably not what you want."
                 ),

@@ -315,11 +315,15 @@ pub fn table_v6(
     table_v6_vmac(cfg, Some((vips, link_local)), &[])
 }
 
+/// The IPv6 addresses a no_accept table drops: global VIPs, and link-local ones with their
+/// interface.
+pub type V6Blocked<'a> = (&'a [Ipv6Addr], &'a [(Ipv6Addr, String)]);
+
 /// [`table_v6`] with keepalived's VMAC part (`vmac_map` for MLDv2 reports, `vmac_set` on
 /// which router solicitations are dropped); `blocked` is `None` when no instance blocks.
 pub fn table_v6_vmac(
     cfg: &FirewallConfig,
-    blocked: Option<(&[Ipv6Addr], &[(Ipv6Addr, String)])>,
+    blocked: Option<V6Blocked<'_>>,
     vmacs: &[(String, String)],
 ) -> String {
     let t = &cfg.table;
