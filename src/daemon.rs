@@ -12,12 +12,11 @@
 use crate::cli::{Cli, DEFAULT_PIDFILE};
 use crate::config::{self, LoadOptions, Severity};
 use crate::vrrp::engine::{Control, Engine, EngineOptions};
-use std::ffi::CString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tokio::signal::unix::{SignalKind, signal};
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -95,6 +94,8 @@ pub fn main(cli: Cli) -> ExitCode {
     info!("Starting rkeepalived v{}", env!("CARGO_PKG_VERSION"));
     let ledger = supervised.open_ledger();
     crate::timing::mark("logging");
+    // keepalived: "Opening file '...'." with -D, then "Configuration file ..." always.
+    debug!("Opening file '{}'.", cli.use_file.display());
     let loaded = match config::load(&cli.use_file, &opts) {
         Ok(l) => crate::script::policy::apply(l),
         Err(e) => {
@@ -102,6 +103,7 @@ pub fn main(cli: Cli) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    info!("Configuration file {}", cli.use_file.display());
     crate::timing::mark("parsed");
     for d in &loaded.diagnostics.0 {
         match d.severity {
@@ -267,6 +269,7 @@ async fn run(
                 "--check without --vrrp and no virtual server: waiting for a reload that adds some"
             );
         }
+        info!("Startup complete");
         // Without VRRP only a stop request matters (the dumps have no VRRP data to write).
         let mut rx = rx;
         while let Some(c) = rx.recv().await {
@@ -284,6 +287,8 @@ async fn run(
             return ExitCode::from(1);
         }
     };
+    // keepalived's parent logs this once its children are started.
+    info!("Startup complete");
     engine.run(rx).await;
     signals.abort();
     ExitCode::SUCCESS
@@ -636,8 +641,51 @@ pub fn syslog_facility(s: Option<&str>) -> libc::c_int {
     }
 }
 
-/// Logs to syslog with the facility given by `-S`.
-struct SyslogLayer;
+/// keepalived's syslog ident for the subsystem a log line comes from (`target`: the module
+/// path of the line): `Keepalived_vrrp` for VRRP and what serves it (network, scripts,
+/// notifications), `Keepalived_healthcheckers` for the checkers and IPVS, `Keepalived` for the
+/// rest (start, configuration, stop), as keepalived's parent and its two children log, so
+/// rsyslog rules on `programname` keep routing the lines.
+pub fn syslog_ident(target: &str) -> &'static str {
+    match target.split("::").nth(1).unwrap_or("") {
+        "vrrp" | "net" | "wire" | "script" | "notify" => "Keepalived_vrrp",
+        "check" | "ipvs" => "Keepalived_healthcheckers",
+        _ => "Keepalived",
+    }
+}
+
+/// Logs to syslog with the facility given by `-S`: RFC 3164 datagrams to `/dev/log` as
+/// glibc's syslog(3) writes them (`<PRI>Mmm dd hh:mm:ss IDENT[PID]: message`), the ident
+/// chosen per line by [`syslog_ident`] (openlog has one ident per process). `-D` detail lines
+/// go out at `LOG_INFO`, as keepalived logs them. A missing `/dev/log` is retried at each line.
+struct SyslogLayer {
+    facility: libc::c_int,
+    sock: std::sync::Mutex<Option<std::os::unix::net::UnixDatagram>>,
+}
+
+impl SyslogLayer {
+    fn send(&self, line: &str) {
+        let mut sock = self.sock.lock().unwrap_or_else(|e| e.into_inner());
+        for _ in 0..2 {
+            if sock.is_none() {
+                let Ok(s) = std::os::unix::net::UnixDatagram::unbound() else {
+                    return;
+                };
+                if s.connect("/dev/log").is_err() {
+                    return;
+                }
+                *sock = Some(s);
+            }
+            if let Some(s) = sock.as_ref()
+                && s.send(line.as_bytes()).is_ok()
+            {
+                return;
+            }
+            // The syslog daemon restarted (or went away): reconnect once.
+            *sock = None;
+        }
+    }
+}
 
 struct Message(String);
 
@@ -665,13 +713,17 @@ impl<S: tracing::Subscriber> Layer<S> for SyslogLayer {
         let pri = match *event.metadata().level() {
             tracing::Level::ERROR => libc::LOG_ERR,
             tracing::Level::WARN => libc::LOG_WARNING,
-            tracing::Level::INFO => libc::LOG_INFO,
-            _ => libc::LOG_DEBUG,
+            _ => libc::LOG_INFO,
         };
-        if let Ok(c) = CString::new(m.0) {
-            // SAFETY: both pointers are valid NUL-terminated strings for the call's duration.
-            unsafe { libc::syslog(pri, c"%s".as_ptr(), c.as_ptr()) };
-        }
+        let line = format!(
+            "<{}>{} {}[{}]: {}",
+            pri | self.facility,
+            local_time(c"%b %e %H:%M:%S"),
+            syslog_ident(event.metadata().target()),
+            std::process::id(),
+            m.0
+        );
+        self.send(&line);
     }
 }
 
@@ -697,18 +749,18 @@ where
 
 /// The current local time as `%a %b %e %H:%M:%S %Y` (what keepalived prints with `-l`).
 fn local_time_keepalived() -> String {
+    local_time(c"%a %b %e %H:%M:%S %Y")
+}
+
+/// The current local time formatted by strftime(3) with `format`.
+fn local_time(format: &std::ffi::CStr) -> String {
     // SAFETY: time/localtime_r/strftime write only into the buffers given here.
     unsafe {
         let t = libc::time(std::ptr::null_mut());
         let mut tm: libc::tm = std::mem::zeroed();
         libc::localtime_r(&t, &mut tm);
         let mut buf = [0u8; 64];
-        let n = libc::strftime(
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            c"%a %b %e %H:%M:%S %Y".as_ptr(),
-            &tm,
-        );
+        let n = libc::strftime(buf.as_mut_ptr().cast(), buf.len(), format.as_ptr(), &tm);
         String::from_utf8_lossy(&buf[..n]).into_owned()
     }
 }
@@ -728,9 +780,10 @@ fn init_logging(cli: &Cli) {
     });
     let syslog = (!cli.no_syslog).then(|| {
         let facility = syslog_facility(cli.log_facility.as_deref());
-        // SAFETY: the ident is a static C string; openlog keeps the pointer.
-        unsafe { libc::openlog(c"Keepalived_vrrp".as_ptr(), libc::LOG_PID, facility) };
-        SyslogLayer
+        SyslogLayer {
+            facility,
+            sock: std::sync::Mutex::new(None),
+        }
     });
     let _ = tracing_subscriber::registry()
         .with(console)
@@ -750,6 +803,22 @@ mod tests {
         assert_eq!(syslog_facility(Some("7")), libc::LOG_LOCAL7);
         assert_eq!(syslog_facility(Some("local3")), libc::LOG_LOCAL3);
         assert_eq!(syslog_facility(Some("user")), libc::LOG_USER);
+    }
+
+    #[test]
+    fn syslog_idents_follow_keepalived_subsystems() {
+        assert_eq!(syslog_ident("rkeepalived::vrrp::engine"), "Keepalived_vrrp");
+        assert_eq!(syslog_ident("rkeepalived::net::vmac"), "Keepalived_vrrp");
+        assert_eq!(
+            syslog_ident("rkeepalived::check::tcp"),
+            "Keepalived_healthcheckers"
+        );
+        assert_eq!(
+            syslog_ident("rkeepalived::ipvs::controller"),
+            "Keepalived_healthcheckers"
+        );
+        assert_eq!(syslog_ident("rkeepalived::daemon"), "Keepalived");
+        assert_eq!(syslog_ident("rkeepalived"), "Keepalived");
     }
 
     #[test]

@@ -110,12 +110,16 @@ fn routes_and_rules_appear_in_ip_route_and_ip_rule_and_go_away() {
     let main = show(&["ip", "route", "show"]);
     assert!(
         main.contains(&format!(
-            "10.200.5.0/24 dev eth0 proto keepalived scope link src 10.{x}.{y}.1"
+            // No scope written: keepalived's default (universe), not `ip route`'s link.
+            "10.200.5.0/24 dev eth0 proto keepalived src 10.{x}.{y}.1"
         )),
         "{main}"
     );
     let rl = show(&["ip", "rule", "show"]);
-    assert!(rl.contains("500:\tfrom 10.200.4.0/24 lookup 100"), "{rl}");
+    assert!(
+        rl.contains("500:\tfrom 10.200.4.0/24 lookup 100 proto keepalived"),
+        "{rl}"
+    );
     assert!(
         rl.contains("501:\tfrom all fwmark 0x10/0xff lookup 100"),
         "{rl}"
@@ -166,7 +170,7 @@ fn vmac_is_a_private_macvlan_with_the_virtual_router_mac_and_goes_away() {
             "an existing interface is never taken over"
         );
         let mut guard = SysctlGuard::default();
-        guard.vmac("eth0", &name).unwrap();
+        guard.vmac("eth0", &name, false).unwrap();
         done_tx.send(()).unwrap();
         rx.recv().unwrap(); // the test has looked
         drop(guard);
@@ -189,6 +193,8 @@ fn vmac_is_a_private_macvlan_with_the_virtual_router_mac_and_goes_away() {
     assert_eq!(sysctl("net.ipv4.conf.eth0.arp_filter"), "1");
     assert_eq!(sysctl("net.ipv4.conf.vrrp/51.arp_ignore"), "1");
     assert_eq!(sysctl("net.ipv4.conf.vrrp/51.accept_local"), "1");
+    // An IPv4 instance's VMAC has IPv6 off, as keepalived's.
+    assert_eq!(sysctl("net.ipv6.conf.vrrp/51.disable_ipv6"), "1");
     tx.send(()).unwrap();
     worker.join().unwrap();
     assert!(!String::from_utf8_lossy(&node.exec(&["ip", "link"]).stdout).contains("vrrp.51"));

@@ -165,6 +165,7 @@ pub fn load_str(name: &Path, text: &str, opts: &LoadOptions) -> Loaded {
         config: Config::default(),
         unclosed_reported: false,
         last_rs_count: 0,
+        rule_priorities: Default::default(),
     };
     parser.root();
     parser.finish()
@@ -192,6 +193,8 @@ struct Parser<'a> {
     unclosed_reported: bool,
     /// Real servers of the last virtual server read (the next one's starting capacity).
     last_rs_count: usize,
+    /// Preferences of rules written without one, in reading order (keepalived's).
+    rule_priorities: crate::config::routes::DefaultRulePriorities,
 }
 
 /// `auth_type` as written.
@@ -1363,7 +1366,8 @@ impl Parser<'_> {
                     let parsed = if routes {
                         crate::config::routes::parse_route(&words).map(|r| d.routes.push(r))
                     } else {
-                        crate::config::routes::parse_rule(&words).map(|r| d.rules.push(r))
+                        crate::config::routes::parse_rule(&words)
+                            .map(|r| d.rules.push(self.rule_priority(r, &entry)))
                     };
                     if let Err(e) = parsed {
                         self.diags.error(
@@ -1774,8 +1778,10 @@ impl Parser<'_> {
                         crate::config::routes::parse_route(&words)
                             .map(|r| self.config.static_routes.push(r))
                     } else {
-                        crate::config::routes::parse_rule(&words)
-                            .map(|r| self.config.static_rules.push(r))
+                        crate::config::routes::parse_rule(&words).map(|r| {
+                            let r = self.rule_priority(r, &entry);
+                            self.config.static_rules.push(r)
+                        })
                     };
                     if let Err(e) = parsed {
                         self.diags
@@ -1784,6 +1790,24 @@ impl Parser<'_> {
                 }
             }
         }
+    }
+
+    /// `rule` with keepalived's default preference when the line gave none, warned as
+    /// keepalived warns.
+    fn rule_priority(
+        &mut self,
+        mut rule: crate::config::routes::VirtualRule,
+        entry: &Line,
+    ) -> crate::config::routes::VirtualRule {
+        if let Some(p) = self.rule_priorities.assign(&mut rule) {
+            self.diags.warn(
+                entry.span(),
+                format!(
+                    "Rule has no preference specified - setting to {p}. This is probably not what you want."
+                ),
+            );
+        }
+        rule
     }
 
     /// An address line of an instance: its family must be the instance's.

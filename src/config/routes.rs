@@ -84,6 +84,50 @@ impl VirtualRule {
     }
 }
 
+/// keepalived's `RULE_START_PRIORITY`: the preference given to the first rule written without
+/// one; each further such rule of the same family gets one less.
+pub const RULE_START_PRIORITY: u32 = 16384;
+
+/// The preferences keepalived (`alloc_rule`) gives to rules written without one: per address
+/// family, 16384, 16383, ... in the order the rules are read, `static_rules` and
+/// `virtual_rules` alike (measured with keepalived 2.2.7 on the upstream `vrrp.rules` sample:
+/// the static rule gets 16384, the virtual rule after it 16383). Fixed at load, so a rule keeps
+/// its place whatever order master/backup transitions add them in.
+#[derive(Debug, Clone)]
+pub struct DefaultRulePriorities {
+    next_v4: u32,
+    next_v6: u32,
+}
+
+impl Default for DefaultRulePriorities {
+    fn default() -> Self {
+        DefaultRulePriorities {
+            next_v4: RULE_START_PRIORITY,
+            next_v6: RULE_START_PRIORITY,
+        }
+    }
+}
+
+impl DefaultRulePriorities {
+    /// Gives `rule` the next preference of its family when it has none; returns the one
+    /// given (the caller warns, as keepalived: "Rule has no preference specified - setting
+    /// to N. This is probably not what you want."), `None` when the rule had its own.
+    pub fn assign(&mut self, rule: &mut VirtualRule) -> Option<u32> {
+        if rule.priority.is_some() {
+            return None;
+        }
+        let next = if rule.is_v6() {
+            &mut self.next_v6
+        } else {
+            &mut self.next_v4
+        };
+        let p = *next;
+        *next = next.saturating_sub(1);
+        rule.priority = Some(p);
+        Some(p)
+    }
+}
+
 /// `PREFIX` as `IP[/LEN]` (host route without a length) or `default`.
 pub fn parse_prefix(s: &str, default_v6: bool) -> Result<(IpAddr, u8), String> {
     if s == "default" || s == "all" {
@@ -212,7 +256,7 @@ pub fn parse_route(words: &[&str]) -> Result<VirtualRoute, String> {
 }
 
 /// Parses one rule line. keepalived gives a rule without a preference one with a warning;
-/// that is the caller's to report (this returns `priority: None`).
+/// that is the caller's (this returns `priority: None`; see [`DefaultRulePriorities`]).
 pub fn parse_rule(words: &[&str]) -> Result<VirtualRule, String> {
     let mut r = VirtualRule {
         from: None,

@@ -10,6 +10,12 @@
 //! solicitations/advertisements always pass. [`Firewall`] lays the tables out the same way, so
 //! `nft list ruleset` reads the same under either daemon.
 //!
+//! The same tables carry keepalived's VMAC rules (`use_vmac`): a map `vmac_map` from each
+//! VMAC to its base interface, through which IGMP reports (IPv4) or MLDv2 reports (IPv6) leaving
+//! a VMAC are sent out of the base interface instead, and for IPv6 a set `vmac_set` on which
+//! router solicitations are dropped (measured with keepalived 2.2.7: these are there while the
+//! VMACs exist, also without `no_accept`, and go at exit).
+//!
 //! The tables are written by the `nft` command (Debian package `nftables`) as one atomic batch
 //! that replaces the whole table on every change; a missing `nft` is reported once and the VIPs
 //! then accept traffic.
@@ -62,6 +68,13 @@ pub struct Firewall {
     blocked: std::collections::BTreeMap<Blocked, u32>,
     made_v4: bool,
     made_v6: bool,
+    /// VMACs (name, base interface name) of IPv4 and of IPv6 instances.
+    vmacs_v4: Vec<(String, String)>,
+    vmacs_v6: Vec<(String, String)>,
+    /// Whether the no_accept part (`vips` set, `in` chain) is in each family's table: from the
+    /// first blocked address on, as long as the table exists.
+    no_accept_v4: bool,
+    no_accept_v6: bool,
     /// Set after the first failure so that the error is logged once.
     failed: bool,
     /// Where the tables made are recorded for a survivor to delete ([`super::ledger`]).
@@ -82,6 +95,10 @@ impl Firewall {
             blocked: Default::default(),
             made_v4: false,
             made_v6: false,
+            vmacs_v4: Vec::new(),
+            vmacs_v6: Vec::new(),
+            no_accept_v4: false,
+            no_accept_v6: false,
             failed: false,
             ledger: None,
         }
@@ -117,6 +134,27 @@ impl Firewall {
         self.sync(addrs);
     }
 
+    /// Adds VMAC `vmac` on `base` (an instance of family IPv6 when `ipv6`) to the VMAC map of
+    /// that family's table. The interface must exist (nft resolves its name to an index).
+    pub fn add_vmac(&mut self, vmac: &str, base: &str, ipv6: bool) {
+        let list = if ipv6 {
+            &mut self.vmacs_v6
+        } else {
+            &mut self.vmacs_v4
+        };
+        let pair = (vmac.to_owned(), base.to_owned());
+        if list.contains(&pair) {
+            return;
+        }
+        list.push(pair);
+        let any: IpAddr = if ipv6 {
+            Ipv6Addr::UNSPECIFIED.into()
+        } else {
+            Ipv4Addr::UNSPECIFIED.into()
+        };
+        self.sync_families(any.is_ipv4(), any.is_ipv6());
+    }
+
     /// Deletes the tables this process created (at exit).
     pub fn release(&mut self) {
         let mut script = String::new();
@@ -129,6 +167,8 @@ impl Firewall {
         }
         self.made_v4 = false;
         self.made_v6 = false;
+        self.no_accept_v4 = false;
+        self.no_accept_v6 = false;
         if script.is_empty() {
             return;
         }
@@ -148,13 +188,33 @@ impl Firewall {
     fn sync(&mut self, changed: &[Blocked]) {
         let v4 = changed.iter().any(|b| b.addr.is_ipv4());
         let v6 = changed.iter().any(|b| b.addr.is_ipv6());
-        let mut script = String::new();
-        if v4 && (self.made_v4 || self.blocked.keys().any(|b| b.addr.is_ipv4())) {
-            script.push_str(&table_v4(&self.cfg, &self.v4_set()));
+        if v4 && self.blocked.keys().any(|b| b.addr.is_ipv4()) {
+            self.no_accept_v4 = true;
         }
-        if v6 && (self.made_v6 || self.blocked.keys().any(|b| b.addr.is_ipv6())) {
+        if v6 && self.blocked.keys().any(|b| b.addr.is_ipv6()) {
+            self.no_accept_v6 = true;
+        }
+        self.sync_families(v4, v6);
+    }
+
+    /// Rewrites the tables of the families `v4`/`v6` that have anything to hold.
+    fn sync_families(&mut self, v4: bool, v6: bool) {
+        let mut script = String::new();
+        if v4 && (self.no_accept_v4 || !self.vmacs_v4.is_empty()) {
+            let vips = self.v4_set();
+            script.push_str(&table_v4_vmac(
+                &self.cfg,
+                self.no_accept_v4.then_some(&vips[..]),
+                &self.vmacs_v4,
+            ));
+        }
+        if v6 && (self.no_accept_v6 || !self.vmacs_v6.is_empty()) {
             let (global, link_local) = self.v6_sets();
-            script.push_str(&table_v6(&self.cfg, &global, &link_local));
+            script.push_str(&table_v6_vmac(
+                &self.cfg,
+                self.no_accept_v6.then_some((&global[..], &link_local[..])),
+                &self.vmacs_v6,
+            ));
         }
         if script.is_empty() {
             return;
@@ -222,18 +282,56 @@ fn elements<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String 
 /// The `nft -f` batch that (re)creates `table ip TABLE` holding `vips` (an atomic replace: the
 /// leading add makes the delete valid when the table does not exist yet).
 pub fn table_v4(cfg: &FirewallConfig, vips: &[Ipv4Addr]) -> String {
+    table_v4_vmac(cfg, Some(vips), &[])
+}
+
+/// `map vmac_map` (VMAC → base interface) with `vmacs`.
+fn vmac_map(vmacs: &[(String, String)]) -> String {
+    format!(
+        "\tmap vmac_map {{\n\t\ttype iface_index : iface_index\n{}\t}}\n",
+        elements(vmacs.iter().map(|(v, b)| format!("\"{v}\" : \"{b}\"")))
+    )
+}
+
+/// [`table_v4`] with keepalived's VMAC part: `vips` is `None` when no instance blocks
+/// (the table then has only the VMAC map and the `out` chain's IGMP rule, as keepalived's).
+pub fn table_v4_vmac(
+    cfg: &FirewallConfig,
+    vips: Option<&[Ipv4Addr]>,
+    vmacs: &[(String, String)],
+) -> String {
     let t = &cfg.table;
     let p = cfg.priority;
     let c = if cfg.counters { "counter " } else { "" };
-    format!(
-        "add table ip {t}\ndelete table ip {t}\ntable ip {t} {{\n\
-         \tset vips {{\n\t\ttype ipv4_addr\n{elems}\t}}\n\
-         \tchain out {{\n\t\ttype filter hook output priority {p}; policy accept;\n\
-         \t\tip saddr @vips {c}drop\n\t}}\n\
-         \tchain in {{\n\t\ttype filter hook input priority {p}; policy accept;\n\
-         \t\tip daddr @vips {c}drop\n\t}}\n}}\n",
-        elems = elements(vips)
-    )
+    let mut body = String::new();
+    if !vmacs.is_empty() {
+        body.push_str(&vmac_map(vmacs));
+    }
+    if let Some(vips) = vips {
+        body.push_str(&format!(
+            "\tset vips {{\n\t\ttype ipv4_addr\n{}\t}}\n",
+            elements(vips)
+        ));
+    }
+    body.push_str(&format!(
+        "\tchain out {{\n\t\ttype filter hook output priority {p}; policy accept;\n"
+    ));
+    if !vmacs.is_empty() {
+        body.push_str(
+            "\t\tip protocol igmp meta oifkind \"macvlan\" dup to ip daddr device oif map @vmac_map drop\n",
+        );
+    }
+    if vips.is_some() {
+        body.push_str(&format!("\t\tip saddr @vips {c}drop\n"));
+    }
+    body.push_str("\t}\n");
+    if vips.is_some() {
+        body.push_str(&format!(
+            "\tchain in {{\n\t\ttype filter hook input priority {p}; policy accept;\n\
+             \t\tip daddr @vips {c}drop\n\t}}\n"
+        ));
+    }
+    format!("add table ip {t}\ndelete table ip {t}\ntable ip {t} {{\n{body}}}\n")
 }
 
 /// The `nft -f` batch that (re)creates `table ip6 TABLE`: global VIPs in `vips`, link-local
@@ -243,39 +341,77 @@ pub fn table_v6(
     vips: &[Ipv6Addr],
     link_local: &[(Ipv6Addr, String)],
 ) -> String {
+    table_v6_vmac(cfg, Some((vips, link_local)), &[])
+}
+
+/// The IPv6 addresses a no_accept table drops: global VIPs, and link-local ones with their
+/// interface.
+pub type V6Blocked<'a> = (&'a [Ipv6Addr], &'a [(Ipv6Addr, String)]);
+
+/// [`table_v6`] with keepalived's VMAC part (`vmac_map` for MLDv2 reports, `vmac_set` on
+/// which router solicitations are dropped); `blocked` is `None` when no instance blocks.
+pub fn table_v6_vmac(
+    cfg: &FirewallConfig,
+    blocked: Option<V6Blocked<'_>>,
+    vmacs: &[(String, String)],
+) -> String {
     let t = &cfg.table;
     let p = cfg.priority;
     let c = if cfg.counters { "counter " } else { "" };
-    let (ll_set, ll_in, ll_out) = if link_local.is_empty() {
-        (String::new(), String::new(), String::new())
-    } else {
-        (
-            format!(
-                "\tset vips_link_local {{\n\t\ttype ipv6_addr . iface_index\n{}\t}}\n",
-                elements(link_local.iter().map(|(a, i)| format!("{a} . \"{i}\"")))
-            ),
-            format!("\t\tip6 daddr . iif @vips_link_local {c}drop\n"),
-            format!("\t\tip6 saddr . oif @vips_link_local {c}drop\n"),
-        )
-    };
-    format!(
-        "add table ip6 {t}\ndelete table ip6 {t}\ntable ip6 {t} {{\n\
-         \tset vips {{\n\t\ttype ipv6_addr\n{elems}\t}}\n\
-         \tset neighbor-discovery {{\n\t\ttype icmpv6_type\n\t\tflags constant\n\
-         \t\telements = {{ nd-neighbor-solicit, nd-neighbor-advert }}\n\t}}\n\
-         {ll_set}\
-         \tchain out {{\n\t\ttype filter hook output priority {p}; policy accept;\n\
-         \t\ticmpv6 type @neighbor-discovery accept\n\
-         \t\tip6 saddr fe80::/10 goto out_link_local\n\
-         \t\tip6 saddr @vips {c}drop\n\t}}\n\
-         \tchain in {{\n\t\ttype filter hook input priority {p}; policy accept;\n\
-         \t\ticmpv6 type @neighbor-discovery accept\n\
-         \t\tip6 daddr fe80::/10 goto in_link_local\n\
-         \t\tip6 daddr @vips {c}drop\n\t}}\n\
-         \tchain in_link_local {{\n{ll_in}\t}}\n\
-         \tchain out_link_local {{\n{ll_out}\t}}\n}}\n",
-        elems = elements(vips)
-    )
+    let mut body = String::new();
+    if !vmacs.is_empty() {
+        body.push_str(&vmac_map(vmacs));
+        body.push_str(&format!(
+            "\tset vmac_set {{\n\t\ttype iface_index\n{}\t}}\n",
+            elements(vmacs.iter().map(|(v, _)| format!("\"{v}\"")))
+        ));
+    }
+    let mut out_rules = String::new();
+    if !vmacs.is_empty() {
+        out_rules.push_str(
+            "\t\ticmpv6 type mld2-listener-report meta oifkind \"macvlan\" dup to ip6 daddr device oif map @vmac_map drop\n\
+             \t\ticmpv6 type nd-router-solicit meta oifkind \"macvlan\" oif @vmac_set drop\n",
+        );
+    }
+    let mut tail = String::new();
+    if let Some((vips, link_local)) = blocked {
+        let (ll_set, ll_in, ll_out) = if link_local.is_empty() {
+            (String::new(), String::new(), String::new())
+        } else {
+            (
+                format!(
+                    "\tset vips_link_local {{\n\t\ttype ipv6_addr . iface_index\n{}\t}}\n",
+                    elements(link_local.iter().map(|(a, i)| format!("{a} . \"{i}\"")))
+                ),
+                format!("\t\tip6 daddr . iif @vips_link_local {c}drop\n"),
+                format!("\t\tip6 saddr . oif @vips_link_local {c}drop\n"),
+            )
+        };
+        body.push_str(&format!(
+            "\tset vips {{\n\t\ttype ipv6_addr\n{elems}\t}}\n\
+             \tset neighbor-discovery {{\n\t\ttype icmpv6_type\n\t\tflags constant\n\
+             \t\telements = {{ nd-neighbor-solicit, nd-neighbor-advert }}\n\t}}\n\
+             {ll_set}",
+            elems = elements(vips)
+        ));
+        out_rules.push_str(&format!(
+            "\t\ticmpv6 type @neighbor-discovery accept\n\
+             \t\tip6 saddr fe80::/10 goto out_link_local\n\
+             \t\tip6 saddr @vips {c}drop\n"
+        ));
+        tail = format!(
+            "\tchain in {{\n\t\ttype filter hook input priority {p}; policy accept;\n\
+             \t\ticmpv6 type @neighbor-discovery accept\n\
+             \t\tip6 daddr fe80::/10 goto in_link_local\n\
+             \t\tip6 daddr @vips {c}drop\n\t}}\n\
+             \tchain in_link_local {{\n{ll_in}\t}}\n\
+             \tchain out_link_local {{\n{ll_out}\t}}\n"
+        );
+    }
+    body.push_str(&format!(
+        "\tchain out {{\n\t\ttype filter hook output priority {p}; policy accept;\n{out_rules}\t}}\n{tail}"
+    ));
+    format!("add table ip6 {t}\ndelete table ip6 {t}\ntable ip6 {t} {{\n{body}}}\n")
 }
 
 /// Runs `nft -f -` with `script` on stdin.
@@ -340,6 +476,26 @@ mod tests {
         assert!(s.contains("icmpv6 type @neighbor-discovery accept"));
         let plain = table_v6(&cfg, &["fd00::1".parse().unwrap()], &[]);
         assert!(!plain.contains("vips_link_local"));
+    }
+
+    #[test]
+    fn vmac_map_without_no_accept_has_only_the_out_chain() {
+        let cfg = FirewallConfig::default();
+        let vm = [("vrrp.1".to_string(), "eth0".to_string())];
+        let s = table_v4_vmac(&cfg, None, &vm);
+        assert!(s.contains("elements = { \"vrrp.1\" : \"eth0\" }"), "{s}");
+        assert!(s.contains("ip protocol igmp meta oifkind \"macvlan\" dup to ip daddr device oif map @vmac_map drop"));
+        assert!(!s.contains("vips") && !s.contains("chain in"), "{s}");
+        // With no_accept too: map first, IGMP rule before the VIP drop (keepalived's listing).
+        let both = table_v4_vmac(&cfg, Some(&["10.0.0.1".parse().unwrap()]), &vm);
+        assert!(both.find("vmac_map").unwrap() < both.find("set vips").unwrap());
+        assert!(both.find("igmp").unwrap() < both.find("ip saddr @vips").unwrap());
+        let v6 = table_v6_vmac(&cfg, None, &vm);
+        assert!(
+            v6.contains("set vmac_set") && v6.contains("nd-router-solicit"),
+            "{v6}"
+        );
+        assert!(!v6.contains("neighbor-discovery"), "{v6}");
     }
 
     #[test]

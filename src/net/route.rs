@@ -43,6 +43,7 @@ mod fra {
     pub const TABLE: u16 = 15;
     pub const FWMASK: u16 = 16;
     pub const OIFNAME: u16 = 17;
+    pub const PROTOCOL: u16 = 21;
 }
 
 /// The kind of a route (`rtm_type`, `RTN_*`).
@@ -71,7 +72,7 @@ pub struct Route {
     pub table: u32,
     /// `metric`/`priority`/`preference` (`RTA_PRIORITY`).
     pub metric: Option<u32>,
-    /// `scope` (`rtm_scope`; default: link when there is no gateway, else universe).
+    /// `scope` (`rtm_scope`; default universe, as keepalived sends it, also without a gateway).
     pub scope: Option<u8>,
     pub kind: RouteType,
     /// `onlink` (`RTNH_F_ONLINK`).
@@ -164,12 +165,10 @@ impl Route {
             attrs.push(attr(Rta::Priority, m.to_ne_bytes().to_vec())?);
         }
         attrs.push(attr(Rta::Table, self.table.to_ne_bytes().to_vec())?);
-        let scope = self
-            .scope
-            .unwrap_or(match (self.kind, self.gateways.is_empty()) {
-                (RouteType::Unicast, true) => 253,
-                _ => 0,
-            });
+        // keepalived sends `RT_SCOPE_UNIVERSE` unless the line names a scope, also for a
+        // route without a gateway (where `ip route add` would pick `scope link`); measured
+        // with keepalived 2.2.7: `192.168.111.0/24 dev eth2 proto keepalived`.
+        let scope = self.scope.unwrap_or(0);
         let kind = match self.kind {
             RouteType::Unicast => Rtn::Unicast,
             RouteType::Blackhole => Rtn::Blackhole,
@@ -254,6 +253,9 @@ impl Rule {
         if let Some(g) = self.goto {
             attrs.push(attr(fra::GOTO, g.to_ne_bytes().to_vec())?);
         }
+        // keepalived marks its rules `proto keepalived` (FRA_PROTOCOL, kernel 4.17+), as its
+        // routes; a delete matches on it too, so only keepalived's own rule goes.
+        attrs.push(attr(fra::PROTOCOL, vec![RTPROT_KEEPALIVED])?);
         let table = self.table.filter(|t| *t < 256).unwrap_or(0) as u8;
         RtmsgBuilder::default()
             .rtm_family(if self.family_v6 {

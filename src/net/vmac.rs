@@ -4,8 +4,9 @@
 //! Observed with keepalived 2.2.7 in a namespace and matched here: the macvlan is
 //! `mode private`, `addrgenmode none` (no IPv6 link-local of its own), up, named `vrrp.VRID`
 //! by default; on the VMAC keepalived sets `arp_ignore=1`, `accept_local=1`,
-//! `promote_secondaries=1`, and on the base interface `arp_ignore=1`, `arp_filter=1` (so only
-//! the VMAC answers ARP for the VIPs); rkeepalived adds `arp_announce=2` on the base (see
+//! `promote_secondaries=1` (and `disable_ipv6=1` for an IPv4 instance), and on the base
+//! interface `arp_ignore=1`, `arp_filter=1` (so only the VMAC answers ARP for the VIPs);
+//! rkeepalived adds `arp_announce=2` on the base (see
 //! [`SysctlGuard::vmac`]). The VMAC is deleted on exit. Unlike keepalived, which
 //! leaves the base interface's sysctls changed after it stops, [`SysctlGuard`] restores them.
 //!
@@ -159,7 +160,11 @@ pub struct SysctlGuard {
 impl SysctlGuard {
     /// Sets `net.ipv4.conf.IF.KEY = value`, remembering the old value.
     pub fn set(&mut self, ifname: &str, key: &str, value: &str) -> Result<(), NetError> {
-        let path = format!("/proc/sys/net/ipv4/conf/{ifname}/{key}");
+        self.set_path(format!("/proc/sys/net/ipv4/conf/{ifname}/{key}"), value)
+    }
+
+    /// Sets the sysctl file `path` to `value`, remembering the old value.
+    fn set_path(&mut self, path: String, value: &str) -> Result<(), NetError> {
         let old =
             std::fs::read_to_string(&path).map_err(|e| NetError::io(format!("read {path}"), e))?;
         std::fs::write(&path, value).map_err(|e| NetError::io(format!("write {path}"), e))?;
@@ -168,9 +173,13 @@ impl SysctlGuard {
     }
 
     /// keepalived's VMAC settings: on the VMAC `arp_ignore=1`, `accept_local=1`,
-    /// `promote_secondaries=1`; on the base `arp_ignore=1`, `arp_filter=1` and (ours)
-    /// `arp_announce=2`.
-    pub fn vmac(&mut self, base: &str, vmac: &str) -> Result<(), NetError> {
+    /// `promote_secondaries=1`, and for an IPv4 instance (`!ipv6`) `ipv6.disable_ipv6=1` (so
+    /// the VMAC has no IPv6 routes; measured with keepalived 2.2.7); on the base
+    /// `arp_ignore=1`, `arp_filter=1` and (ours) `arp_announce=2`.
+    pub fn vmac(&mut self, base: &str, vmac: &str, ipv6: bool) -> Result<(), NetError> {
+        if !ipv6 {
+            self.set_path(format!("/proc/sys/net/ipv6/conf/{vmac}/disable_ipv6"), "1")?;
+        }
         for (key, v) in [
             ("arp_ignore", "1"),
             ("accept_local", "1"),

@@ -30,7 +30,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 mod dump;
 mod syncd;
@@ -911,9 +911,11 @@ impl Engine {
             }
         };
         self.vmacs.push(ifindex);
-        if let Err(e) = self.sysctls.vmac(base, &name) {
+        if let Err(e) = self.sysctls.vmac(base, &name, instance_is_ipv6(inst)) {
             warn!("({}) VMAC {name}: {e}", inst.name);
         }
+        // keepalived's `vmac_map` (IGMP/MLD reports of the VMAC leave from the base).
+        self.firewall.add_vmac(&name, base, instance_is_ipv6(inst));
         Ok(name)
     }
 
@@ -1029,9 +1031,11 @@ impl Engine {
                         rt.blocking = true;
                         self.firewall.block(&rt.no_accept);
                     }
+                    // keepalived 2.2.7 prints "setting VIPs." and the rule/route lines with
+                    // -D only (measured), in this order: VIPs, rules, routes.
                     let rt = &self.instances[i];
                     if !rt.vips.is_empty() {
-                        info!("({}) setting VIPs.", rt.cfg.name);
+                        debug!("({}) setting VIPs.", rt.cfg.name);
                     }
                     for v in &rt.vips {
                         if let Err(e) = self.netlink.add_addr(v.ifindex, &v.addr) {
@@ -1041,10 +1045,16 @@ impl Engine {
                             );
                         }
                     }
+                    if !rt.rules.is_empty() {
+                        debug!("({}) setting Virtual Rules", rt.cfg.name);
+                    }
                     for r in &rt.rules {
                         if let Err(e) = self.netlink.add_rule(r) {
                             error!("({}) cannot add virtual rule: {e}", rt.cfg.name);
                         }
+                    }
+                    if !rt.routes.is_empty() {
+                        debug!("({}) setting Virtual Routes", rt.cfg.name);
                     }
                     for r in &rt.routes {
                         if let Err(e) = self.netlink.add_route(r) {
@@ -1058,15 +1068,26 @@ impl Engine {
                     if stopping && self.opts.dont_release_vrrp {
                         continue;
                     }
+                    // keepalived (-D): "removing Virtual Routes", "removing Virtual Rules",
+                    // "removing VIPs." - also at start-up, where nothing was set yet.
+                    if !rt.routes.is_empty() {
+                        debug!("({}) removing Virtual Routes", rt.cfg.name);
+                    }
                     for r in &rt.routes {
                         if let Err(e) = self.netlink.del_route(r) {
                             error!("({}) cannot remove virtual route: {e}", rt.cfg.name);
                         }
                     }
+                    if !rt.rules.is_empty() {
+                        debug!("({}) removing Virtual Rules", rt.cfg.name);
+                    }
                     for r in &rt.rules {
                         if let Err(e) = self.netlink.del_rule(r) {
                             error!("({}) cannot remove virtual rule: {e}", rt.cfg.name);
                         }
+                    }
+                    if !rt.vips.is_empty() {
+                        debug!("({}) removing VIPs.", rt.cfg.name);
                     }
                     for v in &rt.vips {
                         if let Err(e) = self.netlink.del_addr(v.ifindex, &v.addr) {
@@ -1193,6 +1214,8 @@ impl Engine {
                         };
                         let mut payload = vec![0u8; repr.buffer_len()];
                         repr.emit(&mut payload);
+                        // keepalived -D: one line per gratuitous ARP sent.
+                        debug!("Sending gratuitous ARP on {} for {}", v.ifname, ip);
                         if let Err(e) = self.garp.send_garp(v.ifindex, &payload) {
                             warn!(
                                 "({}) cannot send gratuitous ARP on {}: {e}",

@@ -15,6 +15,8 @@ mod support;
 mod chaos;
 mod cli;
 mod common;
+mod kernel_state;
+mod logs;
 mod process_death;
 mod scripts;
 mod startup;

@@ -6,8 +6,10 @@
 //! * SIGUSR1 → `keepalived.data`: the `------< VRRP Topology >------` section with
 //!   keepalived's labels for what rkeepalived keeps (`VRRP Instance = NAME`, `State = MASTER`,
 //!   `Virtual Router ID`, `Priority`, `Effective priority`, `Advert interval = N milli-sec`,
-//!   `Virtual IP (N):`, …). keepalived's other sections (global definitions, sockets,
-//!   interfaces) are not written.
+//!   `Virtual IP (N):`, `Wantstate`, the `Gratuitous ARP …` settings, `Tracked interfaces`,
+//!   `Tracked scripts`, …) and the `------< VRRP Scripts >------` section (`VRRP Script =
+//!   NAME`, `Status = GOOD|BAD`, `State = idle`, …) that keepalived-exporter parses.
+//!   keepalived's other sections (global definitions, sockets, interfaces) are not written.
 //!
 //! * keepalived's JSON signal (SIGRTMIN+2, `keepalived --signum=JSON`) → `keepalived.json`:
 //!   an array with one `{"data": {…}, "stats": {…}}` object per instance, with keepalived
@@ -40,6 +42,32 @@ fn state_number(s: State) -> u8 {
     }
 }
 
+/// A VIP line of `keepalived.data`: `ADDR/LEN dev IF scope S[ set]` (keepalived 2.2.7's
+/// `dump_ipaddress`, e.g. `192.168.200.16/24 dev eth0 scope global set`).
+fn data_address(v: &super::Vip, set: bool) -> String {
+    let a = &v.addr;
+    format!(
+        "{}/{} dev {} scope {}{}",
+        a.addr,
+        a.prefix_len,
+        v.ifname,
+        scope_word(a.scope),
+        if set { " set" } else { "" }
+    )
+}
+
+/// `rtm_scope` as `ip` names it.
+fn scope_word(scope: u8) -> String {
+    match scope {
+        0 => "global".to_string(),
+        200 => "site".to_string(),
+        253 => "link".to_string(),
+        254 => "host".to_string(),
+        255 => "nowhere".to_string(),
+        n => n.to_string(),
+    }
+}
+
 /// An address as keepalived's `format_ipaddress` writes it in `keepalived.json`:
 /// `ADDR[/LEN] [brd B] dev IF scope S[ label L][ peer P/LEN][ set]` (the length only when it
 /// is not a host prefix).
@@ -53,15 +81,7 @@ fn json_address(v: &super::Vip, set: bool) -> String {
     if let (Some(b), true) = (a.brd, a.addr.is_ipv4()) {
         let _ = write!(s, " brd {b}");
     }
-    let scope = match a.scope {
-        0 => "global".to_string(),
-        200 => "site".to_string(),
-        253 => "link".to_string(),
-        254 => "host".to_string(),
-        255 => "nowhere".to_string(),
-        n => n.to_string(),
-    };
-    let _ = write!(s, " dev {} scope {scope}", v.ifname);
+    let _ = write!(s, " dev {} scope {}", v.ifname, scope_word(a.scope));
     if let Some(l) = &a.label {
         let _ = write!(s, " label {l}");
     }
@@ -128,6 +148,35 @@ impl KeepalivedCounters {
     }
 }
 
+/// A command as keepalived's `cmd_str` writes it: each word in single quotes, separated by
+/// spaces, the program by its resolved path (keepalived resolves it at load, e.g.
+/// `'/usr/bin/true'` for `/bin/true` on a merged-/usr system); a first word that is only a
+/// redirection (`</dev/tcp/...`) is not quoted.
+fn cmd_str(argv: &[String]) -> String {
+    argv.iter()
+        .enumerate()
+        .map(|(i, w)| {
+            if i == 0 && (w.starts_with('<') || w.starts_with('>')) {
+                return w.clone();
+            }
+            let w = if i == 0 && w.starts_with('/') {
+                std::fs::canonicalize(w)
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|_| w.clone())
+            } else {
+                w.clone()
+            };
+            format!("'{w}'")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// ` weight W[ reverse]` as keepalived's dumps write a tracker's weight.
+fn weight_str(weight: i32, reverse: bool) -> String {
+    format!("weight {weight}{}", if reverse { " reverse" } else { "" })
+}
+
 fn enabled(b: bool) -> &'static str {
     if b { "enabled" } else { "disabled" }
 }
@@ -176,6 +225,9 @@ impl Engine {
             let v3 = fsm.version == crate::vrrp::Version::V3;
             let _ = writeln!(out, "   VRRP Version = {}", if v3 { 3 } else { 2 });
             let _ = writeln!(out, "   State = {}", state_word(rt.fsm.state()));
+            // keepalived-exporter reads Wantstate (keepalived's differs from State only while
+            // a sync group member waits for the others).
+            let _ = writeln!(out, "   Wantstate = {}", state_word(rt.fsm.state()));
             if let Some(ifname) = &c.interface {
                 let _ = writeln!(out, "   Interface = {ifname}");
             }
@@ -190,6 +242,34 @@ impl Engine {
                     let _ = writeln!(out, "     {}", p.addr);
                 }
             }
+            // keepalived's GARP settings (whole seconds); keepalived-exporter reads the delay.
+            let secs = |d: std::time::Duration| d.as_secs();
+            let _ = writeln!(
+                out,
+                "   Gratuitous ARP delay = {}",
+                secs(fsm.garp_master_delay)
+            );
+            let _ = writeln!(out, "   Gratuitous ARP repeat = {}", rt.garp_repeat);
+            let _ = writeln!(
+                out,
+                "   Gratuitous ARP refresh = {}",
+                secs(fsm.garp.refresh)
+            );
+            let _ = writeln!(
+                out,
+                "   Gratuitous ARP refresh repeat = {}",
+                fsm.garp.refresh_repeat
+            );
+            let _ = writeln!(
+                out,
+                "   Gratuitous ARP lower priority delay = {}",
+                secs(fsm.garp.lower_prio_delay)
+            );
+            let _ = writeln!(
+                out,
+                "   Gratuitous ARP lower priority repeat = {}",
+                fsm.garp.lower_prio_repeat
+            );
             let _ = writeln!(out, "   Virtual Router ID = {}", c.virtual_router_id);
             let _ = writeln!(out, "   Priority = {}", c.priority.0);
             let _ = writeln!(
@@ -217,24 +297,81 @@ impl Engine {
             };
             let _ = writeln!(out, "   Virtual IP ({}):", vips.len());
             for v in &vips {
-                let _ = writeln!(
-                    out,
-                    "     {}/{} dev {}{set}",
-                    v.addr.addr, v.addr.prefix_len, v.ifname
-                );
+                let _ = writeln!(out, "     {}", data_address(v, !set.is_empty()));
             }
             if !excluded.is_empty() {
                 let _ = writeln!(out, "   Virtual IP Excluded :");
                 for v in &excluded {
-                    let _ = writeln!(
-                        out,
-                        "     {}/{} dev {}{set}",
-                        v.addr.addr, v.addr.prefix_len, v.ifname
-                    );
+                    let _ = writeln!(out, "     {}", data_address(v, !set.is_empty()));
+                }
+            }
+            // keepalived lists the tracked interfaces other than the instance's own, then the
+            // tracked scripts with the weight each applies to this instance.
+            let tracked_ifs: Vec<_> = c
+                .tracking
+                .interfaces
+                .iter()
+                .filter(|t| Some(&t.name) != c.interface.as_ref())
+                .collect();
+            if !tracked_ifs.is_empty() {
+                let _ = writeln!(out, "   Tracked interfaces :");
+                for t in tracked_ifs {
+                    let _ = writeln!(out, "     {} {}", t.name, weight_str(t.weight, t.reverse));
+                }
+            }
+            if !rt.tracks.is_empty() {
+                let _ = writeln!(out, "   Tracked scripts :");
+                for (name, w) in &rt.tracks {
+                    let _ = writeln!(out, "     {name} {}", weight_str(w.weight, w.reverse));
                 }
             }
         }
+        self.format_scripts(&mut out);
         out
+    }
+
+    /// keepalived's `------< VRRP Scripts >------` section: each tracked `vrrp_script` in
+    /// file order with its settings, `Status = GOOD|BAD` and `State = idle` (the lines
+    /// keepalived-exporter reads) and the instances tracking it.
+    fn format_scripts(&self, out: &mut String) {
+        let mut scripts: Vec<_> = self
+            .scripts
+            .values()
+            .filter(|s| self.trackers.contains_key(&s.name))
+            .collect();
+        if scripts.is_empty() {
+            return;
+        }
+        scripts.sort_by_key(|s| (s.span.line, s.span.col));
+        out.push_str("------< VRRP Scripts >------\n");
+        for s in scripts {
+            let up = self
+                .trackers
+                .get(&s.name)
+                .is_some_and(|t| t.state() == crate::vrrp::track::ScriptState::Up);
+            let _ = writeln!(out, " VRRP Script = {}", s.name);
+            let _ = writeln!(out, "   Command = {}", cmd_str(&s.script.argv));
+            let _ = writeln!(out, "   Interval = {} sec", s.interval.as_secs());
+            let _ = writeln!(out, "   Timeout = {} sec", s.timeout.as_secs());
+            let _ = writeln!(out, "   Weight = {}", s.weight);
+            let _ = writeln!(out, "   Rise = {}", s.rise);
+            let _ = writeln!(out, "   Fall = {}", s.fall);
+            let _ = writeln!(out, "   Status = {}", if up { "GOOD" } else { "BAD" });
+            let _ = writeln!(out, "   Tracking instances :");
+            for rt in &self.instances {
+                for (name, w) in &rt.tracks {
+                    if *name == s.name {
+                        let _ = writeln!(
+                            out,
+                            "     {}, {}",
+                            rt.cfg.name,
+                            weight_str(w.weight, w.reverse)
+                        );
+                    }
+                }
+            }
+            let _ = writeln!(out, "   State = idle");
+        }
     }
 
     /// The `keepalived.json` text (see the module documentation).
@@ -307,6 +444,16 @@ impl Engine {
                 if !tracked.is_empty() {
                     obj.insert("track_ifp".into(), tracked.into());
                 }
+                // keepalived lists each tracked script by its command (`cmd_str`).
+                let scripts: Vec<String> = rt
+                    .tracks
+                    .iter()
+                    .filter_map(|(n, _)| self.scripts.get(n))
+                    .map(|s| cmd_str(&s.script.argv))
+                    .collect();
+                if !scripts.is_empty() {
+                    obj.insert("track_script".into(), scripts.into());
+                }
                 let (auth_type, auth_data) = match &c.authentication {
                     Some(crate::config::model::Authentication::Pass(p)) => {
                         (1, Some(String::from_utf8_lossy(p).into_owned()))
@@ -326,12 +473,18 @@ impl Engine {
         Value::Array(all).to_string()
     }
 
-    /// keepalived's STATS_CLEAR: every instance's counters back to zero.
+    /// keepalived's STATS_CLEAR: writes `keepalived.stats` with the counters as they were
+    /// (keepalived's `vrrp_print_stats(clear)`, so what was counted is not lost), then sets
+    /// every instance's counters back to zero.
     pub(super) fn clear_stats(&mut self) {
+        self.write_dump(STATS_FILE, &self.format_stats());
         for rt in &mut self.instances {
             rt.stats = Default::default();
         }
-        info!("VRRP statistics cleared");
+        info!(
+            "Printing and clearing VRRP stats for process({}) on signal",
+            std::process::id()
+        );
     }
 
     /// Writes `name` with `text` in the data directory (mode 0600, atomically, see

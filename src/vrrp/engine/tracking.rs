@@ -517,13 +517,18 @@ impl Engine {
         if !self.instances[i].fsm.master_down_due(now) {
             return false;
         }
+        // A member wants MASTER once its own timeout was handled (held) or it is MASTER. One
+        // whose timer is due but not handled yet does not count, as in keepalived, which
+        // handles the timeouts one by one: the member handled last finds the others waiting,
+        // goes MASTER first and takes the others along in group order (measured with
+        // keepalived 2.2.7 on the upstream `vrrp.sync` sample: VI_9 first, then VI_1, VI_2,
+        // VI_5...; their VIPs, added in that order, decide the primary address).
         let wants = |j: usize| {
             let f = &self.instances[j].fsm;
             f.state() == State::Master
                 || (f.state() == State::Backup
                     && self.trk.held[j].is_some()
                     && self.trk.held[j] == f.master_down_at())
-                || f.master_down_due(now)
         };
         if self.trk.groups[gi].can_goto_master(i, wants) {
             self.trk.held[i] = None;
