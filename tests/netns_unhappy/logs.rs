@@ -189,12 +189,26 @@ fn logs_syslog_idents_per_subsystem_like_keepalived() {
         &["Startup complete", "Terminating"],
         Duration::from_secs(15),
     );
-    let rk = syslog_lines(
+    // rkeepalived also stops where the kernel has no IPVS (issue 10 point 6), so its two
+    // sides are run one at a time: the VRRP side alone (-P), then the checkers alone (-C, which
+    // keep running and log that IPVS is missing).
+    let with = |flag: &str| {
+        let mut v = rk_argv.clone();
+        v.push(flag.into());
+        v
+    };
+    let mut rk = syslog_lines(
         &lan,
-        &rk_argv,
+        &with("-P"),
         &["Entering MASTER STATE"],
         Duration::from_secs(20),
     );
+    rk.extend(syslog_lines(
+        &lan,
+        &with("-C"),
+        &["Can't initialize ipvs"],
+        Duration::from_secs(20),
+    ));
     for (who, lines) in [("keepalived", &ka), ("rkeepalived", &rk)] {
         let parsed: Vec<(String, String)> =
             lines.iter().filter_map(|l| ident_and_message(l)).collect();
