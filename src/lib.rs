@@ -1,7 +1,8 @@
 //! rkeepalived: a VRRP daemon (RFC 3768 / RFC 5798) with keepalived's config language,
 //! command line and wire behaviour, in one process.
 //!
-//! Module map (see `../shared/ARCHITECTURE.md` in the project's workspace):
+//! Module map (the whole picture, with the processes, threads and test layers, is in the
+//! repository's `ARCHITECTURE.md`):
 //!
 //! * [`check`] — health checkers with keepalived semantics (TCP_CHECK, HTTP_GET, MISC_CHECK) and
 //!   their retry/`delay_loop` state machine ([`check::state`]).
