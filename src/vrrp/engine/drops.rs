@@ -173,7 +173,7 @@ impl DropReason {
                 format!("received an unexpected ip number count {got}, expected {want}!")
             }
             DropReason::AddrMissing { vrid, vip } => format!(
-                "ip address associated with VRID {vrid} not present in MASTER advert : {vip}"
+                "ip address associated with VRID {vrid} not present in MASTER advert: {vip}"
             ),
             DropReason::Cast { expected_multicast } => {
                 let (want, got) = if expected_multicast {
@@ -449,7 +449,7 @@ mod tests {
         let vip: IpAddr = "10.77.0.100".parse().unwrap();
         assert_eq!(
             DropReason::AddrMissing { vrid: 51, vip }.message(),
-            "ip address associated with VRID 51 not present in MASTER advert : 10.77.0.100"
+            "ip address associated with VRID 51 not present in MASTER advert: 10.77.0.100"
         );
         assert_eq!(
             DropReason::AuthFailure.message(),
