@@ -706,6 +706,19 @@ impl Engine {
                                 return;
                             }
                         }
+                        // A datagram the socket could not hand up whole (larger than the
+                        // buffer, or a bad IP header): a counted, rate-limited drop like any
+                        // other bad packet (no source known: the empty message says so).
+                        Err(
+                            crate::net::NetError::Truncated { .. }
+                            | crate::net::NetError::Malformed(_),
+                        ) => {
+                            let unspecified = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+                            let msg = (i, Vec::new(), unspecified, unspecified, 0);
+                            if tx.send(msg).await.is_err() {
+                                return;
+                            }
+                        }
                         Err(e) => {
                             warn!("VRRP socket receive error: {e}");
                             tokio::time::sleep(Duration::from_millis(100)).await;
