@@ -391,3 +391,50 @@ fn sigstop_sigcont_logs_no_netlink_error() {
     common::row("SIGSTOP/SIGCONT of the daemon (x3)", &show(&ka), &show(&rk));
     assert!(rk.0, "rkeepalived: {}", rk.1);
 }
+
+/// rkeepalived only (keepalived logs every packet and has no summary): under a steady stream
+/// of bad adverts the first is logged at once and the rest appear in one summary line per
+/// instance after a minute, with the count and the sender.
+#[test]
+fn repeated_drops_are_summarised_once_a_minute() {
+    if !common::ready_rk("drop_summary") {
+        return;
+    }
+    let lan = Lan::new(&["a", "c"]);
+    let vip = lan.ip(100);
+    let a = lan
+        .node("a")
+        .spawn(Daemon::Rkeepalived, &conf(100, "1111", vip, ""));
+    lan.expect_addr("a", IpAddr::V4(vip), Duration::from_secs(15), &a);
+    let c = lan.node("c");
+    let src = c.addr.to_string();
+    // 20 bad adverts a second for 70 s, in the background.
+    let _sender = c.spawn_cmd(&[
+        "python3",
+        "-c",
+        SENDER,
+        "badsum",
+        "1400",
+        "0.05",
+        &src,
+        "51",
+        &vip.to_string(),
+        "1111",
+    ]);
+    a.expect_log("(VI_1) Invalid VRRPv2 checksum", Duration::from_secs(5));
+    let summary = format!("bad checksum from {src}");
+    a.expect_log(&summary, Duration::from_secs(75));
+    let log = a.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains(&summary))
+        .unwrap_or_default();
+    common::row(
+        "steady bad adverts for a minute",
+        "one line per packet",
+        &format!("first logged, then: {line}"),
+    );
+    assert!(line.contains("(VI_1) dropped "), "{line}");
+    assert_eq!(log.matches("Invalid VRRPv2 checksum").count(), 1, "{log}");
+    assert!(a.log_count("more adverts in the last 60 s") == 1, "{log}");
+}
