@@ -166,10 +166,7 @@ pub fn validate(advert: &vrrp_wire::Repr, ttl: u8, expect: &Expect) -> Result<()
             advert.max_advert_int.as_secs_rounded(),
         );
         if mine != got {
-            return Err(DropReason::AdvertInterval {
-                mine: mine as u16,
-                got: got as u16,
-            });
+            return Err(DropReason::AdvertInterval { mine, got });
         }
     }
     Ok(())

@@ -319,7 +319,7 @@ pub fn summary_line(s: &Summary<(IpAddr, DropKind)>, window: Duration) -> Option
         return None;
     }
     let mut counts: Vec<&((IpAddr, DropKind), u64)> = s.counts.iter().collect();
-    counts.sort_by(|a, b| b.1.cmp(&a.1));
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
     let mut line = format!(
         "dropped {total} more adverts in the last {} s (first of each kind logged above):",
         window.as_secs()
