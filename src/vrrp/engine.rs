@@ -966,15 +966,24 @@ impl Engine {
             self.drop_advert(i, src, reason);
             return;
         }
-        // keepalived counts the advert as received before its address and source checks.
+        let address_check =
+            if wants_address_check(rt.skip_check_adv_addr, rt.fsm.state(), rt.master_src, src) {
+                check_addresses(
+                    rt.cfg.virtual_router_id.get(),
+                    &advert.addresses,
+                    &rt.advert_vips,
+                )
+            } else {
+                Ok(())
+            };
+        // keepalived drops a count mismatch before counting the advert as received, and a
+        // missing address (like a unicast source that is not a peer) after.
+        if let Err(reason @ DropReason::AddrCount { .. }) = address_check {
+            self.drop_advert(i, src, reason);
+            return;
+        }
         rt.stats.advert_rcvd += 1;
-        if wants_address_check(rt.skip_check_adv_addr, rt.fsm.state(), rt.master_src, src)
-            && let Err(reason) = check_addresses(
-                rt.cfg.virtual_router_id.get(),
-                &advert.addresses,
-                &rt.advert_vips,
-            )
-        {
+        if let Err(reason) = address_check {
             self.drop_advert(i, src, reason);
             return;
         }

@@ -220,7 +220,9 @@ fn wrong_auth_pass_is_logged_within_one_advert_interval() {
 /// Python sender of hand-made VRRPv2 adverts from the node's namespace (raw socket,
 /// protocol 112, to 224.0.0.18 via `SRC`): `KIND COUNT INTERVAL_S SRC VRID VIP PASS`.
 /// Kinds: `badsum` (checksum off by one), `trailing` (4 bytes after the auth data),
-/// `count` (count 2, one address), `ttl64` (valid advert, TTL 64), `good` (valid).
+/// `count` (count 2, one address), `count2` (count 2 and two addresses, the VIP and
+/// another: well formed, but not the instance's list), `ttl64` (valid advert, TTL 64),
+/// `good` (valid).
 /// Priority 200, so an accepted one would take the master's role.
 pub const SENDER: &str = r#"
 import socket, struct, sys, time
@@ -231,8 +233,9 @@ def csum(b):
     s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
     while s >> 16: s = (s & 0xffff) + (s >> 16)
     return (~s) & 0xffff
-naddr = 2 if kind == 'count' else 1
-body = bytes([0x21, vrid, 200, naddr, 1, 1, 0, 0]) + socket.inet_aton(vip) + pw.encode().ljust(8, b'\0')[:8]
+naddr = 2 if kind in ('count', 'count2') else 1
+extra = socket.inet_aton('192.0.2.1') if kind == 'count2' else b''
+body = bytes([0x21, vrid, 200, naddr, 1, 1, 0, 0]) + socket.inet_aton(vip) + extra + pw.encode().ljust(8, b'\0')[:8]
 c = csum(body)
 if kind == 'badsum': c ^= 1
 pkt = body[:6] + struct.pack('!H', c) + body[8:]
@@ -253,6 +256,8 @@ struct MalformedOutcome {
     /// (Length, TTL, Checksum-or-None) from keepalived.stats.
     length: u64,
     ttl: u64,
+    addr_list: u64,
+    count_lines: usize,
     checksum: Option<u64>,
     /// Log lines for the checksum and TTL drops.
     checksum_lines: usize,
@@ -268,7 +273,7 @@ fn malformed(daemon: Daemon, n: usize) -> MalformedOutcome {
     let c = lan.node("c");
     let src = c.addr.to_string();
     let n_s = n.to_string();
-    for kind in ["badsum", "trailing", "count", "ttl64"] {
+    for kind in ["badsum", "trailing", "count", "count2", "ttl64"] {
         let out = c.exec(&[
             "python3",
             "-c",
@@ -295,6 +300,10 @@ fn malformed(daemon: Daemon, n: usize) -> MalformedOutcome {
         kept_vip,
         length: stat(&stats, "Packet Errors:", "Length:").unwrap_or(0),
         ttl: stat(&stats, "Packet Errors:", "TTL:").unwrap_or(0),
+        addr_list: stat(&stats, "Packet Errors:", "Address List:").unwrap_or(0),
+        count_lines: log
+            .matches("(VI_1) received an unexpected ip number count 2, expected 1!")
+            .count(),
         checksum: stat(&stats, "Other Packet Errors:", "Checksum:"),
         checksum_lines: log.matches("Invalid VRRPv2 checksum").count(),
         ttl_lines: log.matches("invalid TTL/HL").count(),
@@ -317,12 +326,21 @@ fn malformed_adverts_are_dropped_counted_and_logged_once() {
     let rk = malformed(Daemon::Rkeepalived, n);
     let show = |o: &MalformedOutcome| {
         format!(
-            "kept VIP: {}; stats Length {} TTL {} Checksum {:?}; log lines: checksum {} TTL {}",
-            o.kept_vip, o.length, o.ttl, o.checksum, o.checksum_lines, o.ttl_lines
+            "kept VIP: {}; stats Length {} TTL {} Address List {} Checksum {:?}; log lines: checksum {} TTL {} ip number count {}",
+            o.kept_vip,
+            o.length,
+            o.ttl,
+            o.addr_list,
+            o.checksum,
+            o.checksum_lines,
+            o.ttl_lines,
+            o.count_lines
         )
     };
     common::row(
-        &format!("{n} each of bad checksum / trailing bytes / count mismatch / TTL 64"),
+        &format!(
+            "{n} each of bad checksum / trailing bytes / count vs length / count vs VIPs / TTL 64"
+        ),
         &show(&ka),
         &show(&rk),
     );
@@ -337,6 +355,10 @@ fn malformed_adverts_are_dropped_counted_and_logged_once() {
         rk.stats
     );
     assert_eq!(rk.checksum, Some(n), "{}", rk.stats);
+    // The well-formed advert with another address list: an address list error in both.
+    assert_eq!(ka.addr_list, n, "keepalived:\n{}", ka.stats);
+    assert_eq!(rk.addr_list, n, "rkeepalived:\n{}", rk.stats);
+    assert_eq!((ka.count_lines, rk.count_lines), (n as usize, 1));
     assert_eq!(ka.checksum, None);
     // keepalived: one line per packet; rkeepalived: the first per (source, kind).
     assert_eq!((ka.checksum_lines, ka.ttl_lines), (n as usize, n as usize));
