@@ -1042,7 +1042,17 @@ impl Engine {
             .global_drop_log
             .hit((sock, src, reason.kind()), Instant::now())
         {
-            info!("VRRP socket {sock}: {} [from {src}]", reason.message());
+            // keepalived's words for a packet no instance takes, with the socket's interface.
+            let ifname = self
+                .instances
+                .iter()
+                .find(|r| r.socket == sock)
+                .and_then(|r| r.cfg.interface.as_deref())
+                .unwrap_or("?");
+            info!(
+                "bogus VRRP packet received on {ifname} !!! {} [from {src}]",
+                reason.message()
+            );
         }
     }
 

@@ -258,6 +258,10 @@ struct MalformedOutcome {
     ttl: u64,
     addr_list: u64,
     count_lines: usize,
+    /// Log lines written while 20 well-formed adverts with VRID 0 arrived, and rkeepalived's
+    /// `Unmatched VRRP Packets: VRID Zero` counter.
+    vrid0_lines: usize,
+    vrid0: Option<u64>,
     checksum: Option<u64>,
     /// Log lines for the checksum and TTL drops.
     checksum_lines: usize,
@@ -293,6 +297,22 @@ fn malformed(daemon: Daemon, n: usize) -> MalformedOutcome {
         );
     }
     std::thread::sleep(Duration::from_millis(500));
+    let before = a.log().lines().count();
+    let out = c.exec(&[
+        "python3",
+        "-c",
+        SENDER,
+        "good",
+        &n_s,
+        "0.01",
+        &src,
+        "0",
+        &vip.to_string(),
+        "1111",
+    ]);
+    assert!(out.status.success());
+    std::thread::sleep(Duration::from_millis(500));
+    let vrid0_lines = a.log().lines().count() - before;
     let kept_vip = holds_throughout(&lan, "a", IpAddr::V4(vip), Duration::from_secs(2));
     let stats = a.signal_dump(libc::SIGUSR2, "keepalived.stats");
     let log = a.log();
@@ -301,6 +321,12 @@ fn malformed(daemon: Daemon, n: usize) -> MalformedOutcome {
         length: stat(&stats, "Packet Errors:", "Length:").unwrap_or(0),
         ttl: stat(&stats, "Packet Errors:", "TTL:").unwrap_or(0),
         addr_list: stat(&stats, "Packet Errors:", "Address List:").unwrap_or(0),
+        vrid0_lines,
+        vrid0: stats
+            .lines()
+            .skip_while(|l| *l != "Unmatched VRRP Packets:")
+            .find_map(|l| l.trim_start().strip_prefix("VRID Zero:"))
+            .and_then(|v| v.trim().parse().ok()),
         count_lines: log
             .matches("(VI_1) received an unexpected ip number count 2, expected 1!")
             .count(),
@@ -312,7 +338,8 @@ fn malformed(daemon: Daemon, n: usize) -> MalformedOutcome {
 }
 
 /// Row (c): bad checksum, trailing bytes, an address count the length does not hold and
-/// TTL 64, 20 of each from a raw socket on another node. Both daemons drop them and keep the
+/// TTL 64, a well-formed advert listing another address, and VRID 0, 20 of each from a raw
+/// socket on another node. Both daemons drop them and keep the
 /// VIP; keepalived logs every packet, rkeepalived the first of each kind per source; both
 /// count them in keepalived.stats (keepalived has no checksum line there: its `chk_err` is
 /// SNMP-only; rkeepalived adds `Other Packet Errors: Checksum`).
@@ -326,20 +353,22 @@ fn malformed_adverts_are_dropped_counted_and_logged_once() {
     let rk = malformed(Daemon::Rkeepalived, n);
     let show = |o: &MalformedOutcome| {
         format!(
-            "kept VIP: {}; stats Length {} TTL {} Address List {} Checksum {:?}; log lines: checksum {} TTL {} ip number count {}",
+            "kept VIP: {}; stats Length {} TTL {} Address List {} Checksum {:?} VRID 0 {:?}; log lines: checksum {} TTL {} ip number count {} VRID 0 {}",
             o.kept_vip,
             o.length,
             o.ttl,
             o.addr_list,
             o.checksum,
+            o.vrid0,
             o.checksum_lines,
             o.ttl_lines,
-            o.count_lines
+            o.count_lines,
+            o.vrid0_lines
         )
     };
     common::row(
         &format!(
-            "{n} each of bad checksum / trailing bytes / count vs length / count vs VIPs / TTL 64"
+            "{n} each of bad checksum / trailing bytes / count vs length / count vs VIPs / TTL 64 / VRID 0"
         ),
         &show(&ka),
         &show(&rk),
@@ -359,6 +388,9 @@ fn malformed_adverts_are_dropped_counted_and_logged_once() {
     assert_eq!(ka.addr_list, n, "keepalived:\n{}", ka.stats);
     assert_eq!(rk.addr_list, n, "rkeepalived:\n{}", rk.stats);
     assert_eq!((ka.count_lines, rk.count_lines), (n as usize, 1));
+    // VRID 0 matches no instance: rkeepalived counts it engine-wide and logs it once.
+    assert_eq!(rk.vrid0, Some(n), "{}", rk.stats);
+    assert_eq!(rk.vrid0_lines, 1, "{}", show(&rk));
     assert_eq!(ka.checksum, None);
     // keepalived: one line per packet; rkeepalived: the first per (source, kind).
     assert_eq!((ka.checksum_lines, ka.ttl_lines), (n as usize, n as usize));
