@@ -72,6 +72,8 @@ pub struct GlobalDefs {
     pub vrrp_mcast_group6: std::net::Ipv6Addr,
     /// `vrrp_check_unicast_src`: drop unicast adverts whose source is not a `unicast_peer`.
     pub vrrp_check_unicast_src: bool,
+    /// `vrrp_skip_check_adv_addr`: the default of every instance's `skip_check_adv_addr`.
+    pub vrrp_skip_check_adv_addr: bool,
     /// `vrrp_garp_lower_prio_delay` (default: `vrrp_garp_master_delay`, resolved by the loader).
     pub vrrp_garp_lower_prio_delay: Option<Duration>,
     /// `vrrp_garp_lower_prio_repeat` (default: `vrrp_garp_master_repeat`, resolved by the loader).
@@ -164,6 +166,7 @@ impl Default for GlobalDefs {
             vrrp_mcast_group4: std::net::Ipv4Addr::new(224, 0, 0, 18),
             vrrp_mcast_group6: std::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12),
             vrrp_check_unicast_src: false,
+            vrrp_skip_check_adv_addr: false,
             vrrp_garp_lower_prio_delay: None,
             vrrp_garp_lower_prio_repeat: None,
             vrrp_min_garp: false,
@@ -347,6 +350,10 @@ pub struct VrrpInstance {
     /// `check_unicast_src`: drop unicast adverts whose source is not a peer (also on with
     /// `global_defs vrrp_check_unicast_src`).
     pub check_unicast_src: bool,
+    /// `skip_check_adv_addr [on|off]` (unset: `global_defs vrrp_skip_check_adv_addr`): a
+    /// backup skips the advert address-list check while the adverts come from the master it
+    /// already follows (keepalived `vrrp_state_backup`); a master always checks.
+    pub skip_check_adv_addr: Option<bool>,
     /// `garp_master_refresh` (default: `vrrp_garp_master_refresh`; zero = off).
     pub garp_master_refresh: Option<Duration>,
     /// `garp_master_refresh_repeat` (default: `vrrp_garp_master_refresh_repeat`).

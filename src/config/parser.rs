@@ -230,6 +230,7 @@ struct InstanceDraft {
     garp_master_repeat: Option<u32>,
     unicast_ttl: Option<u8>,
     check_unicast_src: bool,
+    skip_check_adv_addr: Option<bool>,
     garp_master_refresh: Option<Duration>,
     garp_master_refresh_repeat: Option<u32>,
     garp_lower_prio_delay: Option<Duration>,
@@ -810,6 +811,11 @@ impl Parser<'_> {
                     self.config.global.vrrp_check_unicast_src = on;
                 }
             }
+            "vrrp_skip_check_adv_addr" => {
+                if let Some(on) = self.flag(who, l) {
+                    self.config.global.vrrp_skip_check_adv_addr = on;
+                }
+            }
             "vrrp_garp_lower_prio_delay" => {
                 if let Some(s) = self.whole_seconds(who, l, "ignored") {
                     self.config.global.vrrp_garp_lower_prio_delay = Some(Duration::from_secs(s));
@@ -1161,6 +1167,7 @@ impl Parser<'_> {
             garp_master_repeat: None,
             unicast_ttl: None,
             check_unicast_src: false,
+            skip_check_adv_addr: None,
             garp_master_refresh: None,
             garp_master_refresh_repeat: None,
             garp_lower_prio_delay: None,
@@ -1449,6 +1456,11 @@ impl Parser<'_> {
             "check_unicast_src" => {
                 if let Some(on) = self.flag(who, l) {
                     d.check_unicast_src = on;
+                }
+            }
+            "skip_check_adv_addr" => {
+                if let Some(on) = self.flag(who, l) {
+                    d.skip_check_adv_addr = Some(on);
                 }
             }
             // keepalived reads the refresh and the lower-priority delay as whole seconds.
@@ -2127,6 +2139,7 @@ impl Parser<'_> {
             unicast_peer: d.unicast_peer,
             unicast_ttl: d.unicast_ttl.unwrap_or(255),
             check_unicast_src: d.check_unicast_src,
+            skip_check_adv_addr: d.skip_check_adv_addr,
             garp_master_refresh: d.garp_master_refresh,
             garp_master_refresh_repeat: d.garp_master_refresh_repeat,
             garp_lower_prio_delay: d.garp_lower_prio_delay,

@@ -519,10 +519,16 @@ impl IpvsSocket {
         let seq = self.send(ty, body, dump)?;
         let mut out = Vec::new();
         loop {
-            let (iter, _) = self
-                .sock
-                .recv::<u16, Buffer>()
-                .map_err(|e| IpvsError::Io(format!("{op}: recv: {e}")))?;
+            let (iter, _) = match self.sock.recv::<u16, Buffer>() {
+                Ok(r) => r,
+                // EINTR (the daemon was stopped and continued, signal(7)): read again.
+                Err(neli::err::SocketError::Io(e))
+                    if e.kind() == std::io::ErrorKind::Interrupted =>
+                {
+                    continue;
+                }
+                Err(e) => return Err(IpvsError::Io(format!("{op}: recv: {e}"))),
+            };
             for reply in iter {
                 let reply = reply.map_err(|e| IpvsError::Decode(format!("{op}: {e}")))?;
                 if *reply.nl_seq() != seq {

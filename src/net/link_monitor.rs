@@ -94,7 +94,8 @@ const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Reads rtnetlink multicast messages from `sock` until `tx` is closed: each message of type
 /// `new` or `del` goes to `decode` (its body, and whether it is `new`), and what that returns
-/// to `tx`. Receive errors (ENOBUFS: events were lost) are logged and reading goes on.
+/// to `tx`. Receive errors (ENOBUFS: events were lost) are logged and reading goes on; EINTR
+/// (a SIGSTOP/SIGCONT of the daemon) is retried silently.
 pub(super) fn monitor_loop<E>(
     what: &str,
     sock: &NlSocketHandle,
@@ -108,10 +109,15 @@ pub(super) fn monitor_loop<E>(
         }
         let (iter, _) = match sock.recv::<u16, neli::types::Buffer>() {
             Ok(r) => r,
+            // The receive timeout, or EINTR: a socket with SO_RCVTIMEO returns EINTR when the
+            // process was stopped and continued (SIGSTOP/SIGCONT, signal(7)), even without a
+            // handler. Neither is an error: read again.
             Err(neli::err::SocketError::Io(e))
                 if matches!(
                     e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
                 ) =>
             {
                 continue;

@@ -324,10 +324,16 @@ impl Netlink {
         let mut replies = Vec::new();
         let mut interrupted = false;
         loop {
-            let (iter, _) = inner
-                .sock
-                .recv::<u16, Buffer>()
-                .map_err(|e| socket_error(op, e))?;
+            let (iter, _) = match inner.sock.recv::<u16, Buffer>() {
+                Ok(r) => r,
+                // EINTR (the daemon was stopped and continued, signal(7)): read again.
+                Err(neli::err::SocketError::Io(e))
+                    if e.kind() == std::io::ErrorKind::Interrupted =>
+                {
+                    continue;
+                }
+                Err(e) => return Err(socket_error(op, e)),
+            };
             for reply in iter {
                 let reply = reply.map_err(|e| codec(op, e))?;
                 if *reply.nl_seq() != seq {

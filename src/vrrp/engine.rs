@@ -10,7 +10,8 @@
 //!
 //! The engine turns IO events into [`fsm::Input`]s, runs each instance's timers from
 //! [`fsm::Instance::next_deadline`], and carries out the returned [`fsm::Action`]s.
-//! Adverts that fail validation are dropped and counted in [`Stats`], never logged per packet.
+//! Adverts that fail validation are dropped, counted in [`Stats`] and logged rate-limited with
+//! keepalived's wording (see [`drops`]).
 
 use crate::config::model::{self, Authentication, Config, UnicastPeer, VrrpInstance};
 use crate::net::firewall::{Blocked, Firewall};
@@ -25,6 +26,7 @@ use crate::vrrp::{Centiseconds, Priority, Version};
 use crate::wire::arp::GarpRepr;
 use crate::wire::ndisc;
 use crate::wire::vrrp as vrrp_wire;
+use drops::{DropKind, DropReason, RateLimiter};
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -32,6 +34,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
+pub mod drops;
 mod dump;
 mod syncd;
 mod timer;
@@ -74,7 +77,9 @@ pub enum EngineError {
     NothingToRun,
 }
 
-/// Per-instance counters (keepalived's SIGUSR2 statistics).
+/// Per-instance counters (keepalived's SIGUSR2 statistics, `vrrp_stats` in its vrrp.h; the
+/// names are keepalived's, `unicast_src_err` is rkeepalived's). The engine also keeps one for
+/// packets dropped before an instance is known (VRID 0, no VRID to match).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
     pub advert_rcvd: u64,
@@ -83,29 +88,34 @@ pub struct Stats {
     pub release_master: u64,
     pub pri_zero_rcvd: u64,
     pub pri_zero_sent: u64,
-    /// Adverts dropped because the IP TTL was not 255 (RFC 5798 §7.1).
+    /// Length errors: truncated, bytes beyond the addresses and auth data, an address count
+    /// the length does not hold, a bad IPv4 header.
+    pub packet_len_err: u64,
+    /// Checksum errors (RFC 3768 §5.3.8, RFC 5798 §5.2.8; keepalived's SNMP `chk_err`).
+    pub chk_err: u64,
+    /// Version errors: not the instance's version, or neither 2 nor 3 (keepalived `vers_err`).
+    pub vers_err: u64,
+    /// Type field not ADVERTISEMENT.
+    pub invalid_type_rcvd: u64,
+    /// VRID 0 (engine-wide counter only; keepalived `vrid_err`).
+    pub vrid_err: u64,
+    /// Adverts dropped because the IP TTL was not 255 (RFC 5798 §7.1), or outside a unicast
+    /// peer's `min_ttl`/`max_ttl`.
     pub ip_ttl_err: u64,
-    /// Adverts dropped for an authentication type or password mismatch (RFC 3768 §7.1).
+    /// VRRPv2 Auth Type not 0, 1 or 2.
+    pub invalid_authtype: u64,
+    /// VRRPv2 Auth Type not the instance's (RFC 3768 §7.1).
+    pub authtype_mismatch: u64,
+    /// VRRPv2 password mismatch (RFC 3768 §7.1).
     pub auth_failure: u64,
     /// Adverts dropped for an advertisement interval mismatch (VRRPv2, as keepalived).
     pub advert_interval_err: u64,
-    /// Adverts dropped because their version is not the instance's.
-    pub version_err: u64,
     /// Adverts dropped by `check_unicast_src`: the source is not a `unicast_peer`.
     pub unicast_src_err: u64,
-    /// Adverts dropped for arriving multicast on a unicast instance or unicast on a multicast
-    /// one (keepalived counts these as address list errors).
+    /// Address list errors: another VIP count or a VIP missing from the advert (unless
+    /// `skip_check_adv_addr` applies), or multicast on a unicast instance / unicast on a
+    /// multicast one.
     pub addr_list_err: u64,
-}
-
-/// Why a received advert was dropped (see [`validate`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rejection {
-    Ttl(u8),
-    Version,
-    AuthType,
-    AuthPass,
-    AdvertInterval(Centiseconds),
 }
 
 /// What an instance expects of the adverts it accepts.
@@ -126,28 +136,74 @@ pub struct Expect {
 /// TTL must be 255; the version must be the instance's; VRRPv2 authentication type and
 /// password must match; VRRPv2 Adver Int must equal ours (keepalived drops a mismatch;
 /// VRRPv3 backups adopt the master's interval instead, RFC 5798 §6.4.2).
-pub fn validate(advert: &vrrp_wire::Repr, ttl: u8, expect: &Expect) -> Result<(), Rejection> {
+pub fn validate(advert: &vrrp_wire::Repr, ttl: u8, expect: &Expect) -> Result<(), DropReason> {
     if expect.multicast && ttl != 255 {
-        return Err(Rejection::Ttl(ttl));
+        return Err(DropReason::Ttl(ttl));
     }
     if advert.version != expect.version {
-        return Err(Rejection::Version);
+        return Err(DropReason::Version {
+            got: advert.version.number(),
+            want: expect.version.number(),
+        });
     }
     if expect.version == Version::V2 {
+        let auth_type = |a: &vrrp_wire::Auth| match a {
+            vrrp_wire::Auth::None => 0,
+            vrrp_wire::Auth::Pass(_) => 1,
+            vrrp_wire::Auth::Ah => 2,
+        };
         match (&advert.auth, &expect.pass) {
             (vrrp_wire::Auth::None, None) => {}
             (vrrp_wire::Auth::Pass(got), Some(want)) => {
                 if got != want {
-                    return Err(Rejection::AuthPass);
+                    return Err(DropReason::AuthFailure);
                 }
             }
-            _ => return Err(Rejection::AuthType),
+            (got, want) => {
+                return Err(DropReason::AuthTypeMismatch {
+                    got: auth_type(got),
+                    want: u8::from(want.is_some()),
+                });
+            }
         }
-        if advert.max_advert_int.as_secs_rounded() != expect.advert_int.as_secs_rounded() {
-            return Err(Rejection::AdvertInterval(advert.max_advert_int));
+        let (mine, got) = (
+            expect.advert_int.as_secs_rounded(),
+            advert.max_advert_int.as_secs_rounded(),
+        );
+        if mine != got {
+            return Err(DropReason::AdvertInterval { mine, got });
         }
     }
     Ok(())
+}
+
+/// keepalived's advert address-list check (`vrrp_check_packet`, RFC 5798 §7.1 "MAY"): the
+/// advert must list exactly as many addresses as the instance has VIPs of its family
+/// (`virtual_ipaddress`, not the excluded ones), and every one of them.
+pub fn check_addresses(vrid: u8, advert: &[IpAddr], vips: &[IpAddr]) -> Result<(), DropReason> {
+    if advert.len() != vips.len() {
+        return Err(DropReason::AddrCount {
+            got: advert.len(),
+            want: vips.len(),
+        });
+    }
+    match vips.iter().find(|v| !advert.contains(v)) {
+        Some(&vip) => Err(DropReason::AddrMissing { vrid, vip }),
+        None => Ok(()),
+    }
+}
+
+/// Whether an instance checks the address list of an advert from `src` (keepalived
+/// `vrrp_state_backup` / `vrrp_state_master_rx`): always, except with `skip_check_adv_addr`
+/// on a backup whose adverts still come from the master it follows (`master_src`), so a
+/// master that changes its source address, or a new router, is checked again.
+pub fn wants_address_check(
+    skip_check_adv_addr: bool,
+    state: State,
+    master_src: Option<IpAddr>,
+    src: IpAddr,
+) -> bool {
+    !(skip_check_adv_addr && state == State::Backup && master_src == Some(src))
 }
 
 /// Why [`check_unicast_source`] dropped an advert.
@@ -244,6 +300,14 @@ struct Runtime {
     peers: Vec<UnicastPeer>,
     /// `check_unicast_src` or `vrrp_check_unicast_src`.
     check_unicast_src: bool,
+    /// `skip_check_adv_addr` (or `vrrp_skip_check_adv_addr`), see [`wants_address_check`].
+    skip_check_adv_addr: bool,
+    /// The VIPs an advert must list (the instance's family, not excluded).
+    advert_vips: Vec<IpAddr>,
+    /// Source of the last advert accepted while backup (keepalived's `master_saddr`).
+    master_src: Option<IpAddr>,
+    /// Rate limit of the drop log lines, per (source, kind).
+    drop_log: RateLimiter<(IpAddr, DropKind)>,
     expect: Expect,
     vips: Vec<Vip>,
     /// `virtual_routes` and `virtual_rules`, resolved: present only while master.
@@ -302,6 +366,18 @@ fn spawn_receiver(i: usize, sock: Arc<AnyVrrpSocket>, tx: mpsc::Sender<Packet>) 
                         return;
                     }
                 }
+                // A datagram the socket could not hand up whole (larger than the buffer, or a
+                // bad IP header): a counted, rate-limited drop like any other bad packet (no
+                // source known: the empty message says so).
+                Err(
+                    crate::net::NetError::Truncated { .. } | crate::net::NetError::Malformed(_),
+                ) => {
+                    let unspecified = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+                    let msg = (i, Vec::new(), unspecified, unspecified, 0);
+                    if tx.send(msg).await.is_err() {
+                        return;
+                    }
+                }
                 Err(e) => {
                     warn!("VRRP socket receive error: {e}");
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -331,8 +407,10 @@ pub struct Engine {
     garp_interval: Duration,
     default_run_as: Option<RunAs>,
     opts: EngineOptions,
-    /// Packets that did not decode as VRRP (bad length, version, type or checksum).
-    malformed: u64,
+    /// Drops of packets that match no instance (VRID 0, undecodable header).
+    global_stats: Stats,
+    /// Rate limit of their log lines, per (socket, source, kind).
+    global_drop_log: RateLimiter<(usize, IpAddr, DropKind)>,
     /// Interface, process and file trackers, sync groups, notify FIFOs (see `tracking`).
     trk: tracking::TrackState,
     /// VMAC interfaces we created (`use_vmac`), deleted at exit.
@@ -396,7 +474,8 @@ impl Engine {
             garp_interval: config.global.vrrp_garp_interval,
             default_run_as,
             opts,
-            malformed: 0,
+            global_stats: Stats::default(),
+            global_drop_log: RateLimiter::new(drops::SUMMARY_WINDOW, drops::MAX_TRACKED),
             trk: Default::default(),
             vmacs: Vec::new(),
             sysctls: Default::default(),
@@ -690,6 +769,7 @@ impl Engine {
                 .instances
                 .iter()
                 .filter_map(|r| r.fsm.next_deadline())
+                .chain(self.next_drop_summary())
                 .min();
             let timer = timer.as_ref();
             let sleep = async move {
@@ -707,7 +787,10 @@ impl Engine {
                 }
             };
             tokio::select! {
-                _ = sleep => self.poll_due().await,
+                _ = sleep => {
+                    self.poll_due().await;
+                    self.log_drop_summaries();
+                }
                 Some((sock, bytes, src, dst, ttl)) = pkt_rx.recv() => {
                     self.poll_due().await;
                     self.on_packet(sock, &bytes, src, dst, ttl).await;
@@ -943,9 +1026,19 @@ impl Engine {
             .and_then(|p| vrrp_wire::Repr::parse(&p, src, dst))
         {
             Ok(a) => a,
-            Err(_) => {
-                // Counted, never logged per packet (a flood must not flood the log).
-                self.malformed += 1;
+            Err(err) => {
+                let reason = DropReason::Decode {
+                    err,
+                    version: bytes.first().map_or(0, |b| b >> 4),
+                };
+                // The VRID byte names the instance when it is there and one of ours.
+                let vrid = bytes.get(1).copied().unwrap_or(0);
+                match self.instances.iter().position(|r| {
+                    r.socket == sock && vrid != 0 && r.cfg.virtual_router_id.get() == vrid
+                }) {
+                    Some(i) => self.drop_advert(i, src, reason),
+                    None => self.drop_unmatched(sock, src, reason),
+                }
                 return;
             }
         };
@@ -963,37 +1056,61 @@ impl Engine {
         // keepalived: "Expected multicast packet but received unicast packet" (and the
         // reverse) — a multicast instance's socket also sees adverts sent to our address.
         if socket6::is_multicast(dst) != rt.expect.multicast {
-            rt.stats.addr_list_err += 1;
+            let expected_multicast = rt.expect.multicast;
+            self.drop_advert(i, src, DropReason::Cast { expected_multicast });
             return;
         }
-        if let Err(d) = validate(&advert, ttl, &rt.expect) {
-            match d {
-                Rejection::Ttl(_) => rt.stats.ip_ttl_err += 1,
-                Rejection::Version => rt.stats.version_err += 1,
-                Rejection::AuthType | Rejection::AuthPass => rt.stats.auth_failure += 1,
-                Rejection::AdvertInterval(_) => rt.stats.advert_interval_err += 1,
-            }
-
+        if let Err(reason) = validate(&advert, ttl, &rt.expect) {
+            self.drop_advert(i, src, reason);
+            return;
+        }
+        let address_check =
+            if wants_address_check(rt.skip_check_adv_addr, rt.fsm.state(), rt.master_src, src) {
+                check_addresses(
+                    rt.cfg.virtual_router_id.get(),
+                    &advert.addresses,
+                    &rt.advert_vips,
+                )
+            } else {
+                Ok(())
+            };
+        // keepalived drops a count mismatch before counting the advert as received, and a
+        // missing address (like a unicast source that is not a peer) after.
+        if let Err(reason @ DropReason::AddrCount { .. }) = address_check {
+            self.drop_advert(i, src, reason);
+            return;
+        }
+        rt.stats.advert_rcvd += 1;
+        if let Err(reason) = address_check {
+            self.drop_advert(i, src, reason);
             return;
         }
         if rt.check_unicast_src
             && !rt.peers.is_empty()
             && let Err(e) = check_unicast_source(&rt.peers, src, ttl)
         {
-            // Counted, not logged per packet (keepalived logs "(VI) unicast source address X
-            // not a unicast peer" / "TTL/HL N not in range" each time).
-            match e {
-                SourceRejection::NotAPeer => rt.stats.unicast_src_err += 1,
-                SourceRejection::Ttl(_) => rt.stats.ip_ttl_err += 1,
-            }
+            let reason = match e {
+                SourceRejection::NotAPeer => DropReason::NotAPeer(src),
+                SourceRejection::Ttl(ttl) => {
+                    let p = rt.peers.iter().find(|p| p.addr == src);
+                    DropReason::PeerTtl {
+                        ttl,
+                        min: p.map_or(0, |p| p.min_ttl),
+                        max: p.map_or(255, |p| p.max_ttl),
+                    }
+                }
+            };
+            self.drop_advert(i, src, reason);
             return;
         }
-        rt.stats.advert_rcvd += 1;
         if advert.priority == Priority::STOP {
             rt.stats.pri_zero_rcvd += 1;
         }
         if rt.fsm.state() == State::Backup {
             rt.master_priority = advert.priority.0;
+            if advert.priority != Priority::STOP {
+                rt.master_src = Some(src);
+            }
         }
         let actions = rt.fsm.handle(
             Instant::now(),
@@ -1004,6 +1121,73 @@ impl Engine {
             },
         );
         self.execute(i, actions).await;
+    }
+
+    /// Counts a dropped advert of instance `i` and logs it, rate-limited: the first of its
+    /// kind from `src` now, the rest in the instance's summary line (see [`drops`]).
+    fn drop_advert(&mut self, i: usize, src: IpAddr, reason: DropReason) {
+        let rt = &mut self.instances[i];
+        reason.count(&mut rt.stats);
+        if rt.drop_log.hit((src, reason.kind()), Instant::now()) {
+            info!("({}) {} [from {src}]", rt.cfg.name, reason.message());
+        }
+    }
+
+    /// Counts and logs (rate-limited) a packet that matches no instance.
+    fn drop_unmatched(&mut self, sock: usize, src: IpAddr, reason: DropReason) {
+        reason.count(&mut self.global_stats);
+        if self
+            .global_drop_log
+            .hit((sock, src, reason.kind()), Instant::now())
+        {
+            // keepalived's words for a packet no instance takes, with the socket's interface.
+            let ifname = self
+                .instances
+                .iter()
+                .find(|r| r.socket == sock)
+                .and_then(|r| r.cfg.interface.as_deref())
+                .unwrap_or("?");
+            info!(
+                "bogus VRRP packet received on {ifname} !!! {} [from {src}]",
+                reason.message()
+            );
+        }
+    }
+
+    /// When the next drop summary is due, if any drop is being tracked.
+    fn next_drop_summary(&self) -> Option<Instant> {
+        self.instances
+            .iter()
+            .filter_map(|r| r.drop_log.next_deadline())
+            .chain(self.global_drop_log.next_deadline())
+            .min()
+    }
+
+    /// Logs the due drop summaries: one line per instance with drops not logged one by one.
+    fn log_drop_summaries(&mut self) {
+        let now = Instant::now();
+        for rt in &mut self.instances {
+            if let Some(line) = rt
+                .drop_log
+                .take_summary(now)
+                .and_then(|s| drops::summary_line(&s, drops::SUMMARY_WINDOW))
+            {
+                info!("({}) {line}", rt.cfg.name);
+            }
+        }
+        if let Some(s) = self.global_drop_log.take_summary(now) {
+            let s = drops::Summary {
+                counts: s
+                    .counts
+                    .into_iter()
+                    .map(|((_, src, kind), n)| ((src, kind), n))
+                    .collect(),
+                overflow: s.overflow,
+            };
+            if let Some(line) = drops::summary_line(&s, drops::SUMMARY_WINDOW) {
+                info!("VRRP receive (no instance): {line}");
+            }
+        }
     }
 
     async fn on_script_result(&mut self, res: ScriptResult) {
@@ -1415,6 +1599,16 @@ fn assemble(
         dsts,
         peers,
         check_unicast_src: inst.check_unicast_src || g.vrrp_check_unicast_src,
+        skip_check_adv_addr: inst
+            .skip_check_adv_addr
+            .unwrap_or(g.vrrp_skip_check_adv_addr),
+        advert_vips: vips
+            .iter()
+            .filter(|v| !v.excluded && v.addr.addr.is_ipv6() == src.is_ipv6())
+            .map(|v| v.addr.addr)
+            .collect(),
+        master_src: None,
+        drop_log: RateLimiter::new(drops::SUMMARY_WINDOW, drops::MAX_TRACKED),
         expect: Expect {
             version,
             advert_int: inst.advert_int,
@@ -1547,7 +1741,7 @@ mod tests {
                 64,
                 &e2
             ),
-            Err(Rejection::Ttl(64))
+            Err(DropReason::Ttl(64))
         );
         assert_eq!(
             validate(
@@ -1555,11 +1749,11 @@ mod tests {
                 255,
                 &e2
             ),
-            Err(Rejection::AuthPass)
+            Err(DropReason::AuthFailure)
         );
         assert_eq!(
             validate(&advert(Version::V2, vrrp_wire::Auth::None, 100), 255, &e2),
-            Err(Rejection::AuthType)
+            Err(DropReason::AuthTypeMismatch { got: 0, want: 1 })
         );
         assert_eq!(
             validate(
@@ -1567,11 +1761,11 @@ mod tests {
                 255,
                 &e2
             ),
-            Err(Rejection::AdvertInterval(Centiseconds(200)))
+            Err(DropReason::AdvertInterval { mine: 1, got: 2 })
         );
         assert_eq!(
             validate(&advert(Version::V3, vrrp_wire::Auth::None, 100), 255, &e2),
-            Err(Rejection::Version)
+            Err(DropReason::Version { got: 3, want: 2 })
         );
 
         let mut e3 = Expect {
@@ -1587,7 +1781,7 @@ mod tests {
         );
         assert_eq!(
             validate(&advert(Version::V3, vrrp_wire::Auth::None, 100), 1, &e3),
-            Err(Rejection::Ttl(1))
+            Err(DropReason::Ttl(1))
         );
         // Unicast adverts may have crossed routers: no TTL check (keepalived).
         e3.multicast = false;
@@ -1595,6 +1789,48 @@ mod tests {
             validate(&advert(Version::V3, vrrp_wire::Auth::None, 100), 1, &e3),
             Ok(())
         );
+    }
+
+    #[test]
+    fn address_list_check_is_keepalived_s() {
+        let v = |s: &str| -> IpAddr { s.parse().unwrap() };
+        let ours = [v("10.77.0.100"), v("10.77.0.101")];
+        assert_eq!(
+            check_addresses(51, &[v("10.77.0.101"), v("10.77.0.100")], &ours),
+            Ok(())
+        );
+        // A foreign router on the same VRID: same count, another address.
+        assert_eq!(
+            check_addresses(51, &[v("10.77.0.200")], &ours[..1]),
+            Err(DropReason::AddrMissing {
+                vrid: 51,
+                vip: v("10.77.0.100")
+            })
+        );
+        assert_eq!(
+            check_addresses(51, &[v("10.77.0.100")], &ours),
+            Err(DropReason::AddrCount { got: 1, want: 2 })
+        );
+        // No VIP configured: an advert with addresses is a count mismatch, as in keepalived.
+        assert_eq!(
+            check_addresses(51, &[v("10.77.0.100")], &[]),
+            Err(DropReason::AddrCount { got: 1, want: 0 })
+        );
+        assert_eq!(check_addresses(51, &[], &[]), Ok(()));
+    }
+
+    #[test]
+    fn skip_check_adv_addr_skips_only_the_known_master_on_a_backup() {
+        let m: IpAddr = "10.0.0.1".parse().unwrap();
+        let other: IpAddr = "10.0.0.9".parse().unwrap();
+        // Without the option every advert is checked.
+        assert!(wants_address_check(false, State::Backup, Some(m), m));
+        // With it: the master a backup follows is trusted ...
+        assert!(!wants_address_check(true, State::Backup, Some(m), m));
+        // ... but not a new source, nor before any master is known, nor while master.
+        assert!(wants_address_check(true, State::Backup, Some(m), other));
+        assert!(wants_address_check(true, State::Backup, None, m));
+        assert!(wants_address_check(true, State::Master, Some(m), m));
     }
 
     #[test]

@@ -85,7 +85,7 @@ mod field {
 
 /// Why a buffer is not a valid VRRP advertisement (or IPv4 packet carrying one).
 ///
-/// Decode errors are counted by the engine, not logged per packet.
+/// The engine counts each kind and logs it rate-limited (see `vrrp::engine::drops`).
 #[derive(thiserror::Error, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecodeError {
     /// Shorter than the fixed 8-byte VRRP header, or than the IPv4 header / total length.
@@ -107,6 +107,11 @@ pub enum DecodeError {
     /// authentication data), or a VRRPv3 count of 0 (RFC 5798 §5.2.5: minimum 1).
     #[error("address count does not match the message length")]
     BadAddressCount,
+    /// Bytes after the addresses (and, for v2, the authentication data): keepalived drops the
+    /// packet ("vrrp packet too long") and counts a length error. Lengths in bytes of the
+    /// VRRP message.
+    #[error("{len} bytes where the header describes {expected}")]
+    TrailingBytes { len: usize, expected: usize },
     /// VRRPv2 Auth Type other than 0, 1 or 2.
     #[error("unsupported VRRPv2 auth type {0}")]
     BadAuthType(u8),
@@ -211,7 +216,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// Length of the message the header describes for addresses of `family`: header,
     /// `addr_count()` addresses and, for VRRPv2, the 8 bytes of authentication data.
-    /// Bytes after this are not part of the message (keepalived ignores them too).
+    /// [`Repr::parse`] rejects a buffer of any other length, as keepalived does.
     pub fn message_len(&self, family: Family) -> usize {
         let auth = if self.version() == 2 {
             AUTH_DATA_LEN
@@ -361,7 +366,8 @@ impl Repr {
     ///
     /// Checks, in order: header present (`Truncated`), version 2 or 3 (`BadVersion`), type 1
     /// (`BadType`), VRID non-zero (`BadVrid`), `src`/`dst` of one family and v2 only over
-    /// IPv4 (`BadFamily`), length consistent with the count (`BadAddressCount`), checksum
+    /// IPv4 (`BadFamily`), length exactly what the count describes (`BadAddressCount` when
+    /// shorter, `TrailingBytes` when longer: keepalived's exact-length check), checksum
     /// (`BadChecksum`), v2 auth type 0-2 (`BadAuthType`). A v3 count of 0 is accepted although
     /// RFC 5798 §5.2.5 says at least 1: keepalived sends and accepts such adverts for
     /// instances without VIPs (cloud setups that move addresses from notify scripts).
@@ -386,8 +392,12 @@ impl Repr {
             return Err(DecodeError::BadFamily);
         }
         let count = usize::from(packet.addr_count());
-        if packet.buffer.as_ref().len() < packet.message_len(family) {
+        let (len, expected) = (packet.buffer.as_ref().len(), packet.message_len(family));
+        if len < expected {
             return Err(DecodeError::BadAddressCount);
+        }
+        if len > expected {
+            return Err(DecodeError::TrailingBytes { len, expected });
         }
         if !packet.verify_checksum(src, dst) {
             return Err(DecodeError::BadChecksum);
@@ -890,13 +900,30 @@ mod tests {
     }
 
     #[test]
-    fn test_trailing_bytes_ignored() {
+    fn test_trailing_bytes_rejected() {
+        // keepalived: "vrrp packet too long" (packet_len_err). The checksum covers only the
+        // described message, so it still verifies: the length check must catch it.
         let mut buf = V3_IPV4_IP[20..].to_vec();
         buf.extend_from_slice(&[1, 2, 3]);
         let p = Packet::new_checked(&buf).unwrap();
         assert_eq!(
-            Repr::parse(&p, v4(10, 99, 1, 1), MCAST4).unwrap(),
-            v3_repr()
+            Repr::parse(&p, v4(10, 99, 1, 1), MCAST4),
+            Err(DecodeError::TrailingBytes {
+                len: 15,
+                expected: 12
+            })
+        );
+        // A count one lower than the addresses present reads as trailing bytes too.
+        let mut b = V2_PASS_IP[20..].to_vec();
+        b.splice(8..8, [10, 99, 1, 101]);
+        b[3] = 1;
+        let p = Packet::new_unchecked(&b[..]);
+        assert_eq!(
+            Repr::parse(&p, v4(10, 99, 1, 1), MCAST4),
+            Err(DecodeError::TrailingBytes {
+                len: 24,
+                expected: 20
+            })
         );
     }
 
@@ -920,6 +947,7 @@ mod tests {
         // v3 with no address (keepalived, no VIP configured): accepted when the checksum over
         // the 8-byte header verifies.
         b[3] = 0;
+        b.truncate(8);
         Packet::new_unchecked(&mut b[..]).fill_checksum(src, MCAST4);
         assert_eq!(parse(&b).map(|r| r.addresses.len()), Ok(0));
 
@@ -1075,6 +1103,7 @@ mod tests {
             }
             if let Ok(r) = Repr::parse(&Packet::new_unchecked(&buf), src, MCAST4) {
                 prop_assert_eq!(r.buffer_len(), msg_len);
+                prop_assert_eq!(len, msg_len);
             }
         }
     }

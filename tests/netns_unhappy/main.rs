@@ -18,5 +18,6 @@ mod common;
 mod kernel_state;
 mod logs;
 mod process_death;
+mod receive;
 mod scripts;
 mod startup;

@@ -15,8 +15,14 @@
 //!   an array with one `{"data": {…}, "stats": {…}}` object per instance, with keepalived
 //!   2.2.7's keys (measured from its output), as keepalived-exporter and monitoring plugins
 //!   read it. `vroutes`/`vrules` are not written; settings rkeepalived does not implement
-//!   (`skip_check_adv_addr`, `promote_secondaries`, `smtp_alert`, `notify_deleted`) read as
-//!   off.
+//!   (`promote_secondaries`, `smtp_alert`, `notify_deleted`) read as off.
+//!
+//! Drop counters keepalived keeps only for SNMP, and rkeepalived's own, follow keepalived's
+//! blocks: per instance `  Other Packet Errors:` (`Checksum`, `Version`, `Unicast Source`)
+//! in `keepalived.stats` and `chk_err`, `vers_err`, `unicast_src_err` in the JSON `stats`; the
+//! packets that match no instance (VRID 0, or undecodable for a VRID that is not ours) in a
+//! last `Unmatched VRRP Packets:` block of `keepalived.stats`. Their labels are not
+//! keepalived's, so parsers of keepalived's layout (keepalived-exporter) are not misled.
 //!
 //! All go to `$TMPDIR` (default `/tmp`), as keepalived's.
 
@@ -105,10 +111,8 @@ fn state_word(s: State) -> &'static str {
 }
 
 /// An instance's counters under keepalived's names (its `vrrp_stats`, the `keepalived.json`
-/// `stats` keys), for both dump files. Counters rkeepalived keeps differently map to
-/// keepalived's nearest: a version mismatch counts as an invalid type, a unicast source not
-/// among the peers as an address list error; the length and authentication-type errors stay 0
-/// (malformed packets are counted engine-wide, before an instance is known).
+/// `stats` keys), for both dump files; the last three are keepalived's SNMP-only counters and
+/// rkeepalived's `unicast_src_err`, written after keepalived's.
 #[derive(serde::Serialize)]
 struct KeepalivedCounters {
     advert_rcvd: u64,
@@ -125,6 +129,9 @@ struct KeepalivedCounters {
     auth_failure: u64,
     pri_zero_rcvd: u64,
     pri_zero_sent: u64,
+    chk_err: u64,
+    vers_err: u64,
+    unicast_src_err: u64,
 }
 
 impl KeepalivedCounters {
@@ -134,16 +141,19 @@ impl KeepalivedCounters {
             advert_sent: s.advert_sent,
             become_master: s.become_master,
             release_master: s.release_master,
-            packet_len_err: 0,
+            packet_len_err: s.packet_len_err,
             advert_interval_err: s.advert_interval_err,
             ip_ttl_err: s.ip_ttl_err,
-            invalid_type_rcvd: s.version_err,
-            addr_list_err: s.addr_list_err + s.unicast_src_err,
-            invalid_authtype: 0,
-            authtype_mismatch: 0,
+            invalid_type_rcvd: s.invalid_type_rcvd,
+            addr_list_err: s.addr_list_err,
+            invalid_authtype: s.invalid_authtype,
+            authtype_mismatch: s.authtype_mismatch,
             auth_failure: s.auth_failure,
             pri_zero_rcvd: s.pri_zero_rcvd,
             pri_zero_sent: s.pri_zero_sent,
+            chk_err: s.chk_err,
+            vers_err: s.vers_err,
+            unicast_src_err: s.unicast_src_err,
         }
     }
 }
@@ -194,7 +204,8 @@ impl Engine {
                  \x20   TTL: {}\n    Invalid Type: {}\n    Advertisement Interval: {}\n\
                  \x20   Address List: {}\n  Authentication Errors:\n    Invalid Type: {}\n\
                  \x20   Type Mismatch: {}\n    Failure: {}\n  Priority Zero:\n    Received: {}\n\
-                 \x20   Sent: {}\n",
+                 \x20   Sent: {}\n  Other Packet Errors:\n    Checksum: {}\n    Version: {}\n\
+                 \x20   Unicast Source: {}\n",
                 rt.cfg.name,
                 s.advert_rcvd,
                 s.advert_sent,
@@ -210,8 +221,23 @@ impl Engine {
                 s.auth_failure,
                 s.pri_zero_rcvd,
                 s.pri_zero_sent,
+                s.chk_err,
+                s.vers_err,
+                s.unicast_src_err,
             );
         }
+        let g = &self.global_stats;
+        let _ = write!(
+            out,
+            "Unmatched VRRP Packets:\n  Bad Length: {}\n  Bad Checksum: {}\n  Bad Version: {}\n\
+             \x20 Bad Type: {}\n  VRID Zero: {}\n  Bad Auth Type: {}\n",
+            g.packet_len_err,
+            g.chk_err,
+            g.vers_err,
+            g.invalid_type_rcvd,
+            g.vrid_err,
+            g.invalid_authtype,
+        );
         out
     }
 
@@ -394,7 +420,7 @@ impl Engine {
                 let mut data = json!({
                     "iname": c.name,
                     "dont_track_primary": u8::from(c.tracking.dont_track_primary),
-                    "skip_check_adv_addr": 0,
+                    "skip_check_adv_addr": u8::from(rt.skip_check_adv_addr),
                     "strict_mode": u8::from(c.strict_mode),
                     "vmac_ifname": c.use_vmac.as_ref().map_or(String::new(), |n| n.clone()
                         .unwrap_or_else(|| crate::net::vmac::default_name(c.virtual_router_id.get()))),
@@ -481,6 +507,7 @@ impl Engine {
         for rt in &mut self.instances {
             rt.stats = Default::default();
         }
+        self.global_stats = Default::default();
         info!(
             "Printing and clearing VRRP stats for process({}) on signal",
             std::process::id()
