@@ -318,7 +318,7 @@ pub fn send_bad_adverts(src: Ipv4Addr, group: Ipv4Addr, during: Duration) -> u64
         if sock.send_to(&pkt, &dst).is_ok() {
             sent += 1;
         }
-        if sent % 20 == 0 {
+        if sent.is_multiple_of(20) {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
