@@ -149,10 +149,12 @@ fn skip_check_adv_addr_still_checks_a_new_source() {
         &show(rk),
     );
     assert!(ka.0 && ka.1, "keepalived: {}", show(ka));
+    // Whether keepalived's backup stays backup varies from run to run (seen: a brief MASTER
+    // when the foreign advert arrives under load); rkeepalived's must, every time.
     assert_eq!(
         rk,
-        ka,
-        "rkeepalived {} vs keepalived {}",
+        (true, true, true),
+        "rkeepalived {} (keepalived {})",
         show(rk),
         show(ka)
     );
