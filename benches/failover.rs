@@ -204,12 +204,17 @@ fn cpu_ticks(pid: u32) -> u64 {
         + f.get(12).and_then(|t| t.parse::<u64>().ok()).unwrap_or(0)
 }
 
-/// The daemon's processes: rkeepalived's one, or keepalived's parent and its VRRP child.
+/// The daemon's processes: the one started (rkeepalived's supervisor, keepalived's parent)
+/// and its children (rkeepalived's daemon, keepalived's VRRP child).
 fn daemon_pids(p: &support::Proc) -> Vec<u32> {
     let mut pids = vec![p.pid];
-    if let Ok(child) = std::fs::read_to_string(p.dir().join("vrrp.pid")) {
-        pids.extend(child.trim().parse::<u32>().ok());
-    }
+    let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", p.pid));
+    pids.extend(
+        children
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|c| c.parse::<u32>().ok()),
+    );
     pids
 }
 
