@@ -20,3 +20,4 @@ mod logs;
 mod process_death;
 mod scripts;
 mod startup;
+mod systemd;
