@@ -18,7 +18,7 @@ pub const DEFAULT_PIDFILE: &str = "/run/keepalived.pid";
     name = "rkeepalived",
     version,
     disable_version_flag = true,
-    about = "VRRP daemon compatible with keepalived's configuration and command line"
+    about = "VRRP daemon with IPVS load balancing and health checks, compatible with keepalived"
 )]
 pub struct Cli {
     /// Use the specified configuration file.
