@@ -18,7 +18,7 @@ pub const DEFAULT_PIDFILE: &str = "/run/keepalived.pid";
     name = "rkeepalived",
     version,
     disable_version_flag = true,
-    about = "VRRP daemon compatible with keepalived's configuration and command line"
+    about = "VRRP daemon with IPVS load balancing and health checks, compatible with keepalived"
 )]
 pub struct Cli {
     /// Use the specified configuration file.
@@ -94,9 +94,10 @@ pub struct Cli {
     #[arg(short = 'I', long = "dont-release-ipvs")]
     pub dont_release_ipvs: bool,
 
-    /// Display the version number (keepalived's `-v`; `-V` means --dont-release-vrrp).
-    #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
-    pub version: Option<bool>,
+    /// Display the version (on stderr, as keepalived: see [`version_text`]) and exit.
+    /// (`-V` means --dont-release-vrrp, as in keepalived.)
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
 
     /// Print the number of the signal for SIGFUNC (STOP, RELOAD, DATA, STATS, STATS_CLEAR,
     /// JSON) and exit, as keepalived's `--signum` (used by scripts and exporters:
@@ -165,6 +166,25 @@ pub struct Cli {
     /// `-l`).
     #[arg(short = 'g', long = "log-file", value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     pub log_file: Option<String>,
+}
+
+/// The version of keepalived whose configuration, command line, files and wire rkeepalived
+/// follows; `-v` reports it so that tools which choose their probes by keepalived's version
+/// (keepalived-exporter: `--signum` from 1.3.8 on, the script state in the data file) take
+/// the keepalived 2.2.7 ones.
+pub const KEEPALIVED_VERSION: &str = "2.2.7";
+
+/// What `-v` prints on stderr. The first line has keepalived's form, `Keepalived vX.Y.Z
+/// (...)`, with keepalived's version and, in the parentheses where keepalived has its build
+/// date, rkeepalived's own version: keepalived-exporter (and other tools) take the second word
+/// without its `v` as the version and need a second line.
+pub fn version_text() -> String {
+    format!(
+        "Keepalived v{KEEPALIVED_VERSION} (rkeepalived {rk})\n\n\
+         rkeepalived {rk}: VRRP, IPVS and health checks with keepalived {KEEPALIVED_VERSION}'s \
+         configuration, command line and wire format\n",
+        rk = env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// `-u MASK`: C's `strtoul(MASK, .., 0)` (leading `0x` hex, leading `0` octal, else decimal),

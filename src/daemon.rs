@@ -44,7 +44,7 @@ pub fn main(cli: Cli) -> ExitCode {
         all_config: cli.all_config,
     };
     if let Some(log_file) = &cli.config_test {
-        return config_test(&cli.use_file, &opts, log_file);
+        return config_test(&cli.use_file, &opts, log_file, cli.namespace.as_deref());
     }
     let supervised = crate::supervisor::Supervised::from_env();
     if supervised.is_none() {
@@ -198,9 +198,11 @@ pub fn main(cli: Cli) -> ExitCode {
         }
     };
     crate::timing::mark("runtime");
+    let check_data = CheckDataSlot::default();
     let engine_opts = EngineOptions {
         dont_release_vrrp: cli.dont_release_vrrp,
         ledger: ledger.clone(),
+        check_data: check_data.clone(),
     };
     let address_monitoring = cli.address_monitoring;
     let code = runtime.block_on(async move {
@@ -209,7 +211,6 @@ pub fn main(cli: Cli) -> ExitCode {
         // its first await, which yield_now lets it reach).
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         let (hup_tx, hup_rx) = tokio::sync::mpsc::channel(1);
-        let check_data = std::sync::Arc::new(std::sync::OnceLock::new());
         let signals = tokio::spawn(handle_signals(tx, hup_tx, check_data.clone()));
         if address_monitoring {
             tokio::spawn(log_address_changes());
@@ -235,6 +236,7 @@ pub fn main(cli: Cli) -> ExitCode {
         };
         let reloads = tokio::spawn(reloader.serve(hup_rx));
         let code = run(config, engine_opts, run_vrrp, rx, signals).await;
+        crate::systemd::stopping();
         // A reload in progress finishes first (it holds the controller); none starts after.
         let mut held = ipvs.lock().await;
         reloads.abort();
@@ -270,15 +272,28 @@ async fn run(
             );
         }
         info!("Startup complete");
-        // Without VRRP only a stop request matters (the dumps have no VRRP data to write).
+        crate::systemd::ready(&crate::systemd::status_line(None, &opts.check_data));
+        // Without VRRP only a stop request matters (the dumps have no VRRP data to write);
+        // this thread keeps systemd's watchdog and status line.
+        let watchdog = crate::systemd::watchdog_interval().is_some();
+        let mut tick = tokio::time::interval(crate::systemd::tick_period());
         let mut rx = rx;
-        while let Some(c) = rx.recv().await {
-            if matches!(c, Control::Shutdown) {
-                break;
+        loop {
+            tokio::select! {
+                c = rx.recv() => if matches!(c, Some(Control::Shutdown) | None) { break },
+                _ = tick.tick() => {
+                    if watchdog {
+                        crate::systemd::watchdog();
+                    }
+                    crate::systemd::status_if_changed(
+                        &crate::systemd::status_line(None, &opts.check_data),
+                    );
+                }
             }
         }
         return ExitCode::SUCCESS;
     }
+    let check_data = opts.check_data.clone();
     let engine = match Engine::new(&config, opts) {
         Ok(e) => e,
         Err(e) => {
@@ -289,13 +304,18 @@ async fn run(
     };
     // keepalived's parent logs this once its children are started.
     info!("Startup complete");
+    // systemd: the configuration is loaded, the IPVS table programmed, the VRRP sockets open.
+    crate::systemd::ready(&crate::systemd::status_line(
+        Some(engine.vrrp_status()),
+        &check_data,
+    ));
     engine.run(rx).await;
     signals.abort();
     ExitCode::SUCCESS
 }
 
 /// The checker data the SIGUSR1 dump writes, once the IPVS side has started.
-type CheckDataSlot = std::sync::Arc<std::sync::OnceLock<crate::ipvs::controller::SharedCheckData>>;
+use crate::systemd::CheckDataSlot;
 
 /// The signals [`handle_signals`] handles, blocked (`hold`) or unblocked in the calling
 /// thread: while blocked, one that arrives stays pending and is delivered once unblocked.
@@ -350,11 +370,19 @@ struct Reloader {
 impl Reloader {
     async fn serve(self, mut requests: tokio::sync::mpsc::Receiver<()>) {
         while requests.recv().await.is_some() {
-            self.reload().await;
+            // systemd: RELOADING=1 until the reload has ended, taken or refused.
+            crate::systemd::reloading();
+            let outcome = if self.reload().await {
+                "taken"
+            } else {
+                "refused, running configuration kept (see the log)"
+            };
+            crate::systemd::reloaded(outcome);
         }
     }
 
-    async fn reload(&self) {
+    /// One reload; false when the file was refused (unreadable, or with errors).
+    async fn reload(&self) -> bool {
         info!("Reloading the configuration from {}", self.path.display());
         let (path, opts) = (self.path.clone(), self.opts.clone());
         let loaded = match tokio::task::spawn_blocking(move || {
@@ -365,11 +393,11 @@ impl Reloader {
             Ok(Ok(l)) => l,
             Ok(Err(e)) => {
                 error!("Reload: {e} - keeping the running configuration");
-                return;
+                return false;
             }
             Err(e) => {
                 error!("Reload: {e} - keeping the running configuration");
-                return;
+                return false;
             }
         };
         for d in &loaded.diagnostics.0 {
@@ -380,7 +408,7 @@ impl Reloader {
         }
         if loaded.diagnostics.has_errors() {
             error!("Reload: the configuration has errors - keeping the running configuration");
-            return;
+            return false;
         }
         let new = std::sync::Arc::new(loaded.config);
         if outside_ipvs(&self.started) != outside_ipvs(&new) {
@@ -415,6 +443,7 @@ impl Reloader {
                 }
             }
         }
+        true
     }
 }
 
@@ -468,8 +497,16 @@ async fn handle_signals(
     };
     loop {
         tokio::select! {
-            _ = term.recv() => { info!("Stopping"); let _ = tx.send(Control::Shutdown).await; }
-            _ = int.recv() => { info!("Stopping"); let _ = tx.send(Control::Shutdown).await; }
+            _ = term.recv() => {
+                info!("Stopping");
+                crate::systemd::stopping();
+                let _ = tx.send(Control::Shutdown).await;
+            }
+            _ = int.recv() => {
+                info!("Stopping");
+                crate::systemd::stopping();
+                let _ = tx.send(Control::Shutdown).await;
+            }
             // A reload already queued covers this one too.
             _ = hup_signal.recv() => { let _ = hup.try_send(()); }
             _ = usr1.recv() => {
@@ -501,14 +538,31 @@ fn dump_data(check_data: &CheckDataSlot) {
 /// keepalived(8)'s exit code: 0 ok, 3 unreadable or missing file, 4 errors (including what
 /// the script policy refuses and interfaces missing in the current network namespace), 5
 /// scripts without script security. The script policy and the interface check run as at
-/// start-up, so `-t` reports what the daemon would.
-fn config_test(path: &Path, opts: &LoadOptions, log_file: &str) -> ExitCode {
+/// start-up, so `-t` reports what the daemon would; interfaces are looked for in the network
+/// namespace the daemon would use (`-s NAME` or `net_namespace`).
+fn config_test(
+    path: &Path,
+    opts: &LoadOptions,
+    log_file: &str,
+    namespace: Option<&str>,
+) -> ExitCode {
     let mut out: Vec<String> = Vec::new();
     let code = match config::load(path, opts) {
         Ok(loaded) => {
             let mut loaded = crate::script::policy::apply(loaded);
-            let missing = crate::vrrp::missing_interfaces(&loaded.config);
-            loaded.diagnostics.0.extend(missing);
+            // The interfaces are those of the namespace the daemon would run in (`-s`, else
+            // the config's `net_namespace`): `systemctl reload` runs `-t` with the daemon's
+            // flags. When it cannot be entered (not root), they are not checked.
+            let ns = namespace
+                .map(str::to_owned)
+                .or_else(|| loaded.config.net_namespace.clone());
+            match ns.as_deref().map(enter_namespace) {
+                Some(Err(e)) => out.push(format!("interfaces not checked: {e}")),
+                None | Some(Ok(())) => {
+                    let missing = crate::vrrp::missing_interfaces(&loaded.config);
+                    loaded.diagnostics.0.extend(missing);
+                }
+            }
             out.extend(loaded.diagnostics.0.iter().map(|d| d.to_string()));
             loaded.config_test_exit_code()
         }

@@ -21,6 +21,7 @@
 //!   (desired table from `virtual_server`s, applied at start, removed at exit unless `-I`).
 //! * [`script`] — running notify and `vrrp_script` commands with keepalived's argv rules and timeouts.
 //! * [`timing`] — opt-in startup phase timestamps for benchmarks.
+//! * [`systemd`] — sd_notify readiness, reload, stop, status and watchdog messages.
 //! * [`daemon`] — wiring, signals (TERM graceful release, HUP reload), pidfile, logging, daemonizing.
 //!
 //! State machines and codecs never touch a socket or a clock; IO lives only in `net`, `script`,
@@ -36,6 +37,7 @@ pub mod notify;
 pub mod script;
 pub mod status;
 pub mod supervisor;
+pub mod systemd;
 pub mod timing;
 pub mod vrrp;
 pub mod wire;

@@ -69,6 +69,26 @@ fn fmt_rs(vs: &VirtualServer, rs: &RealServer) -> String {
 }
 
 impl CheckData {
+    /// Virtual servers, real servers up (no failed checker, as the dump's `alive = 1`) and
+    /// real servers in all, for the service status line.
+    pub fn summary(&self) -> (usize, usize, usize) {
+        let ipvs = &self.config.ipvs;
+        let mut down: std::collections::HashSet<(usize, usize)> = Default::default();
+        for e in &self.board.entries {
+            if !e.record.snapshot().up
+                && let Some(&pair) = self.index.get(e.rs)
+            {
+                down.insert(pair);
+            }
+        }
+        let total: usize = ipvs
+            .virtual_servers
+            .iter()
+            .map(|v| v.real_servers.len())
+            .sum();
+        (ipvs.virtual_servers.len(), total - down.len(), total)
+    }
+
     /// The dump's text.
     pub fn render(&self) -> String {
         let mut out = String::new();

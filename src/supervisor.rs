@@ -180,11 +180,12 @@ pub fn main(cli: &Cli, pidfile: &Path) -> ExitCode {
     let mut delay = Duration::ZERO;
     loop {
         let started = Instant::now();
-        let mut child = match Command::new(&exe)
-            .args(&args)
-            .env(ENV, format!("{me}:{}", state.display()))
-            .spawn()
-        {
+        let mut cmd = Command::new(&exe);
+        cmd.args(&args)
+            .env(ENV, format!("{me}:{}", state.display()));
+        // systemd's watchdog is set up for this process; the daemon sends WATCHDOG=1.
+        crate::systemd::for_child(&mut cmd);
+        let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
                 error!("cannot start the daemon ({}): {e}", exe.display());
@@ -231,6 +232,10 @@ pub fn main(cli: &Cli, pidfile: &Path) -> ExitCode {
             }
             End::Crashed(_) => {
                 error!("the daemon (pid {pid}) {}", describe(end));
+                crate::systemd::status(&format!(
+                    "The daemon {}; what it applied was released; restarting it",
+                    describe(end)
+                ));
                 release_leftover(&state, "the daemon");
                 if stopping {
                     return ExitCode::from(1);

@@ -84,9 +84,23 @@ fn misspelt_keyword_is_reported_with_position_and_suggestion() {
 
 #[test]
 fn version_and_bad_flags() {
-    let out = rk().arg("-v").output().unwrap();
-    assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
+    for flag in ["-v", "--version"] {
+        let out = rk().arg(flag).output().unwrap();
+        assert!(out.status.success());
+        assert!(out.stdout.is_empty(), "keepalived prints -v on stderr");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            err.lines().next(),
+            Some(
+                format!(
+                    "Keepalived v2.2.7 (rkeepalived {})",
+                    env!("CARGO_PKG_VERSION")
+                )
+                .as_str()
+            )
+        );
+        assert_eq!(exporter_version(&err), Some("2.2.7".to_owned()), "{err}");
+    }
     let out = rk().arg("--no-such-flag").output().unwrap();
     assert!(!out.status.success());
 }
@@ -415,4 +429,67 @@ fn ipvs_corrections_are_reported_like_keepalived() {
             );
         }
     }
+}
+
+/// keepalived-exporter's reading of `keepalived -v`'s stderr: a second line must exist, and
+/// the first line's second space-separated word, without its first character, is the version
+/// (then parsed by hashicorp/go-version: digits and dots here).
+fn exporter_version(stderr: &str) -> Option<String> {
+    let (first, _rest) = stderr.split_once('\n')?;
+    let word = first.split(' ').nth(1)?;
+    let v = word.get(1..)?;
+    v.split('.')
+        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| v.to_owned())
+}
+
+/// Installed as `keepalived` and `genhash` (links to the binary), it is those programs: the
+/// probes keepalived-exporter makes (`keepalived -v` on stderr, `keepalived --signum=DATA`
+/// etc. as a JSON number on stdout), `keepalived -t`, and genhash's command line.
+#[test]
+fn keepalived_and_genhash_names_run_those_programs() {
+    let dir = tempfile::tempdir().unwrap();
+    let ka = dir.path().join("keepalived");
+    let gh = dir.path().join("genhash");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_rkeepalived"), &ka).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_rkeepalived"), &gh).unwrap();
+
+    let out = Command::new(&ka).arg("-v").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        exporter_version(&String::from_utf8_lossy(&out.stderr)),
+        Some("2.2.7".to_owned())
+    );
+    for (func, n) in [("DATA", "10"), ("STATS", "12"), ("JSON", "36")] {
+        let out = Command::new(&ka)
+            .arg(format!("--signum={func}"))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), n, "{func}");
+    }
+    let conf = dir.path().join("k.conf");
+    std::fs::write(&conf, &*GOOD).unwrap();
+    let out = Command::new(&ka)
+        .arg("-t")
+        .arg("-f")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // genhash by name is `rkeepalived -T`: the same answer to the same (bad) arguments.
+    let by_name = Command::new(&gh).args(["-s", "x"]).output().unwrap();
+    let by_flag = rk().args(["-T", "-s", "x"]).output().unwrap();
+    assert_eq!(by_name.status.code(), by_flag.status.code());
+    assert_eq!(by_name.stderr, by_flag.stderr);
+    assert!(!by_name.status.success());
+    // And not rkeepalived's parser: `-t` is no genhash flag.
+    let out = Command::new(&gh).arg("-t").output().unwrap();
+    assert!(!out.status.success());
 }

@@ -64,6 +64,8 @@ pub struct EngineOptions {
     /// recorded, so that the supervisor can take them back if this process dies (see
     /// [`crate::net::ledger`]).
     pub ledger: Option<Arc<crate::net::ledger::Ledger>>,
+    /// The checker data, for the IPVS half of the systemd status line ([`crate::systemd`]).
+    pub check_data: crate::systemd::CheckDataSlot,
 }
 
 /// Errors that stop the engine from starting.
@@ -764,6 +766,11 @@ impl Engine {
         let timer = timer::DeadlineTimer::new()
             .inspect_err(|e| warn!("precise timer unavailable ({e}); using the runtime's timer"))
             .ok();
+        // systemd: WATCHDOG=1 from this thread (a hung engine stops sending it) and the
+        // status line when it changes.
+        let watchdog = crate::systemd::watchdog_interval().is_some();
+        let mut status_tick = tokio::time::interval(crate::systemd::tick_period());
+        status_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = self
                 .instances
@@ -811,6 +818,16 @@ impl Engine {
                     if self.park_config.is_none() {
                         park_tx = None;
                     }
+                }
+                _ = status_tick.tick() => {
+                    if watchdog {
+                        crate::systemd::watchdog();
+                    }
+                    let line = crate::systemd::status_line(
+                        Some(self.vrrp_status()),
+                        &self.opts.check_data,
+                    );
+                    crate::systemd::status_if_changed(&line);
                 }
                 c = control.recv() => {
                     match c {

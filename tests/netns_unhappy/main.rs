@@ -21,3 +21,4 @@ mod process_death;
 mod receive;
 mod scripts;
 mod startup;
+mod systemd;

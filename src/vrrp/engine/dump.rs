@@ -100,6 +100,21 @@ fn json_address(v: &super::Vip, set: bool) -> String {
     s
 }
 
+impl Engine {
+    /// The VRRP half of the systemd status line: `VRRP: VI_1 MASTER, VI_2 BACKUP`.
+    pub fn vrrp_status(&self) -> String {
+        if self.instances.is_empty() {
+            return "VRRP: no instance running".to_owned();
+        }
+        let states: Vec<String> = self
+            .instances
+            .iter()
+            .map(|rt| format!("{} {}", rt.cfg.name, state_word(rt.fsm.state())))
+            .collect();
+        format!("VRRP: {}", states.join(", "))
+    }
+}
+
 fn state_word(s: State) -> &'static str {
     match s {
         State::Init => "INIT",

@@ -1,0 +1,165 @@
+//! systemd's service notifications (sd_notify(3), `Type=notify`), sent with the `sd-notify`
+//! crate. Without `NOTIFY_SOCKET` in the environment (not started by systemd) every call here
+//! does nothing.
+//!
+//! The daemon sends them, not the supervisor: the supervisor is the unit's main process and
+//! the daemon its child, which inherits `NOTIFY_SOCKET`; the unit therefore says
+//! `NotifyAccess=all`. What is sent:
+//!
+//! * `READY=1` with a `STATUS=` line once the configuration is loaded, the IPVS table
+//!   programmed and the VRRP sockets open (again after a respawn by the supervisor);
+//! * `RELOADING=1` with `MONOTONIC_USEC=` when a SIGHUP reload starts, `READY=1` when it ends
+//!   (whether the new file was taken or refused);
+//! * `STOPPING=1` on SIGTERM/SIGINT;
+//! * `STATUS=` when the instances' states or the real servers' health change: `VRRP: VI_1
+//!   MASTER, VI_2 BACKUP; IPVS: 2 virtual servers, real servers 3/4 up`;
+//! * `WATCHDOG=1` from the thread that runs the VRRP engine, every half `WATCHDOG_USEC`
+//!   (`WatchdogSec=` in the unit), so that a hung engine is killed and restarted.
+//!
+//! systemd sets `WATCHDOG_PID` to the main process (the supervisor); the supervisor removes it
+//! from the daemon's environment ([`for_child`]) so that the daemon's `WATCHDOG_USEC` applies.
+
+use sd_notify::NotifyState;
+use std::time::Duration;
+
+/// The checker data of the running configuration, set once the IPVS side starts (shared by
+/// the SIGUSR1 dump and the `STATUS=` line).
+pub type CheckDataSlot = std::sync::Arc<
+    std::sync::OnceLock<
+        std::sync::Arc<std::sync::RwLock<std::sync::Arc<crate::status::CheckData>>>,
+    >,
+>;
+
+fn send(states: &[NotifyState]) {
+    if let Err(e) = sd_notify::notify(states) {
+        tracing::debug!("sd_notify: {e}");
+    }
+}
+
+/// `READY=1` and `STATUS=status`: start-up (or a reload) is complete.
+pub fn ready(status: &str) {
+    send(&[NotifyState::Ready, NotifyState::Status(status)]);
+}
+
+/// `RELOADING=1` and `MONOTONIC_USEC=` (systemd 253+ requires the latter with the former).
+pub fn reloading() {
+    match NotifyState::monotonic_usec_now() {
+        Ok(now) => send(&[
+            NotifyState::Reloading,
+            now,
+            NotifyState::Status("Reloading the configuration"),
+        ]),
+        Err(_) => send(&[NotifyState::Reloading]),
+    }
+}
+
+/// `STOPPING=1`.
+pub fn stopping() {
+    send(&[NotifyState::Stopping, NotifyState::Status("Stopping")]);
+}
+
+/// `STATUS=status`.
+pub fn status(status: &str) {
+    *lock(&LAST_STATUS) = status.to_owned();
+    send(&[NotifyState::Status(status)]);
+}
+
+/// `STATUS=status` unless it is the line last sent.
+pub fn status_if_changed(status: &str) {
+    if *lock(&LAST_STATUS) != status {
+        self::status(status);
+    }
+}
+
+/// The last `STATUS=` sent.
+static LAST_STATUS: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+/// How the last reload ended, shown at the end of the status line.
+static LAST_RELOAD: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Records how a reload ended (`taken`, or why the file was refused) for the status line and
+/// sends `READY=1`; the status line follows at the next status tick (see [`STATUS_INTERVAL`]).
+pub fn reloaded(outcome: &str) {
+    *lock(&LAST_RELOAD) = Some(outcome.to_owned());
+    lock(&LAST_STATUS).clear();
+    send(&[NotifyState::Ready]);
+}
+
+/// How often the status line is brought up to date (and sent when it changed).
+pub const STATUS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The period of the status tick: [`STATUS_INTERVAL`], shorter if the watchdog needs it.
+pub fn tick_period() -> Duration {
+    watchdog_interval().map_or(STATUS_INTERVAL, |w| w.min(STATUS_INTERVAL))
+}
+
+/// `WATCHDOG=1`.
+pub fn watchdog() {
+    send(&[NotifyState::Watchdog]);
+}
+
+/// How often to send `WATCHDOG=1`: half of `WATCHDOG_USEC` (as sd_watchdog_enabled(3)
+/// advises), or `None` when no watchdog is asked for (or it is meant for another process).
+pub fn watchdog_interval() -> Option<Duration> {
+    sd_notify::watchdog_enabled()
+        .filter(|d| !d.is_zero())
+        .map(|d| d / 2)
+}
+
+/// For the supervisor: makes the watchdog systemd set up for the main process (this one) the
+/// daemon's, by removing `WATCHDOG_PID` from its environment when it names this process.
+pub fn for_child(cmd: &mut std::process::Command) {
+    let mine = std::env::var("WATCHDOG_PID")
+        .ok()
+        .and_then(|p| p.trim().parse::<u32>().ok())
+        == Some(std::process::id());
+    if mine {
+        cmd.env_remove("WATCHDOG_PID");
+    }
+}
+
+/// The IPVS half of the `STATUS=` line: `IPVS: N virtual servers, real servers U/T up`, or
+/// `None` when no virtual server runs.
+pub fn ipvs_status(check_data: &CheckDataSlot) -> Option<String> {
+    let data = check_data.get()?;
+    let data = data.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let (vs, up, total) = data.summary();
+    (vs > 0).then(|| format!("IPVS: {vs} virtual servers, real servers {up}/{total} up"))
+}
+
+/// The whole `STATUS=` line from its VRRP half (if the VRRP side runs), the IPVS half and how
+/// the last reload ended.
+pub fn status_line(vrrp: Option<String>, check_data: &CheckDataSlot) -> String {
+    let parts: Vec<String> = vrrp.into_iter().chain(ipvs_status(check_data)).collect();
+    let mut line = if parts.is_empty() {
+        "Running (no VRRP instance, no virtual server)".to_owned()
+    } else {
+        parts.join("; ")
+    };
+    if let Some(r) = lock(&LAST_RELOAD).as_ref() {
+        line.push_str("; last reload: ");
+        line.push_str(r);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_line_names_what_runs() {
+        let empty = CheckDataSlot::default();
+        assert_eq!(
+            status_line(Some("VRRP: VI_1 MASTER".into()), &empty),
+            "VRRP: VI_1 MASTER"
+        );
+        assert_eq!(
+            status_line(None, &empty),
+            "Running (no VRRP instance, no virtual server)"
+        );
+    }
+}
