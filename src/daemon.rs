@@ -214,6 +214,8 @@ pub fn main(cli: Cli) -> ExitCode {
         if address_monitoring {
             tokio::spawn(log_address_changes());
         }
+        // Mail alerts: sent by tasks of their own (crate::mail).
+        crate::mail::install(&config);
         tokio::task::yield_now().await;
         hold_signals(false);
         // IPVS: the virtual servers are programmed; the controller applies health changes and

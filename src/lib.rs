@@ -30,6 +30,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod ipvs;
+pub mod mail;
 pub mod net;
 pub mod notify;
 pub mod script;
