@@ -17,6 +17,7 @@ mod cli;
 mod common;
 mod kernel_state;
 mod logs;
+mod mail;
 mod process_death;
 mod scripts;
 mod startup;
