@@ -64,9 +64,12 @@ pub struct Mailer {
     no_email_faults: bool,
     /// Per instance (`false`) or group (`true`) name: whether it mails, and the last state
     /// mailed (keepalived's `last_email_state`).
-    vrrp: Mutex<HashMap<(bool, String), (bool, Option<&'static str>)>>,
+    vrrp: Mutex<HashMap<(bool, String), VrrpMailState>>,
     outage: Mutex<Outage>,
 }
+
+/// Whether an instance or group mails, and the state it last mailed.
+type VrrpMailState = (bool, Option<&'static str>);
 
 #[derive(Default)]
 struct Outage {
