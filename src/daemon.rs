@@ -138,6 +138,17 @@ pub fn main(cli: Cli) -> ExitCode {
             l.entered_netns(ns);
         }
     }
+    // Metrics: served from this process, on a thread of its own, in the namespace entered
+    // above. A port that cannot be bound is logged; VRRP and IPVS run regardless.
+    match cli.metrics_addr() {
+        Ok(Some(addr)) => {
+            if let Err(e) = crate::metrics::serve(addr) {
+                error!("{e}");
+            }
+        }
+        Ok(None) => {}
+        Err(e) => error!("{e}"),
+    }
     let run_vrrp = !cli.check || cli.vrrp;
     // keepalived: -P runs only VRRP, -C only the checker (IPVS) side.
     let run_ipvs = !cli.vrrp || cli.check;
@@ -224,6 +235,7 @@ pub fn main(cli: Cli) -> ExitCode {
             let c = crate::ipvs::controller::Controller::start_programmed(&config, p);
             crate::timing::mark("ipvs-started");
             let _ = check_data.set(c.check_data());
+            crate::metrics::set_check_data(c.check_data());
             c
         });
         let ipvs = std::sync::Arc::new(tokio::sync::Mutex::new(ipvs));
@@ -352,11 +364,13 @@ struct Reloader {
 impl Reloader {
     async fn serve(self, mut requests: tokio::sync::mpsc::Receiver<()>) {
         while requests.recv().await.is_some() {
-            self.reload().await;
+            let ok = self.reload().await;
+            crate::metrics::reloaded(ok);
         }
     }
 
-    async fn reload(&self) {
+    /// One reload; `false` when the file was refused (the running configuration stays).
+    async fn reload(&self) -> bool {
         info!("Reloading the configuration from {}", self.path.display());
         let (path, opts) = (self.path.clone(), self.opts.clone());
         let loaded = match tokio::task::spawn_blocking(move || {
@@ -367,11 +381,11 @@ impl Reloader {
             Ok(Ok(l)) => l,
             Ok(Err(e)) => {
                 error!("Reload: {e} - keeping the running configuration");
-                return;
+                return false;
             }
             Err(e) => {
                 error!("Reload: {e} - keeping the running configuration");
-                return;
+                return false;
             }
         };
         for d in &loaded.diagnostics.0 {
@@ -382,7 +396,7 @@ impl Reloader {
         }
         if loaded.diagnostics.has_errors() {
             error!("Reload: the configuration has errors - keeping the running configuration");
-            return;
+            return false;
         }
         let new = std::sync::Arc::new(loaded.config);
         if outside_ipvs(&self.started) != outside_ipvs(&new) {
@@ -411,12 +425,14 @@ impl Reloader {
                     Ok(p) => {
                         let c = crate::ipvs::controller::Controller::start_programmed(&new, p);
                         let _ = self.check_data.set(c.check_data());
+                        crate::metrics::set_check_data(c.check_data());
                         *ipvs = Some(c);
                     }
                     Err(e) => error!("Reload: cannot start the IPVS side: {e}"),
                 }
             }
         }
+        true
     }
 }
 

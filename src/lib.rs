@@ -31,6 +31,7 @@ pub mod config;
 pub mod daemon;
 pub mod ipvs;
 pub mod mail;
+pub mod metrics;
 pub mod net;
 pub mod notify;
 pub mod script;
