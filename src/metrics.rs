@@ -499,6 +499,10 @@ async fn answer(mut conn: tokio::net::TcpStream) -> std::io::Result<()> {
         req.extend_from_slice(&buf[..n]);
     }
     let line = String::from_utf8_lossy(&req);
+    // Prometheus asks for OpenMetrics; anything else (curl, promtool) gets the classic text.
+    let openmetrics = line.lines().any(|l| {
+        l.to_ascii_lowercase().starts_with("accept:") && l.contains("application/openmetrics-text")
+    });
     let mut words = line.split_whitespace();
     let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
     let (status, ctype, body) = if method != "GET" && method != "HEAD" {
@@ -508,11 +512,19 @@ async fn answer(mut conn: tokio::net::TcpStream) -> std::io::Result<()> {
             "GET only\n".to_string(),
         )
     } else if path == "/metrics" || path.starts_with("/metrics?") || path == "/" {
-        (
-            "200 OK",
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            encode(),
-        )
+        if openmetrics {
+            (
+                "200 OK",
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                encode(),
+            )
+        } else {
+            (
+                "200 OK",
+                "text/plain; version=0.0.4; charset=utf-8",
+                to_classic_text(&encode()),
+            )
+        }
     } else {
         ("404 Not Found", "text/plain", "see /metrics\n".to_string())
     };
@@ -525,6 +537,42 @@ async fn answer(mut conn: tokio::net::TcpStream) -> std::io::Result<()> {
         conn.write_all(body.as_bytes()).await?;
     }
     conn.shutdown().await
+}
+
+/// OpenMetrics text as Prometheus' classic text format (0.0.4): a counter's HELP and TYPE
+/// name its `_total` samples, and the `# EOF` / `# UNIT` lines go.
+pub fn to_classic_text(om: &str) -> String {
+    let mut out = String::with_capacity(om.len());
+    let mut help: Option<&str> = None;
+    for line in om.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        if line.starts_with("# HELP ") {
+            if let Some(h) = help.replace(line) {
+                out.push_str(h);
+                out.push('\n');
+            }
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ")
+            && let Some(name) = rest.strip_suffix(" counter")
+        {
+            if let Some(h) = help.take() {
+                out.push_str(&h.replacen(name, &format!("{name}_total"), 1));
+                out.push('\n');
+            }
+            out.push_str(&format!("# TYPE {name}_total counter\n"));
+            continue;
+        }
+        if let Some(h) = help.take() {
+            out.push_str(h);
+            out.push('\n');
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ mod common;
 mod kernel_state;
 mod logs;
 mod mail;
+mod metrics;
 mod process_death;
 mod scripts;
 mod startup;
