@@ -21,6 +21,12 @@ fn scrape(node: &Node, url: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// [`scrape`] that gives an empty text while nothing answers yet.
+fn try_scrape(node: &Node, url: &str) -> String {
+    let out = node.exec(&["curl", "-sS", "-m", "5", url]);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// The value of the first sample of `name` whose labels contain `labels`.
 fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
     text.lines()
@@ -177,5 +183,67 @@ fn metrics_endpoint_serves_prometheus() {
         "metrics endpoint",
         "none (keepalived-exporter reads keepalived.data/.stats after signals)",
         "keepalived-exporter's names, promtool clean, scraped by Prometheus, a silent client dropped after 5 s",
+    );
+}
+
+/// `-C`: the checker side's view (real server and checker state, the last failure as a
+/// label) and the reload counter after a SIGHUP.
+#[test]
+fn metrics_show_checkers_and_reloads() {
+    let test = "metrics_show_checkers_and_reloads";
+    if !ready_rk(test) || !require_tool(test, "curl") {
+        return;
+    }
+    let lan = Lan::new(&["lb", "srv"]);
+    let node = lan.node("lb");
+    let srv = lan.addr("srv");
+    let addr = format!("{}:{PORT}", node.addr);
+    let url = format!("http://{addr}/metrics");
+    let conf = format!(
+        "virtual_server 10.9.9.9 80 {{\n delay_loop 1\n protocol TCP\n\
+         real_server {srv} 8080 {{\n TCP_CHECK {{\n connect_timeout 1\n retry 0\n }}\n }}\n}}\n"
+    );
+    let proc = node.spawn_with(
+        Daemon::Rkeepalived,
+        &conf,
+        &["-C", "--metrics-listen", &addr],
+    );
+    let rs = format!("real_server=\"[{srv}]:tcp:8080\"");
+    let mut text = String::new();
+    let down = wait_until(Duration::from_secs(15), Duration::from_millis(200), || {
+        text = try_scrape(node, &url);
+        sample(&text, "keepalived_real_server_up", &rs) == Some(0.0)
+    });
+    assert!(
+        down.is_some(),
+        "real server never down:\n{text}\n{}",
+        proc.log()
+    );
+    assert_eq!(
+        sample(&text, "keepalived_checker_up", "method=\"TCP_CHECK\""),
+        Some(0.0)
+    );
+    assert!(
+        text.contains(&format!(
+            "keepalived_checker_last_failure{{virtual_server=\"[10.9.9.9]:tcp:80\",{rs},method=\"TCP_CHECK\",reason=\"TCP connection to [{srv}]:tcp:8080 failed"
+        )),
+        "{text}"
+    );
+    proc.signal(libc::SIGHUP);
+    let mut after = String::new();
+    let reloaded = wait_until(Duration::from_secs(10), Duration::from_millis(200), || {
+        after = try_scrape(node, &url);
+        after.contains("keepalived_reloads_total{result=\"success\"} 1")
+    });
+    assert!(reloaded.is_some(), "{after}\n{}", proc.log());
+    assert!(
+        after.contains("keepalived_last_reload_success 1"),
+        "{after}"
+    );
+    proc.term();
+    row(
+        "metrics: checkers and reloads",
+        "none",
+        "real server and checker state, last failure reason, reloads by result",
     );
 }
