@@ -21,7 +21,12 @@
 //! `keepalived_reloads_total{result="success|error"}`, `keepalived_last_reload_success`, and
 //! from the checker side's view `keepalived_real_server_up{virtual_server,real_server}`,
 //! `keepalived_checker_up{virtual_server,real_server,method}` and
-//! `keepalived_checker_last_failure_info{virtual_server,real_server,method,reason}`.
+//! `keepalived_checker_last_failure{virtual_server,real_server,method,reason}`, and read from
+//! the kernel at each scrape while the IPVS side runs, `keepalived_ipvs_virtual_server_*` and
+//! `keepalived_ipvs_real_server_*`: `connections`, `in_packets`, `out_packets`, `in_bytes`,
+//! `out_bytes` (`_total` counters) and the kernel's rates (`connections_per_second`,
+//! `in_packets_per_second`, ... gauges), labelled like keepalived's log
+//! (`virtual_server="[10.0.0.100]:tcp:80"`, `real_server="[10.0.0.2]:tcp:80"`).
 //!
 //! The VRRP engine publishes a [`VrrpSnapshot`] (every second and on each state change); a
 //! scrape encodes the last one and never touches the engine. Each connection has 5 s to send
@@ -99,6 +104,11 @@ struct InameLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResultLabels {
     result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VsLabels {
+    virtual_server: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -213,9 +223,97 @@ pub fn reloaded(ok: bool) {
 
 const STATES: [&str; 4] = ["INIT", "BACKUP", "MASTER", "FAULT"];
 
+/// The kernel's IPVS counters: per service, its own and its destinations'.
+pub type IpvsCounters = Vec<(
+    crate::ipvs::model::ServiceKey,
+    crate::ipvs::genl::IpvsStats,
+    Vec<(crate::ipvs::model::DestKey, crate::ipvs::genl::IpvsStats)>,
+)>;
+
+/// Reads the IPVS counters when the IPVS side runs (blocking: a netlink dump).
+pub fn read_ipvs() -> Option<IpvsCounters> {
+    metrics()
+        .checks
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()?;
+    crate::ipvs::genl::IpvsSocket::open().ok()?.stats().ok()
+}
+
 /// The text exposition of everything known now (OpenMetrics text, which Prometheus and
 /// promtool read).
 pub fn encode() -> String {
+    encode_with(None)
+}
+
+fn register_ipvs(reg: &mut Registry, ipvs: &IpvsCounters) {
+    use crate::ipvs::genl::IpvsStats;
+    type Get = fn(&IpvsStats) -> u64;
+    let totals: [(&str, &str, Get); 5] = [
+        ("connections", "Connections", |s| s.conns),
+        ("in_packets", "Packets in", |s| s.inpkts),
+        ("out_packets", "Packets out", |s| s.outpkts),
+        ("in_bytes", "Bytes in", |s| s.inbytes),
+        ("out_bytes", "Bytes out", |s| s.outbytes),
+    ];
+    let rates: [(&str, &str, Get); 5] = [
+        ("connections_per_second", "Connections per second", |s| {
+            s.cps
+        }),
+        ("in_packets_per_second", "Packets in per second", |s| {
+            s.inpps
+        }),
+        ("out_packets_per_second", "Packets out per second", |s| {
+            s.outpps
+        }),
+        ("in_bytes_per_second", "Bytes in per second", |s| s.inbps),
+        ("out_bytes_per_second", "Bytes out per second", |s| s.outbps),
+    ];
+    let vs_tot: Vec<Family<VsLabels, Counter>> = totals.iter().map(|_| Family::default()).collect();
+    let vs_rate: Vec<Family<VsLabels, Gauge>> = rates.iter().map(|_| Family::default()).collect();
+    let rs_tot: Vec<Family<RsLabels, Counter>> = totals.iter().map(|_| Family::default()).collect();
+    let rs_rate: Vec<Family<RsLabels, Gauge>> = rates.iter().map(|_| Family::default()).collect();
+    for (key, st, dests) in ipvs {
+        let vs = crate::ipvs::controller::fmt_service(key);
+        let proto = vs.split(':').nth(1).unwrap_or("tcp").to_string();
+        let l = VsLabels {
+            virtual_server: vs.clone(),
+        };
+        for ((_, _, g), f) in totals.iter().zip(&vs_tot) {
+            f.get_or_create(&l).inc_by(g(st));
+        }
+        for ((_, _, g), f) in rates.iter().zip(&vs_rate) {
+            f.get_or_create(&l).set(g(st) as i64);
+        }
+        for (dk, ds) in dests {
+            let l = RsLabels {
+                virtual_server: vs.clone(),
+                real_server: format!("[{}]:{proto}:{}", dk.addr, dk.port),
+            };
+            for ((_, _, g), f) in totals.iter().zip(&rs_tot) {
+                f.get_or_create(&l).inc_by(g(ds));
+            }
+            for ((_, _, g), f) in rates.iter().zip(&rs_rate) {
+                f.get_or_create(&l).set(g(ds) as i64);
+            }
+        }
+    }
+    for ((n, h, _), f) in totals.iter().zip(vs_tot) {
+        reg.register(format!("keepalived_ipvs_virtual_server_{n}"), *h, f);
+    }
+    for ((n, h, _), f) in rates.iter().zip(vs_rate) {
+        reg.register(format!("keepalived_ipvs_virtual_server_{n}"), *h, f);
+    }
+    for ((n, h, _), f) in totals.iter().zip(rs_tot) {
+        reg.register(format!("keepalived_ipvs_real_server_{n}"), *h, f);
+    }
+    for ((n, h, _), f) in rates.iter().zip(rs_rate) {
+        reg.register(format!("keepalived_ipvs_real_server_{n}"), *h, f);
+    }
+}
+
+/// [`encode`] with the IPVS counters read by [`read_ipvs`] (none: no IPVS families).
+pub fn encode_with(ipvs: Option<IpvsCounters>) -> String {
     let m = metrics();
     let mut reg = Registry::default();
     let up: Gauge = Gauge::default();
@@ -363,6 +461,9 @@ pub fn encode() -> String {
         m.last_reload_ok.clone(),
     );
     register_checks(&mut reg, m);
+    if let Some(ipvs) = &ipvs {
+        register_ipvs(&mut reg, ipvs);
+    }
     let mut out = String::new();
     if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &reg) {
         warn!("metrics: cannot encode: {e}");
@@ -512,17 +613,19 @@ async fn answer(mut conn: tokio::net::TcpStream) -> std::io::Result<()> {
             "GET only\n".to_string(),
         )
     } else if path == "/metrics" || path.starts_with("/metrics?") || path == "/" {
+        let ipvs = tokio::task::spawn_blocking(read_ipvs).await.ok().flatten();
+        let text = encode_with(ipvs);
         if openmetrics {
             (
                 "200 OK",
                 "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                encode(),
+                text,
             )
         } else {
             (
                 "200 OK",
                 "text/plain; version=0.0.4; charset=utf-8",
-                to_classic_text(&encode()),
+                to_classic_text(&text),
             )
         }
     } else {
@@ -601,6 +704,37 @@ mod tests {
             }],
         });
         observe_failover("VI_1", 3.2);
+        let ipvs: IpvsCounters = vec![(
+            crate::ipvs::model::ServiceKey::Addr {
+                protocol: 6,
+                addr: "10.0.0.100".parse().unwrap(),
+                port: 80,
+            },
+            crate::ipvs::genl::IpvsStats {
+                conns: 5,
+                ..Default::default()
+            },
+            vec![(
+                crate::ipvs::model::DestKey {
+                    addr: "10.0.0.2".parse().unwrap(),
+                    port: 8080,
+                },
+                crate::ipvs::genl::IpvsStats {
+                    inbytes: 1000,
+                    cps: 2,
+                    ..Default::default()
+                },
+            )],
+        )];
+        let classic = to_classic_text(&encode_with(Some(ipvs)));
+        for needle in [
+            "keepalived_ipvs_virtual_server_connections_total{virtual_server=\"[10.0.0.100]:tcp:80\"} 5",
+            "keepalived_ipvs_real_server_in_bytes_total{virtual_server=\"[10.0.0.100]:tcp:80\",real_server=\"[10.0.0.2]:tcp:8080\"} 1000",
+            "keepalived_ipvs_real_server_connections_per_second{virtual_server=\"[10.0.0.100]:tcp:80\",real_server=\"[10.0.0.2]:tcp:8080\"} 2",
+            "# TYPE keepalived_ipvs_virtual_server_connections_total counter",
+        ] {
+            assert!(classic.contains(needle), "no {needle:?} in\n{classic}");
+        }
         reloaded(false);
         let text = encode();
         for needle in [

@@ -158,7 +158,12 @@ fn vrrp_sample_has_four_instances() {
     assert_eq!(l.config.global.router_id.as_deref(), Some("LVS_DEVEL"));
     // smtp_alert (one per instance) is implemented: no warning.
     assert_eq!(l.diagnostics.0.len(), 0, "{:?}", l.diagnostics.0);
-    assert!(l.config.vrrp_instances.iter().all(|i| i.smtp_alert == Some(true)));
+    assert!(
+        l.config
+            .vrrp_instances
+            .iter()
+            .all(|i| i.smtp_alert == Some(true))
+    );
     assert_eq!(l.config_test_exit_code(), 0);
 }
 
