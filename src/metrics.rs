@@ -224,11 +224,7 @@ pub fn reloaded(ok: bool) {
 const STATES: [&str; 4] = ["INIT", "BACKUP", "MASTER", "FAULT"];
 
 /// The kernel's IPVS counters: per service, its own and its destinations'.
-pub type IpvsCounters = Vec<(
-    crate::ipvs::model::ServiceKey,
-    crate::ipvs::genl::IpvsStats,
-    Vec<(crate::ipvs::model::DestKey, crate::ipvs::genl::IpvsStats)>,
-)>;
+pub type IpvsCounters = Vec<crate::ipvs::genl::ServiceStats>;
 
 /// Reads the IPVS counters when the IPVS side runs (blocking: a netlink dump).
 pub fn read_ipvs() -> Option<IpvsCounters> {

@@ -410,6 +410,9 @@ pub struct IpvsStats {
     pub outbps: u64,
 }
 
+/// One service's key and counters, with those of its destinations.
+pub type ServiceStats = (ServiceKey, IpvsStats, Vec<(DestKey, IpvsStats)>);
+
 /// Decodes the stats nest of a service or destination (attribute `stats64`, else `stats32`).
 fn decode_stats(a: &BTreeMap<u16, &[u8]>, stats64: u16, stats32: u16) -> IpvsStats {
     let (nest, wide) = match (a.get(&stats64), a.get(&stats32)) {
@@ -650,9 +653,7 @@ impl IpvsSocket {
     }
 
     /// Every service's counters and those of its destinations.
-    pub fn stats(
-        &mut self,
-    ) -> Result<Vec<(ServiceKey, IpvsStats, Vec<(DestKey, IpvsStats)>)>, IpvsError> {
+    pub fn stats(&mut self) -> Result<Vec<ServiceStats>, IpvsError> {
         let replies = self.request(
             self.family,
             genl_message(IPVS_CMD_GET_SERVICE, &[]),
