@@ -166,6 +166,30 @@ pub struct Cli {
     /// `-l`).
     #[arg(short = 'g', long = "log-file", value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     pub log_file: Option<String>,
+
+    /// Serve Prometheus metrics on ADDR:PORT (`http://ADDR:PORT/metrics`), from the daemon
+    /// process; also read from the environment variable `METRICS_LISTEN` (e.g. set in
+    /// `/etc/default/rkeepalived`). Off unless given.
+    #[arg(long = "metrics-listen", value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+}
+
+impl Cli {
+    /// `--metrics-listen`, else `METRICS_LISTEN` from the environment (an unparsable value
+    /// is an error message).
+    pub fn metrics_addr(&self) -> Result<Option<std::net::SocketAddr>, String> {
+        if let Some(a) = self.metrics_listen {
+            return Ok(Some(a));
+        }
+        match std::env::var("METRICS_LISTEN") {
+            Ok(v) if !v.trim().is_empty() => v
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|e| format!("METRICS_LISTEN={v}: {e} (expected ADDR:PORT)")),
+            _ => Ok(None),
+        }
+    }
 }
 
 /// The version of keepalived whose configuration, command line, files and wire rkeepalived

@@ -138,6 +138,17 @@ pub fn main(cli: Cli) -> ExitCode {
             l.entered_netns(ns);
         }
     }
+    // Metrics: served from this process, on a thread of its own, in the namespace entered
+    // above. A port that cannot be bound is logged; VRRP and IPVS run regardless.
+    match cli.metrics_addr() {
+        Ok(Some(addr)) => {
+            if let Err(e) = crate::metrics::serve(addr) {
+                error!("{e}");
+            }
+        }
+        Ok(None) => {}
+        Err(e) => error!("{e}"),
+    }
     let run_vrrp = !cli.check || cli.vrrp;
     // keepalived: -P runs only VRRP, -C only the checker (IPVS) side.
     let run_ipvs = !cli.vrrp || cli.check;
@@ -215,6 +226,8 @@ pub fn main(cli: Cli) -> ExitCode {
         if address_monitoring {
             tokio::spawn(log_address_changes());
         }
+        // Mail alerts: sent by tasks of their own (crate::mail).
+        crate::mail::install(&config);
         tokio::task::yield_now().await;
         hold_signals(false);
         // IPVS: the virtual servers are programmed; the controller applies health changes and
@@ -223,6 +236,7 @@ pub fn main(cli: Cli) -> ExitCode {
             let c = crate::ipvs::controller::Controller::start_programmed(&config, p);
             crate::timing::mark("ipvs-started");
             let _ = check_data.set(c.check_data());
+            crate::metrics::set_check_data(c.check_data());
             c
         });
         let ipvs = std::sync::Arc::new(tokio::sync::Mutex::new(ipvs));
@@ -372,7 +386,9 @@ impl Reloader {
         while requests.recv().await.is_some() {
             // systemd: RELOADING=1 until the reload has ended, taken or refused.
             crate::systemd::reloading();
-            let outcome = if self.reload().await {
+            let ok = self.reload().await;
+            crate::metrics::reloaded(ok);
+            let outcome = if ok {
                 "taken"
             } else {
                 "refused, running configuration kept (see the log)"
@@ -437,6 +453,7 @@ impl Reloader {
                     Ok(p) => {
                         let c = crate::ipvs::controller::Controller::start_programmed(&new, p);
                         let _ = self.check_data.set(c.check_data());
+                        crate::metrics::set_check_data(c.check_data());
                         *ipvs = Some(c);
                     }
                     Err(e) => error!("Reload: cannot start the IPVS side: {e}"),

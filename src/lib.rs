@@ -32,6 +32,8 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod ipvs;
+pub mod mail;
+pub mod metrics;
 pub mod net;
 pub mod notify;
 pub mod script;

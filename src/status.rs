@@ -43,7 +43,7 @@ fn yes(b: bool) -> &'static str {
 }
 
 /// `[IP]:proto:PORT`, `FWM N` or `[group NAME]`, as keepalived's `FMT_VS`.
-fn fmt_vs(vs: &VirtualServer) -> String {
+pub fn fmt_vs(vs: &VirtualServer) -> String {
     match &vs.target {
         VsTarget::Addr { addr, port } => format!("[{addr}]:{}:{port}", proto(vs)),
         VsTarget::Fwmark { mark, .. } => format!("FWM {mark}"),
@@ -60,7 +60,7 @@ fn proto(vs: &VirtualServer) -> &'static str {
 }
 
 /// `[IP]:proto:PORT` of a real server (the virtual server's port when it has none).
-fn fmt_rs(vs: &VirtualServer, rs: &RealServer) -> String {
+pub fn fmt_rs(vs: &VirtualServer, rs: &RealServer) -> String {
     let port = match (&vs.target, rs.port) {
         (VsTarget::Addr { port, .. }, 0) => *port,
         (_, p) => p,

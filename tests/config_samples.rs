@@ -156,8 +156,14 @@ fn vrrp_sample_has_four_instances() {
     assert_eq!(vi4.interface.as_deref(), Some("eth1"));
     assert_eq!(vi4.authentication, None);
     assert_eq!(l.config.global.router_id.as_deref(), Some("LVS_DEVEL"));
-    // smtp_alert is not implemented: one warning per instance, nothing else.
-    assert_eq!(l.diagnostics.0.len(), 4);
+    // smtp_alert (one per instance) is implemented: no warning.
+    assert_eq!(l.diagnostics.0.len(), 0, "{:?}", l.diagnostics.0);
+    assert!(
+        l.config
+            .vrrp_instances
+            .iter()
+            .all(|i| i.smtp_alert == Some(true))
+    );
     assert_eq!(l.config_test_exit_code(), 0);
 }
 

@@ -720,3 +720,45 @@ fn table_rows_sort_by_service() {
     );
     assert_eq!(stripped, "real_server 1.2.3.4 80 {\n weight 1\n}\n");
 }
+
+/// Issue 14 point 7: the metrics endpoint reads the kernel's IPVS counters of every virtual
+/// and real server (this host has no IPVS; the VM has).
+#[test]
+fn vm_metrics_export_ipvs_counters() {
+    let Some(vm) = Vm::with_rkeepalived("vm_metrics_export_ipvs_counters") else {
+        return;
+    };
+    let conf = "virtual_server 10.0.0.100 80 {\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n\
+                  real_server 10.200.0.1 8080 {\n    weight 1\n  }\n}\n";
+    let script = r#"
+rkeepalived -n -l -D -C -p /tmp/rk.pid -f /m.conf --metrics-listen 127.0.0.1:9650 >/tmp/m.log 2>&1 &
+pid=$!
+i=0
+while [ $i -lt 100 ]; do
+  ipvsadm -Ln | grep -q 10.200.0.1 && break
+  sleep 0.1; i=$((i+1))
+done
+echo "@@ metrics"; wget -q -O - http://127.0.0.1:9650/metrics
+kill -TERM $pid; wait $pid
+echo "@@ log"; cat /tmp/m.log
+"#;
+    let out = vm.run_with(
+        script,
+        &[vm::GuestFile::new("/m.conf", conf)],
+        Duration::from_secs(300),
+    );
+    out.assert_ok();
+    let s = vm::sections(&out.stdout);
+    let m = &s["metrics"];
+    for needle in [
+        "keepalived_ipvs_virtual_server_connections_total{virtual_server=\"[10.0.0.100]:tcp:80\"} 0",
+        "keepalived_ipvs_real_server_in_bytes_total{virtual_server=\"[10.0.0.100]:tcp:80\",real_server=\"[10.200.0.1]:tcp:8080\"} 0",
+        "keepalived_ipvs_virtual_server_connections_per_second{virtual_server=\"[10.0.0.100]:tcp:80\"} 0",
+    ] {
+        assert!(
+            m.contains(needle),
+            "no {needle:?} in\n{m}\nlog:\n{}",
+            s["log"]
+        );
+    }
+}

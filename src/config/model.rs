@@ -95,6 +95,22 @@ pub struct GlobalDefs {
     pub smtp_helo_name: Option<String>,
     /// `smtp_connect_timeout` (default 30 s).
     pub smtp_connect_timeout: Duration,
+    /// `smtp_alert [BOOL]`: the default of every instance, group and real server (see
+    /// [`crate::mail`] for keepalived's precedence).
+    #[serde(default)]
+    pub smtp_alert: Option<bool>,
+    /// `smtp_alert_vrrp [BOOL]`: the default of instances and groups (before `smtp_alert`).
+    #[serde(default)]
+    pub smtp_alert_vrrp: Option<bool>,
+    /// `smtp_alert_checker [BOOL]`: the default of real servers (before `smtp_alert`).
+    #[serde(default)]
+    pub smtp_alert_checker: Option<bool>,
+    /// `no_email_faults`: no mail for an instance or group entering FAULT.
+    #[serde(default)]
+    pub no_email_faults: bool,
+    /// `no_checker_emails`: a checker mails only when its real server changes state.
+    #[serde(default)]
+    pub no_checker_emails: bool,
     /// `nftables [TABLE]`, `nftables_priority N`, `nftables_counters`: the tables that drop
     /// traffic to the VIPs of a `no_accept` master (default table `keepalived`, priority −1).
     pub nftables: Nftables,
@@ -177,6 +193,11 @@ impl Default for GlobalDefs {
             smtp_server: None,
             smtp_helo_name: None,
             smtp_connect_timeout: Duration::from_secs(30),
+            smtp_alert: None,
+            smtp_alert_vrrp: None,
+            smtp_alert_checker: None,
+            no_email_faults: false,
+            no_checker_emails: false,
             nftables: Default::default(),
             lvs_sync_daemon: None,
         }
@@ -391,6 +412,9 @@ pub struct VrrpInstance {
     /// `track_interface`, `track_process`, `track_file`, `dont_track_primary`.
     #[serde(default)]
     pub tracking: InstanceTracking,
+    /// `smtp_alert [BOOL]` (unset: `smtp_alert_vrrp`, else `smtp_alert`, else off).
+    #[serde(default)]
+    pub smtp_alert: Option<bool>,
     pub span: Span,
 }
 
@@ -775,6 +799,9 @@ pub struct VsHealthCfg {
     pub virtualhost: Option<String>,
     /// `sorry_server_inhibit`: the sorry server stays with weight 0 instead of being removed.
     pub sorry_server_inhibit: bool,
+    /// `smtp_alert [BOOL]` of the virtual server (keepalived keeps it for quorum mails).
+    #[serde(default)]
+    pub smtp_alert: Option<bool>,
 }
 
 impl Default for VsHealthCfg {
@@ -790,6 +817,7 @@ impl Default for VsHealthCfg {
             ha_suspend: false,
             virtualhost: None,
             sorry_server_inhibit: false,
+            smtp_alert: None,
         }
     }
 }
@@ -803,6 +831,10 @@ pub struct RsHealthCfg {
     pub notify_up: Option<Command>,
     pub notify_down: Option<Command>,
     pub virtualhost: Option<String>,
+    /// `smtp_alert [BOOL]` (unset: `smtp_alert_checker`, else `smtp_alert`, else on, as
+    /// keepalived keeps for backward compatibility).
+    #[serde(default)]
+    pub smtp_alert: Option<bool>,
 }
 
 /// The top-level `SSL { password; ca; certificate; key }` block (client TLS for SSL_GET).
@@ -930,5 +962,8 @@ pub struct SyncGroup {
     pub track_script: Vec<TrackScript>,
     /// `sync_group_tracking_weight`: keep the members' own weighted trackers.
     pub tracking_weight: bool,
+    /// `smtp_alert [BOOL]` (unset: `smtp_alert_vrrp`, else `smtp_alert`, else off).
+    #[serde(default)]
+    pub smtp_alert: Option<bool>,
     pub span: Span,
 }

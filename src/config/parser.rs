@@ -245,6 +245,7 @@ struct InstanceDraft {
     accept: Option<bool>,
     routes: Vec<crate::config::routes::VirtualRoute>,
     rules: Vec<crate::config::routes::VirtualRule>,
+    smtp_alert: Option<bool>,
 }
 
 /// A `vrrp_script` while its block is read.
@@ -881,6 +882,26 @@ impl Parser<'_> {
                 }
             }
             "smtp_server" => self.smtp_server(l),
+            "smtp_alert" | "smtp_alert_vrrp" | "smtp_alert_checker" => {
+                if let Some(on) = self.flag(who, l) {
+                    let g = &mut self.config.global;
+                    *match l.keyword().text.as_str() {
+                        "smtp_alert" => &mut g.smtp_alert,
+                        "smtp_alert_vrrp" => &mut g.smtp_alert_vrrp,
+                        _ => &mut g.smtp_alert_checker,
+                    } = Some(on);
+                }
+            }
+            "no_email_faults" => {
+                if let Some(on) = self.flag(who, l) {
+                    self.config.global.no_email_faults = on;
+                }
+            }
+            "no_checker_emails" => {
+                if let Some(on) = self.flag(who, l) {
+                    self.config.global.no_checker_emails = on;
+                }
+            }
             "notify_fifo"
             | "notify_fifo_script"
             | "vrrp_notify_fifo"
@@ -1154,6 +1175,7 @@ impl Parser<'_> {
             advert_int: None,
             version: None,
             nopreempt: None,
+            smtp_alert: None,
             preempt_delay: Duration::ZERO,
             auth_type: None,
             auth_pass: None,
@@ -1497,6 +1519,11 @@ impl Parser<'_> {
             }
             "track_interface" | "track_process" | "track_file" | "dont_track_primary" => {
                 self.tracking_keyword(&mut d.tracking, who, l)
+            }
+            "smtp_alert" => {
+                if let Some(on) = self.flag(who, l) {
+                    d.smtp_alert = Some(on);
+                }
             }
             _ => self.not_parsed(l, Context::VrrpInstance),
         }
@@ -2158,6 +2185,7 @@ impl Parser<'_> {
             accept: d.accept,
             virtual_routes: d.routes,
             virtual_rules: d.rules,
+            smtp_alert: d.smtp_alert,
             span: d.name.span,
         })
     }

@@ -235,6 +235,11 @@ impl Parser<'_> {
                     self.flag(who, l).unwrap_or(vs.health.inhibit_on_failure)
             }
             "omega" => vs.health.omega = self.flag(who, l).unwrap_or(vs.health.omega),
+            "smtp_alert" => {
+                if let Some(on) = self.flag(who, l) {
+                    vs.health.smtp_alert = Some(on);
+                }
+            }
             "ha_suspend" => {
                 vs.health.ha_suspend = self.flag(who, l).unwrap_or(vs.health.ha_suspend)
             }
@@ -368,6 +373,11 @@ impl Parser<'_> {
                 }
                 "inhibit_on_failure" => rs.health.inhibit_on_failure = self.flag(who, &l),
                 "notify_up" => rs.health.notify_up = self.command(who, &l, true),
+                "smtp_alert" => {
+                    if let Some(on) = self.flag(who, &l) {
+                        rs.health.smtp_alert = Some(on);
+                    }
+                }
                 "notify_down" => rs.health.notify_down = self.command(who, &l, true),
                 "virtualhost" => {
                     rs.health.virtualhost = self.need(who, &l, 1).map(|w| w.text.to_string())

@@ -617,6 +617,7 @@ impl Running {
                     (false, true) => ("Disabling", "of"),
                 };
                 info!("{verb} service {rs_key} {prep} VS {}", fmt_service(key));
+                crate::mail::real_server(vs, rs, &rs_key, &fmt_service(key), ev.up);
             }
             if let Some(q) = change.quorum {
                 let (q0, h) = (vs.health.quorum, vs.health.hysteresis);

@@ -393,6 +393,61 @@ pub fn decode_dest(nest: &[u8], svc_af: u16) -> Result<Dest, IpvsError> {
     })
 }
 
+/// The traffic counters and rates of a service or destination (`IPVS_*_ATTR_STATS64`, or the
+/// 32-bit `IPVS_*_ATTR_STATS` of kernels before 4.1): `ipvsadm --stats --rate`'s numbers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IpvsStats {
+    pub conns: u64,
+    pub inpkts: u64,
+    pub outpkts: u64,
+    pub inbytes: u64,
+    pub outbytes: u64,
+    /// Per second, as the kernel estimates them.
+    pub cps: u64,
+    pub inpps: u64,
+    pub outpps: u64,
+    pub inbps: u64,
+    pub outbps: u64,
+}
+
+/// One service's key and counters, with those of its destinations.
+pub type ServiceStats = (ServiceKey, IpvsStats, Vec<(DestKey, IpvsStats)>);
+
+/// Decodes the stats nest of a service or destination (attribute `stats64`, else `stats32`).
+fn decode_stats(a: &BTreeMap<u16, &[u8]>, stats64: u16, stats32: u16) -> IpvsStats {
+    let (nest, wide) = match (a.get(&stats64), a.get(&stats32)) {
+        (Some(n), _) => (*n, true),
+        (None, Some(n)) => (*n, false),
+        (None, None) => return IpvsStats::default(),
+    };
+    let Ok(s) = parse_attrs(nest) else {
+        return IpvsStats::default();
+    };
+    let get = |ty: u16| -> u64 {
+        let Some(b) = s.get(&ty) else { return 0 };
+        match (wide, b.len()) {
+            (true, n) if n >= 8 => u64::from_ne_bytes(b[..8].try_into().unwrap_or_default()),
+            (_, n) if n >= 4 => {
+                u64::from(u32::from_ne_bytes(b[..4].try_into().unwrap_or_default()))
+            }
+            _ => 0,
+        }
+    };
+    // include/uapi/linux/ip_vs.h IPVS_STATS_ATTR_*.
+    IpvsStats {
+        conns: get(1),
+        inpkts: get(2),
+        outpkts: get(3),
+        inbytes: get(4),
+        outbytes: get(5),
+        cps: get(6),
+        inpps: get(7),
+        outpps: get(8),
+        inbps: get(9),
+        outbps: get(10),
+    }
+}
+
 /// The attributes after the 4-byte `genlmsghdr` of a reply.
 fn genl_attrs(body: &[u8]) -> Result<BTreeMap<u16, &[u8]>, IpvsError> {
     parse_attrs(
@@ -601,6 +656,47 @@ impl IpvsSocket {
                 decode_dest(nest, key.af())
             })
             .collect()
+    }
+
+    /// Every service's counters and those of its destinations.
+    pub fn stats(&mut self) -> Result<Vec<ServiceStats>, IpvsError> {
+        let replies = self.request(
+            self.family,
+            genl_message(IPVS_CMD_GET_SERVICE, &[]),
+            true,
+            "dump services",
+        )?;
+        let mut out = Vec::new();
+        for r in &replies {
+            let a = genl_attrs(r)?;
+            let nest = a
+                .get(&IPVS_CMD_ATTR_SERVICE)
+                .ok_or_else(|| missing("GET_SERVICE reply", "SERVICE"))?;
+            let key = decode_service(nest)?.key;
+            let sa = parse_attrs(nest)?;
+            let svc = decode_stats(&sa, IPVS_SVC_ATTR_STATS64, IPVS_SVC_ATTR_STATS);
+            let dreplies = self.request(
+                self.family,
+                genl_message(IPVS_CMD_GET_DEST, &encode_service_key(&key)),
+                true,
+                "dump real servers",
+            )?;
+            let mut dests = Vec::new();
+            for d in &dreplies {
+                let a = genl_attrs(d)?;
+                let nest = a
+                    .get(&IPVS_CMD_ATTR_DEST)
+                    .ok_or_else(|| missing("GET_DEST reply", "DEST"))?;
+                let dk = decode_dest(nest, key.af())?.key;
+                let da = parse_attrs(nest)?;
+                dests.push((
+                    dk,
+                    decode_stats(&da, IPVS_DEST_ATTR_STATS64, IPVS_DEST_ATTR_STATS),
+                ));
+            }
+            out.push((key, svc, dests));
+        }
+        Ok(out)
     }
 
     /// The whole kernel table: services and their destinations.
@@ -941,6 +1037,30 @@ impl IpvsSocket {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn stats_decode_64_and_32_bit_nests() {
+        let mut s64 = Vec::new();
+        put_attr(&mut s64, 1, &7u64.to_ne_bytes());
+        put_attr(&mut s64, 4, &123_456_789_012u64.to_ne_bytes());
+        put_attr(&mut s64, 6, &3u64.to_ne_bytes());
+        let mut svc = Vec::new();
+        put_attr(&mut svc, IPVS_SVC_ATTR_STATS64, &s64);
+        let a = parse_attrs(&svc).unwrap();
+        let st = decode_stats(&a, IPVS_SVC_ATTR_STATS64, IPVS_SVC_ATTR_STATS);
+        assert_eq!(
+            (st.conns, st.inbytes, st.cps, st.outpkts),
+            (7, 123_456_789_012, 3, 0)
+        );
+        let mut s32 = Vec::new();
+        put_attr(&mut s32, 2, &9u32.to_ne_bytes());
+        let mut dest = Vec::new();
+        put_attr(&mut dest, IPVS_DEST_ATTR_STATS, &s32);
+        let a = parse_attrs(&dest).unwrap();
+        let st = decode_stats(&a, IPVS_DEST_ATTR_STATS64, IPVS_DEST_ATTR_STATS);
+        assert_eq!(st.inpkts, 9);
+    }
+
     use super::*;
 
     #[test]

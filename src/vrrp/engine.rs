@@ -324,6 +324,8 @@ struct Runtime {
     tracks: Vec<(String, TrackWeight)>,
     last_tracked: track::Tracked,
     stats: Stats,
+    /// When the last valid advert arrived (for the failover duration metric).
+    last_advert_rx: Option<Instant>,
     /// Priority of the master's last advert while backup (0 when master or none seen yet):
     /// keepalived's `master_priority`, shown in `keepalived.json`.
     master_priority: u8,
@@ -429,6 +431,8 @@ pub struct Engine {
     socket_keys: HashMap<(String, IpAddr, bool), usize>,
     /// The config, kept while an instance is parked (to finish building it later).
     park_config: Option<Config>,
+    /// A state changed since the metrics snapshot was last published.
+    metrics_dirty: bool,
 }
 
 impl Engine {
@@ -465,6 +469,7 @@ impl Engine {
             None
         };
         let mut engine = Engine {
+            metrics_dirty: true,
             instances: Vec::new(),
             sockets: Vec::new(),
             netlink,
@@ -763,6 +768,9 @@ impl Engine {
         }
         // The VRRP timers run on a timerfd (see `timer`): tokio's 1 ms wheel would make every
         // advert and every Master_Down_Timer up to a millisecond late.
+        let mut metrics_tick = tokio::time::interval(Duration::from_secs(1));
+        metrics_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let metrics_on = crate::metrics::enabled();
         let timer = timer::DeadlineTimer::new()
             .inspect_err(|e| warn!("precise timer unavailable ({e}); using the runtime's timer"))
             .ok();
@@ -793,7 +801,11 @@ impl Engine {
                     (None, _) => std::future::pending().await,
                 }
             };
+            if metrics_on && self.metrics_dirty {
+                self.publish_metrics();
+            }
             tokio::select! {
+                _ = metrics_tick.tick(), if metrics_on => self.publish_metrics(),
                 _ = sleep => {
                     self.poll_due().await;
                     self.log_drop_summaries();
@@ -1120,6 +1132,7 @@ impl Engine {
             self.drop_advert(i, src, reason);
             return;
         }
+        rt.last_advert_rx = Some(Instant::now());
         if advert.priority == Priority::STOP {
             rt.stats.pri_zero_rcvd += 1;
         }
@@ -1448,12 +1461,18 @@ impl Engine {
     }
 
     fn on_state_change(&mut self, i: usize, from: State, to: State) {
+        self.metrics_dirty = true;
         let rt = &mut self.instances[i];
         rt.last_transition = std::time::SystemTime::now();
         match (from, to) {
             (_, State::Master) => {
                 rt.stats.become_master += 1;
                 rt.master_priority = 0;
+                if from == State::Backup
+                    && let Some(t) = rt.last_advert_rx
+                {
+                    crate::metrics::observe_failover(&rt.cfg.name, t.elapsed().as_secs_f64());
+                }
             }
             (State::Master, _) => rt.stats.release_master += 1,
             _ => {}
@@ -1480,6 +1499,45 @@ impl Engine {
             ]);
             script::spawn_as(cmd, argv);
         }
+    }
+
+    /// Hands the metrics endpoint a copy of what it shows (see [`crate::metrics`]).
+    fn publish_metrics(&mut self) {
+        self.metrics_dirty = false;
+        let instances = self
+            .instances
+            .iter()
+            .map(|r| crate::metrics::InstanceSnapshot {
+                iname: r.cfg.name.clone(),
+                intf: r.cfg.interface.clone().unwrap_or_default(),
+                vrid: r.cfg.virtual_router_id.get(),
+                state: match r.fsm.state() {
+                    State::Backup => 1,
+                    State::Master => 2,
+                    State::Fault => 3,
+                    State::Init | State::Stop => 0,
+                },
+                effective_priority: r.fsm.effective_priority().0,
+                vips: r
+                    .cfg
+                    .virtual_ipaddress
+                    .iter()
+                    .map(|v| v.addr.to_string())
+                    .collect(),
+                stats: r.stats.clone(),
+                garp_delay: r.cfg.garp_master_delay.map_or(5, |d| d.as_secs()),
+                packet_len_err: r.stats.packet_len_err,
+            })
+            .collect();
+        let scripts = self
+            .trackers
+            .iter()
+            .map(|(name, t)| crate::metrics::ScriptSnapshot {
+                name: name.clone(),
+                good: t.state() == track::ScriptState::Up,
+            })
+            .collect();
+        crate::metrics::publish_vrrp(crate::metrics::VrrpSnapshot { instances, scripts });
     }
 
     /// The statistics of every instance, by name.
@@ -1646,6 +1704,7 @@ fn assemble(
             fault: false,
         },
         stats: Stats::default(),
+        last_advert_rx: None,
         master_priority: 0,
         last_transition: std::time::SystemTime::now(),
         parked,
@@ -1700,12 +1759,14 @@ async fn run_vrrp_script(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
+        let started = Instant::now();
         let outcome = script::run(
             &s.script.argv,
             run_as,
             Some(s.timeout.max(Duration::from_millis(10))),
         )
         .await;
+        crate::metrics::observe_script(&s.name, started.elapsed().as_secs_f64());
         if tx
             .send(ScriptResult {
                 name: s.name.clone(),

@@ -17,6 +17,8 @@ mod cli;
 mod common;
 mod kernel_state;
 mod logs;
+mod mail;
+mod metrics;
 mod process_death;
 mod receive;
 mod scripts;

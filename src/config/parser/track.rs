@@ -83,6 +83,7 @@ impl Parser<'_> {
             tracking: InstanceTracking::default(),
             track_script: Vec::new(),
             tracking_weight: false,
+            smtp_alert: None,
             span: name.span,
         };
         self.open_block(owner);
@@ -134,6 +135,11 @@ impl Parser<'_> {
                 "sync_group_tracking_weight" | "global_tracking" => {
                     if let Some(on) = self.flag(&who, &l) {
                         g.tracking_weight = on;
+                    }
+                }
+                "smtp_alert" => {
+                    if let Some(on) = self.flag(&who, &l) {
+                        g.smtp_alert = Some(on);
                     }
                 }
                 _ => self.not_parsed(&l, Context::VrrpSyncGroup),

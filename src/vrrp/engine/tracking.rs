@@ -618,6 +618,7 @@ impl Engine {
         if let Some(f) = self.trk.fifos.as_mut() {
             f.write(&notify::fifo_line(true, &name, word, 0));
         }
+        crate::mail::vrrp_state(true, &name, word);
     }
 
     /// The FIFO line of an instance state change.
@@ -635,5 +636,6 @@ impl Engine {
         if let Some(f) = self.trk.fifos.as_mut() {
             f.write(&line);
         }
+        crate::mail::vrrp_state(false, &self.instances[i].cfg.name, notify::state_word(to));
     }
 }
