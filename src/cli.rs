@@ -252,6 +252,21 @@ pub fn stats_clear_signal() -> i32 {
     libc::SIGRTMAX() - 1
 }
 
+/// The signals an operator sends to the daemon (keepalived's `--signum` names STOP, RELOAD,
+/// DATA, STATS, JSON, STATS_CLEAR, plus SIGINT): the supervisor forwards them, the daemon
+/// holds them until its handlers exist.
+pub fn control_signals() -> [i32; 7] {
+    [
+        libc::SIGTERM,
+        libc::SIGINT,
+        libc::SIGHUP,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        json_signal(),
+        stats_clear_signal(),
+    ]
+}
+
 impl Cli {
     /// keepalived flags given on this command line that change nothing in rkeepalived, by
     /// their long names (the daemon logs `option --xyz has no effect in rkeepalived` once

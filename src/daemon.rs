@@ -338,15 +338,7 @@ fn hold_signals(hold: bool) {
     let rc = unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        for s in [
-            libc::SIGTERM,
-            libc::SIGINT,
-            libc::SIGHUP,
-            libc::SIGUSR1,
-            libc::SIGUSR2,
-            crate::cli::json_signal(),
-            crate::cli::stats_clear_signal(),
-        ] {
+        for s in crate::cli::control_signals() {
             libc::sigaddset(&mut set, s);
         }
         let how = if hold {

@@ -119,24 +119,12 @@ fn release_leftover(state: &Path, whose: &str) {
 }
 
 /// The signals the supervisor waits for: those it forwards, and SIGCHLD.
-fn forwarded() -> [libc::c_int; 7] {
-    [
-        libc::SIGTERM,
-        libc::SIGINT,
-        libc::SIGHUP,
-        libc::SIGUSR1,
-        libc::SIGUSR2,
-        crate::cli::json_signal(),
-        crate::cli::stats_clear_signal(),
-    ]
-}
-
 fn wait_set() -> libc::sigset_t {
     // SAFETY: sigemptyset/sigaddset initialise and fill a zeroed sigset_t.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        for s in forwarded() {
+        for s in crate::cli::control_signals() {
             libc::sigaddset(&mut set, s);
         }
         libc::sigaddset(&mut set, libc::SIGCHLD);
