@@ -252,6 +252,17 @@ impl Soak {
         &mut self,
         n: usize,
         seed: u64,
+        each: impl FnMut(usize, &FaultResult),
+    ) -> Vec<FaultResult> {
+        self.run_kinds(n, seed, &Fault::ALL, each)
+    }
+
+    /// [`Soak::run`] drawing faults from `kinds` only.
+    pub fn run_kinds(
+        &mut self,
+        n: usize,
+        seed: u64,
+        kinds: &[Fault],
         mut each: impl FnMut(usize, &FaultResult),
     ) -> Vec<FaultResult> {
         let mut rng = Rng::new(seed);
@@ -260,7 +271,7 @@ impl Soak {
             if super::interrupted() {
                 break;
             }
-            let fault = Fault::ALL[rng.below(Fault::ALL.len() as u64) as usize];
+            let fault = kinds[rng.below(kinds.len() as u64) as usize];
             let node = NODES[rng.below(NODES.len() as u64) as usize].0;
             // Long enough for the fault to matter (a lost master is noticed after a
             // Master_Down_Interval), short enough to keep the soak quick.
