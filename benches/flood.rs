@@ -48,30 +48,28 @@ fn conf(priority: u8, vip: Ipv4Addr) -> String {
     )
 }
 
-/// RFC 1071 checksum of `data`.
-fn checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = data
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-/// A VRRPv2 advert for VRID 51, priority 200, one address `vip`, PASS `1111`; checksum off
-/// by one when `bad_checksum`.
+/// A VRRPv2 advert for VRID 51, priority 200, one address `vip`, PASS `1111`, built by the
+/// project's codec (`wire::vrrp::Repr::emit`); checksum off by one when `bad_checksum`.
 fn advert(vip: Ipv4Addr, bad_checksum: bool) -> Vec<u8> {
-    let mut p = vec![0x21, 51, 200, 1, 1, 1, 0, 0];
-    p.extend_from_slice(&vip.octets());
-    p.extend_from_slice(b"1111\0\0\0\0");
-    let mut c = checksum(&p);
+    use rkeepalived::vrrp::{Centiseconds, Priority, Version, Vrid};
+    use rkeepalived::wire::vrrp::{Auth, Packet, Repr};
+    let repr = Repr {
+        version: Version::V2,
+        vrid: Vrid::new(51).expect("non-zero VRID"),
+        priority: Priority(200),
+        max_advert_int: Centiseconds(100),
+        addresses: vec![IpAddr::V4(vip)],
+        auth: Auth::Pass(*b"1111\0\0\0\0"),
+    };
+    let mut buf = vec![0u8; repr.buffer_len()];
+    let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED); // VRRPv2 has no pseudo-header
+    let mut packet = Packet::new_unchecked(&mut buf[..]);
+    repr.emit(&mut packet, any, any);
     if bad_checksum {
-        c ^= 1;
+        let c = packet.checksum() ^ 1;
+        packet.set_checksum(c);
     }
-    p[6..8].copy_from_slice(&c.to_be_bytes());
-    p
+    buf
 }
 
 /// Sends `packet` to 224.0.0.18 from `src` with IP TTL `ttl`, `rate` per second for `secs`,
