@@ -12,7 +12,8 @@
 //! other fault kinds.
 //!
 //! Both daemons get the same fault sequence (same seed). Per daemon and fault kind it prints
-//! the number of faults, the violations of the invariants (see `tests/support/soak.rs`) and
+//! the number of faults, the violations of the invariants (see `tests/support/soak.rs`), the
+//! bad-advert bursts after which a node's drop counters differ from what was sent, and
 //! the convergence time from the fault's revert until exactly one node - the highest-priority
 //! one - holds the VIP (median, p99, max). Needs root, nft and tcpdump-free namespaces only.
 
@@ -70,6 +71,13 @@ fn main() {
                     r.fault.name(),
                     r.node
                 );
+            } else if let Some(c) = &r.counters {
+                println!(
+                    "{} fault {k} {} on {}: drop counters differ from what was sent: {c}",
+                    daemon.name(),
+                    r.fault.name(),
+                    r.node
+                );
             }
         });
         println!(
@@ -81,8 +89,8 @@ fn main() {
         tables.push((daemon, results));
     }
     println!(
-        "\n{:<12} {:<20} {:>6} {:>10} {:>10} {:>8} {:>8}",
-        "daemon", "fault", "count", "violations", "median ms", "p99 ms", "max ms"
+        "\n{:<12} {:<20} {:>6} {:>10} {:>9} {:>10} {:>8} {:>8}",
+        "daemon", "fault", "count", "violations", "counters", "median ms", "p99 ms", "max ms"
     );
     for (daemon, results) in &tables {
         let kinds = Fault::ALL.iter().map(|f| Some(*f)).chain([None]);
@@ -95,17 +103,20 @@ fn main() {
                 continue;
             }
             let violations = rs.iter().filter(|r| r.violation.is_some()).count();
+            // Bursts after which the drop counters differ from what was sent.
+            let counters = rs.iter().filter(|r| r.counters.is_some()).count();
             let conv: Vec<f64> = rs
                 .iter()
                 .filter_map(|r| r.convergence.map(|d| d.as_secs_f64() * 1e3))
                 .collect();
             let (m, p, x) = stats(conv).unwrap_or((f64::NAN, f64::NAN, f64::NAN));
             println!(
-                "{:<12} {:<20} {:>6} {:>10} {:>10.0} {:>8.0} {:>8.0}",
+                "{:<12} {:<20} {:>6} {:>10} {:>9} {:>10.0} {:>8.0} {:>8.0}",
                 daemon.name(),
                 kind.map_or("all", Fault::name),
                 rs.len(),
                 violations,
+                counters,
                 m,
                 p,
                 x

@@ -422,3 +422,18 @@ fn shipped_configs_pass_keepalived_config_test() {
         );
     }
 }
+
+/// The soak's counter invariant sums the instance's error blocks of `keepalived.stats` and
+/// nothing else (not the advert counts, not the unmatched-packet block).
+#[test]
+fn soak_drop_total_sums_the_error_blocks_only() {
+    let stats = "VRRP Instance: VI_1\n  Advertisements:\n    Received: 900\n    Sent: 3\n\
+                 \x20 Became master: 1\n  Released master: 0\n  Packet Errors:\n    Length: 7\n\
+                 \x20   TTL: 5\n    Invalid Type: 0\n    Advertisement Interval: 0\n\
+                 \x20   Address List: 1\n  Authentication Errors:\n    Invalid Type: 0\n\
+                 \x20   Type Mismatch: 0\n    Failure: 2\n  Priority Zero:\n    Received: 4\n\
+                 \x20   Sent: 1\n  Other Packet Errors:\n    Checksum: 11\n    Version: 0\n\
+                 \x20   Unicast Source: 0\nUnmatched VRRP Packets:\n  Bad Length: 50\n";
+    assert_eq!(support::soak::drop_total(stats), 7 + 5 + 1 + 2 + 11);
+    assert_eq!(support::soak::drop_total(""), 0);
+}
