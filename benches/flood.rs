@@ -51,7 +51,7 @@ fn conf(priority: u8, vip: Ipv4Addr) -> String {
 /// A VRRPv2 advert for VRID 51, priority 200, one address `vip`, PASS `1111`, built by the
 /// project's codec (`wire::vrrp::Repr::emit`); checksum off by one when `bad_checksum`.
 fn advert(vip: Ipv4Addr, bad_checksum: bool) -> Vec<u8> {
-    use rkeepalived::vrrp::{Centiseconds, Priority, Version, Vrid};
+    use rkeepalived::units::{Centiseconds, Priority, Version, Vrid};
     use rkeepalived::wire::vrrp::{Auth, Packet, Repr};
     let repr = Repr {
         version: Version::V2,

@@ -21,6 +21,9 @@
 //!   (desired table from `virtual_server`s, applied at start, removed at exit unless `-I`).
 //! * [`script`] — running notify and `vrrp_script` commands with keepalived's argv rules and timeouts.
 //! * [`timing`] — opt-in startup phase timestamps for benchmarks.
+//! * [`units`] — typed units shared by the config model, the codecs and the state machine
+//!   ([`units::Priority`], [`units::Vrid`], [`units::Centiseconds`], [`units::Version`]); imports
+//!   no other module of the crate.
 //! * [`systemd`] — sd_notify readiness, reload, stop, status and watchdog messages.
 //! * [`daemon`] — wiring, signals (TERM graceful release, HUP reload), pidfile, logging, daemonizing.
 //!
@@ -41,5 +44,6 @@ pub mod status;
 pub mod supervisor;
 pub mod systemd;
 pub mod timing;
+pub mod units;
 pub mod vrrp;
 pub mod wire;

@@ -3,7 +3,7 @@
 
 use rkeepalived::config::model::{Authentication, InitialState};
 use rkeepalived::config::{LoadOptions, Loaded, load_str};
-use rkeepalived::vrrp::{Centiseconds, Priority};
+use rkeepalived::units::{Centiseconds, Priority};
 use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;

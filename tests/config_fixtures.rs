@@ -3,7 +3,7 @@
 
 use rkeepalived::config::model::{Authentication, InitialState, ScriptUser};
 use rkeepalived::config::{LoadOptions, Loaded, load};
-use rkeepalived::vrrp::{Centiseconds, Priority};
+use rkeepalived::units::{Centiseconds, Priority};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -4,7 +4,7 @@
 
 use rkeepalived::config::model::{Authentication, InitialState, VrrpInstance};
 use rkeepalived::config::{LoadOptions, Loaded, Severity, load};
-use rkeepalived::vrrp::{Centiseconds, Priority};
+use rkeepalived::units::{Centiseconds, Priority};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;

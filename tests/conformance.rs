@@ -12,7 +12,7 @@
 //! rewrites `output.jsonl`; a rewritten golden must be reviewed by hand before it is committed.
 
 use rkeepalived::vrrp::fsm::{GarpPolicy, Input, Instance, InstanceConfig};
-use rkeepalived::vrrp::{Centiseconds, Priority, Version, Vrid};
+use rkeepalived::units::{Centiseconds, Priority, Version, Vrid};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::net::IpAddr;

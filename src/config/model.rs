@@ -4,7 +4,7 @@
 //! names the keepalived keyword it comes from.
 
 use crate::config::diag::Span;
-use crate::vrrp::{Centiseconds, Priority, Vrid};
+use crate::units::{Centiseconds, Priority, Vrid};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::IpAddr;

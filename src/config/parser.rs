@@ -36,7 +36,7 @@ use crate::config::model::{
     UnicastPeer, VirtualAddress, VrrpInstance, VrrpScript,
 };
 use crate::config::values::{self, MICROS_PER_SEC};
-use crate::vrrp::{Centiseconds, Priority, Vrid};
+use crate::units::{Centiseconds, Priority, Vrid};
 use std::fmt::Display;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};

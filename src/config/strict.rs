@@ -5,7 +5,7 @@
 
 use crate::config::diag::Diagnostics;
 use crate::config::model::{InitialState, VrrpInstance};
-use crate::vrrp::Priority;
+use crate::units::Priority;
 use std::net::IpAddr;
 use std::time::Duration;
 

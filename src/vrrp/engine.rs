@@ -22,7 +22,7 @@ use crate::net::socket6::{self, AnyVrrpSocket, NaSocket, NaTx, Vrrp6Socket};
 use crate::script::{self, RunAs};
 use crate::vrrp::fsm::{self, Action, Input, InstanceConfig, State};
 use crate::vrrp::track::{self, ScriptState, ScriptTracker, TrackWeight};
-use crate::vrrp::{Centiseconds, Priority, Version};
+use crate::units::{Centiseconds, Priority, Version};
 use crate::wire::arp::GarpRepr;
 use crate::wire::ndisc;
 use crate::wire::vrrp as vrrp_wire;
@@ -1783,7 +1783,7 @@ async fn run_vrrp_script(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vrrp::Vrid;
+    use crate::units::Vrid;
 
     fn advert(version: Version, auth: vrrp_wire::Auth, int: u16) -> vrrp_wire::Repr {
         vrrp_wire::Repr {

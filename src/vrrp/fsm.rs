@@ -24,7 +24,7 @@
 //! when it hears a lower priority one; Fault and Stop states. Log lines are keepalived's text,
 //! including some it prints only with `-D` (noted at each).
 
-use super::{Centiseconds, Priority, Version, Vrid};
+use crate::units::{Centiseconds, Priority, Version, Vrid};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::net::IpAddr;

@@ -1,4 +1,5 @@
-//! VRRP: typed units, the per-instance state machine, trackers and the engine task.
+//! VRRP: the per-instance state machine, trackers and the engine task (the typed units are in
+//! [`crate::units`]).
 
 pub mod engine;
 pub mod fsm;
@@ -6,9 +7,6 @@ pub mod sync_group;
 pub mod track;
 pub mod track_file;
 pub mod track_process;
-mod types;
-
-pub use types::{Centiseconds, Priority, Version, Vrid};
 
 /// keepalived's start-up check of the interfaces a config names (vrrp/vrrp_data.c,
 /// `WARNING - interface IF for vrrp_instance NAME doesn't exist` and `WARNING - interface IF

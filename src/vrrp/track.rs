@@ -1,7 +1,7 @@
 //! Trackers: the state of each `vrrp_script` (rise/fall hysteresis) and the effective priority
 //! of an instance computed from the trackers it lists in `track_script`. Pure logic, no IO.
 
-use crate::vrrp::Priority;
+use crate::units::Priority;
 
 /// The state of a tracked `vrrp_script`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

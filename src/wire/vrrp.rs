@@ -41,7 +41,7 @@
 //! (`vrrp_build_vrrp_v3`, `vrrp_check_packet`) does; RFC 9568 later dropped the IPv4
 //! pseudo-header, but the deployed base requires it.
 
-use crate::vrrp::{Centiseconds, Priority, Version, Vrid};
+use crate::units::{Centiseconds, Priority, Version, Vrid};
 use pnet_packet::ipv4::Ipv4Packet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -263,7 +263,7 @@ impl Engine {
             let c = &rt.cfg;
             let fsm = rt.fsm.config();
             let _ = writeln!(out, " VRRP Instance = {}", c.name);
-            let v3 = fsm.version == crate::vrrp::Version::V3;
+            let v3 = fsm.version == crate::units::Version::V3;
             let _ = writeln!(out, "   VRRP Version = {}", if v3 { 3 } else { 2 });
             let _ = writeln!(out, "   State = {}", state_word(rt.fsm.state()));
             // keepalived-exporter reads Wantstate (keepalived's differs from State only while
@@ -462,7 +462,7 @@ impl Engine {
                     "preempt_delay": secs(c.preempt_delay),
                     "state": state_number(state),
                     "wantstate": state_number(state),
-                    "version": if fsm.version == crate::vrrp::Version::V3 { 3 } else { 2 },
+                    "version": if fsm.version == crate::units::Version::V3 { 3 } else { 2 },
                     "smtp_alert": false,
                     "notify_deleted": false,
                     "vips": vips.iter().map(|v| json_address(v, set)).collect::<Vec<_>>(),

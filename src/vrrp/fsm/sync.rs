@@ -61,7 +61,7 @@ impl Instance {
 mod tests {
     use super::super::{Input, InstanceConfig};
     use super::*;
-    use crate::vrrp::{Centiseconds, Priority, Version, Vrid};
+    use crate::units::{Centiseconds, Priority, Version, Vrid};
     use std::net::{IpAddr, Ipv4Addr};
     use std::time::Duration;
 
