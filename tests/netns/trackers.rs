@@ -1,0 +1,592 @@
+//! Trackers, sync groups and notify output against the real kernel, in network namespaces:
+//! `track_interface`, `vrrp_track_process`, `track_file`, `vrrp_sync_group` across two
+//! links, the notify script arguments and FIFO lines (compared with keepalived 2.2.7's own
+//! output for the same config), and `enable_script_security`.
+
+use crate::support;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use support::{Daemon, Lan, Proc, require_daemon, require_root, wait_until};
+
+const STEP: Duration = Duration::from_millis(10);
+/// Long enough for any takeover here: Master_Down_Interval (≤ 4 s) plus margin.
+const MOVE: Duration = Duration::from_secs(8);
+
+fn ready(test: &str) -> bool {
+    require_root(test) && require_daemon(test, Daemon::Rkeepalived)
+}
+
+/// VRRPv2 instance VI_1 on eth0, VIP `lan.ip(100)`, with `extra` inside the instance and
+/// `top` before it.
+fn conf(lan: &Lan, vrid: u8, priority: u8, top: &str, extra: &str) -> String {
+    format!(
+        "global_defs {{\n  router_id test\n}}\n{top}\n\
+         vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {vrid}\n  priority {priority}\n  advert_int 1\n\
+         {extra}\n  virtual_ipaddress {{\n    {}/24 dev eth0\n  }}\n}}\n",
+        lan.ip(100)
+    )
+}
+
+fn holds(lan: &Lan, node: &str, vip: IpAddr) -> bool {
+    lan.node(node).has_addr(vip)
+}
+
+/// Waits until `node` holds `vip` (and, if given, `other` does not).
+fn expect_move(lan: &Lan, node: &str, other: Option<&str>, vip: IpAddr, logs: &[&Proc]) {
+    let got = wait_until(MOVE, STEP, || {
+        holds(lan, node, vip) && other.is_none_or(|o| !holds(lan, o, vip))
+    });
+    let all: Vec<String> = logs.iter().map(|p| p.log()).collect();
+    assert!(
+        got.is_some(),
+        "{node} never took {vip} alone:\n{}",
+        all.join("\n----\n")
+    );
+}
+
+fn write_exec(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+#[ignore = "needs root and network namespaces (scripts/test-all runs it)"]
+fn track_interface_down_moves_the_vip_and_up_brings_it_back() {
+    if !ready("track_interface") {
+        return;
+    }
+    let mut lan = Lan::new(&["a", "b"]);
+    lan.add_segment("eth1");
+    let vip = IpAddr::V4(lan.ip(100));
+    let track = "  track_interface {\n    eth1\n  }\n";
+    let a = lan
+        .node("a")
+        .spawn(Daemon::Rkeepalived, &conf(&lan, 71, 150, "", track));
+    let b = lan
+        .node("b")
+        .spawn(Daemon::Rkeepalived, &conf(&lan, 71, 100, "", ""));
+    expect_move(&lan, "a", Some("b"), vip, &[&a, &b]);
+
+    // The tracked link goes down: a is FAULT, drops the VIP, b takes over.
+    lan.node("a").exec(&["ip", "link", "set", "eth1", "down"]);
+    expect_move(&lan, "b", Some("a"), vip, &[&a, &b]);
+    a.expect_log("Netlink reports eth1 down", Duration::from_secs(2));
+    a.expect_log("(VI_1) Entering FAULT STATE", Duration::from_secs(2));
+
+    // Up again: a leaves FAULT for BACKUP and preempts b.
+    lan.node("a").exec(&["ip", "link", "set", "eth1", "up"]);
+    expect_move(&lan, "a", Some("b"), vip, &[&a, &b]);
+    assert!(a.log().contains("Netlink reports eth1 up"), "{}", a.log());
+}
+
+#[test]
+#[ignore = "needs root and network namespaces (scripts/test-all runs it)"]
+fn weighted_track_interface_lowers_priority_instead_of_fault() {
+    if !ready("track_interface_weight") {
+        return;
+    }
+    let mut lan = Lan::new(&["a", "b"]);
+    lan.add_segment("eth1");
+    let vip = IpAddr::V4(lan.ip(100));
+    let track = "  track_interface {\n    eth1 weight -60\n  }\n";
+    let a = lan
+        .node("a")
+        .spawn(Daemon::Rkeepalived, &conf(&lan, 72, 150, "", track));
+    let b = lan
+        .node("b")
+        .spawn(Daemon::Rkeepalived, &conf(&lan, 72, 100, "", ""));
+    expect_move(&lan, "a", Some("b"), vip, &[&a, &b]);
+    lan.node("a").exec(&["ip", "link", "set", "eth1", "down"]);
+    expect_move(&lan, "b", Some("a"), vip, &[&a, &b]);
+    a.expect_log(
+        "(VI_1) Changing effective priority from 150 to 90",
+        Duration::from_secs(2),
+    );
+    assert!(!a.log().contains("FAULT"), "{}", a.log());
+}
+
+#[test]
+#[ignore = "needs root and network namespaces (scripts/test-all runs it)"]
+fn track_process_quorum_loss_moves_the_vip() {
+    if !ready("track_process") {
+        return;
+    }
+    let lan = Lan::new(&["a", "b"]);
+    let vip = IpAddr::V4(lan.ip(100));
+    // A process name no parallel test uses: a symlink to sleep (comm = the link's name).
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("rktp{}", std::process::id() % 100_000);
+    let link = dir.path().join(&name);
+    std::os::unix::fs::symlink("/bin/sleep", &link).unwrap();
+    let sleeper = lan.node("a").spawn_cmd(&[link.to_str().unwrap(), "1000"]);
+    let top = format!("vrrp_track_process tp {{\n  process {name}\n  weight 0\n  quorum 1\n}}\n");
+    let a = lan.node("a").spawn(
+        Daemon::Rkeepalived,
+        &conf(&lan, 73, 150, &top, "  track_process {\n    tp\n  }\n"),
+    );
+    let b = lan
+        .node("b")
+        .spawn(Daemon::Rkeepalived, &conf(&lan, 73, 100, "", ""));
+    expect_move(&lan, "a", Some("b"), vip, &[&a, &b]);
+    sleeper.kill();
+    expect_move(&lan, "b", Some("a"), vip, &[&a, &b]);
+    a.expect_log("Quorum lost for tracked process tp", Duration::from_secs(2));
+    assert!(
+        a.log().contains("(VI_1) Entering FAULT STATE"),
+        "{}",
+        a.log()
+    );
+    // The process comes back: a recovers and preempts.
+    let _again = lan.node("a").spawn_cmd(&[link.to_str().unwrap(), "1000"]);
+    expect_move(&lan, "a", Some("b"), vip, &[&a, &b]);
+    assert!(
+        a.log().contains("Quorum gained for tracked process tp"),
+        "{}",
+        a.log()
+    );
+}
+
+#[test]
+#[ignore = "needs root and network namespaces (scripts/test-all runs it)"]
+fn track_file_value_times_weight_moves_the_vip() {
+    if !ready("track_file") {
+        return;
+    }
+    let lan = Lan::new(&["a", "b"]);
+    let vip = IpAddr::V4(lan.ip(100));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("prio");
+    let top = format!(
+        "track_file tf {{\n  file {}\n  weight -100\n  init_file 0 overwrite\n}}\n",
+        file.display()
+    );
+    let a = lan.node("a").spawn(
+        Daemon::Rkeepalived,
+        &conf(&lan, 74, 150, &top, "  track_file {\n    tf\n  }\n"),
+    );
+    let b = lan
+        .node("b")
+        .spawn(Daemon::Rkeepalived, &conf(&lan, 74, 100, "", ""));
+    expect_move(&lan, "a", Some("b"), vip, &[&a, &b]);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "0");
+    // 1 × -100: priority 50, below b's 100; b preempts.
+    std::fs::write(&file, "1\n").unwrap();
+    expect_move(&lan, "b", Some("a"), vip, &[&a, &b]);
+    a.expect_log(
+        "(VI_1) Changing effective priority from 150 to 50",
+        Duration::from_secs(2),
+    );
+    // Back to 0: 150 again, a preempts.
+    std::fs::write(&file, "0").unwrap();
+    expect_move(&lan, "a", Some("b"), vip, &[&a, &b]);
+    // -3 × -100 = 300, clamped: 253 added, priority 254 (still master, no FAULT).
+    std::fs::write(&file, "-3").unwrap();
+    a.expect_log(
+        "(VI_1) Changing effective priority from 150 to 254",
+        Duration::from_secs(2),
+    );
+}
+
+/// Two instances on two links in one sync group, VIPs `lan.ip(100)` on eth0 and
+/// `net2.100` on eth1.
+fn sync_conf(lan: &Lan, net2: [u8; 3], priority: u8, global: &str, group: &str) -> String {
+    let vip2 = Ipv4Addr::new(net2[0], net2[1], net2[2], 100);
+    format!(
+        "global_defs {{\n  router_id test\n{global}}}\n\
+         vrrp_sync_group G1 {{\n  group {{\n    VI_1\n    VI_2\n  }}\n{group}}}\n\
+         vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 81\n  priority {priority}\n  advert_int 1\n\
+           virtual_ipaddress {{\n    {}/24 dev eth0\n  }}\n}}\n\
+         vrrp_instance VI_2 {{\n  state BACKUP\n  interface eth1\n  virtual_router_id 82\n  priority {priority}\n  advert_int 1\n\
+           virtual_ipaddress {{\n    {vip2}/24 dev eth1\n  }}\n}}\n",
+        lan.ip(100)
+    )
+}
+
+#[test]
+#[ignore = "needs root and network namespaces (scripts/test-all runs it)"]
+fn sync_group_members_move_together_when_one_link_fails() {
+    if !ready("sync_group") {
+        return;
+    }
+    let mut lan = Lan::new(&["a", "b"]);
+    let net2 = lan.add_segment("eth1");
+    let vip1 = IpAddr::V4(lan.ip(100));
+    let vip2 = IpAddr::V4(Ipv4Addr::new(net2[0], net2[1], net2[2], 100));
+    let a = lan
+        .node("a")
+        .spawn(Daemon::Rkeepalived, &sync_conf(&lan, net2, 150, "", ""));
+    let b = lan
+        .node("b")
+        .spawn(Daemon::Rkeepalived, &sync_conf(&lan, net2, 100, "", ""));
+    expect_move(&lan, "a", Some("b"), vip1, &[&a, &b]);
+    expect_move(&lan, "a", Some("b"), vip2, &[&a, &b]);
+
+    // a's eth1 (VI_2's own interface) fails: VI_2 is FAULT, and VI_1 follows although its
+    // own link is fine; b takes both VIPs.
+    lan.node("a").exec(&["ip", "link", "set", "eth1", "down"]);
+    expect_move(&lan, "b", Some("a"), vip1, &[&a, &b]);
+    expect_move(&lan, "b", Some("a"), vip2, &[&a, &b]);
+    let log = a.log();
+    for want in [
+        "(VI_2) Entering FAULT STATE",
+        "VRRP_Group(G1) Syncing instances to FAULT state",
+        "(VI_1) Entering FAULT STATE",
+    ] {
+        assert!(log.contains(want), "missing {want:?}:\n{log}");
+    }
+    assert!(
+        b.log()
+            .contains("VRRP_Group(G1) Syncing instances to MASTER state"),
+        "{}",
+        b.log()
+    );
+
+    // The link is back: both members leave FAULT together and a preempts on both.
+    lan.node("a").exec(&["ip", "link", "set", "eth1", "up"]);
+    expect_move(&lan, "a", Some("b"), vip1, &[&a, &b]);
+    expect_move(&lan, "a", Some("b"), vip2, &[&a, &b]);
+    assert!(
+        a.log()
+            .contains("VRRP_Group(G1) Syncing instances to BACKUP state"),
+        "{}",
+        a.log()
+    );
+}
+
+/// Runs one node with a sync group, a `notify` script on the group and both instances, and a
+/// `vrrp_notify_fifo` read by its `_script`; takes it through MASTER, FAULT (eth1 down),
+/// BACKUP/MASTER (eth1 up) and STOP; returns (notify script lines, FIFO lines).
+fn notify_run(daemon: Daemon) -> (Vec<String>, Vec<String>) {
+    let mut lan = Lan::new(&["a"]);
+    let net2 = lan.add_segment("eth1");
+    let dir = tempfile::Builder::new().prefix("rktrk").tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let notify_log = dir.path().join("notify.log");
+    let fifo_log = dir.path().join("fifo.log");
+    let notify = dir.path().join("notify.sh");
+    write_exec(
+        &notify,
+        &format!("#!/bin/sh\necho \"$*\" >> {}\n", notify_log.display()),
+    );
+    let reader = dir.path().join("reader.sh");
+    write_exec(
+        &reader,
+        &format!(
+            "#!/bin/sh\nwhile read -r line; do echo \"$line\" >> {}; done < \"$1\"\n",
+            fifo_log.display()
+        ),
+    );
+    let fifo = dir.path().join("vrrp.fifo");
+    let global = format!(
+        "  enable_script_security\n  script_user root\n  vrrp_notify_fifo {}\n  vrrp_notify_fifo_script {}\n",
+        fifo.display(),
+        reader.display()
+    );
+    let group = format!("  notify {}\n", notify.display());
+    let mut conf = sync_conf(&lan, net2, 150, &global, &group);
+    // The instances get the same generic notify script.
+    conf = conf.replace(
+        "  advert_int 1\n",
+        &format!("  advert_int 1\n  notify {}\n", notify.display()),
+    );
+    let mut a = lan.node("a").spawn(daemon, &conf);
+    let read = |p: &Path| -> Vec<String> {
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    let has = |p: &Path, line: &str| read(p).iter().any(|l| l == line);
+    let log_path = a.dir().join("output.log");
+    let wait = |p: &Path, line: &str| {
+        assert!(
+            wait_until(MOVE, STEP, || has(p, line)).is_some(),
+            "{}: no {line:?} in {:?}:\n{}",
+            daemon.name(),
+            read(p),
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        )
+    };
+    wait(&fifo_log, "GROUP \"G1\" MASTER 0");
+    wait(&notify_log, "GROUP G1 MASTER 0");
+    lan.node("a").exec(&["ip", "link", "set", "eth1", "down"]);
+    wait(&fifo_log, "GROUP \"G1\" FAULT 0");
+    wait(&notify_log, "GROUP G1 FAULT 0");
+    lan.node("a").exec(&["ip", "link", "set", "eth1", "up"]);
+    // BACKUP again, then MASTER (no peer) a Master_Down_Interval later.
+    wait_until(MOVE, STEP, || {
+        read(&fifo_log)
+            .iter()
+            .filter(|l| *l == "GROUP \"G1\" MASTER 0")
+            .count()
+            == 2
+    });
+    a.term();
+    assert!(a.wait_exit(Duration::from_secs(5)).is_some(), "{}", a.log());
+    wait(&notify_log, "GROUP G1 STOP 0");
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_millis(300) {
+        std::thread::sleep(STEP);
+    }
+    (read(&notify_log), read(&fifo_log))
+}
+
+/// Lines sorted, for comparing two runs whose concurrent notify scripts may finish in any
+/// order.
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[test]
+#[ignore = "needs root and network namespaces (scripts/test-all runs it)"]
+fn notify_and_fifo_lines_match_keepalived() {
+    if !ready("notify_fifo") || !require_daemon("notify_fifo", Daemon::Keepalived) {
+        return;
+    }
+    let (rk_notify, rk_fifo) = notify_run(Daemon::Rkeepalived);
+    let (ka_notify, ka_fifo) = notify_run(Daemon::Keepalived);
+    // The FIFO is written in order by one process: same lines, same order, except that the
+    // two members' lines of one group transition may come in either order.
+    let key = |v: &[String]| -> Vec<String> {
+        v.iter()
+            .filter(|l| l.starts_with("GROUP"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        key(&rk_fifo),
+        key(&ka_fifo),
+        "rk {rk_fifo:#?}\nka {ka_fifo:#?}"
+    );
+    assert_eq!(
+        sorted(rk_fifo.clone()),
+        sorted(ka_fifo.clone()),
+        "rk {rk_fifo:#?}\nka {ka_fifo:#?}"
+    );
+    assert_eq!(
+        sorted(rk_notify.clone()),
+        sorted(ka_notify.clone()),
+        "rk {rk_notify:#?}\nka {ka_notify:#?}"
+    );
+    // Spot checks of the format itself.
+    assert!(
+        rk_fifo.contains(&"INSTANCE \"VI_2\" FAULT 150".to_string()),
+        "{rk_fifo:?}"
+    );
+    assert!(
+        rk_notify.contains(&"INSTANCE VI_1 MASTER 150".to_string()),
+        "{rk_notify:?}"
+    );
+    // A group's line follows its members' lines for the same transition.
+    let pos = |l: &str| rk_fifo.iter().position(|x| x == l).unwrap();
+    assert!(pos("INSTANCE \"VI_1\" FAULT 150") < pos("GROUP \"G1\" FAULT 0"));
+    assert!(pos("INSTANCE \"VI_2\" FAULT 150") < pos("GROUP \"G1\" FAULT 0"));
+}
+
+#[test]
+#[ignore = "needs root and network namespaces (scripts/test-all runs it)"]
+fn script_security_refuses_an_unsafe_script_like_keepalived() {
+    if !ready("script_security") {
+        return;
+    }
+    let dir = tempfile::Builder::new().prefix("rksec").tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let open = dir.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let marker = dir.path().join("ran");
+    let script = open.join("chk.sh");
+    write_exec(
+        &script,
+        &format!("#!/bin/sh\ntouch {}\nexit 0\n", marker.display()),
+    );
+    let top = format!(
+        "global_defs {{\n  enable_script_security\n  script_user root\n}}\n\
+         vrrp_script chk {{\n  script {}\n  interval 1\n}}\n",
+        script.display()
+    );
+    let expected = format!(
+        "Unsafe permissions found for script '{}' - disabling.",
+        script.display()
+    );
+    let daemons: Vec<Daemon> = if support::find_program("keepalived").is_some() {
+        vec![Daemon::Rkeepalived, Daemon::Keepalived]
+    } else {
+        vec![Daemon::Rkeepalived]
+    };
+    for daemon in daemons {
+        let lan = Lan::new(&["a"]);
+        let p = lan.node("a").spawn(
+            daemon,
+            &conf(&lan, 75, 150, &top, "  track_script {\n    chk\n  }\n"),
+        );
+        assert!(
+            p.wait_log(&expected, Duration::from_secs(5)),
+            "{}: {}",
+            daemon.name(),
+            p.log()
+        );
+        assert!(
+            p.wait_log(
+                "Disabling track script chk due to insecure",
+                Duration::from_secs(2)
+            ),
+            "{}: {}",
+            daemon.name(),
+            p.log()
+        );
+        // The instance runs without the script, and the script never ran.
+        expect_move(&lan, "a", None, IpAddr::V4(lan.ip(100)), &[&p]);
+        assert!(!marker.exists(), "{}: the unsafe script ran", daemon.name());
+    }
+}
+
+#[test]
+#[ignore = "needs root and network namespaces (scripts/test-all runs it)"]
+fn init_fail_script_starts_in_fault_like_keepalived() {
+    if !ready("init_fail") {
+        return;
+    }
+    let daemons: Vec<Daemon> = if support::find_program("keepalived").is_some() {
+        vec![Daemon::Rkeepalived, Daemon::Keepalived]
+    } else {
+        vec![Daemon::Rkeepalived]
+    };
+    for daemon in daemons {
+        let dir = tempfile::tempdir().unwrap();
+        let flag = dir.path().join("ok");
+        let top = format!(
+            "vrrp_script chk {{\n  script \"/usr/bin/test -e {}\"\n  interval 1\n  weight 0\n  rise 1\n  init_fail\n}}\n",
+            flag.display()
+        );
+        let lan = Lan::new(&["a"]);
+        let vip = IpAddr::V4(lan.ip(100));
+        let p = lan.node("a").spawn(
+            daemon,
+            &conf(&lan, 76, 150, &top, "  track_script {\n    chk\n  }\n"),
+        );
+        // Failing from the start: no VIP, no MASTER (keepalived logs only "(VI_1) removing
+        // VIPs." here; rkeepalived's state machine also says "Entering FAULT STATE (init)").
+        assert!(
+            p.wait_log("VRRP_Script(chk) failed", Duration::from_secs(5)),
+            "{}: {}",
+            daemon.name(),
+            p.log()
+        );
+        std::thread::sleep(Duration::from_millis(4000));
+        assert!(!holds(&lan, "a", vip), "{}: {}", daemon.name(), p.log());
+        assert!(
+            !p.log().contains("Entering MASTER STATE"),
+            "{}: {}",
+            daemon.name(),
+            p.log()
+        );
+        std::fs::write(&flag, "").unwrap();
+        expect_move(&lan, "a", None, vip, &[&p]);
+        for want in ["VRRP_Script(chk) succeeded", "(VI_1) Entering BACKUP STATE"] {
+            assert!(p.log().contains(want), "{}: {}", daemon.name(), p.log());
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs root and network namespaces (scripts/test-all runs it)"]
+fn vrrp_script_runs_as_its_user() {
+    if !ready("script_user") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = dir.path().join("uid");
+    let top = format!(
+        "vrrp_script chk {{\n  script \"/bin/sh -c 'id -u > {}'\"\n  interval 1\n  user nobody\n}}\n",
+        out.display()
+    );
+    let lan = Lan::new(&["a"]);
+    let p = lan.node("a").spawn(
+        Daemon::Rkeepalived,
+        &conf(&lan, 77, 150, &top, "  track_script {\n    chk\n  }\n"),
+    );
+    let got = wait_until(Duration::from_secs(5), STEP, || {
+        std::fs::read_to_string(&out).is_ok_and(|s| !s.trim().is_empty())
+    });
+    assert!(got.is_some(), "{}", p.log());
+    let nobody = std::process::Command::new("id")
+        .args(["-u", "nobody"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap().trim(),
+        String::from_utf8_lossy(&nobody.stdout).trim()
+    );
+}
+
+#[test]
+#[ignore = "needs root and network namespaces (scripts/test-all runs it)"]
+fn notify_scripts_still_running_at_shutdown_are_killed_like_keepalived() {
+    if !ready("notify_killed") {
+        return;
+    }
+    let daemons: Vec<Daemon> = if support::find_program("keepalived").is_some() {
+        vec![Daemon::Rkeepalived, Daemon::Keepalived]
+    } else {
+        vec![Daemon::Rkeepalived]
+    };
+    for daemon in daemons {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("stop.log");
+        let script = dir.path().join("slow.sh");
+        write_exec(
+            &script,
+            &format!(
+                "#!/bin/sh\necho \"start $*\" >> {l}\nsleep 4\necho \"end $*\" >> {l}\n",
+                l = log.display()
+            ),
+        );
+        let extra = format!("  notify_stop {s}\n  notify {s}\n", s = script.display());
+        let lan = Lan::new(&["a"]);
+        let mut p = lan
+            .node("a")
+            .spawn(daemon, &conf(&lan, 78, 100, "", &extra));
+        let read = || std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(
+            wait_until(Duration::from_secs(5), STEP, || read()
+                .contains("start INSTANCE VI_1 BACKUP 100"))
+            .is_some(),
+            "{}: {}",
+            daemon.name(),
+            p.log()
+        );
+        let t0 = Instant::now();
+        p.term();
+        // keepalived may wait its 5 s child timeout before exiting: allow 10 s.
+        assert!(
+            p.wait_exit(Duration::from_secs(10)).is_some(),
+            "{}",
+            p.log()
+        );
+        let took = t0.elapsed();
+        // keepalived exits 1 s after SIGTERM in a plain run, but sometimes only after its
+        // 5 s child wait; rkeepalived waits at most 1 s for the scripts.
+        if daemon == Daemon::Rkeepalived {
+            assert!(took < Duration::from_millis(2500), "exit took {took:?}");
+        }
+        std::thread::sleep(Duration::from_millis(4500));
+        let text = read();
+        assert!(
+            text.contains("start INSTANCE VI_1 STOP 100"),
+            "{}: {text}",
+            daemon.name()
+        );
+        assert!(
+            !text.contains("end"),
+            "{}: a notify script survived: {text}",
+            daemon.name()
+        );
+    }
+}
