@@ -8,7 +8,7 @@
 //!   the actions the step returned, the state after it and the next deadline (µs from the
 //!   start of the case, or null).
 //!
-//! The runner asserts equality line by line. `UPDATE_GOLDEN=1 cargo test --test conformance`
+//! The runner asserts equality line by line. `UPDATE_GOLDEN=1 cargo test --test pure conformance`
 //! rewrites `output.jsonl`; a rewritten golden must be reviewed by hand before it is committed.
 
 use rkeepalived::vrrp::fsm::{GarpPolicy, Input, Instance, InstanceConfig};

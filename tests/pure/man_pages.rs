@@ -3,7 +3,7 @@
 //! signals, files, environment, exit status), and rkeepalived.conf(5) from the keyword tables
 //! of `config::keywords`, each keyword marked implemented or not by loading it through the
 //! parser. The committed pages in `packaging/` must equal what this generates; after a change
-//! of flags or keywords, regenerate them with `UPDATE_MAN=1 cargo test --test man_pages`.
+//! of flags or keywords, regenerate them with `UPDATE_MAN=1 cargo test --test pure man_pages`.
 
 use clap::CommandFactory;
 use rkeepalived::config::keywords::Context;
@@ -302,7 +302,7 @@ fn check(path: &str, generated: &str) {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "{} differs from what the code generates: run `UPDATE_MAN=1 cargo test --test man_pages` \
+        "{} differs from what the code generates: run `UPDATE_MAN=1 cargo test --test pure man_pages` \
          and commit it",
         path.display()
     );

@@ -6,7 +6,7 @@
 //! the same config in the same namespace layout (see `support::Lan`), records what each did in an
 //! [`common::Outcome`] and asserts the comparison the row claims: equal, or rkeepalived's
 //! documented safer choice (README, "How it differs"). Every row prints one line
-//! `ROW scenario | keepalived: ... | rkeepalived: ...` so `cargo test -- --nocapture` gives the
+//! `ROW scenario | keepalived: ... | rkeepalived: ...` so `cargo test --test interop -- --include-ignored --nocapture unhappy` gives the
 //! table of the closing note.
 
 
