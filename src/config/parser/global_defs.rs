@@ -1,0 +1,425 @@
+//! `global_defs { … }` (keepalived/core/global_parser.c and the VRRP globals of
+//! vrrp_parser.c, 2.2.7).
+
+use super::Parser;
+use super::common::MAX_TIMER_SECS;
+use crate::config::keywords::Context;
+use crate::config::lexer::Line;
+use crate::config::model::{LvsSyncDaemon, ScriptUser};
+use crate::config::values::{self, MICROS_PER_SEC};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+impl Parser<'_> {
+    // ----- global_defs ------------------------------------------------------------------------
+
+    /// `lvs_sync_daemon IF VRRP_INSTANCE [id N] [maxlen N] [port N] [ttl N] [group IP]`
+    /// (keepalived 2.2.7 global_parser.c); the instance must exist (checked in `finish`).
+    fn lvs_sync_daemon(&mut self, l: &Line) {
+        let who = "";
+        let (Some(ifname), Some(inst)) = (self.need(who, l, 1), self.need(who, l, 2)) else {
+            return;
+        };
+        let mut syncd = LvsSyncDaemon {
+            interface: ifname.text.to_string(),
+            instance: inst.text.to_string(),
+            sync_id: 0,
+            maxlen: None,
+            port: None,
+            ttl: None,
+            group: None,
+            span: l.keyword().span,
+        };
+        let mut i = 3;
+        while let Some(opt) = l.arg(i) {
+            let bound = match opt.text.as_str() {
+                "id" => (0, 255),
+                "maxlen" => (1, 65507),
+                "port" => (1, 65535),
+                "ttl" => (1, 255),
+                "group" => (0, 0),
+                _ => {
+                    self.diags.error(
+                        &opt.span,
+                        format!("lvs_sync_daemon: unknown option '{}' - ignoring", opt.text),
+                    );
+                    i += 1;
+                    continue;
+                }
+            };
+            let Some(val) = l.arg(i + 1) else {
+                self.diags.error(
+                    &opt.span,
+                    format!("lvs_sync_daemon: '{}' is missing a value", opt.text),
+                );
+                break;
+            };
+            if opt.text == "group" {
+                match val.text.parse::<IpAddr>() {
+                    Ok(a) if a.is_multicast() => syncd.group = Some(a),
+                    _ => self.bad_value(who, l, val, "not a multicast address", "ignored"),
+                }
+            } else {
+                match values::unsigned(&val.text, bound.0, bound.1) {
+                    Ok(v) => match opt.text.as_str() {
+                        "id" => syncd.sync_id = v as u8,
+                        "maxlen" => syncd.maxlen = Some(v as u16),
+                        "port" => syncd.port = Some(v as u16),
+                        _ => syncd.ttl = Some(v as u8),
+                    },
+                    Err(e) => self.bad_value(who, l, val, e, "ignored"),
+                }
+            }
+            i += 2;
+        }
+        self.config.global.lvs_sync_daemon = Some(syncd);
+    }
+
+    /// The `lvs_sync_daemon` instance must be a vrrp_instance that loaded.
+    pub(super) fn check_sync_daemon(&mut self) {
+        let Some(syncd) = &self.config.global.lvs_sync_daemon else {
+            return;
+        };
+        if !self
+            .config
+            .vrrp_instances
+            .iter()
+            .any(|i| i.name == syncd.instance)
+        {
+            let span = syncd.span;
+            let msg = format!(
+                "lvs_sync_daemon vrrp instance {} not found - sync daemon not started",
+                syncd.instance
+            );
+            self.config.global.lvs_sync_daemon = None;
+            self.diags.error(&span, msg);
+        }
+    }
+
+    pub(super) fn global_defs(&mut self, line: &Line) {
+        let owner = line.keyword().clone();
+        self.open_block(&owner);
+        while let Some(l) = self.next_in_block(&owner) {
+            self.global_keyword(&l);
+        }
+    }
+
+    /// One line of `global_defs`: the VRRP defaults and the mail settings have their own
+    /// handlers (each returns `false` for a keyword that is not its own).
+    fn global_keyword(&mut self, l: &Line) {
+        if self.vrrp_global_keyword(l) || self.email_keyword(l) {
+            return;
+        }
+        let who = "";
+        match l.keyword().text.as_str() {
+            "router_id" => {
+                if let Some(v) = self.rest_of_line(who, l) {
+                    self.config.global.router_id = Some(v);
+                }
+            }
+            "enable_script_security" => {
+                if let Some(on) = self.flag(who, l) {
+                    self.config.global.enable_script_security = on;
+                }
+            }
+            "script_user" => {
+                if let Some(user) = self.need(who, l, 1) {
+                    self.config.global.script_user = Some(ScriptUser {
+                        user: user.text.to_string(),
+                        group: l.arg(2).map(|g| g.text.to_string()),
+                    });
+                }
+            }
+            "lvs_sync_daemon" => self.lvs_sync_daemon(l),
+            "nftables" => {
+                if let Some(t) = l.arg(1) {
+                    self.config.global.nftables.table = t.text.to_string();
+                }
+            }
+            "nftables_priority" => {
+                if let Some(p) =
+                    self.integer(who, l, 1, (i32::MIN as i64, i32::MAX as i64), "ignored")
+                {
+                    self.config.global.nftables.priority = p as i32;
+                }
+            }
+            "nftables_counters" => {
+                if let Some(on) = self.flag(who, l) {
+                    self.config.global.nftables.counters = on;
+                }
+            }
+            "notify_fifo"
+            | "notify_fifo_script"
+            | "vrrp_notify_fifo"
+            | "vrrp_notify_fifo_script" => self.notify_fifo(l),
+            "lvs_timeouts" => self.lvs_timeouts(l),
+            "lvs_flush" => {
+                if let Some(on) = self.flag(who, l) {
+                    self.config.ipvs.lvs_flush = on;
+                }
+            }
+            _ => self.not_parsed(l, Context::GlobalDefs),
+        }
+    }
+
+    /// The VRRP defaults of `global_defs`: `vrrp_strict`, `vrrp_version`, `vrrp_garp_*`,
+    /// `vrrp_gna_interval`, `vrrp_mcast_group4/6`, the advert checks and priorities.
+    fn vrrp_global_keyword(&mut self, l: &Line) -> bool {
+        let who = "";
+        match l.keyword().text.as_str() {
+            "vrrp_strict" => {
+                if let Some(on) = self.flag("", l) {
+                    self.config.global.vrrp_strict = on;
+                }
+            }
+            "vrrp_version" => {
+                if let Some(v) = self.integer(who, l, 1, (2, 3), "ignored") {
+                    self.config.global.vrrp_version = v as u8;
+                }
+            }
+            "enable_script_security" => {
+                if let Some(on) = self.flag(who, l) {
+                    self.config.global.enable_script_security = on;
+                }
+            }
+            "script_user" => {
+                if let Some(user) = self.need(who, l, 1) {
+                    self.config.global.script_user = Some(ScriptUser {
+                        user: user.text.to_string(),
+                        group: l.arg(2).map(|g| g.text.to_string()),
+                    });
+                }
+            }
+            // keepalived reads these two as whole seconds (read_unsigned).
+            "vrrp_garp_master_delay" => {
+                if let Some(s) = self.whole_seconds(who, l, "ignored") {
+                    self.config.global.vrrp_garp_master_delay = Duration::from_secs(s);
+                }
+            }
+            "vrrp_garp_master_refresh" => {
+                if let Some(s) = self.whole_seconds(who, l, "ignored") {
+                    self.config.global.vrrp_garp_master_refresh = Duration::from_secs(s);
+                }
+            }
+            "vrrp_garp_master_repeat" => {
+                if let Some(n) = self.repeat(who, l) {
+                    self.config.global.vrrp_garp_master_repeat = n;
+                }
+            }
+            "vrrp_garp_master_refresh_repeat" => {
+                if let Some(n) = self.repeat(who, l) {
+                    self.config.global.vrrp_garp_master_refresh_repeat = n;
+                }
+            }
+            "vrrp_garp_interval" => {
+                if let Some(d) = self.garp_interval(who, l) {
+                    self.config.global.vrrp_garp_interval = d;
+                }
+            }
+            "vrrp_gna_interval" => {
+                if let Some(d) = self.garp_interval(who, l) {
+                    self.config.global.vrrp_gna_interval = d;
+                }
+            }
+            "vrrp_mcast_group6" => {
+                if let Some(word) = self.need(who, l, 1) {
+                    match word.text.parse::<Ipv6Addr>() {
+                        Ok(group) if group.is_multicast() => {
+                            self.config.global.vrrp_mcast_group6 = group
+                        }
+                        _ => {
+                            self.bad_value(who, l, word, "not an IPv6 multicast address", "ignored")
+                        }
+                    }
+                }
+            }
+            "vrrp_check_unicast_src" => {
+                if let Some(on) = self.flag(who, l) {
+                    self.config.global.vrrp_check_unicast_src = on;
+                }
+            }
+            "vrrp_skip_check_adv_addr" => {
+                if let Some(on) = self.flag(who, l) {
+                    self.config.global.vrrp_skip_check_adv_addr = on;
+                }
+            }
+            "vrrp_garp_lower_prio_delay" => {
+                if let Some(s) = self.whole_seconds(who, l, "ignored") {
+                    self.config.global.vrrp_garp_lower_prio_delay = Some(Duration::from_secs(s));
+                }
+            }
+            "vrrp_garp_lower_prio_repeat" => {
+                if let Some(n) = self.unsigned(who, l, 1, (0, u64::from(u32::MAX)), "ignored") {
+                    self.config.global.vrrp_garp_lower_prio_repeat = Some(n as u32);
+                }
+            }
+            "vrrp_min_garp" => {
+                if self.flag(who, l) == Some(true) {
+                    // keepalived vrrp_min_garp_handler: one GARP/NA, no repeat, no refresh, no
+                    // second burst, but settings already changed from their defaults stay.
+                    let g = &mut self.config.global;
+                    g.vrrp_min_garp = true;
+                    if g.vrrp_garp_master_repeat == 5 {
+                        g.vrrp_garp_master_repeat = 1;
+                    }
+                    if g.vrrp_garp_master_refresh_repeat == 1 {
+                        g.vrrp_garp_master_refresh_repeat = 0;
+                    }
+                    if g.vrrp_garp_master_delay == Duration::from_secs(5) {
+                        g.vrrp_garp_master_delay = Duration::ZERO;
+                    }
+                }
+            }
+            "vrrp_lower_prio_no_advert" => {
+                if let Some(on) = self.flag(who, l) {
+                    self.config.global.vrrp_lower_prio_no_advert = on;
+                }
+            }
+            "vrrp_higher_prio_send_advert" => {
+                if let Some(on) = self.flag(who, l) {
+                    self.config.global.vrrp_higher_prio_send_advert = on;
+                }
+            }
+            "vrrp_mcast_group4" => {
+                if let Some(word) = self.need(who, l, 1) {
+                    match word.text.parse::<Ipv4Addr>() {
+                        Ok(group) => self.config.global.vrrp_mcast_group4 = group,
+                        Err(_) => self.bad_value(who, l, word, "not an IPv4 address", "ignored"),
+                    }
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// The mail settings of `global_defs`: `notification_email*`, `smtp_*`, `no_email_faults`,
+    /// `no_checker_emails`.
+    fn email_keyword(&mut self, l: &Line) -> bool {
+        let who = "";
+        match l.keyword().text.as_str() {
+            "notification_email" => {
+                self.no_block_params(l);
+                let owner = l.keyword().clone();
+                self.open_block(&owner);
+                let mut emails = Vec::new();
+                while let Some(entry) = self.next_in_block(&owner) {
+                    emails.extend(entry.words.into_iter().map(|w| w.text.into_string()));
+                }
+                if emails.is_empty() {
+                    self.diags
+                        .warn(&owner.span, "Warning - empty notification_email block");
+                }
+                self.config.global.notification_email.extend(emails);
+            }
+            "notification_email_from" => {
+                if let Some(v) = self.rest_of_line(who, l) {
+                    self.config.global.notification_email_from = Some(v);
+                }
+            }
+            "smtp_server" => self.smtp_server(l),
+            "smtp_alert" | "smtp_alert_vrrp" | "smtp_alert_checker" => {
+                if let Some(on) = self.flag(who, l) {
+                    let g = &mut self.config.global;
+                    *match l.keyword().text.as_str() {
+                        "smtp_alert" => &mut g.smtp_alert,
+                        "smtp_alert_vrrp" => &mut g.smtp_alert_vrrp,
+                        _ => &mut g.smtp_alert_checker,
+                    } = Some(on);
+                }
+            }
+            "no_email_faults" => {
+                if let Some(on) = self.flag(who, l) {
+                    self.config.global.no_email_faults = on;
+                }
+            }
+            "no_checker_emails" => {
+                if let Some(on) = self.flag(who, l) {
+                    self.config.global.no_checker_emails = on;
+                }
+            }
+            "smtp_helo_name" => {
+                if let Some(name) = self.need(who, l, 1) {
+                    self.config.global.smtp_helo_name = Some(name.text.to_string());
+                }
+            }
+            "smtp_connect_timeout" => {
+                if let Some(s) = self.whole_seconds(who, l, "ignored") {
+                    let s = if s == 0 {
+                        self.diags.warn(
+                            &l.words[1].span,
+                            "smtp_connect_timeout must be greater than 0, setting to 1",
+                        );
+                        1
+                    } else {
+                        s
+                    };
+                    self.config.global.smtp_connect_timeout = Duration::from_secs(s);
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// A GARP repeat count: 0 is accepted and raised to 1 with a warning, as keepalived does.
+    pub(super) fn repeat(&mut self, who: &str, l: &Line) -> Option<u32> {
+        let n = self.unsigned(who, l, 1, (0, u64::from(u32::MAX)), "ignored")?;
+        if n == 0 {
+            self.diags.warn(
+                &l.words[1].span,
+                format!(
+                    "{who}{} must be greater than 0, setting to 1",
+                    l.keyword().text
+                ),
+            );
+            return Some(1);
+        }
+        u32::try_from(n).ok()
+    }
+
+    /// `vrrp_garp_interval` / `vrrp_gna_interval`: fractional seconds (`read_double`).
+    fn garp_interval(&mut self, who: &str, l: &Line) -> Option<Duration> {
+        let word = self.need(who, l, 1)?;
+        match values::seconds_f64(
+            &word.text,
+            1.0 / MICROS_PER_SEC as f64,
+            MAX_TIMER_SECS as f64,
+        ) {
+            Ok(d) => {
+                if d >= Duration::from_secs(1) {
+                    self.diags.warn(
+                        &word.span,
+                        format!(
+                            "The {} is very large - {} seconds",
+                            l.keyword().text,
+                            word.text
+                        ),
+                    );
+                }
+                Some(d)
+            }
+            Err(e) => {
+                self.bad_value(who, l, word, e, "ignored");
+                None
+            }
+        }
+    }
+
+    fn smtp_server(&mut self, l: &Line) {
+        let Some(host) = self.need("", l, 1) else {
+            return;
+        };
+        let port = match l.arg(2) {
+            None => None,
+            Some(word) => match values::unsigned(&word.text, 1, 65535) {
+                Ok(p) => Some(p as u16),
+                Err(e) => {
+                    self.bad_value("", l, word, e, "ignored");
+                    return;
+                }
+            },
+        };
+        self.config.global.smtp_server = Some((host.text.to_string(), port));
+    }
+}
