@@ -20,6 +20,7 @@
 //!   netlink client), [`ipvs::model`], [`ipvs::reconcile`] (pure diff) and [`ipvs::controller`]
 //!   (desired table from `virtual_server`s, applied at start, removed at exit unless `-I`).
 //! * [`script`] — running notify and `vrrp_script` commands with keepalived's argv rules and timeouts.
+//! * [`track_file`] — the files of `track_file` blocks, read by VRRP trackers and `FILE_CHECK`.
 //! * [`timing`] — opt-in startup phase timestamps for benchmarks.
 //! * [`units`] — typed units shared by the config model, the codecs and the state machine
 //!   ([`units::Priority`], [`units::Vrid`], [`units::Centiseconds`], [`units::Version`]); imports
@@ -44,6 +45,7 @@ pub mod status;
 pub mod supervisor;
 pub mod systemd;
 pub mod timing;
+pub mod track_file;
 pub mod units;
 pub mod vrrp;
 pub mod wire;

@@ -9,14 +9,14 @@
 //!   `i32::MIN` (keepalived's `IPVS_WEIGHT_FAULT`) means down. The real server's IPVS weight
 //!   is the sum clamped to `0..=i32::MAX` (keepalived `real_weight`).
 //!
-//! The file is read as [`crate::vrrp::track_file`] reads it (missing, unreadable or not a
-//! number: 0), every [`crate::vrrp::track_file::POLL_INTERVAL`]; keepalived uses inotify, so a
+//! The file is read as [`crate::track_file`] reads it (missing, unreadable or not a
+//! number: 0), every [`crate::track_file::POLL_INTERVAL`]; keepalived uses inotify, so a
 //! change is seen here up to one interval later. `init_file` is honoured at start.
 
 use super::runner::{RealServerHealth, RsEvent, RsId};
 use super::status::CheckRecord;
 use super::{Event, Transition};
-use crate::vrrp::track_file;
+use crate::track_file;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -5,7 +5,6 @@ pub mod engine;
 pub mod fsm;
 pub mod sync_group;
 pub mod track;
-pub mod track_file;
 pub mod track_process;
 
 /// keepalived's start-up check of the interfaces a config names (vrrp/vrrp_data.c,

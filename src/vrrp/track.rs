@@ -164,14 +164,6 @@ pub fn file_contribution(value: i64, w: TrackWeight) -> Option<i32> {
     }
 }
 
-/// The number in a tracked file, read as keepalived does (`strtol(buf, NULL, 0)` on the
-/// contents, [`crate::config::values::strtol0`]): leading white space, an optional sign, then a
-/// decimal, `0x` hex or `0` octal number; anything else, nothing, or a number that does not
-/// fit reads as 0.
-pub fn parse_file_value(text: &str) -> i64 {
-    crate::config::values::strtol0(text).map_or(0, |(v, _)| v)
-}
-
 /// [`effective_priority`] over every kind of tracker: two-state trackers follow the
 /// `vrrp_script` rules, files add [`file_contribution`] (or FAULT).
 pub fn effective_priority_all(
@@ -333,12 +325,6 @@ mod tests {
         assert_eq!(file_contribution(-1, w(254, false)), None);
         assert_eq!(file_contribution(-1, w(253, false)), Some(-253));
         assert_eq!(file_contribution(1000, w(1, false)), Some(253));
-        assert_eq!(parse_file_value(" 42\n"), 42);
-        assert_eq!(parse_file_value("-7x"), -7);
-        assert_eq!(parse_file_value("abc"), 0);
-        assert_eq!(parse_file_value(""), 0);
-        assert_eq!(parse_file_value("0x10\n"), 16);
-        assert_eq!(parse_file_value("-010"), -8);
         let t = effective_priority_all(
             Priority(100),
             [

@@ -1,6 +1,7 @@
 //! `track_file NAME { file PATH; weight N [reverse]; init_file [VALUE] [overwrite] }`:
 //! the number in a file adjusts the priority of the instances tracking it (see
-//! [`crate::vrrp::track::file_contribution`]).
+//! [`crate::vrrp::track::file_contribution`]), and the state of the real servers whose
+//! `FILE_CHECK` names it (see [`crate::check::file`]).
 //!
 //! keepalived watches the file's directory with inotify; rkeepalived reads the file every
 //! [`POLL_INTERVAL`] and reports changes (a documented difference: a change is seen up to one
@@ -8,7 +9,6 @@
 //! or unreadable file reads as 0, as does text that is not a number.
 
 use crate::config::model::TrackFile;
-use crate::vrrp::track::parse_file_value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -26,6 +26,14 @@ pub fn init_file(tf: &TrackFile) -> std::io::Result<()> {
         std::fs::write(&tf.file, value.to_string())?;
     }
     Ok(())
+}
+
+/// The number in a tracked file, read as keepalived does (`strtol(buf, NULL, 0)` on the
+/// contents, [`crate::config::values::strtol0`]): leading white space, an optional sign, then a
+/// decimal, `0x` hex or `0` octal number; anything else, nothing, or a number that does not
+/// fit reads as 0.
+pub fn parse_file_value(text: &str) -> i64 {
+    crate::config::values::strtol0(text).map_or(0, |(v, _)| v)
 }
 
 /// The value in `path` now (0 when missing, unreadable or not a number).
@@ -74,6 +82,16 @@ where
 mod tests {
     use super::*;
     use crate::config::diag::Span;
+
+    #[test]
+    fn file_values_read_as_strtol() {
+        assert_eq!(parse_file_value(" 42\n"), 42);
+        assert_eq!(parse_file_value("-7x"), -7);
+        assert_eq!(parse_file_value("abc"), 0);
+        assert_eq!(parse_file_value(""), 0);
+        assert_eq!(parse_file_value("0x10\n"), 16);
+        assert_eq!(parse_file_value("-010"), -8);
+    }
 
     #[test]
     fn init_file_writes_unless_present() {
