@@ -3,6 +3,7 @@
 //! (root or CAP_NET_RAW), as keepalived does.
 
 use super::Attempt;
+use crate::wire::checksum::checksum;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
@@ -12,18 +13,6 @@ use tokio::io::unix::AsyncFd;
 pub struct PingCheck {
     pub addr: IpAddr,
     pub bind_if: Option<String>,
-}
-
-/// RFC 1071 Internet checksum.
-fn checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = data
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
 }
 
 /// An echo request (RFC 792 type 8 / RFC 4443 type 128) with `id`, `seq` and a payload.

@@ -29,6 +29,7 @@
 //! socket has the kernel fill it in on send (RFC 3542 §3.1); [`Repr::emit`] computes it anyway
 //! so the bytes are complete on their own (captures, tests).
 
+use super::checksum::{fold, sum_words};
 use std::net::Ipv6Addr;
 
 /// ICMPv6 type of a Neighbour Advertisement (RFC 4861 §4.4).
@@ -282,27 +283,6 @@ fn pseudo_sum(src: Ipv6Addr, dst: Ipv6Addr, len: usize) -> u32 {
     ph[32..36].copy_from_slice(&(len as u32).to_be_bytes());
     ph[39] = IPPROTO_ICMPV6;
     sum_words(&ph, 0)
-}
-
-/// RFC 1071 one's-complement sum of 16-bit words (an odd last byte is padded with zero).
-fn sum_words(data: &[u8], init: u32) -> u32 {
-    let mut sum = init;
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    if let [last] = chunks.remainder() {
-        sum += u32::from(*last) << 8;
-    }
-    sum
-}
-
-fn fold(mut sum: u32) -> u16 {
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    sum as u16
 }
 
 #[cfg(test)]

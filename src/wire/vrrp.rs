@@ -41,6 +41,7 @@
 //! (`vrrp_build_vrrp_v3`, `vrrp_check_packet`) does; RFC 9568 later dropped the IPv4
 //! pseudo-header, but the deployed base requires it.
 
+use super::checksum::{fold, sum_words};
 use crate::units::{Centiseconds, Priority, Version, Vrid};
 use pnet_packet::ipv4::Ipv4Packet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -552,29 +553,6 @@ pub fn split_ipv4(buf: &[u8]) -> Result<(Ipv4Hdr, &[u8]), DecodeError> {
         protocol: ip.get_next_level_protocol().0,
     };
     Ok((hdr, &buf[header_len..total_len]))
-}
-
-/// One's-complement sum (RFC 1071) of `data` as big-endian 16-bit words, added to `init`;
-/// an odd trailing byte is padded with zero. Not folded.
-fn sum_words(data: &[u8], init: u32) -> u32 {
-    let mut chunks = data.chunks_exact(2);
-    let mut sum = init;
-    for c in &mut chunks {
-        sum = sum.wrapping_add(u32::from(u16::from_be_bytes([c[0], c[1]])));
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    if let [last] = chunks.remainder() {
-        sum = sum.wrapping_add(u32::from(*last) << 8);
-    }
-    sum
-}
-
-/// Folds carries into 16 bits.
-fn fold(mut sum: u32) -> u16 {
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    sum as u16
 }
 
 /// Sum of the pseudo-header of RFC 5798 §5.2.8: for IPv4 (as RFC 768) source, destination,
