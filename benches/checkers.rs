@@ -16,7 +16,8 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use rkeepalived::check::runner::{RsEvent, Runner};
+use rkeepalived::check::event::RsEvent;
+use rkeepalived::check::runner::Runner;
 use rkeepalived::check::{Checker, Target, Timing, tcp::TcpCheck};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::mpsc;

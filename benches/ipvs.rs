@@ -24,7 +24,7 @@
 mod support;
 
 use rkeepalived::config::{LoadOptions, load_str};
-use rkeepalived::ipvs::controller::desired_table;
+use rkeepalived::ipvs::desired::desired_table;
 use rkeepalived::ipvs::genl::IpvsSocket;
 use rkeepalived::ipvs::model::{IPPROTO_TCP, ServiceKey};
 use rkeepalived::ipvs::reconcile::reconcile;

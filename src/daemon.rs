@@ -1,7 +1,7 @@
 //! Wiring and lifecycle: logging, config load, `-t`, daemonizing, pidfile, signals, the engine.
 //!
 //! Signals (keepalived's contract): TERM and INT stop gracefully (priority-0 adverts, VIPs
-//! released, notify_stop); USR1 writes `keepalived_check.data` (see [`crate::status`]) and
+//! released, notify_stop); USR1 writes `keepalived_check.data` (see [`crate::check::dump`]) and
 //! `keepalived.data`, USR2 writes `keepalived.stats` (see the engine's dump module); HUP
 //! reloads: the file is read again and, if it has no error, the `virtual_server` side
 //! (IPVS table and checkers) follows it by difference; other changes wait for a restart
@@ -177,7 +177,7 @@ pub fn main(cli: Cli) -> ExitCode {
     // a full table); signals are still held, so a SIGTERM meanwhile leads to the orderly
     // shutdown that removes the table.
     let programmed = (ipvs_opts.0 && !config.ipvs.virtual_servers.is_empty())
-        .then(|| crate::ipvs::controller::program(&config));
+        .then(|| crate::ipvs::program::program(&config));
     // A director whose kernel has no IPVS cannot balance: it must not take the VIPs that
     // draw the traffic. keepalived 2.2.7 terminates as a whole (its checker child exits with
     // a permanent error, exit code 1) before its VRRP side holds any address; so does this,
@@ -435,7 +435,7 @@ impl Reloader {
             None => {
                 // The first virtual servers: the IPVS side starts as it would have at start-up.
                 let config = new.clone();
-                match tokio::task::spawn_blocking(move || crate::ipvs::controller::program(&config))
+                match tokio::task::spawn_blocking(move || crate::ipvs::program::program(&config))
                     .await
                 {
                     Ok(p) if p.unavailable().is_some() => error!(
@@ -535,7 +535,7 @@ fn dump_data(check_data: &CheckDataSlot) {
         .get()
         .map(|d| d.read().unwrap_or_else(|e| e.into_inner()).clone());
     match current {
-        Some(d) => match d.write(&crate::status::data_dir()) {
+        Some(d) => match d.write(&crate::data_file::data_dir()) {
             Ok(path) => info!("Checker data written to {}", path.display()),
             Err(e) => error!("cannot write the checker data file: {e}"),
         },

@@ -17,10 +17,12 @@
 //! * [`net`] — the privileged IO edges: [`net::socket`] (raw IPPROTO_VRRP), [`net::netlink`]
 //!   (VIP add/remove over rtnetlink with neli), [`net::garp`] (AF_PACKET gratuitous ARP).
 //! * [`ipvs`] — IPVS load balancing: [`ipvs::consts`] (ip_vs.h), [`ipvs::genl`] (generic
-//!   netlink client), [`ipvs::model`], [`ipvs::reconcile`] (pure diff) and [`ipvs::controller`]
-//!   (desired table from `virtual_server`s, applied at start, removed at exit unless `-I`).
+//!   netlink client), [`ipvs::model`], [`ipvs::health`] (quorum), [`ipvs::desired`] (the table
+//!   from `virtual_server`s), [`ipvs::reconcile`] (pure diff), [`ipvs::program`] (applied at
+//!   start and reload, removed at exit unless `-I`) and [`ipvs::controller`] (the task).
 //! * [`script`] — running notify and `vrrp_script` commands with keepalived's argv rules and timeouts.
 //! * [`track_file`] — the files of `track_file` blocks, read by VRRP trackers and `FILE_CHECK`.
+//! * [`data_file`] — where keepalived's data files go (`$TMPDIR`) and their private, atomic writes.
 //! * [`timing`] — opt-in startup phase timestamps for benchmarks.
 //! * [`units`] — typed units shared by the config model, the codecs and the state machine
 //!   ([`units::Priority`], [`units::Vrid`], [`units::Centiseconds`], [`units::Version`]); imports
@@ -35,13 +37,13 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod data_file;
 pub mod ipvs;
 pub mod mail;
 pub mod metrics;
 pub mod net;
 pub mod notify;
 pub mod script;
-pub mod status;
 pub mod supervisor;
 pub mod systemd;
 pub mod timing;

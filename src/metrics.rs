@@ -270,7 +270,7 @@ fn register_ipvs(reg: &mut Registry, ipvs: &IpvsCounters) {
     let rs_tot: Vec<Family<RsLabels, Counter>> = totals.iter().map(|_| Family::default()).collect();
     let rs_rate: Vec<Family<RsLabels, Gauge>> = rates.iter().map(|_| Family::default()).collect();
     for (key, st, dests) in ipvs {
-        let vs = crate::ipvs::controller::fmt_service(key);
+        let vs = crate::ipvs::desired::fmt_service(key);
         let proto = vs.split(':').nth(1).unwrap_or("tcp").to_string();
         let l = VsLabels {
             virtual_server: vs.clone(),
@@ -485,8 +485,8 @@ fn register_checks(reg: &mut Registry, m: &Metrics) {
             let Some(rs) = vs.real_servers.get(ri) else {
                 continue;
             };
-            let vs_name = crate::status::fmt_vs(vs);
-            let rs_name = crate::status::fmt_rs(vs, rs);
+            let vs_name = crate::check::dump::fmt_vs(vs);
+            let rs_name = crate::check::dump::fmt_rs(vs, rs);
             let mut all_up = true;
             for e in d.board.of(id) {
                 let s = e.record.snapshot();

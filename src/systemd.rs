@@ -26,7 +26,7 @@ use std::time::Duration;
 /// the SIGUSR1 dump and the `STATUS=` line).
 pub type CheckDataSlot = std::sync::Arc<
     std::sync::OnceLock<
-        std::sync::Arc<std::sync::RwLock<std::sync::Arc<crate::status::CheckData>>>,
+        std::sync::Arc<std::sync::RwLock<std::sync::Arc<crate::check::dump::CheckData>>>,
     >,
 >;
 

@@ -13,7 +13,7 @@
 //! number: 0), every [`crate::track_file::POLL_INTERVAL`]; keepalived uses inotify, so a
 //! change is seen here up to one interval later. `init_file` is honoured at start.
 
-use super::runner::{RealServerHealth, RsEvent, RsId};
+use super::event::{RealServerHealth, RsEvent, RsId};
 use super::status::CheckRecord;
 use super::{Event, Transition};
 use crate::track_file;

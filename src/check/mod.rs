@@ -7,7 +7,9 @@
 //! * [`file`] — `FILE_CHECK`: the number in a `track_file`'s file (down, or a weight delta).
 //! * [`dns`], [`udp`], [`ping`], [`smtp`] — `DNS_CHECK`, `UDP_CHECK`, `PING_CHECK`, `SMTP_CHECK`.
 //! * [`suspend`] — `ha_suspend`: checks run only while the virtual server address is local.
-//! * [`status`] — each check's last result, for the SIGUSR1 data dump.
+//! * [`status`] — each check's last result; [`dump`] — the SIGUSR1 checker data dump.
+//! * [`event`] — what the checkers report to their owner (`RsId`, `RsEvent`, `Endpoint`).
+//! * [`build`] — the config's checker blocks turned into a [`runner::Runner`].
 //! * [`runner`] — many checkers: identical checks shared, a real server up only while all its
 //!   checkers are.
 //! * [`genhash`] — `rkeepalived --genhash`, keepalived's genhash.
@@ -15,7 +17,10 @@
 //! [`run`] drives one checker as a task: it attempts, feeds [`state::CheckState`], sleeps
 //! the delay it returns, and sends an [`Event`] only on transitions.
 
+pub mod build;
 pub mod dns;
+pub mod dump;
+pub mod event;
 pub mod file;
 pub mod genhash;
 pub mod http;
@@ -217,8 +222,8 @@ impl Checker {
             Checker::Tcp(c) => describe_addr(c.target.addr),
             Checker::Http(c) => describe_addr(c.target.addr),
             Checker::Misc(c) => format!("Misc check to {}", c.argv.join(" ")),
-            Checker::Dns(c) => format!("[{}]:udp:{}", c.target.addr.ip(), c.target.addr.port()),
-            Checker::Udp(c) => format!("[{}]:udp:{}", c.target.addr.ip(), c.target.addr.port()),
+            Checker::Dns(c) => event::Endpoint::udp(c.target.addr).to_string(),
+            Checker::Udp(c) => event::Endpoint::udp(c.target.addr).to_string(),
             Checker::Ping(c) => format!("[{}]", c.addr),
             Checker::Smtp(c) => describe_addr(c.target.addr),
             Checker::File(c) => format!("FILE_CHECK on track_file {}", c.name),
@@ -228,7 +233,7 @@ impl Checker {
 
 /// `[IP]:tcp:PORT`, as keepalived writes a TCP service in its log.
 pub fn describe_addr(addr: SocketAddr) -> String {
-    format!("[{}]:tcp:{}", addr.ip(), addr.port())
+    event::Endpoint::tcp(addr).to_string()
 }
 
 /// What a running checker reports: only transitions (and weight changes of `misc_dynamic`).

@@ -9,54 +9,11 @@
 //!  fan-out to every subscriber ──► RealServerHealth (pure) ──► RsEvent (rs up/down)
 //! ```
 
+use super::event::{RealServerHealth, RsEvent, RsId};
 use super::{Checker, Event, Timing, Transition};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use tokio::sync::mpsc;
-
-/// Identifies a real server of a virtual server for the owner of the runner (the IPVS
-/// controller): an index it chose.
-pub type RsId = usize;
-
-/// The aggregated health of one real server from its checkers' states. Pure.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RealServerHealth {
-    checkers_up: Vec<bool>,
-}
-
-impl RealServerHealth {
-    /// A real server with the given initial checker states (up unless `alpha`).
-    pub fn new(initial: Vec<bool>) -> RealServerHealth {
-        RealServerHealth {
-            checkers_up: initial,
-        }
-    }
-
-    /// Up when every checker is up (a real server with no checker is always up).
-    pub fn is_up(&self) -> bool {
-        self.checkers_up.iter().all(|&u| u)
-    }
-
-    /// Records checker `slot`'s new state; returns the real server's new state if it changed.
-    pub fn update(&mut self, slot: usize, up: bool) -> Option<bool> {
-        let before = self.is_up();
-        if let Some(s) = self.checkers_up.get_mut(slot) {
-            *s = up;
-        }
-        let after = self.is_up();
-        (before != after).then_some(after)
-    }
-}
-
-/// What the runner reports to its owner.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RsEvent {
-    pub rs: RsId,
-    /// The real server's new aggregated state.
-    pub up: bool,
-    /// The checker event that caused it (its reason says why a check failed).
-    pub cause: Event,
-}
 
 /// File descriptors kept free for the rest of the daemon on top of one per check.
 const FD_SPARE: usize = 64;
@@ -183,12 +140,12 @@ impl Runner {
             .health
             .entry(rs)
             .or_insert_with(|| RealServerHealth::new(Vec::new()));
-        let slot = health.checkers_up.len();
         let (method, service) = (checker.method(), checker.describe());
         if let Checker::File(fc) = checker {
             let record = super::status::CheckRecord::new(true, true);
+            let slot = health.push(true);
             let up = self.files.add(rs, slot, fc, record.clone());
-            health.checkers_up.push(up);
+            health.update(slot, up);
             self.board.entries.push(super::status::BoardEntry {
                 rs,
                 method,
@@ -197,7 +154,7 @@ impl Runner {
             });
             return;
         }
-        health.checkers_up.push(!timing.alpha);
+        let slot = health.push(!timing.alpha);
         let key = format!("{}|{timing:?}|{gate:?}", checker.key());
         let record = match self.index.get(&key) {
             Some(&i) => {

@@ -1,10 +1,10 @@
-//! What each running check last did, for the SIGUSR1 data dump ([`crate::status`]).
+//! What each running check last did, for the SIGUSR1 data dump ([`crate::check::dump`]).
 //!
 //! A check task updates its [`CheckRecord`] after every attempt (an uncontended mutex: one
 //! writer, read only by a dump); the runner lists every (real server, check) pair in a
 //! [`Board`] before it starts the checks.
 
-use super::runner::RsId;
+use super::event::RsId;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 

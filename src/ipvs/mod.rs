@@ -5,18 +5,22 @@
 //! * [`model`] — services, destinations and changes ([`model::Op`]) in ABI units.
 //! * [`genl`] — the netlink client ([`genl::IpvsSocket`]): family resolution with a
 //!   `modprobe ip_vs` retry, dumps, pipelined changes, flush, info, timeouts.
-//! * [`health`] — real-server health, quorum and sorry server as pure state, and the checker
-//!   runner built from the config.
+//! * [`health`] — real-server health, quorum and sorry server as pure state.
+//! * [`desired`] — the desired table from the config and that health (pure).
 //! * [`reconcile`] — the pure diff from the kernel's table to the desired one.
-//! * [`controller`] — the desired table from the config, and the task that applies it at start
-//!   and removes it at exit.
+//! * [`program`] — applying a table to the kernel: at start, at reload, at exit (blocking).
+//! * [`transition`] — a real server's transition: keepalived's log lines, mail, scripts.
+//! * [`controller`] — the task that owns the socket and the table and follows the checkers.
 
 pub mod consts;
 pub mod controller;
+pub mod desired;
 pub mod genl;
 pub mod health;
 pub mod model;
+pub mod program;
 pub mod reconcile;
+pub mod transition;
 
 /// Errors of the IPVS layer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -2,7 +2,7 @@
 //! destinations, in the units of the netlink ABI (`include/uapi/linux/ip_vs.h`).
 //!
 //! The same types describe both sides of [`crate::ipvs::reconcile`]: the desired table built
-//! from the config ([`crate::ipvs::controller::desired_table`]) and the table read back from the
+//! from the config ([`crate::ipvs::desired::desired_table`]) and the table read back from the
 //! kernel with `IPVS_CMD_GET_SERVICE` / `IPVS_CMD_GET_DEST` dumps.
 
 use crate::ipvs::consts::*;

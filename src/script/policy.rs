@@ -598,13 +598,13 @@ mod tests {
         );
         // The real server is in the IPVS service with its weight, and no checker watches it.
         let vs = &c.ipvs.virtual_servers[0];
-        let health = crate::ipvs::health::VsHealth::new(vs);
-        let dests = crate::ipvs::health::dests(vs, &health, 80, |_| 0);
+        let health = crate::ipvs::health::VsHealth::new(vs, &crate::check::build::rs_start(vs));
+        let dests = crate::ipvs::desired::dests(vs, &health, 80, |_| 0);
         assert_eq!(
             dests.values().map(|d| d.weight).collect::<Vec<_>>(),
             vec![1]
         );
-        let (_, checked, _) = crate::ipvs::health::runner_for(c);
+        let (_, checked, _) = crate::check::build::runner_for(c);
         assert!(
             checked.is_empty(),
             "nothing checks the real server: {checked:?}"

@@ -788,7 +788,8 @@ fn runner_shares_identical_checks_and_aggregates_real_server_health() {
     if !require_root("runner") {
         return;
     }
-    use rkeepalived::check::runner::{RsEvent, Runner};
+    use rkeepalived::check::event::RsEvent;
+    use rkeepalived::check::runner::Runner;
     let lan = Lan::new(&["srv", "lb"]);
     let ip = lan.addr("srv");
     let ns = lan.node("srv").ns.clone();

@@ -6,9 +6,10 @@
 
 use crate::support;
 
-use rkeepalived::check::runner::RsEvent;
+use rkeepalived::check::event::RsEvent;
 use rkeepalived::config::{LoadOptions, load_str};
-use rkeepalived::ipvs::health::{VsHealth, runner_for};
+use rkeepalived::check::build::{rs_start, runner_for};
+use rkeepalived::ipvs::health::VsHealth;
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -66,7 +67,8 @@ fn file_check_follows_the_file_with_keepalived_s_weight_rules() {
 
     // The state IPVS is first programmed with: value 0 keeps rs 0 up; rs 2 (reverse) is down;
     // init_file wrote 7 for rs 3, whose weight 1 adds 7 to its 10.
-    let h = VsHealth::new(&config.ipvs.virtual_servers[0]);
+    let vs = &config.ipvs.virtual_servers[0];
+    let h = VsHealth::new(vs, &rs_start(vs));
     assert_eq!(h.alive, [true, true, false, true]);
     assert_eq!(h.weight, [10, 10, 10, 17]);
     assert_eq!(std::fs::read_to_string(&g).unwrap(), "7");

@@ -7,7 +7,7 @@
 use crate::support;
 
 use rkeepalived::config::{LoadOptions, load_str};
-use rkeepalived::ipvs::health::runner_for;
+use rkeepalived::check::build::runner_for;
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::sync::Arc;

@@ -1101,7 +1101,7 @@ pub fn run_runner_in_ns(
     ns: &str,
     runner: rkeepalived::check::runner::Runner,
     stop: Arc<std::sync::atomic::AtomicBool>,
-    mut on_event: impl FnMut(rkeepalived::check::runner::RsEvent) + Send + 'static,
+    mut on_event: impl FnMut(rkeepalived::check::event::RsEvent) + Send + 'static,
 ) -> std::thread::JoinHandle<()> {
     in_ns(ns, move || {
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -530,10 +530,10 @@ impl Engine {
     }
 
     /// Writes `name` with `text` in the data directory (mode 0600, atomically, see
-    /// [`crate::status::write_dump_file`]); logs the outcome.
+    /// [`crate::data_file::write`]); logs the outcome.
     pub(super) fn write_dump(&self, name: &str, text: &str) {
-        let dir = crate::status::data_dir();
-        match crate::status::write_dump_file(&dir, name, text.as_bytes()) {
+        let dir = crate::data_file::data_dir();
+        match crate::data_file::write(&dir, name, text.as_bytes()) {
             Ok(path) => info!("VRRP {} written to {}", name, path.display()),
             Err(e) => error!("cannot write {}: {e}", dir.join(name).display()),
         }

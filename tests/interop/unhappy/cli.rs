@@ -53,7 +53,7 @@ fn dump_over_symlink(p: &Proc, victims: &Path, sig: i32, name: &str) -> (u32, St
 /// `TMPDIR`, and a symlink planted at the file's name is replaced, not followed.
 /// keepalived 2.2.7 (measured): 0600 for all three, the symlink replaced, the victim untouched.
 /// (`keepalived_check.data` needs IPVS, missing from this kernel: its writer is the same
-/// function, covered by `status::tests::dump_files_are_private_and_replace_a_planted_symlink`.)
+/// function, covered by `data_file::tests::dump_files_are_private_and_replace_a_planted_symlink`.)
 #[test]
 #[ignore = "needs root, network namespaces and keepalived 2.2.7 (scripts/test-all runs it)"]
 fn dump_files_are_0600_and_never_follow_a_planted_symlink() {
