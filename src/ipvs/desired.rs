@@ -270,6 +270,7 @@ pub fn dests(
 mod tests {
     use super::*;
     use crate::check::build::rs_start;
+    use crate::ipvs::health::Change;
     use crate::config::{LoadOptions, load_str};
     use std::path::Path;
 
