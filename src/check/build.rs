@@ -137,11 +137,7 @@ pub fn checker(
                             .and_then(|r| check::http::BodyRegex::new(r).ok()),
                     })
                     .collect(),
-                protocol: match http_protocol.as_str() {
-                    "1.1" => check::http::HttpProtocol::Http11,
-                    "1.0C" => check::http::HttpProtocol::Http10C,
-                    _ => check::http::HttpProtocol::Http10,
-                },
+                protocol: *http_protocol,
                 virtualhost: virtualhost
                     .clone()
                     .or_else(|| rs.health.virtualhost.clone())

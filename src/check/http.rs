@@ -10,16 +10,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// Largest response body read (keepalived reads the whole page; this bounds memory).
 pub const MAX_BODY: usize = 4 << 20;
 
-/// `http_protocol 1.0|1.0C|1.1` (keepalived's default is 1.0).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum HttpProtocol {
-    #[default]
-    Http10,
-    /// 1.0 with `Connection: close`.
-    Http10C,
-    /// 1.1 with `Connection: close`.
-    Http11,
-}
+/// `http_protocol 1.0|1.0C|1.1`: the config's type.
+pub use crate::config::model::HttpProtocol;
 
 /// One `url { path; digest; status_code; virtualhost }` block.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 //! names the keepalived keyword it comes from.
 
 use crate::config::diag::Span;
-use crate::units::{Centiseconds, Priority, Vrid};
+use crate::units::{Centiseconds, Priority, Version, Vrid};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -47,7 +47,7 @@ pub struct GlobalDefs {
     /// `router_id`; `None` means the host name, as keepalived.
     pub router_id: Option<String>,
     /// `vrrp_version 2|3` (default 2).
-    pub vrrp_version: u8,
+    pub vrrp_version: Version,
     /// `vrrp_strict`: strict RFC compliance for every instance.
     pub vrrp_strict: bool,
     /// `enable_script_security`.
@@ -169,7 +169,7 @@ impl Default for GlobalDefs {
     fn default() -> Self {
         GlobalDefs {
             router_id: None,
-            vrrp_version: 2,
+            vrrp_version: Version::V2,
             vrrp_strict: false,
             enable_script_security: false,
             script_user: None,
@@ -352,7 +352,7 @@ pub struct VrrpInstance {
     /// `advert_int` (default 1 s), already rounded for the version as keepalived does.
     pub advert_int: Centiseconds,
     /// `version 2|3`; `None` means `global_defs vrrp_version`.
-    pub version: Option<u8>,
+    pub version: Option<Version>,
     /// `nopreempt`.
     pub nopreempt: bool,
     /// `preempt_delay` (default 0).
@@ -467,7 +467,7 @@ impl Config {
 impl VrrpInstance {
     /// The VRRP version this instance speaks: its own `version`, else `global_defs`'
     /// `vrrp_version` (the loader already set `version` to 3 for IPv6 instances).
-    pub fn effective_version(&self, global: &GlobalDefs) -> u8 {
+    pub fn effective_version(&self, global: &GlobalDefs) -> Version {
         self.version.unwrap_or(global.vrrp_version)
     }
 }
@@ -693,6 +693,22 @@ pub struct UrlRegex {
     pub max_offset: Option<usize>,
 }
 
+/// `http_protocol 1.0|1.0C|1.1` of an `HTTP_GET`/`SSL_GET` (keepalived's default is 1.0);
+/// serialized as written in the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum HttpProtocol {
+    /// HTTP/1.0.
+    #[default]
+    #[serde(rename = "1.0")]
+    Http10,
+    /// 1.0 with `Connection: close`.
+    #[serde(rename = "1.0C")]
+    Http10C,
+    /// 1.1 with `Connection: close`.
+    #[serde(rename = "1.1")]
+    Http11,
+}
+
 /// What a checker block checks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CheckerKind {
@@ -701,8 +717,8 @@ pub enum CheckerKind {
     Http {
         ssl: bool,
         urls: Vec<UrlCfg>,
-        /// `http_protocol 1.0|1.0C|1.1` as written (default 1.0).
-        http_protocol: String,
+        /// `http_protocol 1.0|1.0C|1.1` (default 1.0).
+        http_protocol: HttpProtocol,
         virtualhost: Option<String>,
         enable_sni: bool,
     },

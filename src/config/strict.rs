@@ -5,7 +5,7 @@
 
 use crate::config::diag::Diagnostics;
 use crate::config::model::{InitialState, VrrpInstance};
-use crate::units::Priority;
+use crate::units::{Priority, Version};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -46,7 +46,7 @@ pub fn apply(inst: &mut VrrpInstance, diags: &mut Diagnostics) -> bool {
             "{who} the first IPv6 VIP address must be link local"
         ));
     }
-    if inst.version.unwrap_or(2) == 2 && inst.accept == Some(true) {
+    if inst.version.unwrap_or(Version::V2) == Version::V2 && inst.accept == Some(true) {
         err(format!(
             "{who} warning - accept mode for VRRP version 2 does not comply with RFC3768 - resetting"
         ));

@@ -20,9 +20,9 @@ use crate::net::netlink::{AddrOps, IfAddr, Netlink};
 use crate::net::socket::VrrpSocket;
 use crate::net::socket6::{self, AnyVrrpSocket, NaSocket, NaTx, Vrrp6Socket};
 use crate::script::{self, RunAs};
+use crate::units::{Centiseconds, Priority, Version};
 use crate::vrrp::fsm::{self, Action, Input, InstanceConfig, State};
 use crate::vrrp::track::{self, ScriptState, ScriptTracker, TrackWeight};
-use crate::units::{Centiseconds, Priority, Version};
 use crate::wire::arp::GarpRepr;
 use crate::wire::ndisc;
 use crate::wire::vrrp as vrrp_wire;
@@ -566,10 +566,7 @@ impl Engine {
         parked: Option<Blocker>,
     ) -> Result<Runtime, String> {
         let ifname = inst.interface.clone().ok_or("no interface")?;
-        let version = match inst.version.unwrap_or(config.global.vrrp_version) {
-            3 => Version::V3,
-            _ => Version::V2,
-        };
+        let version = inst.effective_version(&config.global);
         if parked.is_some() {
             // No socket, VIPs or routes yet: the instance waits in FAULT.
             let src = inst.unicast_src_ip.unwrap_or(if instance_is_ipv6(inst) {

@@ -3,7 +3,7 @@
 
 use rkeepalived::config::model::{Authentication, InitialState};
 use rkeepalived::config::{LoadOptions, Loaded, load_str};
-use rkeepalived::units::{Centiseconds, Priority};
+use rkeepalived::units::{Centiseconds, Priority, Version};
 use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -339,7 +339,10 @@ fn advert_int_is_rounded_for_the_version() {
         "vrrp_instance V6 {\n interface eth0\n virtual_router_id 3\n advert_int 0.25\n virtual_ipaddress { fe80::1 }\n}\n",
     );
     let v6 = &l.config.vrrp_instances[0];
-    assert_eq!((v6.version, v6.advert_int), (Some(3), Centiseconds(25)));
+    assert_eq!(
+        (v6.version, v6.advert_int),
+        (Some(Version::V3), Centiseconds(25))
+    );
     assert!(messages(&l).is_empty(), "{:?}", messages(&l));
 }
 
@@ -502,7 +505,7 @@ fn global_defs_values() {
     let text = "global_defs {\n  vrrp_version 3\n  vrrp_garp_master_delay 2.5\n  vrrp_garp_master_repeat 0\n  vrrp_garp_interval 0.25\n  vrrp_mcast_group4 224.0.0.20\n  enable_script_security off\n  script_user keepalived_script\n  smtp_server mail.example.net 587\n}\n";
     let l = parse(text);
     let g = &l.config.global;
-    assert_eq!(g.vrrp_version, 3);
+    assert_eq!(g.vrrp_version, Version::V3);
     assert_eq!(
         g.vrrp_garp_master_delay,
         Duration::from_secs(5),
@@ -650,7 +653,7 @@ fn unicast_and_garp_policy_keywords() {
     assert_eq!(i.garp_lower_prio_repeat, Some(0));
     assert_eq!(i.lower_prio_no_advert, Some(true));
     assert_eq!(i.higher_prio_send_advert, Some(false));
-    assert_eq!(i.version, Some(3));
+    assert_eq!(i.version, Some(Version::V3));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use rkeepalived::config::model::{Authentication, InitialState, ScriptUser};
 use rkeepalived::config::{LoadOptions, Loaded, load};
-use rkeepalived::units::{Centiseconds, Priority};
+use rkeepalived::units::{Centiseconds, Priority, Version};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -56,7 +56,7 @@ fn features_fixture() {
             group: Some("nogroup".into())
         })
     );
-    assert_eq!(g.vrrp_version, 3);
+    assert_eq!(g.vrrp_version, Version::V3);
     assert_eq!(g.vrrp_garp_master_delay, Duration::from_secs(2));
     assert_eq!(g.vrrp_garp_master_repeat, 3);
     assert_eq!(g.vrrp_garp_interval, Duration::from_millis(2));
@@ -146,7 +146,7 @@ fn features_fixture() {
 
     let v6 = &l.config.vrrp_instances[1];
     assert_eq!(v6.virtual_router_id.get(), 43);
-    assert_eq!(v6.version, Some(3));
+    assert_eq!(v6.version, Some(Version::V3));
     assert_eq!(v6.preempt_delay, Duration::from_millis(2500));
     assert_eq!(v6.virtual_ipaddress[0].addr, ip("2001:db8::100"));
     assert_eq!(v6.virtual_ipaddress[0].prefix_len, 64);
@@ -210,7 +210,7 @@ fn include_with_braces_and_nesting_in_temp_dirs() {
     );
     let l = load_default(&main);
     assert_eq!(l.config.global.router_id.as_deref(), Some("from_include"));
-    assert_eq!(l.config.global.vrrp_version, 3);
+    assert_eq!(l.config.global.vrrp_version, Version::V3);
     let a = &l.config.vrrp_instances[0];
     assert_eq!(a.interface.as_deref(), Some("eth0"));
     assert_eq!(a.advert_int, Centiseconds(12));

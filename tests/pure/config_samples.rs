@@ -4,7 +4,7 @@
 
 use rkeepalived::config::model::{Authentication, InitialState, VrrpInstance};
 use rkeepalived::config::{LoadOptions, Loaded, Severity, load};
-use rkeepalived::units::{Centiseconds, Priority};
+use rkeepalived::units::{Centiseconds, Priority, Version};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -299,7 +299,7 @@ fn conditional_sample_follows_the_config_id() {
     ] {
         let vi0 = instance(l, "VI_0");
         assert_eq!(vi0.priority, Priority(prio));
-        assert_eq!(vi0.version, Some(3));
+        assert_eq!(vi0.version, Some(Version::V3));
         // advert_int 12 with VRRPv3: 1200 centiseconds.
         assert_eq!(vi0.advert_int, Centiseconds(1200));
         assert_eq!(vi0.track_script.len(), 1);

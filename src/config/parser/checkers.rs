@@ -4,7 +4,9 @@
 
 use super::Parser;
 use crate::config::lexer::Line;
-use crate::config::model::{CheckTiming, CheckerCfg, CheckerKind, SslCfg, UrlCfg, UrlRegex};
+use crate::config::model::{
+    CheckTiming, CheckerCfg, CheckerKind, HttpProtocol, SslCfg, UrlCfg, UrlRegex,
+};
 use crate::config::values;
 use std::time::Duration;
 
@@ -84,7 +86,7 @@ impl Parser<'_> {
             "HTTP_GET" | "SSL_GET" => CheckerKind::Http {
                 ssl: kw == "SSL_GET",
                 urls: Vec::new(),
-                http_protocol: "1.0".into(),
+                http_protocol: HttpProtocol::Http10,
                 virtualhost: None,
                 enable_sni: false,
             },
@@ -314,9 +316,9 @@ impl Parser<'_> {
             (CheckerKind::Http { http_protocol, .. }, "http_protocol") => {
                 if let Some(w) = self.need(who, l, 1) {
                     match w.text.to_ascii_uppercase().as_str() {
-                        "1.0" | "1.0C" | "1.1" => {
-                            *http_protocol = w.text.to_ascii_uppercase().into_string()
-                        }
+                        "1.0" => *http_protocol = HttpProtocol::Http10,
+                        "1.0C" => *http_protocol = HttpProtocol::Http10C,
+                        "1.1" => *http_protocol = HttpProtocol::Http11,
                         _ => {
                             let w = w.clone();
                             self.bad_value(who, l, &w, "expected 1.0, 1.0C or 1.1", "using 1.0")

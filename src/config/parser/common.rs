@@ -8,6 +8,7 @@ use crate::config::keywords::{self, Context};
 use crate::config::lexer::{self, Line, Token, Word};
 use crate::config::model::{Command, ScriptUser};
 use crate::config::values::{self, MICROS_PER_SEC};
+use crate::units::Version;
 use std::fmt::Display;
 
 /// The maximum a `u32` number of seconds may be in keepalived (`UINT_MAX / TIMER_HZ`).
@@ -205,6 +206,12 @@ impl Parser<'_> {
     /// `vrrp_garp_master_delay` or a `vrrp_script` `interval`: `2.5` is invalid there.
     pub(super) fn whole_seconds(&mut self, who: &str, line: &Line, instead: &str) -> Option<u64> {
         self.unsigned(who, line, 1, (0, MAX_TIMER_SECS), instead)
+    }
+
+    /// A VRRP version, `2` or `3` (keepalived reads an integer in that range).
+    pub(super) fn version(&mut self, who: &str, line: &Line) -> Option<Version> {
+        let v = self.integer(who, line, 1, (2, 3), "ignored")?;
+        Some(if v == 3 { Version::V3 } else { Version::V2 })
     }
 
     /// A flag keyword: bare means on; `on/off/true/false/yes/no` may follow.

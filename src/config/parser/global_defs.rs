@@ -173,8 +173,8 @@ impl Parser<'_> {
                 }
             }
             "vrrp_version" => {
-                if let Some(v) = self.integer(who, l, 1, (2, 3), "ignored") {
-                    self.config.global.vrrp_version = v as u8;
+                if let Some(v) = self.version(who, l) {
+                    self.config.global.vrrp_version = v;
                 }
             }
             "enable_script_security" => {

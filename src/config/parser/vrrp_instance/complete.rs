@@ -8,7 +8,7 @@ use crate::config::diag::Span;
 use crate::config::model::{Authentication, InitialState, VrrpInstance};
 use crate::config::parser::Parser;
 use crate::config::values::MICROS_PER_SEC;
-use crate::units::{Centiseconds, Priority};
+use crate::units::{Centiseconds, Priority, Version};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -38,13 +38,13 @@ impl Parser<'_> {
         // The version: the instance's, else global_defs'; IPv6 can only be carried by VRRPv3.
         let mut version = d.version.as_ref().map(|(v, _)| *v);
         if ipv6 {
-            if let Some((2, span)) = &d.version {
+            if let Some((Version::V2, span)) = &d.version {
                 self.diags.warn(
                     span,
                     format!("{who}VRRPv2 cannot carry IPv6 addresses - using version 3"),
                 );
             }
-            version = Some(3);
+            version = Some(Version::V3);
         }
         let effective_version = version.unwrap_or(self.config.global.vrrp_version);
 
@@ -59,7 +59,7 @@ impl Parser<'_> {
         let mut authentication = None;
         if let Some((kind, span)) = &d.auth_type {
             let pass = d.auth_pass.clone().unwrap_or_default();
-            if effective_version == 3 {
+            if effective_version == Version::V3 {
                 self.diags.warn(
                     span,
                     format!("{who}VRRP version 3 does not support authentication. Ignoring."),
@@ -194,14 +194,14 @@ impl Parser<'_> {
         &mut self,
         who: &str,
         given: Option<&(u64, Span)>,
-        version: u8,
+        version: Version,
     ) -> Centiseconds {
         let Some((us, span)) = given else {
             return Centiseconds::ONE_SECOND;
         };
         let us = *us;
         let secs = us as f64 / MICROS_PER_SEC as f64;
-        if version == 2 {
+        if version == Version::V2 {
             if us % MICROS_PER_SEC == 0 {
                 return Centiseconds::from_secs((us / MICROS_PER_SEC) as u16);
             }

@@ -13,7 +13,7 @@ use crate::config::model::{
     InitialState, LvsSyncDaemon, Notify, TrackScript, UnicastPeer, VirtualAddress,
 };
 use crate::config::values::{self, MICROS_PER_SEC};
-use crate::units::{Priority, Vrid};
+use crate::units::{Priority, Version, Vrid};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -41,7 +41,7 @@ pub(super) struct InstanceDraft {
     vrid: Option<(Vrid, Span)>,
     priority: Option<Priority>,
     advert_int: Option<(u64, Span)>,
-    version: Option<(u8, Span)>,
+    version: Option<(Version, Span)>,
     nopreempt: Option<Span>,
     preempt_delay: Duration,
     auth_type: Option<(AuthKind, Span)>,
@@ -308,8 +308,8 @@ impl Parser<'_> {
                 }
             }
             "version" => {
-                if let Some(v) = self.integer(who, l, 1, (2, 3), "ignored") {
-                    d.version = Some((v as u8, l.words[1].span));
+                if let Some(v) = self.version(who, l) {
+                    d.version = Some((v, l.words[1].span));
                 }
             }
             "nopreempt" => {
