@@ -104,7 +104,7 @@ fn features_fixture() {
     assert_eq!(ext.virtual_router_id.get(), 42);
     assert_eq!(ext.priority, Priority(150));
     assert_eq!(ext.version, None, "version comes from global_defs");
-    assert_eq!(ext.effective_version(g), 3);
+    assert_eq!(ext.effective_version(g), Version::V3);
     assert_eq!(ext.advert_int, Centiseconds(50));
     assert!(ext.nopreempt);
     assert_eq!(ext.authentication, None::<Authentication>);
