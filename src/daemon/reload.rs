@@ -1,0 +1,428 @@
+//! SIGHUP: the configuration read again, its `virtual_server` side applied by difference, and
+//! the VRRP half compared (typed) with the one the daemon started with.
+
+use crate::config::model::{
+    Command, Config, GlobalDefs, InstanceTracking, Notify, SyncGroup, TrackScript, Tracking,
+    VirtualAddress, VrrpInstance, VrrpScript,
+};
+use crate::config::routes::{VirtualRoute, VirtualRule};
+use crate::config::{self, LoadOptions, Severity};
+use crate::systemd::CheckDataSlot;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use tracing::{error, info, warn};
+
+/// SIGHUP: reads the config file again and, when it has no error, hands it to the IPVS
+/// controller; with an error (or an unreadable file) the running configuration stays.
+/// keepalived reloads both sides; rkeepalived reloads the `virtual_server` side and says
+/// when other changes (VRRP instances, global_defs, ...) wait for the next restart.
+pub(super) struct Reloader {
+    pub(super) path: PathBuf,
+    pub(super) opts: LoadOptions,
+    /// The VRRP half of the configuration the daemon started with (what the VRRP side runs).
+    pub(super) started: VrrpHalf,
+    /// Whether the IPVS side runs at all (not `-P`).
+    pub(super) run_ipvs: bool,
+    /// The IPVS controller: reloaded, or started by a reload that brings the first
+    /// virtual servers.
+    pub(super) ipvs: std::sync::Arc<tokio::sync::Mutex<Option<crate::ipvs::controller::Controller>>>,
+    pub(super) check_data: CheckDataSlot,
+}
+
+impl Reloader {
+    pub(super) async fn serve(self, mut requests: tokio::sync::mpsc::Receiver<()>) {
+        while requests.recv().await.is_some() {
+            // systemd: RELOADING=1 until the reload has ended, taken or refused.
+            crate::systemd::reloading();
+            let ok = self.reload().await;
+            crate::metrics::reloaded(ok);
+            let outcome = if ok {
+                "taken"
+            } else {
+                "refused, running configuration kept (see the log)"
+            };
+            crate::systemd::reloaded(outcome);
+        }
+    }
+
+    /// One reload; false when the file was refused (unreadable, or with errors).
+    async fn reload(&self) -> bool {
+        info!("Reloading the configuration from {}", self.path.display());
+        let (path, opts) = (self.path.clone(), self.opts.clone());
+        let loaded = match tokio::task::spawn_blocking(move || {
+            config::load(&path, &opts).map(crate::script::policy::apply)
+        })
+        .await
+        {
+            Ok(Ok(l)) => l,
+            Ok(Err(e)) => {
+                error!("Reload: {e} - keeping the running configuration");
+                return false;
+            }
+            Err(e) => {
+                error!("Reload: {e} - keeping the running configuration");
+                return false;
+            }
+        };
+        for d in &loaded.diagnostics.0 {
+            match d.severity {
+                Severity::Warning => warn!("{d}"),
+                Severity::Error => error!("{d}"),
+            }
+        }
+        if loaded.diagnostics.has_errors() {
+            error!("Reload: the configuration has errors - keeping the running configuration");
+            return false;
+        }
+        let new = std::sync::Arc::new(loaded.config);
+        if VrrpHalf::of(&new) != self.started {
+            warn!(
+                "Reload: changes outside virtual_server blocks (VRRP, global_defs, ...) take \
+                 effect at the next restart; the VRRP side keeps running unchanged"
+            );
+        }
+        let mut ipvs = self.ipvs.lock().await;
+        match ipvs.as_ref() {
+            Some(c) => c.reload(new).await,
+            None if new.ipvs.virtual_servers.is_empty() => {}
+            None if !self.run_ipvs => {
+                warn!("Reload: virtual servers are not run with --vrrp (-P)")
+            }
+            None => {
+                // The first virtual servers: the IPVS side starts as it would have at start-up.
+                let config = new.clone();
+                match tokio::task::spawn_blocking(move || crate::ipvs::program::program(&config))
+                    .await
+                {
+                    Ok(p) if p.unavailable().is_some() => error!(
+                        "Reload: virtual_server blocks added but IPVS is not available: \
+                         they are not run"
+                    ),
+                    Ok(p) => {
+                        let c = crate::ipvs::controller::Controller::start_programmed(&new, p);
+                        let _ = self.check_data.set(c.check_data());
+                        crate::metrics::set_check_data(c.check_data());
+                        *ipvs = Some(c);
+                    }
+                    Err(e) => error!("Reload: cannot start the IPVS side: {e}"),
+                }
+            }
+        }
+        true
+    }
+}
+
+/// The VRRP half of a configuration: every field of [`Config`] but its `virtual_server` side
+/// (`ipvs`, `virtual_servers_seen`), with every source position reset (moving a block, or
+/// adding a line above it, is not a change). Two halves are equal when a reload leaves the
+/// VRRP side as it runs; they are compared with the model's derived `PartialEq`.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct VrrpHalf {
+    global: GlobalDefs,
+    vrrp_scripts: BTreeMap<String, VrrpScript>,
+    vrrp_instances: Vec<VrrpInstance>,
+    static_ipaddress: Vec<VirtualAddress>,
+    static_routes: Vec<VirtualRoute>,
+    static_rules: Vec<VirtualRule>,
+    tracking: Tracking,
+    net_namespace: Option<String>,
+}
+
+impl VrrpHalf {
+    /// The VRRP half of `config`, positions reset.
+    pub(super) fn of(config: &Config) -> VrrpHalf {
+        // Exhaustive: a field added to Config must be placed in one half or the other.
+        let Config {
+            global,
+            vrrp_scripts,
+            vrrp_instances,
+            static_ipaddress,
+            static_routes,
+            static_rules,
+            tracking,
+            virtual_servers_seen: _,
+            ipvs: _,
+            net_namespace,
+        } = config;
+        let mut half = VrrpHalf {
+            global: global.clone(),
+            vrrp_scripts: vrrp_scripts.clone(),
+            vrrp_instances: vrrp_instances.clone(),
+            static_ipaddress: static_ipaddress.clone(),
+            static_routes: static_routes.clone(),
+            static_rules: static_rules.clone(),
+            tracking: tracking.clone(),
+            net_namespace: net_namespace.clone(),
+        };
+        half.clear_positions();
+        half
+    }
+}
+
+/// Resets the source positions ([`config::diag::Span`]) a model value carries, so that equality
+/// compares settings only.
+trait ClearPositions {
+    fn clear_positions(&mut self);
+}
+
+impl<T: ClearPositions> ClearPositions for Vec<T> {
+    fn clear_positions(&mut self) {
+        self.iter_mut().for_each(T::clear_positions);
+    }
+}
+
+impl<T: ClearPositions> ClearPositions for Option<T> {
+    fn clear_positions(&mut self) {
+        self.iter_mut().for_each(T::clear_positions);
+    }
+}
+
+impl<T: ClearPositions> ClearPositions for BTreeMap<String, T> {
+    fn clear_positions(&mut self) {
+        self.values_mut().for_each(T::clear_positions);
+    }
+}
+
+/// Types whose only position is their own `span` field.
+macro_rules! span_only {
+    ($($t:ty),*) => {$(
+        impl ClearPositions for $t {
+            fn clear_positions(&mut self) {
+                self.span = Default::default();
+            }
+        }
+    )*};
+}
+span_only!(
+    VirtualAddress,
+    TrackScript,
+    crate::config::model::TrackInterface,
+    crate::config::model::TrackProcess,
+    crate::config::model::TrackFile,
+    crate::config::model::LvsSyncDaemon
+);
+
+impl ClearPositions for VrrpHalf {
+    fn clear_positions(&mut self) {
+        self.global.lvs_sync_daemon.clear_positions();
+        self.vrrp_scripts.clear_positions();
+        self.vrrp_instances.clear_positions();
+        self.static_ipaddress.clear_positions();
+        self.tracking.clear_positions();
+    }
+}
+
+impl ClearPositions for Command {
+    fn clear_positions(&mut self) {
+        self.span = Default::default();
+    }
+}
+
+impl ClearPositions for VrrpScript {
+    fn clear_positions(&mut self) {
+        self.script.clear_positions();
+        self.span = Default::default();
+    }
+}
+
+impl ClearPositions for Notify {
+    fn clear_positions(&mut self) {
+        let Notify {
+            master,
+            backup,
+            fault,
+            stop,
+            any,
+        } = self;
+        [master, backup, fault, stop, any]
+            .into_iter()
+            .for_each(ClearPositions::clear_positions);
+    }
+}
+
+impl ClearPositions for InstanceTracking {
+    fn clear_positions(&mut self) {
+        self.interfaces.clear_positions();
+        self.processes.clear_positions();
+        self.files.clear_positions();
+    }
+}
+
+impl ClearPositions for VrrpInstance {
+    fn clear_positions(&mut self) {
+        self.virtual_ipaddress.clear_positions();
+        self.virtual_ipaddress_excluded.clear_positions();
+        self.track_script.clear_positions();
+        self.notify.clear_positions();
+        self.tracking.clear_positions();
+        self.span = Default::default();
+    }
+}
+
+impl ClearPositions for SyncGroup {
+    fn clear_positions(&mut self) {
+        self.notify.clear_positions();
+        self.tracking.clear_positions();
+        self.track_script.clear_positions();
+        self.span = Default::default();
+    }
+}
+
+impl ClearPositions for crate::config::model::NotifyFifo {
+    fn clear_positions(&mut self) {
+        self.script.clear_positions();
+        self.span = Default::default();
+    }
+}
+
+impl ClearPositions for Tracking {
+    fn clear_positions(&mut self) {
+        self.processes.clear_positions();
+        self.files.clear_positions();
+        self.sync_groups.clear_positions();
+        self.notify_fifo.clear_positions();
+        self.vrrp_notify_fifo.clear_positions();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// Every span-bearing part of the VRRP half, and a virtual server.
+    const CONF: &str = r#"
+global_defs {
+    router_id r1
+    notify_fifo /run/k.fifo
+    notify_fifo_script /bin/true
+    vrrp_notify_fifo /run/kv.fifo
+    vrrp_notify_fifo_script /bin/true
+    lvs_sync_daemon lo VI_1 id 3
+}
+vrrp_script chk {
+    script "/bin/true"
+    interval 2
+}
+vrrp_track_process proc {
+    process init
+}
+vrrp_track_file flag {
+    file /run/flag
+}
+static_ipaddress {
+    192.0.2.9/32 dev lo
+}
+vrrp_sync_group G {
+    group {
+        VI_1
+    }
+    notify_master /bin/true
+    track_script {
+        chk
+    }
+}
+vrrp_instance VI_1 {
+    interface lo
+    virtual_router_id 51
+    priority 150
+    virtual_ipaddress {
+        192.0.2.1/32
+    }
+    virtual_ipaddress_excluded {
+        192.0.2.2/32
+    }
+    track_script {
+        chk
+    }
+    track_interface {
+        lo
+    }
+    track_process {
+        proc
+    }
+    track_file {
+        flag
+    }
+    notify_master /bin/true
+    notify_backup /bin/true
+}
+virtual_server 192.0.2.1 80 {
+    protocol TCP
+    real_server 192.0.2.10 80 {
+    }
+}
+"#;
+
+    fn load(text: &str) -> Config {
+        let opts = LoadOptions {
+            config_id: "test".into(),
+            all_config: false,
+        };
+        let loaded = config::load_str(Path::new("keepalived.conf"), text, &opts);
+        let errors: Vec<String> = loaded
+            .diagnostics
+            .0
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .map(ToString::to_string)
+            .collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+        loaded.config
+    }
+
+    #[test]
+    fn the_fixture_has_every_part_it_is_meant_to_cover() {
+        let c = load(CONF);
+        assert!(c.global.lvs_sync_daemon.is_some());
+        assert!(c.tracking.notify_fifo.as_ref().unwrap().script.is_some());
+        assert!(c.tracking.vrrp_notify_fifo.is_some());
+        assert_eq!(c.tracking.processes.len(), 1);
+        assert_eq!(c.tracking.files.len(), 1);
+        assert_eq!(c.tracking.sync_groups.len(), 1);
+        assert_eq!(c.static_ipaddress.len(), 1);
+        let i = &c.vrrp_instances[0];
+        assert_eq!(i.virtual_ipaddress_excluded.len(), 1);
+        assert_eq!(i.tracking.interfaces.len(), 1);
+        assert_eq!(i.tracking.processes.len(), 1);
+        assert_eq!(i.tracking.files.len(), 1);
+        assert!(i.notify.master.is_some());
+        assert_eq!(c.ipvs.virtual_servers.len(), 1);
+    }
+
+    #[test]
+    fn no_position_is_left_in_a_half() {
+        let half = format!("{:?}", VrrpHalf::of(&load(CONF)));
+        let placed: Vec<&str> = half
+            .match_indices("line: ")
+            .map(|(i, _)| &half[i..(i + 8).min(half.len())])
+            .filter(|s| !s.starts_with("line: 0,"))
+            .collect();
+        assert!(
+            half.contains("line: 0,"),
+            "the Debug form of Span changed: {half}"
+        );
+        assert!(placed.is_empty(), "positions left: {placed:?} in {half}");
+    }
+
+    #[test]
+    fn moved_blocks_are_not_a_change() {
+        let a = load(CONF);
+        // Every block two lines lower and indented differently.
+        let shifted = format!("# moved\n\n{}", CONF.replace("\n    ", "\n      "));
+        let b = load(&shifted);
+        assert_ne!(a, b, "the positions differ");
+        assert_eq!(VrrpHalf::of(&a), VrrpHalf::of(&b));
+    }
+
+    #[test]
+    fn a_vrrp_edit_is_a_change_and_a_virtual_server_edit_is_not() {
+        let a = VrrpHalf::of(&load(CONF));
+        let priority = load(&CONF.replace("priority 150", "priority 200"));
+        assert_ne!(a, VrrpHalf::of(&priority));
+        let router_id = load(&CONF.replace("router_id r1", "router_id r2"));
+        assert_ne!(a, VrrpHalf::of(&router_id));
+        let vs = load(&CONF.replace("192.0.2.10 80", "192.0.2.11 80"));
+        assert_eq!(a, VrrpHalf::of(&vs));
+    }
+}
