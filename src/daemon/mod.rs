@@ -2,8 +2,8 @@
 //! ([`signals`]), SIGHUP reloads ([`reload`]) and keepalived's logging ([`logging`]).
 //!
 //! Signals (keepalived's contract): TERM and INT stop gracefully (priority-0 adverts, VIPs
-//! released, notify_stop); USR1 writes `keepalived_check.data` (see [`crate::check::dump`]) and
-//! `keepalived.data`, USR2 writes `keepalived.stats` (see the engine's dump module); HUP
+//! released, notify_stop); USR1 writes `keepalived_check.data` (see [`crate::check::dump`])
+//! and `keepalived.data`, USR2 writes `keepalived.stats` (see the engine's dump module); HUP
 //! reloads: the file is read again and, if it has no error, the `virtual_server` side
 //! (IPVS table and checkers) follows it by difference; other changes wait for a restart
 //! (said in the log), and a file with errors leaves everything running as it was;

@@ -25,7 +25,8 @@ pub(super) struct Reloader {
     pub(super) run_ipvs: bool,
     /// The IPVS controller: reloaded, or started by a reload that brings the first
     /// virtual servers.
-    pub(super) ipvs: std::sync::Arc<tokio::sync::Mutex<Option<crate::ipvs::controller::Controller>>>,
+    pub(super) ipvs:
+        std::sync::Arc<tokio::sync::Mutex<Option<crate::ipvs::controller::Controller>>>,
     pub(super) check_data: CheckDataSlot,
 }
 
