@@ -13,3 +13,4 @@ mod conformance;
 mod fuzz_replay;
 mod harness_selftest;
 mod man_pages;
+mod module_graph;
