@@ -39,7 +39,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("vrrp", 3),
     ("check", 3),
     ("ipvs", 3),
-    ("status", 3),
+    // systemd's `STATUS=` line reads the checker data (`systemd::CheckDataSlot`).
     ("systemd", 3),
     // 4: what owns the subsystems' IO and publishes their state.
     ("vrrp::engine", 4),
@@ -285,7 +285,7 @@ impl Refs<'_> {
                 if !self.modules.contains(&child.join("::")) {
                     return;
                 }
-                [&self.scope[..], &path[..]].concat()
+                [&self.scope[..], path].concat()
             }
         };
         while !abs.is_empty() {
@@ -505,6 +505,11 @@ fn problems(
     for m in unplaced {
         out.push(format!("module {m} has no floor in FLOORS"));
     }
+    for (m, _) in floors {
+        if !graph.modules.contains(*m) {
+            out.push(format!("FLOORS places {m}, which is not a module"));
+        }
+    }
     out
 }
 
@@ -642,13 +647,20 @@ fn fixture_upward_edge_and_unplaced_module_are_caught() {
         ("lost", ""),
     ]);
     // low::deep is above its parent: mid, on the floor between, may not use it.
-    let floors = [("low", 0), ("low::deep", 2), ("mid", 1), ("high", 1)];
+    let floors = [
+        ("low", 0),
+        ("low::deep", 2),
+        ("mid", 1),
+        ("high", 1),
+        ("gone", 1),
+    ];
     assert_eq!(
         problems(&g, &floors, &[], &[]),
         [
             "upward edge (to a higher floor): low -> high",
             "upward edge (to a higher floor): mid -> low::deep",
             "module lost has no floor in FLOORS",
+            "FLOORS places gone, which is not a module",
         ]
     );
     assert_eq!(
@@ -661,6 +673,7 @@ fn fixture_upward_edge_and_unplaced_module_are_caught() {
         [
             "KNOWN_UPWARD_EDGES lists lost -> low, which no longer exists: remove it",
             "module lost has no floor in FLOORS",
+            "FLOORS places gone, which is not a module",
         ]
     );
 }
