@@ -28,7 +28,9 @@
 //!   ([`units::Priority`], [`units::Vrid`], [`units::Centiseconds`], [`units::Version`]); imports
 //!   no other module of the crate.
 //! * [`systemd`] — sd_notify readiness, reload, stop, status and watchdog messages.
-//! * [`daemon`] — wiring, signals (TERM graceful release, HUP reload), pidfile, logging, daemonizing.
+//! * [`daemon`] — `-t`, the supervisor's and the daemon's lives (pidfiles, namespace, runtime),
+//!   signals (TERM graceful release, HUP reload, dumps), the SIGHUP reload and keepalived's
+//!   logging.
 //!
 //! State machines and codecs never touch a socket or a clock; IO lives only in `net`, `script`,
 //! `vrrp::engine` and `daemon`.

@@ -1,5 +1,5 @@
-//! The daemon: `-t`, the supervisor and the daemon proper ([`lifecycle`]), its signals
-//! ([`signals`]), SIGHUP reloads ([`reload`]) and keepalived's logging ([`logging`]).
+//! The daemon: `-t`, the supervisor and the daemon proper (`lifecycle`), its signals
+//! (`signals`), SIGHUP reloads (`reload`) and keepalived's logging (`logging`).
 //!
 //! Signals (keepalived's contract): TERM and INT stop gracefully (priority-0 adverts, VIPs
 //! released, notify_stop); USR1 writes `keepalived_check.data` (see [`crate::check::dump`])
@@ -41,7 +41,7 @@ pub fn config_id(cli: &Cli) -> String {
 }
 
 /// The whole program: returns the process exit code. `-t` runs here; otherwise this process
-/// becomes the supervisor, or, started by one, the daemon ([`lifecycle`]).
+/// becomes the supervisor, or, started by one, the daemon (`lifecycle`).
 pub fn main(cli: Cli) -> ExitCode {
     crate::timing::mark("main");
     let opts = LoadOptions {
