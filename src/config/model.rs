@@ -486,6 +486,20 @@ pub enum LbKind {
     Tun(TunnelOpts),
 }
 
+/// The service flags a virtual server sets (the kernel's `IP_VS_SVC_F_*`; `ipvs::desired`
+/// converts). Persistence is not here: it follows from `persistence_timeout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SvcFlags {
+    /// `ops`: one-packet scheduling (UDP only).
+    pub one_packet: bool,
+    /// `flag-1`, `sh-fallback`, `mh-fallback` (scheduler flag 1).
+    pub sched1: bool,
+    /// `flag-2`, `sh-port`, `mh-port` (scheduler flag 2).
+    pub sched2: bool,
+    /// `flag-3` (scheduler flag 3).
+    pub sched3: bool,
+}
+
 /// The encapsulation of a `TUN` real server (`IPVS_DEST_ATTR_TUN_TYPE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum TunnelType {
@@ -587,8 +601,8 @@ pub struct VirtualServer {
     /// `persistence_engine NAME`.
     pub persistence_engine: Option<String>,
     /// Scheduler and service flags (`ops`, `flag-1..3`, `sh-port`, `sh-fallback`, `mh-port`,
-    /// `mh-fallback`) as `IP_VS_SVC_F_*` bits.
-    pub flags: u32,
+    /// `mh-fallback`).
+    pub flags: SvcFlags,
     /// `sorry_server IP [PORT]`.
     pub sorry_server: Option<(IpAddr, u16)>,
     /// `delay_loop` (default 60 s).

@@ -12,7 +12,6 @@
 //! Parsing is pure: `parse_route` / `parse_rule` take a line's words and return the model or
 //! a message naming the offending word.
 
-use crate::net::route::{RouteType, fr_act};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -37,9 +36,10 @@ pub struct VirtualRoute {
     pub no_track: bool,
 }
 
-/// Serializable mirror of [`RouteType`].
+/// The type word of a route line (the kernel's `RTN_*`; `vrrp::routes` converts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RouteKind {
+    /// A plain route (`unicast` or no type word).
     Unicast,
     Blackhole,
     Unreachable,
@@ -47,16 +47,17 @@ pub enum RouteKind {
     Throw,
 }
 
-impl From<RouteKind> for RouteType {
-    fn from(k: RouteKind) -> RouteType {
-        match k {
-            RouteKind::Unicast => RouteType::Unicast,
-            RouteKind::Blackhole => RouteType::Blackhole,
-            RouteKind::Unreachable => RouteType::Unreachable,
-            RouteKind::Prohibit => RouteType::Prohibit,
-            RouteKind::Throw => RouteType::Throw,
-        }
-    }
+/// What a rule does when it matches (the kernel's `FR_ACT_*`; `vrrp::routes` converts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleAction {
+    /// `table T` (the default action; a table is then required).
+    ToTable,
+    /// `goto N`: continue at the rule with preference N.
+    Goto,
+    Blackhole,
+    Unreachable,
+    Prohibit,
 }
 
 /// One `virtual_rules` line.
@@ -70,8 +71,8 @@ pub struct VirtualRule {
     pub iif: Option<String>,
     pub oif: Option<String>,
     pub tos: u8,
-    /// `FR_ACT_*` (to table, goto, blackhole, unreachable, prohibit).
-    pub action: u8,
+    /// To table (default), goto, blackhole, unreachable, prohibit.
+    pub action: RuleAction,
     pub goto: Option<u32>,
     pub invert: bool,
     pub no_track: bool,
@@ -267,7 +268,7 @@ pub fn parse_rule(words: &[&str]) -> Result<VirtualRule, String> {
         iif: None,
         oif: None,
         tos: 0,
-        action: fr_act::TO_TBL,
+        action: RuleAction::ToTable,
         goto: None,
         invert: false,
         no_track: false,
@@ -298,12 +299,12 @@ pub fn parse_rule(words: &[&str]) -> Result<VirtualRule, String> {
             }
             "goto" => {
                 r.goto = Some(number(next(&mut it, w)?, "goto target")?);
-                r.action = fr_act::GOTO;
+                r.action = RuleAction::Goto;
             }
             "not" => r.invert = true,
-            "blackhole" => r.action = fr_act::BLACKHOLE,
-            "unreachable" => r.action = fr_act::UNREACHABLE,
-            "prohibit" => r.action = fr_act::PROHIBIT,
+            "blackhole" => r.action = RuleAction::Blackhole,
+            "unreachable" => r.action = RuleAction::Unreachable,
+            "prohibit" => r.action = RuleAction::Prohibit,
             "no_track" => r.no_track = true,
             other => return Err(format!("unknown rule option '{other}'")),
         }
@@ -313,7 +314,7 @@ pub fn parse_rule(words: &[&str]) -> Result<VirtualRule, String> {
     {
         return Err("rule mixes IPv4 and IPv6 addresses".into());
     }
-    if r.action == fr_act::TO_TBL && r.table.is_none() {
+    if r.action == RuleAction::ToTable && r.table.is_none() {
         return Err("rule has no table".into());
     }
     Ok(r)
@@ -419,7 +420,7 @@ mod tests {
             (Some((16, Some(255))), Some(254), true)
         );
         let r = parse_rule(&w("from 10.0.0.0/8 blackhole")).unwrap();
-        assert_eq!(r.action, fr_act::BLACKHOLE);
+        assert_eq!(r.action, RuleAction::Blackhole);
         assert!(parse_rule(&w("from 2001:db8::/32 to 10.0.0.0/8 table 5")).is_err());
         assert!(
             parse_rule(&w("from 2001:db8::/32 table 5"))

@@ -3,8 +3,8 @@
 
 use crate::check::event::Endpoint;
 use crate::config::model::{
-    Config, LbKind, RealServer, TunnelCsum, TunnelType, VirtualServer, VsProtocol, VsTarget,
-    VsgEntry,
+    Config, LbKind, RealServer, SvcFlags, TunnelCsum, TunnelType, VirtualServer, VsProtocol,
+    VsTarget, VsgEntry,
 };
 use crate::ipvs::consts::*;
 use crate::ipvs::health::{VsHealth, inhibit};
@@ -19,6 +19,19 @@ pub fn fwd_method(kind: LbKind) -> u32 {
         LbKind::Dr => IP_VS_CONN_F_DROUTE,
         LbKind::Tun(_) => IP_VS_CONN_F_TUNNEL,
     }
+}
+
+/// The `IP_VS_SVC_F_*` bits of a virtual server's flags (persistence is added by the caller).
+pub fn svc_flags(f: SvcFlags) -> u32 {
+    [
+        (f.one_packet, IP_VS_SVC_F_ONEPACKET),
+        (f.sched1, IP_VS_SVC_F_SCHED1),
+        (f.sched2, IP_VS_SVC_F_SCHED2),
+        (f.sched3, IP_VS_SVC_F_SCHED3),
+    ]
+    .into_iter()
+    .filter_map(|(set, bit)| set.then_some(bit))
+    .fold(0, |bits, bit| bits | bit)
 }
 
 /// The tunnel attributes of `lvs_method TUN …` (all zero for the other methods).
@@ -158,7 +171,7 @@ pub fn vs_entries(config: &Config, vs: &VirtualServer, health: &VsHealth) -> Tab
         let service = Service {
             key,
             sched: vs.lb_algo.clone(),
-            flags: vs.flags
+            flags: svc_flags(vs.flags)
                 | if persistent {
                     IP_VS_SVC_F_PERSISTENT
                 } else {
@@ -299,6 +312,20 @@ mod tests {
             (d[1].fwd, d[1].u_thresh, d[1].key.port),
             // keepalived resets a TUN real server's port to the service's (only NAT maps).
             (IP_VS_CONN_F_TUNNEL, 9, 80)
+        );
+    }
+
+    /// `ops`, `sh-port` and `flag-3` as the kernel's `IP_VS_SVC_F_*` bits.
+    #[test]
+    fn service_flags_are_kernel_bits() {
+        let t = table(
+            "virtual_server 10.0.0.1 53 {\n protocol UDP\n lb_algo sh\n ops\n sh-port\n flag-3\n\
+             real_server 10.0.1.1 53 {\n }\n}\n",
+        );
+        let s = &t.values().next().unwrap().service;
+        assert_eq!(
+            s.flags,
+            IP_VS_SVC_F_ONEPACKET | IP_VS_SVC_F_SCHED2 | IP_VS_SVC_F_SCHED3
         );
     }
 

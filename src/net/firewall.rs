@@ -41,8 +41,28 @@ impl Blocked {
     }
 }
 
-/// Settings from global_defs (`nftables`, `nftables_priority`, `nftables_counters`).
-pub use crate::config::model::Nftables as FirewallConfig;
+/// Settings from global_defs (`nftables`, `nftables_priority`, `nftables_counters`), built by
+/// the caller from the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirewallConfig {
+    /// Table name (keepalived's default `keepalived`).
+    pub table: String,
+    /// Hook priority of the chains (default −1, just before `filter`).
+    pub priority: i32,
+    /// A `counter` on every drop rule.
+    pub counters: bool,
+}
+
+impl Default for FirewallConfig {
+    /// keepalived's defaults, as `config::model::Nftables::default()`.
+    fn default() -> Self {
+        FirewallConfig {
+            table: "keepalived".into(),
+            priority: -1,
+            counters: false,
+        }
+    }
+}
 
 /// Failure to program the tables.
 #[derive(Debug, thiserror::Error)]

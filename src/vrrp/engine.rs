@@ -487,7 +487,7 @@ impl Engine {
             vmacs: Vec::new(),
             sysctls: Default::default(),
             statics: Statics::default(),
-            firewall: Firewall::new(config.global.nftables.clone()).with_ledger(ledger),
+            firewall: Firewall::new((&config.global.nftables).into()).with_ledger(ledger),
             syncd: None,
             socket_keys: HashMap::new(),
             park_config: None,
@@ -1739,7 +1739,7 @@ fn resolve_rule(r: &crate::config::routes::VirtualRule) -> crate::net::route::Ru
         iif: r.iif.clone(),
         oif: r.oif.clone(),
         tos: r.tos,
-        action: r.action,
+        action: crate::vrrp::kernel::fr_act(r.action),
         goto: r.goto,
         invert: r.invert,
     }

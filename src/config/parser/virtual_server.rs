@@ -8,11 +8,10 @@
 use super::Parser;
 use crate::config::keywords::{CHECKERS, Context};
 use crate::config::lexer::Line;
-use crate::config::model::{LbKind, RealServer, VirtualServer, VsProtocol, VsTarget, VsgEntry};
-use crate::config::values;
-use crate::ipvs::consts::{
-    IP_VS_SVC_F_ONEPACKET, IP_VS_SVC_F_SCHED1, IP_VS_SVC_F_SCHED2, IP_VS_SVC_F_SCHED3,
+use crate::config::model::{
+    LbKind, RealServer, SvcFlags, VirtualServer, VsProtocol, VsTarget, VsgEntry,
 };
+use crate::config::values;
 use std::time::Duration;
 
 /// Schedulers keepalived 2.2.7 accepts for `lb_algo` (check_parser.c: `lvs_sched_handler`).
@@ -43,7 +42,7 @@ impl Parser<'_> {
             persistence_timeout: None,
             persistence_granularity: None,
             persistence_engine: None,
-            flags: 0,
+            flags: SvcFlags::default(),
             sorry_server: None,
             delay_loop: DEFAULT_DELAY_LOOP,
             ip_family_v6: None,
@@ -259,7 +258,7 @@ impl Parser<'_> {
             "virtualhost" => {
                 vs.health.virtualhost = self.need(who, l, 1).map(|w| w.text.to_string())
             }
-            "ops" => vs.flags |= IP_VS_SVC_F_ONEPACKET,
+            "ops" => vs.flags.one_packet = true,
             // keepalived check_parser.c: checked against the scheduler set so far (a later
             // `lb_algo sh` does not count). keepalived 2.2.7 says "sh scheduler" for the mh
             // keywords too; this names the right one.
@@ -274,9 +273,9 @@ impl Parser<'_> {
                     ),
                 );
             }
-            "flag-1" | "sh-fallback" | "mh-fallback" => vs.flags |= IP_VS_SVC_F_SCHED1,
-            "flag-2" | "sh-port" | "mh-port" => vs.flags |= IP_VS_SVC_F_SCHED2,
-            "flag-3" => vs.flags |= IP_VS_SVC_F_SCHED3,
+            "flag-1" | "sh-fallback" | "mh-fallback" => vs.flags.sched1 = true,
+            "flag-2" | "sh-port" | "mh-port" => vs.flags.sched2 = true,
+            "flag-3" => vs.flags.sched3 = true,
             "real_server" => {
                 if let Some(rs) = self.real_server(who, l) {
                     vs.real_servers.push(rs);
@@ -476,12 +475,12 @@ impl Parser<'_> {
                     .warn(&span, format!("{who}no protocol set - defaulting to UDP"));
                 vs.protocol = VsProtocol::Udp;
             }
-            if vs.flags & IP_VS_SVC_F_ONEPACKET != 0 && vs.protocol != VsProtocol::Udp {
+            if vs.flags.one_packet && vs.protocol != VsProtocol::Udp {
                 self.diags.warn(
                     &span,
                     format!("{who}one packet scheduling requires UDP - resetting"),
                 );
-                vs.flags &= !IP_VS_SVC_F_ONEPACKET;
+                vs.flags.one_packet = false;
             }
             let zero_port = match &vs.target {
                 VsTarget::Addr { port, .. } => *port == 0,
@@ -656,7 +655,12 @@ mod tests {
         assert_eq!(vs.persistence_granularity, Some(24));
         assert_eq!(
             vs.flags,
-            IP_VS_SVC_F_SCHED1 | IP_VS_SVC_F_SCHED2 | IP_VS_SVC_F_ONEPACKET
+            SvcFlags {
+                one_packet: true,
+                sched1: true,
+                sched2: true,
+                sched3: false
+            }
         );
         assert_eq!(vs.sorry_server, Some(("10.0.9.9".parse().unwrap(), 443)));
         assert_eq!(vs.delay_loop, Duration::from_secs(6));
@@ -731,10 +735,10 @@ mod tests {
         // ops on TCP is reset; on UDP kept.
         let (vs, msgs) = one(" protocol TCP\n ops");
         warned(&msgs, "one packet scheduling requires UDP - resetting");
-        assert_eq!(vs.unwrap().flags & IP_VS_SVC_F_ONEPACKET, 0);
+        assert!(!vs.unwrap().flags.one_packet);
         let (vs, msgs) = one(" protocol UDP\n ops");
         assert!(msgs.is_empty(), "{msgs:?}");
-        assert_ne!(vs.unwrap().flags & IP_VS_SVC_F_ONEPACKET, 0);
+        assert!(vs.unwrap().flags.one_packet);
         // No protocol: UDP, as the kernel defaults.
         let (vs, msgs) = one(" lb_algo rr");
         warned(&msgs, "no protocol set - defaulting to UDP");
@@ -743,7 +747,7 @@ mod tests {
         let (vs, msgs) = one(" protocol TCP\n sh-port\n lb_algo sh\n mh-fallback");
         warned(&msgs, "sh-port only applies to sh scheduler - ignoring");
         warned(&msgs, "mh-fallback only applies to mh scheduler - ignoring");
-        assert_eq!(vs.unwrap().flags, 0);
+        assert_eq!(vs.unwrap().flags, SvcFlags::default());
         // quorum above the total weight, then hysteresis not below quorum.
         let (vs, msgs) = one(" protocol TCP\n quorum 5\n hysteresis 4");
         warned(
