@@ -50,7 +50,7 @@ fn rule(line: &str) -> Rule {
         iif: v.iif,
         oif: v.oif,
         tos: v.tos,
-        action: v.action,
+        action: rkeepalived::vrrp::kernel::fr_act(v.action),
         goto: v.goto,
         invert: v.invert,
     }
