@@ -18,7 +18,7 @@ use tokio::process::Command;
 pub const KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// The uid/gid a command runs as (`script_user`, or a script's `user USER [GROUP]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RunAs {
     pub uid: Uid,
     pub gid: Gid,

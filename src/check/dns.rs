@@ -6,19 +6,9 @@ use super::{Attempt, Target};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// Query types keepalived accepts for `type` (RFC 1035 §3.2.2, RFC 3596 for AAAA).
-pub const TYPES: &[(&str, u16)] = &[
-    ("A", 1),
-    ("NS", 2),
-    ("CNAME", 5),
-    ("SOA", 6),
-    ("MX", 15),
-    ("TXT", 16),
-    ("AAAA", 28),
-];
-
-/// `DNS_CHECK { type T; name N }`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `DNS_CHECK { type T; name N }` (the type names are the config's, see
+/// `config::parser::checkers`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DnsCheck {
     pub target: Target,
     /// Query type number (default 6, SOA).

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// One `FILE_CHECK`, resolved against its `track_file` block.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FileCheck {
     /// The `track_file` block's name.
     pub name: String,

@@ -14,7 +14,7 @@ pub const MAX_BODY: usize = 4 << 20;
 pub use crate::config::model::HttpProtocol;
 
 /// One `url { path; digest; status_code; virtualhost }` block.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Url {
     pub path: String,
     /// `digest`: lowercase hex MD5 of the body.
@@ -49,6 +49,13 @@ impl PartialEq for BodyRegex {
 
 impl Eq for BodyRegex {}
 
+impl std::hash::Hash for BodyRegex {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.re.as_str().hash(state);
+        (self.no_match, self.min_offset, self.max_offset).hash(state);
+    }
+}
+
 impl BodyRegex {
     /// Compiles `cfg` (errors: the pattern's syntax error; the loader has reported it already).
     pub fn new(cfg: &crate::config::model::UrlRegex) -> Result<BodyRegex, regex::Error> {
@@ -81,7 +88,7 @@ impl BodyRegex {
 }
 
 /// `HTTP_GET { url { } ...; http_protocol; virtualhost }`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct HttpCheck {
     pub target: Target,
     pub urls: Vec<Url>,
@@ -107,6 +114,13 @@ impl PartialEq for Tls {
 }
 
 impl Eq for Tls {}
+
+impl std::hash::Hash for Tls {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::sync::Arc::as_ptr(&self.config).hash(state);
+        self.sni.hash(state);
+    }
+}
 
 /// A parsed HTTP response: status code and body.
 #[derive(Debug, Clone, PartialEq, Eq)]

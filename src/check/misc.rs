@@ -7,7 +7,7 @@ use crate::script::{self, Outcome, RunAs};
 use std::time::Duration;
 
 /// `MISC_CHECK { misc_path "CMD args"; misc_timeout N; misc_dynamic; user U [G] }`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MiscCheck {
     pub argv: Vec<String>,
     /// `misc_timeout` (keepalived default: `delay_loop`).

@@ -42,7 +42,7 @@ use tokio::sync::mpsc;
 pub use state::{CheckState, Timing, Transition};
 
 /// Where a socket checker connects, and how (keepalived's common checker options).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Target {
     /// `connect_ip` / `connect_port` (default: the real server's address and port).
     pub addr: SocketAddr,
@@ -152,8 +152,9 @@ impl Target {
     }
 }
 
-/// One checker of a real server.
-#[derive(Debug, Clone)]
+/// One checker of a real server. Equal checkers (same kind, target and options; an
+/// `SSL_GET`'s TLS configuration by identity) are one check for the [`runner::Runner`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Checker {
     Tcp(tcp::TcpCheck),
     Http(http::HttpCheck),

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 
 /// `PING_CHECK { connect_ip }`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PingCheck {
     pub addr: IpAddr,
     pub bind_if: Option<String>,

@@ -85,11 +85,19 @@ struct SharedCheck {
     record: std::sync::Arc<super::status::CheckRecord>,
 }
 
+/// What makes two subscriptions one check: the same checker, timing and `ha_suspend` gate.
+#[derive(PartialEq, Eq, Hash)]
+struct ShareKey {
+    checker: Checker,
+    timing: Timing,
+    gate: Option<GateId>,
+}
+
 /// Collects checker subscriptions, then runs each distinct check once.
 #[derive(Default)]
 pub struct Runner {
     checks: Vec<SharedCheck>,
-    index: HashMap<String, usize>,
+    index: HashMap<ShareKey, usize>,
     health: HashMap<RsId, RealServerHealth>,
     /// `FILE_CHECK`s: watched files, not polled checks.
     files: super::file::FileWatch,
@@ -155,7 +163,11 @@ impl Runner {
             return;
         }
         let slot = health.push(!timing.alpha);
-        let key = format!("{}|{timing:?}|{gate:?}", checker.key());
+        let key = ShareKey {
+            checker: checker.clone(),
+            timing,
+            gate,
+        };
         let record = match self.index.get(&key) {
             Some(&i) => {
                 self.checks[i].subscribers.push((rs, slot));
@@ -361,25 +373,6 @@ fn spawn_runtime_thread(
         return None;
     }
     handle_rx.recv().ok().flatten()
-}
-
-impl Checker {
-    /// A key equal for identical checks (same kind, target and options), for sharing.
-    pub fn key(&self) -> String {
-        match self {
-            Checker::Http(h) => {
-                let tls = h
-                    .tls
-                    .as_ref()
-                    .map(|t| (std::sync::Arc::as_ptr(&t.config) as usize, t.sni));
-                format!(
-                    "HTTP {:?} {:?} {:?} {:?} {tls:?}",
-                    h.target, h.urls, h.protocol, h.virtualhost
-                )
-            }
-            other => format!("{other:?}"),
-        }
-    }
 }
 
 #[cfg(test)]

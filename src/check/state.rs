@@ -11,7 +11,7 @@ use std::time::Duration;
 
 /// The timing keywords of one checker (values already resolved from the checker, the
 /// real_server and the virtual_server, in that order of precedence, as keepalived does).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Timing {
     /// `delay_loop`: time between two rounds (default 60 s).
     pub delay_loop: Duration,

@@ -5,7 +5,7 @@ use super::{Attempt, Target};
 use std::time::Duration;
 
 /// `TCP_CHECK { connect_ip; connect_port; bindto; bind_port; bind_if; fwmark; ... }`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TcpCheck {
     pub target: Target,
 }

@@ -7,7 +7,7 @@ use super::{Attempt, Target};
 use std::time::Duration;
 
 /// `UDP_CHECK { payload HEX; require_reply [HEX]; min_reply_length N; max_reply_length N }`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UdpCheck {
     pub target: Target,
     pub payload: Vec<u8>,

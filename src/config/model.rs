@@ -709,7 +709,7 @@ pub struct UrlRegex {
 
 /// `http_protocol 1.0|1.0C|1.1` of an `HTTP_GET`/`SSL_GET` (keepalived's default is 1.0);
 /// serialized as written in the config.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub enum HttpProtocol {
     /// HTTP/1.0.
     #[default]
