@@ -253,7 +253,7 @@ impl Running {
                             next = rx.try_recv().ok();
                         }
                     }
-                    self.sync_vs(sock.as_mut(), &affected);
+                    sock = self.sync_vs(sock, &affected).await;
                 }
             }
         };
@@ -271,12 +271,14 @@ impl Running {
 
     /// Brings the kernel's services of the virtual servers `affected` in line with their
     /// health: diffs what we own for them against the new destinations and sends the minimal
-    /// changes in one pipelined batch.
-    fn sync_vs(
+    /// changes in one pipelined batch on tokio's blocking pool. The controller awaits the
+    /// batch before it takes the next transitions, so batches go out in order and never
+    /// overlap, while the runtime (VRRP) goes on. Returns the socket (`None` if it was lost).
+    async fn sync_vs(
         &mut self,
-        sock: Option<&mut IpvsSocket>,
+        sock: Option<IpvsSocket>,
         affected: &std::collections::BTreeSet<usize>,
-    ) {
+    ) -> Option<IpvsSocket> {
         let mut ops = Vec::new();
         let mut updated = Table::new();
         for &vi in affected {
@@ -289,19 +291,33 @@ impl Running {
             ops.extend(reconcile(&after, &current));
             updated.extend(after);
         }
-        if !ops.is_empty()
-            && let Some(sock) = sock
-        {
-            match sock.apply(&ops) {
-                Ok(failed) => {
-                    for (op, e) in failed {
-                        error!("IPVS: cannot {op}: {e}");
+        self.owned.extend(updated);
+        let mut sock = sock?;
+        if ops.is_empty() {
+            return Some(sock);
+        }
+        let sent = tokio::task::spawn_blocking(move || {
+            let r = sock.apply(&ops);
+            (sock, r)
+        })
+        .await;
+        match sent {
+            Ok((sock, r)) => {
+                match r {
+                    Ok(failed) => {
+                        for (op, e) in failed {
+                            error!("IPVS: cannot {op}: {e}");
+                        }
                     }
+                    Err(e) => error!("IPVS: {e}"),
                 }
-                Err(e) => error!("IPVS: {e}"),
+                Some(sock)
+            }
+            Err(e) => {
+                error!("IPVS: update task failed: {e}");
+                None
             }
         }
-        self.owned.extend(updated);
     }
 
     async fn shutdown(self, sock: Option<IpvsSocket>, dont_release: bool) {
