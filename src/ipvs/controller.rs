@@ -12,6 +12,7 @@
 use crate::check::build::{RsIndex, runner_carrying, runner_for};
 use crate::check::dump::CheckData;
 use crate::check::event::RsEvent;
+use crate::check::runner::Runner;
 use crate::config::model::Config;
 use crate::ipvs::desired::{desired_table_with, starting_health, vs_entries};
 use crate::ipvs::genl::IpvsSocket;
@@ -20,7 +21,6 @@ use crate::ipvs::model::Table;
 use crate::ipvs::program::{Programmed, apply_reload, prepare, program, remove_owned};
 use crate::ipvs::reconcile::reconcile;
 use crate::ipvs::transition;
-use crate::check::runner::Runner;
 use tracing::{error, info, warn};
 
 /// The running controller: a task that owns the IPVS socket, the table it programmed and the

@@ -283,8 +283,8 @@ pub fn dests(
 mod tests {
     use super::*;
     use crate::check::build::rs_start;
-    use crate::ipvs::health::Change;
     use crate::config::{LoadOptions, load_str};
+    use crate::ipvs::health::Change;
     use std::path::Path;
 
     fn table(text: &str) -> Table {

@@ -6,9 +6,9 @@
 
 use crate::support;
 
+use rkeepalived::check::build::{rs_start, runner_for};
 use rkeepalived::check::event::RsEvent;
 use rkeepalived::config::{LoadOptions, load_str};
-use rkeepalived::check::build::{rs_start, runner_for};
 use rkeepalived::ipvs::health::VsHealth;
 use std::path::Path;
 use std::sync::mpsc;

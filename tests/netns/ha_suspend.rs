@@ -6,8 +6,8 @@
 
 use crate::support;
 
-use rkeepalived::config::{LoadOptions, load_str};
 use rkeepalived::check::build::runner_for;
+use rkeepalived::config::{LoadOptions, load_str};
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::sync::Arc;
