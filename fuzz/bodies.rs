@@ -72,7 +72,7 @@ pub fn ndisc(data: &[u8]) {
 
 /// Generic netlink attributes of an IPVS reply (a service, a destination, a sync daemon).
 pub fn genl(data: &[u8]) {
-    use rkeepalived::ipvs::genl;
+    use rkeepalived::ipvs::genl::codec as genl;
     let _ = genl::parse_attrs(data);
     let _ = genl::decode_service(data);
     let _ = genl::decode_dest(data, libc_af(data));
