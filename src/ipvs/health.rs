@@ -13,7 +13,8 @@
 //! read by [`crate::check::build::rs_start`] and handed in.
 
 use crate::check::build::RsStart;
-use crate::config::model::{Config, RealServer, VirtualServer};
+use crate::config::model::{Config, RealServer, VirtualServer, VsProtocol, VsTarget};
+use std::net::IpAddr;
 
 /// The health of one virtual server's real servers, in config order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +116,38 @@ pub fn inhibit(vs: &VirtualServer, rs: &RealServer) -> bool {
         .unwrap_or(vs.health.inhibit_on_failure)
 }
 
+/// What makes a virtual server of a reloaded config the same as one of the running config:
+/// its target and its protocol.
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum VsKey<'a> {
+    Addr(IpAddr, u16, Protocol),
+    Fwmark(u32, bool, Protocol),
+    Group(&'a str, Protocol),
+}
+
+/// [`VsProtocol`] as a hashable key.
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl VsKey<'_> {
+    fn of(vs: &VirtualServer) -> VsKey<'_> {
+        let p = match vs.protocol {
+            VsProtocol::Tcp => Protocol::Tcp,
+            VsProtocol::Udp => Protocol::Udp,
+            VsProtocol::Sctp => Protocol::Sctp,
+        };
+        match &vs.target {
+            VsTarget::Addr { addr, port } => VsKey::Addr(*addr, *port, p),
+            VsTarget::Fwmark { mark, ipv6 } => VsKey::Fwmark(*mark, *ipv6, p),
+            VsTarget::Group(name) => VsKey::Group(name, p),
+        }
+    }
+}
+
 /// For each virtual server of `new` (config order), the liveness each of its real servers
 /// had under `old` / `old_health`: `Some` when the same virtual server (target and protocol)
 /// had a real server with the same address and port, else `None`.
@@ -123,20 +156,19 @@ pub fn carried_alive(
     old_health: &[VsHealth],
     new: &Config,
 ) -> Vec<Vec<Option<bool>>> {
-    let key = |vs: &VirtualServer| format!("{:?}/{:?}", vs.target, vs.protocol);
-    let before: std::collections::HashMap<String, usize> = old
+    let before: std::collections::HashMap<VsKey<'_>, usize> = old
         .ipvs
         .virtual_servers
         .iter()
         .enumerate()
-        .map(|(i, vs)| (key(vs), i))
+        .map(|(i, vs)| (VsKey::of(vs), i))
         .collect();
     new.ipvs
         .virtual_servers
         .iter()
         .map(|vs| {
             let prior = before
-                .get(&key(vs))
+                .get(&VsKey::of(vs))
                 .and_then(|&i| Some((&old.ipvs.virtual_servers[i], old_health.get(i)?)));
             vs.real_servers
                 .iter()
