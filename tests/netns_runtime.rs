@@ -133,6 +133,7 @@ fn a_garp_burst_and_a_slow_nft_do_not_stop_the_other_instances() {
     }
     std::thread::sleep(Duration::from_millis(500));
     let capture = lan.capture("b", "ip proto 112");
+    let arp = lan.capture("b", "arp");
     std::thread::sleep(Duration::from_millis(300));
     let b_masters_before = b.log_count("Entering MASTER STATE");
     let a_takeovers_before = a.log_count("(VI_1) Entering MASTER STATE");
@@ -157,6 +158,8 @@ fn a_garp_burst_and_a_slow_nft_do_not_stop_the_other_instances() {
     let t_end = SystemTime::now();
     let mut capture = capture;
     capture.stop();
+    let mut arp = arp;
+    arp.stop();
     let a_ip = IpAddr::V4(lan.addr("a"));
     let mut worst = (0.0f64, 0u8);
     for vrid in 2..=INSTANCES {
@@ -198,7 +201,22 @@ fn a_garp_burst_and_a_slow_nft_do_not_stop_the_other_instances() {
         "a backup of b changed state:\n{}",
         b.log_tail(80)
     );
-    // The take-over itself was whole: five GARP rounds, the drop rule in place.
+    // The take-over itself was whole: five GARP rounds 0.1 s apart, the drop rule in place.
+    let vip1 = lan.ip(101);
+    let garps: Vec<SystemTime> = arp
+        .garps()
+        .into_iter()
+        .filter(|g| g.ip == vip1 && g.time > t0)
+        .map(|g| g.time)
+        .collect();
+    assert_eq!(garps.len(), 5, "GARPs for {vip1}: {garps:?}\n{}", a.log_tail(80));
+    for w in garps.windows(2) {
+        let gap = support::ms_between(w[0], w[1]);
+        assert!(
+            (80.0..=300.0).contains(&gap),
+            "GARP rounds {gap:.1} ms apart, not vrrp_garp_interval 0.1 s"
+        );
+    }
     let ruleset = lan.node("a").exec(&[real_nft.to_str().unwrap(), "list", "ruleset"]);
     let ruleset = String::from_utf8_lossy(&ruleset.stdout);
     assert!(

@@ -15,19 +15,17 @@
 
 use crate::config::model::{self, Authentication, Config, UnicastPeer, VrrpInstance};
 use crate::net::firewall::{Blocked, Firewall};
-use crate::net::garp::{GarpTx, PacketSocket};
+use crate::net::garp::PacketSocket;
 use crate::net::netlink::{AddrOps, IfAddr, Netlink};
 use crate::net::socket::VrrpSocket;
-use crate::net::socket6::{self, AnyVrrpSocket, NaSocket, NaTx, Vrrp6Socket};
+use crate::net::socket6::{self, AnyVrrpSocket, NaSocket, Vrrp6Socket};
 use crate::script::{self, RunAs};
 use crate::units::{Centiseconds, Priority, Version};
 use crate::vrrp::fsm::{self, Action, Input, InstanceConfig, State};
 use crate::vrrp::track::{self, ScriptState, ScriptTracker, TrackWeight};
-use crate::wire::arp::GarpRepr;
-use crate::wire::ndisc;
 use crate::wire::vrrp as vrrp_wire;
 use drops::{DropKind, DropReason, RateLimiter};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,6 +34,7 @@ use tracing::{debug, error, info, warn};
 
 pub mod drops;
 mod dump;
+mod kernel;
 mod syncd;
 mod timer;
 mod tracking;
@@ -75,6 +74,8 @@ pub enum EngineError {
     Netlink(String),
     #[error("cannot open packet socket for gratuitous ARP: {0}")]
     Garp(String),
+    #[error("cannot start the vrrp-kernel thread: {0}")]
+    Thread(String),
     #[error("no VRRP instance could be started")]
     NothingToRun,
 }
@@ -311,10 +312,11 @@ struct Runtime {
     /// Rate limit of the drop log lines, per (source, kind).
     drop_log: RateLimiter<(IpAddr, DropKind)>,
     expect: Expect,
-    vips: Vec<Vip>,
+    /// Shared with the kernel jobs that add and remove them (see [`kernel`]).
+    vips: Arc<[Vip]>,
     /// `virtual_routes` and `virtual_rules`, resolved: present only while master.
-    routes: Vec<crate::net::route::Route>,
-    rules: Vec<crate::net::route::Rule>,
+    routes: Arc<[crate::net::route::Route]>,
+    rules: Arc<[crate::net::route::Rule]>,
     garp_repeat: u32,
     /// Accept_Mode False (`no_accept`, or strict mode's default) on a non-owner: the VIPs to
     /// drop traffic for while master; empty when the instance accepts.
@@ -396,14 +398,37 @@ struct ScriptResult {
     outcome: script::Outcome,
 }
 
+/// A GARP/NA burst in progress: the rounds of instance `inst` still to send. The rounds are
+/// `vrrp_garp_interval` (with an IPv6 VIP `vrrp_gna_interval`) apart, counted from when the
+/// previous round went out: while the kernel worker has not sent it yet (job `after`), the
+/// next round has no deadline; then it is due at `at`, an absolute deadline of the engine's
+/// timer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct GarpBurst {
+    inst: usize,
+    left: u32,
+    after: u64,
+    at: Option<Instant>,
+}
+
+/// A notify script run held until the kernel job it follows is done (see [`kernel`]).
+type Deferred = Box<dyn FnOnce() + Send>;
+
 /// The engine: owns the instances, their sockets and their trackers.
 pub struct Engine {
     instances: Vec<Runtime>,
     sockets: Vec<Arc<AnyVrrpSocket>>,
+    /// Reads of links and addresses (start-up, parked instances, trackers); the changes go
+    /// through `kernel`.
     netlink: Netlink,
-    garp: PacketSocket,
-    /// Raw ICMPv6 socket for unsolicited NAs; `None` if it could not be opened (logged).
-    na: Option<NaSocket>,
+    /// The `vrrp-kernel` worker: VIPs, virtual routes and rules, nftables, GARP/NA sends.
+    kernel: kernel::KernelThread,
+    /// Its done messages, taken by [`Engine::run`].
+    kernel_done: Option<mpsc::UnboundedReceiver<u64>>,
+    /// Notify scripts waiting for the kernel job (sequence number) they follow.
+    deferred: VecDeque<(u64, Deferred)>,
+    /// GARP/NA bursts with rounds left to send.
+    bursts: Vec<GarpBurst>,
     /// `vrrp_gna_interval`: gap between the NA rounds of a burst.
     gna_interval: Duration,
     trackers: BTreeMap<String, ScriptTracker>,
@@ -423,8 +448,6 @@ pub struct Engine {
     statics: Statics,
     /// The sysctls set for VMACs, restored when the engine is dropped.
     sysctls: crate::net::vmac::SysctlGuard,
-    /// nftables drop rules for the VIPs of `no_accept` masters.
-    firewall: Firewall,
     /// `lvs_sync_daemon`: the IPVS sync daemon following one instance.
     syncd: Option<syncd::Syncd>,
     /// Sockets by (transmit interface, source, multicast), shared by instances.
@@ -444,6 +467,10 @@ impl Engine {
             .map_err(|e| EngineError::Netlink(e.to_string()))?
             .with_ledger(ledger.clone());
         let garp = PacketSocket::open().map_err(|e| EngineError::Garp(e.to_string()))?;
+        // The worker's own rtnetlink socket: its requests never wait behind the engine's reads.
+        let worker_netlink = Netlink::new()
+            .map_err(|e| EngineError::Netlink(e.to_string()))?
+            .with_ledger(ledger.clone());
         // An unknown script_user was reported by the script policy, which then refused every
         // command without its own user.
         let default_run_as = config
@@ -468,13 +495,23 @@ impl Engine {
         } else {
             None
         };
+        let (kernel, kernel_done) = kernel::KernelThread::spawn(kernel::Kernel {
+            netlink: worker_netlink,
+            garp,
+            na,
+            // nftables drop rules for the VIPs of `no_accept` masters, VMAC maps.
+            firewall: Firewall::new((&config.global.nftables).into()).with_ledger(ledger),
+        })
+        .map_err(|e| EngineError::Thread(e.to_string()))?;
         let mut engine = Engine {
             metrics_dirty: true,
             instances: Vec::new(),
             sockets: Vec::new(),
             netlink,
-            garp,
-            na,
+            kernel,
+            kernel_done: Some(kernel_done),
+            deferred: VecDeque::new(),
+            bursts: Vec::new(),
             gna_interval: config.global.vrrp_gna_interval,
             trackers: BTreeMap::new(),
             scripts: config.vrrp_scripts.clone(),
@@ -487,7 +524,6 @@ impl Engine {
             vmacs: Vec::new(),
             sysctls: Default::default(),
             statics: Statics::default(),
-            firewall: Firewall::new((&config.global.nftables).into()).with_ledger(ledger),
             syncd: None,
             socket_keys: HashMap::new(),
             park_config: None,
@@ -580,9 +616,9 @@ impl Engine {
                 dsts: Vec::new(),
                 peers: inst.unicast_peer.clone(),
                 multicast: inst.unicast_peer.is_empty(),
-                vips: Vec::new(),
-                routes: Vec::new(),
-                rules: Vec::new(),
+                vips: Arc::from([]),
+                routes: Arc::from([]),
+                rules: Arc::from([]),
             };
             return assemble(config, inst, version, resolved, parked);
         }
@@ -722,8 +758,8 @@ impl Engine {
             dsts,
             peers,
             multicast,
-            vips,
-            routes,
+            vips: vips.into(),
+            routes: routes.into(),
             rules,
         };
         assemble(config, inst, version, resolved, None)
@@ -731,6 +767,10 @@ impl Engine {
 
     /// Runs until [`Control::Shutdown`] (or the control channel closes), then releases.
     pub async fn run(mut self, mut control: mpsc::Receiver<Control>) {
+        let mut kernel_done = self
+            .kernel_done
+            .take()
+            .expect("Engine::run is called once");
         let (pkt_tx, mut pkt_rx) = mpsc::channel::<Packet>(1024);
         for (i, sock) in self.sockets.iter().enumerate() {
             spawn_receiver(i, sock.clone(), pkt_tx.clone());
@@ -782,6 +822,7 @@ impl Engine {
                 .iter()
                 .filter_map(|r| r.fsm.next_deadline())
                 .chain(self.next_drop_summary())
+                .chain(self.bursts.iter().filter_map(|b| b.at))
                 .min();
             let timer = timer.as_ref();
             let sleep = async move {
@@ -807,6 +848,7 @@ impl Engine {
                     self.poll_due().await;
                     self.log_drop_summaries();
                 }
+                Some(seq) = kernel_done.recv() => self.on_kernel_done(seq),
                 Some((sock, bytes, src, dst, ttl)) = pkt_rx.recv() => {
                     self.poll_due().await;
                     self.on_packet(sock, &bytes, src, dst, ttl).await;
@@ -856,6 +898,8 @@ impl Engine {
             let actions = self.instances[i].fsm.handle(now, Input::Shutdown);
             self.execute(i, actions).await;
         }
+        // The VIPs are released and the notify_stop scripts run before the trackers stop.
+        self.kernel_drain(&mut kernel_done).await;
         self.tracking_shutdown().await;
         if let Some(s) = &mut self.syncd {
             s.stop();
@@ -871,12 +915,50 @@ impl Engine {
             for (ifindex, a) in &statics.addrs {
                 let _ = self.netlink.del_addr(*ifindex, a);
             }
-            self.firewall.release();
+            self.kernel.submit(Box::new(|k| k.firewall.release()));
+            self.kernel_drain(&mut kernel_done).await;
             for ifindex in std::mem::take(&mut self.vmacs) {
                 if let Err(e) = self.netlink.delete_link(ifindex) {
                     warn!("cannot remove VMAC interface {ifindex}: {e}");
                 }
             }
+        }
+    }
+
+    /// The worker finished kernel job `seq`: runs the notify scripts that waited for it.
+    fn on_kernel_done(&mut self, seq: u64) {
+        self.kernel.mark_done(seq);
+        let now = Instant::now();
+        for k in 0..self.bursts.len() {
+            let b = self.bursts[k];
+            if b.at.is_none() && b.after <= seq {
+                self.bursts[k].at = Some(now + self.burst_interval(b.inst));
+            }
+        }
+        while self.deferred.front().is_some_and(|(s, _)| *s <= seq) {
+            if let Some((_, run)) = self.deferred.pop_front() {
+                run();
+            }
+        }
+    }
+
+    /// Waits until every kernel job submitted so far is done.
+    async fn kernel_drain(&mut self, done: &mut mpsc::UnboundedReceiver<u64>) {
+        while !self.kernel.idle() {
+            match done.recv().await {
+                Some(seq) => self.on_kernel_done(seq),
+                None => break,
+            }
+        }
+    }
+
+    /// Runs `run` once the kernel work submitted so far is done (at once when there is none),
+    /// keeping the order of everything deferred.
+    fn after_kernel(&mut self, run: Deferred) {
+        if self.kernel.idle() && self.deferred.is_empty() {
+            run();
+        } else {
+            self.deferred.push_back((self.kernel.last_submitted(), run));
         }
     }
 
@@ -1024,7 +1106,9 @@ impl Engine {
             warn!("({}) VMAC {name}: {e}", inst.name);
         }
         // keepalived's `vmac_map` (IGMP/MLD reports of the VMAC leave from the base).
-        self.firewall.add_vmac(&name, base, instance_is_ipv6(inst));
+        let (vmac, base, ipv6) = (name.clone(), base.to_string(), instance_is_ipv6(inst));
+        self.kernel
+            .submit(Box::new(move |k| k.firewall.add_vmac(&vmac, &base, ipv6)));
         Ok(name)
     }
 
@@ -1043,6 +1127,29 @@ impl Engine {
                 }
                 let actions = self.instances[i].fsm.poll(now);
                 self.execute(i, actions).await;
+            }
+        }
+        self.poll_bursts(now);
+    }
+
+    /// Queues the GARP/NA rounds that are due; each burst's next round then waits for this
+    /// one to go out.
+    fn poll_bursts(&mut self, now: Instant) {
+        let mut k = 0;
+        while k < self.bursts.len() {
+            let b = self.bursts[k];
+            if !b.at.is_some_and(|at| at <= now) {
+                k += 1;
+                continue;
+            }
+            let seq = self.garp_round(b.inst);
+            if b.left <= 1 {
+                self.bursts.swap_remove(k);
+            } else {
+                self.bursts[k].left -= 1;
+                self.bursts[k].after = seq;
+                self.bursts[k].at = None;
+                k += 1;
             }
         }
     }
@@ -1237,41 +1344,25 @@ impl Engine {
                 Action::SendAdvert { priority } => self.send_advert(i, priority).await,
                 Action::AddVips => {
                     let rt = &mut self.instances[i];
-                    if !rt.no_accept.is_empty() && !rt.blocking {
+                    let block = (!rt.no_accept.is_empty() && !rt.blocking).then(|| {
                         info!("({}) setting firewall drop rule", rt.cfg.name);
                         rt.blocking = true;
-                        self.firewall.block(&rt.no_accept);
-                    }
+                        rt.no_accept.clone()
+                    });
                     // keepalived 2.2.7 prints "setting VIPs." and the rule/route lines with
                     // -D only (measured), in this order: VIPs, rules, routes.
                     let rt = &self.instances[i];
                     if !rt.vips.is_empty() {
                         debug!("({}) setting VIPs.", rt.cfg.name);
                     }
-                    for v in &rt.vips {
-                        if let Err(e) = self.netlink.add_addr(v.ifindex, &v.addr) {
-                            error!(
-                                "({}) cannot add VIP {}/{} on {}: {e}",
-                                rt.cfg.name, v.addr.addr, v.addr.prefix_len, v.ifname
-                            );
-                        }
-                    }
                     if !rt.rules.is_empty() {
                         debug!("({}) setting Virtual Rules", rt.cfg.name);
-                    }
-                    for r in &rt.rules {
-                        if let Err(e) = self.netlink.add_rule(r) {
-                            error!("({}) cannot add virtual rule: {e}", rt.cfg.name);
-                        }
                     }
                     if !rt.routes.is_empty() {
                         debug!("({}) setting Virtual Routes", rt.cfg.name);
                     }
-                    for r in &rt.routes {
-                        if let Err(e) = self.netlink.add_route(r) {
-                            error!("({}) cannot add virtual route: {e}", rt.cfg.name);
-                        }
-                    }
+                    let change = self.change(i, block);
+                    self.kernel.submit(Box::new(move |k| change.add(k)));
                 }
                 Action::DelVips => {
                     let rt = &self.instances[i];
@@ -1279,47 +1370,33 @@ impl Engine {
                     if stopping && self.opts.dont_release_vrrp {
                         continue;
                     }
+                    // No more GARPs for addresses we give up.
+                    self.bursts.retain(|b| b.inst != i);
                     // keepalived (-D): "removing Virtual Routes", "removing Virtual Rules",
                     // "removing VIPs." - also at start-up, where nothing was set yet.
                     if !rt.routes.is_empty() {
                         debug!("({}) removing Virtual Routes", rt.cfg.name);
                     }
-                    for r in &rt.routes {
-                        if let Err(e) = self.netlink.del_route(r) {
-                            error!("({}) cannot remove virtual route: {e}", rt.cfg.name);
-                        }
-                    }
                     if !rt.rules.is_empty() {
                         debug!("({}) removing Virtual Rules", rt.cfg.name);
-                    }
-                    for r in &rt.rules {
-                        if let Err(e) = self.netlink.del_rule(r) {
-                            error!("({}) cannot remove virtual rule: {e}", rt.cfg.name);
-                        }
                     }
                     if !rt.vips.is_empty() {
                         debug!("({}) removing VIPs.", rt.cfg.name);
                     }
-                    for v in &rt.vips {
-                        if let Err(e) = self.netlink.del_addr(v.ifindex, &v.addr) {
-                            error!(
-                                "({}) cannot remove VIP {}/{} from {}: {e}",
-                                rt.cfg.name, v.addr.addr, v.addr.prefix_len, v.ifname
-                            );
-                        }
-                    }
                     let rt = &mut self.instances[i];
-                    if rt.blocking {
+                    let unblock = rt.blocking.then(|| {
                         info!("({}) removing firewall drop rule", rt.cfg.name);
                         rt.blocking = false;
-                        self.firewall.unblock(&rt.no_accept);
-                    }
+                        rt.no_accept.clone()
+                    });
+                    let change = self.change(i, unblock);
+                    self.kernel.submit(Box::new(move |k| change.remove(k)));
                 }
                 Action::SendGarp => {
                     let n = self.instances[i].garp_repeat;
-                    self.send_garps(i, n).await
+                    self.send_garps(i, n)
                 }
-                Action::SendGarpRepeat { repeat } => self.send_garps(i, repeat).await,
+                Action::SendGarpRepeat { repeat } => self.send_garps(i, repeat),
                 Action::StateChange { from, to } => {
                     self.on_state_change(i, from, to);
                     self.syncd_follow(i, from, to);
@@ -1372,15 +1449,47 @@ impl Engine {
         }
     }
 
-    /// One burst: `repeat` rounds of one GARP per IPv4 VIP and one unsolicited NA per IPv6 VIP
-    /// (RFC 5798 §6.4.2), `vrrp_garp_interval` / `vrrp_gna_interval` apart.
-    async fn send_garps(&mut self, i: usize, repeat: u32) {
+    /// The kernel change of instance `i`'s VIPs, rules and routes, with `firewall` for its
+    /// `no_accept` addresses.
+    fn change(&self, i: usize, firewall: Option<Vec<Blocked>>) -> kernel::Change {
+        let rt = &self.instances[i];
+        kernel::Change {
+            name: rt.cfg.name.clone(),
+            vips: rt.vips.clone(),
+            rules: rt.rules.clone(),
+            routes: rt.routes.clone(),
+            firewall,
+        }
+    }
+
+    /// The gap between the rounds of instance `i`'s bursts: `vrrp_gna_interval` when it has
+    /// an IPv6 VIP, else `vrrp_garp_interval`.
+    fn burst_interval(&self, i: usize) -> Duration {
+        if self.instances[i].vips.iter().any(|v| v.addr.addr.is_ipv6()) {
+            self.gna_interval
+        } else {
+            self.garp_interval
+        }
+    }
+
+    /// Queues one GARP/NA round of instance `i` on the kernel worker; returns its job.
+    fn garp_round(&mut self, i: usize) -> u64 {
+        let rt = &self.instances[i];
+        let (name, vips) = (rt.cfg.name.clone(), rt.vips.clone());
+        self.kernel
+            .submit(Box::new(move |k| kernel::garp_round(k, &name, &vips)))
+    }
+
+    /// Starts a burst: `repeat` rounds of one GARP per IPv4 VIP and one unsolicited NA per
+    /// IPv6 VIP (RFC 5798 §6.4.2), `vrrp_garp_interval` / `vrrp_gna_interval` apart. The
+    /// first round is queued now, right behind the VIPs; the others are engine timers
+    /// ([`GarpBurst`]). A new burst replaces the instance's unfinished one.
+    fn send_garps(&mut self, i: usize, repeat: u32) {
         let rt = &self.instances[i];
         if rt.vips.is_empty() || repeat == 0 {
             return;
         }
-        let has_v6 = rt.vips.iter().any(|v| v.addr.addr.is_ipv6());
-        for v in &rt.vips {
+        for v in rt.vips.iter() {
             if v.addr.addr.is_ipv4() {
                 info!(
                     "({}) Sending/queueing gratuitous ARPs on {} for {}",
@@ -1393,67 +1502,22 @@ impl Engine {
                 );
             }
         }
-        let interval = if has_v6 {
-            self.gna_interval
-        } else {
-            self.garp_interval
-        };
-        // RFC 5798 §6.4.2: the Router flag is set if the router forwards IPv6.
-        let forwarding: HashMap<String, bool> = rt
-            .vips
-            .iter()
-            .filter(|v| v.addr.addr.is_ipv6())
-            .map(|v| {
-                let f = std::fs::read_to_string(format!(
-                    "/proc/sys/net/ipv6/conf/{}/forwarding",
-                    v.ifname
-                ))
-                .is_ok_and(|s| s.trim() == "1");
-                (v.ifname.clone(), f)
-            })
-            .collect();
-        for n in 0..repeat {
-            if n > 0 && !interval.is_zero() {
-                tokio::time::sleep(interval).await;
+        self.bursts.retain(|b| b.inst != i);
+        let interval = self.burst_interval(i);
+        if interval.is_zero() {
+            for _ in 0..repeat {
+                self.garp_round(i);
             }
-            for v in &rt.vips {
-                match v.addr.addr {
-                    IpAddr::V4(ip) => {
-                        let repr = GarpRepr {
-                            sender_mac: v.mac,
-                            ip,
-                        };
-                        let mut payload = vec![0u8; repr.buffer_len()];
-                        repr.emit(&mut payload);
-                        // keepalived -D: one line per gratuitous ARP sent.
-                        debug!("Sending gratuitous ARP on {} for {}", v.ifname, ip);
-                        if let Err(e) = self.garp.send_garp(v.ifindex, &payload) {
-                            warn!(
-                                "({}) cannot send gratuitous ARP on {}: {e}",
-                                rt.cfg.name, v.ifname
-                            );
-                        }
-                    }
-                    IpAddr::V6(ip) => {
-                        let Some(na) = &self.na else { continue };
-                        let router = forwarding.get(&v.ifname).copied().unwrap_or(false);
-                        let repr = ndisc::Repr::unsolicited(ip, v.mac, router);
-                        let mut msg = vec![0u8; repr.buffer_len()];
-                        // The kernel recomputes the checksum with the source it picks.
-                        repr.emit(
-                            &mut ndisc::Packet::new_unchecked(&mut msg[..]),
-                            std::net::Ipv6Addr::UNSPECIFIED,
-                            ndisc::ALL_NODES,
-                        );
-                        if let Err(e) = na.send_na(v.ifindex, &msg) {
-                            warn!(
-                                "({}) cannot send unsolicited NA on {}: {e}",
-                                rt.cfg.name, v.ifname
-                            );
-                        }
-                    }
-                }
-            }
+            return;
+        }
+        let after = self.garp_round(i);
+        if repeat > 1 {
+            self.bursts.push(GarpBurst {
+                inst: i,
+                left: repeat - 1,
+                after,
+                at: None,
+            });
         }
     }
 
@@ -1474,28 +1538,49 @@ impl Engine {
             (State::Master, _) => rt.stats.release_master += 1,
             _ => {}
         }
-        let notify = &rt.cfg.notify;
-        let (specific, word) = match to {
-            State::Master => (&notify.master, "MASTER"),
-            State::Backup => (&notify.backup, "BACKUP"),
-            State::Fault => (&notify.fault, "FAULT"),
-            State::Stop => (&notify.stop, "STOP"),
+        let (notify, name) = (rt.cfg.notify.clone(), rt.cfg.name.clone());
+        let priority = rt.fsm.effective_priority().0;
+        self.notify(notify, "INSTANCE", name, to, priority);
+    }
+
+    /// Runs the notify scripts of a state change of an instance (`scope` "INSTANCE") or a
+    /// sync group ("GROUP", priority 0): the state's own script (`notify_master`...), then
+    /// `notify` with keepalived's `<scope> <name> <state> <priority>` appended. They start once
+    /// the kernel work queued before them is done (a `notify_master` finds the VIPs up).
+    fn notify(
+        &mut self,
+        n: model::Notify,
+        scope: &'static str,
+        name: String,
+        to: State,
+        priority: u8,
+    ) {
+        let specific = match to {
+            State::Master => n.master,
+            State::Backup => n.backup,
+            State::Fault => n.fault,
+            State::Stop => n.stop,
             State::Init => return,
         };
-        if let Some(cmd) = specific {
-            script::spawn_command(cmd);
+        if specific.is_none() && n.any.is_none() {
+            return;
         }
-        if let Some(cmd) = &notify.any {
-            // keepalived appends: INSTANCE <name> <state> <priority>.
-            let mut argv = cmd.argv.clone();
-            argv.extend([
-                "INSTANCE".to_string(),
-                rt.cfg.name.clone(),
-                word.to_string(),
-                rt.fsm.effective_priority().to_string(),
-            ]);
-            script::spawn_as(cmd, argv);
-        }
+        let any = n.any;
+        self.after_kernel(Box::new(move || {
+            if let Some(cmd) = &specific {
+                script::spawn_command(cmd);
+            }
+            if let Some(cmd) = &any {
+                let mut argv = cmd.argv.clone();
+                argv.extend([
+                    scope.to_string(),
+                    name,
+                    crate::notify::state_word(to).to_string(),
+                    priority.to_string(),
+                ]);
+                script::spawn_as(cmd, argv);
+            }
+        }));
     }
 
     /// Hands the metrics endpoint a copy of what it shows (see [`crate::metrics`]).
@@ -1561,9 +1646,9 @@ struct Resolved {
     dsts: Vec<IpAddr>,
     peers: Vec<UnicastPeer>,
     multicast: bool,
-    vips: Vec<Vip>,
-    routes: Vec<crate::net::route::Route>,
-    rules: Vec<crate::net::route::Rule>,
+    vips: Arc<[Vip]>,
+    routes: Arc<[crate::net::route::Route]>,
+    rules: Arc<[crate::net::route::Rule]>,
 }
 
 /// The runtime of `inst` from what was resolved (`parked`: see [`Blocker`]).

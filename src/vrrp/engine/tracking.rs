@@ -595,27 +595,8 @@ impl Engine {
     fn group_notify(&mut self, gi: usize, state: State) {
         let name = self.trk.groups[gi].name().to_string();
         let word = notify::state_word(state);
-        let n = &self.trk.group_notify[gi];
-        let specific = match state {
-            State::Master => &n.master,
-            State::Backup => &n.backup,
-            State::Fault => &n.fault,
-            State::Stop => &n.stop,
-            State::Init => &None,
-        };
-        if let Some(cmd) = specific {
-            script::spawn_command(cmd);
-        }
-        if let Some(cmd) = &n.any {
-            let mut argv = cmd.argv.clone();
-            argv.extend([
-                "GROUP".to_string(),
-                name.clone(),
-                word.to_string(),
-                "0".to_string(),
-            ]);
-            script::spawn_as(cmd, argv);
-        }
+        let n = self.trk.group_notify[gi].clone();
+        self.notify(n, "GROUP", name.clone(), state, 0);
         if let Some(f) = self.trk.fifos.as_mut() {
             f.write(&notify::fifo_line(true, &name, word, 0));
         }
