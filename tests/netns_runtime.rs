@@ -108,7 +108,12 @@ fn a_garp_burst_and_a_slow_nft_do_not_stop_the_other_instances() {
     );
     // b first: it holds every VIP before a starts, so a's VI_1 stays backup from the start.
     for vrid in 1..=INSTANCES {
-        lan.expect_addr("b", IpAddr::V4(lan.ip(100 + vrid)), Duration::from_secs(10), &b);
+        lan.expect_addr(
+            "b",
+            IpAddr::V4(lan.ip(100 + vrid)),
+            Duration::from_secs(10),
+            &b,
+        );
     }
     let a = spawn_with_path(
         &lan,
@@ -139,12 +144,7 @@ fn a_garp_burst_and_a_slow_nft_do_not_stop_the_other_instances() {
     let a_takeovers_before = a.log_count("(VI_1) Entering MASTER STATE");
     let t0 = SystemTime::now();
     std::fs::write(&file, "1\n").unwrap();
-    lan.expect_addr(
-        "a",
-        IpAddr::V4(lan.ip(101)),
-        Duration::from_secs(5),
-        &a,
-    );
+    lan.expect_addr("a", IpAddr::V4(lan.ip(101)), Duration::from_secs(5), &a);
     assert!(
         wait_until(Duration::from_secs(5), Duration::from_millis(20), || {
             a.log_count("(VI_1) Entering MASTER STATE") > a_takeovers_before
@@ -209,7 +209,12 @@ fn a_garp_burst_and_a_slow_nft_do_not_stop_the_other_instances() {
         .filter(|g| g.ip == vip1 && g.time > t0)
         .map(|g| g.time)
         .collect();
-    assert_eq!(garps.len(), 5, "GARPs for {vip1}: {garps:?}\n{}", a.log_tail(80));
+    assert_eq!(
+        garps.len(),
+        5,
+        "GARPs for {vip1}: {garps:?}\n{}",
+        a.log_tail(80)
+    );
     for w in garps.windows(2) {
         let gap = support::ms_between(w[0], w[1]);
         assert!(
@@ -217,7 +222,9 @@ fn a_garp_burst_and_a_slow_nft_do_not_stop_the_other_instances() {
             "GARP rounds {gap:.1} ms apart, not vrrp_garp_interval 0.1 s"
         );
     }
-    let ruleset = lan.node("a").exec(&[real_nft.to_str().unwrap(), "list", "ruleset"]);
+    let ruleset = lan
+        .node("a")
+        .exec(&[real_nft.to_str().unwrap(), "list", "ruleset"]);
     let ruleset = String::from_utf8_lossy(&ruleset.stdout);
     assert!(
         ruleset.contains(&lan.ip(101).to_string()),

@@ -13,15 +13,16 @@
 //! Adverts that fail validation are dropped, counted in [`Stats`] and logged rate-limited with
 //! keepalived's wording (see [`drops`]).
 
-use crate::config::model::{self, Authentication, Config, UnicastPeer, VrrpInstance};
+use crate::config::model::{self, Config, UnicastPeer, VrrpInstance};
 use crate::net::firewall::{Blocked, Firewall};
 use crate::net::garp::PacketSocket;
 use crate::net::netlink::{AddrOps, IfAddr, Netlink};
 use crate::net::socket::VrrpSocket;
 use crate::net::socket6::{self, AnyVrrpSocket, NaSocket, Vrrp6Socket};
 use crate::script::{self, RunAs};
-use crate::units::{Centiseconds, Priority, Version};
-use crate::vrrp::fsm::{self, Action, Input, InstanceConfig, State};
+use crate::units::{Priority, Version};
+use crate::vrrp::fsm::{self, Action, Input, State};
+use crate::vrrp::plan;
 use crate::vrrp::track::{self, ScriptState, ScriptTracker, TrackWeight};
 use crate::wire::vrrp as vrrp_wire;
 use drops::{DropKind, DropReason, RateLimiter};
@@ -121,18 +122,7 @@ pub struct Stats {
     pub addr_list_err: u64,
 }
 
-/// What an instance expects of the adverts it accepts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Expect {
-    pub version: Version,
-    pub advert_int: Centiseconds,
-    /// The 8 PASS bytes (zero padded), or `None` for no authentication.
-    pub pass: Option<[u8; 8]>,
-    /// Multicast instance: the TTL / hop limit must be 255. Unicast adverts may cross routers,
-    /// so keepalived skips that check for them (their TTL is checked against each peer's
-    /// `min_ttl`/`max_ttl` with `check_unicast_src` instead, see [`check_unicast_source`]).
-    pub multicast: bool,
-}
+pub use crate::vrrp::plan::Expect;
 
 /// RFC 3768 §7.1 / RFC 5798 §7.1 receive checks that depend on the instance (the codec has
 /// already checked length, version field, type and checksum):
@@ -236,29 +226,6 @@ pub fn check_unicast_source(
     Ok(())
 }
 
-/// The address family of an instance: that of `unicast_src_ip`, else of its first VIP, else of
-/// its first peer; IPv4 when it has none (as the config loader decides).
-fn instance_is_ipv6(inst: &VrrpInstance) -> bool {
-    inst.unicast_src_ip
-        .iter()
-        .copied()
-        .chain(inst.virtual_ipaddress.iter().map(|v| v.addr))
-        .chain(inst.unicast_peer.iter().map(|p| p.addr))
-        .next()
-        .is_some_and(|a| a.is_ipv6())
-}
-
-/// The IPv4 VIPs of `inst` (never the advert source).
-fn vip_v4(inst: &VrrpInstance) -> Vec<std::net::Ipv4Addr> {
-    inst.virtual_ipaddress
-        .iter()
-        .filter_map(|v| match v.addr {
-            IpAddr::V4(a) => Some(a),
-            IpAddr::V6(_) => None,
-        })
-        .collect()
-}
-
 /// keepalived's lines for an instance that starts in FAULT waiting for the system.
 fn log_parked(name: &str, b: &Blocker) {
     match b {
@@ -279,19 +246,12 @@ fn log_parked(name: &str, b: &Blocker) {
     }
 }
 
-/// One VIP resolved to the link it lives on.
-#[derive(Debug, Clone)]
-struct Vip {
-    ifindex: u32,
-    ifname: String,
-    mac: [u8; 6],
-    addr: IfAddr,
-    /// From `virtual_ipaddress_excluded`: moved with the instance, not listed in adverts.
-    excluded: bool,
-}
+use crate::vrrp::plan::Vip;
 
 /// An instance with everything the engine needs to carry out its actions.
 struct Runtime {
+    /// What the instance was built from (the reload diffs it with the new config's).
+    plan: plan::InstancePlan,
     fsm: fsm::Instance,
     cfg: VrrpInstance,
     /// Index into `Engine::sockets`.
@@ -579,12 +539,12 @@ impl Engine {
                 Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => Some(Blocker::Source(a)),
                 _ => None,
             },
-            None if instance_is_ipv6(inst) => match self.netlink.link_local_ipv6(link.ifindex) {
+            None if plan::is_ipv6(inst) => match self.netlink.link_local_ipv6(link.ifindex) {
                 Ok(None) => Some(Blocker::NoAddress("IPv6 link-local".into())),
                 _ => None,
             },
             None => {
-                let vips = vip_v4(inst);
+                let vips = plan::vip_v4(inst);
                 match self.netlink.primary_ipv4(link.ifindex, &vips) {
                     Ok(None) => Some(Blocker::NoAddress("IPv4".into())),
                     _ => None,
@@ -601,27 +561,12 @@ impl Engine {
         inst: &VrrpInstance,
         parked: Option<Blocker>,
     ) -> Result<Runtime, String> {
-        let ifname = inst.interface.clone().ok_or("no interface")?;
-        let version = inst.effective_version(&config.global);
         if parked.is_some() {
             // No socket, VIPs or routes yet: the instance waits in FAULT.
-            let src = inst.unicast_src_ip.unwrap_or(if instance_is_ipv6(inst) {
-                IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
-            } else {
-                IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
-            });
-            let resolved = Resolved {
-                socket: usize::MAX,
-                src,
-                dsts: Vec::new(),
-                peers: inst.unicast_peer.clone(),
-                multicast: inst.unicast_peer.is_empty(),
-                vips: Arc::from([]),
-                routes: Arc::from([]),
-                rules: Arc::from([]),
-            };
-            return assemble(config, inst, version, resolved, parked);
+            let plan = plan::parked(config, inst)?;
+            return Ok(runtime(inst, plan, usize::MAX, parked));
         }
+        let ifname = inst.interface.clone().ok_or("no interface")?;
         let link = self
             .netlink
             .link(&ifname)
@@ -632,145 +577,60 @@ impl Engine {
             None => None,
             Some(name) => Some(self.setup_vmac(inst, &ifname, link.ifindex, name.clone())?),
         };
-        let vip_dev = vmac.clone().unwrap_or_else(|| ifname.clone());
-        let xmit_if = match &vmac {
-            Some(v) if !inst.vmac_xmit_base => v.clone(),
-            _ => ifname.clone(),
-        };
-        let ipv6 = instance_is_ipv6(inst);
-        // The advert source: unicast_src_ip / mcast_src_ip, else for IPv4 the interface's
-        // primary address that is not one of our VIPs (keepalived uses the primary address),
-        // for IPv6 its first link-local address (RFC 5798 §5.1.2.1).
-        let vip_v4 = vip_v4(inst);
-        let src: IpAddr = match inst.unicast_src_ip {
-            Some(a) => a,
-            None if ipv6 => IpAddr::V6(
-                self.netlink
-                    .link_local_ipv6(link.ifindex)
-                    .map_err(|e| e.to_string())?
-                    .ok_or_else(|| {
-                        format!("Cannot find a link-local IPv6 address for interface {ifname}")
-                    })?,
-            ),
-            None => IpAddr::V4(
-                self.netlink
-                    .primary_ipv4(link.ifindex, &vip_v4)
-                    .map_err(|e| e.to_string())?
-                    .ok_or_else(|| {
-                        format!("Cannot find an IP address to use for interface {ifname}")
-                    })?,
-            ),
-        };
-        let peers = inst.unicast_peer.clone();
-        let multicast = peers.is_empty();
-        let group = if ipv6 {
-            IpAddr::V6(config.global.vrrp_mcast_group6)
-        } else {
-            IpAddr::V4(config.global.vrrp_mcast_group4)
-        };
-        let dsts: Vec<IpAddr> = if multicast {
-            vec![group]
-        } else {
-            peers.iter().map(|p| p.addr).collect()
-        };
+        let plan = plan::instance(config, inst, &self.netlink, vmac.as_deref())?;
+        let socket = self.open_socket(&plan)?;
+        Ok(runtime(inst, plan, socket, None))
+    }
+
+    /// The index of the advert socket `plan` asks for, opened unless an instance with the
+    /// same transmit interface, source and cast already has it.
+    fn open_socket(&mut self, plan: &plan::InstancePlan) -> Result<usize, String> {
+        let (xmit_if, src, multicast) = (&plan.xmit_if, plan.src, plan.multicast);
         let key = (xmit_if.clone(), src, multicast);
-        let socket = match self.socket_keys.get(&key) {
-            Some(i) => *i,
-            None => {
-                let s = match (src, group) {
-                    (IpAddr::V6(src6), IpAddr::V6(g)) => {
-                        Vrrp6Socket::open(&xmit_if, src6, multicast.then_some(g), inst.unicast_ttl)
-                            .map(AnyVrrpSocket::V6)
-                    }
-                    (IpAddr::V4(src4), IpAddr::V4(g)) => {
-                        VrrpSocket::open(&xmit_if, Some(src4), multicast.then_some(g)).and_then(
-                            |s| {
-                                if !multicast {
-                                    s.set_unicast_ttl(inst.unicast_ttl)?;
-                                }
-                                Ok(AnyVrrpSocket::V4(s))
-                            },
-                        )
-                    }
-                    _ => {
+        if let Some(i) = self.socket_keys.get(&key) {
+            return Ok(*i);
+        }
+        let group = plan.dsts.first().copied().filter(|_| multicast);
+        let s = match src {
+            IpAddr::V6(src6) => {
+                let g = match group {
+                    Some(IpAddr::V6(g)) => Some(g),
+                    Some(IpAddr::V4(_)) => {
                         return Err(format!(
                             "source address {src} is not of the instance's family"
                         ));
                     }
-                }
-                .map_err(|e| format!("VRRP socket on {ifname}: {e}"))?;
-                self.sockets.push(Arc::new(s));
-                self.socket_keys.insert(key, self.sockets.len() - 1);
-                self.sockets.len() - 1
+                    None => None,
+                };
+                Vrrp6Socket::open(xmit_if, src6, g, plan.unicast_ttl).map(AnyVrrpSocket::V6)
             }
-        };
-        let mut links = HashMap::new();
-        links.insert(ifname.clone(), link);
-        let mut vips = Vec::new();
-        let listed = inst.virtual_ipaddress.iter().map(|v| (v, false));
-        let excluded = inst.virtual_ipaddress_excluded.iter().map(|v| (v, true));
-        for (v, excluded) in listed.chain(excluded) {
-            let dev = v.dev.clone().unwrap_or_else(|| vip_dev.clone());
-            if !links.contains_key(&dev) {
-                let l = self
-                    .netlink
-                    .link(&dev)
-                    .map_err(|e| format!("VIP {} dev {dev}: {e}", v.addr))?;
-                links.insert(dev.clone(), l);
+            IpAddr::V4(src4) => {
+                let g = match group {
+                    Some(IpAddr::V4(g)) => Some(g),
+                    Some(IpAddr::V6(_)) => {
+                        return Err(format!(
+                            "source address {src} is not of the instance's family"
+                        ));
+                    }
+                    None => None,
+                };
+                VrrpSocket::open(xmit_if, Some(src4), g).and_then(|s| {
+                    if !multicast {
+                        s.set_unicast_ttl(plan.unicast_ttl)?;
+                    }
+                    Ok(AnyVrrpSocket::V4(s))
+                })
             }
-            let l = &links[&dev];
-            vips.push(Vip {
-                ifindex: l.ifindex,
-                ifname: dev.clone(),
-                mac: l.mac,
-                addr: IfAddr {
-                    addr: v.addr,
-                    prefix_len: v.prefix_len,
-                    brd: v.brd,
-                    scope: v.scope.unwrap_or(0),
-                    label: v.label.clone(),
-                    peer: v.peer,
-                },
-                excluded,
-            });
         }
-        let mut ifindex_of = |dev: &str| -> Result<u32, String> {
-            if let Some(l) = links.get(dev) {
-                return Ok(l.ifindex);
-            }
-            let l = self
-                .netlink
-                .link(dev)
-                .map_err(|e| format!("route dev {dev}: {e}"))?;
-            let idx = l.ifindex;
-            links.insert(dev.to_string(), l);
-            Ok(idx)
-        };
-        let mut routes = Vec::new();
-        for r in &inst.virtual_routes {
-            let oif = r.dev.as_deref().map(&mut ifindex_of).transpose()?;
-            routes.push(resolve_route(r, oif));
-        }
-        let rules = inst.virtual_rules.iter().map(resolve_rule).collect();
-        let resolved = Resolved {
-            socket,
-            src,
-            dsts,
-            peers,
-            multicast,
-            vips: vips.into(),
-            routes: routes.into(),
-            rules,
-        };
-        assemble(config, inst, version, resolved, None)
+        .map_err(|e| format!("VRRP socket on {}: {e}", plan.ifname))?;
+        self.sockets.push(Arc::new(s));
+        self.socket_keys.insert(key, self.sockets.len() - 1);
+        Ok(self.sockets.len() - 1)
     }
 
     /// Runs until [`Control::Shutdown`] (or the control channel closes), then releases.
     pub async fn run(mut self, mut control: mpsc::Receiver<Control>) {
-        let mut kernel_done = self
-            .kernel_done
-            .take()
-            .expect("Engine::run is called once");
+        let mut kernel_done = self.kernel_done.take().expect("Engine::run is called once");
         let (pkt_tx, mut pkt_rx) = mpsc::channel::<Packet>(1024);
         for (i, sock) in self.sockets.iter().enumerate() {
             spawn_receiver(i, sock.clone(), pkt_tx.clone());
@@ -1048,7 +908,7 @@ impl Engine {
             }
         }
         for r in &config.static_rules {
-            let rule = resolve_rule(r);
+            let rule = plan::rule(r);
             match self.netlink.add_rule(&rule) {
                 Ok(()) => st.rules.push(rule),
                 Err(e) => error!("static_rules: {e}"),
@@ -1067,7 +927,7 @@ impl Engine {
                     continue;
                 }
             };
-            let route = resolve_route(r, oif);
+            let route = plan::route(r, oif);
             match self.netlink.add_route(&route) {
                 Ok(()) => st.routes.push(route),
                 Err(e) => error!("static_routes: {e}"),
@@ -1088,7 +948,7 @@ impl Engine {
         use crate::net::vmac::{default_name, virtual_mac};
         let vrid = inst.virtual_router_id.get();
         let name = name.unwrap_or_else(|| default_name(vrid));
-        let mac = virtual_mac(vrid, instance_is_ipv6(inst));
+        let mac = virtual_mac(vrid, plan::is_ipv6(inst));
         let ifindex = match self.netlink.link(&name) {
             Ok(l) if l.mac == mac => l.ifindex,
             Ok(_) => return Err(format!("interface {name} exists and is not our VMAC")),
@@ -1102,11 +962,11 @@ impl Engine {
             }
         };
         self.vmacs.push(ifindex);
-        if let Err(e) = self.sysctls.vmac(base, &name, instance_is_ipv6(inst)) {
+        if let Err(e) = self.sysctls.vmac(base, &name, plan::is_ipv6(inst)) {
             warn!("({}) VMAC {name}: {e}", inst.name);
         }
         // keepalived's `vmac_map` (IGMP/MLD reports of the VMAC leave from the base).
-        let (vmac, base, ipv6) = (name.clone(), base.to_string(), instance_is_ipv6(inst));
+        let (vmac, base, ipv6) = (name.clone(), base.to_string(), plan::is_ipv6(inst));
         self.kernel
             .submit(Box::new(move |k| k.firewall.add_vmac(&vmac, &base, ipv6)));
         Ok(name)
@@ -1622,6 +1482,12 @@ impl Engine {
         crate::metrics::publish_vrrp(crate::metrics::VrrpSnapshot { instances, scripts });
     }
 
+    /// The plan every instance was built from, in configuration order (the VRRP reload
+    /// diffs them with the new configuration's).
+    pub fn plans(&self) -> impl Iterator<Item = &plan::InstancePlan> {
+        self.instances.iter().map(|r| &r.plan)
+    }
+
     /// The statistics of every instance, by name.
     pub fn stats(&self) -> Vec<(String, Stats)> {
         self.instances
@@ -1639,148 +1505,58 @@ struct Statics {
     rules: Vec<crate::net::route::Rule>,
 }
 
-/// What [`Engine::build_instance`] resolved against the system for one instance.
-struct Resolved {
-    socket: usize,
-    src: IpAddr,
-    dsts: Vec<IpAddr>,
-    peers: Vec<UnicastPeer>,
-    multicast: bool,
-    vips: Arc<[Vip]>,
-    routes: Arc<[crate::net::route::Route]>,
-    rules: Arc<[crate::net::route::Rule]>,
+/// The plan's facts, read with rtnetlink.
+impl plan::Facts for Netlink {
+    fn link(&self, name: &str) -> Result<plan::Link, String> {
+        Netlink::link(self, name)
+            .map(|l| plan::Link {
+                ifindex: l.ifindex,
+                mac: l.mac,
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    fn primary_ipv4(
+        &self,
+        ifindex: u32,
+        exclude: &[std::net::Ipv4Addr],
+    ) -> Result<Option<std::net::Ipv4Addr>, String> {
+        Netlink::primary_ipv4(self, ifindex, exclude).map_err(|e| e.to_string())
+    }
+
+    fn link_local_ipv6(&self, ifindex: u32) -> Result<Option<std::net::Ipv6Addr>, String> {
+        Netlink::link_local_ipv6(self, ifindex).map_err(|e| e.to_string())
+    }
 }
 
-/// The runtime of `inst` from what was resolved (`parked`: see [`Blocker`]).
-fn assemble(
-    config: &Config,
+/// The runtime of `inst` from its plan, with advert socket `socket` (`parked`: see
+/// [`Blocker`]).
+fn runtime(
     inst: &VrrpInstance,
-    version: Version,
-    r: Resolved,
+    plan: plan::InstancePlan,
+    socket: usize,
     parked: Option<Blocker>,
-) -> Result<Runtime, String> {
-    let Resolved {
-        socket,
-        src,
-        dsts,
-        peers,
-        multicast,
-        vips,
-        routes,
-        rules,
-    } = r;
-    let pass = match &inst.authentication {
-        Some(Authentication::Pass(p)) if version == Version::V2 => {
-            let mut b = [0u8; 8];
-            let n = p.len().min(8);
-            b[..n].copy_from_slice(&p[..n]);
-            Some(b)
-        }
-        Some(Authentication::Ah(_)) => {
-            return Err("auth_type AH is not supported by rkeepalived yet".into());
-        }
-        _ => None,
-    };
-    let tracks = inst
-        .track_script
-        .iter()
-        .filter_map(|t| {
-            let s = config.vrrp_scripts.get(&t.name)?;
-            let weight = t.weight.unwrap_or(s.weight);
-            let reverse = if t.weight.is_some() {
-                t.reverse
-            } else {
-                s.weight_reverse
-            };
-            Some((t.name.clone(), TrackWeight { weight, reverse }))
-        })
-        .collect();
-    let garp_master_delay = inst
-        .garp_master_delay
-        .unwrap_or(config.global.vrrp_garp_master_delay);
-    let g = &config.global;
-    let garp = fsm::GarpPolicy {
-        refresh: inst
-            .garp_master_refresh
-            .unwrap_or(g.vrrp_garp_master_refresh),
-        refresh_repeat: inst
-            .garp_master_refresh_repeat
-            .unwrap_or(g.vrrp_garp_master_refresh_repeat),
-        // keepalived: unset global lower-priority settings follow vrrp_garp_master_*.
-        lower_prio_repeat: inst
-            .garp_lower_prio_repeat
-            .or(g.vrrp_garp_lower_prio_repeat)
-            .unwrap_or(g.vrrp_garp_master_repeat),
-        lower_prio_delay: inst
-            .garp_lower_prio_delay
-            .or(g.vrrp_garp_lower_prio_delay)
-            .unwrap_or(g.vrrp_garp_master_delay),
-        lower_prio_no_advert: inst
-            .lower_prio_no_advert
-            .unwrap_or(g.vrrp_lower_prio_no_advert),
-        higher_prio_send_advert: inst
-            .higher_prio_send_advert
-            .unwrap_or(g.vrrp_higher_prio_send_advert),
-    };
-    let fsm = fsm::Instance::new(InstanceConfig {
-        name: inst.name.clone(),
-        vrid: inst.virtual_router_id,
-        version,
-        priority: inst.priority,
-        advert_int: inst.advert_int,
-        preempt: !inst.nopreempt,
-        preempt_delay: inst.preempt_delay,
-        start_master: inst.state == model::InitialState::Master,
-        garp_master_delay,
-        primary_ip: src,
-        garp,
-    });
-    // RFC 5798 §6.1 Accept_Mode: keepalived accepts unless `no_accept` is given (strict
-    // mode resolves an unset mode to "owner only"); the address owner always accepts.
-    let accept = inst.accept.unwrap_or(true) || inst.priority == Priority::OWNER;
-    let no_accept = if accept {
-        Vec::new()
-    } else {
-        vips.iter()
-            .map(|v| Blocked {
-                addr: v.addr.addr,
-                ifname: v.ifname.clone(),
-            })
-            .collect()
-    };
-    Ok(Runtime {
-        fsm,
+) -> Runtime {
+    Runtime {
+        fsm: fsm::Instance::new(plan.fsm.clone()),
         cfg: inst.clone(),
         socket,
-        src,
-        dsts,
-        peers,
-        check_unicast_src: inst.check_unicast_src || g.vrrp_check_unicast_src,
-        skip_check_adv_addr: inst
-            .skip_check_adv_addr
-            .unwrap_or(g.vrrp_skip_check_adv_addr),
-        advert_vips: vips
-            .iter()
-            .filter(|v| !v.excluded && v.addr.addr.is_ipv6() == src.is_ipv6())
-            .map(|v| v.addr.addr)
-            .collect(),
+        src: plan.src,
+        dsts: plan.dsts.clone(),
+        peers: plan.peers.clone(),
+        check_unicast_src: plan.check_unicast_src,
+        skip_check_adv_addr: plan.skip_check_adv_addr,
+        advert_vips: plan.advert_vips.clone(),
         master_src: None,
         drop_log: RateLimiter::new(drops::SUMMARY_WINDOW, drops::MAX_TRACKED),
-        expect: Expect {
-            version,
-            advert_int: inst.advert_int,
-            pass,
-            multicast,
-        },
-        vips,
-        routes,
-        rules,
-        garp_repeat: inst
-            .garp_master_repeat
-            .unwrap_or(config.global.vrrp_garp_master_repeat),
-        no_accept,
+        expect: plan.expect.clone(),
+        vips: plan.vips.as_slice().into(),
+        routes: plan.routes.as_slice().into(),
+        rules: plan.rules.as_slice().into(),
+        garp_repeat: plan.garp_repeat,
+        no_accept: plan.no_accept.clone(),
         blocking: false,
-        tracks,
+        tracks: plan.tracks.clone(),
         last_tracked: track::Tracked {
             priority: inst.priority,
             fault: false,
@@ -1790,43 +1566,7 @@ fn assemble(
         master_priority: 0,
         last_transition: std::time::SystemTime::now(),
         parked,
-    })
-}
-
-/// A configured route with its `dev` resolved to `oif`.
-fn resolve_route(
-    r: &crate::config::routes::VirtualRoute,
-    oif: Option<u32>,
-) -> crate::net::route::Route {
-    crate::net::route::Route {
-        dst: r.dst,
-        dst_len: r.dst_len,
-        prefsrc: r.src,
-        gateways: r.gateways.clone(),
-        oif,
-        table: r.table,
-        metric: r.metric,
-        scope: r.scope,
-        kind: r.kind.into(),
-        onlink: r.onlink,
-    }
-}
-
-/// A configured rule as the netlink layer takes it.
-fn resolve_rule(r: &crate::config::routes::VirtualRule) -> crate::net::route::Rule {
-    crate::net::route::Rule {
-        family_v6: r.is_v6(),
-        from: r.from,
-        to: r.to,
-        table: r.table,
-        priority: r.priority,
-        fwmark: r.fwmark,
-        iif: r.iif.clone(),
-        oif: r.oif.clone(),
-        tos: r.tos,
-        action: crate::vrrp::kernel::fr_act(r.action),
-        goto: r.goto,
-        invert: r.invert,
+        plan,
     }
 }
 
@@ -1865,7 +1605,7 @@ async fn run_vrrp_script(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::units::Vrid;
+    use crate::units::{Centiseconds, Vrid};
 
     fn advert(version: Version, auth: vrrp_wire::Auth, int: u16) -> vrrp_wire::Repr {
         vrrp_wire::Repr {

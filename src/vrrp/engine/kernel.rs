@@ -63,7 +63,9 @@ impl KernelThread {
     /// done messages (one sequence number per job, in order).
     ///
     /// Errors: the thread could not be created.
-    pub fn spawn(mut kernel: Kernel) -> std::io::Result<(KernelThread, mpsc::UnboundedReceiver<u64>)> {
+    pub fn spawn(
+        mut kernel: Kernel,
+    ) -> std::io::Result<(KernelThread, mpsc::UnboundedReceiver<u64>)> {
         let (tx, rx) = std::sync::mpsc::channel::<(u64, Job)>();
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let thread = std::thread::Builder::new()
