@@ -14,6 +14,7 @@ mod ha_suspend;
 mod ipv6;
 mod net_io;
 mod net_route;
+mod runtime;
 mod trackers;
 mod unicast;
 mod vrrp;

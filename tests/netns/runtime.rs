@@ -6,8 +6,7 @@
 //! The `nft` of the daemon is a stand-in found first in its `PATH`: it sleeps, then runs the
 //! real `nft` with the same arguments and input.
 
-mod support;
-
+use crate::support;
 use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, SystemTime};
@@ -66,6 +65,7 @@ fn spawn_with_path(lan: &Lan, node: &str, conf: &str, bin: &std::path::Path) -> 
 }
 
 #[test]
+#[ignore = "needs root, network namespaces, tcpdump and nft (scripts/test-all runs it)"]
 fn a_garp_burst_and_a_slow_nft_do_not_stop_the_other_instances() {
     let test = "garp_burst_and_slow_nft";
     if !require_root(test)
