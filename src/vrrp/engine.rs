@@ -314,6 +314,35 @@ enum Blocker {
     NoAddress(String),
 }
 
+/// What keeps `inst` from starting now, if anything that may change later (see
+/// [`Blocker`]). Reads links and addresses and binds a socket: called at start-up and, for
+/// the parked instances, on the blocking pool.
+fn start_blocker(netlink: &Netlink, inst: &VrrpInstance) -> Option<Blocker> {
+    let ifname = inst.interface.as_ref()?;
+    let Ok(link) = netlink.link(ifname) else {
+        return Some(Blocker::Interface(ifname.clone()));
+    };
+    match inst.unicast_src_ip {
+        // A link-local IPv6 source needs its scope to be bound; the socket checks it.
+        Some(IpAddr::V6(a)) if a.segments()[0] & 0xffc0 == 0xfe80 => None,
+        Some(a) => match std::net::UdpSocket::bind((a, 0)) {
+            Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => Some(Blocker::Source(a)),
+            _ => None,
+        },
+        None if plan::is_ipv6(inst) => match netlink.link_local_ipv6(link.ifindex) {
+            Ok(None) => Some(Blocker::NoAddress("IPv6 link-local".into())),
+            _ => None,
+        },
+        None => {
+            let vips = plan::vip_v4(inst);
+            match netlink.primary_ipv4(link.ifindex, &vips) {
+                Ok(None) => Some(Blocker::NoAddress("IPv4".into())),
+                _ => None,
+            }
+        }
+    }
+}
+
 /// How often parked instances check whether their interface or address appeared.
 const PARK_RETRY: Duration = Duration::from_secs(1);
 
@@ -380,7 +409,7 @@ pub struct Engine {
     sockets: Vec<Arc<AnyVrrpSocket>>,
     /// Reads of links and addresses (start-up, parked instances, trackers); the changes go
     /// through `kernel`.
-    netlink: Netlink,
+    netlink: Arc<Netlink>,
     /// The `vrrp-kernel` worker: VIPs, virtual routes and rules, nftables, GARP/NA sends.
     kernel: kernel::KernelThread,
     /// Its done messages, taken by [`Engine::run`].
@@ -467,7 +496,7 @@ impl Engine {
             metrics_dirty: true,
             instances: Vec::new(),
             sockets: Vec::new(),
-            netlink,
+            netlink: Arc::new(netlink),
             kernel,
             kernel_done: Some(kernel_done),
             deferred: VecDeque::new(),
@@ -490,7 +519,7 @@ impl Engine {
         };
         engine.statics = engine.set_statics(config);
         for inst in &config.vrrp_instances {
-            let blocker = engine.start_blocker(inst);
+            let blocker = start_blocker(&engine.netlink, inst);
             if let Some(b) = &blocker {
                 log_parked(&inst.name, b);
             }
@@ -525,34 +554,6 @@ impl Engine {
         Ok(engine)
     }
 
-    /// What keeps `inst` from starting now, if anything that may change later (see
-    /// [`Blocker`]).
-    fn start_blocker(&self, inst: &VrrpInstance) -> Option<Blocker> {
-        let ifname = inst.interface.as_ref()?;
-        let Ok(link) = self.netlink.link(ifname) else {
-            return Some(Blocker::Interface(ifname.clone()));
-        };
-        match inst.unicast_src_ip {
-            // A link-local IPv6 source needs its scope to be bound; the socket checks it.
-            Some(IpAddr::V6(a)) if a.segments()[0] & 0xffc0 == 0xfe80 => None,
-            Some(a) => match std::net::UdpSocket::bind((a, 0)) {
-                Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => Some(Blocker::Source(a)),
-                _ => None,
-            },
-            None if plan::is_ipv6(inst) => match self.netlink.link_local_ipv6(link.ifindex) {
-                Ok(None) => Some(Blocker::NoAddress("IPv6 link-local".into())),
-                _ => None,
-            },
-            None => {
-                let vips = plan::vip_v4(inst);
-                match self.netlink.primary_ipv4(link.ifindex, &vips) {
-                    Ok(None) => Some(Blocker::NoAddress("IPv4".into())),
-                    _ => None,
-                }
-            }
-        }
-    }
-
     /// Builds the runtime of `inst`. With a `parked` blocker the instance is built without
     /// socket, VIPs, routes or rules, to wait in FAULT ([`Engine::retry_parked`] finishes it).
     fn build_instance(
@@ -577,7 +578,7 @@ impl Engine {
             None => None,
             Some(name) => Some(self.setup_vmac(inst, &ifname, link.ifindex, name.clone())?),
         };
-        let plan = plan::instance(config, inst, &self.netlink, vmac.as_deref())?;
+        let plan = plan::instance(config, inst, &*self.netlink, vmac.as_deref())?;
         let socket = self.open_socket(&plan)?;
         Ok(runtime(inst, plan, socket, None))
     }
@@ -829,12 +830,27 @@ impl Engine {
         let Some(config) = self.park_config.take() else {
             return;
         };
-        for i in 0..self.instances.len() {
+        // The checks read the kernel: off the VRRP thread.
+        let parked: Vec<(usize, VrrpInstance)> = self
+            .instances
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.parked.is_some())
+            .map(|(i, r)| (i, r.cfg.clone()))
+            .collect();
+        let netlink = self.netlink.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            parked
+                .into_iter()
+                .map(|(i, cfg)| (i, start_blocker(&netlink, &cfg), cfg))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        for (i, now_blocked, cfg) in checked {
             let Some(was) = self.instances[i].parked.clone() else {
                 continue;
             };
-            let cfg = self.instances[i].cfg.clone();
-            let now_blocked = self.start_blocker(&cfg);
             if let Some(b) = now_blocked {
                 if b != was {
                     log_parked(&cfg.name, &b);
