@@ -3,9 +3,9 @@
 //! `smtp_alert` mail, and the `notify_up`/`notify_down`/`quorum_up`/`quorum_down` scripts.
 
 use crate::check::event::{Endpoint, RsEvent};
-use crate::config::model::Config;
+use crate::config::model::{Config, RealServer, VirtualServer};
 use crate::ipvs::desired::{fmt_service, vs_entries};
-use crate::ipvs::health::{VsHealth, inhibit};
+use crate::ipvs::health::{Change, VsHealth, inhibit};
 use crate::ipvs::model::ServiceKey;
 use tracing::info;
 
@@ -24,17 +24,7 @@ pub fn record(config: &Config, vi: usize, ri: usize, health: &mut VsHealth, ev: 
     let after = vs_entries(config, vs, health);
     let inhibit = inhibit(vs, rs);
     for key in after.keys() {
-        let vs_port = match key {
-            ServiceKey::Addr { port, .. } => *port,
-            ServiceKey::Fwmark { .. } => 0,
-        };
-        // The virtual server's protocol, for fwmark services too (keepalived FMT_RS).
-        let rs_key = Endpoint {
-            addr: rs.addr,
-            protocol: vs.protocol,
-            port: if rs.port == 0 { vs_port } else { rs.port },
-        }
-        .to_string();
+        let rs_key = rs_endpoint(vs, rs, key).to_string();
         if let (Some(o), Some(n)) = (old_weight, new_weight)
             && o != n
         {
@@ -73,8 +63,29 @@ pub fn record(config: &Config, vi: usize, ri: usize, health: &mut VsHealth, ev: 
             }
         }
     }
+    run_scripts(vs, rs, ev.up, change);
+}
+
+/// Real server `rs` of `vs` in the service `key`, as keepalived's log writes it (`FMT_RS`):
+/// the virtual server's protocol (for a fwmark service too), the service's port when the real
+/// server has none.
+pub fn rs_endpoint(vs: &VirtualServer, rs: &RealServer, key: &ServiceKey) -> Endpoint {
+    let vs_port = match key {
+        ServiceKey::Addr { port, .. } => *port,
+        ServiceKey::Fwmark { .. } => 0,
+    };
+    Endpoint {
+        addr: rs.addr,
+        protocol: vs.protocol,
+        port: if rs.port == 0 { vs_port } else { rs.port },
+    }
+}
+
+/// The scripts of a transition: the real server's `notify_up`/`notify_down` when it changed,
+/// the virtual server's `quorum_up`/`quorum_down` when its quorum did.
+fn run_scripts(vs: &VirtualServer, rs: &RealServer, up: bool, change: Change) {
     if change.rs_changed {
-        let cmd = if ev.up {
+        let cmd = if up {
             &rs.health.notify_up
         } else {
             &rs.health.notify_down
@@ -95,5 +106,38 @@ pub fn record(config: &Config, vi: usize, ri: usize, health: &mut VsHealth, ev: 
             }
         }
         None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{LoadOptions, load_str};
+    use std::path::Path;
+
+    /// A fwmark service's real servers are written with the service's protocol (they were
+    /// written `tcp` whatever it was), an address service's with its port when they have none.
+    #[test]
+    fn real_servers_are_written_with_the_virtual_server_s_protocol() {
+        let config = load_str(
+            Path::new("t.conf"),
+            "virtual_server fwmark 5 {\n protocol UDP\n real_server 10.0.1.1 53 {\n }\n}\n\
+             virtual_server 10.0.0.1 443 {\n protocol SCTP\n real_server 10.0.1.2 0 {\n }\n}\n",
+            &LoadOptions::default(),
+        )
+        .config;
+        let table = crate::ipvs::desired::desired_table(&config);
+        let mut written = Vec::new();
+        for vs in &config.ipvs.virtual_servers {
+            for key in crate::ipvs::desired::vs_entries(&config, vs, &health_of(vs)).keys() {
+                assert!(table.contains_key(key));
+                written.push(rs_endpoint(vs, &vs.real_servers[0], key).to_string());
+            }
+        }
+        assert_eq!(written, ["[10.0.1.1]:udp:53", "[10.0.1.2]:sctp:443"]);
+    }
+
+    fn health_of(vs: &VirtualServer) -> VsHealth {
+        VsHealth::new(vs, &crate::check::build::rs_start(vs))
     }
 }
