@@ -300,3 +300,107 @@ impl Parser<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::parser::parse;
+
+    #[test]
+    fn a_block_without_its_brace_is_read_anyway() {
+        let (c, msgs) = parse("global_defs\n router_id r1\n}\n");
+        assert_eq!(
+            msgs,
+            ["t.conf:1:1: error: Missing '{' at beginning of configuration block 'global_defs'"]
+        );
+        assert_eq!(c.global.router_id.as_deref(), Some("r1"));
+    }
+
+    #[test]
+    fn stray_braces_are_errors_and_their_block_is_skipped() {
+        let (c, msgs) =
+            parse("}\n{\n router_id nope\n}\nglobal_defs {\n {\n  x\n }\n router_id r2\n}\n");
+        assert_eq!(
+            msgs,
+            [
+                "t.conf:1:1: error: Extra '}' found",
+                "t.conf:2:1: error: Unexpected '{' - ignoring",
+                "t.conf:6:2: error: Unexpected '{' - ignoring",
+            ]
+        );
+        assert_eq!(c.global.router_id.as_deref(), Some("r2"));
+    }
+
+    #[test]
+    fn an_unclosed_block_is_reported_once() {
+        let (_, msgs) = parse("vrrp_instance V {\n interface eth0\n track_script {\n");
+        let unclosed: Vec<_> = msgs.iter().filter(|m| m.contains("missing '}'")).collect();
+        assert_eq!(
+            unclosed,
+            ["t.conf:3:2: error: missing '}': end of configuration inside block 'track_script'"]
+        );
+    }
+
+    /// keepalived reads `linkbeat_use_polling` at the top level only: inside `global_defs` it
+    /// is unknown there too.
+    #[test]
+    fn unknown_keywords_get_a_suggestion_and_known_ones_a_gap_warning() {
+        let (_, msgs) = parse(
+            "global_defs {\n router_idd r1\n vrrp_iptables\n linkbeat_use_polling\n frobnicate {\n  a b\n }\n}\n\
+             linkbeat_use_polling\n",
+        );
+        assert_eq!(
+            msgs,
+            [
+                "t.conf:2:2: warning: Unknown keyword 'router_idd' (did you mean 'router_id'?)",
+                "t.conf:3:2: warning: 'vrrp_iptables' is a keepalived keyword that rkeepalived \
+                 does not implement yet; ignored",
+                "t.conf:4:2: warning: Unknown keyword 'linkbeat_use_polling'",
+                "t.conf:5:2: warning: Unknown keyword 'frobnicate'",
+                "t.conf:9:1: warning: 'linkbeat_use_polling' is a keepalived keyword that \
+                 rkeepalived does not implement yet; ignored",
+            ]
+        );
+    }
+
+    #[test]
+    fn flags_take_an_optional_boolean() {
+        let (c, msgs) = parse("global_defs {\n vrrp_strict\n}\n");
+        assert!(msgs.is_empty() && c.global.vrrp_strict, "{msgs:?}");
+        let (c, _) = parse("global_defs {\n vrrp_strict\n vrrp_strict no\n}\n");
+        assert!(!c.global.vrrp_strict);
+        let (c, msgs) = parse("global_defs {\n vrrp_strict maybe\n}\n");
+        assert_eq!(
+            msgs,
+            [
+                "t.conf:2:14: error: invalid vrrp_strict 'maybe': expected on/off, true/false or \
+              yes/no - ignored"
+            ]
+        );
+        assert!(!c.global.vrrp_strict);
+    }
+
+    #[test]
+    fn a_missing_parameter_names_the_keyword() {
+        let (c, msgs) = parse("global_defs {\n router_id\n}\n");
+        assert_eq!(
+            msgs,
+            ["t.conf:2:2: error: 'router_id' is missing a parameter"]
+        );
+        assert_eq!(c.global.router_id, None);
+    }
+
+    #[test]
+    fn a_command_is_split_with_quotes_and_must_not_be_empty() {
+        let (c, msgs) = parse(
+            "global_defs {\n enable_script_security\n}\nvrrp_script s {\n script \"/bin/check 'a b' c\"\n}\n\
+             vrrp_script e {\n script \"\"\n}\n",
+        );
+        assert_eq!(c.vrrp_scripts["s"].script.argv, ["/bin/check", "a b", "c"]);
+        assert!(!c.vrrp_scripts.contains_key("e"));
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("t.conf:8:9: error: (e) invalid script '': empty command")),
+            "{msgs:?}"
+        );
+    }
+}

@@ -423,3 +423,152 @@ impl Parser<'_> {
         self.config.global.smtp_server = Some((host.text.to_string(), port));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::parser::parse;
+    use crate::units::Version;
+    use std::time::Duration;
+
+    fn globals(body: &str) -> (crate::config::model::GlobalDefs, Vec<String>) {
+        let (c, msgs) = parse(&format!("global_defs {{\n{body}\n}}\n"));
+        (c.global, msgs)
+    }
+
+    #[test]
+    fn vrrp_version_is_2_or_3() {
+        let (g, msgs) = globals(" vrrp_version 3");
+        assert!(msgs.is_empty(), "{msgs:?}");
+        assert_eq!(g.vrrp_version, Version::V3);
+        let (g, msgs) = globals(" vrrp_version 4");
+        assert_eq!(msgs.len(), 1, "{msgs:?}");
+        assert!(msgs[0].starts_with("t.conf:2:15: error: invalid vrrp_version '4'"));
+        assert_eq!(g.vrrp_version, Version::V2);
+    }
+
+    #[test]
+    fn a_garp_repeat_of_zero_becomes_one() {
+        let (g, msgs) = globals(" vrrp_garp_master_repeat 0\n vrrp_garp_master_refresh_repeat 0");
+        assert_eq!(
+            msgs,
+            [
+                "t.conf:2:26: warning: vrrp_garp_master_repeat must be greater than 0, setting to 1",
+                "t.conf:3:34: warning: vrrp_garp_master_refresh_repeat must be greater than 0, \
+                 setting to 1",
+            ]
+        );
+        assert_eq!(
+            (g.vrrp_garp_master_repeat, g.vrrp_garp_master_refresh_repeat),
+            (1, 1)
+        );
+        // The lower-priority repeat may be 0 (no GARPs then).
+        let (g, msgs) = globals(" vrrp_garp_lower_prio_repeat 0");
+        assert!(msgs.is_empty(), "{msgs:?}");
+        assert_eq!(g.vrrp_garp_lower_prio_repeat, Some(0));
+    }
+
+    /// keepalived's `vrrp_min_garp` changes only the settings still at their defaults.
+    #[test]
+    fn vrrp_min_garp_keeps_what_was_set_before_it() {
+        let (g, _) = globals(" vrrp_min_garp");
+        assert_eq!(
+            (
+                g.vrrp_garp_master_repeat,
+                g.vrrp_garp_master_refresh_repeat,
+                g.vrrp_garp_master_delay
+            ),
+            (1, 0, Duration::ZERO)
+        );
+        let (g, _) =
+            globals(" vrrp_garp_master_repeat 3\n vrrp_garp_master_delay 2\n vrrp_min_garp");
+        assert_eq!(
+            (g.vrrp_garp_master_repeat, g.vrrp_garp_master_delay),
+            (3, Duration::from_secs(2))
+        );
+        // After it, a setting still applies.
+        let (g, _) = globals(" vrrp_min_garp\n vrrp_garp_master_repeat 4");
+        assert_eq!(g.vrrp_garp_master_repeat, 4);
+    }
+
+    #[test]
+    fn garp_intervals_are_fractional_seconds_and_whole_second_delays_are_not() {
+        let (g, msgs) = globals(" vrrp_garp_interval 0.25\n vrrp_gna_interval 1.5");
+        assert_eq!(
+            msgs,
+            ["t.conf:3:20: warning: The vrrp_gna_interval is very large - 1.5 seconds"]
+        );
+        assert_eq!(g.vrrp_garp_interval, Duration::from_millis(250));
+        assert_eq!(g.vrrp_gna_interval, Duration::from_millis(1500));
+        let (g, msgs) = globals(" vrrp_garp_master_delay 2.5");
+        assert_eq!(msgs.len(), 1, "{msgs:?}");
+        assert!(msgs[0].starts_with("t.conf:2:25: error: invalid vrrp_garp_master_delay '2.5'"));
+        assert_eq!(g.vrrp_garp_master_delay, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn multicast_groups_must_be_multicast_for_ipv6() {
+        let (g, msgs) = globals(" vrrp_mcast_group6 ff02::1:12\n vrrp_mcast_group4 224.0.0.20");
+        assert!(msgs.is_empty(), "{msgs:?}");
+        assert_eq!(
+            g.vrrp_mcast_group6,
+            "ff02::1:12".parse::<std::net::Ipv6Addr>().unwrap()
+        );
+        assert_eq!(g.vrrp_mcast_group4, std::net::Ipv4Addr::new(224, 0, 0, 20));
+        let (g, msgs) = globals(" vrrp_mcast_group6 2001:db8::1");
+        assert_eq!(
+            msgs,
+            [
+                "t.conf:2:20: error: invalid vrrp_mcast_group6 '2001:db8::1': not an IPv6 \
+              multicast address - ignored"
+            ]
+        );
+        assert_eq!(
+            g.vrrp_mcast_group6,
+            "ff02::12".parse::<std::net::Ipv6Addr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn lvs_sync_daemon_options_and_its_instance() {
+        let (c, msgs) = parse(
+            "global_defs {\n lvs_sync_daemon eth0 VI id 300 ttl 3 group 10.0.0.1 speed 1\n}\n",
+        );
+        assert_eq!(
+            msgs,
+            [
+                "t.conf:2:29: error: invalid lvs_sync_daemon '300': number outside range [0, 255] \
+                 - ignored",
+                "t.conf:2:45: error: invalid lvs_sync_daemon '10.0.0.1': not a multicast address \
+                 - ignored",
+                // An unknown option is one word: its value is read as the next option.
+                "t.conf:2:54: error: lvs_sync_daemon: unknown option 'speed' - ignoring",
+                "t.conf:2:60: error: lvs_sync_daemon: unknown option '1' - ignoring",
+                "t.conf:2:2: error: lvs_sync_daemon vrrp instance VI not found - sync daemon not \
+                 started",
+            ]
+        );
+        assert!(c.global.lvs_sync_daemon.is_none());
+    }
+
+    #[test]
+    fn mail_settings() {
+        let (g, msgs) = globals(
+            " notification_email {\n }\n smtp_connect_timeout 0\n smtp_server mail.example 70000",
+        );
+        assert_eq!(
+            msgs,
+            [
+                "t.conf:2:2: warning: Warning - empty notification_email block",
+                "t.conf:4:23: warning: smtp_connect_timeout must be greater than 0, setting to 1",
+                "t.conf:5:27: error: invalid smtp_server '70000': number outside range [1, 65535] \
+                 - ignored",
+            ]
+        );
+        assert_eq!(g.smtp_connect_timeout, Duration::from_secs(1));
+        assert_eq!(g.smtp_server, None);
+        let (g, _) =
+            globals(" notification_email {\n a@x b@y\n c@z\n }\n smtp_server mail.example");
+        assert_eq!(g.notification_email, ["a@x", "b@y", "c@z"]);
+        assert_eq!(g.smtp_server, Some(("mail.example".into(), None)));
+    }
+}

@@ -266,3 +266,12 @@ impl Parser<'_> {
         }
     }
 }
+
+/// `text` loaded as `t.conf`: the config and every diagnostic as
+/// `t.conf:LINE:COL: SEVERITY: MESSAGE` (the unit tests of each block family use it).
+#[cfg(test)]
+fn parse(text: &str) -> (Config, Vec<String>) {
+    let l = load_str(Path::new("t.conf"), text, &LoadOptions::default());
+    let msgs = l.diagnostics.0.iter().map(|d| d.to_string()).collect();
+    (l.config, msgs)
+}
