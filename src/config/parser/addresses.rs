@@ -420,3 +420,154 @@ impl Parser<'_> {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::model::VrrpInstance;
+    use crate::config::parser::parse;
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    /// One instance with `block` in it.
+    fn instance(block: &str) -> (Option<VrrpInstance>, Vec<String>) {
+        let (c, msgs) = parse(&format!(
+            "vrrp_instance VI {{\n interface eth0\n virtual_router_id 1\n{block}\n}}\n"
+        ));
+        (c.vrrp_instances.into_iter().next(), msgs)
+    }
+
+    #[test]
+    fn broadcast_plus_and_minus_are_computed_from_the_prefix() {
+        let (i, msgs) = instance(
+            " virtual_ipaddress {\n  10.0.0.5/24 brd +\n  10.0.1.5/24 broadcast -\n  10.0.2.5/31 brd +\n }",
+        );
+        assert_eq!(
+            msgs,
+            ["t.conf:7:19: error: (VI) Address prefix length 31 too long for broadcast - ignoring"]
+        );
+        let v = i.unwrap().virtual_ipaddress;
+        assert_eq!(v[0].brd, Some(ip("10.0.0.255")));
+        assert_eq!(v[1].brd, Some(ip("10.0.1.0")));
+        assert_eq!((v[2].prefix_len, v[2].brd), (31, None));
+    }
+
+    #[test]
+    fn a_bad_prefix_length_is_the_host_prefix() {
+        let (i, msgs) = instance(" virtual_ipaddress {\n  10.0.0.5/33\n  fe80::5/129\n }");
+        assert_eq!(msgs.len(), 3, "{msgs:?}");
+        assert!(msgs[0].starts_with("t.conf:5:3: error: (VI) invalid prefix length '33'"));
+        assert!(msgs[0].ends_with("- using 32"));
+        let v = i.unwrap().virtual_ipaddress;
+        assert_eq!(v[0].prefix_len, 32);
+        // fe80::5 is IPv6 in an IPv4 instance: not kept.
+        assert_eq!(v.len(), 1);
+    }
+
+    #[test]
+    fn ipv6_addresses_take_no_scope_or_label_and_no_broadcast() {
+        let (i, msgs) = instance(
+            " virtual_ipaddress {\n  fe80::5/64 scope link label x dev eth1\n  fe80::6 brd fe80::ff\n }",
+        );
+        assert_eq!(
+            msgs,
+            [
+                "t.conf:5:3: warning: (VI) Cannot specify scope for IPv6 addresses (fe80::5/64) - ignoring scope",
+                "t.conf:5:3: warning: (VI) Cannot specify label for IPv6 addresses (fe80::5/64) - ignoring label",
+                "t.conf:6:11: error: (VI) broadcast given for the IPv6 address fe80::6 - skipped",
+            ]
+        );
+        let v = i.unwrap().virtual_ipaddress;
+        assert_eq!(v.len(), 1);
+        assert_eq!((v[0].scope, v[0].label.as_deref(), v[0].dev.as_deref()), (None, None, Some("eth1")));
+    }
+
+    #[test]
+    fn address_options_missing_doubled_or_unknown() {
+        let (i, msgs) = instance(
+            " virtual_ipaddress {\n  10.0.0.1 dev\n  10.0.0.2 dev a dev b\n  10.0.0.3 colour red scope host\n }",
+        );
+        assert_eq!(
+            msgs,
+            [
+                "t.conf:5:12: error: (VI) No dev parameter specified for 10.0.0.1 - skipped",
+                "t.conf:6:22: error: (VI) dev given more than once for 10.0.0.2 - skipped",
+                "t.conf:7:12: error: (VI) Unknown configuration entry 'colour' for ip address - ignoring",
+                "t.conf:7:19: error: (VI) Unknown configuration entry 'red' for ip address - ignoring",
+            ]
+        );
+        let v = i.unwrap().virtual_ipaddress;
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].addr, ip("10.0.0.3"));
+        assert!(v[0].scope.is_some());
+    }
+
+    #[test]
+    fn the_first_address_fixes_the_family() {
+        let (i, msgs) = instance(
+            " unicast_src_ip 10.0.0.9\n virtual_ipaddress {\n  2001:db8::1\n  10.0.0.1\n }\n unicast_peer {\n  2001:db8::2\n }",
+        );
+        assert_eq!(
+            msgs,
+            [
+                "t.conf:6:3: error: (VI) virtual_ipaddress '2001:db8::1' is IPv6 but the instance is IPv4 - ignoring",
+                "t.conf:10:3: error: (VI) unicast_peer '2001:db8::2' is IPv6 but the instance is IPv4 - ignoring",
+            ]
+        );
+        let i = i.unwrap();
+        assert_eq!(i.virtual_ipaddress.len(), 1);
+        assert!(i.unicast_peer.is_empty());
+        // Excluded addresses may be of either family.
+        let (i, msgs) = instance(
+            " virtual_ipaddress {\n  10.0.0.1\n }\n virtual_ipaddress_excluded {\n  2001:db8::1\n }",
+        );
+        assert!(msgs.is_empty(), "{msgs:?}");
+        assert_eq!(i.unwrap().virtual_ipaddress_excluded[0].addr, ip("2001:db8::1"));
+    }
+
+    #[test]
+    fn unicast_peer_ttls() {
+        let (i, msgs) = instance(
+            " virtual_ipaddress {\n  10.0.0.1\n }\n unicast_peer {\n  10.0.0.2 min_ttl 9 max_ttl 3\n  10.0.0.3 max_ttl 300\n  10.0.0.4 hops 2\n }",
+        );
+        assert_eq!(
+            msgs,
+            [
+                "t.conf:8:3: warning: (VI) unicast_peer 10.0.0.2: min_ttl 9 > max_ttl 3 - all its adverts will be discarded with check_unicast_src",
+                "t.conf:9:20: error: (VI) invalid max_ttl '300' for unicast_peer 10.0.0.3: number outside range [0, 255] - ignored",
+                "t.conf:10:12: error: (VI) unknown unicast_peer option 'hops' - ignored",
+            ]
+        );
+        let peers = i.unwrap().unicast_peer;
+        assert_eq!(peers.len(), 3);
+        assert_eq!((peers[0].min_ttl, peers[0].max_ttl), (9, 3));
+        assert_eq!(peers[1].max_ttl, 255);
+    }
+
+    /// keepalived numbers rules without a preference per family from 16384 down, static and
+    /// virtual rules alike, in reading order.
+    #[test]
+    fn static_blocks_and_default_rule_preferences() {
+        let (c, msgs) = parse(
+            "static_ipaddress {\n 192.0.2.1/24\n}\nstatic_rules {\n from 10.0.0.0/8 table 100\n from 2001:db8::/32 table 100\n}\n\
+             vrrp_instance VI {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  10.0.0.1\n }\n\
+             virtual_rules {\n  from 10.1.0.0/16 table 101\n  from 10.2.0.0/16 table 102 pref 5\n  from 10.3.0.0/16 lookup\n }\n}\n",
+        );
+        assert_eq!(c.static_ipaddress[0].dev.as_deref(), Some("eth0"));
+        let prio: Vec<_> = c.static_rules.iter().map(|r| r.priority).collect();
+        assert_eq!(prio, [Some(16384), Some(16384)]);
+        let prio: Vec<_> = c.vrrp_instances[0].virtual_rules.iter().map(|r| r.priority).collect();
+        assert_eq!(prio, [Some(16383), Some(5)]);
+        assert_eq!(
+            msgs.iter().filter(|m| m.contains("Rule has no preference specified")).count(),
+            3
+        );
+        assert!(
+            msgs.iter().any(|m| m.starts_with("t.conf:17:3: error: (VI) virtual_rules: ")
+                && m.ends_with(" - line ignored")),
+            "{msgs:?}"
+        );
+    }
+}

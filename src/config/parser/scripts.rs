@@ -298,3 +298,117 @@ impl Parser<'_> {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::parser::parse;
+    use std::time::Duration;
+
+    const SECURITY: &str = "global_defs {\n enable_script_security\n}\n";
+
+    #[test]
+    fn interval_and_timeout_are_whole_seconds_at_least_one() {
+        let (c, msgs) = parse(&format!(
+            "{SECURITY}vrrp_script s {{\n script /bin/true\n interval 0\n}}\n\
+             vrrp_script t {{\n script /bin/true\n interval 3\n timeout 1.5\n}}\n"
+        ));
+        assert_eq!(msgs.len(), 2, "{msgs:?}");
+        assert_eq!(
+            msgs[0],
+            "t.conf:6:11: warning: (s) vrrp script interval must be greater than 0, setting to 1"
+        );
+        assert!(msgs[1].starts_with("t.conf:11:10: error: (t) invalid timeout '1.5'"));
+        let s = &c.vrrp_scripts["s"];
+        assert_eq!((s.interval, s.timeout), (Duration::from_secs(1), Duration::from_secs(1)));
+        // keepalived: no timeout means the interval.
+        let t = &c.vrrp_scripts["t"];
+        assert_eq!((t.interval, t.timeout), (Duration::from_secs(3), Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn a_script_needs_a_command_a_name_and_one_definition() {
+        let (c, msgs) = parse(&format!(
+            "{SECURITY}vrrp_script s {{\n interval 2\n}}\nvrrp_script {{\n}}\n\
+             vrrp_script u {{\n script /bin/a\n script /bin/b\n}}\nvrrp_script u {{\n script /bin/c\n}}\n"
+        ));
+        assert_eq!(
+            msgs,
+            [
+                "t.conf:4:13: error: No script set for vrrp_script s - removing",
+                "t.conf:7:1: error: vrrp_script must have a name - skipping",
+                "t.conf:11:2: error: (u) script already specified - ignoring this one",
+                "t.conf:13:13: error: vrrp_script u already defined - skipping this one",
+            ]
+        );
+        assert_eq!(c.vrrp_scripts.len(), 1);
+        assert_eq!(c.vrrp_scripts["u"].script.argv, ["/bin/a"]);
+    }
+
+    #[test]
+    fn weight_rise_and_fall_ranges() {
+        let (c, msgs) = parse(&format!(
+            "{SECURITY}vrrp_script s {{\n script /bin/true\n weight -254\n rise 0\n fall 3\n}}\n\
+             vrrp_script r {{\n script /bin/true\n weight 10 reverse\n}}\n"
+        ));
+        assert_eq!(msgs.len(), 2, "{msgs:?}");
+        assert!(msgs[0].starts_with("t.conf:6:9: error: (s) invalid weight '-254'"));
+        assert!(msgs[1].starts_with("t.conf:7:7: error: (s) invalid rise '0'"));
+        assert!(msgs[1].ends_with("using default 1"));
+        let s = &c.vrrp_scripts["s"];
+        assert_eq!((s.weight, s.rise, s.fall), (0, 1, 3));
+        let r = &c.vrrp_scripts["r"];
+        assert_eq!((r.weight, r.weight_reverse), (10, true));
+    }
+
+    /// keepalived resolves a tracked script when it reads the line: it must be defined above.
+    #[test]
+    fn track_script_lines() {
+        let (c, msgs) = parse(&format!(
+            "{SECURITY}vrrp_script s {{\n script /bin/true\n weight 5 reverse\n}}\n\
+             vrrp_instance VI {{\n interface eth0\n virtual_router_id 1\n track_script {{\n  s\n  s\n  later\n  s weight 254 noreverse\n  s colour\n }}\n}}\n\
+             vrrp_script later {{\n script /bin/true\n}}\n"
+        ));
+        assert_eq!(
+            msgs,
+            [
+                "t.conf:13:3: warning: (VI) duplicate track_script s - ignoring",
+                "t.conf:14:3: warning: (VI) track script later not found, ignoring... (a vrrp_script must be defined before the vrrp_instance tracking it)",
+                "t.conf:15:3: warning: (VI) duplicate track_script s - ignoring",
+                "t.conf:16:3: warning: (VI) duplicate track_script s - ignoring",
+                "t.conf:8:15: warning: (VI) No VIP specified; at least one is sensible",
+            ]
+        );
+        let t = &c.vrrp_instances[0].track_script;
+        assert_eq!(t.len(), 1);
+        // The script's `reverse` is the default of the line.
+        assert_eq!((t[0].weight, t[0].reverse), (None, true));
+        let (c, msgs) = parse(&format!(
+            "{SECURITY}vrrp_script s {{\n script /bin/true\n}}\n\
+             vrrp_instance VI {{\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {{\n  10.0.0.1\n }}\n track_script {{\n  s weight -254 reverse\n }}\n}}\n"
+        ));
+        assert_eq!(
+            msgs,
+            ["t.conf:14:12: warning: (VI) weight for s cannot be +/-254. Setting to +/-253"]
+        );
+        let t = &c.vrrp_instances[0].track_script[0];
+        assert_eq!((t.weight, t.reverse), (Some(-253), true));
+    }
+
+    #[test]
+    fn a_notify_script_is_given_once() {
+        let (c, msgs) = parse(&format!(
+            "{SECURITY}vrrp_instance VI {{\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {{\n  10.0.0.1\n }}\n\
+             notify_master \"/bin/m arg\" nobody nogroup\n notify_master /bin/other\n notify /bin/n\n}}\n"
+        ));
+        assert_eq!(
+            msgs,
+            ["t.conf:11:16: error: (VI) notify_master script already specified - ignoring this one"]
+        );
+        let n = &c.vrrp_instances[0].notify;
+        let master = n.master.as_ref().unwrap();
+        assert_eq!(master.argv, ["/bin/m", "arg"]);
+        let user = master.user.as_ref().unwrap();
+        assert_eq!((user.user.as_str(), user.group.as_deref()), ("nobody", Some("nogroup")));
+        assert_eq!(n.any.as_ref().unwrap().argv, ["/bin/n"]);
+    }
+}

@@ -279,3 +279,102 @@ fn instance_family(instance: &VrrpInstance) -> u8 {
         .is_some_and(IpAddr::is_ipv6);
     if v6 { 6 } else { 4 }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::parser::parse;
+    use crate::units::{Centiseconds, Version};
+
+    #[test]
+    fn ipv6_needs_vrrpv3() {
+        let (c, msgs) = parse(
+            "vrrp_instance VI {\n interface eth0\n virtual_router_id 1\n version 2\n virtual_ipaddress {\n  fe80::1\n }\n}\n",
+        );
+        assert_eq!(
+            msgs,
+            ["t.conf:4:10: warning: (VI) VRRPv2 cannot carry IPv6 addresses - using version 3"]
+        );
+        assert_eq!(c.vrrp_instances[0].version, Some(Version::V3));
+    }
+
+    /// keepalived rounds a VRRPv3 interval to 10 ms and caps it below 40.96 s.
+    #[test]
+    fn vrrpv3_advert_int_rounding_and_cap() {
+        let one = |adv: &str| {
+            let (c, msgs) = parse(&format!(
+                "global_defs {{\n vrrp_version 3\n}}\nvrrp_instance VI {{\n interface eth0\n virtual_router_id 1\n\
+                 virtual_ipaddress {{\n  10.0.0.1\n }}\n advert_int {adv}\n}}\n"
+            ));
+            (c.vrrp_instances[0].advert_int, msgs)
+        };
+        let (adv, msgs) = one("0.015");
+        assert_eq!(adv, Centiseconds(2));
+        assert_eq!(
+            msgs,
+            ["t.conf:10:13: warning: (VI) VRRPv3 advertisement interval 0.015000s must be in units of 10ms - rounding"]
+        );
+        let (adv, msgs) = one("50");
+        assert_eq!(adv, Centiseconds(4095));
+        assert_eq!(
+            msgs,
+            ["t.conf:10:13: warning: (VI) VRRPv3 advertisement interval 50.00s is out of range. Must be less than 40.96s. Setting to 40.95s"]
+        );
+        let (adv, msgs) = one("0.05");
+        assert!(msgs.is_empty(), "{msgs:?}");
+        assert_eq!(adv, Centiseconds(5));
+    }
+
+    #[test]
+    fn authentication_depends_on_the_version() {
+        let (c, msgs) = parse(
+            "vrrp_instance VI {\n interface eth0\n virtual_router_id 1\n version 3\n virtual_ipaddress {\n  10.0.0.1\n }\n\
+             authentication {\n  auth_type PASS\n  auth_pass x\n }\n}\n",
+        );
+        assert_eq!(
+            msgs,
+            ["t.conf:9:13: warning: (VI) VRRP version 3 does not support authentication. Ignoring."]
+        );
+        assert_eq!(c.vrrp_instances[0].authentication, None);
+    }
+
+    /// The same VRID may be used on another interface or by the other family, not twice on one.
+    #[test]
+    fn duplicate_vrids_per_interface_and_family() {
+        let inst = |name: &str, ifname: &str, vip: &str| {
+            format!(
+                "vrrp_instance {name} {{\n interface {ifname}\n virtual_router_id 9\n virtual_ipaddress {{\n  {vip}\n }}\n}}\n"
+            )
+        };
+        let text = [
+            inst("A", "eth0", "10.0.0.1"),
+            inst("B", "eth1", "10.0.0.2"),
+            inst("C", "eth0", "fe80::3"),
+            inst("D", "eth0", "10.0.0.4"),
+        ]
+        .concat();
+        let (c, msgs) = parse(&text);
+        let names: Vec<_> = c.vrrp_instances.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["A", "B", "C"]);
+        assert_eq!(
+            msgs,
+            ["t.conf:22:15: error: A and D both use VRID 9 with IPv4 on interface eth0 - D ignored"]
+        );
+    }
+
+    /// keepalived never adjusts an address owner's priority, so its weighted trackers go.
+    #[test]
+    fn an_address_owner_drops_weighted_track_scripts() {
+        let (c, msgs) = parse(
+            "global_defs {\n enable_script_security\n}\nvrrp_script w {\n script /bin/true\n weight 10\n}\n\
+             vrrp_script z {\n script /bin/true\n}\n\
+             vrrp_instance VI {\n interface eth0\n virtual_router_id 1\n priority 255\n virtual_ipaddress {\n  10.0.0.1\n }\n\
+             track_script {\n  w\n  z\n }\n}\n",
+        );
+        assert_eq!(
+            msgs,
+            ["t.conf:19:3: warning: (VI) ignoring tracked script w with weights due to address_owner"]
+        );
+        let t: Vec<_> = c.vrrp_instances[0].track_script.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(t, ["z"]);
+    }
+}

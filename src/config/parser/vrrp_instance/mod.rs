@@ -475,3 +475,162 @@ impl Parser<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::model::{InitialState, VrrpInstance};
+    use crate::config::parser::parse;
+    use crate::units::{Centiseconds, Priority};
+    use std::time::Duration;
+
+    /// One instance on eth0 with VRID 1 and a VIP, plus `body`.
+    fn instance(body: &str) -> (Option<VrrpInstance>, Vec<String>) {
+        let (c, msgs) = parse(&format!(
+            "vrrp_instance VI {{\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {{\n  10.0.0.1\n }}\n{body}\n}}\n"
+        ));
+        (c.vrrp_instances.into_iter().next(), msgs)
+    }
+
+    #[test]
+    fn state_master_wins_over_a_later_backup() {
+        let (i, msgs) = instance(" state MASTER\n priority 100\n state BACKUP");
+        assert_eq!(
+            msgs,
+            ["t.conf:9:8: error: (VI) state previously set as MASTER - ignoring BACKUP"]
+        );
+        assert_eq!(i.unwrap().state, InitialState::Master);
+        let (i, msgs) = instance(" state LEADER");
+        assert_eq!(
+            msgs,
+            ["t.conf:7:8: error: (VI) invalid state 'LEADER': expected MASTER or BACKUP - using BACKUP"]
+        );
+        assert_eq!(i.unwrap().state, InitialState::Backup);
+    }
+
+    /// keepalived: an invalid priority is the default 100; no priority with state MASTER is
+    /// the address owner's 255.
+    #[test]
+    fn priority_defaults() {
+        let (i, msgs) = instance(" priority 0");
+        assert_eq!(msgs.len(), 1, "{msgs:?}");
+        assert!(msgs[0].contains("(VI) invalid priority '0'") && msgs[0].ends_with("using default 100"));
+        assert_eq!(i.unwrap().priority, Priority(100));
+        let (i, _) = instance(" state MASTER");
+        assert_eq!(i.unwrap().priority, Priority(255));
+        let (i, _) = instance("");
+        assert_eq!(i.unwrap().priority, Priority(100));
+    }
+
+    #[test]
+    fn interface_names_are_at_most_15_characters() {
+        let (c, msgs) = parse(
+            "vrrp_instance VI {\n interface abcdefghijklmnop\n virtual_router_id 1\n}\n",
+        );
+        assert!(c.vrrp_instances.is_empty());
+        assert!(msgs[0].starts_with(
+            "t.conf:2:12: error: (VI) invalid interface 'abcdefghijklmnop': interface name too long"
+        ));
+        assert!(msgs.iter().any(|m| m.contains("no interface set")), "{msgs:?}");
+        let (i, _) = instance(" interface abcdefghijklmno");
+        assert_eq!(i.unwrap().interface.as_deref(), Some("abcdefghijklmno"));
+    }
+
+    #[test]
+    fn advert_int_range_and_version_2_rounding() {
+        let (i, msgs) = instance(" advert_int 0.001");
+        assert_eq!(msgs.len(), 1, "{msgs:?}");
+        assert!(msgs[0].contains("invalid advert_int '0.001'") && msgs[0].ends_with("using default 1s"));
+        assert_eq!(i.unwrap().advert_int, Centiseconds::ONE_SECOND);
+        let (i, msgs) = instance(" advert_int 2.5");
+        assert_eq!(
+            msgs,
+            ["t.conf:7:13: warning: (VI) VRRPv2 advertisement interval 2.500000s must be an integer. rounding"]
+        );
+        assert_eq!(i.unwrap().advert_int, Centiseconds::from_secs(3));
+        let (i, _) = instance(" advert_int 0.4");
+        assert_eq!(i.unwrap().advert_int, Centiseconds::from_secs(1));
+    }
+
+    #[test]
+    fn nopreempt_and_preempt_delay_conflicts() {
+        let (i, msgs) = instance(" priority 255\n nopreempt");
+        assert_eq!(
+            msgs,
+            ["t.conf:8:2: warning: (VI) nopreempt is incompatible with priority 255. resetting nopreempt"]
+        );
+        assert!(!i.unwrap().nopreempt);
+        let (i, msgs) = instance(" nopreempt\n preempt_delay 10");
+        assert_eq!(
+            msgs,
+            ["t.conf:7:2: warning: (VI) preempt_delay is incompatible with nopreempt mode - resetting"]
+        );
+        let i = i.unwrap();
+        assert!(i.nopreempt);
+        assert_eq!(i.preempt_delay, Duration::ZERO);
+        let (i, msgs) = instance(" preempt_delay 1000.5");
+        assert_eq!(msgs.len(), 1, "{msgs:?}");
+        assert!(msgs[0].contains("invalid preempt_delay '1000.5'") && msgs[0].ends_with("using 0"));
+        assert_eq!(i.unwrap().preempt_delay, Duration::ZERO);
+        // `preempt off` is nopreempt.
+        let (i, _) = instance(" preempt off");
+        assert!(i.unwrap().nopreempt);
+    }
+
+    #[test]
+    fn authentication_is_truncated_and_needs_a_type() {
+        let (i, msgs) = instance(" authentication {\n  auth_type PASS\n  auth_pass 0123456789\n }");
+        assert_eq!(
+            msgs,
+            ["t.conf:9:13: warning: (VI) Truncating auth_pass to 8 characters"]
+        );
+        assert_eq!(
+            i.unwrap().authentication,
+            Some(crate::config::model::Authentication::Pass(b"01234567".to_vec()))
+        );
+        let (i, msgs) = instance(" authentication {\n  auth_type MD5\n  auth_pass x\n }");
+        assert_eq!(
+            msgs,
+            [
+                "t.conf:8:13: error: (VI) invalid auth_type 'MD5': expected PASS or AH - ignored",
+                "t.conf:1:15: warning: (VI) auth_pass without auth_type - no authentication used",
+            ]
+        );
+        assert_eq!(i.unwrap().authentication, None);
+    }
+
+    #[test]
+    fn names_and_vrids_are_required_and_unique() {
+        let (c, msgs) = parse(
+            "vrrp_instance {\n}\nvrrp_instance A {\n interface eth0\n}\n\
+             vrrp_instance B {\n interface eth0\n virtual_router_id 256\n}\n\
+             vrrp_instance C {\n interface eth0\n virtual_router_id 7\n virtual_ipaddress {\n  10.0.0.7\n }\n}\n\
+             vrrp_instance C {\n}\n",
+        );
+        assert_eq!(c.vrrp_instances.len(), 1);
+        assert_eq!(c.vrrp_instances[0].name, "C");
+        let errors: Vec<_> = msgs.iter().filter(|m| m.contains("error")).collect();
+        assert_eq!(errors.len(), 5, "{msgs:?}");
+        assert!(errors[0].starts_with("t.conf:1:1: error: vrrp_instance must have a name - skipping"));
+        assert!(errors[1].starts_with(
+            "t.conf:3:15: error: (A) the virtual router id must be set - instance ignored"
+        ));
+        assert!(errors[2].starts_with("t.conf:8:20: error: (B) invalid virtual_router_id '256'"));
+        assert!(errors[4].starts_with(
+            "t.conf:17:15: error: vrrp instance C already defined - skipping this one"
+        ));
+    }
+
+    /// keepalived makes the deprecated instance keyword the global `lvs_sync_daemon`.
+    #[test]
+    fn lvs_sync_daemon_interface_sets_the_global_once() {
+        let (c, msgs) = parse(
+            "vrrp_instance VI {\n interface eth0\n virtual_router_id 1\n lvs_sync_daemon_interface eth1\n}\n\
+             vrrp_instance V2 {\n interface eth0\n virtual_router_id 2\n lvs_sync_daemon_interface eth2\n}\n",
+        );
+        let syncd = c.global.lvs_sync_daemon.unwrap();
+        assert_eq!((syncd.interface.as_str(), syncd.instance.as_str()), ("eth1", "VI"));
+        assert!(msgs.iter().any(|m| m.starts_with(
+            "t.conf:9:2: error: (V2) lvs_sync_daemon already specified as eth1 VI - ignoring"
+        )), "{msgs:?}");
+    }
+}
