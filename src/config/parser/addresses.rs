@@ -481,7 +481,10 @@ mod tests {
         );
         let v = i.unwrap().virtual_ipaddress;
         assert_eq!(v.len(), 1);
-        assert_eq!((v[0].scope, v[0].label.as_deref(), v[0].dev.as_deref()), (None, None, Some("eth1")));
+        assert_eq!(
+            (v[0].scope, v[0].label.as_deref(), v[0].dev.as_deref()),
+            (None, None, Some("eth1"))
+        );
     }
 
     #[test]
@@ -524,7 +527,10 @@ mod tests {
             " virtual_ipaddress {\n  10.0.0.1\n }\n virtual_ipaddress_excluded {\n  2001:db8::1\n }",
         );
         assert!(msgs.is_empty(), "{msgs:?}");
-        assert_eq!(i.unwrap().virtual_ipaddress_excluded[0].addr, ip("2001:db8::1"));
+        assert_eq!(
+            i.unwrap().virtual_ipaddress_excluded[0].addr,
+            ip("2001:db8::1")
+        );
     }
 
     #[test]
@@ -558,15 +564,23 @@ mod tests {
         assert_eq!(c.static_ipaddress[0].dev.as_deref(), Some("eth0"));
         let prio: Vec<_> = c.static_rules.iter().map(|r| r.priority).collect();
         assert_eq!(prio, [Some(16384), Some(16384)]);
-        let prio: Vec<_> = c.vrrp_instances[0].virtual_rules.iter().map(|r| r.priority).collect();
+        let prio: Vec<_> = c.vrrp_instances[0]
+            .virtual_rules
+            .iter()
+            .map(|r| r.priority)
+            .collect();
         assert_eq!(prio, [Some(16383), Some(5)]);
         assert_eq!(
-            msgs.iter().filter(|m| m.contains("Rule has no preference specified")).count(),
+            msgs.iter()
+                .filter(|m| m.contains("Rule has no preference specified"))
+                .count(),
             3
         );
         assert!(
-            msgs.iter().any(|m| m.starts_with("t.conf:17:3: error: (VI) virtual_rules: ")
-                && m.ends_with(" - line ignored")),
+            msgs.iter().any(
+                |m| m.starts_with("t.conf:17:3: error: (VI) virtual_rules: ")
+                    && m.ends_with(" - line ignored")
+            ),
             "{msgs:?}"
         );
     }

@@ -632,3 +632,69 @@ fn smtp_hosts(main: CheckerCfg, hosts: Vec<CheckerCfg>) -> Vec<CheckerCfg> {
     });
     std::iter::once(main.clone()).chain(per_host).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::model::{CheckerCfg, CheckerKind, HttpProtocol};
+    use crate::config::parser::parse;
+    use std::time::Duration;
+
+    /// The checkers of the only real server of a virtual server with `checker` in it.
+    fn checkers(checker: &str) -> (Vec<CheckerCfg>, Vec<String>) {
+        let (c, msgs) = parse(&format!(
+            "virtual_server 10.0.0.1 80 {{\n protocol TCP\n real_server 10.0.1.1 80 {{\n{checker}\n }}\n}}\n"
+        ));
+        let rs = c
+            .ipvs
+            .virtual_servers
+            .into_iter()
+            .next()
+            .unwrap()
+            .real_servers;
+        (rs.into_iter().next().unwrap().health.checkers, msgs)
+    }
+
+    fn protocol(c: &CheckerCfg) -> HttpProtocol {
+        match &c.kind {
+            CheckerKind::Http { http_protocol, .. } => *http_protocol,
+            other => panic!("not HTTP: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn http_protocol_is_1_0_1_0c_or_1_1_in_any_case() {
+        let (c, msgs) = checkers("  HTTP_GET {\n   url {\n    path /\n   }\n  }");
+        assert!(msgs.is_empty(), "{msgs:?}");
+        assert_eq!(protocol(&c[0]), HttpProtocol::Http10);
+        let (c, _) =
+            checkers("  HTTP_GET {\n   http_protocol 1.0c\n   url {\n    path /\n   }\n  }");
+        assert_eq!(protocol(&c[0]), HttpProtocol::Http10C);
+        let (c, msgs) = checkers(
+            "  SSL_GET {\n   http_protocol 1.1\n   http_protocol 2\n   url {\n    path /\n   }\n  }",
+        );
+        assert_eq!(
+            msgs,
+            [
+                "t.conf:6:18: error: (VS 10.0.0.1 80) SSL_GET: invalid http_protocol '2': expected 1.0, 1.0C or 1.1 - using 1.0"
+            ]
+        );
+        // keepalived's message says 1.0, but the value before the bad line stays.
+        assert_eq!(protocol(&c[0]), HttpProtocol::Http11);
+    }
+
+    #[test]
+    fn timing_keywords_of_a_checker() {
+        let (c, msgs) = checkers(
+            "  TCP_CHECK {\n   connect_timeout 2.5\n   nb_get_retry 4\n   delay_before_retry -1\n   warmup 1\n  }",
+        );
+        assert_eq!(msgs.len(), 1, "{msgs:?}");
+        assert!(msgs[0].starts_with(
+            "t.conf:7:23: error: (VS 10.0.0.1 80) TCP_CHECK: invalid delay_before_retry '-1'"
+        ));
+        let t = &c[0].timing;
+        assert_eq!(t.connect_timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(t.retry, Some(4));
+        assert_eq!(t.delay_before_retry, None);
+        assert_eq!(t.warmup, Some(Duration::from_secs(1)));
+    }
+}

@@ -319,10 +319,16 @@ mod tests {
         );
         assert!(msgs[1].starts_with("t.conf:11:10: error: (t) invalid timeout '1.5'"));
         let s = &c.vrrp_scripts["s"];
-        assert_eq!((s.interval, s.timeout), (Duration::from_secs(1), Duration::from_secs(1)));
+        assert_eq!(
+            (s.interval, s.timeout),
+            (Duration::from_secs(1), Duration::from_secs(1))
+        );
         // keepalived: no timeout means the interval.
         let t = &c.vrrp_scripts["t"];
-        assert_eq!((t.interval, t.timeout), (Duration::from_secs(3), Duration::from_secs(3)));
+        assert_eq!(
+            (t.interval, t.timeout),
+            (Duration::from_secs(3), Duration::from_secs(3))
+        );
     }
 
     #[test]
@@ -402,13 +408,18 @@ mod tests {
         ));
         assert_eq!(
             msgs,
-            ["t.conf:11:16: error: (VI) notify_master script already specified - ignoring this one"]
+            [
+                "t.conf:11:16: error: (VI) notify_master script already specified - ignoring this one"
+            ]
         );
         let n = &c.vrrp_instances[0].notify;
         let master = n.master.as_ref().unwrap();
         assert_eq!(master.argv, ["/bin/m", "arg"]);
         let user = master.user.as_ref().unwrap();
-        assert_eq!((user.user.as_str(), user.group.as_deref()), ("nobody", Some("nogroup")));
+        assert_eq!(
+            (user.user.as_str(), user.group.as_deref()),
+            ("nobody", Some("nogroup"))
+        );
         assert_eq!(n.any.as_ref().unwrap().argv, ["/bin/n"]);
     }
 }

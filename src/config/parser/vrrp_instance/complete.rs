@@ -311,13 +311,17 @@ mod tests {
         assert_eq!(adv, Centiseconds(2));
         assert_eq!(
             msgs,
-            ["t.conf:10:13: warning: (VI) VRRPv3 advertisement interval 0.015000s must be in units of 10ms - rounding"]
+            [
+                "t.conf:10:13: warning: (VI) VRRPv3 advertisement interval 0.015000s must be in units of 10ms - rounding"
+            ]
         );
         let (adv, msgs) = one("50");
         assert_eq!(adv, Centiseconds(4095));
         assert_eq!(
             msgs,
-            ["t.conf:10:13: warning: (VI) VRRPv3 advertisement interval 50.00s is out of range. Must be less than 40.96s. Setting to 40.95s"]
+            [
+                "t.conf:10:13: warning: (VI) VRRPv3 advertisement interval 50.00s is out of range. Must be less than 40.96s. Setting to 40.95s"
+            ]
         );
         let (adv, msgs) = one("0.05");
         assert!(msgs.is_empty(), "{msgs:?}");
@@ -332,7 +336,9 @@ mod tests {
         );
         assert_eq!(
             msgs,
-            ["t.conf:9:13: warning: (VI) VRRP version 3 does not support authentication. Ignoring."]
+            [
+                "t.conf:9:13: warning: (VI) VRRP version 3 does not support authentication. Ignoring."
+            ]
         );
         assert_eq!(c.vrrp_instances[0].authentication, None);
     }
@@ -357,7 +363,9 @@ mod tests {
         assert_eq!(names, ["A", "B", "C"]);
         assert_eq!(
             msgs,
-            ["t.conf:22:15: error: A and D both use VRID 9 with IPv4 on interface eth0 - D ignored"]
+            [
+                "t.conf:22:15: error: A and D both use VRID 9 with IPv4 on interface eth0 - D ignored"
+            ]
         );
     }
 
@@ -372,9 +380,15 @@ mod tests {
         );
         assert_eq!(
             msgs,
-            ["t.conf:19:3: warning: (VI) ignoring tracked script w with weights due to address_owner"]
+            [
+                "t.conf:19:3: warning: (VI) ignoring tracked script w with weights due to address_owner"
+            ]
         );
-        let t: Vec<_> = c.vrrp_instances[0].track_script.iter().map(|t| t.name.as_str()).collect();
+        let t: Vec<_> = c.vrrp_instances[0]
+            .track_script
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
         assert_eq!(t, ["z"]);
     }
 }

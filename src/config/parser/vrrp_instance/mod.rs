@@ -502,7 +502,9 @@ mod tests {
         let (i, msgs) = instance(" state LEADER");
         assert_eq!(
             msgs,
-            ["t.conf:7:8: error: (VI) invalid state 'LEADER': expected MASTER or BACKUP - using BACKUP"]
+            [
+                "t.conf:7:8: error: (VI) invalid state 'LEADER': expected MASTER or BACKUP - using BACKUP"
+            ]
         );
         assert_eq!(i.unwrap().state, InitialState::Backup);
     }
@@ -513,7 +515,9 @@ mod tests {
     fn priority_defaults() {
         let (i, msgs) = instance(" priority 0");
         assert_eq!(msgs.len(), 1, "{msgs:?}");
-        assert!(msgs[0].contains("(VI) invalid priority '0'") && msgs[0].ends_with("using default 100"));
+        assert!(
+            msgs[0].contains("(VI) invalid priority '0'") && msgs[0].ends_with("using default 100")
+        );
         assert_eq!(i.unwrap().priority, Priority(100));
         let (i, _) = instance(" state MASTER");
         assert_eq!(i.unwrap().priority, Priority(255));
@@ -523,14 +527,16 @@ mod tests {
 
     #[test]
     fn interface_names_are_at_most_15_characters() {
-        let (c, msgs) = parse(
-            "vrrp_instance VI {\n interface abcdefghijklmnop\n virtual_router_id 1\n}\n",
-        );
+        let (c, msgs) =
+            parse("vrrp_instance VI {\n interface abcdefghijklmnop\n virtual_router_id 1\n}\n");
         assert!(c.vrrp_instances.is_empty());
         assert!(msgs[0].starts_with(
             "t.conf:2:12: error: (VI) invalid interface 'abcdefghijklmnop': interface name too long"
         ));
-        assert!(msgs.iter().any(|m| m.contains("no interface set")), "{msgs:?}");
+        assert!(
+            msgs.iter().any(|m| m.contains("no interface set")),
+            "{msgs:?}"
+        );
         let (i, _) = instance(" interface abcdefghijklmno");
         assert_eq!(i.unwrap().interface.as_deref(), Some("abcdefghijklmno"));
     }
@@ -539,12 +545,16 @@ mod tests {
     fn advert_int_range_and_version_2_rounding() {
         let (i, msgs) = instance(" advert_int 0.001");
         assert_eq!(msgs.len(), 1, "{msgs:?}");
-        assert!(msgs[0].contains("invalid advert_int '0.001'") && msgs[0].ends_with("using default 1s"));
+        assert!(
+            msgs[0].contains("invalid advert_int '0.001'") && msgs[0].ends_with("using default 1s")
+        );
         assert_eq!(i.unwrap().advert_int, Centiseconds::ONE_SECOND);
         let (i, msgs) = instance(" advert_int 2.5");
         assert_eq!(
             msgs,
-            ["t.conf:7:13: warning: (VI) VRRPv2 advertisement interval 2.500000s must be an integer. rounding"]
+            [
+                "t.conf:7:13: warning: (VI) VRRPv2 advertisement interval 2.500000s must be an integer. rounding"
+            ]
         );
         assert_eq!(i.unwrap().advert_int, Centiseconds::from_secs(3));
         let (i, _) = instance(" advert_int 0.4");
@@ -556,13 +566,17 @@ mod tests {
         let (i, msgs) = instance(" priority 255\n nopreempt");
         assert_eq!(
             msgs,
-            ["t.conf:8:2: warning: (VI) nopreempt is incompatible with priority 255. resetting nopreempt"]
+            [
+                "t.conf:8:2: warning: (VI) nopreempt is incompatible with priority 255. resetting nopreempt"
+            ]
         );
         assert!(!i.unwrap().nopreempt);
         let (i, msgs) = instance(" nopreempt\n preempt_delay 10");
         assert_eq!(
             msgs,
-            ["t.conf:7:2: warning: (VI) preempt_delay is incompatible with nopreempt mode - resetting"]
+            [
+                "t.conf:7:2: warning: (VI) preempt_delay is incompatible with nopreempt mode - resetting"
+            ]
         );
         let i = i.unwrap();
         assert!(i.nopreempt);
@@ -585,7 +599,9 @@ mod tests {
         );
         assert_eq!(
             i.unwrap().authentication,
-            Some(crate::config::model::Authentication::Pass(b"01234567".to_vec()))
+            Some(crate::config::model::Authentication::Pass(
+                b"01234567".to_vec()
+            ))
         );
         let (i, msgs) = instance(" authentication {\n  auth_type MD5\n  auth_pass x\n }");
         assert_eq!(
@@ -610,7 +626,9 @@ mod tests {
         assert_eq!(c.vrrp_instances[0].name, "C");
         let errors: Vec<_> = msgs.iter().filter(|m| m.contains("error")).collect();
         assert_eq!(errors.len(), 5, "{msgs:?}");
-        assert!(errors[0].starts_with("t.conf:1:1: error: vrrp_instance must have a name - skipping"));
+        assert!(
+            errors[0].starts_with("t.conf:1:1: error: vrrp_instance must have a name - skipping")
+        );
         assert!(errors[1].starts_with(
             "t.conf:3:15: error: (A) the virtual router id must be set - instance ignored"
         ));
@@ -628,9 +646,15 @@ mod tests {
              vrrp_instance V2 {\n interface eth0\n virtual_router_id 2\n lvs_sync_daemon_interface eth2\n}\n",
         );
         let syncd = c.global.lvs_sync_daemon.unwrap();
-        assert_eq!((syncd.interface.as_str(), syncd.instance.as_str()), ("eth1", "VI"));
-        assert!(msgs.iter().any(|m| m.starts_with(
-            "t.conf:9:2: error: (V2) lvs_sync_daemon already specified as eth1 VI - ignoring"
-        )), "{msgs:?}");
+        assert_eq!(
+            (syncd.interface.as_str(), syncd.instance.as_str()),
+            ("eth1", "VI")
+        );
+        assert!(
+            msgs.iter().any(|m| m.starts_with(
+                "t.conf:9:2: error: (V2) lvs_sync_daemon already specified as eth1 VI - ignoring"
+            )),
+            "{msgs:?}"
+        );
     }
 }
