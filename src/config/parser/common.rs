@@ -12,7 +12,7 @@ use crate::units::Version;
 use std::fmt::Display;
 
 /// The maximum a `u32` number of seconds may be in keepalived (`UINT_MAX / TIMER_HZ`).
-pub(super) const MAX_TIMER_SECS: u64 = u32::MAX as u64 / MICROS_PER_SEC;
+const MAX_TIMER_SECS: u64 = u32::MAX as u64 / MICROS_PER_SEC;
 
 impl Parser<'_> {
     // ----- token stream and blocks ---------------------------------------------------------

@@ -2,7 +2,6 @@
 //! vrrp_parser.c, 2.2.7).
 
 use super::Parser;
-use super::common::MAX_TIMER_SECS;
 use crate::config::keywords::Context;
 use crate::config::lexer::Line;
 use crate::config::model::{LvsSyncDaemon, ScriptUser};
@@ -384,7 +383,8 @@ impl Parser<'_> {
         match values::seconds_f64(
             &word.text,
             1.0 / MICROS_PER_SEC as f64,
-            MAX_TIMER_SECS as f64,
+            // keepalived's bound is `UINT_MAX / TIMER_HZ` as a double: 4294.967295 s.
+            f64::from(u32::MAX) / MICROS_PER_SEC as f64,
         ) {
             Ok(d) => {
                 if d >= Duration::from_secs(1) {
@@ -503,6 +503,24 @@ mod tests {
         assert_eq!(msgs.len(), 1, "{msgs:?}");
         assert!(msgs[0].starts_with("t.conf:2:25: error: invalid vrrp_garp_master_delay '2.5'"));
         assert_eq!(g.vrrp_garp_master_delay, Duration::from_secs(5));
+    }
+
+    /// keepalived's upper bound of a GARP interval is `UINT_MAX` µs, fractional seconds.
+    #[test]
+    fn garp_interval_upper_bound() {
+        let (g, _) = globals(" vrrp_garp_interval 4294.967295");
+        assert_eq!(
+            g.vrrp_garp_interval,
+            Duration::from_micros(u64::from(u32::MAX))
+        );
+        let (_, msgs) = globals(" vrrp_garp_interval 4294.967296");
+        assert_eq!(
+            msgs,
+            [
+                "t.conf:2:21: error: invalid vrrp_garp_interval '4294.967296': number outside range \
+              [0.000001, 4294.967295] - ignored"
+            ]
+        );
     }
 
     #[test]
