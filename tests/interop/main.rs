@@ -6,4 +6,5 @@
 mod support;
 
 mod keepalived;
+mod reload;
 mod unhappy;

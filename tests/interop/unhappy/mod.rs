@@ -12,7 +12,7 @@
 
 mod chaos;
 mod cli;
-mod common;
+pub(crate) mod common;
 mod kernel_state;
 mod logs;
 mod mail;
