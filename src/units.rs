@@ -73,11 +73,32 @@ impl Centiseconds {
     }
 }
 
-/// VRRP protocol version: 2 (RFC 3768) or 3 (RFC 5798).
+/// VRRP protocol version: 2 (RFC 3768) or 3 (RFC 5798). Serialised as its number (2 or 3), as
+/// the `-d` dump and the state record always wrote it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "u8", try_from = "u8")]
 pub enum Version {
     V2,
     V3,
+}
+
+impl From<Version> for u8 {
+    fn from(v: Version) -> u8 {
+        v.number()
+    }
+}
+
+impl TryFrom<u8> for Version {
+    type Error = String;
+
+    /// 2 or 3; anything else is an error naming the value.
+    fn try_from(n: u8) -> Result<Version, String> {
+        match n {
+            2 => Ok(Version::V2),
+            3 => Ok(Version::V3),
+            n => Err(format!("VRRP version {n}: expected 2 or 3")),
+        }
+    }
 }
 
 impl Version {
@@ -87,5 +108,18 @@ impl Version {
             Version::V2 => 2,
             Version::V3 => 3,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_serialises_as_its_number() {
+        assert_eq!(serde_json::to_string(&Version::V3).unwrap(), "3");
+        assert_eq!(serde_json::from_str::<Version>("2").unwrap(), Version::V2);
+        let err = serde_json::from_str::<Version>("4").unwrap_err().to_string();
+        assert!(err.contains("VRRP version 4"), "{err}");
     }
 }
