@@ -166,14 +166,11 @@ pub fn parse_table(s: &str) -> Result<u32, String> {
     }
 }
 
+/// A route's scope: `universe` (iproute2's old name of `global`) or [`super::values::scope`].
 fn parse_scope(s: &str) -> Result<u8, String> {
     match s {
-        "global" | "universe" => Ok(0),
-        "site" => Ok(200),
-        "link" => Ok(253),
-        "host" => Ok(254),
-        "nowhere" => Ok(255),
-        _ => s.parse().map_err(|_| format!("invalid scope '{s}'")),
+        "universe" => Ok(0),
+        _ => super::values::scope(s).ok_or_else(|| format!("invalid scope '{s}'")),
     }
 }
 

@@ -175,18 +175,31 @@ pub fn max_prefix(addr: &IpAddr) -> u8 {
     }
 }
 
-/// An rtnetlink address scope: a name from iproute2's `rt_scopes` (`global` 0, `site` 200,
-/// `link` 253, `host` 254, `nowhere` 255) or a number 0-255.
+/// iproute2's `rt_scopes` names of the rtnetlink scopes (`rtm_scope`, `ifa_scope`): the one
+/// table for parsing (`scope`) and for printing (`scope_name`).
+pub const SCOPE_NAMES: [(&str, u8); 5] = [
+    ("global", 0),
+    ("site", 200),
+    ("link", 253),
+    ("host", 254),
+    ("nowhere", 255),
+];
+
+/// An rtnetlink address scope: a name of [`SCOPE_NAMES`] or a number 0-255.
 pub fn scope(word: &str) -> Option<u8> {
-    match word {
-        "global" => Some(0),
-        "site" => Some(200),
-        "link" => Some(253),
-        "host" => Some(254),
-        "nowhere" => Some(255),
-        _ => unsigned(word, 0, 255)
+    match SCOPE_NAMES.iter().find(|(name, _)| *name == word) {
+        Some(&(_, n)) => Some(n),
+        None => unsigned(word, 0, 255)
             .ok()
             .and_then(|v| u8::try_from(v).ok()),
+    }
+}
+
+/// A scope as `ip` prints it: its [`SCOPE_NAMES`] name, else the number.
+pub fn scope_name(scope: u8) -> String {
+    match SCOPE_NAMES.iter().find(|&&(_, n)| n == scope) {
+        Some((name, _)) => (*name).to_string(),
+        None => scope.to_string(),
     }
 }
 

@@ -57,22 +57,11 @@ fn data_address(v: &super::Vip, set: bool) -> String {
         a.addr,
         a.prefix_len,
         v.ifname,
-        scope_word(a.scope),
+        crate::config::values::scope_name(a.scope),
         if set { " set" } else { "" }
     )
 }
 
-/// `rtm_scope` as `ip` names it.
-fn scope_word(scope: u8) -> String {
-    match scope {
-        0 => "global".to_string(),
-        200 => "site".to_string(),
-        253 => "link".to_string(),
-        254 => "host".to_string(),
-        255 => "nowhere".to_string(),
-        n => n.to_string(),
-    }
-}
 
 /// An address as keepalived's `format_ipaddress` writes it in `keepalived.json`:
 /// `ADDR[/LEN] [brd B] dev IF scope S[ label L][ peer P/LEN][ set]` (the length only when it
@@ -87,7 +76,7 @@ fn json_address(v: &super::Vip, set: bool) -> String {
     if let (Some(b), true) = (a.brd, a.addr.is_ipv4()) {
         let _ = write!(s, " brd {b}");
     }
-    let _ = write!(s, " dev {} scope {}", v.ifname, scope_word(a.scope));
+    let _ = write!(s, " dev {} scope {}", v.ifname, crate::config::values::scope_name(a.scope));
     if let Some(l) = &a.label {
         let _ = write!(s, " label {l}");
     }
