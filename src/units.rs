@@ -119,7 +119,9 @@ mod tests {
     fn version_serialises_as_its_number() {
         assert_eq!(serde_json::to_string(&Version::V3).unwrap(), "3");
         assert_eq!(serde_json::from_str::<Version>("2").unwrap(), Version::V2);
-        let err = serde_json::from_str::<Version>("4").unwrap_err().to_string();
+        let err = serde_json::from_str::<Version>("4")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("VRRP version 4"), "{err}");
     }
 }

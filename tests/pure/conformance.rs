@@ -11,8 +11,8 @@
 //! The runner asserts equality line by line. `UPDATE_GOLDEN=1 cargo test --test pure conformance`
 //! rewrites `output.jsonl`; a rewritten golden must be reviewed by hand before it is committed.
 
-use rkeepalived::vrrp::fsm::{GarpPolicy, Input, Instance, InstanceConfig};
 use rkeepalived::units::{Centiseconds, Priority, Version, Vrid};
+use rkeepalived::vrrp::fsm::{GarpPolicy, Input, Instance, InstanceConfig};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::net::IpAddr;

@@ -64,7 +64,9 @@ const REAP_TIMEOUT: Duration = Duration::from_secs(5);
 /// cannot run is a failure, never a pass. The return type keeps the callers' `if !require_*(..)
 /// { return; }` shape.
 pub fn skip(test: &str, reason: &str) -> bool {
-    panic!("{test} cannot run here: {reason} (it is #[ignore]d; run it as root, see scripts/test-all)");
+    panic!(
+        "{test} cannot run here: {reason} (it is #[ignore]d; run it as root, see scripts/test-all)"
+    );
 }
 
 /// True when the process can create network namespaces: effective uid 0 and a working

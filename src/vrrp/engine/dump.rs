@@ -62,7 +62,6 @@ fn data_address(v: &super::Vip, set: bool) -> String {
     )
 }
 
-
 /// An address as keepalived's `format_ipaddress` writes it in `keepalived.json`:
 /// `ADDR[/LEN] [brd B] dev IF scope S[ label L][ peer P/LEN][ set]` (the length only when it
 /// is not a host prefix).
@@ -76,7 +75,12 @@ fn json_address(v: &super::Vip, set: bool) -> String {
     if let (Some(b), true) = (a.brd, a.addr.is_ipv4()) {
         let _ = write!(s, " brd {b}");
     }
-    let _ = write!(s, " dev {} scope {}", v.ifname, crate::config::values::scope_name(a.scope));
+    let _ = write!(
+        s,
+        " dev {} scope {}",
+        v.ifname,
+        crate::config::values::scope_name(a.scope)
+    );
     if let Some(l) = &a.label {
         let _ = write!(s, " label {l}");
     }

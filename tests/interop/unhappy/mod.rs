@@ -9,7 +9,6 @@
 //! `ROW scenario | keepalived: ... | rkeepalived: ...` so `cargo test --test interop -- --include-ignored --nocapture unhappy` gives the
 //! table of the closing note.
 
-
 mod chaos;
 mod cli;
 pub(crate) mod common;
