@@ -54,7 +54,7 @@ pub struct InstanceSnapshot {
     pub state: u8,
     pub effective_priority: u8,
     pub vips: Vec<String>,
-    pub stats: crate::vrrp::engine::Stats,
+    pub stats: crate::vrrp::stats::Stats,
     /// `garp_master_delay` in seconds (keepalived's `garp_delay`).
     pub garp_delay: u64,
     /// Packets that did not decode as VRRP (counted by the engine as a whole).
@@ -688,7 +688,7 @@ mod tests {
                 state: 2,
                 effective_priority: 100,
                 vips: vec!["10.0.0.1".into()],
-                stats: crate::vrrp::engine::Stats {
+                stats: crate::vrrp::stats::Stats {
                     advert_sent: 7,
                     ..Default::default()
                 },

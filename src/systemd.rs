@@ -22,14 +22,6 @@
 use sd_notify::NotifyState;
 use std::time::Duration;
 
-/// The checker data of the running configuration, set once the IPVS side starts (shared by
-/// the SIGUSR1 dump and the `STATUS=` line).
-pub type CheckDataSlot = std::sync::Arc<
-    std::sync::OnceLock<
-        std::sync::Arc<std::sync::RwLock<std::sync::Arc<crate::check::dump::CheckData>>>,
-    >,
->;
-
 fn send(states: &[NotifyState]) {
     if let Err(e) = sd_notify::notify(states) {
         tracing::debug!("sd_notify: {e}");
@@ -121,19 +113,10 @@ pub fn for_child(cmd: &mut std::process::Command) {
     }
 }
 
-/// The IPVS half of the `STATUS=` line: `IPVS: N virtual servers, real servers U/T up`, or
-/// `None` when no virtual server runs.
-pub fn ipvs_status(check_data: &CheckDataSlot) -> Option<String> {
-    let data = check_data.get()?;
-    let data = data.read().unwrap_or_else(|e| e.into_inner()).clone();
-    let (vs, up, total) = data.summary();
-    (vs > 0).then(|| format!("IPVS: {vs} virtual servers, real servers {up}/{total} up"))
-}
-
-/// The whole `STATUS=` line from its VRRP half (if the VRRP side runs), the IPVS half and how
-/// the last reload ended.
-pub fn status_line(vrrp: Option<String>, check_data: &CheckDataSlot) -> String {
-    let parts: Vec<String> = vrrp.into_iter().chain(ipvs_status(check_data)).collect();
+/// The whole `STATUS=` line from its VRRP half (if the VRRP side runs), its IPVS half (if a
+/// virtual server runs: `check::dump::ipvs_status`) and how the last reload ended.
+pub fn status_line(vrrp: Option<String>, ipvs: Option<String>) -> String {
+    let parts: Vec<String> = vrrp.into_iter().chain(ipvs).collect();
     let mut line = if parts.is_empty() {
         "Running (no VRRP instance, no virtual server)".to_owned()
     } else {
@@ -152,13 +135,12 @@ mod tests {
 
     #[test]
     fn the_status_line_names_what_runs() {
-        let empty = CheckDataSlot::default();
         assert_eq!(
-            status_line(Some("VRRP: VI_1 MASTER".into()), &empty),
+            status_line(Some("VRRP: VI_1 MASTER".into()), None),
             "VRRP: VI_1 MASTER"
         );
         assert_eq!(
-            status_line(None, &empty),
+            status_line(None, None),
             "Running (no VRRP instance, no virtual server)"
         );
     }

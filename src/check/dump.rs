@@ -19,6 +19,21 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+/// The checker data of the running configuration, set once the IPVS side starts (shared by
+/// the SIGUSR1 dump and the `STATUS=` line).
+pub type CheckDataSlot = std::sync::Arc<
+    std::sync::OnceLock<std::sync::Arc<std::sync::RwLock<std::sync::Arc<CheckData>>>>,
+>;
+
+/// The IPVS half of the `STATUS=` line: `IPVS: N virtual servers, real servers U/T up`, or
+/// `None` when no virtual server runs.
+pub fn ipvs_status(check_data: &CheckDataSlot) -> Option<String> {
+    let data = check_data.get()?;
+    let data = data.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let (vs, up, total) = data.summary();
+    (vs > 0).then(|| format!("IPVS: {vs} virtual servers, real servers {up}/{total} up"))
+}
+
 /// keepalived's checker data file name.
 pub const CHECK_DATA_FILE: &str = "keepalived_check.data";
 

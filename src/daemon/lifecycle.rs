@@ -5,9 +5,9 @@
 use super::logging::init_logging;
 use super::reload::{Reloader, VrrpHalf};
 use super::signals::{handle_signals, hold_signals};
+use crate::check::dump::CheckDataSlot;
 use crate::cli::{Cli, DEFAULT_PIDFILE};
 use crate::config::{self, LoadOptions, Severity};
-use crate::systemd::CheckDataSlot;
 use crate::vrrp::engine::{Control, Engine, EngineOptions};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -265,7 +265,10 @@ async fn run(
             );
         }
         info!("Startup complete");
-        crate::systemd::ready(&crate::systemd::status_line(None, &opts.check_data));
+        crate::systemd::ready(&crate::systemd::status_line(
+            None,
+            crate::check::dump::ipvs_status(&opts.check_data),
+        ));
         // Without VRRP only a stop request matters (the dumps have no VRRP data to write);
         // this thread keeps systemd's watchdog and status line.
         let watchdog = crate::systemd::watchdog_interval().is_some();
@@ -279,7 +282,7 @@ async fn run(
                         crate::systemd::watchdog();
                     }
                     crate::systemd::status_if_changed(
-                        &crate::systemd::status_line(None, &opts.check_data),
+                        &crate::systemd::status_line(None, crate::check::dump::ipvs_status(&opts.check_data)),
                     );
                 }
             }
@@ -300,7 +303,7 @@ async fn run(
     // systemd: the configuration is loaded, the IPVS table programmed, the VRRP sockets open.
     crate::systemd::ready(&crate::systemd::status_line(
         Some(engine.vrrp_status()),
-        &check_data,
+        crate::check::dump::ipvs_status(&check_data),
     ));
     engine.run(rx).await;
     signals.abort();

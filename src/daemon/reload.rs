@@ -1,13 +1,13 @@
 //! SIGHUP: the configuration read again, its `virtual_server` side applied by difference, and
 //! the VRRP half compared (typed) with the one the daemon started with.
 
+use crate::check::dump::CheckDataSlot;
 use crate::config::model::{
     Command, Config, GlobalDefs, InstanceTracking, Notify, SyncGroup, TrackScript, Tracking,
     VirtualAddress, VrrpInstance, VrrpScript,
 };
 use crate::config::routes::{VirtualRoute, VirtualRule};
 use crate::config::{self, LoadOptions, Severity};
-use crate::systemd::CheckDataSlot;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use tracing::{error, info, warn};

@@ -3,7 +3,7 @@
 //! real-time signals ask for dumps and a counter reset; and the mask that holds them while the
 //! daemon starts.
 
-use crate::systemd::CheckDataSlot;
+use crate::check::dump::CheckDataSlot;
 use crate::vrrp::engine::Control;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info, warn};

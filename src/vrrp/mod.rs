@@ -5,6 +5,7 @@ pub mod engine;
 pub mod fsm;
 pub mod kernel;
 pub mod plan;
+pub mod stats;
 pub mod sync_group;
 pub mod track;
 pub mod track_process;
