@@ -70,7 +70,27 @@ impl Context {
     pub fn knows(self, word: &str) -> bool {
         self.keywords().contains(&word)
     }
+
+    /// The keywords rkeepalived adds to this block ([`RKEEPALIVED_ONLY`]), which keepalived
+    /// 2.2.7 rejects as unknown.
+    pub fn rkeepalived_only(self) -> impl Iterator<Item = &'static str> {
+        RKEEPALIVED_ONLY
+            .iter()
+            .filter(move |(c, _, _)| *c == self)
+            .map(|(_, k, _)| *k)
+    }
 }
+
+/// Keywords of rkeepalived's own, by block, for what keepalived leaves to scripts: a config
+/// that uses them does not load in keepalived. `(block, keyword, syntax and meaning)`.
+pub const RKEEPALIVED_ONLY: &[(Context, &str, &str)] = &[(
+    Context::VirtualServer,
+    "announce_route",
+    "announce_route table N [proto P] [metric M]: while the quorum is up, each address of the \
+     virtual server is a blackhole host route in kernel table N (proto P, default 18 \
+     keepalived), for a routing daemon to announce (BGP ECMP, docs/ecmp.md); withdrawn when the \
+     quorum is lost, at stop, and by the supervisor when the daemon dies",
+)];
 
 /// Top-level keywords (`init_global_keywords`, `init_vrrp_keywords`, `init_check_keywords`,
 /// `init_bfd_keywords`, `add_track_file_keywords`). `include` is handled by the lexer.
@@ -451,7 +471,9 @@ pub fn suggest(context: Context, word: &str) -> Option<&'static str> {
     context
         .keywords()
         .iter()
-        .map(|k| (levenshtein(word, k), *k))
+        .copied()
+        .chain(context.rkeepalived_only())
+        .map(|k| (levenshtein(word, k), k))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)

@@ -832,6 +832,30 @@ pub struct VsHealthCfg {
     /// `smtp_alert [BOOL]` of the virtual server (keepalived keeps it for quorum mails).
     #[serde(default)]
     pub smtp_alert: Option<bool>,
+    /// `announce_route table N [proto P] [metric M]` (rkeepalived-only): while the quorum is
+    /// up, the virtual server's addresses are host routes in that table, for a routing daemon
+    /// to announce (see [`AnnounceRoute`]).
+    #[serde(default)]
+    pub announce_route: Option<AnnounceRoute>,
+}
+
+/// rkeepalived-only `announce_route table N [proto P] [metric M]` of a `virtual_server`
+/// (issue 15, docs/ecmp.md): each address of the virtual server (every address of its group;
+/// fwmark entries have none) becomes a `blackhole ADDR/32` (`/128`) route in kernel routing
+/// table `table`, marked `proto P`, while the virtual server's quorum is up. A routing daemon
+/// (BIRD's kernel protocol with `learn`, FRR's `redistribute table`) exports it; a lost quorum,
+/// the daemon's stop or its death (the supervisor releases the record, [`crate::net::ledger`])
+/// withdraws it. keepalived has no such keyword: there, `quorum_up`/`quorum_down` scripts run
+/// `ip route add|del`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnnounceRoute {
+    /// `table N`: the kernel routing table (1 to 2^32-1, not 0; `ip route show table N`).
+    pub table: u32,
+    /// `proto P`: the route's `rtm_protocol` (0-255 or a name of `/etc/iproute2/rt_protos`
+    /// known here: `boot`, `static`, `keepalived`); default 18, keepalived's.
+    pub proto: u8,
+    /// `metric M`: `RTA_PRIORITY`; none by default.
+    pub metric: Option<u32>,
 }
 
 impl Default for VsHealthCfg {
@@ -848,6 +872,7 @@ impl Default for VsHealthCfg {
             virtualhost: None,
             sorry_server_inhibit: false,
             smtp_alert: None,
+            announce_route: None,
         }
     }
 }

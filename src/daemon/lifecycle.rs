@@ -193,6 +193,7 @@ pub(super) fn run_daemon(
         check_data: check_data.clone(),
     };
     let address_monitoring = cli.address_monitoring;
+    let ipvs_ledger = ledger.clone();
     let code = runtime.block_on(async move {
         // Signal handlers first: a SIGTERM while the IPVS table is being programmed must still
         // lead to the orderly shutdown that removes it (the task registers its handlers before
@@ -210,7 +211,11 @@ pub(super) fn run_daemon(
         // IPVS: the virtual servers are programmed; the controller applies health changes and
         // removes them after VRRP stopped (unless -I).
         let ipvs = programmed.map(|p| {
-            let c = crate::ipvs::controller::Controller::start_programmed(&config, p);
+            let c = crate::ipvs::controller::Controller::start_programmed(
+                &config,
+                p,
+                ipvs_ledger.clone(),
+            );
             crate::timing::mark("ipvs-started");
             let _ = check_data.set(c.check_data());
             crate::metrics::set_check_data(c.check_data());
@@ -224,6 +229,7 @@ pub(super) fn run_daemon(
             run_ipvs: ipvs_opts.0,
             ipvs: ipvs.clone(),
             check_data,
+            ledger: ipvs_ledger,
         };
         let reloads = tokio::spawn(reloader.serve(hup_rx));
         let code = run(config, engine_opts, run_vrrp, rx, signals).await;

@@ -28,6 +28,8 @@ pub(super) struct Reloader {
     pub(super) ipvs:
         std::sync::Arc<tokio::sync::Mutex<Option<crate::ipvs::controller::Controller>>>,
     pub(super) check_data: CheckDataSlot,
+    /// The daemon's state record, for the routes a controller started here announces.
+    pub(super) ledger: Option<std::sync::Arc<crate::net::ledger::Ledger>>,
 }
 
 impl Reloader {
@@ -100,7 +102,11 @@ impl Reloader {
                          they are not run"
                     ),
                     Ok(p) => {
-                        let c = crate::ipvs::controller::Controller::start_programmed(&new, p);
+                        let c = crate::ipvs::controller::Controller::start_programmed(
+                            &new,
+                            p,
+                            self.ledger.clone(),
+                        );
                         let _ = self.check_data.set(c.check_data());
                         crate::metrics::set_check_data(c.check_data());
                         *ipvs = Some(c);

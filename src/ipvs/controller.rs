@@ -14,6 +14,7 @@ use crate::check::dump::CheckData;
 use crate::check::event::RsEvent;
 use crate::check::runner::Runner;
 use crate::config::model::Config;
+use crate::ipvs::announce::{self, Announcer};
 use crate::ipvs::desired::{desired_table_with, starting_health, vs_entries};
 use crate::ipvs::genl::IpvsSocket;
 use crate::ipvs::health::{VsHealth, carried_alive};
@@ -43,6 +44,8 @@ struct Running {
     /// What we programmed (and believe the kernel has) for our services.
     owned: Table,
     check_data: SharedCheckData,
+    /// The `announce_route` routes of the virtual servers whose quorum is up.
+    announcer: Announcer,
 }
 
 /// What the SIGUSR1 dump shows for `config` checked by `runner`.
@@ -60,8 +63,11 @@ fn checker_data(
 
 impl Controller {
     /// Opens the IPVS socket, programs the config's table (on a blocking thread, see
-    /// [`program`]) and starts the health checkers.
-    pub async fn start(config: &std::sync::Arc<Config>) -> Controller {
+    /// [`program`]) and starts the health checkers; announced routes are recorded in `ledger`.
+    pub async fn start(
+        config: &std::sync::Arc<Config>,
+        ledger: Option<std::sync::Arc<crate::net::ledger::Ledger>>,
+    ) -> Controller {
         let shared = std::sync::Arc::clone(config);
         let programmed = match tokio::task::spawn_blocking(move || program(&shared)).await {
             Ok(p) => p,
@@ -76,12 +82,18 @@ impl Controller {
                 }
             }
         };
-        Controller::start_programmed(config, programmed)
+        Controller::start_programmed(config, programmed, ledger)
     }
 
-    /// Starts the health checkers and the task that owns the table [`program`] set up. Must
-    /// run inside the runtime.
-    pub fn start_programmed(config: &std::sync::Arc<Config>, programmed: Programmed) -> Controller {
+    /// Starts the health checkers and the task that owns the table [`program`] set up, and
+    /// announces the routes of `announce_route` ([`announce`]), recorded in `ledger` (the
+    /// supervised daemon's record) so that a dead daemon's routes are withdrawn. Must run
+    /// inside the runtime.
+    pub fn start_programmed(
+        config: &std::sync::Arc<Config>,
+        programmed: Programmed,
+        ledger: Option<std::sync::Arc<crate::net::ledger::Ledger>>,
+    ) -> Controller {
         let Programmed {
             sock,
             owned,
@@ -102,6 +114,7 @@ impl Controller {
             health,
             owned,
             check_data: check_data.clone(),
+            announcer: Announcer::new(ledger),
         };
         let task = tokio::spawn(state.run(sock, runner, index, stop_rx, reload_rx));
         Controller {
@@ -215,6 +228,7 @@ impl Running {
         mut reload: tokio::sync::mpsc::Receiver<std::sync::Arc<Config>>,
     ) {
         let (mut checkers, mut rx) = start_checkers(runner);
+        self.announce();
         let dont_release = loop {
             tokio::select! {
                 r = &mut stop => break r.unwrap_or(false),
@@ -233,6 +247,7 @@ impl Running {
                     *self.check_data.write().unwrap_or_else(|e| e.into_inner()) =
                         checker_data(&config, &new_index, &runner);
                     sock = self.reload(sock, config, &carried).await;
+                    self.announce();
                     index = new_index;
                     (checkers, rx) = start_checkers(runner);
                 }
@@ -254,6 +269,7 @@ impl Running {
                         }
                     }
                     sock = self.sync_vs(sock, &affected).await;
+                    self.announce();
                 }
             }
         };
@@ -320,7 +336,16 @@ impl Running {
         }
     }
 
-    async fn shutdown(self, sock: Option<IpvsSocket>, dont_release: bool) {
+    /// Announces the routes of the virtual servers whose quorum is up and withdraws the
+    /// others' (after the table changes: traffic is attracted only once it can be served).
+    fn announce(&mut self) {
+        let wanted = announce::routes(&self.config, &self.health);
+        self.announcer.sync(wanted);
+    }
+
+    async fn shutdown(mut self, sock: Option<IpvsSocket>, dont_release: bool) {
+        // Stop attracting traffic first, also with -I: nothing checks the real servers now.
+        self.announcer.withdraw_all();
         for vs in &self.config.ipvs.virtual_servers {
             if !vs.health.omega {
                 continue;

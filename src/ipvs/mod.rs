@@ -10,8 +10,10 @@
 //! * [`reconcile`] — the pure diff from the kernel's table to the desired one.
 //! * [`program`] — applying a table to the kernel: at start, at reload, at exit (blocking).
 //! * [`transition`] — a real server's transition: keepalived's log lines, mail, scripts.
+//! * [`announce`] — `announce_route`: the routes a routing daemon announces while quorum is up.
 //! * [`controller`] — the task that owns the socket and the table and follows the checkers.
 
+pub mod announce;
 pub mod consts;
 pub mod controller;
 pub mod desired;

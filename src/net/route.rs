@@ -77,6 +77,10 @@ pub struct Route {
     pub kind: RouteType,
     /// `onlink` (`RTNH_F_ONLINK`).
     pub onlink: bool,
+    /// `rtm_protocol` the route is added with (`proto`, `/etc/iproute2/rt_protos`); `None`
+    /// is [`RTPROT_KEEPALIVED`]. A delete matches any protocol.
+    #[serde(default)]
+    pub protocol: Option<u8>,
 }
 
 /// One policy rule.
@@ -194,7 +198,7 @@ impl Route {
             .rtm_protocol(if delete {
                 Rtprot::Unspec
             } else {
-                Rtprot::from(RTPROT_KEEPALIVED)
+                Rtprot::from(self.protocol.unwrap_or(RTPROT_KEEPALIVED))
             })
             .rtm_scope(if delete {
                 RtScope::Nowhere

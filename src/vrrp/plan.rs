@@ -394,6 +394,7 @@ pub fn route(r: &VirtualRoute, oif: Option<u32>) -> Route {
         scope: r.scope,
         kind: r.kind.into(),
         onlink: r.onlink,
+        protocol: None,
     }
 }
 

@@ -34,6 +34,7 @@ fn route(nl: &Netlink, line: &str) -> Route {
         scope: v.scope,
         kind: v.kind.into(),
         onlink: v.onlink,
+        protocol: None,
     }
 }
 

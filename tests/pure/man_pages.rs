@@ -6,7 +6,7 @@
 //! of flags or keywords, regenerate them with `UPDATE_MAN=1 cargo test --test pure man_pages`.
 
 use clap::CommandFactory;
-use rkeepalived::config::keywords::Context;
+use rkeepalived::config::keywords::{Context, RKEEPALIVED_ONLY};
 use rkeepalived::config::{LoadOptions, load_str};
 use std::path::Path;
 
@@ -263,8 +263,9 @@ fn rkeepalived_conf_5() -> String {
                 "Below, per block, every keyword keepalived 2.2.7 knows. \"implemented\" ones are \
                  parsed and acted on; \"not implemented\" ones load with a warning saying so and \
                  are ignored (with their block); words in no list are unknown keywords (skipped \
-                 with their block, with a did-you-mean suggestion). This page is generated from \
-                 rkeepalived's keyword tables and parser."
+                 with their block, with a did-you-mean suggestion). Each block's list ends with the keywords \
+                 rkeepalived adds, marked rkeepalived-only: keepalived rejects a file that uses \
+                 them. This page is generated from rkeepalived's keyword tables and parser."
             )
         ),
     );
@@ -287,6 +288,13 @@ fn rkeepalived_conf_5() -> String {
                 "implemented"
             };
             page += &tp(&format!("\\fB{}\\fR", esc(kw)), status);
+        }
+        for (_, kw, what) in RKEEPALIVED_ONLY.iter().filter(|(b, _, _)| *b == c) {
+            assert!(implemented(c, kw), "{kw}");
+            page += &tp(
+                &format!("\\fB{}\\fR", esc(kw)),
+                &format!("rkeepalived-only (keepalived 2.2.7 rejects it). {what}."),
+            );
         }
     }
     page += &section("SEE ALSO", "rkeepalived(8), keepalived.conf(5)\n");

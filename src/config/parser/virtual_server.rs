@@ -9,9 +9,11 @@ use super::Parser;
 use crate::config::keywords::{CHECKERS, Context};
 use crate::config::lexer::Line;
 use crate::config::model::{
-    LbKind, RealServer, SvcFlags, VirtualServer, VsProtocol, VsTarget, VsgEntry,
+    AnnounceRoute, LbKind, RealServer, SvcFlags, VirtualServer, VsProtocol, VsTarget, VsgEntry,
 };
 use crate::config::values;
+/// keepalived's `RTPROT_KEEPALIVED` (18), the default `proto` of `announce_route`.
+const RTPROT_KEEPALIVED: u8 = 18;
 use std::time::Duration;
 
 /// Schedulers keepalived 2.2.7 accepts for `lb_algo` (check_parser.c: `lvs_sched_handler`).
@@ -255,6 +257,11 @@ impl Parser<'_> {
             }
             "quorum_up" => vs.health.quorum_up = self.command(who, l, true),
             "quorum_down" => vs.health.quorum_down = self.command(who, l, true),
+            "announce_route" => {
+                if let Some(a) = self.announce_route(who, l, &vs.target) {
+                    vs.health.announce_route = Some(a);
+                }
+            }
             "virtualhost" => {
                 vs.health.virtualhost = self.need(who, l, 1).map(|w| w.text.to_string())
             }
@@ -283,6 +290,65 @@ impl Parser<'_> {
             }
             _ => self.not_parsed(l, Context::VirtualServer),
         }
+    }
+
+    /// rkeepalived-only `announce_route table N [proto P] [metric M]` (see
+    /// [`AnnounceRoute`]); `table` is required, `proto` defaults to keepalived's 18. A fwmark
+    /// virtual server has no address to announce: warned and ignored.
+    fn announce_route(&mut self, who: &str, l: &Line, target: &VsTarget) -> Option<AnnounceRoute> {
+        if let VsTarget::Fwmark { .. } = target {
+            self.diags.warn(
+                &l.keyword().span,
+                format!("{who}announce_route: a fwmark virtual server has no address - ignored"),
+            );
+            return None;
+        }
+        let (mut table, mut proto, mut metric) = (None, RTPROT_KEEPALIVED, None);
+        let mut i = 1;
+        while let Some(word) = l.arg(i) {
+            match word.text.as_str() {
+                "table" => {
+                    table =
+                        Some(
+                            self.unsigned(who, l, i + 1, (1, u64::from(u32::MAX)), "ignored")?
+                                as u32,
+                        )
+                }
+                "metric" => {
+                    metric =
+                        Some(
+                            self.unsigned(who, l, i + 1, (0, u64::from(u32::MAX)), "ignored")?
+                                as u32,
+                        )
+                }
+                "proto" => {
+                    let w = self.need(who, l, i + 1)?;
+                    proto = match w.text.as_str() {
+                        "boot" => 3,
+                        "static" => 4,
+                        "keepalived" => RTPROT_KEEPALIVED,
+                        _ => self.unsigned(who, l, i + 1, (0, 255), "ignored")? as u8,
+                    };
+                }
+                _ => {
+                    self.bad_value(who, l, word, "expected table, proto or metric", "ignored");
+                    return None;
+                }
+            }
+            i += 2;
+        }
+        let Some(table) = table else {
+            self.diags.error(
+                &l.keyword().span,
+                format!("{who}announce_route needs 'table N' - ignored"),
+            );
+            return None;
+        };
+        Some(AnnounceRoute {
+            table,
+            proto,
+            metric,
+        })
     }
 
     /// `NAT|DR|TUN [options]` (case-sensitive, as keepalived; the TUN options in
@@ -628,6 +694,55 @@ mod tests {
         let l = load_str(Path::new("t.conf"), text, &LoadOptions::default());
         let msgs = l.diagnostics.0.iter().map(|d| d.to_string()).collect();
         (l.config, msgs)
+    }
+
+    #[test]
+    fn announce_route_table_proto_metric() {
+        let vs = |target: &str, line: &str| {
+            format!("virtual_server {target} {{\n {line}\n real_server 10.0.1.1 80\n}}\n")
+        };
+        let (c, msgs) = load(
+            &[
+                vs("10.0.0.1 80", "announce_route table 100 proto 200 metric 5"),
+                vs("10.0.0.2 80", "announce_route table 7"),
+                vs("10.0.0.3 80", "announce_route proto static"),
+                vs("fwmark 3", "announce_route table 7"),
+                vs("10.0.0.4 80", "announce_route table 0"),
+            ]
+            .concat(),
+        );
+        let a: Vec<_> = c
+            .ipvs
+            .virtual_servers
+            .iter()
+            .map(|vs| vs.health.announce_route)
+            .collect();
+        let ar = |table, proto, metric| {
+            Some(AnnounceRoute {
+                table,
+                proto,
+                metric,
+            })
+        };
+        assert_eq!(
+            a,
+            [ar(100, 200, Some(5)), ar(7, 18, None), None, None, None],
+            "{msgs:?}"
+        );
+        let msgs: Vec<&String> = msgs
+            .iter()
+            .filter(|m| m.contains("announce_route"))
+            .collect();
+        assert_eq!(msgs.len(), 3, "{msgs:?}");
+        assert!(
+            msgs[0].contains("announce_route needs 'table N'"),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs[1].contains("fwmark virtual server has no address"),
+            "{msgs:?}"
+        );
+        assert!(msgs[2].contains("invalid announce_route '0'"), "{msgs:?}");
     }
 
     #[test]
