@@ -2,16 +2,17 @@
 //! kernel features the host lacks (IPVS).
 //!
 //! [`Vm::new`] finds (or, as root with apt-get, installs) `qemu-system-x86`,
-//! `linux-image-cloud-amd64`, `busybox-static` and `ipvsadm`, and builds a base initramfs once
-//! per set of inputs, cached under `<target>/vm/base-<hash>.cpio`:
+//! `linux-image-cloud-amd64`, `busybox-static`, `ipvsadm` and `bird2`, and builds a base
+//! initramfs once per set of inputs, cached under `<target>/vm/base-<hash>.cpio`:
 //!
 //! * busybox-static with its applet links in `/bin` (except `sh` and `ip`: dash is `/bin/sh`,
 //!   iproute2's `ip` is `/usr/sbin/ip`, because busybox `sh` would run its own `ip` applet);
 //! * the IPVS modules (every scheduler), `nf_conntrack`, `veth`, `bridge`, `ipip`, `ip6_tunnel`
 //!   and their dependencies, at their `/lib/modules/<ver>/…` paths with a trimmed `modules.dep`,
 //!   and `/modules.order` listing them in load order (dependencies first);
-//! * dash, bash, `ip`, `ipvsadm`, `keepalived` with every shared library `ldd` lists, copied to
-//!   the same paths.
+//! * dash, bash, `ip`, `ipvsadm`, `keepalived`, BIRD's `bird` and `birdc` (package bird2, the
+//!   routing daemon of the ECMP lab) with every shared library `ldd` lists, copied to the same
+//!   paths.
 //!
 //! Each [`Vm::run`] appends a small second archive (newc archives may be concatenated; the
 //! uncompressed form unpacks faster under TCG than one gzip'd image) holding `/init`, the test
@@ -48,6 +49,7 @@ const PACKAGES: &[&str] = &[
     "keepalived",
     "iproute2",
     "dash",
+    "bird2",
 ];
 /// Modules loaded at boot (with their dependencies, resolved through `modules.dep`).
 const MODULES: &[&str] = &[
@@ -78,6 +80,8 @@ const PROGRAMS: &[&str] = &[
     "/usr/sbin/ip",
     "/usr/sbin/ipvsadm",
     "/usr/sbin/keepalived",
+    "/usr/sbin/bird",
+    "/usr/sbin/birdc",
 ];
 
 /// What a VM run produced.

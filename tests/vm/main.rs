@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod ecmp;
 mod health;
 mod ipvs;
 mod syncd;

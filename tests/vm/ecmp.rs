@@ -1,0 +1,316 @@
+//! Active-active directors behind BGP ECMP (issue 15, docs/ecmp.md), in the VM: a router
+//! namespace running BIRD with `merge paths` (ECMP, L4 multipath hash), three director
+//! namespaces each running BIRD and rkeepalived (`lb_algo mh`, `mh-port`, `lb_kind DR`, the
+//! same three real servers, `announce_route table 100 proto 200`), three real servers (busybox
+//! httpd, the VIP on `lo`) and a client namespace.
+//!
+//! Checked: every director announces the VIP and the router holds three equal-cost paths; the
+//! client's connections are served through all three (IPVS connection counters of each); a
+//! director whose real servers all fail (blackhole routes to them in its namespace) has its
+//! path withdrawn at the router, and it comes back with them; `kill -9` of a director's
+//! rkeepalived daemon withdraws its path (the supervisor releases the recorded route), which
+//! returns once the restarted daemon's checkers pass; a director's link going down is noticed
+//! by BFD. Times are measured in the guest (`/proc/uptime`, 10 ms) and printed.
+
+use crate::support;
+
+use std::time::Duration;
+use support::vm::{GuestFile, Vm, sections};
+
+/// The VIP the directors announce.
+const VIP: &str = "10.0.9.1";
+
+/// BIRD on the router: BGP from each director (AS 65001) into the kernel, equal-cost paths
+/// merged; BFD on the LAN.
+const ROUTER_BIRD: &str = "\
+router id 10.0.1.254;
+protocol device { }
+protocol kernel {
+  ipv4 { import none; export all; };
+  merge paths on;
+}
+protocol bfd {
+  interface \"br0\" { min rx interval 200 ms; min tx interval 200 ms; multiplier 5; };
+}
+template bgp director {
+  local 10.0.1.254 as 65000;
+  ipv4 { import all; export none; };
+  hold time 6; keepalive time 2;
+  connect delay time 1; connect retry time 1; error wait time 1, 2;
+  bfd on;
+}
+protocol bgp d1 from director { neighbor 10.0.1.1 as 65001; }
+protocol bgp d2 from director { neighbor 10.0.1.2 as 65001; }
+protocol bgp d3 from director { neighbor 10.0.1.3 as 65001; }
+";
+
+/// BIRD on director `i`: learns rkeepalived's routes from kernel table 100 and announces them
+/// (only those: `proto 200`) to the router.
+fn director_bird(i: u32) -> String {
+    format!(
+        "\
+router id 10.0.1.{i};
+protocol device {{ }}
+protocol kernel {{
+  kernel table 100;
+  learn;
+  ipv4 {{ import where krt_source = 200; export none; }};
+}}
+protocol bfd {{
+  interface \"eth0\" {{ min rx interval 200 ms; min tx interval 200 ms; multiplier 5; }};
+}}
+protocol bgp upstream {{
+  local 10.0.1.{i} as 65001;
+  neighbor 10.0.1.254 as 65000;
+  ipv4 {{ import none; export where source = RTS_INHERIT; }};
+  hold time 6; keepalive time 2;
+  connect delay time 1; connect retry time 1; error wait time 1, 2;
+  bfd on;
+}}
+"
+    )
+}
+
+/// rkeepalived on every director: the same virtual server, real servers and weights.
+fn director_conf() -> String {
+    let rs: String = (11..=13)
+        .map(|n| {
+            format!(
+                "  real_server 10.0.1.{n} 80 {{\n    TCP_CHECK {{\n      connect_timeout 1\n      \
+                 retry 0\n    }}\n  }}\n"
+            )
+        })
+        .collect();
+    format!(
+        "virtual_server {VIP} 80 {{\n  delay_loop 1\n  lb_algo mh\n  mh-port\n  lb_kind DR\n  \
+         protocol TCP\n  alpha\n  announce_route table 100 proto 200\n{rs}}}\n"
+    )
+}
+
+const SCRIPT: &str = r#"
+VIP=10.0.9.1
+now() { read up _ < /proc/uptime; echo "${up%.*}${up#*.}"; }   # centiseconds
+ns() { _ns=$1; shift; ip netns exec "$_ns" "$@"; }
+get() { # one HTTP/1.0 request from the client (busybox wget crashes; nc: the body is last)
+  r=$(printf 'GET / HTTP/1.0\r\n\r\n' | ip netns exec c nc -w 2 $VIP 80 2>/dev/null | tail -n 1)
+  echo "${r:-FAIL}"
+}
+load_start() { # three clients opening connections one after the other until load_stop
+  rm -f /tmp/load-stop /tmp/load.*
+  load_pids=
+  for k in 1 2 3; do
+    ( while [ ! -e /tmp/load-stop ]; do get; done > /tmp/load.$k ) &
+    load_pids="$load_pids $!"
+  done
+}
+load_stop() { # prints "load OK FAIL"
+  touch /tmp/load-stop; wait $load_pids
+  echo "load $(cat /tmp/load.* | grep -vc FAIL) $(cat /tmp/load.* | grep -c FAIL)"
+}
+has_path() { ip -n r route show $VIP | grep -q "via 10.0.1.$1 "; }
+paths() { ip -n r route show $VIP | grep -c "via 10.0.1."; }
+wait_path() { # $1 director, $2 present|absent, $3 limit in centiseconds; prints the wait
+  t0=$(now)
+  while :; do
+    if has_path $1; then [ $2 = present ] && break; else [ $2 = absent ] && break; fi
+    [ $(( $(now) - t0 )) -gt $3 ] && { echo "TIMEOUT d$1 $2"; return 1; }
+    sleep 0.02
+  done
+  echo $(( $(now) - t0 ))
+}
+
+sysctl -qw net.ipv4.ip_forward=1
+ip netns add r; ip -n r link set lo up
+ip netns exec r sysctl -qw net.ipv4.ip_forward=1
+ip netns exec r sysctl -qw net.ipv4.fib_multipath_hash_policy=1
+ip -n r link add br0 type bridge; ip -n r addr add 10.0.1.254/24 dev br0; ip -n r link set br0 up
+lan() { # $1 namespace, $2 address: a veth from the namespace to the router's bridge
+  ip netns add $1; ip -n $1 link set lo up
+  ip -n $1 link add eth0 type veth peer name $1 netns r
+  ip -n $1 addr add $2/24 dev eth0; ip -n $1 link set eth0 up
+  ip -n r link set $1 master br0 up
+  ip -n $1 route add default via 10.0.1.254
+}
+for i in 1 2 3; do
+  lan d$i 10.0.1.$i
+  ip -n d$i addr add $VIP/32 dev lo
+  lan s$i 10.0.1.1$i
+  ip -n s$i addr add $VIP/32 dev lo
+  ns s$i sysctl -qw net.ipv4.conf.all.arp_ignore=1
+  ns s$i sysctl -qw net.ipv4.conf.all.arp_announce=2
+  mkdir -p /tmp/www$i; echo "s$i" > /tmp/www$i/index.html
+  ns s$i busybox httpd -p 80 -h /tmp/www$i
+done
+ip netns add c; ip -n c link set lo up
+ip -n c link add eth0 type veth peer name c netns r
+ip -n c addr add 10.0.0.1/24 dev eth0; ip -n c link set eth0 up
+ip -n r addr add 10.0.0.254/24 dev c; ip -n r link set c up
+ip -n c route add default via 10.0.0.254
+
+ns r bird -c /etc/bird/r.conf -s /run/bird-r.ctl -P /run/bird-r.pid
+for i in 1 2 3; do
+  ns d$i bird -c /etc/bird/d$i.conf -s /run/bird-d$i.ctl -P /run/bird-d$i.pid
+  ns d$i rkeepalived -n -l -D -C -p /run/rk-d$i.pid -c /run/rk-d$i-c.pid -f /etc/rk.conf \
+    >/tmp/rk-d$i.log 2>&1 &
+done
+t0=$(now)
+for i in 1 2 3; do wait_path $i present 6000 >/dev/null; done
+echo "@@ START"; echo "converged_cs $(( $(now) - t0 ))"
+ip -n r route show $VIP
+ns d1 ip route show table 100
+
+echo "@@ TRAFFIC"
+n=0; while [ $n -lt 90 ]; do get; n=$((n+1)); done | sort | uniq -c
+sleep 3 # the kernel's estimator folds the per-CPU counters into what ipvsadm reads every 2 s
+for i in 1 2 3; do echo "d$i $(ns d$i ipvsadm -Ln --stats | grep "^TCP  $VIP:80")"; done
+
+echo "@@ RS_FAIL"
+load_start
+for n in 11 12 13; do ip -n d1 route add blackhole 10.0.1.$n/32; done
+echo "withdrawn_cs $(wait_path 1 absent 3000)"
+load_stop
+echo "paths $(paths)"
+ns d1 ip route show table 100 | grep -c blackhole
+for n in 11 12 13; do ip -n d1 route del blackhole 10.0.1.$n/32; done
+echo "returned_cs $(wait_path 1 present 3000)"
+
+echo "@@ KILL"
+pid=$(cat /run/rk-d2-c.pid)
+load_start
+kill -9 $pid
+echo "withdrawn_cs $(wait_path 2 absent 3000)"
+load_stop
+echo "paths $(paths)"
+echo "returned_cs $(wait_path 2 present 3000)"
+newpid=$(cat /run/rk-d2-c.pid 2>/dev/null)
+[ -n "$newpid" ] && [ "$newpid" != "$pid" ] && echo RESTARTED
+
+echo "@@ LINK"
+load_start
+ip -n d3 link set eth0 down
+echo "withdrawn_cs $(wait_path 3 absent 3000)"
+load_stop
+echo "paths $(paths)"
+
+echo "@@ STOP"
+for i in 1 2; do kill -TERM $(cat /run/rk-d$i.pid); done
+sleep 2
+echo "paths $(paths)"
+ns d1 ip route show table 100 | grep -c blackhole
+for i in 1 2 3; do echo "@@ LOG d$i"; cat /tmp/rk-d$i.log; done
+echo "@@ BIRD"; birdc -s /run/bird-r.ctl show protocols
+"#;
+
+/// `load OK FAIL` of a section as "F of N new connections failed".
+fn load(text: &str) -> String {
+    let l = text
+        .lines()
+        .find_map(|l| l.strip_prefix("load "))
+        .unwrap_or("? ?");
+    let mut f = l.split_whitespace();
+    let (ok, failed) = (f.next().unwrap_or("?"), f.next().unwrap_or("?"));
+    let total = ok.parse::<u64>().unwrap_or(0) + failed.parse::<u64>().unwrap_or(0);
+    format!("{failed} of {total} new connections failed meanwhile")
+}
+
+/// The number after `key ` in `text`.
+fn figure(text: &str, key: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.trim().parse().ok())
+}
+
+#[test]
+#[ignore = "needs root, qemu and a cloud kernel (scripts/test-all runs it)"]
+fn vm_ecmp_three_directors_announce_and_withdraw_through_bird() {
+    let Some(vm) = Vm::with_rkeepalived("vm_ecmp") else {
+        return;
+    };
+    let mut files = vec![
+        GuestFile::new("/etc/rk.conf", director_conf()),
+        GuestFile::new("/etc/bird/r.conf", ROUTER_BIRD),
+    ];
+    for i in 1..=3 {
+        files.push(GuestFile::new(
+            &format!("/etc/bird/d{i}.conf"),
+            director_bird(i),
+        ));
+    }
+    let out = vm.run_with(SCRIPT, &files, Duration::from_secs(240));
+    let s = &out.stdout;
+    eprintln!("{s}\nboot {:?}, total {:?}", out.boot_time, out.total_time);
+    out.assert_ok();
+    let sec = sections(s);
+    let get = |name: &str| {
+        sec.get(name)
+            .unwrap_or_else(|| panic!("no section {name}:\n{s}"))
+            .as_str()
+    };
+
+    // Converged: three equal-cost paths at the router; the director's route in table 100.
+    let start = get("START");
+    for i in 1..=3 {
+        assert!(start.contains(&format!("nexthop via 10.0.1.{i} ")), "{s}");
+    }
+    assert!(start.contains(&format!("blackhole {VIP} proto 200")), "{s}");
+
+    // Traffic: every connection served, by all three real servers and through all three
+    // directors (each director's IPVS connection counter).
+    let traffic = get("TRAFFIC");
+    assert!(!traffic.contains("FAIL"), "{s}");
+    for rs in ["s1", "s2", "s3"] {
+        assert!(traffic.contains(rs), "{rs} served nothing:\n{s}");
+    }
+    let mut total = 0;
+    for i in 1..=3 {
+        let line = traffic
+            .lines()
+            .find(|l| l.starts_with(&format!("d{i} ")))
+            .unwrap_or_else(|| panic!("no counters for d{i}:\n{s}"));
+        let conns: u64 = line
+            .split_whitespace()
+            .nth(3)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("counters of d{i}: {line}"));
+        assert!(conns > 0, "director d{i} carried no connection:\n{s}");
+        total += conns;
+    }
+    assert_eq!(total, 90, "{s}");
+
+    // A director's real servers all fail: its path goes, within a few seconds (the checkers'
+    // delay_loop 1 s, then BIRD's update); new connections go to the others.
+    let fail = get("RS_FAIL");
+    let withdrawn = figure(fail, "withdrawn_cs ").unwrap_or_else(|| panic!("{s}"));
+    assert!(withdrawn <= 1000, "{s}");
+    assert_eq!(figure(fail, "paths "), Some(2), "{s}");
+    assert!(figure(fail, "returned_cs ").is_some(), "{s}");
+
+    // kill -9 of a director's daemon: the supervisor withdraws its route; the restarted
+    // daemon announces it again once its checkers pass (alpha).
+    let kill = get("KILL");
+    let killed = figure(kill, "withdrawn_cs ").unwrap_or_else(|| panic!("{s}"));
+    assert!(killed <= 1000, "{s}");
+    assert_eq!(figure(kill, "paths "), Some(2), "{s}");
+    assert!(figure(kill, "returned_cs ").is_some(), "{s}");
+    assert!(kill.contains("RESTARTED"), "{s}");
+
+    // Link down: BFD (5 x 200 ms) ends the session.
+    let link = get("LINK");
+    let down = figure(link, "withdrawn_cs ").unwrap_or_else(|| panic!("{s}"));
+    assert!(down <= 2000, "{s}");
+    assert_eq!(figure(link, "paths "), Some(2), "{s}");
+
+    // A graceful stop withdraws the route too: d1 and d2 stopped, d3's link is down.
+    let stop = get("STOP");
+    assert!(stop.starts_with("paths 0\n0\n"), "{s}");
+
+    eprintln!(
+        "ECMP figures: withdrawal after real servers failed {} ms ({}), after kill -9 {} ms \
+         ({}), after link down (BFD) {} ms ({})",
+        withdrawn * 10,
+        load(fail),
+        killed * 10,
+        load(kill),
+        down * 10,
+        load(link),
+    );
+}
