@@ -1,6 +1,7 @@
 //! VRRP: the per-instance state machine, trackers and the engine task (the typed units are in
 //! [`crate::units`]).
 
+pub mod diff;
 pub mod engine;
 pub mod fsm;
 pub mod kernel;

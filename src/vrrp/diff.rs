@@ -1,0 +1,416 @@
+//! What a reload changes in the VRRP instances: the plans of the running configuration and
+//! of the new one compared by instance name (issue 13), without doing any IO.
+//!
+//! ```text
+//!  running plans ──┐
+//!                  ├──► diff::plans ──► Vec<Change> ──► engine (kernel worker, FSM, sockets)
+//!  new plans ──────┘     (pure)
+//! ```
+//!
+//! An instance whose plan is equal is left out (not touched at all). One whose advert socket
+//! would differ (interface, transmit interface/VMAC, VRID, version, address family, advert
+//! source, multicast/unicast, unicast TTL) or that becomes or stops being the address owner
+//! is [`Change::Recreate`]d, with the reason in words. Any other difference is an
+//! [`Change::Update`]: VIPs, routes and rules by difference, the rest of the settings taken
+//! as a whole ([`Edit`]).
+
+use crate::net::route::{Route, Rule};
+use crate::vrrp::plan::{InstancePlan, Vip};
+
+/// One instance's change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// In the new configuration only: starts as at start-up.
+    Add(InstancePlan),
+    /// In the running configuration only: stops as at shutdown.
+    Remove(String),
+    /// A change that needs a new socket: stops as at shutdown, starts again from `plan`.
+    /// `reason` is for the log, e.g. `interface changed from eth0 to eth1`.
+    Recreate { plan: InstancePlan, reason: String },
+    /// Settings changed in place: `plan` is the new plan, `edits` what differs.
+    Update {
+        plan: InstancePlan,
+        edits: Vec<Edit>,
+    },
+}
+
+impl Change {
+    /// The instance's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Change::Add(p) | Change::Recreate { plan: p, .. } | Change::Update { plan: p, .. } => {
+                &p.name
+            }
+            Change::Remove(n) => n,
+        }
+    }
+}
+
+/// One in-place difference of an [`Change::Update`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Edit {
+    /// `priority` (before trackers' weights).
+    Priority {
+        from: u8,
+        to: u8,
+    },
+    /// `advert_int`, in centiseconds.
+    AdvertInt {
+        from: u16,
+        to: u16,
+    },
+    /// `nopreempt` / `preempt_delay` / `start`-state, GARP timers and repeats, authentication,
+    /// receive checks: taken as a whole, named for the log.
+    Setting(&'static str),
+    /// VIPs (listed or excluded) in the new plan only: added while master, announced.
+    VipsAdded(Vec<Vip>),
+    /// VIPs in the running plan only: deleted while master.
+    VipsRemoved(Vec<Vip>),
+    RoutesAdded(Vec<Route>),
+    RoutesRemoved(Vec<Route>),
+    RulesAdded(Vec<Rule>),
+    RulesRemoved(Vec<Rule>),
+    /// `unicast_peer` list (same cast): adverts go to the new peers from the next one.
+    Peers,
+    /// `track_script` names or weights.
+    Tracks,
+}
+
+/// What changes from `old` to `new` (each a list of plans with distinct names): updates,
+/// recreations and removals in the order of `old`, then additions in the order of `new`.
+pub fn plans(old: &[InstancePlan], new: &[InstancePlan]) -> Vec<Change> {
+    let mut out = Vec::new();
+    for o in old {
+        match new.iter().find(|n| n.name == o.name) {
+            None => out.push(Change::Remove(o.name.clone())),
+            Some(n) if n == o => {}
+            Some(n) => out.push(instance(o, n)),
+        }
+    }
+    for n in new {
+        if !old.iter().any(|o| o.name == n.name) {
+            out.push(Change::Add(n.clone()));
+        }
+    }
+    out
+}
+
+/// Why `old` cannot become `new` in place, if it cannot.
+pub fn needs_recreate(old: &InstancePlan, new: &InstancePlan) -> Option<String> {
+    let changed = |what: &str, a: &dyn std::fmt::Display, b: &dyn std::fmt::Display| {
+        Some(format!("{what} changed from {a} to {b}"))
+    };
+    if old.ifname != new.ifname {
+        return changed("interface", &old.ifname, &new.ifname);
+    }
+    if old.xmit_if != new.xmit_if {
+        return changed("transmit interface (use_vmac)", &old.xmit_if, &new.xmit_if);
+    }
+    if old.fsm.vrid != new.fsm.vrid {
+        return changed("virtual_router_id", &old.fsm.vrid, &new.fsm.vrid);
+    }
+    if old.fsm.version != new.fsm.version {
+        return changed(
+            "version",
+            &old.fsm.version.number(),
+            &new.fsm.version.number(),
+        );
+    }
+    if old.src.is_ipv6() != new.src.is_ipv6() {
+        return Some("address family changed".into());
+    }
+    if old.src != new.src {
+        return changed("advert source address", &old.src, &new.src);
+    }
+    if old.multicast != new.multicast {
+        let cast = |m: bool| if m { "multicast" } else { "unicast" };
+        return changed(
+            "advert destination",
+            &cast(old.multicast),
+            &cast(new.multicast),
+        );
+    }
+    if old.unicast_ttl != new.unicast_ttl {
+        return changed("unicast_ttl", &old.unicast_ttl, &new.unicast_ttl);
+    }
+    if old.fsm.priority.is_owner() != new.fsm.priority.is_owner() {
+        return changed("priority", &old.fsm.priority.0, &new.fsm.priority.0);
+    }
+    None
+}
+
+/// The change from `old` to `new` (same name, different plans).
+fn instance(old: &InstancePlan, new: &InstancePlan) -> Change {
+    if let Some(reason) = needs_recreate(old, new) {
+        return Change::Recreate {
+            plan: new.clone(),
+            reason,
+        };
+    }
+    let mut edits = Vec::new();
+    if old.fsm.priority != new.fsm.priority {
+        edits.push(Edit::Priority {
+            from: old.fsm.priority.0,
+            to: new.fsm.priority.0,
+        });
+    }
+    if old.fsm.advert_int != new.fsm.advert_int {
+        edits.push(Edit::AdvertInt {
+            from: old.fsm.advert_int.0,
+            to: new.fsm.advert_int.0,
+        });
+    }
+    // The remaining state machine settings, by name.
+    let (o, n) = (&old.fsm, &new.fsm);
+    if o.preempt != n.preempt {
+        edits.push(Edit::Setting("nopreempt"));
+    }
+    if o.preempt_delay != n.preempt_delay {
+        edits.push(Edit::Setting("preempt_delay"));
+    }
+    if o.start_master != n.start_master {
+        edits.push(Edit::Setting("state"));
+    }
+    if o.garp_master_delay != n.garp_master_delay
+        || o.garp != n.garp
+        || old.garp_repeat != new.garp_repeat
+    {
+        edits.push(Edit::Setting("garp settings"));
+    }
+    if old.expect.pass != new.expect.pass {
+        edits.push(Edit::Setting("authentication"));
+    }
+    if old.check_unicast_src != new.check_unicast_src
+        || old.skip_check_adv_addr != new.skip_check_adv_addr
+    {
+        edits.push(Edit::Setting("receive checks"));
+    }
+    if old.no_accept != new.no_accept {
+        edits.push(Edit::Setting("accept"));
+    }
+    let (added, removed) = by_difference(&old.vips, &new.vips);
+    if !added.is_empty() {
+        edits.push(Edit::VipsAdded(added));
+    }
+    if !removed.is_empty() {
+        edits.push(Edit::VipsRemoved(removed));
+    }
+    let (added, removed) = by_difference(&old.routes, &new.routes);
+    if !added.is_empty() {
+        edits.push(Edit::RoutesAdded(added));
+    }
+    if !removed.is_empty() {
+        edits.push(Edit::RoutesRemoved(removed));
+    }
+    let (added, removed) = by_difference(&old.rules, &new.rules);
+    if !added.is_empty() {
+        edits.push(Edit::RulesAdded(added));
+    }
+    if !removed.is_empty() {
+        edits.push(Edit::RulesRemoved(removed));
+    }
+    if old.peers != new.peers || old.dsts != new.dsts {
+        edits.push(Edit::Peers);
+    }
+    if old.tracks != new.tracks {
+        edits.push(Edit::Tracks);
+    }
+    if edits.is_empty() {
+        // Equal plans were left out; what is left (e.g. the order of the VIPs) is named.
+        edits.push(Edit::Setting("address order"));
+    }
+    Change::Update {
+        plan: new.clone(),
+        edits,
+    }
+}
+
+/// `(in new only, in old only)`, each in its list's order.
+fn by_difference<T: PartialEq + Clone>(old: &[T], new: &[T]) -> (Vec<T>, Vec<T>) {
+    let added = new.iter().filter(|n| !old.contains(n)).cloned().collect();
+    let removed = old.iter().filter(|o| !new.contains(o)).cloned().collect();
+    (added, removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config;
+    use crate::vrrp::plan::{self, Facts, Link};
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    /// eth0 (index 2) and eth1 (index 3), 10.0.0.1 / 10.0.1.1, link-local fe80::1.
+    struct Fake;
+    impl Facts for Fake {
+        fn link(&self, name: &str) -> Result<Link, String> {
+            match name {
+                "eth0" => Ok(Link {
+                    ifindex: 2,
+                    mac: [2, 0, 0, 0, 0, 1],
+                }),
+                "eth1" => Ok(Link {
+                    ifindex: 3,
+                    mac: [2, 0, 0, 0, 0, 2],
+                }),
+                _ => Err(format!("no interface {name}")),
+            }
+        }
+        fn primary_ipv4(&self, ifindex: u32, _: &[Ipv4Addr]) -> Result<Option<Ipv4Addr>, String> {
+            Ok(Some(Ipv4Addr::new(
+                10,
+                0,
+                u8::try_from(ifindex).unwrap() - 2,
+                1,
+            )))
+        }
+        fn link_local_ipv6(&self, _: u32) -> Result<Option<Ipv6Addr>, String> {
+            Ok(Some("fe80::1".parse().unwrap()))
+        }
+    }
+
+    /// The plans of a configuration text.
+    fn plans_of(text: &str) -> Vec<InstancePlan> {
+        let path = std::path::Path::new("keepalived.conf");
+        let loaded = config::load_str(path, text, &config::LoadOptions::default());
+        assert!(!loaded.diagnostics.has_errors(), "{:?}", loaded.diagnostics);
+        let c = loaded.config;
+        c.vrrp_instances
+            .iter()
+            .map(|i| plan::instance(&c, i, &Fake, None).unwrap())
+            .collect()
+    }
+
+    /// VI_1 (VRID 51) with `vi1` inside its block, VI_2 (VRID 52) as given.
+    fn conf(vi1: &str) -> String {
+        format!(
+            "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n priority 150\n\
+             {vi1}\n}}\n\
+             vrrp_instance VI_2 {{\n interface eth0\n virtual_router_id 52\n priority 100\n\
+             virtual_ipaddress {{\n  10.0.0.110/24\n }}\n}}\n"
+        )
+    }
+
+    const VIPS: &str = "virtual_ipaddress {\n 10.0.0.100/24\n 10.0.0.101/24\n}";
+
+    fn one(old: &str, new: &str) -> Vec<Change> {
+        plans(&plans_of(&conf(old)), &plans_of(&conf(new)))
+    }
+
+    fn edits(changes: &[Change]) -> Vec<Edit> {
+        match changes {
+            [Change::Update { plan, edits }] => {
+                assert_eq!(plan.name, "VI_1");
+                edits.clone()
+            }
+            other => panic!("expected one update of VI_1, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unchanged_file_changes_nothing() {
+        assert_eq!(one(VIPS, VIPS), vec![]);
+        // Positions are not settings: a blank line above changes nothing.
+        let a = plans_of(&conf(VIPS));
+        let b = plans_of(&format!("\n\n{}", conf(VIPS)));
+        assert_eq!(plans(&a, &b), vec![]);
+    }
+
+    #[test]
+    fn priority_and_advert_int_are_in_place_edits() {
+        let e = edits(&one(VIPS, &format!("{VIPS}\n priority 140\n advert_int 2")));
+        assert_eq!(
+            e,
+            vec![
+                Edit::Priority { from: 150, to: 140 },
+                Edit::AdvertInt { from: 100, to: 200 }
+            ]
+        );
+        let e = edits(&one(VIPS, &format!("{VIPS}\n nopreempt")));
+        assert_eq!(e, vec![Edit::Setting("nopreempt")]);
+    }
+
+    #[test]
+    fn vips_are_diffed_by_difference() {
+        let new = "virtual_ipaddress {\n 10.0.0.100/24\n 10.0.0.102/24\n}";
+        let e = edits(&one(VIPS, new));
+        let addrs = |e: &Edit| match e {
+            Edit::VipsAdded(v) | Edit::VipsRemoved(v) => v
+                .iter()
+                .map(|v| v.addr.addr.to_string())
+                .collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(matches!(e[0], Edit::VipsAdded(_)));
+        assert_eq!(addrs(&e[0]), ["10.0.0.102"]);
+        assert!(matches!(e[1], Edit::VipsRemoved(_)));
+        assert_eq!(addrs(&e[1]), ["10.0.0.101"]);
+        // A changed netmask is one VIP removed and one added.
+        let e = edits(&one(
+            VIPS,
+            "virtual_ipaddress {\n 10.0.0.100/24\n 10.0.0.101/25\n}",
+        ));
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert_eq!(addrs(&e[0]), ["10.0.0.101"]);
+        assert_eq!(addrs(&e[1]), ["10.0.0.101"]);
+    }
+
+    #[test]
+    fn socket_changes_recreate_the_instance_with_a_reason() {
+        let reason = |new: &str| match plans(&plans_of(&conf(VIPS)), &plans_of(new)).as_slice() {
+            [Change::Recreate { plan, reason }] => {
+                assert_eq!(plan.name, "VI_1");
+                reason.clone()
+            }
+            other => panic!("expected a re-creation of VI_1, got {other:?}"),
+        };
+        assert_eq!(
+            reason(&conf(VIPS).replacen("interface eth0", "interface eth1", 1)),
+            "interface changed from eth0 to eth1"
+        );
+        assert_eq!(
+            reason(&conf(VIPS).replacen("virtual_router_id 51", "virtual_router_id 53", 1)),
+            "virtual_router_id changed from 51 to 53"
+        );
+        assert_eq!(
+            reason(&conf(&format!("{VIPS}\n version 3"))),
+            "version changed from 2 to 3"
+        );
+        assert_eq!(
+            reason(&conf(&format!("{VIPS}\n unicast_peer {{\n  10.0.0.2\n }}"))),
+            "advert destination changed from multicast to unicast"
+        );
+        assert_eq!(
+            reason(&conf(&format!("{VIPS}\n priority 255"))),
+            "priority changed from 150 to 255"
+        );
+    }
+
+    #[test]
+    fn peers_change_in_place_within_unicast() {
+        let peers = |p: &str| format!("{VIPS}\n unicast_peer {{\n  {p}\n }}");
+        let e = edits(&one(&peers("10.0.0.2"), &peers("10.0.0.2\n 10.0.0.3")));
+        assert_eq!(e, vec![Edit::Peers]);
+    }
+
+    #[test]
+    fn instances_are_matched_by_name() {
+        let old = plans_of(&conf(VIPS));
+        let renamed = plans_of(&conf(VIPS).replacen("VI_2", "VI_9", 1));
+        let changes = plans(&old, &renamed);
+        let names: Vec<(&str, &str)> = changes
+            .iter()
+            .map(|c| {
+                let kind = match c {
+                    Change::Add(_) => "add",
+                    Change::Remove(_) => "remove",
+                    Change::Recreate { .. } => "recreate",
+                    Change::Update { .. } => "update",
+                };
+                (kind, c.name())
+            })
+            .collect();
+        // A rename is a removal and an addition; VI_1 is untouched.
+        assert_eq!(names, [("remove", "VI_2"), ("add", "VI_9")]);
+    }
+}
