@@ -200,6 +200,7 @@ pub(super) fn run_daemon(
         // its first await, which yield_now lets it reach).
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         let (hup_tx, hup_rx) = tokio::sync::mpsc::channel(1);
+        let engine_tx = run_vrrp.then(|| tx.clone());
         let signals = tokio::spawn(handle_signals(tx, hup_tx, check_data.clone()));
         if address_monitoring {
             tokio::spawn(log_address_changes());
@@ -226,6 +227,7 @@ pub(super) fn run_daemon(
             path: cli.use_file.clone(),
             opts: opts.clone(),
             started: VrrpHalf::of(&config),
+            engine: engine_tx,
             run_ipvs: ipvs_opts.0,
             ipvs: ipvs.clone(),
             check_data,

@@ -12,15 +12,20 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use tracing::{error, info, warn};
 
-/// SIGHUP: reads the config file again and, when it has no error, hands it to the IPVS
-/// controller; with an error (or an unreadable file) the running configuration stays.
-/// keepalived reloads both sides; rkeepalived reloads the `virtual_server` side and says
-/// when other changes (VRRP instances, global_defs, ...) wait for the next restart.
+/// SIGHUP: reads the config file again and, when it has no error, hands it to the VRRP engine
+/// (its `vrrp_instance` blocks, applied by difference: `vrrp::engine`'s reload) and to the IPVS
+/// controller, both from this one read; with an error (or an unreadable file) the running
+/// configuration stays. Other VRRP-side changes (global_defs, vrrp_script, sync groups,
+/// static addresses, an instance's track_interface/process/file) are named in the log as
+/// waiting for the next restart.
 pub(super) struct Reloader {
     pub(super) path: PathBuf,
     pub(super) opts: LoadOptions,
-    /// The VRRP half of the configuration the daemon started with (what the VRRP side runs).
+    /// The VRRP half of the configuration last handed to the VRRP side (at start, then at
+    /// each reload).
     pub(super) started: VrrpHalf,
+    /// The VRRP engine's control channel (`None` without VRRP, `-C`).
+    pub(super) engine: Option<tokio::sync::mpsc::Sender<crate::vrrp::engine::Control>>,
     /// Whether the IPVS side runs at all (not `-P`).
     pub(super) run_ipvs: bool,
     /// The IPVS controller: reloaded, or started by a reload that brings the first
@@ -33,7 +38,7 @@ pub(super) struct Reloader {
 }
 
 impl Reloader {
-    pub(super) async fn serve(self, mut requests: tokio::sync::mpsc::Receiver<()>) {
+    pub(super) async fn serve(mut self, mut requests: tokio::sync::mpsc::Receiver<()>) {
         while requests.recv().await.is_some() {
             // systemd: RELOADING=1 until the reload has ended, taken or refused.
             crate::systemd::reloading();
@@ -49,7 +54,7 @@ impl Reloader {
     }
 
     /// One reload; false when the file was refused (unreadable, or with errors).
-    async fn reload(&self) -> bool {
+    async fn reload(&mut self) -> bool {
         info!("Reloading the configuration from {}", self.path.display());
         let (path, opts) = (self.path.clone(), self.opts.clone());
         let loaded = match tokio::task::spawn_blocking(move || {
@@ -78,11 +83,23 @@ impl Reloader {
             return false;
         }
         let new = std::sync::Arc::new(loaded.config);
-        if VrrpHalf::of(&new) != self.started {
-            warn!(
-                "Reload: changes outside virtual_server blocks (VRRP, global_defs, ...) take \
-                 effect at the next restart; the VRRP side keeps running unchanged"
-            );
+        let half = VrrpHalf::of(&new);
+        if half != self.started {
+            let waiting = half.waiting(&self.started);
+            if !waiting.is_empty() {
+                warn!(
+                    "Reload: changes to {} take effect at the next restart",
+                    waiting.join(", ")
+                );
+            }
+            if half.vrrp_instances != self.started.vrrp_instances
+                && let Some(engine) = &self.engine
+            {
+                let _ = engine
+                    .send(crate::vrrp::engine::Control::Reload(new.clone()))
+                    .await;
+            }
+            self.started.vrrp_instances = half.vrrp_instances;
         }
         let mut ipvs = self.ipvs.lock().await;
         match ipvs.as_ref() {
@@ -136,6 +153,35 @@ pub(super) struct VrrpHalf {
 }
 
 impl VrrpHalf {
+    /// What differs from `running` that the VRRP side does not apply live, by name (empty
+    /// when only what the engine applies changed).
+    pub(super) fn waiting(&self, running: &VrrpHalf) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut part = |differs: bool, name: &str| {
+            if differs {
+                out.push(name.to_string());
+            }
+        };
+        part(self.global != running.global, "global_defs");
+        part(self.vrrp_scripts != running.vrrp_scripts, "vrrp_script");
+        part(self.static_ipaddress != running.static_ipaddress, "static_ipaddress");
+        part(self.static_routes != running.static_routes, "static_routes");
+        part(self.static_rules != running.static_rules, "static_rules");
+        part(
+            self.tracking != running.tracking,
+            "vrrp_sync_group/track blocks",
+        );
+        part(self.net_namespace != running.net_namespace, "net_namespace");
+        for new in &self.vrrp_instances {
+            if let Some(old) = running.vrrp_instances.iter().find(|o| o.name == new.name)
+                && old.tracking != new.tracking
+            {
+                out.push(format!("({}) track_interface/track_process/track_file", new.name));
+            }
+        }
+        out
+    }
+
     /// The VRRP half of `config`, positions reset.
     pub(super) fn of(config: &Config) -> VrrpHalf {
         // Exhaustive: a field added to Config must be placed in one half or the other.

@@ -36,6 +36,7 @@ use tracing::{debug, error, info, warn};
 pub mod drops;
 mod dump;
 mod kernel;
+mod reload;
 mod syncd;
 mod timer;
 mod tracking;
@@ -53,6 +54,9 @@ pub enum Control {
     WriteJson,
     /// keepalived's STATS_CLEAR signal (SIGRTMAX-1): zero every instance's counters.
     ClearStats,
+    /// SIGHUP: the VRRP instances of a configuration read (and found valid) by the daemon,
+    /// applied by difference (see `engine::reload`).
+    Reload(Arc<Config>),
 }
 
 /// Options from the command line that change the engine's behaviour.
@@ -708,6 +712,10 @@ impl Engine {
                         Some(Control::WriteStats) => self.write_dump(dump::STATS_FILE, &self.format_stats()),
                         Some(Control::WriteJson) => self.write_dump(dump::JSON_FILE, &self.format_json()),
                         Some(Control::ClearStats) => self.clear_stats(),
+                        Some(Control::Reload(config)) => {
+                            self.poll_due().await;
+                            self.reload(&config).await;
+                        }
                     }
                 }
             }

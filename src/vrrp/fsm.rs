@@ -292,6 +292,24 @@ impl Instance {
         &self.cfg
     }
 
+    /// Takes a reload's settings in place (issue 13; a change of VRID, version or address
+    /// ownership re-creates the instance instead, see `vrrp::diff`). The state and the running
+    /// timers stay. The new priority becomes the base priority but not yet the effective one:
+    /// the caller feeds it (with the trackers' weights) as [`Input::SetPriority`], so that a
+    /// master that now loses hands over as on any priority change. A changed `advert_int` is
+    /// the Master_Adver_Interval of a master (from its next advert) and of a VRRPv2 backup
+    /// (from the next advert it hears); a VRRPv3 backup keeps the master's.
+    pub fn reconfigure(&mut self, cfg: InstanceConfig) {
+        if !self.base_priority.is_owner() {
+            self.base_priority = cfg.priority;
+        }
+        self.cfg = cfg;
+        if self.state == State::Master || self.cfg.version == Version::V2 {
+            self.master_adver_int = self.advert_interval();
+        }
+        self.ms_down_timer = self.master_down_interval();
+    }
+
     /// keepalived `VRRP_TIMER_SKEW_CALC`: `factor` × 1 s / 256 (v2) or
     /// `factor` × Master_Adver_Interval / 256 (v3, as cs × 625 / 16 µs).
     fn skew_for(&self, factor: u64) -> Duration {
@@ -1349,6 +1367,41 @@ mod tests {
         // Clamped to 1..=254.
         i.handle(t, Input::SetPriority(Priority(0)));
         assert_eq!(i.effective_priority(), Priority(1));
+    }
+
+    #[test]
+    fn reconfigure_keeps_the_state_and_takes_the_new_settings() {
+        let t0 = Instant::now();
+        let (mut i, t) = master(cfg(), t0);
+        let new = InstanceConfig {
+            priority: Priority(90),
+            advert_int: Centiseconds(200),
+            preempt: false,
+            ..cfg()
+        };
+        i.reconfigure(new.clone());
+        assert_eq!(i.state(), State::Master);
+        assert_eq!(i.config(), &new);
+        // The priority waits for SetPriority; the interval is the new one.
+        assert_eq!(i.effective_priority(), Priority(100));
+        assert_eq!(i.master_adver_interval(), Centiseconds(200));
+        // The running Adver_Timer fires as armed, the next one 2 s later.
+        assert_eq!(i.poll(t + 1000 * MS), vec![send(100)]);
+        assert_eq!(i.next_deadline(), Some(t + 3000 * MS));
+        i.handle(t + 1000 * MS, Input::SetPriority(Priority(90)));
+        assert_eq!(i.poll(t + 3000 * MS), vec![send(90)]);
+        // A v2 backup's Master_Down_Interval follows its own interval: 3 x 2 s + skew.
+        let mut b = Instance::new(cfg());
+        b.handle(t0, Input::Startup);
+        b.reconfigure(InstanceConfig {
+            advert_int: Centiseconds(200),
+            ..cfg()
+        });
+        assert_eq!(b.state(), State::Backup);
+        assert_eq!(
+            b.master_down_interval(),
+            Duration::from_secs(6) + Duration::from_micros(609_375)
+        );
     }
 
     #[test]

@@ -605,8 +605,9 @@ fn vip_peer_and_no_track_options() {
 }
 
 /// SIGHUP on a master: the instance stays master and keeps its VIP (no state change); an
-/// edited vrrp_instance is reported as waiting for the next restart; a file with an error is
-/// reported (file:line:col) and changes nothing; the daemon keeps running throughout.
+/// edited vrrp_instance is applied in place and a global_defs edit is named as waiting for
+/// the next restart; a file with an error is reported (file:line:col) and changes nothing;
+/// the daemon keeps running throughout.
 #[test]
 #[ignore = "needs root and network namespaces (scripts/test-all runs it)"]
 fn sighup_keeps_the_master_and_says_what_waits_for_a_restart() {
@@ -652,11 +653,30 @@ fn sighup_keeps_the_master_and_says_what_waits_for_a_restart() {
     a.expect_log("Reloading the configuration", Duration::from_secs(5));
     steady("same file");
     assert!(!a.log().contains("next restart"), "{}", a.log());
-    // An edited instance: reported, not applied.
+    // An edited instance: applied in place (issue 13), one line per change, no transition.
     std::fs::write(&file, conf(&lan, 61, 200, "")).unwrap();
     a.signal(libc::SIGHUP);
-    a.expect_log("take effect at the next restart", Duration::from_secs(5));
+    a.expect_log(
+        "(VI_1) Reload: priority changed from 150 to 200",
+        Duration::from_secs(5),
+    );
+    a.expect_log(
+        "(VI_1) Changing effective priority from 150 to 200",
+        Duration::from_secs(5),
+    );
     steady("edited instance");
+    // A change outside the instances is named as waiting for the next restart.
+    std::fs::write(
+        &file,
+        conf(&lan, 61, 200, "").replace("router_id test", "router_id other"),
+    )
+    .unwrap();
+    a.signal(libc::SIGHUP);
+    a.expect_log(
+        "Reload: changes to global_defs take effect at the next restart",
+        Duration::from_secs(5),
+    );
+    steady("edited global_defs");
     // An error: reported with its position, nothing changes.
     std::fs::write(&file, conf(&lan, 61, 150, "  advert_int nonsense")).unwrap();
     a.signal(libc::SIGHUP);

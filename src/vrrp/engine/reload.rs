@@ -1,0 +1,281 @@
+//! SIGHUP, VRRP side (issue 13): the new configuration's plans diffed against the running ones
+//! ([`crate::vrrp::diff`]) and the changes carried out in place.
+//!
+//! * an instance whose plan is equal is not touched (no state change, advert gap, GARP or
+//!   notify);
+//! * an update keeps the state: the FSM takes the new settings
+//!   ([`fsm::Instance::reconfigure`]), the priority goes through the trackers' recomputation
+//!   (a master that now loses hands over as on any priority change), and a master adds the
+//!   added VIPs/rules/routes (GARPs for the added VIPs only) and deletes the removed ones;
+//!   `notify` commands and the other instance settings are taken from the new block;
+//! * what this engine cannot do live yet is logged by name with the reason and keeps running
+//!   unchanged until the next restart: added, removed and re-created instances (socket
+//!   changes), new `track_script` names, changes to an instance parked for its interface, a
+//!   VMAC that does not exist yet.
+//!
+//! One line is logged per change applied.
+
+use super::{Engine, kernel};
+use crate::config::model::{Config, Notify, VrrpInstance};
+use crate::vrrp::diff::{self, Change, Edit};
+use crate::vrrp::fsm::State;
+use crate::vrrp::plan;
+use std::sync::Arc;
+use tracing::{info, warn};
+
+impl Engine {
+    /// Applies `config`'s VRRP instances (see the module doc).
+    pub(super) async fn reload(&mut self, config: &Config) {
+        let mut old = Vec::new();
+        let mut new = Vec::new();
+        for rt in &self.instances {
+            old.push(rt.plan.clone());
+            let Some(inst) = config.vrrp_instances.iter().find(|i| i.name == rt.cfg.name) else {
+                continue;
+            };
+            match self.new_plan(config, rt, inst) {
+                Ok(p) => new.push(p),
+                Err(why) => {
+                    warn!(
+                        "({}) Reload: {why}; the instance runs unchanged until the next restart",
+                        inst.name
+                    );
+                    new.push(rt.plan.clone());
+                }
+            }
+        }
+        for inst in &config.vrrp_instances {
+            if !self.instances.iter().any(|rt| rt.cfg.name == inst.name) {
+                // Added instances are not planned here (see the module doc).
+                warn!(
+                    "({}) Reload: instance added; it starts at the next restart",
+                    inst.name
+                );
+            }
+        }
+        for change in diff::plans(&old, &new) {
+            match change {
+                Change::Update { plan, edits } => {
+                    let Some(i) = self.index_of(&plan.name) else {
+                        continue;
+                    };
+                    let inst = config
+                        .vrrp_instances
+                        .iter()
+                        .find(|c| c.name == plan.name)
+                        .cloned();
+                    self.update(i, plan, edits, inst).await;
+                }
+                Change::Recreate { plan, reason } => warn!(
+                    "({}) Reload: {reason}; the instance needs new sockets and runs unchanged \
+                     until the next restart",
+                    plan.name
+                ),
+                Change::Remove(name) => warn!(
+                    "({name}) Reload: instance removed; it runs until the next restart"
+                ),
+                Change::Add(_) => {}
+            }
+        }
+        // Notify commands, smtp_alert and the like: the new block, also when the plan is the
+        // same.
+        for rt in &mut self.instances {
+            if let Some(inst) = config.vrrp_instances.iter().find(|i| i.name == rt.cfg.name)
+                && !same_commands(&rt.cfg.notify, &inst.notify)
+            {
+                info!("({}) Reload: notify commands changed", rt.cfg.name);
+                rt.cfg.notify = inst.notify.clone();
+            }
+            if let Some(inst) = config.vrrp_instances.iter().find(|i| i.name == rt.cfg.name) {
+                rt.cfg.smtp_alert = inst.smtp_alert;
+            }
+        }
+        self.metrics_dirty = true;
+    }
+
+    fn index_of(&self, name: &str) -> Option<usize> {
+        self.instances.iter().position(|rt| rt.cfg.name == name)
+    }
+
+    /// The plan `inst` would have now, or why it cannot be planned live.
+    fn new_plan(
+        &self,
+        config: &Config,
+        rt: &super::Runtime,
+        inst: &VrrpInstance,
+    ) -> Result<plan::InstancePlan, String> {
+        if rt.parked.is_some() {
+            let p = plan::parked(config, inst)?;
+            return if p == rt.plan {
+                Ok(p)
+            } else {
+                Err("instance waits for its interface or address; changes not applied".into())
+            };
+        }
+        // use_vmac: the VMAC the instance runs on (a new one is not created here: the plan
+        // then fails on the missing interface).
+        let vmac = inst.use_vmac.as_ref().map(|n| {
+            n.clone().unwrap_or_else(|| {
+                crate::net::vmac::default_name(inst.virtual_router_id.get())
+            })
+        });
+        plan::instance(config, inst, &*self.netlink, vmac.as_deref())
+    }
+
+    /// Carries out one in-place update of instance `i`.
+    async fn update(
+        &mut self,
+        i: usize,
+        plan: plan::InstancePlan,
+        edits: Vec<Edit>,
+        inst: Option<VrrpInstance>,
+    ) {
+        let name = plan.name.clone();
+        // A track_script this engine does not run yet needs its script task: not live.
+        let (plan, edits) = if edits.contains(&Edit::Tracks)
+            && plan.tracks.iter().any(|(n, _)| !self.trackers.contains_key(n))
+        {
+            warn!(
+                "({name}) Reload: track_script added; the trackers stay as they are until the \
+                 next restart"
+            );
+            let mut plan = plan;
+            plan.tracks = self.instances[i].plan.tracks.clone();
+            let edits = edits.into_iter().filter(|e| *e != Edit::Tracks).collect();
+            (plan, edits)
+        } else {
+            (plan, edits)
+        };
+        let master = self.instances[i].fsm.state() == State::Master;
+        let rt = &mut self.instances[i];
+        for e in &edits {
+            match e {
+                Edit::Priority { from, to } => {
+                    info!("({name}) Reload: priority changed from {from} to {to}")
+                }
+                Edit::AdvertInt { from, to } => info!(
+                    "({name}) Reload: advert_int changed from {} to {} s",
+                    f64::from(*from) / 100.0,
+                    f64::from(*to) / 100.0
+                ),
+                Edit::Setting(what) => info!("({name}) Reload: {what} changed"),
+                Edit::VipsAdded(v) => {
+                    for v in v {
+                        info!(
+                            "({name}) Reload: VIP {}/{} added",
+                            v.addr.addr, v.addr.prefix_len
+                        );
+                    }
+                }
+                Edit::VipsRemoved(v) => {
+                    for v in v {
+                        info!(
+                            "({name}) Reload: VIP {}/{} removed",
+                            v.addr.addr, v.addr.prefix_len
+                        );
+                    }
+                }
+                Edit::RoutesAdded(r) => info!("({name}) Reload: {} virtual route(s) added", r.len()),
+                Edit::RoutesRemoved(r) => {
+                    info!("({name}) Reload: {} virtual route(s) removed", r.len())
+                }
+                Edit::RulesAdded(r) => info!("({name}) Reload: {} virtual rule(s) added", r.len()),
+                Edit::RulesRemoved(r) => {
+                    info!("({name}) Reload: {} virtual rule(s) removed", r.len())
+                }
+                Edit::Peers => info!("({name}) Reload: unicast peers changed"),
+                Edit::Tracks => info!("({name}) Reload: track_script weights changed"),
+            }
+        }
+        // The kernel side first (a master's addresses by difference), from the old lists.
+        if master {
+            let pick_vips = |added: bool| {
+                edits.iter().find_map(|e| match (e, added) {
+                    (Edit::VipsAdded(v), true) | (Edit::VipsRemoved(v), false) => Some(v.clone()),
+                    _ => None,
+                })
+            };
+            let pick_routes = |added: bool| {
+                edits.iter().find_map(|e| match (e, added) {
+                    (Edit::RoutesAdded(v), true) | (Edit::RoutesRemoved(v), false) => {
+                        Some(v.clone())
+                    }
+                    _ => None,
+                })
+            };
+            let pick_rules = |added: bool| {
+                edits.iter().find_map(|e| match (e, added) {
+                    (Edit::RulesAdded(v), true) | (Edit::RulesRemoved(v), false) => Some(v.clone()),
+                    _ => None,
+                })
+            };
+            // Accept mode: the drop rule follows the VIP list while it is set.
+            let firewall = rt.blocking && rt.no_accept != plan.no_accept;
+            let removed = kernel::Change {
+                name: name.clone(),
+                vips: pick_vips(false).unwrap_or_default().into(),
+                rules: pick_rules(false).unwrap_or_default().into(),
+                routes: pick_routes(false).unwrap_or_default().into(),
+                firewall: firewall.then(|| rt.no_accept.clone()),
+            };
+            let added_vips = pick_vips(true).unwrap_or_default();
+            let added = kernel::Change {
+                name: name.clone(),
+                vips: added_vips.clone().into(),
+                rules: pick_rules(true).unwrap_or_default().into(),
+                routes: pick_routes(true).unwrap_or_default().into(),
+                firewall: firewall.then(|| plan.no_accept.clone()),
+            };
+            self.kernel.submit(Box::new(move |k| removed.remove(k)));
+            self.kernel.submit(Box::new(move |k| added.add(k)));
+            // Only the added VIPs are announced (issue 13), in one burst of garp_master_repeat
+            // rounds.
+            if !added_vips.is_empty() {
+                for v in &added_vips {
+                    info!(
+                        "({name}) Sending/queueing gratuitous ARPs on {} for {}",
+                        v.ifname, v.addr.addr
+                    );
+                }
+                let vips: Arc<[plan::Vip]> = added_vips.into();
+                for _ in 0..plan.garp_repeat.max(1) {
+                    let (n, v) = (name.clone(), vips.clone());
+                    self.kernel
+                        .submit(Box::new(move |k| kernel::garp_round(k, &n, &v)));
+                }
+            }
+        }
+        let rt = &mut self.instances[i];
+        rt.fsm.reconfigure(plan.fsm.clone());
+        rt.dsts = plan.dsts.clone();
+        rt.peers = plan.peers.clone();
+        rt.check_unicast_src = plan.check_unicast_src;
+        rt.skip_check_adv_addr = plan.skip_check_adv_addr;
+        rt.advert_vips = plan.advert_vips.clone();
+        rt.expect = plan.expect.clone();
+        rt.vips = plan.vips.as_slice().into();
+        rt.routes = plan.routes.as_slice().into();
+        rt.rules = plan.rules.as_slice().into();
+        rt.garp_repeat = plan.garp_repeat;
+        rt.no_accept = plan.no_accept.clone();
+        rt.tracks = plan.tracks.clone();
+        if let Some(inst) = inst {
+            // Tracking blocks (track_interface, ...) stay as they run: the engine's tracker
+            // state was built from them.
+            let tracking = std::mem::take(&mut rt.cfg.tracking);
+            rt.cfg = VrrpInstance { tracking, ..inst };
+        }
+        rt.plan = plan;
+        // The new priority, with the trackers' weights, as a priority change.
+        self.retrack().await;
+    }
+}
+
+/// Whether two `notify*` sets run the same commands as the same users (positions aside).
+fn same_commands(a: &Notify, b: &Notify) -> bool {
+    let words = |n: &Notify| {
+        [&n.master, &n.backup, &n.fault, &n.stop, &n.any]
+            .map(|c| c.as_ref().map(|c| (c.argv.clone(), c.user.clone())))
+    };
+    words(a) == words(b)
+}
