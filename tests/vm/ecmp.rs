@@ -5,7 +5,9 @@
 //! httpd, the VIP on `lo`) and a client namespace.
 //!
 //! Checked: every director announces the VIP and the router holds three equal-cost paths; the
-//! client's connections are served through all three (IPVS connection counters of each); a
+//! client's connections are served through all three (IPVS connection counters of each); one
+//! 5-tuple sent through each director in turn (a policy rule at the router, the source port
+//! fixed by this binary run in the guest) reaches the same real server every time; a
 //! director whose real servers all fail (blackhole routes to them in its namespace) has its
 //! path withdrawn at the router, and it comes back with them; `kill -9` of a director's
 //! rkeepalived daemon withdraws its path (the supervisor releases the recorded route), which
@@ -164,6 +166,19 @@ n=0; while [ $n -lt 90 ]; do get; n=$((n+1)); done | sort | uniq -c
 sleep 3 # the kernel's estimator folds the per-CPU counters into what ipvsadm reads every 2 s
 for i in 1 2 3; do echo "d$i $(ns d$i ipvsadm -Ln --stats | grep "^TCP  $VIP:80")"; done
 
+echo "@@ STICKY"
+# One 5-tuple through each director in turn: the router sends the client's connections from
+# source port 4000N through the director of table 101 (a policy rule before the ECMP route).
+ip -n r route add $VIP via 10.0.1.1 table 101
+for p in 1 2 3 4 5 6; do ip -n r rule add iif c sport 4000$p lookup 101 pref 100; done
+for i in 1 2 3; do
+  ip -n r route replace $VIP via 10.0.1.$i table 101
+  ns c env RKVM_GUEST=1 RKVM_DIRECTOR=d$i /usr/bin/vmtest --exact ecmp::guest_fetch_from_fixed_ports \
+    --ignored --nocapture --test-threads 1 2>&1 | grep "^d$i "
+done
+for p in 1 2 3 4 5 6; do ip -n r rule del iif c sport 4000$p lookup 101 pref 100; done
+ip -n r route del $VIP table 101
+
 echo "@@ RS_FAIL"
 load_start
 for n in 11 12 13; do ip -n d1 route add blackhole 10.0.1.$n/32; done
@@ -201,6 +216,42 @@ for i in 1 2 3; do echo "@@ LOG d$i"; cat /tmp/rk-d$i.log; done
 echo "@@ BIRD"; birdc -s /run/bird-r.ctl show protocols
 "#;
 
+/// Inside the guest, in the client namespace: one HTTP/1.0 request to the VIP from each source
+/// port 40001-40006 (busybox nc cannot choose its port), printing `DIRECTOR PORT BODY` per line
+/// (`RKVM_DIRECTOR` names the director the router sends these through).
+#[test]
+#[ignore = "runs inside the VM (vm_ecmp_three_directors_announce_and_withdraw_through_bird)"]
+fn guest_fetch_from_fixed_ports() {
+    use std::io::{Read as _, Write as _};
+    assert!(
+        std::env::var_os("RKVM_GUEST").is_some(),
+        "run inside the VM"
+    );
+    let director = std::env::var("RKVM_DIRECTOR").unwrap_or_default();
+    let vip: std::net::SocketAddr = format!("{VIP}:80").parse().unwrap();
+    // libtest's `test NAME ... ` has no newline before the test's own output.
+    println!();
+    for port in 40001..=40006u16 {
+        let sock =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        sock.set_reuse_address(true).unwrap();
+        let local: std::net::SocketAddr = format!("10.0.0.1:{port}").parse().unwrap();
+        sock.bind(&local.into()).unwrap();
+        let body = sock
+            .connect_timeout(&vip.into(), std::time::Duration::from_secs(2))
+            .and_then(|()| {
+                let mut s: std::net::TcpStream = sock.into();
+                s.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
+                s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
+                let mut text = String::new();
+                s.read_to_string(&mut text)?;
+                Ok(text.lines().last().unwrap_or("FAIL").to_owned())
+            })
+            .unwrap_or_else(|_| "FAIL".to_owned());
+        println!("{director} {port} {body}");
+    }
+}
+
 /// `load OK FAIL` of a section as "F of N new connections failed".
 fn load(text: &str) -> String {
     let l = text
@@ -225,7 +276,9 @@ fn vm_ecmp_three_directors_announce_and_withdraw_through_bird() {
     let Some(vm) = Vm::with_rkeepalived("vm_ecmp") else {
         return;
     };
+    let exe = std::env::current_exe().expect("current_exe");
     let mut files = vec![
+        GuestFile::from_host("/usr/bin/vmtest", &exe),
         GuestFile::new("/etc/rk.conf", director_conf()),
         GuestFile::new("/etc/bird/r.conf", ROUTER_BIRD),
     ];
@@ -275,6 +328,25 @@ fn vm_ecmp_three_directors_announce_and_withdraw_through_bird() {
         total += conns;
     }
     assert_eq!(total, 90, "{s}");
+
+    // The same 5-tuple reaches the same real server through each director (mh with the same
+    // real servers everywhere), and mh-port spreads the six source ports over the servers.
+    let sticky = get("STICKY");
+    let mut by_port: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for l in sticky.lines() {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if let [_director, port, rs] = f[..] {
+            by_port.entry(port).or_default().push(rs);
+        }
+    }
+    assert_eq!(by_port.len(), 6, "{s}");
+    for (port, rs) in &by_port {
+        assert_eq!(rs.len(), 3, "{s}");
+        assert!(rs[0].starts_with('s'), "port {port}: {rs:?}\n{s}");
+        assert!(rs.iter().all(|r| r == &rs[0]), "port {port}: {rs:?}\n{s}");
+    }
+    let distinct: std::collections::BTreeSet<&str> = by_port.values().map(|rs| rs[0]).collect();
+    assert!(distinct.len() >= 2, "{s}");
 
     // A director's real servers all fail: its path goes, within a few seconds (the checkers'
     // delay_loop 1 s, then BIRD's update); new connections go to the others.
