@@ -105,6 +105,9 @@ load_start() { # three clients opening connections one after the other until loa
     load_pids="$load_pids $!"
   done
 }
+rate() { # connections served in 5 s by three clients, through the directors announcing now
+  load_start; sleep 5; load_stop
+}
 load_stop() { # prints "load OK FAIL"
   touch /tmp/load-stop; wait $load_pids
   echo "load $(cat /tmp/load.* | grep -vc FAIL) $(cat /tmp/load.* | grep -c FAIL)"
@@ -166,6 +169,9 @@ n=0; while [ $n -lt 90 ]; do get; n=$((n+1)); done | sort | uniq -c
 sleep 3 # the kernel's estimator folds the per-CPU counters into what ipvsadm reads every 2 s
 for i in 1 2 3; do echo "d$i $(ns d$i ipvsadm -Ln --stats | grep "^TCP  $VIP:80")"; done
 
+echo "@@ SCALE"
+echo "3 $(rate)"
+
 echo "@@ STICKY"
 # One 5-tuple through each director in turn: the router sends the client's connections from
 # source port 4000N through the director of table 101 (a policy rule before the ECMP route).
@@ -207,8 +213,14 @@ echo "withdrawn_cs $(wait_path 3 absent 3000)"
 load_stop
 echo "paths $(paths)"
 
+echo "@@ SCALE2"
+echo "2 $(rate)"
+kill -TERM $(cat /run/rk-d2.pid)
+wait_path 2 absent 3000 >/dev/null
+echo "1 $(rate)"
+
 echo "@@ STOP"
-for i in 1 2; do kill -TERM $(cat /run/rk-d$i.pid); done
+kill -TERM $(cat /run/rk-d1.pid)
 sleep 2
 echo "paths $(paths)"
 ns d1 ip route show table 100 | grep -c blackhole
@@ -372,7 +384,27 @@ fn vm_ecmp_three_directors_announce_and_withdraw_through_bird() {
     assert!(down <= 300, "{s}");
     assert_eq!(figure(link, "paths "), Some(2), "{s}");
 
-    // A graceful stop withdraws the route too: d1 and d2 stopped, d3's link is down.
+    // Scaling: connections per 5 s through 3, 2 and 1 directors (printed; under TCG the one
+    // emulated CPU that runs every namespace bounds it, not the directors).
+    let scale: String = [get("SCALE"), get("SCALE2")].concat();
+    let mut rates = Vec::new();
+    for n in ["3", "2", "1"] {
+        let ok: u64 = scale
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{n} load ")))
+            .and_then(|l| l.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no rate through {n} directors:\n{s}"));
+        assert!(ok > 0, "{s}");
+        rates.push(ok);
+    }
+    eprintln!(
+        "ECMP scaling: connections in 5 s through 3, 2, 1 directors: {rates:?} (ratio {:.2} : \
+         {:.2} : 1)",
+        rates[0] as f64 / rates[2] as f64,
+        rates[1] as f64 / rates[2] as f64
+    );
+
+    // A graceful stop withdraws the route too: d2 and then d1 stopped, d3's link is down.
     let stop = get("STOP");
     assert!(stop.starts_with("paths 0\n0\n"), "{s}");
 
