@@ -34,7 +34,8 @@ use std::time::{Duration, Instant};
 use tracing::{error, info, warn};
 
 use crate::cli::Cli;
-use crate::net::ledger::{self, Ledger};
+use crate::net::ledger::Ledger;
+use crate::net::release;
 
 /// The environment variable that makes a process the supervised daemon:
 /// `<supervisor pid>:<state record path>`.
@@ -104,7 +105,7 @@ fn release_leftover(state: &Path, whose: &str) {
         return;
     };
     if !applied.is_empty() {
-        let failed = ledger::release(&applied);
+        let failed = release::release(&applied);
         info!(
             "Released what {whose} left applied: {}{}",
             applied.summary(),

@@ -164,7 +164,10 @@ impl VrrpHalf {
         };
         part(self.global != running.global, "global_defs");
         part(self.vrrp_scripts != running.vrrp_scripts, "vrrp_script");
-        part(self.static_ipaddress != running.static_ipaddress, "static_ipaddress");
+        part(
+            self.static_ipaddress != running.static_ipaddress,
+            "static_ipaddress",
+        );
         part(self.static_routes != running.static_routes, "static_routes");
         part(self.static_rules != running.static_rules, "static_rules");
         part(
@@ -176,7 +179,10 @@ impl VrrpHalf {
             if let Some(old) = running.vrrp_instances.iter().find(|o| o.name == new.name)
                 && old.tracking != new.tracking
             {
-                out.push(format!("({}) track_interface/track_process/track_file", new.name));
+                out.push(format!(
+                    "({}) track_interface/track_process/track_file",
+                    new.name
+                ));
             }
         }
         out

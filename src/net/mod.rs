@@ -24,6 +24,8 @@ pub mod garp;
 pub mod ledger;
 pub mod link_monitor;
 pub mod netlink;
+pub mod objects;
+pub mod release;
 pub mod route;
 pub mod socket;
 pub mod socket6;

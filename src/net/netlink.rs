@@ -37,43 +37,7 @@ use super::NetError;
 /// How long one `recv` on the netlink socket may wait for the kernel's reply.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// One address to put on (or take off) an interface, as keepalived's `virtual_ipaddress` lines
-/// describe it: `<addr>/<prefix_len> [brd <brd>] [scope <scope>] [label <label>]`.
-///
-/// Maps onto `struct ifaddrmsg` + attributes of `RTM_NEWADDR` / `RTM_DELADDR`.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct IfAddr {
-    /// The address itself (`IFA_LOCAL` and `IFA_ADDRESS`).
-    pub addr: IpAddr,
-    /// Prefix length in bits (`ifa_prefixlen`): 0..=32 for IPv4, 0..=128 for IPv6. keepalived
-    /// defaults to 32 / 128 when the config gives none.
-    pub prefix_len: u8,
-    /// Broadcast address (`IFA_BROADCAST`), IPv4 only; ignored for IPv6.
-    pub brd: Option<IpAddr>,
-    /// Address scope (`ifa_scope`, `RT_SCOPE_*`): 0 universe/global, 200 site, 253 link,
-    /// 254 host, 255 nowhere.
-    pub scope: u8,
-    /// Address label (`IFA_LABEL`, at most 15 bytes, by convention `<ifname>:<tag>`), IPv4 only:
-    /// the kernel keeps no labels for IPv6, so it is not sent for IPv6 addresses.
-    pub label: Option<String>,
-    /// Point-to-point peer (`IFA_ADDRESS`; `addr` is then `IFA_LOCAL` only).
-    pub peer: Option<IpAddr>,
-}
-
-impl IfAddr {
-    /// A host address with keepalived's defaults: full-length prefix, scope global, no
-    /// broadcast, no label.
-    pub fn host(addr: IpAddr) -> IfAddr {
-        IfAddr {
-            peer: None,
-            addr,
-            prefix_len: if addr.is_ipv4() { 32 } else { 128 },
-            brd: None,
-            scope: 0,
-            label: None,
-        }
-    }
-}
+pub use super::objects::IfAddr;
 
 /// What [`Netlink::link`] reports about one interface (from `RTM_NEWLINK`).
 #[derive(Clone, Debug, PartialEq, Eq)]

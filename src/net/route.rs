@@ -19,19 +19,6 @@ use neli::types::RtBuffer;
 use super::NetError;
 use super::netlink::Netlink;
 
-/// `RTPROT_KEEPALIVED` (18): the protocol keepalived marks its routes with
-/// (`/etc/iproute2/rt_protos`).
-pub const RTPROT_KEEPALIVED: u8 = 18;
-
-/// `FR_ACT_TO_TBL`, `FR_ACT_GOTO`, `FR_ACT_BLACKHOLE`, `FR_ACT_UNREACHABLE`, `FR_ACT_PROHIBIT`.
-pub mod fr_act {
-    pub const TO_TBL: u8 = 1;
-    pub const GOTO: u8 = 2;
-    pub const BLACKHOLE: u8 = 6;
-    pub const UNREACHABLE: u8 = 7;
-    pub const PROHIBIT: u8 = 8;
-}
-
 /// `FRA_*` attribute numbers of `fib_rules.h` used here.
 mod fra {
     pub const DST: u16 = 1;
@@ -46,66 +33,7 @@ mod fra {
     pub const PROTOCOL: u16 = 21;
 }
 
-/// The kind of a route (`rtm_type`, `RTN_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum RouteType {
-    Unicast,
-    Blackhole,
-    Unreachable,
-    Prohibit,
-    Throw,
-}
-
-/// One route, resolved to interface indexes.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Route {
-    /// Destination prefix (`RTA_DST` + `rtm_dst_len`); `/0` is the default route.
-    pub dst: IpAddr,
-    pub dst_len: u8,
-    /// `src`: preferred source address (`RTA_PREFSRC`).
-    pub prefsrc: Option<IpAddr>,
-    /// `via`/`gw`: gateway (`RTA_GATEWAY`); with `or` gateways, all go into `RTA_MULTIPATH`.
-    pub gateways: Vec<IpAddr>,
-    /// `dev`: output interface (`RTA_OIF`).
-    pub oif: Option<u32>,
-    /// `table` (default 254, main).
-    pub table: u32,
-    /// `metric`/`priority`/`preference` (`RTA_PRIORITY`).
-    pub metric: Option<u32>,
-    /// `scope` (`rtm_scope`; default universe, as keepalived sends it, also without a gateway).
-    pub scope: Option<u8>,
-    pub kind: RouteType,
-    /// `onlink` (`RTNH_F_ONLINK`).
-    pub onlink: bool,
-    /// `rtm_protocol` the route is added with (`proto`, `/etc/iproute2/rt_protos`); `None`
-    /// is [`RTPROT_KEEPALIVED`]. A delete matches any protocol.
-    #[serde(default)]
-    pub protocol: Option<u8>,
-}
-
-/// One policy rule.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Rule {
-    /// The rule's address family: taken from `from`/`to`, IPv4 when it has neither.
-    pub family_v6: bool,
-    pub from: Option<(IpAddr, u8)>,
-    pub to: Option<(IpAddr, u8)>,
-    /// `table` for `FR_ACT_TO_TBL`.
-    pub table: Option<u32>,
-    /// `preference`/`priority`/`pref` (`FRA_PRIORITY`).
-    pub priority: Option<u32>,
-    /// `fwmark N[/MASK]`.
-    pub fwmark: Option<(u32, Option<u32>)>,
-    pub iif: Option<String>,
-    pub oif: Option<String>,
-    pub tos: u8,
-    /// `FR_ACT_*` ([`fr_act`]).
-    pub action: u8,
-    /// `goto N` target priority.
-    pub goto: Option<u32>,
-    /// `not`: `FIB_RULE_INVERT`.
-    pub invert: bool,
-}
+pub use super::objects::{RTPROT_KEEPALIVED, Route, RouteType, Rule, fr_act};
 
 fn family(ip: &IpAddr) -> RtAddrFamily {
     if ip.is_ipv6() {

@@ -71,9 +71,9 @@ impl Engine {
                      until the next restart",
                     plan.name
                 ),
-                Change::Remove(name) => warn!(
-                    "({name}) Reload: instance removed; it runs until the next restart"
-                ),
+                Change::Remove(name) => {
+                    warn!("({name}) Reload: instance removed; it runs until the next restart")
+                }
                 Change::Add(_) => {}
             }
         }
@@ -115,9 +115,8 @@ impl Engine {
         // use_vmac: the VMAC the instance runs on (a new one is not created here: the plan
         // then fails on the missing interface).
         let vmac = inst.use_vmac.as_ref().map(|n| {
-            n.clone().unwrap_or_else(|| {
-                crate::net::vmac::default_name(inst.virtual_router_id.get())
-            })
+            n.clone()
+                .unwrap_or_else(|| crate::net::vmac::default_name(inst.virtual_router_id.get()))
         });
         plan::instance(config, inst, &*self.netlink, vmac.as_deref())
     }
@@ -133,7 +132,10 @@ impl Engine {
         let name = plan.name.clone();
         // A track_script this engine does not run yet needs its script task: not live.
         let (plan, edits) = if edits.contains(&Edit::Tracks)
-            && plan.tracks.iter().any(|(n, _)| !self.trackers.contains_key(n))
+            && plan
+                .tracks
+                .iter()
+                .any(|(n, _)| !self.trackers.contains_key(n))
         {
             warn!(
                 "({name}) Reload: track_script added; the trackers stay as they are until the \
@@ -175,7 +177,9 @@ impl Engine {
                         );
                     }
                 }
-                Edit::RoutesAdded(r) => info!("({name}) Reload: {} virtual route(s) added", r.len()),
+                Edit::RoutesAdded(r) => {
+                    info!("({name}) Reload: {} virtual route(s) added", r.len())
+                }
                 Edit::RoutesRemoved(r) => {
                     info!("({name}) Reload: {} virtual route(s) removed", r.len())
                 }
