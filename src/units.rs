@@ -74,9 +74,10 @@ impl Centiseconds {
 }
 
 /// VRRP protocol version: 2 (RFC 3768) or 3 (RFC 5798). Serialised as its number (2 or 3), as
-/// the `-d` dump and the state record always wrote it.
+/// the `-d` dump always wrote it; read from the number or from the variant's name (`"V2"`, the
+/// form of the conformance scenarios' state-machine configs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(into = "u8", try_from = "u8")]
+#[serde(into = "u8", try_from = "VersionRepr")]
 pub enum Version {
     V2,
     V3,
@@ -85,6 +86,29 @@ pub enum Version {
 impl From<Version> for u8 {
     fn from(v: Version) -> u8 {
         v.number()
+    }
+}
+
+/// The forms [`Version`] is read from.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum VersionRepr {
+    Number(u8),
+    Name(String),
+}
+
+impl TryFrom<VersionRepr> for Version {
+    type Error = String;
+
+    fn try_from(r: VersionRepr) -> Result<Version, String> {
+        match r {
+            VersionRepr::Number(n) => Version::try_from(n),
+            VersionRepr::Name(name) => match name.as_str() {
+                "V2" => Ok(Version::V2),
+                "V3" => Ok(Version::V3),
+                _ => Err(format!("VRRP version {name:?}: expected 2 or 3")),
+            },
+        }
     }
 }
 
@@ -119,6 +143,7 @@ mod tests {
     fn version_serialises_as_its_number() {
         assert_eq!(serde_json::to_string(&Version::V3).unwrap(), "3");
         assert_eq!(serde_json::from_str::<Version>("2").unwrap(), Version::V2);
+        assert_eq!(serde_json::from_str::<Version>("\"V3\"").unwrap(), Version::V3);
         let err = serde_json::from_str::<Version>("4")
             .unwrap_err()
             .to_string();
