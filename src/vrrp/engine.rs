@@ -409,6 +409,8 @@ pub struct Engine {
     park_config: Option<Config>,
     /// A state changed since the metrics snapshot was last published.
     metrics_dirty: bool,
+    /// The socket readers' channel, for the sockets a reload opens.
+    pkt_tx: Option<mpsc::Sender<Packet>>,
 }
 
 impl Engine {
@@ -480,6 +482,7 @@ impl Engine {
             syncd: None,
             socket_keys: HashMap::new(),
             park_config: None,
+            pkt_tx: None,
         };
         engine.statics = engine.set_statics(config);
         for inst in &config.vrrp_instances {
@@ -602,7 +605,8 @@ impl Engine {
         }
         // Kept only while instances are parked: their sockets are opened later.
         let mut park_tx = self.park_config.is_some().then(|| pkt_tx.clone());
-        drop(pkt_tx);
+        // Kept for the sockets of instances a reload adds.
+        self.pkt_tx = Some(pkt_tx);
         let mut park_tick = tokio::time::interval(PARK_RETRY);
         park_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let (script_tx, mut script_rx) = mpsc::channel::<ScriptResult>(64);

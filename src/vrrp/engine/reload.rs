@@ -8,19 +8,22 @@
 //!   (a master that now loses hands over as on any priority change), and a master adds the
 //!   added VIPs/rules/routes (GARPs for the added VIPs only) and deletes the removed ones;
 //!   `notify` commands and the other instance settings are taken from the new block;
+//! * an added instance starts as at start-up (unless it is a sync group member, has
+//!   track_interface/process/file, a track_script not running yet or a VMAC);
 //! * what this engine cannot do live yet is logged by name with the reason and keeps running
-//!   unchanged until the next restart: added, removed and re-created instances (socket
-//!   changes), new `track_script` names, changes to an instance parked for its interface, a
-//!   VMAC that does not exist yet.
+//!   unchanged until the next restart: removed and re-created instances (socket changes),
+//!   the added instances above, new `track_script` names, changes to an instance parked for
+//!   its interface, a VMAC that does not exist yet.
 //!
 //! One line is logged per change applied.
 
 use super::{Engine, kernel};
 use crate::config::model::{Config, Notify, VrrpInstance};
 use crate::vrrp::diff::{self, Change, Edit};
-use crate::vrrp::fsm::State;
+use crate::vrrp::fsm::{Input, State};
 use crate::vrrp::plan;
 use std::sync::Arc;
+use std::time::Instant;
 use tracing::{info, warn};
 
 impl Engine {
@@ -44,15 +47,11 @@ impl Engine {
                 }
             }
         }
-        for inst in &config.vrrp_instances {
-            if !self.instances.iter().any(|rt| rt.cfg.name == inst.name) {
-                // Added instances are not planned here (see the module doc).
-                warn!(
-                    "({}) Reload: instance added; it starts at the next restart",
-                    inst.name
-                );
-            }
-        }
+        let added: Vec<&VrrpInstance> = config
+            .vrrp_instances
+            .iter()
+            .filter(|inst| !self.instances.iter().any(|rt| rt.cfg.name == inst.name))
+            .collect();
         for change in diff::plans(&old, &new) {
             match change {
                 Change::Update { plan, edits } => {
@@ -77,6 +76,14 @@ impl Engine {
                 Change::Add(_) => {}
             }
         }
+        for inst in added {
+            if let Err(why) = self.add(config, inst).await {
+                warn!(
+                    "({}) Reload: instance added, but {why}: it starts at the next restart",
+                    inst.name
+                );
+            }
+        }
         // Notify commands, smtp_alert and the like: the new block, also when the plan is the
         // same.
         for rt in &mut self.instances {
@@ -91,6 +98,53 @@ impl Engine {
             }
         }
         self.metrics_dirty = true;
+    }
+
+    /// Starts `inst`, new in the configuration, as at start-up. Not live (an error saying why):
+    /// a sync group member, instance trackers other than track_script, a track_script that is
+    /// not running yet, a VMAC, a missing interface or address.
+    async fn add(&mut self, config: &Config, inst: &VrrpInstance) -> Result<(), String> {
+        if config
+            .tracking
+            .sync_groups
+            .iter()
+            .any(|g| g.members.contains(&inst.name))
+        {
+            return Err("it is a sync group member".into());
+        }
+        let t = &inst.tracking;
+        if !(t.interfaces.is_empty() && t.processes.is_empty() && t.files.is_empty()) {
+            return Err("it has track_interface/track_process/track_file".into());
+        }
+        if let Some(s) = inst
+            .track_script
+            .iter()
+            .find(|s| !self.trackers.contains_key(&s.name))
+        {
+            return Err(format!("its track_script {} is not running", s.name));
+        }
+        if inst.use_vmac.is_some() {
+            return Err("it uses a VMAC".into());
+        }
+        if super::start_blocker(&self.netlink, inst).is_some() {
+            return Err("its interface or address is missing".into());
+        }
+        let sockets = self.sockets.len();
+        let rt = self.build_instance(config, inst, None)?;
+        self.instances.push(rt);
+        self.track_added_instance(inst.interface.as_deref(), t.dont_track_primary);
+        if let Some(tx) = &self.pkt_tx {
+            for s in sockets..self.sockets.len() {
+                super::spawn_receiver(s, self.sockets[s].clone(), tx.clone());
+            }
+        }
+        info!("({}) Reload: instance added", inst.name);
+        // Trackers' weights first, then Startup (as at start-up).
+        self.retrack().await;
+        let i = self.instances.len() - 1;
+        let actions = self.instances[i].fsm.handle(Instant::now(), Input::Startup);
+        self.execute(i, actions).await;
+        Ok(())
     }
 
     fn index_of(&self, name: &str) -> Option<usize> {

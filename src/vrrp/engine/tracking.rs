@@ -81,6 +81,28 @@ impl Engine {
     /// Builds tracker lists, sync groups and FIFOs once the instances exist (called from
     /// `Engine::new` before the `vrrp_script` trackers are created, because sync groups add
     /// their `track_script`s to their members and drop the members' weighted ones).
+    /// The tracking state of an instance appended by a reload (no sync group, no
+    /// track_interface/process/file: the reload checks that): its own interface, when the
+    /// link monitor already follows it and `dont_track_primary` is not set.
+    pub(super) fn track_added_instance(&mut self, own_if: Option<&str>, dont_track_primary: bool) {
+        let st = &mut self.trk;
+        let own = own_if
+            .filter(|n| !dont_track_primary && st.links.iter().any(|l| l == n))
+            .map(|n| {
+                (
+                    TrackerId::Interface(n.to_string()),
+                    TrackWeight {
+                        weight: 0,
+                        reverse: false,
+                    },
+                )
+            });
+        st.extra.push(own.into_iter().collect());
+        st.own_fault.push(false);
+        st.group_of.push(None);
+        st.held.push(None);
+    }
+
     pub(super) fn build_tracking(&mut self, config: &Config) {
         let n = self.instances.len();
         let t = &config.tracking;
