@@ -143,7 +143,10 @@ mod tests {
     fn version_serialises_as_its_number() {
         assert_eq!(serde_json::to_string(&Version::V3).unwrap(), "3");
         assert_eq!(serde_json::from_str::<Version>("2").unwrap(), Version::V2);
-        assert_eq!(serde_json::from_str::<Version>("\"V3\"").unwrap(), Version::V3);
+        assert_eq!(
+            serde_json::from_str::<Version>("\"V3\"").unwrap(),
+            Version::V3
+        );
         let err = serde_json::from_str::<Version>("4")
             .unwrap_err()
             .to_string();

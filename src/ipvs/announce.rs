@@ -152,6 +152,11 @@ impl Announcer {
         self.installed = kept;
     }
 
+    /// True when the kernel holds exactly `wanted` already (as far as we know): nothing to do.
+    pub fn holds(&self, wanted: &[Route]) -> bool {
+        self.installed.len() == wanted.len() && wanted.iter().all(|r| self.installed.contains(r))
+    }
+
     /// Withdraws every announced route (at stop, before the IPVS services go).
     pub fn withdraw_all(&mut self) {
         self.sync(Vec::new());

@@ -45,7 +45,8 @@ struct Running {
     owned: Table,
     check_data: SharedCheckData,
     /// The `announce_route` routes of the virtual servers whose quorum is up.
-    announcer: Announcer,
+    /// Shared with the blocking pool, where its rtnetlink calls run.
+    announcer: std::sync::Arc<std::sync::Mutex<Announcer>>,
 }
 
 /// What the SIGUSR1 dump shows for `config` checked by `runner`.
@@ -114,7 +115,7 @@ impl Controller {
             health,
             owned,
             check_data: check_data.clone(),
-            announcer: Announcer::new(ledger),
+            announcer: std::sync::Arc::new(std::sync::Mutex::new(Announcer::new(ledger))),
         };
         let task = tokio::spawn(state.run(sock, runner, index, stop_rx, reload_rx));
         Controller {
@@ -228,7 +229,7 @@ impl Running {
         mut reload: tokio::sync::mpsc::Receiver<std::sync::Arc<Config>>,
     ) {
         let (mut checkers, mut rx) = start_checkers(runner);
-        self.announce();
+        self.announce().await;
         let dont_release = loop {
             tokio::select! {
                 r = &mut stop => break r.unwrap_or(false),
@@ -247,7 +248,7 @@ impl Running {
                     *self.check_data.write().unwrap_or_else(|e| e.into_inner()) =
                         checker_data(&config, &new_index, &runner);
                     sock = self.reload(sock, config, &carried).await;
-                    self.announce();
+                    self.announce().await;
                     index = new_index;
                     (checkers, rx) = start_checkers(runner);
                 }
@@ -269,7 +270,7 @@ impl Running {
                         }
                     }
                     sock = self.sync_vs(sock, &affected).await;
-                    self.announce();
+                    self.announce().await;
                 }
             }
         };
@@ -338,14 +339,25 @@ impl Running {
 
     /// Announces the routes of the virtual servers whose quorum is up and withdraws the
     /// others' (after the table changes: traffic is attracted only once it can be served).
-    fn announce(&mut self) {
+    /// The rtnetlink calls run on the blocking pool, awaited (in order); nothing leaves the
+    /// runtime when the announced set does not change.
+    async fn announce(&mut self) {
         let wanted = announce::routes(&self.config, &self.health);
-        self.announcer.sync(wanted);
+        let announcer = self.announcer.clone();
+        if lock(&announcer).holds(&wanted) {
+            return;
+        }
+        if let Err(e) = tokio::task::spawn_blocking(move || lock(&announcer).sync(wanted)).await {
+            error!("announce_route: update task failed: {e}");
+        }
     }
 
-    async fn shutdown(mut self, sock: Option<IpvsSocket>, dont_release: bool) {
+    async fn shutdown(self, sock: Option<IpvsSocket>, dont_release: bool) {
         // Stop attracting traffic first, also with -I: nothing checks the real servers now.
-        self.announcer.withdraw_all();
+        let announcer = self.announcer.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || lock(&announcer).withdraw_all()).await {
+            error!("announce_route: withdrawal task failed: {e}");
+        }
         for vs in &self.config.ipvs.virtual_servers {
             if !vs.health.omega {
                 continue;
@@ -372,4 +384,9 @@ impl Running {
             Err(e) => warn!("IPVS: teardown task failed: {e}"),
         }
     }
+}
+
+/// The announcer, also after a panic on the blocking pool (its state is a list of routes).
+fn lock(a: &std::sync::Mutex<Announcer>) -> std::sync::MutexGuard<'_, Announcer> {
+    a.lock().unwrap_or_else(|e| e.into_inner())
 }
