@@ -1,39 +1,29 @@
-//! rkeepalived: a VRRP daemon (RFC 3768 / RFC 5798) with keepalived's config language,
-//! command line and wire behaviour, in one process.
+//! rkeepalived: a VRRP daemon (RFC 3768 / RFC 5798) with an IPVS load balancer and health
+//! checkers, with keepalived's config language, command line and wire behaviour.
 //!
-//! Module map (the whole picture, with the processes, threads and test layers, is in the
-//! repository's `ARCHITECTURE.md`):
+//! Module map by floor, lowest first: a module imports only modules on its own floor or below
+//! (`tests/pure/module_graph.rs` checks it, and that there is no import cycle). The whole
+//! picture, with the processes, threads, data flow and test layers, is in the repository's
+//! `ARCHITECTURE.md`.
 //!
-//! * [`check`] — health checkers with keepalived semantics (TCP_CHECK, HTTP_GET, MISC_CHECK) and
-//!   their retry/`delay_loop` state machine ([`check::state`]).
-//! * [`cli`] — clap definitions for keepalived-compatible flags (`-f -n -l -D -S -P -C -t -p -i ...`).
-//! * [`config`] — keepalived's config language: [`config::lexer`] (tokens, comments, quotes,
-//!   `include`, `@id`, `$VAR`), [`config::parser`] (keyword tables), [`config::model`] (typed model
-//!   with keepalived's defaults) and [`config::diag`] (`file:line:col: level: message`).
-//! * [`wire`] — pure codecs: [`wire::vrrp`] (VRRPv2/v3 adverts), [`wire::arp`] (gratuitous ARP).
-//! * [`vrrp`] — the RFC 5798 §6.4 state machine per instance ([`vrrp::fsm`], sans-IO, injected
-//!   time), effective priority from trackers ([`vrrp::track`]), and [`vrrp::engine`], the task that
-//!   owns every instance and turns socket/timer/script events into inputs and actions into IO.
-//! * [`net`] — the privileged IO edges: [`net::socket`] (raw IPPROTO_VRRP), [`net::netlink`]
-//!   (VIP add/remove over rtnetlink with neli), [`net::garp`] (AF_PACKET gratuitous ARP).
-//! * [`ipvs`] — IPVS load balancing: [`ipvs::consts`] (ip_vs.h), [`ipvs::genl`] (generic
-//!   netlink client), [`ipvs::model`], [`ipvs::health`] (quorum), [`ipvs::desired`] (the table
-//!   from `virtual_server`s), [`ipvs::reconcile`] (pure diff), [`ipvs::program`] (applied at
-//!   start and reload, removed at exit unless `-I`) and [`ipvs::controller`] (the task).
-//! * [`script`] — running notify and `vrrp_script` commands with keepalived's argv rules and timeouts.
-//! * [`track_file`] — the files of `track_file` blocks, read by VRRP trackers and `FILE_CHECK`.
-//! * [`data_file`] — where keepalived's data files go (`$TMPDIR`) and their private, atomic writes.
-//! * [`timing`] — opt-in startup phase timestamps for benchmarks.
-//! * [`units`] — typed units shared by the config model, the codecs and the state machine
-//!   ([`units::Priority`], [`units::Vrid`], [`units::Centiseconds`], [`units::Version`]); imports
-//!   no other module of the crate.
-//! * [`systemd`] — sd_notify readiness, reload, stop, status and watchdog messages.
-//! * [`daemon`] — `-t`, the supervisor's and the daemon's lives (pidfiles, namespace, runtime),
-//!   signals (TERM graceful release, HUP reload, dumps), the SIGHUP reload and keepalived's
-//!   logging.
+//! 0. [`units`] (typed `Priority`, `Vrid`, `Centiseconds`, `Version`), [`timing`], [`cli`]
+//!    (keepalived 2.2.7's flags), [`data_file`] (where data files go, private atomic writes).
+//! 1. [`wire`] (pure codecs: VRRP, ARP, NA, the Internet checksum), [`config`] (lexer with a
+//!    resource budget, parser rooms per block family, typed model with keepalived's defaults,
+//!    `file:line:col` diagnostics), [`vrrp::fsm`] (RFC 5798 §6.4, sans-IO, injected time).
+//! 2. [`net`] (raw sockets, rtnetlink, AF_PACKET, nftables, the state record), [`script`] (argv
+//!    rules, timeouts, who runs what), [`notify`], [`mail`], [`systemd`], [`track_file`].
+//! 3. [`vrrp`] (the pure per-instance [`vrrp::plan`] and reload [`vrrp::diff`], trackers, sync
+//!    groups, counters), [`check`] (checkers, runner, events, dump), [`ipvs`] (ip_vs.h constants,
+//!    generic netlink, desired table, pure reconcile, health and quorum, announced routes,
+//!    controller).
+//! 4. [`vrrp::engine`] (the task that owns every instance and its `vrrp-kernel` worker),
+//!    [`metrics`].
+//! 5. [`daemon`] (lifecycle, signals, reload, logging), [`supervisor`].
 //!
-//! State machines and codecs never touch a socket or a clock; IO lives only in `net`, `script`,
-//! `vrrp::engine` and `daemon`.
+//! State machines, codecs, plans and diffs never touch a socket or a clock; IO lives in `net`,
+//! `script`, `ipvs::{genl, program, controller}`, `check`'s checkers, `vrrp::engine` and
+//! `daemon`.
 
 pub mod check;
 pub mod cli;

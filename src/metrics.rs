@@ -535,7 +535,7 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Binds `addr` now (an error is returned to the caller) and serves `GET /metrics` on a
 /// thread of its own with its own runtime; every connection is a task with
-/// [`CLIENT_TIMEOUT`].
+/// `CLIENT_TIMEOUT`.
 pub fn serve(addr: SocketAddr) -> Result<(), String> {
     let listener = std::net::TcpListener::bind(addr)
         .map_err(|e| format!("metrics: cannot listen on {addr}: {e}"))?;

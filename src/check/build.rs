@@ -262,7 +262,7 @@ pub fn runner_for(config: &Config) -> (Runner, RsIndex, Vec<String>) {
 }
 
 /// [`runner_for`] after a reload: the checkers of a real server with a carried liveness
-/// (see [`carried_alive`]; indexed by virtual server, then real server) start in that state
+/// (see `ipvs::health::carried_alive`; indexed by virtual server, then real server) start in that state
 /// (down: as with `alpha`, a success is needed to bring it up), the others as configured.
 pub fn runner_carrying(
     config: &Config,

@@ -4,7 +4,7 @@
 //! * [`tcp`] — `TCP_CHECK`: a connect within `connect_timeout`.
 //! * [`http`] — `HTTP_GET`: request, status codes, MD5 digest of the body.
 //! * [`misc`] — `MISC_CHECK`: a script's exit status (`misc_dynamic` weights).
-//! * [`file`] — `FILE_CHECK`: the number in a `track_file`'s file (down, or a weight delta).
+//! * [`file`](mod@file) — `FILE_CHECK`: the number in a `track_file`'s file (down, or a weight delta).
 //! * [`dns`], [`udp`], [`ping`], [`smtp`] — `DNS_CHECK`, `UDP_CHECK`, `PING_CHECK`, `SMTP_CHECK`.
 //! * [`suspend`] — `ha_suspend`: checks run only while the virtual server address is local.
 //! * [`status`] — each check's last result; [`dump`] — the SIGUSR1 checker data dump.
@@ -55,7 +55,7 @@ pub enum Checker {
     Ping(ping::PingCheck),
     Smtp(smtp::SmtpCheck),
     /// `FILE_CHECK`: the [`runner::Runner`] watches the file instead of polling it per
-    /// `delay_loop` (see [`file`]).
+    /// `delay_loop` (see [`file`](mod@file)).
     File(file::FileCheck),
 }
 

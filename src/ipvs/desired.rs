@@ -135,7 +135,7 @@ fn nth_addr(first: IpAddr, i: u32) -> Option<IpAddr> {
 }
 
 /// The table the config asks for at start: every `virtual_server` (groups expanded) with
-/// the destinations its starting health gives ([`health::VsHealth::new`]: real servers up
+/// the destinations its starting health gives ([`crate::ipvs::health::VsHealth::new`]: real servers up
 /// unless `alpha`; the sorry server in when the quorum is not met, e.g. with no real server).
 /// Later duplicates replace earlier ones.
 pub fn desired_table(config: &Config) -> Table {

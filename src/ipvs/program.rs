@@ -69,7 +69,7 @@ pub fn prepare(sock: &mut IpvsSocket, ipvs: &crate::config::model::IpvsConfig) {
 }
 
 /// The start-up programming of the table ([`program`]), handed to
-/// [`Controller::start_programmed`].
+/// [`crate::ipvs::controller::Controller::start_programmed`].
 pub struct Programmed {
     /// `None` when IPVS could not be opened or the table not programmed (already logged).
     pub(crate) sock: Option<IpvsSocket>,

@@ -75,7 +75,7 @@ pub enum FirewallError {
     Nft(String),
 }
 
-/// Carries out an `nft -f` batch ([`run_nft`]; tests record instead).
+/// Carries out an `nft -f` batch (`run_nft`; tests record instead).
 pub type NftWriter = Box<dyn FnMut(&str) -> Result<(), FirewallError> + Send>;
 
 /// The owner of the drop tables: the VIPs currently blocked (counted per holder, since two

@@ -28,7 +28,7 @@
 //! * the script-security check counts every configured script, where keepalived only counts
 //!   scripts it finds executable on this host.
 //!
-//! One file per block family: [`common`] (token stream, blocks, value helpers shared by all),
+//! One file per block family: `common` (token stream, blocks, value helpers shared by all),
 //! `global_defs`, `vrrp_instance` (+ its completion), `addresses` (VIPs, routes, rules,
 //! unicast peers, `static_*`), `scripts` (`vrrp_script`, `track_script`), `track` (the other
 //! trackers, sync groups, notify FIFOs), `virtual_server`, `vs_group`, `checkers`, `lvs`.

@@ -200,7 +200,7 @@ fn enabled(b: bool) -> &'static str {
 }
 
 impl Engine {
-    /// The `keepalived.stats` text (counters as [`KeepalivedCounters`] maps them).
+    /// The `keepalived.stats` text (counters as `KeepalivedCounters` maps them).
     pub fn format_stats(&self) -> String {
         let mut out = String::new();
         for rt in &self.instances {
