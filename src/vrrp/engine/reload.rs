@@ -10,10 +10,15 @@
 //!   `notify` commands and the other instance settings are taken from the new block;
 //! * an added instance starts as at start-up (unless it is a sync group member, has
 //!   track_interface/process/file, a track_script not running yet or a VMAC);
+//! * a removed instance stops as at shutdown (priority 0 if master, VIPs removed,
+//!   `notify_stop`) and is forgotten; a change that needs new sockets (interface, VRID,
+//!   version, family, source, cast, VMAC) re-creates the instance: it stops, then starts
+//!   (logged with the reason); both only without sync groups and `lvs_sync_daemon`, whose
+//!   state holds instance positions;
 //! * what this engine cannot do live yet is logged by name with the reason and keeps running
-//!   unchanged until the next restart: removed and re-created instances (socket changes),
-//!   the added instances above, new `track_script` names, changes to an instance parked for
-//!   its interface, a VMAC that does not exist yet.
+//!   unchanged until the next restart: removals and re-creations with sync groups, the added
+//!   instances above, new `track_script` names, changes to an instance parked for its
+//!   interface, a VMAC that does not exist yet.
 //!
 //! One line is logged per change applied.
 
@@ -65,14 +70,39 @@ impl Engine {
                         .cloned();
                     self.update(i, plan, edits, inst).await;
                 }
-                Change::Recreate { plan, reason } => warn!(
-                    "({}) Reload: {reason}; the instance needs new sockets and runs unchanged \
-                     until the next restart",
-                    plan.name
-                ),
-                Change::Remove(name) => {
-                    warn!("({name}) Reload: instance removed; it runs until the next restart")
+                Change::Recreate { plan, reason } => {
+                    let name = plan.name.clone();
+                    let inst = config.vrrp_instances.iter().find(|c| c.name == name);
+                    let ready = match inst {
+                        Some(inst) if self.can_forget_instances() => self.can_add(config, inst),
+                        Some(_) => Err("sync groups or lvs_sync_daemon are configured".into()),
+                        None => Err("no such instance".into()),
+                    };
+                    match (ready, inst, self.index_of(&name)) {
+                        (Ok(()), Some(inst), Some(i)) => {
+                            info!("({name}) Reload: {reason}: instance restarted");
+                            self.remove(i).await;
+                            if let Err(why) = self.add(config, inst).await {
+                                warn!("({name}) Reload: cannot start the instance again: {why}");
+                            }
+                        }
+                        (Err(why), ..) => warn!(
+                            "({name}) Reload: {reason}, but {why}: the instance runs unchanged \
+                             until the next restart"
+                        ),
+                        _ => {}
+                    }
                 }
+                Change::Remove(name) => match self.index_of(&name) {
+                    Some(i) if self.can_forget_instances() => {
+                        info!("({name}) Reload: instance removed");
+                        self.remove(i).await;
+                    }
+                    _ => warn!(
+                        "({name}) Reload: instance removed, but sync groups or lvs_sync_daemon are \
+                         configured: it runs until the next restart"
+                    ),
+                },
                 Change::Add(_) => {}
             }
         }
@@ -100,10 +130,50 @@ impl Engine {
         self.metrics_dirty = true;
     }
 
-    /// Starts `inst`, new in the configuration, as at start-up. Not live (an error saying why):
-    /// a sync group member, instance trackers other than track_script, a track_script that is
-    /// not running yet, a VMAC, a missing interface or address.
+    /// Starts `inst`, new in the configuration (or re-created), as at start-up. Not live (an
+    /// error saying why): a sync group member, instance trackers other than track_script, a
+    /// track_script that is not running yet, a VMAC, a missing interface or address.
     async fn add(&mut self, config: &Config, inst: &VrrpInstance) -> Result<(), String> {
+        self.can_add(config, inst)?;
+        let sockets = self.sockets.len();
+        let rt = self.build_instance(config, inst, None)?;
+        self.instances.push(rt);
+        self.track_added_instance(inst.interface.as_deref(), inst.tracking.dont_track_primary);
+        if let Some(tx) = &self.pkt_tx {
+            for s in sockets..self.sockets.len() {
+                super::spawn_receiver(s, self.sockets[s].clone(), tx.clone());
+            }
+        }
+        info!("({}) Reload: instance added", inst.name);
+        // Trackers' weights first, then Startup (as at start-up).
+        self.retrack().await;
+        let i = self.instances.len() - 1;
+        let actions = self.instances[i].fsm.handle(Instant::now(), Input::Startup);
+        self.execute(i, actions).await;
+        self.metrics_dirty = true;
+        Ok(())
+    }
+
+    /// Stops instance `i` as at shutdown (priority-0 advert if master, VIPs removed,
+    /// `notify_stop`), then forgets it (see [`Engine::can_forget_instances`]).
+    async fn remove(&mut self, i: usize) {
+        let actions = self.instances[i]
+            .fsm
+            .handle(Instant::now(), Input::Shutdown);
+        self.execute(i, actions).await;
+        self.bursts.retain(|b| b.inst != i);
+        for b in &mut self.bursts {
+            if b.inst > i {
+                b.inst -= 1;
+            }
+        }
+        self.forget_instance(i);
+        self.instances.remove(i);
+        self.metrics_dirty = true;
+    }
+
+    /// Why `inst` cannot be started live, if it cannot (see [`Engine::add`]).
+    fn can_add(&self, config: &Config, inst: &VrrpInstance) -> Result<(), String> {
         if config
             .tracking
             .sync_groups
@@ -129,21 +199,6 @@ impl Engine {
         if super::start_blocker(&self.netlink, inst).is_some() {
             return Err("its interface or address is missing".into());
         }
-        let sockets = self.sockets.len();
-        let rt = self.build_instance(config, inst, None)?;
-        self.instances.push(rt);
-        self.track_added_instance(inst.interface.as_deref(), t.dont_track_primary);
-        if let Some(tx) = &self.pkt_tx {
-            for s in sockets..self.sockets.len() {
-                super::spawn_receiver(s, self.sockets[s].clone(), tx.clone());
-            }
-        }
-        info!("({}) Reload: instance added", inst.name);
-        // Trackers' weights first, then Startup (as at start-up).
-        self.retrack().await;
-        let i = self.instances.len() - 1;
-        let actions = self.instances[i].fsm.handle(Instant::now(), Input::Startup);
-        self.execute(i, actions).await;
         Ok(())
     }
 

@@ -103,6 +103,38 @@ impl Engine {
         st.held.push(None);
     }
 
+    /// Whether a reload may take an instance out of [`Engine::instances`]: no sync group and no
+    /// `lvs_sync_daemon` hold instance indexes then.
+    pub(super) fn can_forget_instances(&self) -> bool {
+        self.trk.groups.is_empty() && self.syncd.is_none()
+    }
+
+    /// Forgets the tracking state of instance `i`, removed by a reload (see
+    /// [`Engine::can_forget_instances`]); the instances after it move down by one.
+    pub(super) fn forget_instance(&mut self, i: usize) {
+        let st = &mut self.trk;
+        for v in [&mut st.own_fault] {
+            if i < v.len() {
+                v.remove(i);
+            }
+        }
+        if i < st.extra.len() {
+            st.extra.remove(i);
+        }
+        if i < st.group_of.len() {
+            st.group_of.remove(i);
+        }
+        if i < st.held.len() {
+            st.held.remove(i);
+        }
+        st.changed.retain(|(m, _)| *m != i);
+        for (m, _) in &mut st.changed {
+            if *m > i {
+                *m -= 1;
+            }
+        }
+    }
+
     pub(super) fn build_tracking(&mut self, config: &Config) {
         let n = self.instances.len();
         let t = &config.tracking;
