@@ -524,8 +524,15 @@ impl Expect {
                 let _ = writeln!(bad, "GARPs {:?}, expected {want:?}", seen.garps);
             }
         }
+        // Each call is its own process appending a line: two calls close together (a stop,
+        // then a start) may append in either order, so the calls are compared as a set.
+        let sorted = |v: Vec<String>| {
+            let mut v = v;
+            v.sort_unstable();
+            v
+        };
         if let Some(n) = &self.notify
-            && *n != seen.notify
+            && sorted(n.iter().map(|l| l.to_string()).collect()) != sorted(seen.notify.clone())
         {
             let _ = writeln!(bad, "notify {:?}, expected {n:?}", seen.notify);
         }
