@@ -488,6 +488,11 @@ fn ensure_packages() -> Result<(), String> {
 
 /// Builds (or finds in the cache) the base archive for `kernel`.
 fn build_base(kernel: &Path, work: &Path) -> Result<PathBuf, String> {
+    // Tests of one crate run on parallel threads: the first builds the image, the others wait
+    // for it and find it cached (two builds wrote one temporary file, and the second rename
+    // failed with ENOENT on a fresh target).
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
     let version = kernel_version(kernel);
     let moddir = Path::new("/lib/modules").join(&version);
     let dep_text = std::fs::read_to_string(moddir.join("modules.dep"))
@@ -589,7 +594,7 @@ fn build_base(kernel: &Path, work: &Path) -> Result<PathBuf, String> {
         dep_lines.as_bytes(),
         0o644,
     );
-    let tmp = out.with_extension("tmp");
+    let tmp = out.with_extension(format!("tmp.{}", std::process::id()));
     std::fs::write(&tmp, cpio.finish()).map_err(|e| e.to_string())?;
     std::fs::rename(&tmp, &out).map_err(|e| e.to_string())?;
     Ok(out)
