@@ -123,7 +123,7 @@ pub struct Cli {
     /// Drop VIPs on a transition caused by a signal (keepalived `RELEASE_VIPS_BIT`: a reload
     /// that makes a master a backup removes its VIPs even if keepalived did not record them
     /// as set). What it asks for is always so here: leaving MASTER always removes the VIPs,
-    /// and a reload never changes the VRRP side; so it is not listed as without effect.
+    /// also when a reload makes a master a backup; so it is not listed as without effect.
     /// (keepalived 2.2.7, measured: it does not remove an address added by hand on a backup
     /// at stop; nor does rkeepalived.)
     #[arg(short = 'X', long = "release-vips")]

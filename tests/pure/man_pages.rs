@@ -92,10 +92,18 @@ fn rkeepalived_8() -> String {
             ),
             tp(
                 &sig("HUP", 1),
-                "Reload: the file is read again; with errors, the running configuration stays. \
-                 The virtual_server side follows the new file by difference; other changes wait \
-                 for a restart. Under systemd, `systemctl reload` checks the file with -t first \
-                 and fails when it has errors.",
+                "Reload: the file is read again, once for both halves; with errors, the running \
+                 configuration stays. The virtual_server side follows the new file by difference. \
+                 VRRP instances are matched by name: an unchanged one is not touched; priority, \
+                 advert_int, preempt, authentication, virtual addresses, routes and rules (by \
+                 difference, gratuitous ARP/NA for added addresses only), unicast peers, \
+                 track_script weights and notify commands change live; a new interface, VRID, \
+                 version, address family, source, unicast/multicast mode or VMAC re-creates the \
+                 instance; an added instance starts, a removed one stops as at shutdown. Changes \
+                 to global_defs, vrrp_script, static_* blocks, sync groups and an instance's \
+                 track_interface/track_process/track_file wait for a restart, each named in the \
+                 log. Under systemd, `systemctl reload` checks the file with -t first and fails \
+                 when it has errors.",
             ),
             tp(
                 &sig("USR1", libc::SIGUSR1),
