@@ -127,14 +127,7 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use crate::config::model::*;
-    use crate::config::{LoadOptions, load_str};
-    use std::path::Path;
-
-    fn load(text: &str) -> (Config, Vec<String>) {
-        let l = load_str(Path::new("t.conf"), text, &LoadOptions::default());
-        let msgs = l.diagnostics.0.iter().map(|d| d.to_string()).collect();
-        (l.config, msgs)
-    }
+    use crate::config::parser::parse as load;
 
     fn methods(text: &str) -> (Vec<Option<LbKind>>, Vec<String>) {
         let (c, msgs) = load(text);

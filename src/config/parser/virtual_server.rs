@@ -686,15 +686,7 @@ fn granularity(text: &str) -> Option<u8> {
 mod tests {
     use super::*;
 
-    use crate::config::model::Config;
-    use crate::config::{LoadOptions, load_str};
-    use std::path::Path;
-
-    fn load(text: &str) -> (Config, Vec<String>) {
-        let l = load_str(Path::new("t.conf"), text, &LoadOptions::default());
-        let msgs = l.diagnostics.0.iter().map(|d| d.to_string()).collect();
-        (l.config, msgs)
-    }
+    use crate::config::parser::parse as load;
 
     #[test]
     fn announce_route_table_proto_metric() {

@@ -121,15 +121,8 @@ pub fn addr_range(text: &str) -> Option<(IpAddr, u32)> {
 mod tests {
     use super::*;
 
-    use crate::config::model::{Config, VsTarget};
-    use crate::config::{LoadOptions, load_str};
-    use std::path::Path;
-
-    fn load(text: &str) -> (Config, Vec<String>) {
-        let l = load_str(Path::new("t.conf"), text, &LoadOptions::default());
-        let msgs = l.diagnostics.0.iter().map(|d| d.to_string()).collect();
-        (l.config, msgs)
-    }
+    use crate::config::model::VsTarget;
+    use crate::config::parser::parse as load;
 
     #[test]
     fn groups_and_fwmark() {
