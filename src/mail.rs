@@ -28,7 +28,8 @@
 //! shutdown but exits before sending it (measured: none arrives), so none is sent here. A
 //! real server mails `[RID] Realserver [10.0.0.2]:tcp:80 of virtual server
 //! [10.0.0.100]:tcp:80 - UP|DOWN` with its checker's line (`=> TCP CHECK succeed on service
-//! <=`, ...).
+//! <=`, ...); a virtual server that gains or loses its quorum mails `[RID] Virtualserver
+//! [10.0.0.100]:tcp:80 - UP|DOWN` (`=> Gained quorum 3+1=4 <= 5 <=`).
 //!
 //! Mails are sent by tasks of their own, so a slow or dead server never holds the VRRP side.
 //! keepalived logs every failed mail; here a failure is logged once per outage and the
@@ -225,6 +226,36 @@ impl Mailer {
         })
     }
 
+    /// The mail of virtual server `vs` (written `vs_key`) gaining (`up`) or losing its quorum,
+    /// if it mails: keepalived's `SMTP_MSG_VS` (ipwrapper.c `do_vs_notifies`), subject
+    /// `[RID] Virtualserver [10.0.0.1]:tcp:80 - UP|DOWN`, body `=> Gained quorum Q+H=T <= W <=`
+    /// (`Lost quorum` likewise: keepalived writes `+` and the threshold in both).
+    pub fn quorum_mail(
+        &self,
+        vs: &VirtualServer,
+        vs_key: &str,
+        up: bool,
+        threshold: u64,
+        live_weight: u64,
+    ) -> Option<Mail> {
+        if !vs.health.smtp_alert.unwrap_or(self.checker_default) {
+            return None;
+        }
+        Some(Mail {
+            subject: format!(
+                "[{}] Virtualserver {vs_key} - {}",
+                self.router_id,
+                if up { "UP" } else { "DOWN" }
+            ),
+            body: format!(
+                "=> {} {}+{}={threshold} <= {live_weight} <=",
+                if up { "Gained quorum" } else { "Lost quorum" },
+                vs.health.quorum,
+                vs.health.hysteresis
+            ),
+        })
+    }
+
     /// Queues `mail` on a task of its own (must run inside the runtime).
     pub fn send(&'static self, mail: Mail) {
         let raw = self.message(&mail, &rfc2822_now());
@@ -329,6 +360,16 @@ pub fn real_server(_vs: &VirtualServer, rs: &RealServer, rs_key: &str, vs_key: &
     }
 }
 
+/// Virtual server `vs` (written `vs_key`) gained (`up`) or lost its quorum, with keepalived's
+/// `threshold` and the live weight: mails it when configured.
+pub fn quorum(vs: &VirtualServer, vs_key: &str, up: bool, threshold: u64, live_weight: u64) {
+    if let Some(m) = MAILER.get()
+        && let Some(mail) = m.quorum_mail(vs, vs_key, up, threshold, live_weight)
+    {
+        m.send(mail);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,6 +418,26 @@ mod tests {
         assert!(m.vrrp_mail(false, "VI_1", "BACKUP").is_some());
         assert_eq!(m.vrrp_mail(false, "VI_1", "FAULT"), None, "no_email_faults");
         assert_eq!(m.vrrp_mail(false, "VI_2", "BACKUP"), None);
+    }
+
+    #[test]
+    fn quorum_changes_mail_as_keepalived_does() {
+        let c = load(&format!(
+            "{GLOBAL}}}\nvirtual_server 10.0.0.1 80 {{\n quorum 3\n hysteresis 1\n \
+             real_server 10.0.0.2 80 {{\n weight 2\n TCP_CHECK {{\n }}\n }}\n \
+             real_server 10.0.0.3 80 {{\n weight 2\n TCP_CHECK {{\n }}\n }}\n}}\n\
+             virtual_server 10.0.0.9 80 {{\n smtp_alert off\n real_server 10.0.0.2 80 {{\n }}\n}}\n"
+        ));
+        let m = Mailer::new(&c).unwrap();
+        let vs = &c.ipvs.virtual_servers[0];
+        let up = m.quorum_mail(vs, "[10.0.0.1]:tcp:80", true, 4, 5).unwrap();
+        assert_eq!(up.subject, "[R] Virtualserver [10.0.0.1]:tcp:80 - UP");
+        assert_eq!(up.body, "=> Gained quorum 3+1=4 <= 5 <=");
+        let down = m.quorum_mail(vs, "[10.0.0.1]:tcp:80", false, 2, 1).unwrap();
+        assert_eq!(down.subject, "[R] Virtualserver [10.0.0.1]:tcp:80 - DOWN");
+        assert_eq!(down.body, "=> Lost quorum 3+1=2 <= 1 <=");
+        let quiet = &c.ipvs.virtual_servers[1];
+        assert_eq!(m.quorum_mail(quiet, "[10.0.0.9]:tcp:80", true, 1, 1), None);
     }
 
     #[test]

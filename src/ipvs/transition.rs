@@ -61,6 +61,10 @@ pub fn record(config: &Config, vi: usize, ri: usize, health: &mut VsHealth, ev: 
                     fmt_service(key)
                 );
             }
+            // keepalived's threshold: quorum + hysteresis to gain it, quorum - hysteresis to
+            // lose it.
+            let threshold = if q { q0 + h } else { q0.saturating_sub(h) };
+            crate::mail::quorum(vs, &fmt_service(key), q, u64::from(threshold), w);
         }
     }
     run_scripts(vs, rs, ev.up, change);
