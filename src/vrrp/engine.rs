@@ -356,9 +356,12 @@ struct ScriptResult {
 /// previous round went out: while the kernel worker has not sent it yet (job `after`), the
 /// next round has no deadline; then it is due at `at`, an absolute deadline of the engine's
 /// timer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct GarpBurst {
     inst: usize,
+    /// What each round announces: `None`, every VIP of the instance (a transition); `Some`,
+    /// only these (the VIPs a reload added), those still configured when the round goes out.
+    vips: Option<Arc<[plan::Vip]>>,
     left: u32,
     after: u64,
     at: Option<Instant>,
@@ -763,9 +766,10 @@ impl Engine {
         self.kernel.mark_done(seq);
         let now = Instant::now();
         for k in 0..self.bursts.len() {
-            let b = self.bursts[k];
+            let b = &self.bursts[k];
             if b.at.is_none() && b.after <= seq {
-                self.bursts[k].at = Some(now + self.burst_interval(b.inst));
+                let inst = b.inst;
+                self.bursts[k].at = Some(now + self.burst_interval(inst));
             }
         }
         while self.deferred.front().is_some_and(|(s, _)| *s <= seq) {
@@ -985,13 +989,17 @@ impl Engine {
     fn poll_bursts(&mut self, now: Instant) {
         let mut k = 0;
         while k < self.bursts.len() {
-            let b = self.bursts[k];
+            let b = &self.bursts[k];
             if !b.at.is_some_and(|at| at <= now) {
                 k += 1;
                 continue;
             }
-            let seq = self.garp_round(b.inst);
-            if b.left <= 1 {
+            let (inst, left, only) = (b.inst, b.left, b.vips.clone());
+            let seq = match only {
+                None => self.garp_round(inst),
+                Some(only) => self.garp_round_of(inst, &only),
+            };
+            if left <= 1 {
                 self.bursts.swap_remove(k);
             } else {
                 self.bursts[k].left -= 1;
@@ -1362,6 +1370,7 @@ impl Engine {
         if repeat > 1 {
             self.bursts.push(GarpBurst {
                 inst: i,
+                vips: None,
                 left: repeat - 1,
                 after,
                 at: None,

@@ -90,6 +90,8 @@ impl Inst {
 /// A node's whole file: top-level extra blocks (e.g. `vrrp_script`) and its instances.
 #[derive(Clone, Debug)]
 struct File {
+    /// Extra lines inside `global_defs` (e.g. `vrrp_garp_interval`).
+    global: String,
     top: String,
     insts: Vec<Inst>,
 }
@@ -98,6 +100,7 @@ impl File {
     /// The row's starting point: VI_1 (VRID 51, `.100`) and VI_2 (VRID 52, `.110`) at `prio`.
     fn pair(prio: u8) -> File {
         File {
+            global: String::new(),
             top: String::new(),
             insts: vec![
                 Inst::new("VI_1", 51, prio, &[100]),
@@ -114,7 +117,7 @@ impl File {
     }
 
     fn render(&self, lan: &Lan, notify: &Path) -> String {
-        let mut s = String::from("global_defs {\n  router_id reload\n}\n");
+        let mut s = format!("global_defs {{\n  router_id reload\n{}}}\n", self.global);
         s.push_str(&self.top);
         for i in &self.insts {
             let _ = write!(
@@ -1184,4 +1187,56 @@ fn reload_storm_on_master() {
         ),
     );
     assert!(bad.is_empty(), "reload storm:\n{bad}{}", pair.logs());
+}
+
+/// GARPs for VIPs a reload adds go out as a burst like a transition's: `garp_master_repeat`
+/// rounds `vrrp_garp_interval` apart, not back to back. rkeepalived only (keepalived 2.2.7
+/// re-announces every VIP of the instance, see `vip_added_on_both`). `a` alone runs VI_3
+/// (`garp_master_repeat 3`, `vrrp_garp_interval 0.3`); the reload adds `.102` to it.
+#[test]
+#[ignore = "needs root and network namespaces (scripts/test-all runs it)"]
+fn vip_added_garps_paced_by_vrrp_garp_interval() {
+    if !ready_rk("vip_added_garps_paced_by_vrrp_garp_interval") {
+        return;
+    }
+    let mut a = File::pair(150);
+    a.global = "  vrrp_garp_interval 0.3\n".into();
+    let mut vi3 = vi3(150);
+    vi3.extra = "  garp_master_repeat 3\n".into();
+    a.insts.push(vi3);
+    let mut pair = Pair::start(Daemon::Rkeepalived, a, File::pair(100));
+    let m = pair.mark();
+    pair.reload("a", &|f| f.inst("VI_3").vips.push(102));
+    std::thread::sleep(OBSERVE);
+    let lan = &pair.lan;
+    let times: Vec<SystemTime> = pair
+        .cap
+        .garps()
+        .iter()
+        .filter(|g| g.time >= m.at && g.ip == lan.ip(102))
+        .map(|g| g.time)
+        .collect();
+    let gaps: Vec<f64> = times
+        .windows(2)
+        .map(|w| crate::support::ms_between(w[0], w[1]))
+        .collect();
+    let seen = pair.seen(&m);
+    row(
+        "VIP added: GARP burst paced by vrrp_garp_interval (0.3 s, 3 rounds)",
+        "not run",
+        &format!("GARPs for .102 {gaps:?} ms apart (seen: {})", seen.summary()),
+    );
+    let expect = Expect {
+        garps: Some(vec![("a", 102)]),
+        ..Expect::untouched(&[100, 102, 110, 120])
+    };
+    let mut bad = expect.check(&seen);
+    if times.len() != 3 || gaps.iter().any(|g| !(250.0..=800.0).contains(g)) {
+        let _ = writeln!(
+            bad,
+            "{} GARPs for .102, {gaps:?} ms apart (expected 3, 300 ms apart)",
+            times.len()
+        );
+    }
+    assert!(bad.is_empty(), "VIP added, paced GARPs:\n{bad}{}", pair.logs());
 }

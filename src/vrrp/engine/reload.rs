@@ -6,7 +6,9 @@
 //! * an update keeps the state: the FSM takes the new settings
 //!   ([`fsm::Instance::reconfigure`]), the priority goes through the trackers' recomputation
 //!   (a master that now loses hands over as on any priority change), and a master adds the
-//!   added VIPs/rules/routes (GARPs for the added VIPs only) and deletes the removed ones;
+//!   added VIPs/rules/routes (GARPs for the added VIPs only, a burst paced as a
+//!   transition's: `garp_master_repeat` rounds `vrrp_garp_interval` apart) and deletes the
+//!   removed ones;
 //!   `notify` commands and the other instance settings are taken from the new block;
 //! * an added instance starts as at start-up (unless it is a sync group member, has
 //!   track_interface/process/file, a track_script not running yet or a VMAC);
@@ -22,7 +24,7 @@
 //!
 //! One line is logged per change applied.
 
-use super::{Engine, kernel};
+use super::{Engine, GarpBurst, kernel};
 use crate::config::model::{Config, Notify, VrrpInstance};
 use crate::vrrp::diff::{self, Change, Edit};
 use crate::vrrp::fsm::{Input, State};
@@ -350,12 +352,7 @@ impl Engine {
                         v.ifname, v.addr.addr
                     );
                 }
-                let vips: Arc<[plan::Vip]> = added_vips.into();
-                for _ in 0..plan.garp_repeat.max(1) {
-                    let (n, v) = (name.clone(), vips.clone());
-                    self.kernel
-                        .submit(Box::new(move |k| kernel::garp_round(k, &n, &v)));
-                }
+                self.send_added_garps(i, added_vips, plan.garp_repeat.max(1));
             }
         }
         let rt = &mut self.instances[i];
@@ -381,6 +378,72 @@ impl Engine {
         rt.plan = plan;
         // The new priority, with the trackers' weights, as a priority change.
         self.retrack().await;
+    }
+}
+
+impl Engine {
+    /// Starts the burst announcing `added`, the VIPs a reload added to master `i`: `repeat`
+    /// rounds `vrrp_garp_interval` / `vrrp_gna_interval` apart like a transition's burst
+    /// ([`GarpBurst`]); the first round is queued now, behind the job that adds them. An
+    /// unfinished burst of an earlier reload is folded into this one (its VIPs get the new
+    /// burst's rounds), so that a reload storm keeps one burst per instance; a transition's
+    /// burst goes on beside it.
+    fn send_added_garps(&mut self, i: usize, added: Vec<plan::Vip>, repeat: u32) {
+        let mut vips = added;
+        if let Some(k) = self
+            .bursts
+            .iter()
+            .position(|b| b.inst == i && b.vips.is_some())
+        {
+            let earlier = self.bursts.swap_remove(k);
+            for v in earlier.vips.iter().flat_map(|v| v.iter()) {
+                if !vips.contains(v) {
+                    vips.push(v.clone());
+                }
+            }
+        }
+        let vips: Arc<[plan::Vip]> = vips.into();
+        let interval = if vips.iter().any(|v| v.addr.addr.is_ipv6()) {
+            self.gna_interval
+        } else {
+            self.garp_interval
+        };
+        let round = |e: &mut Engine| {
+            let (n, v) = (e.instances[i].cfg.name.clone(), vips.clone());
+            e.kernel
+                .submit(Box::new(move |k| kernel::garp_round(k, &n, &v)))
+        };
+        if interval.is_zero() {
+            for _ in 0..repeat {
+                round(self);
+            }
+            return;
+        }
+        let after = round(self);
+        if repeat > 1 {
+            self.bursts.push(GarpBurst {
+                inst: i,
+                vips: Some(vips),
+                left: repeat - 1,
+                after,
+                at: None,
+            });
+        }
+    }
+
+    /// Queues one round of burst `only` of instance `i` on the kernel worker: those of `only`
+    /// still among the instance's VIPs (a later reload may have removed some); returns its
+    /// job.
+    pub(super) fn garp_round_of(&mut self, i: usize, only: &[plan::Vip]) -> u64 {
+        let rt = &self.instances[i];
+        let vips: Vec<plan::Vip> = only
+            .iter()
+            .filter(|v| rt.vips.contains(v))
+            .cloned()
+            .collect();
+        let name = rt.cfg.name.clone();
+        self.kernel
+            .submit(Box::new(move |k| kernel::garp_round(k, &name, &vips)))
     }
 }
 
