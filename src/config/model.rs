@@ -115,7 +115,8 @@ pub struct GlobalDefs {
     /// traffic to the VIPs of a `no_accept` master (default table `keepalived`, priority −1).
     pub nftables: Nftables,
     /// `lvs_sync_daemon IF VRRP_INSTANCE [id N] [maxlen N] [port N] [ttl N] [group IP]`, or the
-    /// deprecated `lvs_sync_daemon_interface IF` inside a vrrp_instance.
+    /// deprecated `lvs_sync_daemon_interface IF` inside a vrrp_instance, or the rkeepalived-only
+    /// `lvs_sync_daemon IF active_active [...]` (no instance: both daemons all the time).
     pub lvs_sync_daemon: Option<LvsSyncDaemon>,
 }
 
@@ -127,8 +128,15 @@ pub struct GlobalDefs {
 pub struct LvsSyncDaemon {
     /// Multicast interface (`IPVS_DAEMON_ATTR_MCAST_IFN`).
     pub interface: String,
-    /// The vrrp_instance whose state the daemon follows.
+    /// The vrrp_instance whose state the daemon follows (`active_active` when
+    /// [`LvsSyncDaemon::active_active`] is set).
     pub instance: String,
+    /// rkeepalived-only: the word `active_active` in the instance's place, and no vrrp_instance
+    /// of that name. Every director of an active-active group (BGP ECMP, `docs/ecmp.md`) both
+    /// sends its connections and receives the others': the checker side runs the master and
+    /// the backup daemon with the same sync id from start to stop, no VRRP instance involved.
+    #[serde(default)]
+    pub active_active: bool,
     /// `id N` (0-255, default 0): `IPVS_DAEMON_ATTR_SYNC_ID`.
     pub sync_id: u8,
     /// `maxlen N`: largest sync message, bytes.

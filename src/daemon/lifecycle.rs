@@ -172,6 +172,15 @@ pub(super) fn run_daemon(
         );
         return ExitCode::from(1);
     }
+    // rkeepalived-only `lvs_sync_daemon IF active_active`: the checker side runs both sync
+    // daemons from here to the end (a sync daemon that follows a VRRP instance is the VRRP
+    // side's).
+    let sync = ipvs_opts
+        .0
+        .then(|| {
+            crate::ipvs::syncd::ActiveActiveSync::start(config.global.lvs_sync_daemon.as_ref())
+        })
+        .flatten();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -181,6 +190,9 @@ pub(super) fn run_daemon(
             error!("cannot start the runtime: {e}");
             if let Some(p) = programmed {
                 p.release();
+            }
+            if let Some(s) = sync {
+                s.stop();
             }
             return ExitCode::from(1);
         }
@@ -244,6 +256,9 @@ pub(super) fn run_daemon(
         }
         code
     });
+    if let Some(s) = sync {
+        s.stop();
+    }
     for p in &child_pidfiles {
         let _ = std::fs::remove_file(p);
     }

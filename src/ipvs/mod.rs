@@ -12,6 +12,7 @@
 //! * [`transition`] — a real server's transition: keepalived's log lines, mail, scripts.
 //! * [`announce`] — `announce_route`: the routes a routing daemon announces while quorum is up.
 //! * [`controller`] — the task that owns the socket and the table and follows the checkers.
+//! * [`syncd`] — rkeepalived-only `lvs_sync_daemon IF active_active`: both sync daemons.
 
 pub mod announce;
 pub mod consts;
@@ -22,6 +23,7 @@ pub mod health;
 pub mod model;
 pub mod program;
 pub mod reconcile;
+pub mod syncd;
 pub mod transition;
 
 /// Errors of the IPVS layer.

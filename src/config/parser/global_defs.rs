@@ -9,11 +9,16 @@ use crate::config::values::{self, MICROS_PER_SEC};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
+/// The rkeepalived-only word of `lvs_sync_daemon IF active_active` (see
+/// [`LvsSyncDaemon::active_active`]).
+const ACTIVE_ACTIVE: &str = "active_active";
+
 impl Parser<'_> {
     // ----- global_defs ------------------------------------------------------------------------
 
     /// `lvs_sync_daemon IF VRRP_INSTANCE [id N] [maxlen N] [port N] [ttl N] [group IP]`
-    /// (keepalived 2.2.7 global_parser.c); the instance must exist (checked in `finish`).
+    /// (keepalived 2.2.7 global_parser.c); the instance must exist (checked in `finish`), or
+    /// be the rkeepalived-only word `active_active`.
     fn lvs_sync_daemon(&mut self, l: &Line) {
         let who = "";
         let (Some(ifname), Some(inst)) = (self.need(who, l, 1), self.need(who, l, 2)) else {
@@ -22,6 +27,7 @@ impl Parser<'_> {
         let mut syncd = LvsSyncDaemon {
             interface: ifname.text.to_string(),
             instance: inst.text.to_string(),
+            active_active: false,
             sync_id: 0,
             maxlen: None,
             port: None,
@@ -74,17 +80,20 @@ impl Parser<'_> {
         self.config.global.lvs_sync_daemon = Some(syncd);
     }
 
-    /// The `lvs_sync_daemon` instance must be a vrrp_instance that loaded.
+    /// The `lvs_sync_daemon` instance must be a vrrp_instance that loaded; failing that, the
+    /// rkeepalived-only word `active_active` (a vrrp_instance of that name wins, so that a
+    /// keepalived file means what it meant) runs both daemons without an instance.
     pub(super) fn check_sync_daemon(&mut self) {
-        let Some(syncd) = &self.config.global.lvs_sync_daemon else {
+        let Some(syncd) = &mut self.config.global.lvs_sync_daemon else {
             return;
         };
-        if !self
+        let found = self
             .config
             .vrrp_instances
             .iter()
-            .any(|i| i.name == syncd.instance)
-        {
+            .any(|i| i.name == syncd.instance);
+        syncd.active_active = !found && syncd.instance == ACTIVE_ACTIVE;
+        if !found && !syncd.active_active {
             let span = syncd.span;
             let msg = format!(
                 "lvs_sync_daemon vrrp instance {} not found - sync daemon not started",
@@ -566,6 +575,30 @@ mod tests {
             ]
         );
         assert!(c.global.lvs_sync_daemon.is_none());
+    }
+
+    /// rkeepalived-only: `active_active` in the instance's place needs no vrrp_instance; an
+    /// instance of that name is followed as keepalived would.
+    #[test]
+    fn lvs_sync_daemon_active_active() {
+        let (c, msgs) =
+            parse("global_defs {\n lvs_sync_daemon eth0 active_active id 7 port 8850\n}\n");
+        assert!(msgs.is_empty(), "{msgs:?}");
+        let s = c.global.lvs_sync_daemon.unwrap();
+        assert!(s.active_active);
+        assert_eq!(
+            (s.interface.as_str(), s.sync_id, s.port),
+            ("eth0", 7, Some(8850))
+        );
+
+        let (c, msgs) = parse(
+            "global_defs {\n lvs_sync_daemon eth0 active_active\n}\n\
+             vrrp_instance active_active {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  10.0.0.9\n }\n}\n",
+        );
+        assert!(msgs.is_empty(), "{msgs:?}");
+        let s = c.global.lvs_sync_daemon.unwrap();
+        assert!(!s.active_active);
+        assert_eq!(s.instance, "active_active");
     }
 
     #[test]

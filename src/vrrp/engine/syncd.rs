@@ -28,7 +28,13 @@ impl Syncd {
     /// The sync daemon of `config`, if it names an instance that was built (`names` are the
     /// engine's instances in order).
     pub(super) fn new(config: &Config, names: &[&str]) -> Option<Syncd> {
-        let cfg = config.global.lvs_sync_daemon.clone()?;
+        // `active_active` daemons follow no instance: the checker side runs them
+        // (`ipvs::syncd`).
+        let cfg = config
+            .global
+            .lvs_sync_daemon
+            .clone()
+            .filter(|c| !c.active_active)?;
         let Some(instance) = names.iter().position(|n| *n == cfg.instance) else {
             error!(
                 "lvs_sync_daemon: vrrp instance {} is not running - sync daemon not started",

@@ -236,6 +236,7 @@ impl Parser<'_> {
         self.config.global.lvs_sync_daemon = Some(LvsSyncDaemon {
             interface: ifname.text.to_string(),
             instance: d.name.text.to_string(),
+            active_active: false,
             sync_id: 0,
             maxlen: None,
             port: None,
