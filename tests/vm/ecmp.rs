@@ -73,19 +73,32 @@ protocol bgp upstream {{
     )
 }
 
-/// rkeepalived on every director: the same virtual server, real servers and weights.
-fn director_conf() -> String {
-    let rs: String = (11..=13)
-        .map(|n| {
-            format!(
-                "  real_server 10.0.1.{n} 80 {{\n    TCP_CHECK {{\n      connect_timeout 1\n      \
-                 retry 0\n    }}\n  }}\n"
-            )
-        })
-        .collect();
+/// rkeepalived on every director: the same virtual servers, real servers and weights (port 80
+/// announces the VIP; port 9000 carries the long-lived streams); with `sync`, the
+/// rkeepalived-only `lvs_sync_daemon eth0 active_active id 7`.
+fn director_conf(sync: bool) -> String {
+    let rs = |port: u16| -> String {
+        (11..=13)
+            .map(|n| {
+                format!(
+                    "  real_server 10.0.1.{n} {port} {{\n    TCP_CHECK {{\n      connect_timeout 1\n      \
+                     retry 0\n    }}\n  }}\n"
+                )
+            })
+            .collect()
+    };
+    let global = if sync {
+        "global_defs {\n  lvs_sync_daemon eth0 active_active id 7\n}\n"
+    } else {
+        ""
+    };
     format!(
-        "virtual_server {VIP} 80 {{\n  delay_loop 1\n  lb_algo mh\n  mh-port\n  lb_kind DR\n  \
-         protocol TCP\n  alpha\n  announce_route table 100 proto 200\n{rs}}}\n"
+        "{global}virtual_server {VIP} 80 {{\n  delay_loop 1\n  lb_algo mh\n  mh-port\n  lb_kind DR\n  \
+         protocol TCP\n  alpha\n  announce_route table 100 proto 200\n{}}}\n\
+         virtual_server {VIP} {STREAM_PORT} {{\n  delay_loop 1\n  lb_algo mh\n  mh-port\n  \
+         lb_kind DR\n  protocol TCP\n{}}}\n",
+        rs(80),
+        rs(STREAM_PORT)
     )
 }
 
@@ -111,6 +124,28 @@ rate() { # connections served in 5 s by three clients, through the directors ann
 load_stop() { # prints "load OK FAIL"
   touch /tmp/load-stop; wait $load_pids
   echo "load $(cat /tmp/load.* | grep -vc FAIL) $(cat /tmp/load.* | grep -c FAIL)"
+}
+streams() { # 30 long-lived streams; d1's link goes down under them; prints who survived
+  rm -f /tmp/streams.*
+  ns c env RKVM_GUEST=1 /usr/bin/vmtest --exact ecmp::guest_streams --ignored --nocapture \
+    --test-threads 1 >/tmp/streams.out 2>&1 &
+  spid=$!
+  i=0; while [ ! -e /tmp/streams.ready ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
+  sleep 4 # the sync master sends its buffer within 2 s (IPVS_SYNC_FLUSH_TIME)
+  # Every director's connections to port 9000, LOCAL (it scheduled them: it carries them)
+  # or SYNC (learnt from another director's sync daemon).
+  for i in 1 2 3; do
+    ns d$i cat /proc/net/ip_vs_conn_sync | while read pro fip fpt tip tpt dip dpt st origin exp; do
+      [ "$tpt" = 2328 ] && [ "$st" = ESTABLISHED ] && echo "table d$i $(printf %d 0x$fpt) $origin"
+    done
+  done
+  ip -n d1 link set eth0 down
+  echo "withdrawn_cs $(wait_path 1 absent 3000)"
+  sleep 5
+  touch /tmp/streams.stop; wait $spid
+  grep '^stream ' /tmp/streams.out || cat /tmp/streams.out
+  ip -n d1 link set eth0 up; ip -n d1 route replace default via 10.0.1.254
+  echo "returned_cs $(wait_path 1 present 3000)"
 }
 has_path() { ip -n r route show $VIP | grep -q "via 10.0.1.$1 "; }
 paths() { ip -n r route show $VIP | grep -c "via 10.0.1."; }
@@ -145,6 +180,8 @@ for i in 1 2 3; do
   ns s$i sysctl -qw net.ipv4.conf.all.arp_announce=2
   mkdir -p /tmp/www$i; echo "s$i" > /tmp/www$i/index.html
   ns s$i busybox httpd -p 80 -h /tmp/www$i
+  ns s$i env RKVM_GUEST=1 /usr/bin/vmtest --exact ecmp::guest_echo_server --ignored \
+    --test-threads 1 >/dev/null 2>&1 &
 done
 ip netns add c; ip -n c link set lo up
 ip -n c link add eth0 type veth peer name c netns r
@@ -206,6 +243,16 @@ echo "returned_cs $(wait_path 2 present 3000)"
 newpid=$(cat /run/rk-d2-c.pid 2>/dev/null)
 [ -n "$newpid" ] && [ "$newpid" != "$pid" ] && echo RESTARTED
 
+# Long-lived streams across the loss of d1 (link down), without connection sync: with
+# the default sysctls, then with net.ipv4.vs.sloppy_tcp=1 (a director schedules mid-stream
+# packets too; mh picks the same real server).
+echo "@@ STREAMS_NOSYNC"
+streams
+echo "@@ STREAMS_SLOPPY"
+for i in 1 2 3; do ns d$i sysctl -qw net.ipv4.vs.sloppy_tcp=1; done
+streams
+for i in 1 2 3; do ns d$i sysctl -qw net.ipv4.vs.sloppy_tcp=0; done
+
 echo "@@ LINK"
 load_start
 ip -n d3 link set eth0 down
@@ -224,7 +271,25 @@ kill -TERM $(cat /run/rk-d1.pid)
 sleep 2
 echo "paths $(paths)"
 ns d1 ip route show table 100 | grep -c blackhole
-for i in 1 2 3; do echo "@@ LOG d$i"; cat /tmp/rk-d$i.log; done
+# The same streams with lvs_sync_daemon eth0 active_active on every director (restarted
+# with that file: d1 and d2 are stopped, d3's link comes back).
+echo "@@ SYNC_START"
+ip -n d3 link set eth0 up; ip -n d3 route replace default via 10.0.1.254
+pid=$(cat /run/rk-d3.pid); kill -TERM $pid; wait $pid
+for i in 1 2 3; do
+  ns d$i rkeepalived -n -l -D -C -p /run/rk-d$i-s.pid -c /run/rk-d$i-s-c.pid \
+    -f /etc/rk-sync.conf >/tmp/rk-d$i-s.log 2>&1 &
+done
+for i in 1 2 3; do wait_path $i present 6000 >/dev/null; done
+echo "paths $(paths)"
+ns d1 ipvsadm -L --daemon
+echo "@@ STREAMS_SYNC"
+streams
+echo "@@ SYNC_STOP"
+pid=$(cat /run/rk-d2-s.pid); kill -TERM $pid; wait $pid
+ns d2 ipvsadm -L --daemon
+echo "stopped"
+for i in 1 2 3; do echo "@@ LOG d$i"; cat /tmp/rk-d$i.log; echo "@@ LOG d$i sync"; cat /tmp/rk-d$i-s.log; done
 echo "@@ BIRD"; birdc -s /run/bird-r.ctl show protocols
 "#;
 
@@ -264,6 +329,180 @@ fn guest_fetch_from_fixed_ports() {
     }
 }
 
+/// Port of the long-lived streams' virtual server (an echo service on every real server).
+const STREAM_PORT: u16 = 9000;
+
+/// Inside the guest, in a real server's namespace: an echo server on port 9000 (the VIP is on
+/// `lo`, so it answers the directors' DR traffic), one thread per connection, forever.
+#[test]
+#[ignore = "runs inside the VM (vm_ecmp_three_directors_announce_and_withdraw_through_bird)"]
+fn guest_echo_server() {
+    use std::io::{Read as _, Write as _};
+    assert!(
+        std::env::var_os("RKVM_GUEST").is_some(),
+        "run inside the VM"
+    );
+    let listener = std::net::TcpListener::bind(("0.0.0.0", STREAM_PORT)).unwrap();
+    for conn in listener.incoming() {
+        let Ok(mut conn) = conn else { continue };
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            while let Ok(n @ 1..) = conn.read(&mut buf) {
+                if conn.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+}
+
+/// Inside the guest, in the client's namespace: `RKVM_STREAMS` (default 30) long-lived TCP
+/// connections to the VIP's port 9000, each echoing a 5-byte ping every 200 ms. Once all are
+/// open their source ports go to `/tmp/streams.ready`; when `/tmp/streams.stop` appears each
+/// stream sends a last ping, and it survived if every ping came back (a read waits up to 15 s:
+/// TCP retransmits across a path change). Prints `stream PORT alive|reset|timeout|error PINGS`.
+#[test]
+#[ignore = "runs inside the VM (vm_ecmp_three_directors_announce_and_withdraw_through_bird)"]
+fn guest_streams() {
+    use std::io::{Read as _, Write as _};
+    use std::time::Duration;
+    assert!(
+        std::env::var_os("RKVM_GUEST").is_some(),
+        "run inside the VM"
+    );
+    let n: usize = std::env::var("RKVM_STREAMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    let vip: std::net::SocketAddr = format!("{VIP}:{STREAM_PORT}").parse().unwrap();
+    let stop = std::path::Path::new("/tmp/streams.stop");
+    let mut conns = Vec::new();
+    for _ in 0..n {
+        let c = std::net::TcpStream::connect_timeout(&vip, Duration::from_secs(5))
+            .expect("connect to the VIP");
+        c.set_nodelay(true).unwrap();
+        conns.push(c);
+    }
+    let ports: Vec<String> = conns
+        .iter()
+        .map(|c| c.local_addr().unwrap().port().to_string())
+        .collect();
+    std::fs::write("/tmp/streams.ready", ports.join(" ") + "\n").unwrap();
+    let threads: Vec<_> = conns
+        .into_iter()
+        .map(|mut c| {
+            std::thread::spawn(move || {
+                let port = c.local_addr().map(|a| a.port()).unwrap_or(0);
+                let mut pings = 0u32;
+                let verdict = loop {
+                    let last = stop.exists();
+                    let wait = if last { 5 } else { 15 };
+                    c.set_read_timeout(Some(Duration::from_secs(wait))).unwrap();
+                    let mut echo = [0u8; 5];
+                    let r = c
+                        .write_all(b"ping\n")
+                        .and_then(|()| c.read_exact(&mut echo));
+                    match r {
+                        Ok(()) if &echo == b"ping\n" => pings += 1,
+                        Ok(()) => break "error",
+                        Err(e) => {
+                            break match e.kind() {
+                                std::io::ErrorKind::ConnectionReset
+                                | std::io::ErrorKind::BrokenPipe => "reset",
+                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                                    "timeout"
+                                }
+                                _ => "error",
+                            };
+                        }
+                    }
+                    if last {
+                        break "alive";
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                };
+                format!("stream {port} {verdict} {pings}")
+            })
+        })
+        .collect();
+    println!();
+    for t in threads {
+        println!("{}", t.join().unwrap());
+    }
+}
+
+/// What a `STREAMS_*` section shows: the streams, the directors' connection tables before
+/// the fault, and which streams survived the loss of d1.
+#[derive(Debug, Default)]
+struct StreamRun {
+    /// Streams opened.
+    total: usize,
+    /// Streams d1 carried (its connection entry was LOCAL) before the fault.
+    on_lost: usize,
+    /// Of those, alive at the end.
+    lost_survived: usize,
+    /// Streams d2 and d3 carried that are alive at the end (the router's multipath hash moves
+    /// some of them too when d1's path goes: hash-threshold regions are recomputed).
+    others_survived: usize,
+    /// Per director: connections of these streams in its IPVS table (LOCAL or SYNC).
+    tables: [usize; 3],
+    /// LOCAL entries of these streams, all directors together (one per stream).
+    local: usize,
+}
+
+impl StreamRun {
+    fn parse(text: &str) -> StreamRun {
+        let mut verdict = std::collections::BTreeMap::new();
+        let mut entries = Vec::new();
+        for l in text.lines() {
+            match l.split_whitespace().collect::<Vec<_>>()[..] {
+                ["stream", port, v, _] => {
+                    verdict.insert(port.to_owned(), v == "alive");
+                }
+                ["table", d, port, origin] => entries.push((d, port, origin)),
+                _ => {}
+            }
+        }
+        let mut r = StreamRun {
+            total: verdict.len(),
+            ..StreamRun::default()
+        };
+        // Entries of earlier runs (streams d1 carried when its link went down) stay
+        // ESTABLISHED: only this run's ports count.
+        for (d, port, origin) in entries {
+            let Some(&alive) = verdict.get(port) else {
+                continue;
+            };
+            let i: usize = d[1..].parse().unwrap();
+            r.tables[i - 1] += 1;
+            if origin == "LOCAL" {
+                r.local += 1;
+                if i == 1 {
+                    r.on_lost += 1;
+                    r.lost_survived += usize::from(alive);
+                } else {
+                    r.others_survived += usize::from(alive);
+                }
+            }
+        }
+        r
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "{} of {} streams survived: {} of the {} d1 carried, {} of the {} d2 and d3 carried; \
+             connections in the directors' tables {:?}",
+            self.lost_survived + self.others_survived,
+            self.total,
+            self.lost_survived,
+            self.on_lost,
+            self.others_survived,
+            self.total - self.on_lost,
+            self.tables
+        )
+    }
+}
+
 /// `load OK FAIL` of a section as "F of N new connections failed".
 fn load(text: &str) -> String {
     let l = text
@@ -291,7 +530,8 @@ fn vm_ecmp_three_directors_announce_and_withdraw_through_bird() {
     let exe = std::env::current_exe().expect("current_exe");
     let mut files = vec![
         GuestFile::from_host("/usr/bin/vmtest", &exe),
-        GuestFile::new("/etc/rk.conf", director_conf()),
+        GuestFile::new("/etc/rk.conf", director_conf(false)),
+        GuestFile::new("/etc/rk-sync.conf", director_conf(true)),
         GuestFile::new("/etc/bird/r.conf", ROUTER_BIRD),
     ];
     for i in 1..=3 {
@@ -300,7 +540,7 @@ fn vm_ecmp_three_directors_announce_and_withdraw_through_bird() {
             director_bird(i),
         ));
     }
-    let out = vm.run_with(SCRIPT, &files, Duration::from_secs(240));
+    let out = vm.run_with(SCRIPT, &files, Duration::from_secs(480));
     let s = &out.stdout;
     eprintln!("{s}\nboot {:?}, total {:?}", out.boot_time, out.total_time);
     out.assert_ok();
@@ -407,6 +647,55 @@ fn vm_ecmp_three_directors_announce_and_withdraw_through_bird() {
     // A graceful stop withdraws the route too: d2 and then d1 stopped, d3's link is down.
     let stop = get("STOP");
     assert!(stop.starts_with("paths 0\n0\n"), "{s}");
+
+    // Long-lived streams across the loss of d1. Without sync, a stream the router moves to
+    // another director dies: that director has no connection entry, does not schedule a
+    // mid-stream segment (no SYN) and its own stack, which holds the VIP, resets it. With
+    // sloppy_tcp the new director schedules it, and mh picks the same real server. With
+    // lvs_sync_daemon active_active every director holds every connection beforehand.
+    let nosync = StreamRun::parse(get("STREAMS_NOSYNC"));
+    let sloppy = StreamRun::parse(get("STREAMS_SLOPPY"));
+    let sync_start = get("SYNC_START");
+    let sync = StreamRun::parse(get("STREAMS_SYNC"));
+    eprintln!("ECMP streams without sync: {}", nosync.line());
+    eprintln!("ECMP streams without sync, sloppy_tcp=1: {}", sloppy.line());
+    eprintln!(
+        "ECMP streams with lvs_sync_daemon active_active: {}",
+        sync.line()
+    );
+    for r in [&nosync, &sloppy, &sync] {
+        assert_eq!(r.total, 30, "{s}");
+        assert_eq!(
+            r.local, 30,
+            "one director scheduled each stream: {r:?}\n{s}"
+        );
+        assert!(r.on_lost > 0, "{r:?}\n{s}");
+    }
+    assert_eq!(nosync.tables.iter().sum::<usize>(), 30, "{nosync:?}\n{s}");
+    assert_eq!(nosync.lost_survived, 0, "{nosync:?}\n{s}");
+    assert_eq!(
+        sloppy.lost_survived + sloppy.others_survived,
+        30,
+        "{sloppy:?}\n{s}"
+    );
+    // Both sync daemons on every director, each table holding every stream.
+    assert!(sync_start.starts_with("paths 3\n"), "{s}");
+    for role in ["master", "backup"] {
+        let line = format!("{role} sync daemon (mcast=eth0, syncid=7,");
+        assert!(sync_start.contains(&line), "{s}");
+    }
+    assert_eq!(sync.tables, [30, 30, 30], "{sync:?}\n{s}");
+    assert_eq!(
+        sync.lost_survived + sync.others_survived,
+        30,
+        "{sync:?}\n{s}"
+    );
+    // A stopped daemon takes its sync daemons with it.
+    let sync_stop = get("SYNC_STOP");
+    assert!(
+        sync_stop.contains("stopped") && !sync_stop.contains("sync daemon"),
+        "{s}"
+    );
 
     eprintln!(
         "ECMP figures: withdrawal after real servers failed {} ms ({}), after kill -9 {} ms \
