@@ -7,4 +7,5 @@ mod support;
 
 mod keepalived;
 mod reload;
+mod reload_mixed;
 mod unhappy;

@@ -67,16 +67,16 @@ const NOT_YET: &[&str] = &[];
 
 /// One `vrrp_instance` of a node's file.
 #[derive(Clone, Debug)]
-struct Inst {
+pub(super) struct Inst {
     name: &'static str,
-    vrid: u8,
-    priority: u8,
+    pub(super) vrid: u8,
+    pub(super) priority: u8,
     advert_int: u8,
     /// Host parts of the VIPs (`lan.ip(host)/24`).
-    vips: Vec<u8>,
+    pub(super) vips: Vec<u8>,
     nopreempt: bool,
     /// Extra lines inside the block (e.g. `track_script`, a bad line).
-    extra: String,
+    pub(super) extra: String,
     /// `interface` of the instance (its VIPs stay `dev eth0`).
     interface: &'static str,
     /// Prefix length of every VIP of the instance.
@@ -104,16 +104,16 @@ impl Inst {
 
 /// A node's whole file: top-level extra blocks (e.g. `vrrp_script`) and its instances.
 #[derive(Clone, Debug)]
-struct File {
+pub(super) struct File {
     /// Extra lines inside `global_defs` (e.g. `vrrp_garp_interval`).
     global: String,
     top: String,
-    insts: Vec<Inst>,
+    pub(super) insts: Vec<Inst>,
 }
 
 impl File {
     /// The row's starting point: VI_1 (VRID 51, `.100`) and VI_2 (VRID 52, `.110`) at `prio`.
-    fn pair(prio: u8) -> File {
+    pub(super) fn pair(prio: u8) -> File {
         File {
             global: String::new(),
             top: String::new(),
@@ -124,14 +124,14 @@ impl File {
         }
     }
 
-    fn inst(&mut self, name: &str) -> &mut Inst {
+    pub(super) fn inst(&mut self, name: &str) -> &mut Inst {
         self.insts
             .iter_mut()
             .find(|i| i.name == name)
             .unwrap_or_else(|| panic!("no instance {name}"))
     }
 
-    fn render(&self, lan: &Lan, notify: &Path) -> String {
+    pub(super) fn render(&self, lan: &Lan, notify: &Path) -> String {
         let mut s = format!("global_defs {{\n  router_id reload\n{}}}\n", self.global);
         s.push_str(&self.top);
         for i in &self.insts {
@@ -166,19 +166,19 @@ impl File {
     }
 
     /// Every VIP host part of the file.
-    fn vips(&self) -> BTreeSet<u8> {
+    pub(super) fn vips(&self) -> BTreeSet<u8> {
         self.insts.iter().flat_map(|i| i.vips.clone()).collect()
     }
 }
 
 /// The notify script: appends `"$@"` (`INSTANCE VI_1 MASTER 150`) to `out/notify`, in a
 /// root-owned 0755 directory the script security check accepts.
-struct Notify {
+pub(super) struct Notify {
     dir: tempfile::TempDir,
 }
 
 impl Notify {
-    fn new() -> Notify {
+    pub(super) fn new() -> Notify {
         let dir = tempfile::Builder::new()
             .prefix("rk-reload-")
             .tempdir()
@@ -197,11 +197,11 @@ impl Notify {
         n
     }
 
-    fn script(&self) -> PathBuf {
+    pub(super) fn script(&self) -> PathBuf {
         self.dir.path().join("notify.sh")
     }
 
-    fn lines(&self) -> Vec<String> {
+    pub(super) fn lines(&self) -> Vec<String> {
         std::fs::read_to_string(self.dir.path().join("notify"))
             .unwrap_or_default()
             .lines()
@@ -728,7 +728,7 @@ fn split_brain(a_vips: &[u8], b_vips: &[u8], garps: Vec<(&'static str, u8)>) -> 
 }
 
 /// VI_3 (VRID 53, VIP `.120`) at priority `prio`.
-fn vi3(prio: u8) -> Inst {
+pub(super) fn vi3(prio: u8) -> Inst {
     Inst::new("VI_3", 53, prio, &[120])
 }
 
@@ -1218,7 +1218,11 @@ fn reload_storm_on_master() {
     }
     let storm = last - first.expect("a signal");
     assert!(storm < Duration::from_secs(1), "the storm took {storm:?}");
-    assert_eq!(pair.a.file.inst("VI_1").priority, 140, "the storm ends on Y");
+    assert_eq!(
+        pair.a.file.inst("VI_1").priority,
+        140,
+        "the storm ends on Y"
+    );
     std::thread::sleep(OBSERVE);
     let seen = pair.seen(&m);
     let expect = Expect {
@@ -1291,7 +1295,10 @@ fn vip_added_garps_paced_by_vrrp_garp_interval() {
     row(
         "VIP added: GARP burst paced by vrrp_garp_interval (0.3 s, 3 rounds)",
         "not run",
-        &format!("GARPs for .102 {gaps:?} ms apart (seen: {})", seen.summary()),
+        &format!(
+            "GARPs for .102 {gaps:?} ms apart (seen: {})",
+            seen.summary()
+        ),
     );
     let expect = Expect {
         garps: Some(vec![("a", 102)]),
@@ -1305,7 +1312,11 @@ fn vip_added_garps_paced_by_vrrp_garp_interval() {
             times.len()
         );
     }
-    assert!(bad.is_empty(), "VIP added, paced GARPs:\n{bad}{}", pair.logs());
+    assert!(
+        bad.is_empty(),
+        "VIP added, paced GARPs:\n{bad}{}",
+        pair.logs()
+    );
 }
 
 /// The pair on two segments: `eth0` (the capture, VI_2, the VIPs) and `eth1`.
