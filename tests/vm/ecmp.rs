@@ -95,7 +95,7 @@ fn director_conf(sync: bool) -> String {
     format!(
         "{global}virtual_server {VIP} 80 {{\n  delay_loop 1\n  lb_algo mh\n  mh-port\n  lb_kind DR\n  \
          protocol TCP\n  alpha\n  announce_route table 100 proto 200\n{}}}\n\
-         virtual_server {VIP} {STREAM_PORT} {{\n  delay_loop 1\n  lb_algo mh\n  mh-port\n  \
+         virtual_server {VIP} {STREAM_PORT} {{\n  delay_loop 3\n  lb_algo mh\n  mh-port\n  \
          lb_kind DR\n  protocol TCP\n{}}}\n",
         rs(80),
         rs(STREAM_PORT)
@@ -146,6 +146,12 @@ streams() { # 30 long-lived streams; d1's link goes down under them; prints who 
   grep '^stream ' /tmp/streams.out || cat /tmp/streams.out
   ip -n d1 link set eth0 up; ip -n d1 route replace default via 10.0.1.254
   echo "returned_cs $(wait_path 1 present 3000)"
+}
+stop_rk() { # $1 pidfile, $2 the daemon's pidfile: SIGTERM, then until the daemon is gone
+  cpid=$(cat $2); kill -TERM $(cat $1)
+  i=0; while [ -e /proc/$cpid ] && ! grep -q ') Z' /proc/$cpid/stat && [ $i -lt 300 ]; do
+    sleep 0.1; i=$((i+1))
+  done
 }
 has_path() { ip -n r route show $VIP | grep -q "via 10.0.1.$1 "; }
 paths() { ip -n r route show $VIP | grep -c "via 10.0.1."; }
@@ -251,6 +257,11 @@ streams
 echo "@@ STREAMS_SLOPPY"
 for i in 1 2 3; do ns d$i sysctl -qw net.ipv4.vs.sloppy_tcp=1; done
 streams
+# The same with rr, a scheduler without consistent hashing (set behind the daemons' back: the
+# port-9000 services are not used again before the daemons restart).
+echo "@@ STREAMS_SLOPPY_RR"
+for i in 1 2 3; do ns d$i ipvsadm -E -t $VIP:9000 -s rr; done
+streams
 for i in 1 2 3; do ns d$i sysctl -qw net.ipv4.vs.sloppy_tcp=0; done
 
 echo "@@ LINK"
@@ -275,7 +286,7 @@ ns d1 ip route show table 100 | grep -c blackhole
 # with that file: d1 and d2 are stopped, d3's link comes back).
 echo "@@ SYNC_START"
 ip -n d3 link set eth0 up; ip -n d3 route replace default via 10.0.1.254
-pid=$(cat /run/rk-d3.pid); kill -TERM $pid; wait $pid
+stop_rk /run/rk-d3.pid /run/rk-d3-c.pid
 for i in 1 2 3; do
   ns d$i rkeepalived -n -l -D -C -p /run/rk-d$i-s.pid -c /run/rk-d$i-s-c.pid \
     -f /etc/rk-sync.conf >/tmp/rk-d$i-s.log 2>&1 &
@@ -285,8 +296,11 @@ echo "paths $(paths)"
 ns d1 ipvsadm -L --daemon
 echo "@@ STREAMS_SYNC"
 streams
+echo "@@ STREAMS_SYNC_RR"
+for i in 1 2 3; do ns d$i ipvsadm -E -t $VIP:9000 -s rr; done
+streams
 echo "@@ SYNC_STOP"
-pid=$(cat /run/rk-d2-s.pid); kill -TERM $pid; wait $pid
+stop_rk /run/rk-d2-s.pid /run/rk-d2-s-c.pid
 ns d2 ipvsadm -L --daemon
 echo "stopped"
 for i in 1 2 3; do echo "@@ LOG d$i"; cat /tmp/rk-d$i.log; echo "@@ LOG d$i sync"; cat /tmp/rk-d$i-s.log; done
@@ -657,13 +671,23 @@ fn vm_ecmp_three_directors_announce_and_withdraw_through_bird() {
     let sloppy = StreamRun::parse(get("STREAMS_SLOPPY"));
     let sync_start = get("SYNC_START");
     let sync = StreamRun::parse(get("STREAMS_SYNC"));
+    let sloppy_rr = StreamRun::parse(get("STREAMS_SLOPPY_RR"));
+    let sync_rr = StreamRun::parse(get("STREAMS_SYNC_RR"));
     eprintln!("ECMP streams without sync: {}", nosync.line());
     eprintln!("ECMP streams without sync, sloppy_tcp=1: {}", sloppy.line());
     eprintln!(
         "ECMP streams with lvs_sync_daemon active_active: {}",
         sync.line()
     );
-    for r in [&nosync, &sloppy, &sync] {
+    eprintln!(
+        "ECMP streams without sync, sloppy_tcp=1, rr: {}",
+        sloppy_rr.line()
+    );
+    eprintln!(
+        "ECMP streams with lvs_sync_daemon active_active, rr: {}",
+        sync_rr.line()
+    );
+    for r in [&nosync, &sloppy, &sync, &sloppy_rr, &sync_rr] {
         assert_eq!(r.total, 30, "{s}");
         assert_eq!(
             r.local, 30,
@@ -679,7 +703,7 @@ fn vm_ecmp_three_directors_announce_and_withdraw_through_bird() {
         "{sloppy:?}\n{s}"
     );
     // Both sync daemons on every director, each table holding every stream.
-    assert!(sync_start.starts_with("paths 3\n"), "{s}");
+    assert!(sync_start.lines().any(|l| l == "paths 3"), "{s}");
     for role in ["master", "backup"] {
         let line = format!("{role} sync daemon (mcast=eth0, syncid=7,");
         assert!(sync_start.contains(&line), "{s}");
@@ -689,6 +713,12 @@ fn vm_ecmp_three_directors_announce_and_withdraw_through_bird() {
         sync.lost_survived + sync.others_survived,
         30,
         "{sync:?}\n{s}"
+    );
+    assert_eq!(sync_rr.tables, [30, 30, 30], "{sync_rr:?}\n{s}");
+    assert_eq!(
+        sync_rr.lost_survived + sync_rr.others_survived,
+        30,
+        "{sync_rr:?}\n{s}"
     );
     // A stopped daemon takes its sync daemons with it.
     let sync_stop = get("SYNC_STOP");
