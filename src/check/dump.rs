@@ -122,7 +122,7 @@ impl CheckData {
                 let s = e.record.snapshot();
                 let _ = writeln!(out, " {} -> {}", fmt_vs(vs), fmt_rs(vs, rs));
                 let _ = writeln!(out, "   Keepalive method = {}", e.method);
-                let _ = writeln!(out, "   Service = {}", e.service);
+                let _ = writeln!(out, "   Service = {}", e.service());
                 let _ = writeln!(out, "   Enabled = {}", yes(s.enabled));
                 let _ = writeln!(out, "   Up = {}", yes(s.up));
                 let _ = writeln!(out, "   Has run = {}", yes(s.has_run));

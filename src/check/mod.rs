@@ -137,8 +137,13 @@ pub struct Event {
 
 /// Drives `checker` forever with `timing`, sending an [`Event`] on every transition.
 /// Returns when the receiver is gone.
-pub async fn run(id: usize, checker: Checker, timing: Timing, tx: mpsc::Sender<Event>) {
-    run_with(id, checker, timing, tx, RunOptions::default()).await
+pub fn run(
+    id: usize,
+    checker: Checker,
+    timing: Timing,
+    tx: mpsc::Sender<Event>,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    run_with(id, checker, timing, tx, RunOptions::default())
 }
 
 /// How a checker runs beyond its timing (see [`run_with`]).
@@ -156,10 +161,24 @@ pub struct RunOptions {
 
 /// What one checker carries between attempts.
 struct Progress {
+    /// The retry state; it holds the checker's [`Timing`].
     state: CheckState,
     /// The last `misc_dynamic` weight reported.
     last_weight: Option<u32>,
     record: Option<std::sync::Arc<status::CheckRecord>>,
+}
+
+/// Everything a checker's task keeps while it sleeps between attempts. A table has one per
+/// check (10,000 at 1000 virtual servers x 10 real servers), so it is kept small: the
+/// checker behind an `Arc` (shared with the retry lane), the timing once (in the state), and
+/// no attempt state - an attempt's future is boxed and lives only while it runs.
+struct Task {
+    id: usize,
+    checker: std::sync::Arc<Checker>,
+    tx: mpsc::Sender<Event>,
+    gate: Option<tokio::sync::watch::Receiver<bool>>,
+    retry_lane: Option<tokio::runtime::Handle>,
+    p: Progress,
 }
 
 /// As [`run`], with `opts`. With a `retry_lane`, the retries that follow a failed attempt run
@@ -172,20 +191,22 @@ struct Progress {
 /// its `delay_before_retry` is kept, so the time from its first failed attempt to the verdict
 /// stays `retry × (delay_before_retry + attempt)` however large the table. The retries of
 /// real servers already down go there too, which takes them off the saturated thread.
-pub async fn run_with(
+///
+/// The future holds about 300 bytes between attempts (the [`Task`] and a timer).
+pub fn run_with(
     id: usize,
-    checker: Checker,
+    checker: impl Into<std::sync::Arc<Checker>>,
     timing: Timing,
     tx: mpsc::Sender<Event>,
     opts: RunOptions,
-) {
+) -> impl std::future::Future<Output = ()> + Send + 'static {
     let RunOptions {
-        mut gate,
+        gate,
         record,
         retry_lane,
     } = opts;
-    let checker = std::sync::Arc::new(checker);
-    let mut p = Progress {
+    let checker = checker.into();
+    let p = Progress {
         state: CheckState::new(timing),
         // A dynamic MISC_CHECK starts at the configured weight: its exit 0 reports that
         // weight, which is no change (keepalived compares with the last exit code, 0 at start).
@@ -195,61 +216,103 @@ pub async fn run_with(
         },
         record,
     };
-    // The first attempt of each checker is spread over `warmup` (keepalived: a random delay up
-    // to warmup) or, without warmup, over the first second (at most one delay_loop): ten
-    // thousand checkers then do not all connect in the same instant every round, and the
-    // phases stay spread because each checker then keeps its own rhythm.
-    let spread = if timing.warmup.is_zero() {
-        timing.delay_loop.min(Duration::from_secs(1))
-    } else {
-        timing.warmup
-    };
-    // Golden-ratio sequence: evenly spread, deterministic per checker id.
-    let frac = (id as f64 * 0.618_033_988_749_895).fract();
-    tokio::time::sleep(spread.mul_f64(frac)).await;
-    loop {
-        if let Some(g) = gate.as_mut() {
-            let mut suspended = false;
-            while !*g.borrow_and_update() {
-                if !suspended && let Some(r) = &p.record {
-                    r.set_enabled(false);
-                }
-                suspended = true;
-                if g.changed().await.is_err() {
-                    break;
-                }
-            }
-            if let Some(r) = &p.record {
-                r.set_enabled(true);
-            }
-        }
-        let Some(mut delay) = step(id, &checker, &timing, &mut p, &tx).await else {
-            return;
+    drive(Task {
+        id,
+        checker,
+        tx,
+        gate,
+        retry_lane,
+        p,
+    })
+}
+
+/// The loop of [`run_with`]. Not an `async fn`: that would keep a second copy of `t` (its
+/// argument, moved into a local) in the future.
+fn drive(mut t: Task) -> impl std::future::Future<Output = ()> + Send + 'static {
+    async move {
+        // The first attempt of each checker is spread over `warmup` (keepalived: a random delay up
+        // to warmup) or, without warmup, over the first second (at most one delay_loop): ten
+        // thousand checkers then do not all connect in the same instant every round, and the
+        // phases stay spread because each checker then keeps its own rhythm.
+        let first = {
+            let timing = t.p.state.timing();
+            let spread = if timing.warmup.is_zero() {
+                timing.delay_loop.min(Duration::from_secs(1))
+            } else {
+                timing.warmup
+            };
+            // Golden-ratio sequence: evenly spread, deterministic per checker id.
+            let frac = (t.id as f64 * 0.618_033_988_749_895).fract();
+            spread.mul_f64(frac)
         };
-        if let Some(lane) = &retry_lane
-            && p.state.retrying()
-        {
-            let (c, t) = (checker.clone(), tx.clone());
-            let mut moved = p;
-            let retries = lane.spawn(async move {
-                let mut delay = delay;
-                loop {
-                    tokio::time::sleep(delay).await;
-                    match step(id, &c, &timing, &mut moved, &t).await {
-                        None => return (moved, None),
-                        Some(d) if moved.state.retrying() => delay = d,
-                        Some(d) => return (moved, Some(d)),
-                    }
-                }
-            });
-            let Ok((back, next)) = retries.await else {
+        tokio::time::sleep(first).await;
+        loop {
+            if let Some(g) = t.gate.as_mut() {
+                Box::pin(wait_gate(g, t.p.record.as_deref())).await;
+            }
+            let Some(mut delay) = Box::pin(step(t.id, &t.checker, &mut t.p, &t.tx)).await else {
                 return;
             };
-            p = back;
-            let Some(next) = next else { return };
-            delay = next;
+            if let Some(lane) = &t.retry_lane
+                && t.p.state.retrying()
+            {
+                let retries = lane.spawn(retry_round(
+                    t.id,
+                    t.checker.clone(),
+                    t.tx.clone(),
+                    t.p,
+                    delay,
+                ));
+                let Ok((back, next)) = retries.await else {
+                    return;
+                };
+                t.p = back;
+                let Some(next) = next else { return };
+                delay = next;
+            }
+            tokio::time::sleep(delay).await;
         }
+    }
+}
+
+/// The retries of a failed round, on the retry lane (see [`run_with`]): attempts after each
+/// `delay` until the checker stops retrying; returns the state and the delay before the next
+/// round (`None` when the receiver is gone).
+async fn retry_round(
+    id: usize,
+    checker: std::sync::Arc<Checker>,
+    tx: mpsc::Sender<Event>,
+    mut p: Progress,
+    mut delay: Duration,
+) -> (Progress, Option<Duration>) {
+    loop {
         tokio::time::sleep(delay).await;
+        match Box::pin(step(id, &checker, &mut p, &tx)).await {
+            None => return (p, None),
+            Some(d) if p.state.retrying() => delay = d,
+            Some(d) => return (p, Some(d)),
+        }
+    }
+}
+
+/// `ha_suspend`: waits until `gate` holds `true`, keeping the check's `record` disabled
+/// meanwhile. A closed channel counts as open.
+async fn wait_gate(
+    gate: &mut tokio::sync::watch::Receiver<bool>,
+    record: Option<&status::CheckRecord>,
+) {
+    let mut suspended = false;
+    while !*gate.borrow_and_update() {
+        if !suspended && let Some(r) = record {
+            r.set_enabled(false);
+        }
+        suspended = true;
+        if gate.changed().await.is_err() {
+            break;
+        }
+    }
+    if let Some(r) = record {
+        r.set_enabled(true);
     }
 }
 
@@ -258,11 +321,11 @@ pub async fn run_with(
 async fn step(
     id: usize,
     checker: &Checker,
-    timing: &Timing,
     p: &mut Progress,
     tx: &mpsc::Sender<Event>,
 ) -> Option<Duration> {
-    let attempt = checker.attempt(timing).await;
+    let timing = p.state.timing();
+    let attempt = checker.attempt(&timing).await;
     let (ok, reason, weight) = match attempt {
         Attempt::Ok => (true, None, None),
         Attempt::OkWeight(w) => (true, None, Some(w)),
@@ -293,4 +356,22 @@ async fn step(
         tx.send(ev).await.ok()?;
     }
     Some(delay)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A table has one sleeping checker task per check: its future must stay small (it was
+    /// 920 bytes, with the checker, the timing and an attempt's state inline).
+    #[test]
+    fn a_sleeping_checker_is_small() {
+        let (tx, _rx) = mpsc::channel(1);
+        let c = Checker::Tcp(tcp::TcpCheck {
+            target: Target::new(([127, 0, 0, 1], 1).into()),
+        });
+        let f = run_with(0, c, Timing::default(), tx, RunOptions::default());
+        let size = std::mem::size_of_val(&f);
+        assert!(size <= 320, "a checker task's future takes {size} bytes");
+    }
 }

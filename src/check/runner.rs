@@ -13,6 +13,7 @@ use super::event::{RealServerHealth, RsEvent, RsId};
 use super::{Checker, Event, Timing, Transition};
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// File descriptors kept free for the rest of the daemon on top of one per check.
@@ -77,7 +78,8 @@ pub fn raise_fd_limit(extra: usize) {
 
 /// One distinct check and the (real server, checker slot) pairs that follow it.
 struct SharedCheck {
-    checker: Checker,
+    /// Shared with the [`ShareKey`] and the [`Board`](super::status::Board), not copied.
+    checker: Arc<Checker>,
     timing: Timing,
     subscribers: Vec<(RsId, usize)>,
     /// `ha_suspend`: the virtual server address that must be local for the check to run.
@@ -88,7 +90,7 @@ struct SharedCheck {
 /// What makes two subscriptions one check: the same checker, timing and `ha_suspend` gate.
 #[derive(PartialEq, Eq, Hash)]
 struct ShareKey {
-    checker: Checker,
+    checker: Arc<Checker>,
     timing: Timing,
     gate: Option<GateId>,
 }
@@ -148,48 +150,51 @@ impl Runner {
             .health
             .entry(rs)
             .or_insert_with(|| RealServerHealth::new(Vec::new()));
-        let (method, service) = (checker.method(), checker.describe());
+        let method = checker.method();
         if let Checker::File(fc) = checker {
             let record = super::status::CheckRecord::new(true, true);
             let slot = health.push(true);
+            let on_board = Arc::new(Checker::File(fc.clone()));
             let up = self.files.add(rs, slot, fc, record.clone());
             health.update(slot, up);
             self.board.entries.push(super::status::BoardEntry {
                 rs,
                 method,
-                service,
+                checker: on_board,
                 record,
             });
             return;
         }
         let slot = health.push(!timing.alpha);
         let key = ShareKey {
-            checker: checker.clone(),
+            checker: Arc::new(checker),
             timing,
             gate,
         };
-        let record = match self.index.get(&key) {
+        let (checker, record) = match self.index.get(&key) {
             Some(&i) => {
-                self.checks[i].subscribers.push((rs, slot));
-                self.checks[i].record.clone()
+                let c = &mut self.checks[i];
+                c.subscribers.push((rs, slot));
+                (c.checker.clone(), c.record.clone())
             }
             None => {
+                let checker = key.checker.clone();
                 self.index.insert(key, self.checks.len());
                 let record = super::status::CheckRecord::new(!timing.alpha, gate.is_none());
                 self.checks.push(SharedCheck {
-                    checker,
+                    checker: checker.clone(),
                     timing,
                     subscribers: vec![(rs, slot)],
                     gate,
                     record: record.clone(),
                 });
-                record
+                (checker, record)
             }
         };
         self.board.entries.push(super::status::BoardEntry {
             rs,
             method,
-            service,
+            checker,
             record,
         });
     }
@@ -232,13 +237,24 @@ impl Runner {
     /// ([`super::run_with`]), so that their verdict is not delayed either. The
     /// aggregation into real-server states runs here, on the caller's runtime.
     pub async fn run(self, tx: mpsc::Sender<RsEvent>) {
-        raise_fd_limit(self.checks.len() + FD_SPARE);
+        // What only the subscriptions needed goes now, not when this (endless) future ends.
+        let Runner {
+            checks: shared,
+            index,
+            health,
+            files,
+            board,
+            gates,
+            gate_index,
+        } = self;
+        drop((index, board, gate_index));
+        raise_fd_limit(shared.len() + FD_SPARE);
         let (etx, mut erx) = mpsc::channel::<Event>(EVENT_QUEUE);
-        let mut subscribers = Vec::with_capacity(self.checks.len());
-        let mut tasks = Vec::with_capacity(self.checks.len());
-        let mut gates = super::suspend::Gates::new(self.gates);
-        let mut checks = Vec::with_capacity(self.checks.len());
-        for (id, c) in self.checks.into_iter().enumerate() {
+        let mut subscribers = Vec::with_capacity(shared.len());
+        let mut tasks = Vec::new();
+        let mut gates = super::suspend::Gates::new(gates);
+        let mut checks = Vec::with_capacity(shared.len());
+        for (id, c) in shared.into_iter().enumerate() {
             subscribers.push(c.subscribers);
             let opts = super::RunOptions {
                 gate: c.gate.map(|a| gates.receiver(a)),
@@ -279,11 +295,13 @@ impl Runner {
             tasks.push(t);
         }
         drop(etx);
-        let mut health = self.health;
-        let mut files = self.files;
+        subscribers.shrink_to_fit();
+        let mut health = health;
+        let mut files = files;
         let (ftx, mut frx) = mpsc::channel::<(usize, i64)>(64);
         tasks.extend(files.spawn_pollers(&ftx));
         drop(ftx);
+        release_freed_heap();
         for ev in files.initial_events(&health) {
             if tx.send(ev).await.is_err() {
                 tasks.iter().for_each(|t| t.abort());
@@ -331,6 +349,17 @@ impl Runner {
                 }
             }
         }
+    }
+}
+
+/// Gives the heap pages freed since start-up back to the system (glibc `malloc_trim`): the
+/// configuration's parse and the subscriptions of a large table leave megabytes of free
+/// chunks below live data, which glibc would otherwise keep resident for the daemon's life.
+fn release_freed_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages; no memory in use is touched.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

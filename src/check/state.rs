@@ -77,6 +77,11 @@ impl CheckState {
         }
     }
 
+    /// The checker's timing.
+    pub fn timing(&self) -> Timing {
+        self.timing
+    }
+
     /// Whether the real server is currently considered up by this checker.
     pub fn is_up(&self) -> bool {
         self.up

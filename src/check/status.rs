@@ -74,9 +74,17 @@ pub struct BoardEntry {
     pub rs: RsId,
     /// keepalived's `Keepalive method` (`TCP_CHECK`, `HTTP_GET`, …).
     pub method: &'static str,
-    /// The checked service as keepalived's log names it (`[10.0.0.2]:tcp:80`).
-    pub service: String,
+    /// The checker (shared with its task), for [`BoardEntry::service`].
+    pub checker: Arc<super::Checker>,
     pub record: Arc<CheckRecord>,
+}
+
+impl BoardEntry {
+    /// The checked service as keepalived's log names it (`[10.0.0.2]:tcp:80`), written when
+    /// asked: a table of 10,000 checkers does not keep 10,000 strings for the rare dump.
+    pub fn service(&self) -> String {
+        self.checker.describe()
+    }
 }
 
 /// Every checker of every real server, in subscription order.
