@@ -1,5 +1,7 @@
 //! SIGHUP: the configuration read again, its `virtual_server` side applied by difference, and
-//! the VRRP half compared (typed) with the one the daemon started with.
+//! the VRRP half compared (typed) with the one the daemon started with: the `vrrp_instance`
+//! and `vrrp_script` blocks go to the VRRP engine, which applies them live by difference
+//! (`vrrp::engine`'s reload); the other VRRP parts are named as waiting for a restart.
 
 use crate::check::dump::CheckDataSlot;
 use crate::config::model::{
@@ -13,9 +15,10 @@ use std::path::PathBuf;
 use tracing::{error, info, warn};
 
 /// SIGHUP: reads the config file again and, when it has no error, hands it to the VRRP engine
-/// (its `vrrp_instance` blocks, applied by difference: `vrrp::engine`'s reload) and to the IPVS
-/// controller, both from this one read; with an error (or an unreadable file) the running
-/// configuration stays. Other VRRP-side changes (global_defs, vrrp_script, sync groups,
+/// (its `vrrp_instance` and `vrrp_script` blocks, applied by difference: `vrrp::engine`'s
+/// reload) and to the IPVS controller, both from this one read; with an error (or an
+/// unreadable file) the running configuration stays. Other VRRP-side changes (global_defs,
+/// sync groups,
 /// static addresses, an instance's track_interface/process/file) are named in the log as
 /// waiting for the next restart.
 pub(super) struct Reloader {
@@ -92,14 +95,14 @@ impl Reloader {
                     waiting.join(", ")
                 );
             }
-            if half.vrrp_instances != self.started.vrrp_instances
+            if half.live_part_differs(&self.started)
                 && let Some(engine) = &self.engine
             {
                 let _ = engine
                     .send(crate::vrrp::engine::Control::Reload(new.clone()))
                     .await;
             }
-            self.started.vrrp_instances = half.vrrp_instances;
+            self.started.take_live_part(half);
         }
         let mut ipvs = self.ipvs.lock().await;
         match ipvs.as_ref() {
@@ -163,7 +166,6 @@ impl VrrpHalf {
             }
         };
         part(self.global != running.global, "global_defs");
-        part(self.vrrp_scripts != running.vrrp_scripts, "vrrp_script");
         part(
             self.static_ipaddress != running.static_ipaddress,
             "static_ipaddress",
@@ -186,6 +188,19 @@ impl VrrpHalf {
             }
         }
         out
+    }
+
+    /// Whether what the VRRP engine applies live (`vrrp_instance` and `vrrp_script` blocks)
+    /// differs from `running`.
+    pub(super) fn live_part_differs(&self, running: &VrrpHalf) -> bool {
+        self.vrrp_instances != running.vrrp_instances || self.vrrp_scripts != running.vrrp_scripts
+    }
+
+    /// Takes from `new` what the VRRP engine applied (see [`VrrpHalf::live_part_differs`]); the
+    /// rest stays as started, so that it is named again until the next restart.
+    pub(super) fn take_live_part(&mut self, new: VrrpHalf) {
+        self.vrrp_instances = new.vrrp_instances;
+        self.vrrp_scripts = new.vrrp_scripts;
     }
 
     /// The VRRP half of `config`, positions reset.

@@ -13,9 +13,15 @@
 //! is [`Change::Recreate`]d, with the reason in words. Any other difference is an
 //! [`Change::Update`]: VIPs, routes and rules by difference, the rest of the settings taken
 //! as a whole ([`Edit`]).
+//!
+//! The `vrrp_script` blocks are diffed by name too ([`scripts`]): a script whose runner
+//! settings changed restarts, one whose only change is its default weight keeps running (the
+//! weights are in the plans' `tracks`).
 
+use crate::config::model::VrrpScript;
 use crate::net::route::{Route, Rule};
 use crate::vrrp::plan::{InstancePlan, Vip};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One instance's change.
 #[derive(Debug, Clone, PartialEq)]
@@ -225,6 +231,80 @@ fn instance(old: &InstancePlan, new: &InstancePlan) -> Change {
     }
 }
 
+/// One `vrrp_script`'s change at a reload (see [`scripts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScriptChange {
+    /// Tracked now and not running: its runner starts, its state as at start-up.
+    Start(String),
+    /// Running and tracked by no instance or sync group any more (or its block is gone): its
+    /// runner stops and its state is forgotten.
+    Stop(String),
+    /// Running with other runner settings: it restarts, its state as at start-up. `what`
+    /// names the settings (`script`, `interval`, `timeout`, `rise`, `fall`, `user`,
+    /// `init_fail`), for the log.
+    Restart {
+        name: String,
+        what: Vec<&'static str>,
+    },
+    /// Only the block's default `weight` (or `reverse`) changed: the runner and its state stay;
+    /// the instances' priorities follow their new plans.
+    Weight(String),
+}
+
+/// What changes in the running `vrrp_script`s: `running` are the scripts the engine runs now
+/// (their blocks as they were started), `defined` the new file's `vrrp_script` blocks,
+/// `tracked` the names the new file's instances and sync groups list in `track_script`.
+/// Stops first (in name order), then starts, restarts and weight changes (in name order).
+pub fn scripts(
+    running: &BTreeMap<String, VrrpScript>,
+    defined: &BTreeMap<String, VrrpScript>,
+    tracked: &BTreeSet<String>,
+) -> Vec<ScriptChange> {
+    let wanted = |n: &String| tracked.contains(n) && defined.contains_key(n);
+    let mut out: Vec<ScriptChange> = running
+        .keys()
+        .filter(|n| !wanted(n))
+        .map(|n| ScriptChange::Stop(n.clone()))
+        .collect();
+    for (name, new) in defined.iter().filter(|(n, _)| wanted(n)) {
+        let Some(old) = running.get(name) else {
+            out.push(ScriptChange::Start(name.clone()));
+            continue;
+        };
+        let what = runner_changes(old, new);
+        if !what.is_empty() {
+            out.push(ScriptChange::Restart {
+                name: name.clone(),
+                what,
+            });
+        } else if (old.weight, old.weight_reverse) != (new.weight, new.weight_reverse) {
+            out.push(ScriptChange::Weight(name.clone()));
+        }
+    }
+    out
+}
+
+/// The settings of the runner (what it runs, how often, as whom, its hysteresis) that differ.
+fn runner_changes(old: &VrrpScript, new: &VrrpScript) -> Vec<&'static str> {
+    let mut what = Vec::new();
+    let mut differs = |d: bool, name: &'static str| {
+        if d {
+            what.push(name);
+        }
+    };
+    differs(
+        (&old.script.argv, &old.script.user) != (&new.script.argv, &new.script.user),
+        "script",
+    );
+    differs(old.interval != new.interval, "interval");
+    differs(old.timeout != new.timeout, "timeout");
+    differs(old.rise != new.rise, "rise");
+    differs(old.fall != new.fall, "fall");
+    differs(old.user != new.user, "user");
+    differs(old.init_fail != new.init_fail, "init_fail");
+    what
+}
+
 /// `(in new only, in old only)`, each in its list's order.
 fn by_difference<T: PartialEq + Clone>(old: &[T], new: &[T]) -> (Vec<T>, Vec<T>) {
     let added = new.iter().filter(|n| !old.contains(n)).cloned().collect();
@@ -391,6 +471,82 @@ mod tests {
         let peers = |p: &str| format!("{VIPS}\n unicast_peer {{\n  {p}\n }}");
         let e = edits(&one(&peers("10.0.0.2"), &peers("10.0.0.2\n 10.0.0.3")));
         assert_eq!(e, vec![Edit::Peers]);
+    }
+
+    /// The `vrrp_script` blocks of a configuration text.
+    fn scripts_of(text: &str) -> BTreeMap<String, VrrpScript> {
+        let path = std::path::Path::new("keepalived.conf");
+        let loaded = config::load_str(path, text, &config::LoadOptions::default());
+        assert!(!loaded.diagnostics.has_errors(), "{:?}", loaded.diagnostics);
+        loaded.config.vrrp_scripts
+    }
+
+    fn script_block(name: &str, body: &str) -> String {
+        format!("vrrp_script {name} {{\n script \"/bin/true\"\n interval 1\n{body}\n}}\n")
+    }
+
+    #[test]
+    fn scripts_restart_only_when_their_runner_changes() {
+        let tracked: BTreeSet<String> = ["a", "b", "c"].map(String::from).into();
+        let running = scripts_of(&(script_block("a", "") + &script_block("b", " weight 5")));
+        // Unchanged, moved down a line: nothing.
+        let moved = scripts_of(&format!(
+            "\n{}{}",
+            script_block("a", ""),
+            script_block("b", " weight 5")
+        ));
+        assert_eq!(scripts(&running, &moved, &tracked), vec![]);
+        // b's weight only; a's interval and rise; c new.
+        let new = scripts_of(
+            &(script_block("a", " rise 3\n interval 2")
+                + &script_block("b", " weight 10")
+                + &script_block("c", "")),
+        );
+        assert_eq!(
+            scripts(&running, &new, &tracked),
+            vec![
+                ScriptChange::Restart {
+                    name: "a".into(),
+                    what: vec!["interval", "timeout", "rise"],
+                },
+                ScriptChange::Weight("b".into()),
+                ScriptChange::Start("c".into()),
+            ]
+        );
+        // The command itself.
+        let path = scripts_of(
+            &(script_block("a", "").replace("/bin/true", "/bin/false")
+                + &script_block("b", " weight 5")),
+        );
+        assert_eq!(
+            scripts(&running, &path, &tracked),
+            vec![ScriptChange::Restart {
+                name: "a".into(),
+                what: vec!["script"],
+            }]
+        );
+    }
+
+    #[test]
+    fn untracked_or_removed_scripts_stop_and_defined_untracked_ones_do_not_start() {
+        let running = scripts_of(&(script_block("a", "") + &script_block("b", "")));
+        let only_a: BTreeSet<String> = ["a".to_string()].into();
+        // b still defined but tracked by nobody; c defined, not tracked: not started.
+        let new =
+            scripts_of(&(script_block("a", "") + &script_block("b", "") + &script_block("c", "")));
+        assert_eq!(
+            scripts(&running, &new, &only_a),
+            vec![ScriptChange::Stop("b".into())]
+        );
+        // a tracked but its block removed: stopped.
+        let none = scripts_of(&script_block("b", ""));
+        assert_eq!(
+            scripts(&running, &none, &only_a),
+            vec![
+                ScriptChange::Stop("a".into()),
+                ScriptChange::Stop("b".into())
+            ]
+        );
     }
 
     #[test]

@@ -348,6 +348,9 @@ fn spawn_receiver(i: usize, sock: Arc<AnyVrrpSocket>, tx: mpsc::Sender<Packet>) 
 
 struct ScriptResult {
     name: String,
+    /// The run of the script's runner that sent it (a reload restarts runners: results of an
+    /// earlier runner still queued are dropped).
+    run: u64,
     outcome: script::Outcome,
 }
 
@@ -388,7 +391,13 @@ pub struct Engine {
     /// `vrrp_gna_interval`: gap between the NA rounds of a burst.
     gna_interval: Duration,
     trackers: BTreeMap<String, ScriptTracker>,
+    /// The `vrrp_script` blocks of the configuration in force (the running ones as started).
     scripts: BTreeMap<String, model::VrrpScript>,
+    /// The runner task of each running script, with its run number (see `tracking`).
+    script_runs: BTreeMap<String, (u64, tokio::task::AbortHandle)>,
+    /// The last run number given, and the runners' result channel (set by [`Engine::run`]).
+    script_run_seq: u64,
+    script_tx: Option<mpsc::Sender<ScriptResult>>,
     garp_interval: Duration,
     default_run_as: Option<RunAs>,
     opts: EngineOptions,
@@ -473,6 +482,9 @@ impl Engine {
             gna_interval: config.global.vrrp_gna_interval,
             trackers: BTreeMap::new(),
             scripts: config.vrrp_scripts.clone(),
+            script_runs: BTreeMap::new(),
+            script_run_seq: 0,
+            script_tx: None,
             garp_interval: config.global.vrrp_garp_interval,
             default_run_as,
             opts,
@@ -613,19 +625,12 @@ impl Engine {
         let mut park_tick = tokio::time::interval(PARK_RETRY);
         park_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let (script_tx, mut script_rx) = mpsc::channel::<ScriptResult>(64);
-        for name in self.trackers.keys() {
-            let s = self.scripts[name].clone();
-            let run_as = match script::run_as_for(s.user.as_ref()) {
-                Ok(r) => r,
-                Err(e) => {
-                    warn!("VRRP_Script({name}) not started: {e}");
-                    continue;
-                }
-            };
-            let tx = script_tx.clone();
-            tokio::spawn(run_vrrp_script(s, run_as, tx));
+        // Kept for the runners a reload starts.
+        self.script_tx = Some(script_tx);
+        let names: Vec<String> = self.trackers.keys().cloned().collect();
+        for name in names {
+            self.start_script(&name);
         }
-        drop(script_tx);
         let mut trk_rx = self.start_trackers();
         self.tracking_startup().await;
         self.syncd_startup();
@@ -1181,6 +1186,9 @@ impl Engine {
     }
 
     async fn on_script_result(&mut self, res: ScriptResult) {
+        if self.script_runs.get(&res.name).map(|(run, _)| *run) != Some(res.run) {
+            return; // a runner a reload stopped or replaced
+        }
         let Some(tracker) = self.trackers.get_mut(&res.name) else {
             return;
         };
@@ -1571,6 +1579,7 @@ fn runtime(
 /// with its `timeout`, sending each outcome to the engine.
 async fn run_vrrp_script(
     s: model::VrrpScript,
+    run: u64,
     run_as: Option<RunAs>,
     tx: mpsc::Sender<ScriptResult>,
 ) {
@@ -1589,6 +1598,7 @@ async fn run_vrrp_script(
         if tx
             .send(ScriptResult {
                 name: s.name.clone(),
+                run,
                 outcome,
             })
             .await

@@ -7,5 +7,6 @@ mod support;
 
 mod keepalived;
 mod reload;
+mod reload_live;
 mod reload_mixed;
 mod unhappy;

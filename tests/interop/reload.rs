@@ -107,7 +107,7 @@ impl Inst {
 pub(super) struct File {
     /// Extra lines inside `global_defs` (e.g. `vrrp_garp_interval`).
     global: String,
-    top: String,
+    pub(super) top: String,
     pub(super) insts: Vec<Inst>,
 }
 
@@ -488,26 +488,26 @@ impl Pair {
 
 /// What a row expects of one daemon; `None` fields are not asserted.
 #[derive(Clone, Debug, Default)]
-struct Expect {
-    a_vips: Option<Vec<u8>>,
-    b_vips: Option<Vec<u8>>,
+pub(super) struct Expect {
+    pub(super) a_vips: Option<Vec<u8>>,
+    pub(super) b_vips: Option<Vec<u8>>,
     /// `Entering` lines after the reload (`"VI_1 MASTER"`), per node, in order.
-    a_states: Option<Vec<&'static str>>,
-    b_states: Option<Vec<&'static str>>,
+    pub(super) a_states: Option<Vec<&'static str>>,
+    pub(super) b_states: Option<Vec<&'static str>>,
     /// Whether the untouched instance advertised without a gap beyond [`MAX_GAP_MS`].
-    no_gap: Option<bool>,
+    pub(super) no_gap: Option<bool>,
     /// Priority of the last VI_1 (VRID 51) advert `a` sent after the reload (`Some(None)`:
     /// none).
-    a_prio_vi1: Option<Option<u8>>,
-    prio0: Option<Vec<(&'static str, u8)>>,
-    garps: Option<Vec<(&'static str, u8)>>,
-    notify: Option<Vec<&'static str>>,
+    pub(super) a_prio_vi1: Option<Option<u8>>,
+    pub(super) prio0: Option<Vec<(&'static str, u8)>>,
+    pub(super) garps: Option<Vec<(&'static str, u8)>>,
+    pub(super) notify: Option<Vec<&'static str>>,
 }
 
 impl Expect {
     /// Nothing moves: `a` holds `a_vips`, `b` nothing; no state line, no gap, no priority-0
     /// advert, no GARP, no notify call.
-    fn untouched(a_vips: &[u8]) -> Expect {
+    pub(super) fn untouched(a_vips: &[u8]) -> Expect {
         Expect {
             a_vips: Some(a_vips.to_vec()),
             b_vips: Some(vec![]),
@@ -521,7 +521,7 @@ impl Expect {
         }
     }
 
-    fn vi1_prio(mut self, p: u8) -> Expect {
+    pub(super) fn vi1_prio(mut self, p: u8) -> Expect {
         self.a_prio_vi1 = Some(Some(p));
         self
     }
@@ -599,22 +599,25 @@ impl Expect {
 }
 
 /// An edit of one node's file.
-type Edit = Box<dyn Fn(&mut File) + Send + Sync>;
+pub(super) type Edit = Box<dyn Fn(&mut File) + Send + Sync>;
 
 /// One edit kind: the starting files, the reloads (node, edit; 1.5 s apart), and what each
 /// daemon does.
-struct Row {
-    scenario: &'static str,
-    a: File,
-    b: File,
-    steps: Vec<(&'static str, Edit)>,
+pub(super) struct Row {
+    pub(super) scenario: &'static str,
+    pub(super) a: File,
+    pub(super) b: File,
+    pub(super) steps: Vec<(&'static str, Edit)>,
     /// What keepalived 2.2.7 did (measured): in words, and as asserted.
-    keepalived: (&'static str, Expect),
+    pub(super) keepalived: (&'static str, Expect),
     /// What rkeepalived must do (the issue's semantics): in words, and as asserted.
-    rkeepalived: (&'static str, Expect),
+    pub(super) rkeepalived: (&'static str, Expect),
 }
 
-fn step(node: &'static str, f: impl Fn(&mut File) + Send + Sync + 'static) -> (&'static str, Edit) {
+pub(super) fn step(
+    node: &'static str,
+    f: impl Fn(&mut File) + Send + Sync + 'static,
+) -> (&'static str, Edit) {
     (node, Box::new(f))
 }
 
@@ -654,7 +657,7 @@ fn run_on(row: &Row, daemon: Daemon, shape: Shape, extra: Option<Extra>) -> (See
 
 /// Runs `row` on both daemons (in parallel, each on its own LAN), prints its `ROW` line and
 /// fails with every mismatch.
-fn check_row(test: &str, r: Row) {
+pub(super) fn check_row(test: &str, r: Row) {
     check_row_on(test, r, PAIR, None)
 }
 
@@ -695,7 +698,7 @@ fn check_row_on(test: &str, r: Row, shape: Shape, extra: Option<Extra>) {
 /// notify lines given): what both daemons do when an edit makes the master lose by the RFC's
 /// rules. No priority-0 advert: a preempting backup discards the lower-priority adverts and
 /// takes over when its Master_Down_Timer fires (RFC 3768 §6.4.2), ~3.6 s after the edit.
-fn handover(a_last: u8, a_notify: &'static str, b_notify: &'static str) -> Expect {
+pub(super) fn handover(a_last: u8, a_notify: &'static str, b_notify: &'static str) -> Expect {
     Expect {
         a_vips: Some(vec![110]),
         b_vips: Some(vec![100]),
@@ -1109,8 +1112,8 @@ fn nopreempt_pair_five_edits_on_the_master() {
             ),
             rkeepalived: (
                 "the VIP never moves, b never runs its promotion; a takes 140, .101 (GARPs for \
-                 .101 only) and VI_3 live and refuses the bad file; the added track script is \
-                 logged as waiting for the next restart (its script task is not started live yet)",
+                 .101 only) and VI_3 live and refuses the bad file; the added track script starts \
+                 live (its script succeeds: nothing moves)",
                 Expect {
                     a_states: Some(vec!["VI_3 BACKUP", "VI_3 MASTER"]),
                     garps: Some(vec![("a", 101), ("a", 120)]),

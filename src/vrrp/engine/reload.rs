@@ -10,8 +10,14 @@
 //!   transition's: `garp_master_repeat` rounds `vrrp_garp_interval` apart) and deletes the
 //!   removed ones;
 //!   `notify` commands and the other instance settings are taken from the new block;
+//! * `vrrp_script` blocks by difference ([`diff::scripts`]): a script newly tracked starts, one
+//!   no longer tracked (or removed) stops, one whose runner settings changed (script, user,
+//!   interval, timeout, rise, fall, init_fail) restarts with the state of start-up; an
+//!   unchanged one keeps running and keeps its state (no re-run of notify, no priority blip);
+//!   weights (`track_script` lines or the block's default) and new `track_script` names take
+//!   effect on the priority at once;
 //! * an added instance starts as at start-up (unless it is a sync group member, has
-//!   track_interface/process/file, a track_script not running yet or a VMAC);
+//!   track_interface/process/file or a VMAC);
 //! * a removed instance stops as at shutdown (priority 0 if master, VIPs removed,
 //!   `notify_stop`) and is forgotten; a change that needs new sockets (interface, VRID,
 //!   version, family, source, cast, VMAC) re-creates the instance: it stops, then starts
@@ -19,16 +25,18 @@
 //!   state holds instance positions;
 //! * what this engine cannot do live yet is logged by name with the reason and keeps running
 //!   unchanged until the next restart: removals and re-creations with sync groups, the added
-//!   instances above, new `track_script` names, changes to an instance parked for its
-//!   interface, a VMAC that does not exist yet.
+//!   instances above, changes to an instance parked for its interface, a VMAC that does not
+//!   exist yet.
 //!
 //! One line is logged per change applied.
 
 use super::{Engine, GarpBurst, kernel};
-use crate::config::model::{Config, Notify, VrrpInstance};
-use crate::vrrp::diff::{self, Change, Edit};
+use crate::config::model::{Config, Notify, VrrpInstance, VrrpScript};
+use crate::vrrp::diff::{self, Change, Edit, ScriptChange};
 use crate::vrrp::fsm::{Input, State};
 use crate::vrrp::plan;
+use crate::vrrp::track::ScriptTracker;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 use tracing::{info, warn};
@@ -36,6 +44,7 @@ use tracing::{info, warn};
 impl Engine {
     /// Applies `config`'s VRRP instances (see the module doc).
     pub(super) async fn reload(&mut self, config: &Config) {
+        let scripts_changed = self.reload_scripts(config);
         let mut old = Vec::new();
         let mut new = Vec::new();
         for rt in &self.instances {
@@ -70,7 +79,7 @@ impl Engine {
                         .iter()
                         .find(|c| c.name == plan.name)
                         .cloned();
-                    self.update(i, plan, edits, inst).await;
+                    self.update(config, i, plan, edits, inst).await;
                 }
                 Change::Recreate { plan, reason } => {
                     let name = plan.name.clone();
@@ -129,7 +138,67 @@ impl Engine {
                 rt.cfg.smtp_alert = inst.smtp_alert;
             }
         }
+        if scripts_changed {
+            // Restarted scripts count as unknown until their first result; weights changed.
+            self.retrack().await;
+        }
         self.metrics_dirty = true;
+    }
+
+    /// Starts, stops and restarts the `vrrp_script` runners as `config` asks
+    /// ([`diff::scripts`]): an unchanged script keeps running with its state (no re-run, no
+    /// notify, no priority change); a changed one restarts with the state of start-up. Returns
+    /// whether any tracker state or weight changed (the instances are then recomputed).
+    fn reload_scripts(&mut self, config: &Config) -> bool {
+        let tracked: BTreeSet<String> = config
+            .vrrp_instances
+            .iter()
+            .flat_map(|i| i.track_script.iter())
+            .chain(
+                config
+                    .tracking
+                    .sync_groups
+                    .iter()
+                    .flat_map(|g| g.track_script.iter()),
+            )
+            .map(|t| t.name.clone())
+            .collect();
+        let running: BTreeMap<String, VrrpScript> = self
+            .trackers
+            .keys()
+            .filter_map(|n| Some((n.clone(), self.scripts.get(n)?.clone())))
+            .collect();
+        let changes = diff::scripts(&running, &config.vrrp_scripts, &tracked);
+        self.scripts = config.vrrp_scripts.clone();
+        for c in &changes {
+            match c {
+                ScriptChange::Stop(name) => {
+                    info!("Reload: vrrp_script {name} no longer tracked: stopped");
+                    self.stop_script(name);
+                    self.trackers.remove(name);
+                }
+                ScriptChange::Start(name) | ScriptChange::Restart { name, .. } => {
+                    if let ScriptChange::Restart { what, .. } = c {
+                        info!(
+                            "Reload: vrrp_script {name} {} changed: restarted",
+                            what.join("/")
+                        );
+                    } else {
+                        info!("Reload: vrrp_script {name} added: started");
+                    }
+                    let s = &self.scripts[name];
+                    self.trackers.insert(
+                        name.clone(),
+                        ScriptTracker::new(s.rise, s.fall, s.init_fail),
+                    );
+                    self.start_script(name);
+                }
+                ScriptChange::Weight(name) => {
+                    info!("Reload: vrrp_script {name} weight changed");
+                }
+            }
+        }
+        !changes.is_empty()
     }
 
     /// Starts `inst`, new in the configuration (or re-created), as at start-up. Not live (an
@@ -188,13 +257,6 @@ impl Engine {
         if !(t.interfaces.is_empty() && t.processes.is_empty() && t.files.is_empty()) {
             return Err("it has track_interface/track_process/track_file".into());
         }
-        if let Some(s) = inst
-            .track_script
-            .iter()
-            .find(|s| !self.trackers.contains_key(&s.name))
-        {
-            return Err(format!("its track_script {} is not running", s.name));
-        }
         if inst.use_vmac.is_some() {
             return Err("it uses a VMAC".into());
         }
@@ -235,30 +297,14 @@ impl Engine {
     /// Carries out one in-place update of instance `i`.
     async fn update(
         &mut self,
+        config: &Config,
         i: usize,
         plan: plan::InstancePlan,
         edits: Vec<Edit>,
         inst: Option<VrrpInstance>,
     ) {
         let name = plan.name.clone();
-        // A track_script this engine does not run yet needs its script task: not live.
-        let (plan, edits) = if edits.contains(&Edit::Tracks)
-            && plan
-                .tracks
-                .iter()
-                .any(|(n, _)| !self.trackers.contains_key(n))
-        {
-            warn!(
-                "({name}) Reload: track_script added; the trackers stay as they are until the \
-                 next restart"
-            );
-            let mut plan = plan;
-            plan.tracks = self.instances[i].plan.tracks.clone();
-            let edits = edits.into_iter().filter(|e| *e != Edit::Tracks).collect();
-            (plan, edits)
-        } else {
-            (plan, edits)
-        };
+        let tracks = self.member_tracks(config, &name, &plan.tracks);
         let master = self.instances[i].fsm.state() == State::Master;
         let rt = &mut self.instances[i];
         for e in &edits {
@@ -299,7 +345,7 @@ impl Engine {
                     info!("({name}) Reload: {} virtual rule(s) removed", r.len())
                 }
                 Edit::Peers => info!("({name}) Reload: unicast peers changed"),
-                Edit::Tracks => info!("({name}) Reload: track_script weights changed"),
+                Edit::Tracks => info!("({name}) Reload: track_script list or weights changed"),
             }
         }
         // The kernel side first (a master's addresses by difference), from the old lists.
@@ -368,7 +414,7 @@ impl Engine {
         rt.rules = plan.rules.as_slice().into();
         rt.garp_repeat = plan.garp_repeat;
         rt.no_accept = plan.no_accept.clone();
-        rt.tracks = plan.tracks.clone();
+        rt.tracks = tracks;
         if let Some(inst) = inst {
             // Tracking blocks (track_interface, ...) stay as they run: the engine's tracker
             // state was built from them.

@@ -1,6 +1,6 @@
-//! The engine's trackers beyond `vrrp_script`: `track_interface` (and the instance's own
-//! interface), `vrrp_track_process`, `track_file`; sync groups; notify FIFOs and group
-//! notifies. Lives in a child module of the engine so that it can reach the engine's state
+//! The engine's trackers: the `vrrp_script` runners (started at start-up and by reloads),
+//! `track_interface` (and the instance's own interface), `vrrp_track_process`, `track_file`;
+//! sync groups; notify FIFOs and group notifies. Lives in a child module of the engine so that it can reach the engine's state
 //! while keeping `engine.rs` small.
 //!
 //! ```text
@@ -78,6 +78,75 @@ fn weight_of(w: Option<i32>, reverse: bool, default_w: i32, default_rev: bool) -
 }
 
 impl Engine {
+    /// Starts the runner task of `vrrp_script` `name` (its tracker exists), with a new run
+    /// number: results of an earlier runner of the same name are dropped from then on. A script
+    /// whose user cannot be resolved is logged and not run (its tracker stays unknown).
+    pub(super) fn start_script(&mut self, name: &str) {
+        let Some(tx) = self.script_tx.clone() else {
+            return; // before Engine::run: it starts every tracker's runner
+        };
+        let Some(s) = self.scripts.get(name).cloned() else {
+            return;
+        };
+        self.stop_script(name);
+        let run_as = match script::run_as_for(s.user.as_ref()) {
+            Ok(r) => r,
+            Err(e) => {
+                warn!("VRRP_Script({name}) not started: {e}");
+                return;
+            }
+        };
+        self.script_run_seq += 1;
+        let run = self.script_run_seq;
+        let task = tokio::spawn(super::run_vrrp_script(s, run, run_as, tx));
+        self.script_runs
+            .insert(name.to_string(), (run, task.abort_handle()));
+    }
+
+    /// Stops the runner task of `vrrp_script` `name`, if it runs (a script it started finishes
+    /// on its own and is reaped; its result is dropped).
+    pub(super) fn stop_script(&mut self, name: &str) {
+        if let Some((_, task)) = self.script_runs.remove(name) {
+            task.abort();
+        }
+    }
+
+    /// The `track_script` list instance `i` runs with, from its plan's `tracks`: as a sync
+    /// group member (`config`'s groups) without `sync_group_tracking_weight` its weighted
+    /// scripts are left out, and its group's `track_script`s are added (as
+    /// [`Engine::build_tracking`] does at start-up).
+    pub(super) fn member_tracks(
+        &self,
+        config: &Config,
+        name: &str,
+        tracks: &[(String, TrackWeight)],
+    ) -> Vec<(String, TrackWeight)> {
+        let Some(g) = config
+            .tracking
+            .sync_groups
+            .iter()
+            .find(|g| g.members.iter().any(|m| m == name))
+        else {
+            return tracks.to_vec();
+        };
+        let mut out: Vec<(String, TrackWeight)> = tracks
+            .iter()
+            .filter(|(_, w)| g.tracking_weight || w.weight == 0)
+            .cloned()
+            .collect();
+        for r in &g.track_script {
+            if let Some(s) = config.vrrp_scripts.get(&r.name)
+                && !out.iter().any(|(n, _)| *n == r.name)
+            {
+                out.push((
+                    r.name.clone(),
+                    weight_of(r.weight, r.reverse, s.weight, s.weight_reverse),
+                ));
+            }
+        }
+        out
+    }
+
     /// Builds tracker lists, sync groups and FIFOs once the instances exist (called from
     /// `Engine::new` before the `vrrp_script` trackers are created, because sync groups add
     /// their `track_script`s to their members and drop the members' weighted ones).

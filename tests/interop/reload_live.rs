@@ -1,0 +1,113 @@
+//! SIGHUP reload, the parts of the VRRP side beyond `vrrp_instance` blocks (issue 13): one row
+//! per edit kind, each run beside keepalived 2.2.7 with the machinery of [`super::reload`]
+//! (same pair, same observations: state, VIPs, the untouched instance's advert gap, `a`'s
+//! last VI_1 advert priority, priority-0 adverts, GARPs, notify calls).
+//!
+//! Tracker rows: both nodes run `vrrp_script chk` (`interval 1`, a weight) tracked by VI_1;
+//! `a` (priority 150) then advertises 150 + the weight while the script succeeds, `b` (100)
+//! runs the same block unless the row says otherwise.
+
+use super::reload::{Expect, File, Row, check_row, handover, step};
+
+/// `vrrp_script chk` running `path` with `weight`.
+fn chk(path: &str, weight: i32) -> String {
+    format!("vrrp_script chk {{\n  script \"{path}\"\n  interval 1\n  weight {weight}\n}}\n")
+}
+
+/// The row's pair with VI_1 tracking `chk` as `script` says.
+fn tracked(prio: u8, script: String) -> File {
+    let mut f = File::pair(prio);
+    f.top = script;
+    f.inst("VI_1").extra = "  track_script {\n    chk\n  }\n".into();
+    f
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and keepalived 2.2.7 (scripts/test-all runs it)"]
+fn tracker_weight_changed_on_master() {
+    check_row(
+        "tracker_weight_changed_on_master",
+        Row {
+            scenario: "tracker weight changed on master",
+            a: tracked(150, chk("/bin/true", 10)),
+            b: tracked(100, chk("/bin/true", 10)),
+            steps: vec![step("a", |f| f.top = chk("/bin/true", 20))],
+            keepalived: (
+                "a advertises 170 (150 + the new weight); nothing else",
+                Expect::untouched(&[100, 110]).vi1_prio(170),
+            ),
+            rkeepalived: (
+                "the script keeps running with its state (weight only); a advertises 170 from \
+                 the next advert; nothing else",
+                Expect::untouched(&[100, 110]).vi1_prio(170),
+            ),
+        },
+    );
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and keepalived 2.2.7 (scripts/test-all runs it)"]
+fn tracker_weight_changed_on_backup() {
+    check_row(
+        "tracker_weight_changed_on_backup",
+        Row {
+            scenario: "tracker weight changed on backup",
+            a: tracked(150, chk("/bin/true", 10)),
+            b: tracked(100, chk("/bin/true", 10)),
+            steps: vec![step("b", |f| f.top = chk("/bin/true", 70))],
+            keepalived: (
+                "b's priority becomes 170 > 160: b (preempt) takes VI_1 over; VI_2 untouched",
+                handover(160, "a: VI_1 BACKUP 160", "b: VI_1 MASTER 170"),
+            ),
+            rkeepalived: (
+                "as keepalived",
+                handover(160, "a: VI_1 BACKUP 160", "b: VI_1 MASTER 170"),
+            ),
+        },
+    );
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and keepalived 2.2.7 (scripts/test-all runs it)"]
+fn script_path_changed_on_master() {
+    check_row(
+        "script_path_changed_on_master",
+        Row {
+            scenario: "script path changed on master (/bin/true -> /bin/false)",
+            a: tracked(150, chk("/bin/true", 10)),
+            b: tracked(100, chk("/bin/true", 10)),
+            steps: vec![step("a", |f| f.top = chk("/bin/false", 10))],
+            keepalived: (
+                "the new script fails: a advertises 150, still above b's 110; nothing else",
+                Expect::untouched(&[100, 110]).vi1_prio(150),
+            ),
+            rkeepalived: (
+                "the script restarts (state as at start-up), fails: a advertises 150; nothing \
+                 else",
+                Expect::untouched(&[100, 110]).vi1_prio(150),
+            ),
+        },
+    );
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and keepalived 2.2.7 (scripts/test-all runs it)"]
+fn script_path_changed_on_backup() {
+    check_row(
+        "script_path_changed_on_backup",
+        Row {
+            scenario: "script path changed on backup (/bin/false -> /bin/true, weight 70)",
+            a: tracked(150, chk("/bin/true", 10)),
+            b: tracked(100, chk("/bin/false", 70)),
+            steps: vec![step("b", |f| f.top = chk("/bin/true", 70))],
+            keepalived: (
+                "the new script succeeds: b's priority becomes 170 > 160, b takes VI_1 over",
+                handover(160, "a: VI_1 BACKUP 160", "b: VI_1 MASTER 170"),
+            ),
+            rkeepalived: (
+                "as keepalived (the script restarts, its first success adds 70)",
+                handover(160, "a: VI_1 BACKUP 160", "b: VI_1 MASTER 170"),
+            ),
+        },
+    );
+}
