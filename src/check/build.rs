@@ -121,7 +121,7 @@ pub fn checker(
             } else {
                 None
             };
-            Checker::Http(check::http::HttpCheck {
+            Checker::Http(Box::new(check::http::HttpCheck {
                 target,
                 urls: urls
                     .iter()
@@ -143,7 +143,7 @@ pub fn checker(
                     .or_else(|| rs.health.virtualhost.clone())
                     .or_else(|| vs.health.virtualhost.clone()),
                 tls,
-            })
+            }))
         }
         CheckerKind::Misc {
             argv,
@@ -161,29 +161,29 @@ pub fn checker(
                 .transpose()
                 .map_err(|e| e.to_string())?,
         }),
-        CheckerKind::Dns { qtype, name } => Checker::Dns(check::dns::DnsCheck {
+        CheckerKind::Dns { qtype, name } => Checker::Dns(Box::new(check::dns::DnsCheck {
             target,
             qtype: *qtype,
             name: name.clone(),
-        }),
+        })),
         CheckerKind::Udp {
             payload,
             require_reply,
             min_reply_length,
             max_reply_length,
-        } => Checker::Udp(check::udp::UdpCheck {
+        } => Checker::Udp(Box::new(check::udp::UdpCheck {
             target,
             payload: payload.clone(),
             require_reply: require_reply.clone(),
             min_reply_length: *min_reply_length,
             max_reply_length: *max_reply_length,
-        }),
+        })),
         CheckerKind::Ping => Checker::Ping(check::ping::PingCheck {
             addr: target.addr.ip(),
             bind_if: target.bind_if,
         }),
         CheckerKind::File { .. } => checker_of_file(c).expect("a FILE_CHECK"),
-        CheckerKind::Smtp { helo_name } => Checker::Smtp(check::smtp::SmtpCheck {
+        CheckerKind::Smtp { helo_name } => Checker::Smtp(Box::new(check::smtp::SmtpCheck {
             target,
             helo_name: helo_name.clone().unwrap_or_else(|| {
                 nix::unistd::gethostname()
@@ -191,7 +191,7 @@ pub fn checker(
                     .and_then(|h| h.into_string().ok())
                     .unwrap_or_else(|| "localhost".into())
             }),
-        }),
+        })),
     })
 }
 

@@ -254,6 +254,8 @@ impl Runner {
         let mut tasks = Vec::new();
         let mut gates = super::suspend::Gates::new(gates);
         let mut checks = Vec::with_capacity(shared.len());
+        // One copy of each distinct timing, shared by its checks.
+        let mut timings: HashMap<Timing, Arc<Timing>> = HashMap::new();
         for (id, c) in shared.into_iter().enumerate() {
             subscribers.push(c.subscribers);
             let opts = super::RunOptions {
@@ -261,8 +263,10 @@ impl Runner {
                 record: Some(c.record),
                 retry_lane: None,
             };
-            checks.push((id, c.checker, c.timing, opts));
+            let timing = timings.entry(c.timing).or_insert_with(|| Arc::new(c.timing));
+            checks.push((id, c.checker, timing.clone(), opts));
         }
+        drop(timings);
         if !checks.is_empty() {
             let lane = spawn_runtime_thread("checker-retry", etx.clone(), |_| {});
             let shared = std::sync::Arc::new(std::sync::Mutex::new(Some(checks)));

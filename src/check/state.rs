@@ -61,25 +61,27 @@ pub enum Transition {
 /// changed and how long to wait before the next attempt.
 #[derive(Debug, Clone)]
 pub struct CheckState {
-    timing: Timing,
+    /// Shared by the checks with the same timing (a table's checks mostly have one).
+    timing: std::sync::Arc<Timing>,
     up: bool,
     /// Consecutive failed attempts in the current round.
     failures: u32,
 }
 
 impl CheckState {
-    /// A checker that starts up (or down with `alpha`).
-    pub fn new(timing: Timing) -> CheckState {
+    /// A checker that starts up (or down with `alpha`); `timing` may be shared.
+    pub fn new(timing: impl Into<std::sync::Arc<Timing>>) -> CheckState {
+        let timing = timing.into();
         CheckState {
-            timing,
             up: !timing.alpha,
+            timing,
             failures: 0,
         }
     }
 
     /// The checker's timing.
     pub fn timing(&self) -> Timing {
-        self.timing
+        *self.timing
     }
 
     /// Whether the real server is currently considered up by this checker.

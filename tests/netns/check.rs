@@ -214,13 +214,13 @@ fn tcp_check_reports_down_and_up_within_keepalived_s_formula() {
 
 /// An `HTTP_GET` (HTTP/1.0, no virtualhost) of `urls` on `addr`.
 fn http_get(addr: SocketAddr, urls: Vec<check::http::Url>) -> Checker {
-    Checker::Http(check::http::HttpCheck {
+    Checker::Http(Box::new(check::http::HttpCheck {
         target: Target::new(addr),
         urls,
         protocol: check::http::HttpProtocol::Http10,
         virtualhost: None,
         tls: None,
-    })
+    }))
 }
 
 /// Runs `checker` from node lb with `alpha` (starts down) and the test timing.
@@ -551,22 +551,22 @@ fn dns_udp_ping_and_smtp_checks_follow_their_services() {
         r[3] = (r[3] & 0xf0) | rc.load(Ordering::SeqCst);
         Some(r)
     });
-    let dns = Checker::Dns(check::dns::DnsCheck {
+    let dns = Checker::Dns(Box::new(check::dns::DnsCheck {
         target: Target::new(SocketAddr::new(srv.into(), 5353)),
         qtype: 6,
         name: ".".into(),
-    });
+    }));
     let rx_dns = run_checker(&lan.node("lb").ns, dns, t, stop.clone());
 
     // UDP: an echo service that we close (ICMP port unreachable).
     let echo = UdpServer::start(&ns, SocketAddr::new(srv.into(), 7007), |q| Some(q.to_vec()));
-    let udp = Checker::Udp(check::udp::UdpCheck {
+    let udp = Checker::Udp(Box::new(check::udp::UdpCheck {
         target: Target::new(SocketAddr::new(srv.into(), 7007)),
         payload: b"ping".to_vec(),
         require_reply: Some(b"ping".to_vec()),
         min_reply_length: 0,
         max_reply_length: 65535,
-    });
+    }));
     let rx_udp = run_checker(&lan.node("lb").ns, udp, t, stop.clone());
 
     // PING: the kernel of "srv" answers until told to ignore echoes.
@@ -609,10 +609,10 @@ fn dns_udp_ping_and_smtp_checks_follow_their_services() {
     smtp_ready_rx
         .recv_timeout(Duration::from_secs(10))
         .expect("smtp server ready");
-    let smtp = Checker::Smtp(check::smtp::SmtpCheck {
+    let smtp = Checker::Smtp(Box::new(check::smtp::SmtpCheck {
         target: Target::new(smtp_addr),
         helo_name: "lb.test".into(),
-    });
+    }));
     let rx_smtp = run_checker(&lan.node("lb").ns, smtp, t, stop.clone());
 
     // Everything answers: no transitions (checkers start up).
@@ -758,13 +758,13 @@ fn ssl_get_against_a_self_signed_tls_server_and_genhash_ssl() {
         config: check::tls::client_config(None).unwrap(),
         sni: false,
     };
-    let checker = Checker::Http(check::http::HttpCheck {
+    let checker = Checker::Http(Box::new(check::http::HttpCheck {
         target: Target::new(addr),
         urls: vec![url],
         protocol: check::http::HttpProtocol::Http10,
         virtualhost: None,
         tls: Some(tls),
-    });
+    }));
     let stop = Arc::new(AtomicBool::new(false));
     let t = Timing {
         alpha: true,
