@@ -80,7 +80,35 @@ fn remove<T: PartialEq>(v: &mut Vec<T>, x: &T) -> bool {
 #[derive(Debug)]
 pub struct Ledger {
     path: PathBuf,
-    applied: Mutex<Applied>,
+    record: Mutex<Record>,
+}
+
+/// The record in memory, and whether writing it is held back (see [`Ledger::hold`]).
+#[derive(Debug, Default)]
+struct Record {
+    applied: Applied,
+    /// Open [`Held`] guards.
+    held: u32,
+    /// A change was made while held: the file is behind.
+    dirty: bool,
+}
+
+/// Holds the file back while it lives: changes made meanwhile are written once, when the last
+/// guard is dropped. From [`Ledger::hold`].
+#[must_use = "the record is written when the guard is dropped"]
+pub struct Held<'a> {
+    ledger: &'a Ledger,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let mut r = self.ledger.lock();
+        r.held = r.held.saturating_sub(1);
+        if r.held == 0 && r.dirty {
+            r.dirty = false;
+            self.ledger.write(&r.applied);
+        }
+    }
 }
 
 impl Ledger {
@@ -91,7 +119,7 @@ impl Ledger {
     pub fn create(path: &Path) -> std::io::Result<Ledger> {
         let ledger = Ledger {
             path: path.to_owned(),
-            applied: Mutex::new(Applied::default()),
+            record: Mutex::new(Record::default()),
         };
         ledger.persist(&Applied::default())?;
         Ok(ledger)
@@ -116,17 +144,36 @@ impl Ledger {
 
     /// What is recorded now.
     pub fn applied(&self) -> Applied {
-        self.applied
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.lock().applied.clone()
+    }
+
+    /// Defers writing the file until the guard is dropped: the changes made meanwhile are
+    /// written once, then. The `vrrp-kernel` worker holds it over the jobs queued together
+    /// (a take-over's VIPs and its first GARP round), so that the file is written after the
+    /// GARPs went out rather than between the address and its GARP; the record is still
+    /// written before the jobs are reported done. Guards nest.
+    pub fn hold(&self) -> Held<'_> {
+        self.lock().held += 1;
+        Held { ledger: self }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Record> {
+        self.record.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn change(&self, f: impl FnOnce(&mut Applied) -> bool) {
-        let mut applied = self.applied.lock().unwrap_or_else(|e| e.into_inner());
-        if f(&mut applied)
-            && let Err(e) = self.persist(&applied)
-        {
+        let mut r = self.lock();
+        if f(&mut r.applied) {
+            if r.held > 0 {
+                r.dirty = true;
+            } else {
+                self.write(&r.applied);
+            }
+        }
+    }
+
+    fn write(&self, applied: &Applied) {
+        if let Err(e) = self.persist(applied) {
             tracing::warn!("cannot write state record {}: {e}", self.path.display());
         }
     }
@@ -212,5 +259,27 @@ mod tests {
         assert!(Ledger::load(&path).unwrap().is_empty());
         l.remove();
         assert_eq!(Ledger::load(&path), None);
+    }
+
+    #[test]
+    fn a_held_record_is_written_when_the_last_guard_drops() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        let l = Ledger::create(&path).unwrap();
+        let outer = l.hold();
+        let inner = l.hold();
+        l.added_link(7);
+        l.added_nft_table("ip", "keepalived");
+        assert!(Ledger::load(&path).unwrap().is_empty(), "written while held");
+        assert_eq!(l.applied().links, vec![7], "the memory copy follows at once");
+        drop(inner);
+        assert!(Ledger::load(&path).unwrap().is_empty(), "written while still held");
+        drop(outer);
+        let got = Ledger::load(&path).unwrap();
+        assert_eq!(got.links, vec![7]);
+        assert_eq!(got.nft_tables, vec![("ip".into(), "keepalived".into())]);
+        // Not held: each change is written at once again.
+        l.removed_link(7);
+        assert!(Ledger::load(&path).unwrap().links.is_empty());
     }
 }

@@ -112,6 +112,13 @@ impl Netlink {
         self.ledger.as_deref()
     }
 
+    /// A handle on the ledger changes are recorded in, if any (for [`Ledger::hold`]).
+    ///
+    /// [`Ledger::hold`]: super::ledger::Ledger::hold
+    pub fn shared_ledger(&self) -> Option<std::sync::Arc<super::ledger::Ledger>> {
+        self.ledger.clone()
+    }
+
     /// Looks up interface `name` with `RTM_GETLINK` (by `IFLA_IFNAME`).
     ///
     /// Errors: [`NetError::Netlink`] with `ENODEV` when there is no such interface.

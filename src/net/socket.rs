@@ -14,12 +14,17 @@
 //!
 //! Receiving: a raw IPv4 socket hands up the IPv4 header with the payload; [`VrrpSocket::recv`]
 //! reads `src`, `dst` and `ttl` from it and moves the VRRP bytes to the front of the buffer.
+//! Both VRRP sockets ask for the kernel's receive timestamp (`SO_TIMESTAMPNS`), so that the
+//! Master_Down_Timer runs from when an advert arrived, not from when the engine got to it
+//! (see [`arrival`]).
 
-use std::io::{self, IoSlice};
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant, SystemTime};
 
-use nix::sys::socket::{ControlMessage, MsgFlags, SockaddrIn};
+use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn};
+use nix::sys::time::TimeSpec;
 use pnet_packet::ipv4::Ipv4Packet;
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
 use tokio::io::unix::AsyncFd;
@@ -48,6 +53,38 @@ pub struct Received {
     pub ttl: u8,
     /// Length in bytes of the VRRP payload now at `buf[..len]`.
     pub len: usize,
+    /// When the kernel received it (see [`arrival`]); `None` without a usable timestamp.
+    pub at: Option<Instant>,
+}
+
+/// The longest receive delay [`arrival`] accepts from a timestamp.
+pub const MAX_RECEIVE_DELAY: Duration = Duration::from_millis(20);
+
+/// The `Instant` a datagram arrived, from its `SO_TIMESTAMPNS` timestamp `ts`
+/// (`CLOCK_REALTIME`, the only clock the kernel stamps received packets with): now on the
+/// monotonic clock minus the age of the timestamp on the wall clock.
+///
+/// `None` when that age is negative or above [`MAX_RECEIVE_DELAY`]: the wall clock was set
+/// in between, and the caller uses the time it handles the packet instead, as before. (A wall
+/// clock set forward by less than that bound between the arrival and this call makes the
+/// arrival look that much older.)
+pub fn arrival(ts: TimeSpec, now: Instant, wall_now: SystemTime) -> Option<Instant> {
+    let stamped = SystemTime::UNIX_EPOCH
+        .checked_add(Duration::new(ts.tv_sec().try_into().ok()?, ts.tv_nsec().try_into().ok()?))?;
+    let age = wall_now.duration_since(stamped).ok()?;
+    if age > MAX_RECEIVE_DELAY {
+        return None;
+    }
+    now.checked_sub(age)
+}
+
+/// The arrival time in the control messages of `msg`, if the kernel gave one.
+pub(super) fn arrival_of<S>(msg: &nix::sys::socket::RecvMsg<'_, '_, S>) -> Option<Instant> {
+    let (now, wall_now) = (Instant::now(), SystemTime::now());
+    msg.cmsgs().ok()?.find_map(|c| match c {
+        ControlMessageOwned::ScmTimestampns(ts) => arrival(ts, now, wall_now),
+        _ => None,
+    })
 }
 
 /// Sending adverts: the edge the engine uses for `Action::SendAdvert`. [`VrrpSocket`] is the real
@@ -112,6 +149,8 @@ impl VrrpSocket {
             .map_err(|e| NetError::io(step("IP_MULTICAST_ALL off"), e))?;
         set_multicast_if_index(&sock, ifindex)
             .map_err(|e| NetError::io(step("IP_MULTICAST_IF"), e))?;
+        nix::sys::socket::setsockopt(&sock, nix::sys::socket::sockopt::ReceiveTimestampns, &true)
+            .map_err(|e| NetError::io(step("SO_TIMESTAMPNS"), e.into()))?;
         if let Some(group) = group {
             sock.join_multicast_v4_n(&group, &InterfaceIndexOrAddress::Index(ifindex))
                 .map_err(|e| NetError::io(step(&format!("IP_ADD_MEMBERSHIP {group}")), e))?;
@@ -162,22 +201,30 @@ impl VrrpSocket {
     /// Errors: [`NetError::Truncated`] if the datagram did not fit (it is consumed),
     /// [`NetError::Malformed`] if the IPv4 header is inconsistent, [`NetError::Io`] otherwise.
     pub async fn recv(&self, buf: &mut [u8]) -> Result<Received, NetError> {
-        let n = loop {
+        let (n, at) = loop {
             let mut guard = self
                 .fd
                 .readable()
                 .await
                 .map_err(|e| NetError::io("wait readable on VRRP socket", e))?;
             match guard.try_io(|sock| {
+                let mut cmsg = nix::cmsg_space!(TimeSpec);
+                let mut iov = [IoSliceMut::new(buf)];
                 // MSG_TRUNC: return the datagram's real length even if it did not fit.
-                nix::sys::socket::recv(sock.as_raw_fd(), buf, MsgFlags::MSG_TRUNC)
-                    .map_err(io::Error::from)
+                let msg = nix::sys::socket::recvmsg::<()>(
+                    sock.as_raw_fd(),
+                    &mut iov,
+                    Some(&mut cmsg),
+                    MsgFlags::MSG_TRUNC,
+                )
+                .map_err(io::Error::from)?;
+                Ok((msg.bytes, arrival_of(&msg)))
             }) {
-                Ok(res) => break res.map_err(|e| NetError::io("recv on VRRP socket", e))?,
+                Ok(res) => break res.map_err(|e| NetError::io("recvmsg on VRRP socket", e))?,
                 Err(_would_block) => continue,
             }
         };
-        strip_ipv4_header(buf, n)
+        strip_ipv4_header(buf, n).map(|r| Received { at, ..r })
     }
 
     /// One non-blocking `sendmsg`, with `IP_PKTINFO` when a source address is fixed.
@@ -249,6 +296,7 @@ fn strip_ipv4_header(buf: &mut [u8], n: usize) -> Result<Received, NetError> {
         dst: ip.get_destination(),
         ttl: ip.get_ttl(),
         len: total_len - header_len,
+        at: None,
     };
     buf.copy_within(header_len..total_len, 0);
     Ok(received)
@@ -294,6 +342,27 @@ mod tests {
         d
     }
 
+    /// A timestamp becomes the instant as old as it is on the wall clock; a timestamp in the
+    /// future or older than the bound (the wall clock was set) gives none.
+    #[test]
+    fn arrival_is_the_timestamps_age_before_now() {
+        let now = Instant::now();
+        let wall = SystemTime::UNIX_EPOCH + Duration::new(1_700_000_000, 500_000_000);
+        let ts = |age: Duration| {
+            TimeSpec::from_duration((wall - age).duration_since(SystemTime::UNIX_EPOCH).unwrap())
+        };
+        let age = Duration::from_micros(730);
+        assert_eq!(arrival(ts(age), now, wall), Some(now - age));
+        assert_eq!(arrival(ts(Duration::ZERO), now, wall), Some(now));
+        assert_eq!(arrival(ts(MAX_RECEIVE_DELAY), now, wall), Some(now - MAX_RECEIVE_DELAY));
+        let too_old = MAX_RECEIVE_DELAY + Duration::from_nanos(1);
+        assert_eq!(arrival(ts(too_old), now, wall), None);
+        let future = TimeSpec::from_duration(
+            (wall + Duration::from_micros(1)).duration_since(SystemTime::UNIX_EPOCH).unwrap(),
+        );
+        assert_eq!(arrival(future, now, wall), None);
+    }
+
     #[test]
     fn strips_header_and_reports_fields() {
         let mut buf = datagram();
@@ -306,7 +375,8 @@ mod tests {
                 src: Ipv4Addr::new(10, 0, 0, 1),
                 dst: VRRP_GROUP_V4,
                 ttl: 255,
-                len: 4
+                len: 4,
+                at: None,
             }
         );
         assert_eq!(&buf[..4], &[0x31, 0x07, 0x64, 0x01]);

@@ -46,6 +46,8 @@ pub struct Received6 {
     pub hop_limit: u8,
     /// Length of the VRRP message at `buf[..len]`.
     pub len: usize,
+    /// When the kernel received it (see [`super::socket::arrival`]).
+    pub at: Option<std::time::Instant>,
 }
 
 /// A raw IPv6 socket for protocol 112 on one interface, registered with tokio's reactor.
@@ -102,6 +104,8 @@ impl Vrrp6Socket {
             .map_err(|e| NetError::io(step("IPV6_RECVHOPLIMIT"), e.into()))?;
         setsockopt(&sock, sockopt::Ipv6RecvPacketInfo, &true)
             .map_err(|e| NetError::io(step("IPV6_RECVPKTINFO"), e.into()))?;
+        setsockopt(&sock, sockopt::ReceiveTimestampns, &true)
+            .map_err(|e| NetError::io(step("SO_TIMESTAMPNS"), e.into()))?;
         match group {
             Some(g) => sock
                 .join_multicast_v6(&g, ifindex)
@@ -181,7 +185,7 @@ impl Vrrp6Socket {
 
 fn recv_with_info(sock: &Socket, buf: &mut [u8]) -> io::Result<Result<Received6, NetError>> {
     let capacity = buf.len();
-    let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int);
+    let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int, nix::sys::time::TimeSpec);
     let mut iov = [IoSliceMut::new(buf)];
     let msg = nix::sys::socket::recvmsg::<SockaddrIn6>(
         sock.as_raw_fd(),
@@ -203,6 +207,7 @@ fn recv_with_info(sock: &Socket, buf: &mut [u8]) -> io::Result<Result<Received6,
         }
     }
     let len = msg.bytes;
+    let at = super::socket::arrival_of(&msg);
     let Some(src) = msg.address.map(|a| a.ip()) else {
         return Ok(Err(NetError::Malformed("no IPv6 source address")));
     };
@@ -214,6 +219,7 @@ fn recv_with_info(sock: &Socket, buf: &mut [u8]) -> io::Result<Result<Received6,
         dst,
         hop_limit,
         len,
+        at,
     }))
 }
 
@@ -288,6 +294,8 @@ pub struct ReceivedAny {
     /// IPv4 TTL or IPv6 hop limit.
     pub ttl: u8,
     pub len: usize,
+    /// When the kernel received it, if it said (see [`super::socket::arrival`]).
+    pub at: Option<std::time::Instant>,
 }
 
 /// The VRRP socket of one (interface, source address), IPv4 or IPv6.
@@ -318,12 +326,14 @@ impl AnyVrrpSocket {
                 dst: IpAddr::V4(r.dst),
                 ttl: r.ttl,
                 len: r.len,
+                at: r.at,
             }),
             AnyVrrpSocket::V6(s) => s.recv(buf).await.map(|r| ReceivedAny {
                 src: IpAddr::V6(r.src),
                 dst: IpAddr::V6(r.dst),
                 ttl: r.hop_limit,
                 len: r.len,
+                at: r.at,
             }),
         }
     }

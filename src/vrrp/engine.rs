@@ -310,8 +310,9 @@ fn start_blocker(netlink: &Netlink, inst: &VrrpInstance) -> Option<Blocker> {
 /// How often parked instances check whether their interface or address appeared.
 const PARK_RETRY: Duration = Duration::from_secs(1);
 
-/// A received packet: socket index, bytes, source, destination, TTL / hop limit.
-type Packet = (usize, Vec<u8>, IpAddr, IpAddr, u8);
+/// A received packet: socket index, bytes, source, destination, TTL / hop limit, and when it
+/// arrived (the kernel's timestamp, else when it was read).
+type Packet = (usize, Vec<u8>, IpAddr, IpAddr, u8, Instant);
 
 /// Reads socket `i` until the engine stops, handing each packet to the engine loop.
 fn spawn_receiver(i: usize, sock: Arc<AnyVrrpSocket>, tx: mpsc::Sender<Packet>) {
@@ -320,7 +321,8 @@ fn spawn_receiver(i: usize, sock: Arc<AnyVrrpSocket>, tx: mpsc::Sender<Packet>) 
         loop {
             match sock.recv(&mut buf).await {
                 Ok(r) => {
-                    let msg = (i, buf[..r.len].to_vec(), r.src, r.dst, r.ttl);
+                    let at = r.at.unwrap_or_else(Instant::now);
+                    let msg = (i, buf[..r.len].to_vec(), r.src, r.dst, r.ttl, at);
                     if tx.send(msg).await.is_err() {
                         return;
                     }
@@ -332,7 +334,7 @@ fn spawn_receiver(i: usize, sock: Arc<AnyVrrpSocket>, tx: mpsc::Sender<Packet>) 
                     crate::net::NetError::Truncated { .. } | crate::net::NetError::Malformed(_),
                 ) => {
                     let unspecified = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
-                    let msg = (i, Vec::new(), unspecified, unspecified, 0);
+                    let msg = (i, Vec::new(), unspecified, unspecified, 0, Instant::now());
                     if tx.send(msg).await.is_err() {
                         return;
                     }
@@ -368,6 +370,31 @@ struct GarpBurst {
     left: u32,
     after: u64,
     at: Option<Instant>,
+}
+
+/// Log lines [`Engine::execute`] holds back during a take-over, `(detail, line)`: `detail`
+/// lines are written at debug level (keepalived's `-D`), the others at info. `None`: not
+/// holding, lines are written at once.
+type HeldLogs = Option<Vec<(bool, String)>>;
+
+/// Writes `line` now, or keeps it in `held` when lines are held.
+fn log_or_hold(held: &mut HeldLogs, detail: bool, line: String) {
+    match held {
+        Some(h) => h.push((detail, line)),
+        None if detail => debug!("{line}"),
+        None => info!("{line}"),
+    }
+}
+
+/// Writes the lines held back, in order, and stops holding.
+fn flush_logs(held: &mut HeldLogs) {
+    for (detail, line) in held.take().into_iter().flatten() {
+        if detail {
+            debug!("{line}");
+        } else {
+            info!("{line}");
+        }
+    }
 }
 
 /// A notify script run held until the kernel job it follows is done (see [`kernel`]).
@@ -653,13 +680,25 @@ impl Engine {
         let watchdog = crate::systemd::watchdog_interval().is_some();
         let mut status_tick = tokio::time::interval(crate::systemd::tick_period());
         status_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The Master_Down deadline the kernel worker was last warmed up for.
+        let mut warmed: Option<Instant> = None;
         loop {
+            // A Backup's next deadline is its Master_Down_Timer: if it fires, the take-over's
+            // kernel jobs follow at once, so the worker is woken a little before it.
+            let takeover = self
+                .instances
+                .iter()
+                .filter(|r| r.fsm.state() == State::Backup)
+                .filter_map(|r| r.fsm.next_deadline())
+                .min()
+                .filter(|d| warmed != Some(*d));
             let deadline = self
                 .instances
                 .iter()
                 .filter_map(|r| r.fsm.next_deadline())
                 .chain(self.next_drop_summary())
                 .chain(self.bursts.iter().filter_map(|b| b.at))
+                .chain(takeover.map(|d| d.checked_sub(kernel::WARM_UP_LEAD).unwrap_or(d)))
                 .min();
             let timer = timer.as_ref();
             let sleep = async move {
@@ -682,13 +721,19 @@ impl Engine {
             tokio::select! {
                 _ = metrics_tick.tick(), if metrics_on => self.publish_metrics(),
                 _ = sleep => {
+                    if let Some(d) = takeover
+                        && Instant::now() + kernel::WARM_UP_LEAD >= d
+                    {
+                        self.kernel.warm_up(d + kernel::WARM_UP_TAIL);
+                        warmed = Some(d);
+                    }
                     self.poll_due().await;
                     self.log_drop_summaries();
                 }
                 Some(seq) = kernel_done.recv() => self.on_kernel_done(seq),
-                Some((sock, bytes, src, dst, ttl)) = pkt_rx.recv() => {
+                Some((sock, bytes, src, dst, ttl, at)) = pkt_rx.recv() => {
                     self.poll_due().await;
-                    self.on_packet(sock, &bytes, src, dst, ttl).await;
+                    self.on_packet(sock, &bytes, src, dst, ttl, at).await;
                 }
                 Some(res) = script_rx.recv() => {
                     self.poll_due().await;
@@ -1015,7 +1060,18 @@ impl Engine {
         }
     }
 
-    async fn on_packet(&mut self, sock: usize, bytes: &[u8], src: IpAddr, dst: IpAddr, ttl: u8) {
+    /// Handles one received packet; `arrived` is when the kernel received it: the fsm is given
+    /// that time, so a Backup's Master_Down_Timer runs from the advert's arrival (RFC 5798
+    /// §6.4.2), however late the engine got to it.
+    async fn on_packet(
+        &mut self,
+        sock: usize,
+        bytes: &[u8],
+        src: IpAddr,
+        dst: IpAddr,
+        ttl: u8,
+        arrived: Instant,
+    ) {
         let advert = match vrrp_wire::Packet::new_checked(bytes)
             .and_then(|p| vrrp_wire::Repr::parse(&p, src, dst))
         {
@@ -1097,7 +1153,8 @@ impl Engine {
             self.drop_advert(i, src, reason);
             return;
         }
-        rt.last_advert_rx = Some(Instant::now());
+        let arrived = arrived.min(Instant::now());
+        rt.last_advert_rx = Some(arrived);
         if advert.priority == Priority::STOP {
             rt.stats.pri_zero_rcvd += 1;
         }
@@ -1108,7 +1165,7 @@ impl Engine {
             }
         }
         let actions = rt.fsm.handle(
-            Instant::now(),
+            arrived,
             Input::Advert {
                 src,
                 priority: advert.priority,
@@ -1203,30 +1260,46 @@ impl Engine {
     }
 
     async fn execute(&mut self, i: usize, actions: Vec<Action>) {
+        // A take-over's log lines are written once its VIPs and first GARP round are queued
+        // on the kernel worker (in their order): writing a line (and trying syslog) takes
+        // several system calls the GARP would otherwise wait for.
+        let mut held_logs: HeldLogs = actions
+            .iter()
+            .any(|a| matches!(a, Action::AddVips))
+            .then(Vec::new);
         for action in actions {
             match action {
                 Action::SendAdvert { priority } => self.send_advert(i, priority).await,
                 Action::AddVips => {
                     let rt = &mut self.instances[i];
-                    let block = (!rt.no_accept.is_empty() && !rt.blocking).then(|| {
-                        info!("({}) setting firewall drop rule", rt.cfg.name);
+                    let blocking = !rt.no_accept.is_empty() && !rt.blocking;
+                    let block = blocking.then(|| {
                         rt.blocking = true;
                         rt.no_accept.clone()
                     });
-                    // keepalived 2.2.7 prints "setting VIPs." and the rule/route lines with
-                    // -D only (measured), in this order: VIPs, rules, routes.
-                    let rt = &self.instances[i];
-                    if !rt.vips.is_empty() {
-                        debug!("({}) setting VIPs.", rt.cfg.name);
-                    }
-                    if !rt.rules.is_empty() {
-                        debug!("({}) setting Virtual Rules", rt.cfg.name);
-                    }
-                    if !rt.routes.is_empty() {
-                        debug!("({}) setting Virtual Routes", rt.cfg.name);
-                    }
                     let change = self.change(i, block);
                     self.kernel.submit(Box::new(move |k| change.add(k)));
+                    // Logged once the change is queued. keepalived 2.2.7 prints "setting
+                    // VIPs." and the rule/route lines with -D only (measured), in this order:
+                    // VIPs, rules, routes.
+                    let rt = &self.instances[i];
+                    let name = &rt.cfg.name;
+                    let mut lines = Vec::new();
+                    if blocking {
+                        lines.push((false, format!("({name}) setting firewall drop rule")));
+                    }
+                    if !rt.vips.is_empty() {
+                        lines.push((true, format!("({name}) setting VIPs.")));
+                    }
+                    if !rt.rules.is_empty() {
+                        lines.push((true, format!("({name}) setting Virtual Rules")));
+                    }
+                    if !rt.routes.is_empty() {
+                        lines.push((true, format!("({name}) setting Virtual Routes")));
+                    }
+                    for (detail, line) in lines {
+                        log_or_hold(&mut held_logs, detail, line);
+                    }
                 }
                 Action::DelVips => {
                     let rt = &self.instances[i];
@@ -1258,18 +1331,20 @@ impl Engine {
                 }
                 Action::SendGarp => {
                     let n = self.instances[i].garp_repeat;
-                    self.send_garps(i, n)
+                    self.send_garps(i, n, &mut held_logs)
                 }
-                Action::SendGarpRepeat { repeat } => self.send_garps(i, repeat),
+                Action::SendGarpRepeat { repeat } => self.send_garps(i, repeat, &mut held_logs),
                 Action::StateChange { from, to } => {
+                    flush_logs(&mut held_logs);
                     self.on_state_change(i, from, to);
                     self.syncd_follow(i, from, to);
                     self.instance_fifo(i, to);
                     self.after_state_change(i, to).await;
                 }
-                Action::Log(line) => info!("{line}"),
+                Action::Log(line) => log_or_hold(&mut held_logs, false, line),
             }
         }
+        flush_logs(&mut held_logs);
     }
 
     async fn send_advert(&mut self, i: usize, priority: Priority) {
@@ -1348,11 +1423,34 @@ impl Engine {
     /// IPv6 VIP (RFC 5798 §6.4.2), `vrrp_garp_interval` / `vrrp_gna_interval` apart. The
     /// first round is queued now, right behind the VIPs; the others are engine timers
     /// ([`GarpBurst`]). A new burst replaces the instance's unfinished one.
-    fn send_garps(&mut self, i: usize, repeat: u32) {
+    ///
+    /// Its log lines are written once the first round is queued, after the lines `held` (see
+    /// [`Engine::execute`]), which are written then too.
+    fn send_garps(&mut self, i: usize, repeat: u32, held: &mut HeldLogs) {
         let rt = &self.instances[i];
         if rt.vips.is_empty() || repeat == 0 {
             return;
         }
+        self.bursts.retain(|b| b.inst != i);
+        let interval = self.burst_interval(i);
+        if interval.is_zero() {
+            for _ in 0..repeat {
+                self.garp_round(i);
+            }
+        } else {
+            let after = self.garp_round(i);
+            if repeat > 1 {
+                self.bursts.push(GarpBurst {
+                    inst: i,
+                    vips: None,
+                    left: repeat - 1,
+                    after,
+                    at: None,
+                });
+            }
+        }
+        flush_logs(held);
+        let rt = &self.instances[i];
         for v in rt.vips.iter() {
             if v.addr.addr.is_ipv4() {
                 info!(
@@ -1365,24 +1463,6 @@ impl Engine {
                     rt.cfg.name, v.ifname, v.addr.addr
                 );
             }
-        }
-        self.bursts.retain(|b| b.inst != i);
-        let interval = self.burst_interval(i);
-        if interval.is_zero() {
-            for _ in 0..repeat {
-                self.garp_round(i);
-            }
-            return;
-        }
-        let after = self.garp_round(i);
-        if repeat > 1 {
-            self.bursts.push(GarpBurst {
-                inst: i,
-                vips: None,
-                left: repeat - 1,
-                after,
-                at: None,
-            });
         }
     }
 

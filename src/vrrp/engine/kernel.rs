@@ -11,8 +11,9 @@
 //! Jobs run one at a time in the order they were submitted: an instance's firewall rule and
 //! VIPs are in place before its first GARP/NA round (the round is the next job, so it goes out
 //! right after the addresses), and a release runs after the take-over it undoes. Every change
-//! is recorded in the ledger by the worker in that same order. After each job the worker sends
-//! its sequence number back; the engine holds the notify scripts of a state change until the
+//! is recorded in the ledger by the worker in that same order (the file is written after the
+//! jobs queued together ran: a take-over's GARPs do not wait for it). After each job the worker
+//! sends its sequence number back (once the record is written); the engine holds the notify scripts of a state change until the
 //! kernel work submitted before them is done (so `notify_master` finds the VIPs up), and waits
 //! for the queue to drain at shutdown.
 //!
@@ -22,14 +23,15 @@
 use super::Vip;
 use crate::net::firewall::{Blocked, Firewall};
 use crate::net::garp::{GarpTx, PacketSocket};
+use crate::net::ledger::Ledger;
 use crate::net::netlink::{AddrOps, Netlink};
 use crate::net::route::{Route, Rule};
 use crate::net::socket6::{NaSocket, NaTx};
 use crate::wire::arp::GarpRepr;
 use crate::wire::ndisc;
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tracing::{debug, error, warn};
 
@@ -46,10 +48,31 @@ pub(super) struct Kernel {
 /// One piece of kernel work, run on the worker thread.
 pub(super) type Job = Box<dyn FnOnce(&mut Kernel) + Send>;
 
+/// What the engine sends the worker.
+enum Msg {
+    /// A job and its sequence number.
+    Job(u64, Job),
+    /// A take-over may be due soon: poll the queue instead of sleeping until this instant
+    /// (see [`KernelThread::warm_up`]).
+    WarmUp(Instant),
+}
+
+/// How long before a Backup's Master_Down_Timer expires the engine wakes the worker
+/// ([`KernelThread::warm_up`]): more than a thread's wake-up latency on a busy machine.
+pub(super) const WARM_UP_LEAD: Duration = Duration::from_micros(1500);
+
+/// How long after that deadline the worker keeps polling for the take-over's jobs (the
+/// engine's own wake-up may be late) before it sleeps again.
+pub(super) const WARM_UP_TAIL: Duration = Duration::from_millis(1);
+
+/// At most this many queued jobs run under one hold of the state record (see the worker
+/// loop in [`KernelThread::spawn`]).
+const BATCH: usize = 16;
+
 /// The engine's handle on the worker thread: submits jobs, counts them, joins the thread on
 /// drop (after the jobs already queued ran).
 pub(super) struct KernelThread {
-    tx: Option<std::sync::mpsc::Sender<(u64, Job)>>,
+    tx: Option<std::sync::mpsc::Sender<Msg>>,
     thread: Option<std::thread::JoinHandle<()>>,
     /// Sequence number of the last job submitted (the first is 1).
     sent: u64,
@@ -62,19 +85,43 @@ impl KernelThread {
     /// threads inherit) owning `kernel`. Returns the handle and the receiver of the worker's
     /// done messages (one sequence number per job, in order).
     ///
+    /// The worker runs the jobs already queued together, holding the state record
+    /// ([`Ledger::hold`]) over them: a take-over's first GARP round, queued right behind its
+    /// VIPs, goes out before the record is written, as keepalived sends it right after the
+    /// addresses. The jobs are reported done once the record is written.
+    ///
     /// Errors: the thread could not be created.
     pub fn spawn(
         mut kernel: Kernel,
     ) -> std::io::Result<(KernelThread, mpsc::UnboundedReceiver<u64>)> {
-        let (tx, rx) = std::sync::mpsc::channel::<(u64, Job)>();
+        let (tx, rx) = std::sync::mpsc::channel::<Msg>();
         let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let ledger = kernel.netlink.shared_ledger();
         let thread = std::thread::Builder::new()
             .name("vrrp-kernel".into())
             .spawn(move || {
-                for (seq, job) in rx {
-                    job(&mut kernel);
-                    // The engine may be gone (shutdown): the jobs still run.
-                    let _ = done_tx.send(seq);
+                let mut poll_until = None;
+                while let Some(first) = next_msg(&rx, &mut poll_until) {
+                    let held = ledger.as_deref().map(Ledger::hold);
+                    let mut done = Vec::new();
+                    let mut msg = Some(first);
+                    while let Some(m) = msg.take() {
+                        match m {
+                            Msg::Job(seq, job) => {
+                                job(&mut kernel);
+                                done.push(seq);
+                            }
+                            Msg::WarmUp(until) => poll_until = Some(until),
+                        }
+                        if done.len() < BATCH {
+                            msg = rx.try_recv().ok();
+                        }
+                    }
+                    drop(held);
+                    for seq in done {
+                        // The engine may be gone (shutdown): the jobs still run.
+                        let _ = done_tx.send(seq);
+                    }
                 }
             })?;
         Ok((
@@ -88,11 +135,21 @@ impl KernelThread {
         ))
     }
 
+    /// Tells the worker that jobs may come soon (a Backup's Master_Down_Timer expires within
+    /// [`WARM_UP_LEAD`]): it polls its queue until `until` instead of sleeping, so that the
+    /// take-over's VIPs and GARPs do not wait for the thread to be woken and scheduled (on a
+    /// busy machine that took most of a millisecond). Polling yields the CPU between tries.
+    pub fn warm_up(&mut self, until: Instant) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Msg::WarmUp(until));
+        }
+    }
+
     /// Queues `job` behind every job submitted before; returns its sequence number.
     pub fn submit(&mut self, job: Job) -> u64 {
         self.sent += 1;
         if let Some(tx) = &self.tx
-            && tx.send((self.sent, job)).is_err()
+            && tx.send(Msg::Job(self.sent, job)).is_err()
         {
             error!("vrrp-kernel thread is gone; kernel change dropped");
         }
@@ -125,6 +182,22 @@ impl Drop for KernelThread {
             error!("vrrp-kernel thread panicked");
         }
     }
+}
+
+/// The worker's next message: polled (yielding between tries) while `poll_until` is ahead,
+/// then waited for. `None` once the engine's handle is gone and the queue is empty.
+fn next_msg(rx: &std::sync::mpsc::Receiver<Msg>, poll_until: &mut Option<Instant>) -> Option<Msg> {
+    while let Some(until) = *poll_until {
+        match rx.try_recv() {
+            Ok(m) => return Some(m),
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => return None,
+            Err(std::sync::mpsc::TryRecvError::Empty) if Instant::now() >= until => {
+                *poll_until = None;
+            }
+            Err(std::sync::mpsc::TryRecvError::Empty) => std::thread::yield_now(),
+        }
+    }
+    rx.recv().ok()
 }
 
 /// An instance's VIPs, virtual rules and routes, with what the firewall must do with its
@@ -196,7 +269,8 @@ impl Change {
 /// unsolicited NA per IPv6 VIP of instance `name`. Send errors are logged per VIP.
 pub(super) fn garp_round(k: &mut Kernel, name: &str, vips: &[Vip]) {
     // RFC 5798 §6.4.2: the NA's Router flag is set if the router forwards IPv6 on the link.
-    let mut forwarding: HashMap<&str, bool> = HashMap::new();
+    // (A list, not a map: a `HashMap` seeds its hasher from `getrandom` on first use.)
+    let mut forwarding: Vec<(&str, bool)> = Vec::new();
     for v in vips {
         match v.addr.addr {
             IpAddr::V4(ip) => {
@@ -214,13 +288,18 @@ pub(super) fn garp_round(k: &mut Kernel, name: &str, vips: &[Vip]) {
             }
             IpAddr::V6(ip) => {
                 let Some(na) = &k.na else { continue };
-                let router = *forwarding.entry(&v.ifname).or_insert_with(|| {
-                    std::fs::read_to_string(format!(
-                        "/proc/sys/net/ipv6/conf/{}/forwarding",
-                        v.ifname
-                    ))
-                    .is_ok_and(|s| s.trim() == "1")
-                });
+                let router = match forwarding.iter().find(|(n, _)| *n == v.ifname) {
+                    Some(&(_, r)) => r,
+                    None => {
+                        let r = std::fs::read_to_string(format!(
+                            "/proc/sys/net/ipv6/conf/{}/forwarding",
+                            v.ifname
+                        ))
+                        .is_ok_and(|s| s.trim() == "1");
+                        forwarding.push((&v.ifname, r));
+                        r
+                    }
+                };
                 let repr = ndisc::Repr::unsolicited(ip, v.mac, router);
                 let mut msg = vec![0u8; repr.buffer_len()];
                 // The kernel recomputes the checksum with the source it picks.
