@@ -680,25 +680,13 @@ impl Engine {
         let watchdog = crate::systemd::watchdog_interval().is_some();
         let mut status_tick = tokio::time::interval(crate::systemd::tick_period());
         status_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // The Master_Down deadline the kernel worker was last warmed up for.
-        let mut warmed: Option<Instant> = None;
         loop {
-            // A Backup's next deadline is its Master_Down_Timer: if it fires, the take-over's
-            // kernel jobs follow at once, so the worker is woken a little before it.
-            let takeover = self
-                .instances
-                .iter()
-                .filter(|r| r.fsm.state() == State::Backup)
-                .filter_map(|r| r.fsm.next_deadline())
-                .min()
-                .filter(|d| warmed != Some(*d));
             let deadline = self
                 .instances
                 .iter()
                 .filter_map(|r| r.fsm.next_deadline())
                 .chain(self.next_drop_summary())
                 .chain(self.bursts.iter().filter_map(|b| b.at))
-                .chain(takeover.map(|d| d.checked_sub(kernel::WARM_UP_LEAD).unwrap_or(d)))
                 .min();
             let timer = timer.as_ref();
             let sleep = async move {
@@ -721,12 +709,6 @@ impl Engine {
             tokio::select! {
                 _ = metrics_tick.tick(), if metrics_on => self.publish_metrics(),
                 _ = sleep => {
-                    if let Some(d) = takeover
-                        && Instant::now() + kernel::WARM_UP_LEAD >= d
-                    {
-                        self.kernel.warm_up(d + kernel::WARM_UP_TAIL);
-                        warmed = Some(d);
-                    }
                     self.poll_due().await;
                     self.log_drop_summaries();
                 }
@@ -1267,6 +1249,11 @@ impl Engine {
             .iter()
             .any(|a| matches!(a, Action::AddVips))
             .then(Vec::new);
+        // A take-over whose GARPs follow its VIPs: the first round may go out with them.
+        let garp_follows = actions.iter().any(|a| matches!(a, Action::SendGarp))
+            && self.instances[i].garp_repeat > 0
+            && !self.instances[i].vips.is_empty();
+        let mut first_round_sent = false;
         for action in actions {
             match action {
                 Action::SendAdvert { priority } => self.send_advert(i, priority).await,
@@ -1278,8 +1265,25 @@ impl Engine {
                         rt.no_accept.clone()
                     });
                     let change = self.change(i, block);
-                    self.kernel.submit(Box::new(move |k| change.add(k)));
-                    // Logged once the change is queued. keepalived 2.2.7 prints "setting
+                    if change.firewall.is_none() {
+                        // No `nft` to wait for: VIPs and first GARP round from this thread,
+                        // if nothing is queued (see `kernel::KernelThread::run_now`).
+                        let (name, vips) = (change.name.clone(), change.vips.clone());
+                        let ran = self.kernel.run_now(|k| {
+                            change.add(k);
+                            if garp_follows {
+                                kernel::garp_round(k, &name, &vips);
+                            }
+                        });
+                        first_round_sent = ran.is_some() && garp_follows;
+                        if ran.is_none() {
+                            let change = self.change(i, None);
+                            self.kernel.submit(Box::new(move |k| change.add(k)));
+                        }
+                    } else {
+                        self.kernel.submit(Box::new(move |k| change.add(k)));
+                    }
+                    // Logged once the change is made or queued. keepalived 2.2.7 prints "setting
                     // VIPs." and the rule/route lines with -D only (measured), in this order:
                     // VIPs, rules, routes.
                     let rt = &self.instances[i];
@@ -1331,9 +1335,12 @@ impl Engine {
                 }
                 Action::SendGarp => {
                     let n = self.instances[i].garp_repeat;
-                    self.send_garps(i, n, &mut held_logs)
+                    let first_sent = std::mem::take(&mut first_round_sent);
+                    self.send_garps(i, n, first_sent, &mut held_logs)
                 }
-                Action::SendGarpRepeat { repeat } => self.send_garps(i, repeat, &mut held_logs),
+                Action::SendGarpRepeat { repeat } => {
+                    self.send_garps(i, repeat, false, &mut held_logs)
+                }
                 Action::StateChange { from, to } => {
                     flush_logs(&mut held_logs);
                     self.on_state_change(i, from, to);
@@ -1424,9 +1431,12 @@ impl Engine {
     /// first round is queued now, right behind the VIPs; the others are engine timers
     /// ([`GarpBurst`]). A new burst replaces the instance's unfinished one.
     ///
-    /// Its log lines are written once the first round is queued, after the lines `held` (see
-    /// [`Engine::execute`]), which are written then too.
-    fn send_garps(&mut self, i: usize, repeat: u32, held: &mut HeldLogs) {
+    /// `first_sent`: the first round already went out with the VIPs (see
+    /// [`kernel::KernelThread::run_now`]); the next is due an interval from now.
+    ///
+    /// Its log lines are written once the first round is out or queued, after the lines `held`
+    /// (see [`Engine::execute`]), which are written then too.
+    fn send_garps(&mut self, i: usize, repeat: u32, first_sent: bool, held: &mut HeldLogs) {
         let rt = &self.instances[i];
         if rt.vips.is_empty() || repeat == 0 {
             return;
@@ -1434,8 +1444,18 @@ impl Engine {
         self.bursts.retain(|b| b.inst != i);
         let interval = self.burst_interval(i);
         if interval.is_zero() {
-            for _ in 0..repeat {
+            for _ in u32::from(first_sent)..repeat {
                 self.garp_round(i);
+            }
+        } else if first_sent {
+            if repeat > 1 {
+                self.bursts.push(GarpBurst {
+                    inst: i,
+                    vips: None,
+                    left: repeat - 1,
+                    after: self.kernel.last_submitted(),
+                    at: Some(Instant::now() + interval),
+                });
             }
         } else {
             let after = self.garp_round(i);

@@ -11,11 +11,16 @@
 //! Jobs run one at a time in the order they were submitted: an instance's firewall rule and
 //! VIPs are in place before its first GARP/NA round (the round is the next job, so it goes out
 //! right after the addresses), and a release runs after the take-over it undoes. Every change
-//! is recorded in the ledger by the worker in that same order (the file is written after the
-//! jobs queued together ran: a take-over's GARPs do not wait for it). After each job the worker
-//! sends its sequence number back (once the record is written); the engine holds the notify scripts of a state change until the
-//! kernel work submitted before them is done (so `notify_master` finds the VIPs up), and waits
-//! for the queue to drain at shutdown.
+//! is recorded in the ledger in that same order; the file is written after the jobs queued
+//! together ran (a GARP round does not wait for it), and each job is reported done (its
+//! sequence number sent back) once it is written. The engine holds the notify scripts of a
+//! state change until the kernel work submitted before them is done (so `notify_master` finds
+//! the VIPs up), and waits for the queue to drain at shutdown.
+//!
+//! One exception, for speed: a take-over without a firewall change, when nothing is queued,
+//! adds its VIPs and sends its first GARP/NA round on the engine's thread
+//! ([`KernelThread::run_now`]), as keepalived does from its VRRP process, instead of waiting
+//! for this thread to be woken and scheduled.
 //!
 //! The timing of GARP bursts (`vrrp_garp_interval`, `vrrp_gna_interval`) stays with the
 //! engine ([`super::GarpBurst`] deadlines): the worker only sends one round per job.
@@ -30,8 +35,7 @@ use crate::net::socket6::{NaSocket, NaTx};
 use crate::wire::arp::GarpRepr;
 use crate::wire::ndisc;
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tracing::{debug, error, warn};
 
@@ -48,23 +52,6 @@ pub(super) struct Kernel {
 /// One piece of kernel work, run on the worker thread.
 pub(super) type Job = Box<dyn FnOnce(&mut Kernel) + Send>;
 
-/// What the engine sends the worker.
-enum Msg {
-    /// A job and its sequence number.
-    Job(u64, Job),
-    /// A take-over may be due soon: poll the queue instead of sleeping until this instant
-    /// (see [`KernelThread::warm_up`]).
-    WarmUp(Instant),
-}
-
-/// How long before a Backup's Master_Down_Timer expires the engine wakes the worker
-/// ([`KernelThread::warm_up`]): more than a thread's wake-up latency on a busy machine.
-pub(super) const WARM_UP_LEAD: Duration = Duration::from_micros(1500);
-
-/// How long after that deadline the worker keeps polling for the take-over's jobs (the
-/// engine's own wake-up may be late) before it sleeps again.
-pub(super) const WARM_UP_TAIL: Duration = Duration::from_millis(1);
-
 /// At most this many queued jobs run under one hold of the state record (see the worker
 /// loop in [`KernelThread::spawn`]).
 const BATCH: usize = 16;
@@ -72,12 +59,22 @@ const BATCH: usize = 16;
 /// The engine's handle on the worker thread: submits jobs, counts them, joins the thread on
 /// drop (after the jobs already queued ran).
 pub(super) struct KernelThread {
-    tx: Option<std::sync::mpsc::Sender<Msg>>,
+    tx: Option<std::sync::mpsc::Sender<(u64, Job)>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// What the jobs run on; locked by the worker while it runs jobs, and by
+    /// [`KernelThread::run_now`].
+    kernel: Arc<Mutex<Kernel>>,
+    /// The state record the kernel's changes go to, if any.
+    ledger: Option<Arc<Ledger>>,
     /// Sequence number of the last job submitted (the first is 1).
     sent: u64,
     /// Sequence number of the last job the worker reported done.
     done: u64,
+}
+
+/// Locks `kernel`; a job that panicked leaves it usable.
+fn lock(kernel: &Mutex<Kernel>) -> std::sync::MutexGuard<'_, Kernel> {
+    kernel.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl KernelThread {
@@ -86,37 +83,32 @@ impl KernelThread {
     /// done messages (one sequence number per job, in order).
     ///
     /// The worker runs the jobs already queued together, holding the state record
-    /// ([`Ledger::hold`]) over them: a take-over's first GARP round, queued right behind its
-    /// VIPs, goes out before the record is written, as keepalived sends it right after the
-    /// addresses. The jobs are reported done once the record is written.
+    /// ([`Ledger::hold`]) over them: a GARP round queued right behind its VIPs goes out before
+    /// the record is written. The jobs are reported done once the record is written.
     ///
     /// Errors: the thread could not be created.
-    pub fn spawn(
-        mut kernel: Kernel,
-    ) -> std::io::Result<(KernelThread, mpsc::UnboundedReceiver<u64>)> {
-        let (tx, rx) = std::sync::mpsc::channel::<Msg>();
+    pub fn spawn(kernel: Kernel) -> std::io::Result<(KernelThread, mpsc::UnboundedReceiver<u64>)> {
+        let (tx, rx) = std::sync::mpsc::channel::<(u64, Job)>();
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let ledger = kernel.netlink.shared_ledger();
+        let kernel = Arc::new(Mutex::new(kernel));
+        let (worker_kernel, worker_ledger) = (kernel.clone(), ledger.clone());
         let thread = std::thread::Builder::new()
             .name("vrrp-kernel".into())
             .spawn(move || {
-                let mut poll_until = None;
-                while let Some(first) = next_msg(&rx, &mut poll_until) {
-                    let held = ledger.as_deref().map(Ledger::hold);
+                while let Ok(first) = rx.recv() {
+                    let held = worker_ledger.as_deref().map(Ledger::hold);
+                    let mut k = lock(&worker_kernel);
                     let mut done = Vec::new();
-                    let mut msg = Some(first);
-                    while let Some(m) = msg.take() {
-                        match m {
-                            Msg::Job(seq, job) => {
-                                job(&mut kernel);
-                                done.push(seq);
-                            }
-                            Msg::WarmUp(until) => poll_until = Some(until),
-                        }
+                    let mut next = Some(first);
+                    while let Some((seq, job)) = next.take() {
+                        job(&mut k);
+                        done.push(seq);
                         if done.len() < BATCH {
-                            msg = rx.try_recv().ok();
+                            next = rx.try_recv().ok();
                         }
                     }
+                    drop(k);
                     drop(held);
                     for seq in done {
                         // The engine may be gone (shutdown): the jobs still run.
@@ -128,6 +120,8 @@ impl KernelThread {
             KernelThread {
                 tx: Some(tx),
                 thread: Some(thread),
+                kernel,
+                ledger,
                 sent: 0,
                 done: 0,
             },
@@ -135,21 +129,31 @@ impl KernelThread {
         ))
     }
 
-    /// Tells the worker that jobs may come soon (a Backup's Master_Down_Timer expires within
-    /// [`WARM_UP_LEAD`]): it polls its queue until `until` instead of sleeping, so that the
-    /// take-over's VIPs and GARPs do not wait for the thread to be woken and scheduled (on a
-    /// busy machine that took most of a millisecond). Polling yields the CPU between tries.
-    pub fn warm_up(&mut self, until: Instant) {
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(Msg::WarmUp(until));
+    /// Runs `job` on the calling thread, now, if no job is queued or running (the kernel
+    /// changes keep their order), and returns its sequence number, already done; `None`
+    /// otherwise, with `job` not run.
+    ///
+    /// For a take-over's VIPs and first GARP round, as keepalived sends them from its VRRP
+    /// thread: handing them to the worker adds the worker's wake-up to the take-over, most
+    /// of a millisecond on a busy machine. The caller keeps slow work (`nft`) off this path.
+    /// The state record is written after `job`, on this thread.
+    pub fn run_now(&mut self, job: impl FnOnce(&mut Kernel)) -> Option<u64> {
+        if !self.idle() {
+            return None;
         }
+        let held = self.ledger.as_deref().map(Ledger::hold);
+        job(&mut lock(&self.kernel));
+        drop(held);
+        self.sent += 1;
+        self.done = self.sent;
+        Some(self.sent)
     }
 
     /// Queues `job` behind every job submitted before; returns its sequence number.
     pub fn submit(&mut self, job: Job) -> u64 {
         self.sent += 1;
         if let Some(tx) = &self.tx
-            && tx.send(Msg::Job(self.sent, job)).is_err()
+            && tx.send((self.sent, job)).is_err()
         {
             error!("vrrp-kernel thread is gone; kernel change dropped");
         }
@@ -182,22 +186,6 @@ impl Drop for KernelThread {
             error!("vrrp-kernel thread panicked");
         }
     }
-}
-
-/// The worker's next message: polled (yielding between tries) while `poll_until` is ahead,
-/// then waited for. `None` once the engine's handle is gone and the queue is empty.
-fn next_msg(rx: &std::sync::mpsc::Receiver<Msg>, poll_until: &mut Option<Instant>) -> Option<Msg> {
-    while let Some(until) = *poll_until {
-        match rx.try_recv() {
-            Ok(m) => return Some(m),
-            Err(std::sync::mpsc::TryRecvError::Disconnected) => return None,
-            Err(std::sync::mpsc::TryRecvError::Empty) if Instant::now() >= until => {
-                *poll_until = None;
-            }
-            Err(std::sync::mpsc::TryRecvError::Empty) => std::thread::yield_now(),
-        }
-    }
-    rx.recv().ok()
 }
 
 /// An instance's VIPs, virtual rules and routes, with what the firewall must do with its
@@ -280,10 +268,10 @@ pub(super) fn garp_round(k: &mut Kernel, name: &str, vips: &[Vip]) {
                 };
                 let mut payload = vec![0u8; repr.buffer_len()];
                 repr.emit(&mut payload);
-                // keepalived -D: one line per gratuitous ARP sent.
-                debug!("Sending gratuitous ARP on {} for {}", v.ifname, ip);
-                if let Err(e) = k.garp.send_garp(v.ifindex, &payload) {
-                    warn!("({name}) cannot send gratuitous ARP on {}: {e}", v.ifname);
+                match k.garp.send_garp(v.ifindex, &payload) {
+                    // keepalived -D: one line per gratuitous ARP sent (written after it went).
+                    Ok(()) => debug!("Sending gratuitous ARP on {} for {}", v.ifname, ip),
+                    Err(e) => warn!("({name}) cannot send gratuitous ARP on {}: {e}", v.ifname),
                 }
             }
             IpAddr::V6(ip) => {
