@@ -88,12 +88,8 @@ impl Reloader {
         let new = std::sync::Arc::new(loaded.config);
         let half = VrrpHalf::of(&new);
         if half != self.started {
-            let waiting = half.waiting(&self.started);
-            if !waiting.is_empty() {
-                warn!(
-                    "Reload: changes to {} take effect at the next restart",
-                    waiting.join(", ")
-                );
+            for part in half.waiting(&self.started) {
+                warn!("Reload: {part}: takes effect at the next restart");
             }
             if half.live_part_differs(&self.started)
                 && let Some(engine) = &self.engine
@@ -156,16 +152,16 @@ pub(super) struct VrrpHalf {
 }
 
 impl VrrpHalf {
-    /// What differs from `running` that the VRRP side does not apply live, by name (empty
-    /// when only what the engine applies changed).
+    /// What differs from `running` that the VRRP side does not apply live, one entry per
+    /// part, e.g. `global_defs nftables changed (REASON)` (empty when only what the engine
+    /// applies changed).
     pub(super) fn waiting(&self, running: &VrrpHalf) -> Vec<String> {
         let mut out = Vec::new();
         let mut part = |differs: bool, name: &str| {
             if differs {
-                out.push(name.to_string());
+                out.push(format!("{name} changed"));
             }
         };
-        part(self.global != running.global, "global_defs");
         part(
             self.static_ipaddress != running.static_ipaddress,
             "static_ipaddress",
@@ -177,12 +173,17 @@ impl VrrpHalf {
             "vrrp_sync_group/track blocks",
         );
         part(self.net_namespace != running.net_namespace, "net_namespace");
+        for c in crate::vrrp::diff::global_defs(&running.global, &self.global) {
+            if let crate::vrrp::diff::GlobalApply::Restart(why) = c.apply {
+                out.push(format!("global_defs {} changed ({why})", c.name));
+            }
+        }
         for new in &self.vrrp_instances {
             if let Some(old) = running.vrrp_instances.iter().find(|o| o.name == new.name)
                 && old.tracking != new.tracking
             {
                 out.push(format!(
-                    "({}) track_interface/track_process/track_file",
+                    "({}) track_interface/track_process/track_file changed",
                     new.name
                 ));
             }
@@ -193,7 +194,9 @@ impl VrrpHalf {
     /// Whether what the VRRP engine applies live (`vrrp_instance` and `vrrp_script` blocks)
     /// differs from `running`.
     pub(super) fn live_part_differs(&self, running: &VrrpHalf) -> bool {
-        self.vrrp_instances != running.vrrp_instances || self.vrrp_scripts != running.vrrp_scripts
+        self.vrrp_instances != running.vrrp_instances
+            || self.vrrp_scripts != running.vrrp_scripts
+            || self.global != running.global
     }
 
     /// Takes from `new` what the VRRP engine applied (see [`VrrpHalf::live_part_differs`]); the

@@ -16,9 +16,10 @@
 //!
 //! The `vrrp_script` blocks are diffed by name too ([`scripts`]): a script whose runner
 //! settings changed restarts, one whose only change is its default weight keeps running (the
-//! weights are in the plans' `tracks`).
+//! weights are in the plans' `tracks`). The `global_defs` settings are diffed one by one
+//! ([`global_defs`]), each with how it is applied.
 
-use crate::config::model::VrrpScript;
+use crate::config::model::{GlobalDefs, VrrpScript};
 use crate::net::route::{Route, Rule};
 use crate::vrrp::plan::{InstancePlan, Vip};
 use std::collections::{BTreeMap, BTreeSet};
@@ -305,6 +306,221 @@ fn runner_changes(old: &VrrpScript, new: &VrrpScript) -> Vec<&'static str> {
     what
 }
 
+/// How a changed `global_defs` setting is applied at a reload (see [`global_defs`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GlobalApply {
+    /// By the VRRP engine itself, from the next use (e.g. `vrrp_garp_interval`: the next GARP
+    /// round).
+    Engine,
+    /// Through the instances' plans, which are built from it: the instance diff carries it out
+    /// (an update, or a re-creation where the plan asks for one, e.g. `vrrp_version`).
+    Plans,
+    /// By the script policy when the file was loaded: the commands of the new file carry it
+    /// (`script_user`, `enable_script_security`).
+    Policy,
+    /// By the IPVS side (checker mails).
+    Ipvs,
+    /// Not live: takes effect at the next restart, for the reason given.
+    Restart(&'static str),
+}
+
+/// One changed `global_defs` setting: its keyword and how it is applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlobalChange {
+    pub name: &'static str,
+    pub apply: GlobalApply,
+}
+
+/// Why a mail setting waits for a restart.
+const MAIL: GlobalApply = GlobalApply::Restart("the mail sender is set up at start-up");
+
+/// The `global_defs` settings that differ from `old` to `new`, in keyword order of the model,
+/// each with how it is applied ([`GlobalApply`]).
+pub fn global_defs(old: &GlobalDefs, new: &GlobalDefs) -> Vec<GlobalChange> {
+    use GlobalApply::{Engine, Ipvs, Plans, Policy, Restart};
+    // Exhaustive: a setting added to GlobalDefs must say how a reload applies it.
+    let GlobalDefs {
+        lvs_sync_daemon: _,
+        router_id,
+        vrrp_version,
+        vrrp_strict,
+        enable_script_security,
+        script_user,
+        vrrp_garp_master_delay,
+        vrrp_garp_master_repeat,
+        vrrp_garp_master_refresh,
+        vrrp_garp_master_refresh_repeat,
+        vrrp_garp_interval,
+        vrrp_gna_interval,
+        vrrp_mcast_group4,
+        vrrp_mcast_group6,
+        vrrp_check_unicast_src,
+        vrrp_skip_check_adv_addr,
+        vrrp_garp_lower_prio_delay,
+        vrrp_garp_lower_prio_repeat,
+        vrrp_min_garp,
+        vrrp_lower_prio_no_advert,
+        vrrp_higher_prio_send_advert,
+        notification_email,
+        notification_email_from,
+        smtp_server,
+        smtp_helo_name,
+        smtp_connect_timeout,
+        smtp_alert,
+        smtp_alert_vrrp,
+        smtp_alert_checker,
+        no_email_faults,
+        no_checker_emails,
+        nftables,
+    } = new;
+    let lvs_sync = |o: &GlobalDefs| {
+        o.lvs_sync_daemon.clone().map(|mut l| {
+            l.span = Default::default();
+            l
+        })
+    };
+    let mut out = Vec::new();
+    let mut add = |differs: bool, name: &'static str, apply: GlobalApply| {
+        if differs {
+            out.push(GlobalChange { name, apply });
+        }
+    };
+    add(*router_id != old.router_id, "router_id", MAIL);
+    add(*vrrp_version != old.vrrp_version, "vrrp_version", Plans);
+    add(*vrrp_strict != old.vrrp_strict, "vrrp_strict", Plans);
+    add(
+        *enable_script_security != old.enable_script_security,
+        "enable_script_security",
+        Policy,
+    );
+    add(*script_user != old.script_user, "script_user", Policy);
+    add(
+        *vrrp_garp_master_delay != old.vrrp_garp_master_delay,
+        "vrrp_garp_master_delay",
+        Plans,
+    );
+    add(
+        *vrrp_garp_master_repeat != old.vrrp_garp_master_repeat,
+        "vrrp_garp_master_repeat",
+        Plans,
+    );
+    add(
+        *vrrp_garp_master_refresh != old.vrrp_garp_master_refresh,
+        "vrrp_garp_master_refresh",
+        Plans,
+    );
+    add(
+        *vrrp_garp_master_refresh_repeat != old.vrrp_garp_master_refresh_repeat,
+        "vrrp_garp_master_refresh_repeat",
+        Plans,
+    );
+    add(
+        *vrrp_garp_interval != old.vrrp_garp_interval,
+        "vrrp_garp_interval",
+        Engine,
+    );
+    add(
+        *vrrp_gna_interval != old.vrrp_gna_interval,
+        "vrrp_gna_interval",
+        Engine,
+    );
+    let group = Restart("the advert sockets joined the running group");
+    add(
+        *vrrp_mcast_group4 != old.vrrp_mcast_group4,
+        "vrrp_mcast_group4",
+        group,
+    );
+    add(
+        *vrrp_mcast_group6 != old.vrrp_mcast_group6,
+        "vrrp_mcast_group6",
+        group,
+    );
+    add(
+        *vrrp_check_unicast_src != old.vrrp_check_unicast_src,
+        "vrrp_check_unicast_src",
+        Plans,
+    );
+    add(
+        *vrrp_skip_check_adv_addr != old.vrrp_skip_check_adv_addr,
+        "vrrp_skip_check_adv_addr",
+        Plans,
+    );
+    add(
+        *vrrp_garp_lower_prio_delay != old.vrrp_garp_lower_prio_delay,
+        "vrrp_garp_lower_prio_delay",
+        Plans,
+    );
+    add(
+        *vrrp_garp_lower_prio_repeat != old.vrrp_garp_lower_prio_repeat,
+        "vrrp_garp_lower_prio_repeat",
+        Plans,
+    );
+    add(*vrrp_min_garp != old.vrrp_min_garp, "vrrp_min_garp", Plans);
+    add(
+        *vrrp_lower_prio_no_advert != old.vrrp_lower_prio_no_advert,
+        "vrrp_lower_prio_no_advert",
+        Plans,
+    );
+    add(
+        *vrrp_higher_prio_send_advert != old.vrrp_higher_prio_send_advert,
+        "vrrp_higher_prio_send_advert",
+        Plans,
+    );
+    add(
+        *notification_email != old.notification_email,
+        "notification_email",
+        MAIL,
+    );
+    add(
+        *notification_email_from != old.notification_email_from,
+        "notification_email_from",
+        MAIL,
+    );
+    add(*smtp_server != old.smtp_server, "smtp_server", MAIL);
+    add(
+        *smtp_helo_name != old.smtp_helo_name,
+        "smtp_helo_name",
+        MAIL,
+    );
+    add(
+        *smtp_connect_timeout != old.smtp_connect_timeout,
+        "smtp_connect_timeout",
+        MAIL,
+    );
+    add(*smtp_alert != old.smtp_alert, "smtp_alert", MAIL);
+    add(
+        *smtp_alert_vrrp != old.smtp_alert_vrrp,
+        "smtp_alert_vrrp",
+        MAIL,
+    );
+    add(
+        *smtp_alert_checker != old.smtp_alert_checker,
+        "smtp_alert_checker",
+        Ipvs,
+    );
+    add(
+        *no_email_faults != old.no_email_faults,
+        "no_email_faults",
+        MAIL,
+    );
+    add(
+        *no_checker_emails != old.no_checker_emails,
+        "no_checker_emails",
+        Ipvs,
+    );
+    add(
+        *nftables != old.nftables,
+        "nftables",
+        Restart("the nftables table holding the running drop rules is set up at start-up"),
+    );
+    add(
+        lvs_sync(new) != lvs_sync(old),
+        "lvs_sync_daemon",
+        Restart("the sync daemon follows its instance from start-up"),
+    );
+    out
+}
+
 /// `(in new only, in old only)`, each in its list's order.
 fn by_difference<T: PartialEq + Clone>(old: &[T], new: &[T]) -> (Vec<T>, Vec<T>) {
     let added = new.iter().filter(|n| !old.contains(n)).cloned().collect();
@@ -545,6 +761,47 @@ mod tests {
             vec![
                 ScriptChange::Stop("a".into()),
                 ScriptChange::Stop("b".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn global_defs_are_diffed_setting_by_setting() {
+        let g = |text: &str| {
+            let path = std::path::Path::new("keepalived.conf");
+            let loaded = config::load_str(
+                path,
+                &format!(
+                    "global_defs {{\n{text}\n}}\nvrrp_instance VI_1 {{\n interface eth0\n \
+                     virtual_router_id 1\n}}\n"
+                ),
+                &config::LoadOptions::default(),
+            );
+            assert!(!loaded.diagnostics.has_errors(), "{:?}", loaded.diagnostics);
+            loaded.config.global
+        };
+        let old = g(" router_id r1\n vrrp_garp_interval 0.1\n lvs_sync_daemon eth0 VI_1");
+        // Moved down a line: nothing.
+        let moved = g("\n router_id r1\n vrrp_garp_interval 0.1\n lvs_sync_daemon eth0 VI_1");
+        assert_eq!(global_defs(&old, &moved), vec![]);
+        let new = g(
+            " router_id r2\n vrrp_garp_interval 0.3\n vrrp_garp_master_repeat 3\n \
+             lvs_sync_daemon eth1 VI_1",
+        );
+        let got: Vec<(&str, GlobalApply)> = global_defs(&old, &new)
+            .into_iter()
+            .map(|c| (c.name, c.apply))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("router_id", MAIL),
+                ("vrrp_garp_master_repeat", GlobalApply::Plans),
+                ("vrrp_garp_interval", GlobalApply::Engine),
+                (
+                    "lvs_sync_daemon",
+                    GlobalApply::Restart("the sync daemon follows its instance from start-up")
+                ),
             ]
         );
     }

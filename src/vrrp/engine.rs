@@ -427,6 +427,8 @@ pub struct Engine {
     script_tx: Option<mpsc::Sender<ScriptResult>>,
     garp_interval: Duration,
     default_run_as: Option<RunAs>,
+    /// The `global_defs` of the configuration in force (a reload applies the difference).
+    global: model::GlobalDefs,
     opts: EngineOptions,
     /// Drops of packets that match no instance (VRID 0, undecodable header).
     global_stats: Stats,
@@ -514,6 +516,7 @@ impl Engine {
             script_tx: None,
             garp_interval: config.global.vrrp_garp_interval,
             default_run_as,
+            global: config.global.clone(),
             opts,
             global_stats: Stats::default(),
             global_drop_log: RateLimiter::new(drops::SUMMARY_WINDOW, drops::MAX_TRACKED),

@@ -106,7 +106,7 @@ impl Inst {
 #[derive(Clone, Debug)]
 pub(super) struct File {
     /// Extra lines inside `global_defs` (e.g. `vrrp_garp_interval`).
-    global: String,
+    pub(super) global: String,
     pub(super) top: String,
     pub(super) insts: Vec<Inst>,
 }
@@ -219,8 +219,8 @@ struct Side {
 }
 
 /// Marks taken at the SIGHUP, to keep what happened after it.
-struct Mark {
-    at: SystemTime,
+pub(super) struct Mark {
+    pub(super) at: SystemTime,
     log: [usize; 2],
     notify: [usize; 2],
 }
@@ -271,23 +271,23 @@ impl Seen {
 /// listens, with a capture of its own) and the extra segments every node is on (`eth1`: see
 /// [`Lan::add_segment`]).
 #[derive(Clone, Copy, Debug)]
-struct Shape {
+pub(super) struct Shape {
     nodes: &'static [&'static str],
     segments: &'static [&'static str],
 }
 
 /// Two nodes on one segment: what every row runs on unless it says otherwise.
-const PAIR: Shape = Shape {
+pub(super) const PAIR: Shape = Shape {
     nodes: &["a", "b"],
     segments: &[],
 };
 
 /// A running pair on its own LAN, with a capture on `b`'s port.
-struct Pair {
-    lan: Lan,
+pub(super) struct Pair {
+    pub(super) lan: Lan,
     a: Side,
     b: Side,
-    cap: crate::support::Capture,
+    pub(super) cap: crate::support::Capture,
     /// `(node, capture of "vrrp or arp" on its eth0)` of each listening node of the shape.
     listeners: Vec<(&'static str, crate::support::Capture)>,
     macs: [[u8; 6]; 2],
@@ -374,7 +374,7 @@ impl Pair {
             .collect()
     }
 
-    fn node_of_mac(&self, mac: [u8; 6]) -> &'static str {
+    pub(super) fn node_of_mac(&self, mac: [u8; 6]) -> &'static str {
         if mac == self.macs[0] {
             "a"
         } else if mac == self.macs[1] {
@@ -623,7 +623,7 @@ pub(super) fn step(
 
 /// A row's own observation beyond [`Seen`], after [`OBSERVE`]: its failures for `daemon`, one
 /// per line (empty: it holds).
-type Extra = fn(&Pair, &Mark, Daemon) -> String;
+pub(super) type Extra = fn(&Pair, &Mark, Daemon) -> String;
 
 /// Runs `row` with `daemon` on the LAN `shape`: what was seen, the failures against the row's
 /// expectation for that daemon (and its `extra` observation), and the tails of both logs.
@@ -662,7 +662,7 @@ pub(super) fn check_row(test: &str, r: Row) {
 }
 
 /// [`check_row`] on the LAN `shape`, with the row's `extra` observation.
-fn check_row_on(test: &str, r: Row, shape: Shape, extra: Option<Extra>) {
+pub(super) fn check_row_on(test: &str, r: Row, shape: Shape, extra: Option<Extra>) {
     if !ready_both(test) {
         return;
     }

@@ -6,8 +6,13 @@
 //! Tracker rows: both nodes run `vrrp_script chk` (`interval 1`, a weight) tracked by VI_1;
 //! `a` (priority 150) then advertises 150 + the weight while the script succeeds, `b` (100)
 //! runs the same block unless the row says otherwise.
+//!
+//! `global_defs` rows: the setting is changed on one node with an edit that makes that node go
+//! through a transition (after the reload, ~3.6 s later), which must use the new setting.
 
-use super::reload::{Expect, File, Row, check_row, handover, step};
+use super::reload::{Expect, File, Mark, PAIR, Pair, Row, check_row, check_row_on, handover, step};
+use crate::support::Daemon;
+use std::time::SystemTime;
 
 /// `vrrp_script chk` running `path` with `weight`.
 fn chk(path: &str, weight: i32) -> String {
@@ -109,5 +114,66 @@ fn script_path_changed_on_backup() {
                 handover(160, "a: VI_1 BACKUP 160", "b: VI_1 MASTER 170"),
             ),
         },
+    );
+}
+
+/// `b`'s GARPs for `.100` after the mark: about 300 ms apart (the new `vrrp_garp_interval 0.3`;
+/// before the reload: back to back), 3 of them from rkeepalived (the new
+/// `vrrp_garp_master_repeat 3`; before: 5), 2 from keepalived 2.2.7 (measured: one fewer than
+/// the repeat, with the new interval; its count at start-up with these settings was not
+/// measured).
+fn garps_paced_by_the_new_settings(p: &Pair, m: &Mark, daemon: Daemon) -> String {
+    let want = match daemon {
+        Daemon::Keepalived => 2,
+        Daemon::Rkeepalived => 3,
+    };
+    let times: Vec<SystemTime> = p
+        .cap
+        .garps()
+        .iter()
+        .filter(|g| g.time >= m.at && g.ip == p.lan.ip(100) && p.node_of_mac(g.mac) == "b")
+        .map(|g| g.time)
+        .collect();
+    let gaps: Vec<f64> = times
+        .windows(2)
+        .map(|w| crate::support::ms_between(w[0], w[1]))
+        .collect();
+    if times.len() != want || gaps.iter().any(|g| !(250.0..=800.0).contains(g)) {
+        format!(
+            "{} GARPs from b for .100, {gaps:?} ms apart (expected {want}, 300 ms apart)\n",
+            times.len()
+        )
+    } else {
+        String::new()
+    }
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and keepalived 2.2.7 (scripts/test-all runs it)"]
+fn global_garp_settings_changed_on_backup() {
+    check_row_on(
+        "global_garp_settings_changed_on_backup",
+        Row {
+            scenario: "global garp settings changed on backup (vrrp_garp_master_repeat 3, \
+                       vrrp_garp_interval 0.3) with its priority raised",
+            a: File::pair(150),
+            b: File::pair(100),
+            steps: vec![step("b", |f| {
+                f.global = "  vrrp_garp_master_repeat 3\n  vrrp_garp_interval 0.3\n".into();
+                f.inst("VI_1").priority = 200;
+            })],
+            keepalived: (
+                "b takes VI_1 over and announces .100 with the new interval: 2 GARPs 300 ms \
+                 apart (one fewer than the new vrrp_garp_master_repeat)",
+                handover(150, "a: VI_1 BACKUP 150", "b: VI_1 MASTER 200"),
+            ),
+            rkeepalived: (
+                "b takes VI_1 over and announces .100 in 3 rounds 300 ms apart (the new \
+                 vrrp_garp_master_repeat and vrrp_garp_interval, each logged as changed)",
+                handover(150, "a: VI_1 BACKUP 150", "b: VI_1 MASTER 200"),
+            ),
+        },
+        PAIR,
+        Some(garps_paced_by_the_new_settings),
     );
 }

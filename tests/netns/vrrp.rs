@@ -673,7 +673,8 @@ fn sighup_keeps_the_master_and_says_what_waits_for_a_restart() {
     .unwrap();
     a.signal(libc::SIGHUP);
     a.expect_log(
-        "Reload: changes to global_defs take effect at the next restart",
+        "Reload: global_defs router_id changed (the mail sender is set up at start-up): takes \
+         effect at the next restart",
         Duration::from_secs(5),
     );
     steady("edited global_defs");

@@ -44,6 +44,7 @@ use tracing::{info, warn};
 impl Engine {
     /// Applies `config`'s VRRP instances (see the module doc).
     pub(super) async fn reload(&mut self, config: &Config) {
+        self.reload_global(config);
         let scripts_changed = self.reload_scripts(config);
         let mut old = Vec::new();
         let mut new = Vec::new();
@@ -143,6 +144,48 @@ impl Engine {
             self.retrack().await;
         }
         self.metrics_dirty = true;
+    }
+
+    /// Applies the changed `global_defs` settings ([`diff::global_defs`]), one line each: the
+    /// engine's own (GARP/NA round spacing) from the next round on, the ones the plans or the
+    /// script policy carry named as such; the others are named by the daemon's reloader as
+    /// waiting for a restart.
+    fn reload_global(&mut self, config: &Config) {
+        use diff::GlobalApply;
+        let g = &config.global;
+        for c in diff::global_defs(&self.global, g) {
+            match c.apply {
+                GlobalApply::Engine => {
+                    match c.name {
+                        "vrrp_garp_interval" => self.garp_interval = g.vrrp_garp_interval,
+                        "vrrp_gna_interval" => self.gna_interval = g.vrrp_gna_interval,
+                        _ => {}
+                    }
+                    info!(
+                        "Reload: global_defs {} changed: used from the next GARP/NA round",
+                        c.name
+                    );
+                }
+                GlobalApply::Plans => info!(
+                    "Reload: global_defs {} changed: applied to the instances that use it",
+                    c.name
+                ),
+                GlobalApply::Policy => {
+                    info!(
+                        "Reload: global_defs {} changed: scripts and notify commands run as the \
+                         new policy says",
+                        c.name
+                    );
+                }
+                GlobalApply::Ipvs | GlobalApply::Restart(_) => {}
+            }
+        }
+        // The notify FIFO scripts' default user.
+        self.default_run_as = g
+            .script_user
+            .as_ref()
+            .and_then(|u| crate::script::resolve_user(u).ok());
+        self.global = g.clone();
     }
 
     /// Starts, stops and restarts the `vrrp_script` runners as `config` asks
