@@ -441,4 +441,11 @@ fn soak_drop_total_sums_the_error_blocks_only() {
                  \x20   Unicast Source: 0\nUnmatched VRRP Packets:\n  Bad Length: 50\n";
     assert_eq!(support::soak::drop_total(stats), 7 + 5 + 1 + 2 + 11);
     assert_eq!(support::soak::drop_total(""), 0);
+    // Per kind: the error blocks only (the `Invalid Type` of `Packet Errors` comes first).
+    assert_eq!(support::soak::error_counter(stats, "Length"), 7);
+    assert_eq!(support::soak::error_counter(stats, "TTL"), 5);
+    assert_eq!(support::soak::error_counter(stats, "Checksum"), 11);
+    assert_eq!(support::soak::error_counter(stats, "Received"), 0);
+    assert_eq!(support::soak::error_counter(stats, "Bad Length"), 0);
+    assert_eq!(support::soak::error_counter("", "TTL"), 0);
 }
