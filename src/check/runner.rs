@@ -263,7 +263,9 @@ impl Runner {
                 record: Some(c.record),
                 retry_lane: None,
             };
-            let timing = timings.entry(c.timing).or_insert_with(|| Arc::new(c.timing));
+            let timing = timings
+                .entry(c.timing)
+                .or_insert_with(|| Arc::new(c.timing));
             checks.push((id, c.checker, timing.clone(), opts));
         }
         drop(timings);

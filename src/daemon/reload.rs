@@ -94,8 +94,19 @@ impl Reloader {
             if half.live_part_differs(&self.started)
                 && let Some(engine) = &self.engine
             {
+                // The links and addresses the new plans need, read here on the blocking pool:
+                // the VRRP thread then plans without rtnetlink reads between its adverts.
+                let config = new.clone();
+                let facts = tokio::task::spawn_blocking(move || {
+                    crate::vrrp::engine::Engine::reload_facts(&config)
+                })
+                .await
+                .unwrap_or_default();
                 let _ = engine
-                    .send(crate::vrrp::engine::Control::Reload(new.clone()))
+                    .send(crate::vrrp::engine::Control::Reload(
+                        new.clone(),
+                        Box::new(facts),
+                    ))
                     .await;
             }
             self.started.take_live_part(half);

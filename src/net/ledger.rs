@@ -270,10 +270,20 @@ mod tests {
         let inner = l.hold();
         l.added_link(7);
         l.added_nft_table("ip", "keepalived");
-        assert!(Ledger::load(&path).unwrap().is_empty(), "written while held");
-        assert_eq!(l.applied().links, vec![7], "the memory copy follows at once");
+        assert!(
+            Ledger::load(&path).unwrap().is_empty(),
+            "written while held"
+        );
+        assert_eq!(
+            l.applied().links,
+            vec![7],
+            "the memory copy follows at once"
+        );
         drop(inner);
-        assert!(Ledger::load(&path).unwrap().is_empty(), "written while still held");
+        assert!(
+            Ledger::load(&path).unwrap().is_empty(),
+            "written while still held"
+        );
         drop(outer);
         let got = Ledger::load(&path).unwrap();
         assert_eq!(got.links, vec![7]);

@@ -69,8 +69,10 @@ pub const MAX_RECEIVE_DELAY: Duration = Duration::from_millis(20);
 /// clock set forward by less than that bound between the arrival and this call makes the
 /// arrival look that much older.)
 pub fn arrival(ts: TimeSpec, now: Instant, wall_now: SystemTime) -> Option<Instant> {
-    let stamped = SystemTime::UNIX_EPOCH
-        .checked_add(Duration::new(ts.tv_sec().try_into().ok()?, ts.tv_nsec().try_into().ok()?))?;
+    let stamped = SystemTime::UNIX_EPOCH.checked_add(Duration::new(
+        ts.tv_sec().try_into().ok()?,
+        ts.tv_nsec().try_into().ok()?,
+    ))?;
     let age = wall_now.duration_since(stamped).ok()?;
     if age > MAX_RECEIVE_DELAY {
         return None;
@@ -354,11 +356,16 @@ mod tests {
         let age = Duration::from_micros(730);
         assert_eq!(arrival(ts(age), now, wall), Some(now - age));
         assert_eq!(arrival(ts(Duration::ZERO), now, wall), Some(now));
-        assert_eq!(arrival(ts(MAX_RECEIVE_DELAY), now, wall), Some(now - MAX_RECEIVE_DELAY));
+        assert_eq!(
+            arrival(ts(MAX_RECEIVE_DELAY), now, wall),
+            Some(now - MAX_RECEIVE_DELAY)
+        );
         let too_old = MAX_RECEIVE_DELAY + Duration::from_nanos(1);
         assert_eq!(arrival(ts(too_old), now, wall), None);
         let future = TimeSpec::from_duration(
-            (wall + Duration::from_micros(1)).duration_since(SystemTime::UNIX_EPOCH).unwrap(),
+            (wall + Duration::from_micros(1))
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap(),
         );
         assert_eq!(arrival(future, now, wall), None);
     }

@@ -54,9 +54,10 @@ pub enum Control {
     WriteJson,
     /// keepalived's STATS_CLEAR signal (SIGRTMAX-1): zero every instance's counters.
     ClearStats,
-    /// SIGHUP: the VRRP instances of a configuration read (and found valid) by the daemon,
-    /// applied by difference (see `engine::reload`).
-    Reload(Arc<Config>),
+    /// SIGHUP: the VRRP side of a configuration read (and found valid) by the daemon,
+    /// applied by difference (see `engine::reload`), with the links and addresses its plans
+    /// need, read beforehand off this thread ([`Engine::reload_facts`]).
+    Reload(Arc<Config>, Box<plan::Recorded>),
 }
 
 /// Options from the command line that change the engine's behaviour.
@@ -281,7 +282,7 @@ enum Blocker {
 /// What keeps `inst` from starting now, if anything that may change later (see
 /// [`Blocker`]). Reads links and addresses and binds a socket: called at start-up and, for
 /// the parked instances, on the blocking pool.
-fn start_blocker(netlink: &Netlink, inst: &VrrpInstance) -> Option<Blocker> {
+fn start_blocker(netlink: &dyn plan::Facts, inst: &VrrpInstance) -> Option<Blocker> {
     let ifname = inst.interface.as_ref()?;
     let Ok(link) = netlink.link(ifname) else {
         return Some(Blocker::Interface(ifname.clone()));
@@ -531,11 +532,11 @@ impl Engine {
         };
         engine.statics = engine.set_statics(config);
         for inst in &config.vrrp_instances {
-            let blocker = start_blocker(&engine.netlink, inst);
+            let blocker = start_blocker(&*engine.netlink, inst);
             if let Some(b) = &blocker {
                 log_parked(&inst.name, b);
             }
-            match engine.build_instance(config, inst, blocker) {
+            match engine.build_instance(config, inst, blocker, None) {
                 Ok(rt) => engine.instances.push(rt),
                 Err(msg) => error!("({}) {msg}; instance not started", inst.name),
             }
@@ -568,11 +569,14 @@ impl Engine {
 
     /// Builds the runtime of `inst`. With a `parked` blocker the instance is built without
     /// socket, VIPs, routes or rules, to wait in FAULT ([`Engine::retry_parked`] finishes it).
+    /// Links and addresses are read with `facts` (a reload's, read off this thread), else with
+    /// the engine's rtnetlink socket.
     fn build_instance(
         &mut self,
         config: &Config,
         inst: &VrrpInstance,
         parked: Option<Blocker>,
+        facts: Option<&dyn plan::Facts>,
     ) -> Result<Runtime, String> {
         if parked.is_some() {
             // No socket, VIPs or routes yet: the instance waits in FAULT.
@@ -580,8 +584,9 @@ impl Engine {
             return Ok(runtime(inst, plan, usize::MAX, parked));
         }
         let ifname = inst.interface.clone().ok_or("no interface")?;
-        let link = self
-            .netlink
+        let netlink = self.netlink.clone();
+        let facts: &dyn plan::Facts = facts.unwrap_or(&*netlink);
+        let link = facts
             .link(&ifname)
             .map_err(|e| format!("interface {ifname}: {e}"))?;
         // use_vmac: VIPs live on the macvlan and adverts leave from it (unless
@@ -590,7 +595,7 @@ impl Engine {
             None => None,
             Some(name) => Some(self.setup_vmac(inst, &ifname, link.ifindex, name.clone())?),
         };
-        let plan = plan::instance(config, inst, &*self.netlink, vmac.as_deref())?;
+        let plan = plan::instance(config, inst, facts, vmac.as_deref())?;
         let socket = self.open_socket(&plan)?;
         Ok(runtime(inst, plan, socket, None))
     }
@@ -754,9 +759,9 @@ impl Engine {
                         Some(Control::WriteStats) => self.write_dump(dump::STATS_FILE, &self.format_stats()),
                         Some(Control::WriteJson) => self.write_dump(dump::JSON_FILE, &self.format_json()),
                         Some(Control::ClearStats) => self.clear_stats(),
-                        Some(Control::Reload(config)) => {
+                        Some(Control::Reload(config, facts)) => {
                             self.poll_due().await;
-                            self.reload(&config).await;
+                            self.reload(&config, &facts).await;
                         }
                     }
                 }
@@ -853,7 +858,7 @@ impl Engine {
         let checked = tokio::task::spawn_blocking(move || {
             parked
                 .into_iter()
-                .map(|(i, cfg)| (i, start_blocker(&netlink, &cfg), cfg))
+                .map(|(i, cfg)| (i, start_blocker(&*netlink, &cfg), cfg))
                 .collect::<Vec<_>>()
         })
         .await
@@ -870,7 +875,7 @@ impl Engine {
                 continue;
             }
             let sockets_before = self.sockets.len();
-            let built = self.build_instance(&config, &cfg, None);
+            let built = self.build_instance(&config, &cfg, None, None);
             let mut rt = match built {
                 Ok(rt) => rt,
                 Err(msg) => {

@@ -22,7 +22,8 @@ use crate::net::route::{Route, Rule};
 use crate::units::{Centiseconds, Priority, Version};
 use crate::vrrp::fsm::{self, InstanceConfig};
 use crate::vrrp::track::TrackWeight;
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// One interface as the plan needs it.
@@ -44,6 +45,88 @@ pub trait Facts {
     fn primary_ipv4(&self, ifindex: u32, exclude: &[Ipv4Addr]) -> Result<Option<Ipv4Addr>, String>;
     /// The first IPv6 link-local address of `ifindex`, `None` when it has none.
     fn link_local_ipv6(&self, ifindex: u32) -> Result<Option<Ipv6Addr>, String>;
+}
+
+/// [`Facts`] read once and kept: what a [`Recorder`] saw, answered again without IO (a
+/// reload reads them on the blocking pool and hands them to the VRRP thread, so that planning
+/// there never waits on rtnetlink). A question that was not asked while recording is answered
+/// with an error.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recorded {
+    links: BTreeMap<String, Result<Link, String>>,
+    ipv4: BTreeMap<(u32, Vec<Ipv4Addr>), Result<Option<Ipv4Addr>, String>>,
+    ipv6: BTreeMap<u32, Result<Option<Ipv6Addr>, String>>,
+}
+
+const NOT_READ: &str = "not read before the reload";
+
+impl Facts for Recorded {
+    fn link(&self, name: &str) -> Result<Link, String> {
+        self.links
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| Err(format!("interface {name}: {NOT_READ}")))
+    }
+
+    fn primary_ipv4(&self, ifindex: u32, exclude: &[Ipv4Addr]) -> Result<Option<Ipv4Addr>, String> {
+        self.ipv4
+            .get(&(ifindex, exclude.to_vec()))
+            .cloned()
+            .unwrap_or_else(|| Err(format!("IPv4 address of ifindex {ifindex}: {NOT_READ}")))
+    }
+
+    fn link_local_ipv6(&self, ifindex: u32) -> Result<Option<Ipv6Addr>, String> {
+        self.ipv6
+            .get(&ifindex)
+            .cloned()
+            .unwrap_or_else(|| Err(format!("IPv6 link-local of ifindex {ifindex}: {NOT_READ}")))
+    }
+}
+
+/// [`Facts`] that asks `inner` and records every answer ([`Recorder::into_recorded`]).
+pub struct Recorder<'a> {
+    inner: &'a dyn Facts,
+    seen: RefCell<Recorded>,
+}
+
+impl<'a> Recorder<'a> {
+    pub fn new(inner: &'a dyn Facts) -> Recorder<'a> {
+        Recorder {
+            inner,
+            seen: RefCell::default(),
+        }
+    }
+
+    /// Every answer given so far.
+    pub fn into_recorded(self) -> Recorded {
+        self.seen.into_inner()
+    }
+}
+
+impl Facts for Recorder<'_> {
+    fn link(&self, name: &str) -> Result<Link, String> {
+        let r = self.inner.link(name);
+        self.seen
+            .borrow_mut()
+            .links
+            .insert(name.to_string(), r.clone());
+        r
+    }
+
+    fn primary_ipv4(&self, ifindex: u32, exclude: &[Ipv4Addr]) -> Result<Option<Ipv4Addr>, String> {
+        let r = self.inner.primary_ipv4(ifindex, exclude);
+        self.seen
+            .borrow_mut()
+            .ipv4
+            .insert((ifindex, exclude.to_vec()), r.clone());
+        r
+    }
+
+    fn link_local_ipv6(&self, ifindex: u32) -> Result<Option<Ipv6Addr>, String> {
+        let r = self.inner.link_local_ipv6(ifindex);
+        self.seen.borrow_mut().ipv6.insert(ifindex, r.clone());
+        r
+    }
 }
 
 /// What an instance expects of the adverts it accepts.
@@ -466,6 +549,33 @@ mod tests {
             .iter()
             .map(|i| instance(&c, i, &Fake, None))
             .collect()
+    }
+
+    #[test]
+    fn recorded_facts_plan_as_the_live_ones_and_refuse_what_was_not_read() {
+        let c = config(
+            "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n \
+             virtual_ipaddress {\n  10.0.0.100/24\n  10.0.0.101/24 dev eth1\n }\n}\n\
+             vrrp_instance VI_6 {\n interface eth0\n virtual_router_id 52\n \
+             virtual_ipaddress {\n  fe80::10/64\n }\n}\n",
+        );
+        let rec = Recorder::new(&Fake);
+        let live: Vec<_> = c
+            .vrrp_instances
+            .iter()
+            .map(|i| instance(&c, i, &rec, None))
+            .collect();
+        let recorded = rec.into_recorded();
+        let replayed: Vec<_> = c
+            .vrrp_instances
+            .iter()
+            .map(|i| instance(&c, i, &recorded, None))
+            .collect();
+        assert!(live.iter().all(Result::is_ok), "{live:?}");
+        assert_eq!(live, replayed);
+        // A question not asked while recording is an error, not a guess.
+        assert!(recorded.link("eth9").unwrap_err().contains("not read"));
+        assert!(recorded.primary_ipv4(3, &[]).is_err());
     }
 
     fn one(body: &str) -> InstancePlan {

@@ -28,7 +28,14 @@
 //!   instances above, changes to an instance parked for its interface, a VMAC that does not
 //!   exist yet.
 //!
-//! One line is logged per change applied.
+//! * `global_defs` by difference ([`diff::global_defs`]): `vrrp_garp_interval` /
+//!   `vrrp_gna_interval` from the next GARP/NA round, the settings the plans are built from
+//!   through the instance diff, the script policy's through the new file's commands; the
+//!   daemon's reloader names the others as waiting for a restart, with the reason.
+//!
+//! The new plans are built from links and addresses the daemon's reloader read on the blocking
+//! pool ([`Engine::reload_facts`], a [`plan::Recorded`]): a reload does no rtnetlink read on
+//! this thread. One line is logged per change applied.
 
 use super::{Engine, GarpBurst, kernel};
 use crate::config::model::{Config, Notify, VrrpInstance, VrrpScript};
@@ -43,7 +50,7 @@ use tracing::{info, warn};
 
 impl Engine {
     /// Applies `config`'s VRRP instances (see the module doc).
-    pub(super) async fn reload(&mut self, config: &Config) {
+    pub(super) async fn reload(&mut self, config: &Config, facts: &plan::Recorded) {
         self.reload_global(config);
         let scripts_changed = self.reload_scripts(config);
         let mut old = Vec::new();
@@ -53,7 +60,7 @@ impl Engine {
             let Some(inst) = config.vrrp_instances.iter().find(|i| i.name == rt.cfg.name) else {
                 continue;
             };
-            match self.new_plan(config, rt, inst) {
+            match self.new_plan(config, facts, rt, inst) {
                 Ok(p) => new.push(p),
                 Err(why) => {
                     warn!(
@@ -86,7 +93,9 @@ impl Engine {
                     let name = plan.name.clone();
                     let inst = config.vrrp_instances.iter().find(|c| c.name == name);
                     let ready = match inst {
-                        Some(inst) if self.can_forget_instances() => self.can_add(config, inst),
+                        Some(inst) if self.can_forget_instances() => {
+                            self.can_add(config, facts, inst)
+                        }
                         Some(_) => Err("sync groups or lvs_sync_daemon are configured".into()),
                         None => Err("no such instance".into()),
                     };
@@ -94,7 +103,7 @@ impl Engine {
                         (Ok(()), Some(inst), Some(i)) => {
                             info!("({name}) Reload: {reason}: instance restarted");
                             self.remove(i).await;
-                            if let Err(why) = self.add(config, inst).await {
+                            if let Err(why) = self.add(config, facts, inst).await {
                                 warn!("({name}) Reload: cannot start the instance again: {why}");
                             }
                         }
@@ -119,7 +128,7 @@ impl Engine {
             }
         }
         for inst in added {
-            if let Err(why) = self.add(config, inst).await {
+            if let Err(why) = self.add(config, facts, inst).await {
                 warn!(
                     "({}) Reload: instance added, but {why}: it starts at the next restart",
                     inst.name
@@ -247,10 +256,15 @@ impl Engine {
     /// Starts `inst`, new in the configuration (or re-created), as at start-up. Not live (an
     /// error saying why): a sync group member, instance trackers other than track_script, a
     /// track_script that is not running yet, a VMAC, a missing interface or address.
-    async fn add(&mut self, config: &Config, inst: &VrrpInstance) -> Result<(), String> {
-        self.can_add(config, inst)?;
+    async fn add(
+        &mut self,
+        config: &Config,
+        facts: &plan::Recorded,
+        inst: &VrrpInstance,
+    ) -> Result<(), String> {
+        self.can_add(config, facts, inst)?;
         let sockets = self.sockets.len();
-        let rt = self.build_instance(config, inst, None)?;
+        let rt = self.build_instance(config, inst, None, Some(facts))?;
         self.instances.push(rt);
         self.track_added_instance(inst.interface.as_deref(), inst.tracking.dont_track_primary);
         if let Some(tx) = &self.pkt_tx {
@@ -287,7 +301,12 @@ impl Engine {
     }
 
     /// Why `inst` cannot be started live, if it cannot (see [`Engine::add`]).
-    fn can_add(&self, config: &Config, inst: &VrrpInstance) -> Result<(), String> {
+    fn can_add(
+        &self,
+        config: &Config,
+        facts: &plan::Recorded,
+        inst: &VrrpInstance,
+    ) -> Result<(), String> {
         if config
             .tracking
             .sync_groups
@@ -303,7 +322,7 @@ impl Engine {
         if inst.use_vmac.is_some() {
             return Err("it uses a VMAC".into());
         }
-        if super::start_blocker(&self.netlink, inst).is_some() {
+        if super::start_blocker(facts, inst).is_some() {
             return Err("its interface or address is missing".into());
         }
         Ok(())
@@ -317,6 +336,7 @@ impl Engine {
     fn new_plan(
         &self,
         config: &Config,
+        facts: &plan::Recorded,
         rt: &super::Runtime,
         inst: &VrrpInstance,
     ) -> Result<plan::InstancePlan, String> {
@@ -328,13 +348,7 @@ impl Engine {
                 Err("instance waits for its interface or address; changes not applied".into())
             };
         }
-        // use_vmac: the VMAC the instance runs on (a new one is not created here: the plan
-        // then fails on the missing interface).
-        let vmac = inst.use_vmac.as_ref().map(|n| {
-            n.clone()
-                .unwrap_or_else(|| crate::net::vmac::default_name(inst.virtual_router_id.get()))
-        });
-        plan::instance(config, inst, &*self.netlink, vmac.as_deref())
+        plan::instance(config, inst, facts, vmac_name(inst).as_deref())
     }
 
     /// Carries out one in-place update of instance `i`.
@@ -533,6 +547,38 @@ impl Engine {
         let name = rt.cfg.name.clone();
         self.kernel
             .submit(Box::new(move |k| kernel::garp_round(k, &name, &vips)))
+    }
+}
+
+/// use_vmac: the VMAC `inst` runs on (a new one is not created by a reload: its plan then
+/// fails on the missing interface).
+fn vmac_name(inst: &VrrpInstance) -> Option<String> {
+    inst.use_vmac.as_ref().map(|n| {
+        n.clone()
+            .unwrap_or_else(|| crate::net::vmac::default_name(inst.virtual_router_id.get()))
+    })
+}
+
+impl Engine {
+    /// The links and addresses a reload to `config` asks about (its instances' plans and
+    /// start checks), read now with a new rtnetlink socket: called by the daemon's reloader on
+    /// the blocking pool, so that the VRRP thread plans from them without IO
+    /// ([`Control::Reload`](super::Control::Reload)). Without a socket, nothing is recorded
+    /// (the plans then fail and the instances run unchanged, logged).
+    pub fn reload_facts(config: &Config) -> plan::Recorded {
+        let netlink = match crate::net::netlink::Netlink::new() {
+            Ok(n) => n,
+            Err(e) => {
+                warn!("Reload: cannot read links and addresses: {e}");
+                return plan::Recorded::default();
+            }
+        };
+        let rec = plan::Recorder::new(&netlink);
+        for inst in &config.vrrp_instances {
+            let _ = super::start_blocker(&rec, inst);
+            let _ = plan::instance(config, inst, &rec, vmac_name(inst).as_deref());
+        }
+        rec.into_recorded()
     }
 }
 
