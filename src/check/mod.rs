@@ -281,20 +281,23 @@ fn drive(mut t: Task) -> impl std::future::Future<Output = ()> + Send + 'static 
 
 /// The retries of a failed round, on the retry lane (see [`run_with`]): attempts after each
 /// `delay` until the checker stops retrying; returns the state and the delay before the next
-/// round (`None` when the receiver is gone).
-async fn retry_round(
+/// round (`None` when the receiver is gone). Not an `async fn`, for the reason [`drive`]
+/// gives: a table's failing checks each hold one while they retry.
+fn retry_round(
     id: usize,
     checker: std::sync::Arc<Checker>,
     tx: mpsc::Sender<Event>,
     mut p: Progress,
     mut delay: Duration,
-) -> (Progress, Option<Duration>) {
-    loop {
-        tokio::time::sleep(delay).await;
-        match Box::pin(step(id, &checker, &mut p, &tx)).await {
-            None => return (p, None),
-            Some(d) if p.state.retrying() => delay = d,
-            Some(d) => return (p, Some(d)),
+) -> impl std::future::Future<Output = (Progress, Option<Duration>)> + Send + 'static {
+    async move {
+        loop {
+            tokio::time::sleep(delay).await;
+            match Box::pin(step(id, &checker, &mut p, &tx)).await {
+                None => return (p, None),
+                Some(d) if p.state.retrying() => delay = d,
+                Some(d) => return (p, Some(d)),
+            }
         }
     }
 }
@@ -379,5 +382,17 @@ mod tests {
         assert!(size <= 240, "a checker task's future takes {size} bytes");
         let size = std::mem::size_of::<Checker>();
         assert!(size <= 96, "a Checker takes {size} bytes");
+        let (tx, _rx) = mpsc::channel(1);
+        let p = Progress {
+            state: CheckState::new(Timing::default()),
+            last_weight: None,
+            record: None,
+        };
+        let c = Checker::Tcp(tcp::TcpCheck {
+            target: Target::new(([127, 0, 0, 1], 1).into()),
+        });
+        let f = retry_round(0, c.into(), tx, p, Duration::ZERO);
+        let size = std::mem::size_of_val(&f);
+        assert!(size <= 240, "a retry round's future takes {size} bytes");
     }
 }
