@@ -2,7 +2,7 @@
 //! kernel features the host lacks (IPVS).
 //!
 //! [`Vm::new`] finds (or, as root with apt-get, installs) `qemu-system-x86`,
-//! `linux-image-cloud-amd64`, `busybox-static`, `ipvsadm` and `bird2`, and builds a base
+//! `linux-image-cloud-amd64`, `busybox-static`, `ipvsadm`, `bird2` and `frr`, and builds a base
 //! initramfs once per set of inputs, cached under `<target>/vm/base-<hash>.cpio`:
 //!
 //! * busybox-static with its applet links in `/bin` (except `sh` and `ip`: dash is `/bin/sh`,
@@ -11,7 +11,8 @@
 //!   and their dependencies, at their `/lib/modules/<ver>/…` paths with a trimmed `modules.dep`,
 //!   and `/modules.order` listing them in load order (dependencies first);
 //! * dash, bash, `ip`, `ipvsadm`, `keepalived`, BIRD's `bird` and `birdc` (package bird2, the
-//!   routing daemon of the ECMP lab) with every shared library `ldd` lists, copied to the same
+//!   routing daemon of the ECMP lab), FRR's `zebra`, `bgpd` and `bfdd` (package frr, the
+//!   router of its FRR variant) with every shared library `ldd` lists, copied to the same
 //!   paths.
 //!
 //! Each [`Vm::run`] appends a small second archive (newc archives may be concatenated; the
@@ -50,6 +51,7 @@ const PACKAGES: &[&str] = &[
     "iproute2",
     "dash",
     "bird2",
+    "frr",
 ];
 /// Modules loaded at boot (with their dependencies, resolved through `modules.dep`).
 const MODULES: &[&str] = &[
@@ -82,6 +84,9 @@ const PROGRAMS: &[&str] = &[
     "/usr/sbin/keepalived",
     "/usr/sbin/bird",
     "/usr/sbin/birdc",
+    "/usr/lib/frr/zebra",
+    "/usr/lib/frr/bgpd",
+    "/usr/lib/frr/bfdd",
 ];
 
 /// What a VM run produced.

@@ -48,7 +48,7 @@ protocol bgp d3 from director { neighbor 10.0.1.3 as 65001; }
 
 /// BIRD on director `i`: learns rkeepalived's routes from kernel table 100 and announces them
 /// (only those: `proto 200`) to the router.
-fn director_bird(i: u32) -> String {
+pub(crate) fn director_bird(i: u32) -> String {
     format!(
         "\
 router id 10.0.1.{i};
@@ -76,7 +76,7 @@ protocol bgp upstream {{
 /// rkeepalived on every director: the same virtual servers, real servers and weights (port 80
 /// announces the VIP; port 9000 carries the long-lived streams); with `sync`, the
 /// rkeepalived-only `lvs_sync_daemon eth0 active_active id 7`.
-fn director_conf(sync: bool) -> String {
+pub(crate) fn director_conf(sync: bool) -> String {
     let rs = |port: u16| -> String {
         (11..=13)
             .map(|n| {
@@ -102,7 +102,9 @@ fn director_conf(sync: bool) -> String {
     )
 }
 
-const SCRIPT: &str = r#"
+/// The lab up to three announced paths at the router (section `START`); `start_router`, a
+/// shell function the caller defines before it, starts the router's routing daemon.
+pub(crate) const SETUP: &str = r#"
 VIP=10.0.9.1
 now() { read up _ < /proc/uptime; echo "${up%.*}${up#*.}"; }   # centiseconds
 ns() { _ns=$1; shift; ip netns exec "$_ns" "$@"; }
@@ -195,7 +197,7 @@ ip -n c addr add 10.0.0.1/24 dev eth0; ip -n c link set eth0 up
 ip -n r addr add 10.0.0.254/24 dev c; ip -n r link set c up
 ip -n c route add default via 10.0.0.254
 
-ns r bird -c /etc/bird/r.conf -s /run/bird-r.ctl -P /run/bird-r.pid
+start_router
 for i in 1 2 3; do
   ns d$i bird -c /etc/bird/d$i.conf -s /run/bird-d$i.ctl -P /run/bird-d$i.pid
   ns d$i rkeepalived -n -l -D -C -p /run/rk-d$i.pid -c /run/rk-d$i-c.pid -f /etc/rk.conf \
@@ -206,7 +208,15 @@ for i in 1 2 3; do wait_path $i present 6000 >/dev/null; done
 echo "@@ START"; echo "converged_cs $(( $(now) - t0 ))"
 ip -n r route show $VIP
 ns d1 ip route show table 100
+"#;
 
+/// BIRD on the router.
+const START_BIRD_ROUTER: &str = r#"
+start_router() { ip netns exec r bird -c /etc/bird/r.conf -s /run/bird-r.ctl -P /run/bird-r.pid; }
+"#;
+
+/// The phases after [`SETUP`].
+const SCRIPT: &str = r#"
 echo "@@ TRAFFIC"
 n=0; while [ $n -lt 90 ]; do get; n=$((n+1)); done | sort | uniq -c
 sleep 3 # the kernel's estimator folds the per-CPU counters into what ipvsadm reads every 2 s
@@ -530,7 +540,7 @@ fn load(text: &str) -> String {
 }
 
 /// The number after `key ` in `text`.
-fn figure(text: &str, key: &str) -> Option<u64> {
+pub(crate) fn figure(text: &str, key: &str) -> Option<u64> {
     text.lines()
         .find_map(|l| l.strip_prefix(key)?.trim().parse().ok())
 }
@@ -554,7 +564,8 @@ fn vm_ecmp_three_directors_announce_and_withdraw_through_bird() {
             director_bird(i),
         ));
     }
-    let out = vm.run_with(SCRIPT, &files, Duration::from_secs(480));
+    let script = format!("{START_BIRD_ROUTER}{SETUP}{SCRIPT}");
+    let out = vm.run_with(&script, &files, Duration::from_secs(480));
     let s = &out.stdout;
     eprintln!("{s}\nboot {:?}, total {:?}", out.boot_time, out.total_time);
     out.assert_ok();

@@ -5,6 +5,7 @@
 mod support;
 
 mod ecmp;
+mod ecmp_frr;
 mod health;
 mod ipvs;
 mod syncd;
