@@ -102,8 +102,9 @@ pub(crate) fn director_conf(sync: bool) -> String {
     )
 }
 
-/// The lab up to three announced paths at the router (section `START`); `start_router`, a
-/// shell function the caller defines before it, starts the router's routing daemon.
+/// The lab up to three announced paths at the router (section `START`); the shell functions
+/// `start_router` and `start_director N`, which the caller defines before it, start the
+/// routing daemons (BIRD: [`START_BIRD`]).
 pub(crate) const SETUP: &str = r#"
 VIP=10.0.9.1
 now() { read up _ < /proc/uptime; echo "${up%.*}${up#*.}"; }   # centiseconds
@@ -128,6 +129,13 @@ load_stop() { # prints "load OK FAIL"
   echo "load $(cat /tmp/load.* | grep -vc FAIL) $(cat /tmp/load.* | grep -c FAIL)"
 }
 streams() { # 30 long-lived streams; d1's link goes down under them; prints who survived
+  # Every director with its three real servers in both services first (after d1's link came
+  # back, its port-9000 checks may lag): mh then places a stream alike everywhere.
+  for i in 1 2 3; do
+    k=0; while [ $(ns d$i ipvsadm -Ln | grep -c Route) -lt 6 ] && [ $k -lt 300 ]; do
+      sleep 0.1; k=$((k+1))
+    done
+  done
   rm -f /tmp/streams.*
   ns c env RKVM_GUEST=1 /usr/bin/vmtest --exact ecmp::guest_streams --ignored --nocapture \
     --test-threads 1 >/tmp/streams.out 2>&1 &
@@ -199,7 +207,7 @@ ip -n c route add default via 10.0.0.254
 
 start_router
 for i in 1 2 3; do
-  ns d$i bird -c /etc/bird/d$i.conf -s /run/bird-d$i.ctl -P /run/bird-d$i.pid
+  start_director $i
   ns d$i rkeepalived -n -l -D -C -p /run/rk-d$i.pid -c /run/rk-d$i-c.pid -f /etc/rk.conf \
     >/tmp/rk-d$i.log 2>&1 &
 done
@@ -210,9 +218,12 @@ ip -n r route show $VIP
 ns d1 ip route show table 100
 "#;
 
-/// BIRD on the router.
-const START_BIRD_ROUTER: &str = r#"
+/// BIRD on the router and on the directors.
+pub(crate) const START_BIRD: &str = r#"
 start_router() { ip netns exec r bird -c /etc/bird/r.conf -s /run/bird-r.ctl -P /run/bird-r.pid; }
+start_director() {
+  ip netns exec d$1 bird -c /etc/bird/d$1.conf -s /run/bird-d$1.ctl -P /run/bird-d$1.pid
+}
 "#;
 
 /// The phases after [`SETUP`].
@@ -564,7 +575,7 @@ fn vm_ecmp_three_directors_announce_and_withdraw_through_bird() {
             director_bird(i),
         ));
     }
-    let script = format!("{START_BIRD_ROUTER}{SETUP}{SCRIPT}");
+    let script = format!("{START_BIRD}{SETUP}{SCRIPT}");
     let out = vm.run_with(&script, &files, Duration::from_secs(480));
     let s = &out.stdout;
     eprintln!("{s}\nboot {:?}, total {:?}", out.boot_time, out.total_time);
