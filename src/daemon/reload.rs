@@ -179,9 +179,24 @@ impl VrrpHalf {
         );
         part(self.static_routes != running.static_routes, "static_routes");
         part(self.static_rules != running.static_rules, "static_rules");
+        // Sync groups are live (members, notify, track_script, sync_group_tracking_weight),
+        // their track_interface/track_process/track_file are not.
+        let (mut new_t, mut old_t) = (self.tracking.clone(), running.tracking.clone());
+        for g in new_t
+            .sync_groups
+            .iter_mut()
+            .chain(old_t.sync_groups.iter_mut())
+        {
+            g.members.clear();
+            g.notify = Default::default();
+            g.track_script.clear();
+            g.tracking_weight = false;
+            g.smtp_alert = None;
+        }
         part(
-            self.tracking != running.tracking,
-            "vrrp_sync_group/track blocks",
+            new_t != old_t,
+            "vrrp_track_process/vrrp_track_file/notify_fifo blocks or a vrrp_sync_group's \
+             track_interface/track_process/track_file",
         );
         part(self.net_namespace != running.net_namespace, "net_namespace");
         for c in crate::vrrp::diff::global_defs(&running.global, &self.global) {
@@ -208,6 +223,7 @@ impl VrrpHalf {
         self.vrrp_instances != running.vrrp_instances
             || self.vrrp_scripts != running.vrrp_scripts
             || self.global != running.global
+            || self.tracking.sync_groups != running.tracking.sync_groups
     }
 
     /// Takes from `new` what the VRRP engine applied (see [`VrrpHalf::live_part_differs`]); the
@@ -215,6 +231,7 @@ impl VrrpHalf {
     pub(super) fn take_live_part(&mut self, new: VrrpHalf) {
         self.vrrp_instances = new.vrrp_instances;
         self.vrrp_scripts = new.vrrp_scripts;
+        self.tracking.sync_groups = new.tracking.sync_groups;
     }
 
     /// The VRRP half of `config`, positions reset.

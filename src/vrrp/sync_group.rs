@@ -55,6 +55,31 @@ impl SyncGroup {
         }
     }
 
+    /// The group in `state` (a group a reload forms over running members starts in BACKUP,
+    /// as after start-up, and is then re-evaluated from its members' states).
+    pub fn with_state(mut self, state: State) -> SyncGroup {
+        self.state = state;
+        self
+    }
+
+    /// Member `i` leaves the group (a reload removes its instance); the other members keep
+    /// their indices until [`SyncGroup::renumber_after_removal`].
+    pub fn remove_member(&mut self, i: usize) {
+        if let Some(k) = self.members.iter().position(|&m| m == i) {
+            self.members.remove(k);
+            self.own_fault.remove(k);
+        }
+    }
+
+    /// Engine instance `i` was removed: the members after it move down by one.
+    pub fn renumber_after_removal(&mut self, i: usize) {
+        for m in &mut self.members {
+            if *m > i {
+                *m -= 1;
+            }
+        }
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -180,6 +205,26 @@ impl SyncGroup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_removed_member_leaves_and_the_others_are_renumbered() {
+        let mut g = SyncGroup::new("G", vec![0, 2, 3]);
+        g.set_member_fault(2, true);
+        g.remove_member(2);
+        assert_eq!(g.members(), [0, 3]);
+        // The removed member's fault went with it: a recovery of 0 is not held back.
+        assert_eq!(
+            g.set_member_fault(0, true),
+            vec![SyncAction::Fault(0, true)]
+        );
+        assert_eq!(
+            g.set_member_fault(0, false),
+            vec![SyncAction::Fault(0, false)]
+        );
+        g.renumber_after_removal(2);
+        assert_eq!(g.members(), [0, 2]);
+        assert_eq!(g.clone().with_state(State::Backup).state(), State::Backup);
+    }
 
     fn group() -> SyncGroup {
         let mut g = SyncGroup::new("G1", vec![0, 1]);

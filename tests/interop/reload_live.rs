@@ -177,3 +177,67 @@ fn global_garp_settings_changed_on_backup() {
         Some(garps_paced_by_the_new_settings),
     );
 }
+
+/// `vrrp_sync_group G` over `members`.
+fn group(members: &[&str]) -> String {
+    format!(
+        "vrrp_sync_group G {{\n  group {{\n    {}\n  }}\n}}\n",
+        members.join("\n    ")
+    )
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and keepalived 2.2.7 (scripts/test-all runs it)"]
+fn sync_group_member_added_on_master() {
+    let grouped = |prio| {
+        let mut f = File::pair(prio);
+        f.top = group(&["VI_1"]);
+        f
+    };
+    let joined = || Expect {
+        a_states: Some(vec!["VI_3 BACKUP", "VI_3 MASTER"]),
+        garps: Some(vec![("a", 120)]),
+        notify: Some(vec!["a: VI_3 BACKUP 150", "a: VI_3 MASTER 150"]),
+        ..Expect::untouched(&[100, 110, 120]).vi1_prio(150)
+    };
+    check_row(
+        "sync_group_member_added_on_master",
+        Row {
+            scenario: "sync group membership changed: VI_3 added to the master's group G {VI_1}",
+            a: grouped(150),
+            b: grouped(100),
+            steps: vec![step("a", |f| {
+                f.insts.push(super::reload::vi3(150));
+                f.top = group(&["VI_1", "VI_3"]);
+            })],
+            keepalived: (
+                "the group re-forms: VI_1 drops to BACKUP with the new VI_3, then both become \
+                 MASTER (notify for VI_1 too, GARPs for .100 again); b does not take VI_1 over \
+                 (measured)",
+                Expect {
+                    a_states: Some(vec![
+                        "VI_1 BACKUP",
+                        "VI_3 BACKUP",
+                        "VI_3 MASTER",
+                        "VI_1 MASTER",
+                    ]),
+                    garps: Some(vec![("a", 100), ("a", 120)]),
+                    notify: Some(vec![
+                        "a: VI_1 BACKUP 150",
+                        "a: VI_3 BACKUP 150",
+                        "a: VI_3 MASTER 150",
+                        "a: VI_1 MASTER 150",
+                    ]),
+                    ..Expect::untouched(&[100, 110, 120]).vi1_prio(150)
+                },
+            ),
+            rkeepalived: (
+                "VI_3 starts BACKUP; the group, formed again over VI_1 and VI_3, follows its \
+                 MASTER member VI_1 and takes VI_3 to MASTER at once (logged: vrrp_sync_group G \
+                 members changed); VI_1 untouched (no state change, GARP or notify: the \
+                 issue's semantics for an unchanged instance)",
+                joined(),
+            ),
+        },
+    );
+}

@@ -16,18 +16,22 @@
 //!   unchanged one keeps running and keeps its state (no re-run of notify, no priority blip);
 //!   weights (`track_script` lines or the block's default) and new `track_script` names take
 //!   effect on the priority at once;
-//! * an added instance starts as at start-up (unless it is a sync group member, has
-//!   track_interface/process/file or a VMAC);
+//! * an added instance starts as at start-up (unless it has track_interface/process/file or
+//!   a VMAC);
+//! * `vrrp_sync_group` blocks by difference after the instances changed (`Engine::regroup`):
+//!   an unchanged group keeps its state; an added group or one whose members changed is formed
+//!   in BACKUP and re-evaluated from its members (a FAULT member takes it to FAULT, else a
+//!   MASTER member takes the BACKUP ones to MASTER); a removed member leaves its group before
+//!   it stops; a removed group's members run on their own;
 //! * a removed instance stops as at shutdown (priority 0 if master, VIPs removed,
 //!   `notify_stop`) and is forgotten; a change that needs new sockets (interface, VRID,
 //!   version, family, source, cast, VMAC) re-creates the instance: it stops, then starts
-//!   (logged with the reason); both only without sync groups and `lvs_sync_daemon`, whose
-//!   state holds instance positions;
+//!   (logged with the reason); both only without `lvs_sync_daemon`, whose state holds
+//!   instance positions;
 //! * what this engine cannot do live yet is logged by name with the reason and keeps running
-//!   unchanged until the next restart: removals and re-creations with sync groups, the added
-//!   instances above, changes to an instance parked for its interface, a VMAC that does not
-//!   exist yet.
-//!
+//!   unchanged until the next restart: removals and re-creations with `lvs_sync_daemon`, the
+//!   added instances above, changes to an instance parked for its interface, a VMAC that does not
+//!   exist yet;
 //! * `global_defs` by difference ([`diff::global_defs`]): `vrrp_garp_interval` /
 //!   `vrrp_gna_interval` from the next GARP/NA round, the settings the plans are built from
 //!   through the instance diff, the script policy's through the new file's commands; the
@@ -93,10 +97,8 @@ impl Engine {
                     let name = plan.name.clone();
                     let inst = config.vrrp_instances.iter().find(|c| c.name == name);
                     let ready = match inst {
-                        Some(inst) if self.can_forget_instances() => {
-                            self.can_add(config, facts, inst)
-                        }
-                        Some(_) => Err("sync groups or lvs_sync_daemon are configured".into()),
+                        Some(inst) if self.can_forget_instances() => self.can_add(facts, inst),
+                        Some(_) => Err("lvs_sync_daemon is configured".into()),
                         None => Err("no such instance".into()),
                     };
                     match (ready, inst, self.index_of(&name)) {
@@ -120,8 +122,8 @@ impl Engine {
                         self.remove(i).await;
                     }
                     _ => warn!(
-                        "({name}) Reload: instance removed, but sync groups or lvs_sync_daemon are \
-                         configured: it runs until the next restart"
+                        "({name}) Reload: instance removed, but lvs_sync_daemon is configured: it \
+                         runs until the next restart"
                     ),
                 },
                 Change::Add(_) => {}
@@ -148,7 +150,10 @@ impl Engine {
                 rt.cfg.smtp_alert = inst.smtp_alert;
             }
         }
-        if scripts_changed {
+        if !(config.tracking.sync_groups.is_empty() && self.has_no_groups()) {
+            // Idempotent: unchanged groups keep running as they are.
+            self.regroup(config).await;
+        } else if scripts_changed {
             // Restarted scripts count as unknown until their first result; weights changed.
             self.retrack().await;
         }
@@ -254,7 +259,7 @@ impl Engine {
     }
 
     /// Starts `inst`, new in the configuration (or re-created), as at start-up. Not live (an
-    /// error saying why): a sync group member, instance trackers other than track_script, a
+    /// error saying why): instance trackers other than track_script, a
     /// track_script that is not running yet, a VMAC, a missing interface or address.
     async fn add(
         &mut self,
@@ -262,7 +267,7 @@ impl Engine {
         facts: &plan::Recorded,
         inst: &VrrpInstance,
     ) -> Result<(), String> {
-        self.can_add(config, facts, inst)?;
+        self.can_add(facts, inst)?;
         let sockets = self.sockets.len();
         let rt = self.build_instance(config, inst, None, Some(facts))?;
         self.instances.push(rt);
@@ -285,6 +290,7 @@ impl Engine {
     /// Stops instance `i` as at shutdown (priority-0 advert if master, VIPs removed,
     /// `notify_stop`), then forgets it (see [`Engine::can_forget_instances`]).
     async fn remove(&mut self, i: usize) {
+        self.leave_group(i);
         let actions = self.instances[i]
             .fsm
             .handle(Instant::now(), Input::Shutdown);
@@ -301,20 +307,7 @@ impl Engine {
     }
 
     /// Why `inst` cannot be started live, if it cannot (see [`Engine::add`]).
-    fn can_add(
-        &self,
-        config: &Config,
-        facts: &plan::Recorded,
-        inst: &VrrpInstance,
-    ) -> Result<(), String> {
-        if config
-            .tracking
-            .sync_groups
-            .iter()
-            .any(|g| g.members.contains(&inst.name))
-        {
-            return Err("it is a sync group member".into());
-        }
+    fn can_add(&self, facts: &plan::Recorded, inst: &VrrpInstance) -> Result<(), String> {
         let t = &inst.tracking;
         if !(t.interfaces.is_empty() && t.processes.is_empty() && t.files.is_empty()) {
             return Err("it has track_interface/track_process/track_file".into());

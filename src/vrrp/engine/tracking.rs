@@ -172,10 +172,112 @@ impl Engine {
         st.held.push(None);
     }
 
-    /// Whether a reload may take an instance out of [`Engine::instances`]: no sync group and no
-    /// `lvs_sync_daemon` hold instance indexes then.
+    /// Whether a reload may take an instance out of [`Engine::instances`]: no `lvs_sync_daemon`
+    /// holds instance indexes then (sync groups are renumbered, see
+    /// [`Engine::forget_instance`]).
     pub(super) fn can_forget_instances(&self) -> bool {
-        self.trk.groups.is_empty() && self.syncd.is_none()
+        self.syncd.is_none()
+    }
+
+    /// Whether no sync group runs.
+    pub(super) fn has_no_groups(&self) -> bool {
+        self.trk.groups.is_empty()
+    }
+
+    /// Instance `i`, about to stop for good (a reload removes it), leaves its sync group first,
+    /// so that its stop does not take the group along.
+    pub(super) fn leave_group(&mut self, i: usize) {
+        if let Some(gi) = self.trk.group_of.get(i).copied().flatten() {
+            self.trk.groups[gi].remove_member(i);
+            self.trk.group_of[i] = None;
+        }
+    }
+
+    /// A reload: the sync groups of `config` over the running instances (after the instances
+    /// were added and removed). A group whose members did not change keeps running as it is
+    /// (its state, its members' faults); an added group, or one whose members changed, is
+    /// formed again in BACKUP and re-evaluated from its members as keepalived's groups are: a
+    /// member in FAULT takes the group to FAULT, else a MASTER member takes it (and the
+    /// BACKUP members) to MASTER. A removed group's members run on their own. The members'
+    /// script weights follow their group's rules ([`Engine::member_tracks`]). One line is
+    /// logged per group changed.
+    pub(super) async fn regroup(&mut self, config: &Config) {
+        let n = self.instances.len();
+        let index: HashMap<String, usize> = self
+            .instances
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.cfg.name.clone(), i))
+            .collect();
+        let mut groups = Vec::new();
+        let mut group_notify = Vec::new();
+        let mut group_of = vec![None; n];
+        let mut formed = Vec::new();
+        for g in &config.tracking.sync_groups {
+            let members: Vec<usize> = g
+                .members
+                .iter()
+                .filter_map(|m| index.get(m).copied())
+                .collect();
+            if members.is_empty() {
+                continue;
+            }
+            let gi = groups.len();
+            for &m in &members {
+                group_of[m] = Some(gi);
+            }
+            match self.trk.groups.iter().find(|o| o.name() == g.name) {
+                Some(old) if old.members() == members.as_slice() => groups.push(old.clone()),
+                old => {
+                    info!(
+                        "Reload: vrrp_sync_group {} {}",
+                        g.name,
+                        if old.is_some() {
+                            "members changed"
+                        } else {
+                            "added"
+                        }
+                    );
+                    groups.push(SyncGroup::new(g.name.clone(), members).with_state(State::Backup));
+                    formed.push(gi);
+                }
+            }
+            group_notify.push(g.notify.clone());
+        }
+        for old in &self.trk.groups {
+            if !groups.iter().any(|g| g.name() == old.name()) {
+                info!("Reload: vrrp_sync_group {} removed", old.name());
+            }
+        }
+        self.trk.groups = groups;
+        self.trk.group_notify = group_notify;
+        self.trk.group_of = group_of;
+        self.trk.changed.clear();
+        for i in 0..n {
+            let (name, plan_tracks) = (
+                self.instances[i].cfg.name.clone(),
+                self.instances[i].plan.tracks.clone(),
+            );
+            self.instances[i].tracks = self.member_tracks(config, &name, &plan_tracks);
+        }
+        for gi in formed {
+            let members = self.trk.groups[gi].members().to_vec();
+            for &m in &members {
+                self.trk.held[m] = None;
+                let fault = self.trk.own_fault[m];
+                let _ = self.trk.groups[gi].set_member_fault(m, fault);
+            }
+            let states: Vec<State> = self.instances.iter().map(|r| r.fsm.state()).collect();
+            let lead = members
+                .iter()
+                .find(|&&m| states[m] == State::Fault)
+                .or_else(|| members.iter().find(|&&m| states[m] == State::Master));
+            if let Some(&m) = lead {
+                let acts = self.trk.groups[gi].on_member_change(m, states[m], |j| states[j]);
+                self.run_sync_actions(gi, acts).await;
+            }
+        }
+        self.retrack().await;
     }
 
     /// Forgets the tracking state of instance `i`, removed by a reload (see
@@ -192,6 +294,10 @@ impl Engine {
         }
         if i < st.group_of.len() {
             st.group_of.remove(i);
+        }
+        for g in &mut st.groups {
+            g.remove_member(i);
+            g.renumber_after_removal(i);
         }
         if i < st.held.len() {
             st.held.remove(i);
