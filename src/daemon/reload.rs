@@ -1,7 +1,8 @@
 //! SIGHUP: the configuration read again, its `virtual_server` side applied by difference, and
-//! the VRRP half compared (typed) with the one the daemon started with: the `vrrp_instance`
-//! and `vrrp_script` blocks go to the VRRP engine, which applies them live by difference
-//! (`vrrp::engine`'s reload); the other VRRP parts are named as waiting for a restart.
+//! the VRRP half compared (typed) with the one the daemon started with: the `vrrp_instance`,
+//! `vrrp_script`, `vrrp_sync_group`, `static_*` blocks and `global_defs` go to the VRRP engine,
+//! which applies them live by difference (`vrrp::engine`'s reload); the other VRRP parts are
+//! named as waiting for a restart.
 
 use crate::check::dump::CheckDataSlot;
 use crate::config::model::{
@@ -15,12 +16,14 @@ use std::path::PathBuf;
 use tracing::{error, info, warn};
 
 /// SIGHUP: reads the config file again and, when it has no error, hands it to the VRRP engine
-/// (its `vrrp_instance` and `vrrp_script` blocks, applied by difference: `vrrp::engine`'s
-/// reload) and to the IPVS controller, both from this one read; with an error (or an
-/// unreadable file) the running configuration stays. Other VRRP-side changes (global_defs,
-/// sync groups,
-/// static addresses, an instance's track_interface/process/file) are named in the log as
-/// waiting for the next restart.
+/// (its `vrrp_instance`, `vrrp_script`, `vrrp_sync_group` and `static_*` blocks and
+/// `global_defs`, applied by difference: `vrrp::engine`'s reload, with the links and addresses
+/// they need read here on the blocking pool) and to the IPVS controller, both from this one
+/// read; with an error (or an unreadable file) the running configuration stays. What the VRRP
+/// side does not apply live (some `global_defs` settings, with the reason;
+/// `vrrp_track_process`/`vrrp_track_file`/`notify_fifo` blocks; a sync group's or an
+/// instance's track_interface/process/file; `net_namespace`) is named in the log, one line
+/// each, as waiting for the next restart.
 pub(super) struct Reloader {
     pub(super) path: PathBuf,
     pub(super) opts: LoadOptions,
@@ -173,12 +176,6 @@ impl VrrpHalf {
                 out.push(format!("{name} changed"));
             }
         };
-        part(
-            self.static_ipaddress != running.static_ipaddress,
-            "static_ipaddress",
-        );
-        part(self.static_routes != running.static_routes, "static_routes");
-        part(self.static_rules != running.static_rules, "static_rules");
         // Sync groups are live (members, notify, track_script, sync_group_tracking_weight),
         // their track_interface/track_process/track_file are not.
         let (mut new_t, mut old_t) = (self.tracking.clone(), running.tracking.clone());
@@ -217,13 +214,16 @@ impl VrrpHalf {
         out
     }
 
-    /// Whether what the VRRP engine applies live (`vrrp_instance` and `vrrp_script` blocks)
-    /// differs from `running`.
+    /// Whether what the VRRP engine applies live (`vrrp_instance`, `vrrp_script`,
+    /// `vrrp_sync_group`, `static_*` blocks, `global_defs`) differs from `running`.
     pub(super) fn live_part_differs(&self, running: &VrrpHalf) -> bool {
         self.vrrp_instances != running.vrrp_instances
             || self.vrrp_scripts != running.vrrp_scripts
             || self.global != running.global
             || self.tracking.sync_groups != running.tracking.sync_groups
+            || self.static_ipaddress != running.static_ipaddress
+            || self.static_routes != running.static_routes
+            || self.static_rules != running.static_rules
     }
 
     /// Takes from `new` what the VRRP engine applied (see [`VrrpHalf::live_part_differs`]); the
@@ -232,6 +232,9 @@ impl VrrpHalf {
         self.vrrp_instances = new.vrrp_instances;
         self.vrrp_scripts = new.vrrp_scripts;
         self.tracking.sync_groups = new.tracking.sync_groups;
+        self.static_ipaddress = new.static_ipaddress;
+        self.static_routes = new.static_routes;
+        self.static_rules = new.static_rules;
     }
 
     /// The VRRP half of `config`, positions reset.

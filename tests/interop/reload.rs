@@ -227,7 +227,7 @@ pub(super) struct Mark {
 
 /// What the pair did around one reload (see the module doc).
 #[derive(Debug, Default)]
-struct Seen {
+pub(super) struct Seen {
     /// VIP host parts each node holds at the end.
     a_vips: BTreeSet<u8>,
     b_vips: BTreeSet<u8>,
@@ -295,7 +295,7 @@ pub(super) struct Pair {
 }
 
 impl Pair {
-    fn start(daemon: Daemon, a: File, b: File) -> Pair {
+    pub(super) fn start(daemon: Daemon, a: File, b: File) -> Pair {
         Pair::start_on(PAIR, daemon, a, b)
     }
 
@@ -344,7 +344,7 @@ impl Pair {
         pair
     }
 
-    fn mark(&self) -> Mark {
+    pub(super) fn mark(&self) -> Mark {
         Mark {
             at: SystemTime::now(),
             log: [self.a.proc.log().len(), self.b.proc.log().len()],
@@ -353,7 +353,7 @@ impl Pair {
     }
 
     /// Rewrites `node`'s file with `edit` applied and sends SIGHUP.
-    fn reload(&mut self, node: &str, edit: &dyn Fn(&mut File)) {
+    pub(super) fn reload(&mut self, node: &str, edit: &dyn Fn(&mut File)) {
         let side = if node == "a" {
             &mut self.a
         } else {
@@ -395,7 +395,7 @@ impl Pair {
     }
 
     /// What happened since `m` (call after [`OBSERVE`]).
-    fn seen(&mut self, m: &Mark) -> Seen {
+    pub(super) fn seen(&mut self, m: &Mark) -> Seen {
         let ads: Vec<Advert> = self.cap.adverts();
         let garps: Vec<Garp> = self.cap.garps();
         let after = |t: SystemTime| t >= m.at;
@@ -477,7 +477,7 @@ impl Pair {
         }
     }
 
-    fn logs(&self) -> String {
+    pub(super) fn logs(&self) -> String {
         format!(
             "--- a:\n{}\n--- b:\n{}",
             self.a.proc.log_tail(40),
@@ -527,7 +527,7 @@ impl Expect {
     }
 
     /// The failures of `seen` against this expectation, one per line (empty: it holds).
-    fn check(&self, seen: &Seen) -> String {
+    pub(super) fn check(&self, seen: &Seen) -> String {
         let mut bad = String::new();
         let set = |v: &[u8]| v.iter().copied().collect::<BTreeSet<u8>>();
         if !seen.running {

@@ -241,3 +241,50 @@ fn sync_group_member_added_on_master() {
         },
     );
 }
+
+/// `static_ipaddress` by difference, rkeepalived only (keepalived 2.2.7 was not run on this
+/// row): `a` starts with 198.51.100.7/32 and .8/32 on eth0 (inside the row's namespaces); the
+/// reload replaces .7 by .9. Afterwards `a` holds .8 (untouched) and .9, not .7, and nothing
+/// else moves (no state change, no gap, no GARP, no notify).
+#[test]
+#[ignore = "needs root and network namespaces (scripts/test-all runs it)"]
+fn static_ipaddress_changed_on_master() {
+    use std::fmt::Write as _;
+    use std::net::{IpAddr, Ipv4Addr};
+    if !super::unhappy::common::ready_rk("static_ipaddress_changed_on_master") {
+        return;
+    }
+    let statics = |hosts: &[u8]| {
+        let mut s = String::from("static_ipaddress {\n");
+        for h in hosts {
+            let _ = writeln!(s, "  198.51.100.{h}/32 dev eth0");
+        }
+        s + "}\n"
+    };
+    let mut a = File::pair(150);
+    a.top = statics(&[7, 8]);
+    let mut pair = Pair::start(Daemon::Rkeepalived, a, File::pair(100));
+    let addr = |h: u8| IpAddr::V4(Ipv4Addr::new(198, 51, 100, h));
+    let node = pair.lan.node("a");
+    assert!(
+        node.has_addr(addr(7)) && node.has_addr(addr(8)),
+        "static addresses at start:\n{}",
+        pair.logs()
+    );
+    let m = pair.mark();
+    pair.reload("a", &|f| f.top = statics(&[8, 9]));
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let seen = pair.seen(&m);
+    let mut bad = Expect::untouched(&[100, 110]).vi1_prio(150).check(&seen);
+    let node = pair.lan.node("a");
+    for (h, want) in [(7, false), (8, true), (9, true)] {
+        if node.has_addr(addr(h)) != want {
+            let _ = writeln!(bad, "198.51.100.{h} held: {}, expected {want}", !want);
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "static_ipaddress changed:\n{bad}{}",
+        pair.logs()
+    );
+}

@@ -32,6 +32,8 @@
 //!   unchanged until the next restart: removals and re-creations with `lvs_sync_daemon`, the
 //!   added instances above, changes to an instance parked for its interface, a VMAC that does not
 //!   exist yet;
+//! * `static_ipaddress` / `static_routes` / `static_rules` by difference (only the added
+//!   ones added, only the removed ones deleted);
 //! * `global_defs` by difference ([`diff::global_defs`]): `vrrp_garp_interval` /
 //!   `vrrp_gna_interval` from the next GARP/NA round, the settings the plans are built from
 //!   through the instance diff, the script policy's through the new file's commands; the
@@ -59,6 +61,7 @@ impl Engine {
     /// Applies `config`'s VRRP instances (see the module doc).
     pub(super) async fn reload(&mut self, config: &Config, facts: &plan::Recorded) {
         self.reload_global(config);
+        self.reload_statics(config, facts);
         let scripts_changed = self.reload_scripts(config);
         let mut old = Vec::new();
         let mut new = Vec::new();
@@ -203,6 +206,126 @@ impl Engine {
             .as_ref()
             .and_then(|u| crate::script::resolve_user(u).ok());
         self.global = g.clone();
+    }
+
+    /// `static_ipaddress` / `static_routes` / `static_rules` by difference: the ones only in
+    /// the running set are deleted, the new ones added (worker jobs, recorded in the ledger like
+    /// the start-up ones), one line each; the unchanged ones are not touched. A device that
+    /// cannot be resolved is logged and its item left out (as at start-up).
+    fn reload_statics(&mut self, config: &Config, facts: &plan::Recorded) {
+        use crate::net::netlink::IfAddr;
+        use plan::Facts as _;
+        let mut addrs: Vec<plan::Vip> = Vec::new();
+        for a in &config.static_ipaddress {
+            let dev = a.dev.as_deref().unwrap_or("eth0");
+            match facts.link(dev) {
+                Ok(l) => addrs.push(plan::Vip {
+                    ifindex: l.ifindex,
+                    ifname: dev.to_string(),
+                    mac: l.mac,
+                    addr: IfAddr {
+                        addr: a.addr,
+                        prefix_len: a.prefix_len,
+                        brd: a.brd,
+                        scope: a.scope.unwrap_or(0),
+                        label: a.label.clone(),
+                        peer: a.peer,
+                    },
+                    excluded: false,
+                }),
+                Err(e) => warn!(
+                    "Reload: static_ipaddress {}/{} dev {dev}: {e}",
+                    a.addr, a.prefix_len
+                ),
+            }
+        }
+        let rules: Vec<crate::net::route::Rule> =
+            config.static_rules.iter().map(plan::rule).collect();
+        let mut routes = Vec::new();
+        for r in &config.static_routes {
+            match r
+                .dev
+                .as_deref()
+                .map(|d| facts.link(d).map(|l| l.ifindex))
+                .transpose()
+            {
+                Ok(oif) => routes.push(plan::route(r, oif)),
+                Err(e) => warn!("Reload: static_routes {}/{}: {e}", r.dst, r.dst_len),
+            }
+        }
+        let st = &self.statics;
+        let running = |v: &plan::Vip| {
+            st.addrs
+                .iter()
+                .any(|(i, a)| *i == v.ifindex && *a == v.addr)
+        };
+        let added_addrs: Vec<plan::Vip> = addrs.iter().filter(|v| !running(v)).cloned().collect();
+        let removed_addrs: Vec<plan::Vip> = st
+            .addrs
+            .iter()
+            .filter(|(i, a)| !addrs.iter().any(|v| v.ifindex == *i && v.addr == *a))
+            .map(|(i, a)| plan::Vip {
+                ifindex: *i,
+                ifname: format!("ifindex {i}"),
+                mac: [0; 6],
+                addr: a.clone(),
+                excluded: false,
+            })
+            .collect();
+        let (added_rules, removed_rules) = diff_lists(&st.rules, &rules);
+        let (added_routes, removed_routes) = diff_lists(&st.routes, &routes);
+        if added_addrs.is_empty()
+            && removed_addrs.is_empty()
+            && added_rules.is_empty()
+            && removed_rules.is_empty()
+            && added_routes.is_empty()
+            && removed_routes.is_empty()
+        {
+            return;
+        }
+        for v in &removed_addrs {
+            info!(
+                "Reload: static_ipaddress {}/{} removed",
+                v.addr.addr, v.addr.prefix_len
+            );
+        }
+        for v in &added_addrs {
+            info!(
+                "Reload: static_ipaddress {}/{} dev {} added",
+                v.addr.addr, v.addr.prefix_len, v.ifname
+            );
+        }
+        for (what, n) in [
+            ("static_routes: route(s) removed", removed_routes.len()),
+            ("static_routes: route(s) added", added_routes.len()),
+            ("static_rules: rule(s) removed", removed_rules.len()),
+            ("static_rules: rule(s) added", added_rules.len()),
+        ] {
+            if n > 0 {
+                info!("Reload: {n} {what}");
+            }
+        }
+        let removed = kernel::Change {
+            name: "static".into(),
+            vips: removed_addrs.into(),
+            rules: removed_rules.into(),
+            routes: removed_routes.into(),
+            firewall: None,
+        };
+        let added = kernel::Change {
+            name: "static".into(),
+            vips: added_addrs.into(),
+            rules: added_rules.into(),
+            routes: added_routes.into(),
+            firewall: None,
+        };
+        self.kernel.submit(Box::new(move |k| removed.remove(k)));
+        self.kernel.submit(Box::new(move |k| added.add(k)));
+        self.statics = super::Statics {
+            addrs: addrs.into_iter().map(|v| (v.ifindex, v.addr)).collect(),
+            routes,
+            rules,
+        };
     }
 
     /// Starts, stops and restarts the `vrrp_script` runners as `config` asks
@@ -546,6 +669,14 @@ impl Engine {
     }
 }
 
+/// `(in new only, in old only)`.
+fn diff_lists<T: PartialEq + Clone>(old: &[T], new: &[T]) -> (Vec<T>, Vec<T>) {
+    (
+        new.iter().filter(|n| !old.contains(n)).cloned().collect(),
+        old.iter().filter(|o| !new.contains(o)).cloned().collect(),
+    )
+}
+
 /// use_vmac: the VMAC `inst` runs on (a new one is not created by a reload: its plan then
 /// fails on the missing interface).
 fn vmac_name(inst: &VrrpInstance) -> Option<String> {
@@ -557,7 +688,7 @@ fn vmac_name(inst: &VrrpInstance) -> Option<String> {
 
 impl Engine {
     /// The links and addresses a reload to `config` asks about (its instances' plans and
-    /// start checks), read now with a new rtnetlink socket: called by the daemon's reloader on
+    /// start checks, its static addresses' and routes' devices), read now with a new rtnetlink socket: called by the daemon's reloader on
     /// the blocking pool, so that the VRRP thread plans from them without IO
     /// ([`Control::Reload`](super::Control::Reload)). Without a socket, nothing is recorded
     /// (the plans then fail and the instances run unchanged, logged).
@@ -571,6 +702,15 @@ impl Engine {
         };
         let once = FactsOnce::new(&netlink);
         let rec = plan::Recorder::new(&once);
+        use plan::Facts as _;
+        for dev in config
+            .static_ipaddress
+            .iter()
+            .map(|a| a.dev.as_deref().unwrap_or("eth0"))
+            .chain(config.static_routes.iter().filter_map(|r| r.dev.as_deref()))
+        {
+            let _ = rec.link(dev);
+        }
         for inst in &config.vrrp_instances {
             let _ = super::start_blocker(&rec, inst);
             let _ = plan::instance(config, inst, &rec, vmac_name(inst).as_deref());
