@@ -242,6 +242,9 @@ pub(super) struct Seen {
     prio0: Vec<(&'static str, u8)>,
     /// GARPs after the reload, `(node, VIP host part)`.
     garps: BTreeSet<(&'static str, u8)>,
+    /// Every GARP from 1 s before the reload: `+ms node .host`, in capture order (printed when
+    /// the GARPs do not match).
+    garp_times: Vec<String>,
     /// Notify calls after the reload, `node: args`.
     notify: Vec<String>,
     /// Both daemons still running.
@@ -431,6 +434,20 @@ impl Pair {
             .map(|a| (self.node_of_ip(a.src), a.vrid))
             .collect();
         let lan = &self.lan;
+        let garp_times = garps
+            .iter()
+            .filter(|g| g.time >= from)
+            .map(|g| {
+                let host = self.vips.iter().copied().find(|v| lan.ip(*v) == g.ip);
+                format!(
+                    "{:+.1} ms {} {:?} {:02x?}",
+                    crate::support::ms_between(m.at, g.time),
+                    self.node_of_mac(g.mac),
+                    host,
+                    g.mac
+                )
+            })
+            .collect();
         let garps = garps
             .iter()
             .filter(|g| after(g.time))
@@ -472,6 +489,7 @@ impl Pair {
             a_last_vi1,
             prio0,
             garps,
+            garp_times,
             notify,
             running: self.a.proc.running() && self.b.proc.running(),
         }
@@ -579,7 +597,11 @@ impl Expect {
         if let Some(g) = &self.garps {
             let want: BTreeSet<(&str, u8)> = g.iter().copied().collect();
             if want != seen.garps {
-                let _ = writeln!(bad, "GARPs {:?}, expected {want:?}", seen.garps);
+                let _ = writeln!(
+                    bad,
+                    "GARPs {:?}, expected {want:?} (timeline from the reload: {:?})",
+                    seen.garps, seen.garp_times
+                );
             }
         }
         // Each call is its own process appending a line: two calls close together (a stop,

@@ -111,11 +111,12 @@ fn ether(data: &[u8]) -> Option<(u16, &[u8])> {
     Some((ty, data.get(14..)?))
 }
 
-/// Decodes a gratuitous ARP (Ethernet/IPv4 ARP, RFC 826 layout, SPA == TPA).
+/// Decodes a gratuitous ARP (Ethernet/IPv4 ARP, RFC 826 layout, SPA == TPA) in the form
+/// keepalived and rkeepalived send: a request (an ARP reply with SPA == TPA is not counted).
 pub fn garp(frame: &Frame) -> Option<Garp> {
     let (ty, arp) = ether(&frame.data)?;
     // htype 1, ptype 0x0800, hlen 6, plen 4, then oper, SHA, SPA, THA, TPA.
-    if ty != 0x0806 || arp.get(0..6)? != [0, 1, 8, 0, 6, 4] {
+    if ty != 0x0806 || arp.get(0..6)? != [0, 1, 8, 0, 6, 4] || arp.get(6..8)? != [0, 1] {
         return None;
     }
     let sha: [u8; 6] = arp.get(8..14)?.try_into().ok()?;
