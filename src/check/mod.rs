@@ -232,6 +232,7 @@ pub fn run_with(
 
 /// The loop of [`run_with`]. Not an `async fn`: that would keep a second copy of `t` (its
 /// argument, moved into a local) in the future.
+#[allow(clippy::manual_async_fn)]
 fn drive(mut t: Task) -> impl std::future::Future<Output = ()> + Send + 'static {
     async move {
         // The first attempt of each checker is spread over `warmup` (keepalived: a random delay up
@@ -283,6 +284,7 @@ fn drive(mut t: Task) -> impl std::future::Future<Output = ()> + Send + 'static 
 /// `delay` until the checker stops retrying; returns the state and the delay before the next
 /// round (`None` when the receiver is gone). Not an `async fn`, for the reason [`drive`]
 /// gives: a table's failing checks each hold one while they retry.
+#[allow(clippy::manual_async_fn)]
 fn retry_round(
     id: usize,
     checker: std::sync::Arc<Checker>,

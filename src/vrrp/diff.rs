@@ -19,7 +19,7 @@
 //! weights are in the plans' `tracks`). The `global_defs` settings are diffed one by one
 //! ([`global_defs`]), each with how it is applied.
 
-use crate::config::model::{GlobalDefs, VrrpScript};
+use crate::config::model::{GlobalDefs, VrrpInstance, VrrpScript};
 use crate::net::route::{Route, Rule};
 use crate::vrrp::plan::{InstancePlan, Vip};
 use std::collections::{BTreeMap, BTreeSet};
@@ -97,6 +97,35 @@ pub fn plans(old: &[InstancePlan], new: &[InstancePlan]) -> Vec<Change> {
     for n in new {
         if !old.iter().any(|o| o.name == n.name) {
             out.push(Change::Add(n.clone()));
+        }
+    }
+    out
+}
+
+/// The renamed instances of a reload, as `(running name, new name)` pairs: a running instance
+/// the new file no longer names is taken for an instance the file adds (one not running under
+/// its name) on the same `interface`, with the same `virtual_router_id` and address family;
+/// each added instance is taken once, the first in file order. keepalived 2.2.7 matches such an
+/// instance with the old one (measured: a renamed instance keeps running, nothing happens;
+/// `tests/interop/reload.rs` `instance_renamed_on_master`), where matching by name alone would
+/// stop it (priority 0 as master) and start it again: a needless handover.
+pub fn renames(running: &[InstancePlan], new: &[VrrpInstance]) -> Vec<(String, String)> {
+    let mut taken = BTreeSet::new();
+    let mut out = Vec::new();
+    for old in running {
+        if new.iter().any(|n| n.name == old.name) {
+            continue;
+        }
+        let found = new.iter().find(|n| {
+            !running.iter().any(|o| o.name == n.name)
+                && !taken.contains(&n.name)
+                && n.interface.as_deref() == Some(old.ifname.as_str())
+                && n.virtual_router_id == old.fsm.vrid
+                && crate::vrrp::plan::is_ipv6(n) == old.src.is_ipv6()
+        });
+        if let Some(n) = found {
+            taken.insert(n.name.clone());
+            out.push((old.name.clone(), n.name.clone()));
         }
     }
     out
@@ -600,6 +629,43 @@ mod tests {
             }
             other => panic!("expected one update of VI_1, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_renamed_instance_is_matched_by_interface_vrid_and_family() {
+        let running = plans_of(&conf(""));
+        let instances = |text: &str| {
+            let path = std::path::Path::new("keepalived.conf");
+            config::load_str(path, text, &config::LoadOptions::default())
+                .config
+                .vrrp_instances
+        };
+        let renamed = conf("").replace("VI_1", "VI_9");
+        assert_eq!(
+            renames(&running, &instances(&renamed)),
+            vec![("VI_1".to_string(), "VI_9".to_string())]
+        );
+        // Same names: nothing to rename.
+        assert!(renames(&running, &instances(&conf(""))).is_empty());
+        // Another VRID, interface or family is another router: removed and added.
+        for other in [
+            renamed.replace("virtual_router_id 51", "virtual_router_id 53"),
+            renamed.replacen("interface eth0", "interface eth1", 1),
+            renamed.replacen("priority 150", "priority 150\n unicast_src_ip fe80::1", 1),
+        ] {
+            let new = instances(&other);
+            assert!(new.iter().any(|i| i.name == "VI_9"), "{other}");
+            assert!(renames(&running, &new).is_empty(), "{other}");
+        }
+        // An added instance is taken once: VI_2 renamed too, to a name VI_1's new one is not.
+        let both = renamed.replace("VI_2", "VI_8");
+        assert_eq!(
+            renames(&running, &instances(&both)),
+            vec![
+                ("VI_1".to_string(), "VI_9".to_string()),
+                ("VI_2".to_string(), "VI_8".to_string())
+            ]
+        );
     }
 
     #[test]

@@ -1030,7 +1030,7 @@ impl Engine {
         let mut k = 0;
         while k < self.bursts.len() {
             let b = &self.bursts[k];
-            if !b.at.is_some_and(|at| at <= now) {
+            if b.at.is_none_or(|at| at > now) {
                 k += 1;
                 continue;
             }

@@ -292,6 +292,12 @@ impl Instance {
         &self.cfg
     }
 
+    /// Takes the instance's new name (a reload that renames it, `vrrp::diff::renames`); nothing
+    /// else changes.
+    pub fn rename(&mut self, name: String) {
+        self.cfg.name = name;
+    }
+
     /// Takes a reload's settings in place (issue 13; a change of VRID, version or address
     /// ownership re-creates the instance instead, see `vrrp::diff`). The state and the running
     /// timers stay. The new priority becomes the base priority but not yet the effective one:

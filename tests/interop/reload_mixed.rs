@@ -17,8 +17,8 @@
 //! After each edit, [`SETTLE`] later (more than a Master_Down_Interval), the pair is
 //! consistent: for every VRID exactly one holder, `a`, holding the VIPs of its file; `b`
 //! holds nothing, sent no advert and logged no MASTER state; `a` advertised every VRID of its
-//! file at its configured priority in the last second, VI_2 never paused beyond one interval
-//! + Skew_Time; no priority-0 advert; notify calls only for VI_3's start (`BACKUP` on both
+//! file at its configured priority in the last second, VI_2 never paused beyond one
+//! interval plus Skew_Time; no priority-0 advert; notify calls only for VI_3's start (`BACKUP` on both
 //! nodes, then `MASTER` on `a`), so the backup never runs a promotion.
 
 use super::reload::{File, Notify, vi3};

@@ -99,11 +99,16 @@ fn rkeepalived_8() -> String {
                  difference, gratuitous ARP/NA for added addresses only), unicast peers, \
                  track_script weights and notify commands change live; a new interface, VRID, \
                  version, address family, source, unicast/multicast mode or VMAC re-creates the \
-                 instance; an added instance starts, a removed one stops as at shutdown. Changes \
-                 to global_defs, vrrp_script, static_* blocks, sync groups and an instance's \
-                 track_interface/track_process/track_file wait for a restart, each named in the \
-                 log. Under systemd, `systemctl reload` checks the file with -t first and fails \
-                 when it has errors.",
+                 instance; an added instance starts, a removed one stops as at shutdown; a \
+                 renamed one (same interface, VRID and family) keeps running. vrrp_script blocks \
+                 (runners restarted where their settings changed), vrrp_sync_group blocks (a \
+                 group whose members changed is re-formed from their states), static_* blocks \
+                 and most global_defs settings change live too; router_id, the VRRP mail \
+                 settings, vrrp_mcast_group4/6, nftables, lvs_sync_daemon, notify_fifo, the \
+                 vrrp_track_process/track_file blocks and the track_interface/track_process/\
+                 track_file of an instance or a sync group wait for a restart, each named in the \
+                 log with the reason. Under systemd, `systemctl reload` checks the file with -t \
+                 first and fails when it has errors.",
             ),
             tp(
                 &sig("USR1", libc::SIGUSR1),

@@ -23,6 +23,9 @@
 //!   in BACKUP and re-evaluated from its members (a FAULT member takes it to FAULT, else a
 //!   MASTER member takes the BACKUP ones to MASTER); a removed member leaves its group before
 //!   it stops; a removed group's members run on their own;
+//! * a running instance the new file names no more, whose interface, VRID and family an added
+//!   instance has, is that instance renamed ([`diff::renames`], keepalived's matching): it
+//!   keeps running under the new name;
 //! * a removed instance stops as at shutdown (priority 0 if master, VIPs removed,
 //!   `notify_stop`) and is forgotten; a change that needs new sockets (interface, VRID,
 //!   version, family, source, cast, VMAC) re-creates the instance: it stops, then starts
@@ -63,6 +66,7 @@ impl Engine {
         self.reload_global(config);
         self.reload_statics(config, facts);
         let scripts_changed = self.reload_scripts(config);
+        self.rename(config);
         let mut old = Vec::new();
         let mut new = Vec::new();
         for rt in &self.instances {
@@ -164,6 +168,27 @@ impl Engine {
             self.retrack().await;
         }
         self.metrics_dirty = true;
+    }
+
+    /// Renames in place the running instances the new file renamed ([`diff::renames`]: same
+    /// interface, VRID and family under a new name), one line each; the diff by name then
+    /// applies the rest of their changes.
+    fn rename(&mut self, config: &Config) {
+        let running: Vec<plan::InstancePlan> =
+            self.instances.iter().map(|rt| rt.plan.clone()).collect();
+        for (from, to) in diff::renames(&running, &config.vrrp_instances) {
+            let Some(i) = self.index_of(&from) else {
+                continue;
+            };
+            info!(
+                "({to}) Reload: instance {from} renamed to {to} (same interface and \
+                 virtual_router_id): it keeps running"
+            );
+            let rt = &mut self.instances[i];
+            rt.cfg.name = to.clone();
+            rt.plan.name = to.clone();
+            rt.fsm.rename(to);
+        }
     }
 
     /// Applies the changed `global_defs` settings ([`diff::global_defs`]), one line each: the
