@@ -42,7 +42,7 @@ use lettre::address::{Address, Envelope};
 use lettre::transport::smtp::AsyncSmtpTransport;
 use lettre::transport::smtp::extension::ClientId;
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, RwLock};
 use tracing::{error, info, warn};
 
 /// One message: subject and body, as keepalived builds them.
@@ -78,7 +78,13 @@ struct Outage {
     lost: u64,
 }
 
-static MAILER: OnceLock<Mailer> = OnceLock::new();
+/// The running mailer: installed at start-up, replaced by each reload ([`reload`]).
+static MAILER: RwLock<Option<Arc<Mailer>>> = RwLock::new(None);
+
+/// The running mailer, if any.
+fn mailer() -> Option<Arc<Mailer>> {
+    MAILER.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
 
 /// The host name (keepalived's default `router_id`, helo name and sender domain).
 fn hostname() -> String {
@@ -156,6 +162,26 @@ impl Mailer {
             vrrp: Mutex::new(vrrp),
             outage: Mutex::default(),
         })
+    }
+
+    /// Takes from the mailer it replaces what each instance and group last mailed (for the
+    /// names both know; whether they mail is the new file's) and the SMTP outage state.
+    fn carry_over(&self, old: &Mailer) {
+        let old_map = old.vrrp.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.vrrp.lock().unwrap_or_else(|e| e.into_inner());
+        for (key, (_, last)) in old_map.iter() {
+            if let Some(entry) = map.get_mut(key) {
+                entry.1 = *last;
+            }
+        }
+        let o = old.outage.lock().unwrap_or_else(|e| e.into_inner());
+        let mut n = self.outage.lock().unwrap_or_else(|e| e.into_inner());
+        if !n.down && o.down && self.server == old.server {
+            *n = Outage {
+                down: true,
+                lost: o.lost,
+            };
+        }
     }
 
     /// The full message keepalived writes (headers, blank line, body), without the final
@@ -257,7 +283,7 @@ impl Mailer {
     }
 
     /// Queues `mail` on a task of its own (must run inside the runtime).
-    pub fn send(&'static self, mail: Mail) {
+    pub fn send(self: Arc<Self>, mail: Mail) {
         let raw = self.message(&mail, &rfc2822_now());
         tokio::spawn(async move {
             match self
@@ -334,17 +360,56 @@ pub fn rfc2822_now() -> String {
     }
 }
 
-/// Installs the mailer of `config` (once per process; `global_defs` changes need a restart).
+/// Installs the mailer of `config` at start-up.
 pub fn install(config: &Config) {
-    if let Some(m) = Mailer::new(config) {
+    let m = Mailer::new(config);
+    if let Some(m) = &m {
         info!("SMTP alerts go to {} through {}", m.to.join(", "), m.server);
-        let _ = MAILER.set(m);
     }
+    *MAILER.write().unwrap_or_else(|e| e.into_inner()) = m.map(Arc::new);
+}
+
+/// A reload: the mailer of the new `config` replaces the running one (`router_id`,
+/// `notification_email`, `notification_email_from`, `smtp_server`, `smtp_helo_name`,
+/// `smtp_connect_timeout`, `smtp_alert*`, `no_email_faults`, an instance's or group's
+/// `smtp_alert`), as keepalived re-reads them on SIGHUP. What each instance and group last
+/// mailed carries over (a state is still mailed once), and so does an SMTP outage in
+/// progress. Logged when the recipients, server or sender change, or mail is switched off.
+pub fn reload(config: &Config) {
+    let new = Mailer::new(config);
+    let mut slot = MAILER.write().unwrap_or_else(|e| e.into_inner());
+    let old = slot.take();
+    let summary = |m: &Mailer| {
+        (
+            m.to.clone(),
+            m.server.clone(),
+            m.from.clone(),
+            m.router_id.clone(),
+        )
+    };
+    match (&old, &new) {
+        (Some(o), Some(n)) if summary(o) == summary(n) => {}
+        (_, Some(n)) => info!(
+            "Reload: SMTP alerts go to {} through {} (from {}, router_id {})",
+            n.to.join(", "),
+            n.server,
+            n.from,
+            n.router_id
+        ),
+        (Some(_), None) => info!("Reload: SMTP alerts are off"),
+        (None, None) => {}
+    }
+    *slot = new.map(|n| {
+        if let Some(o) = &old {
+            n.carry_over(o);
+        }
+        Arc::new(n)
+    });
 }
 
 /// An instance (`group` false) or sync group entered `state`: mails it when configured.
 pub fn vrrp_state(group: bool, name: &str, state: &'static str) {
-    if let Some(m) = MAILER.get()
+    if let Some(m) = mailer()
         && let Some(mail) = m.vrrp_mail(group, name, state)
     {
         m.send(mail);
@@ -353,7 +418,7 @@ pub fn vrrp_state(group: bool, name: &str, state: &'static str) {
 
 /// Real server `rs` of `vs` changed state: mails it when configured.
 pub fn real_server(_vs: &VirtualServer, rs: &RealServer, rs_key: &str, vs_key: &str, up: bool) {
-    if let Some(m) = MAILER.get()
+    if let Some(m) = mailer()
         && let Some(mail) = m.real_server_mail(rs, rs_key, vs_key, up)
     {
         m.send(mail);
@@ -363,7 +428,7 @@ pub fn real_server(_vs: &VirtualServer, rs: &RealServer, rs_key: &str, vs_key: &
 /// Virtual server `vs` (written `vs_key`) gained (`up`) or lost its quorum, with keepalived's
 /// `threshold` and the live weight: mails it when configured.
 pub fn quorum(vs: &VirtualServer, vs_key: &str, up: bool, threshold: u64, live_weight: u64) {
-    if let Some(m) = MAILER.get()
+    if let Some(m) = mailer()
         && let Some(mail) = m.quorum_mail(vs, vs_key, up, threshold, live_weight)
     {
         m.send(mail);

@@ -239,6 +239,7 @@ pub(super) fn run_daemon(
             path: cli.use_file.clone(),
             opts: opts.clone(),
             started: VrrpHalf::of(&config),
+            mail_global: config.global.clone(),
             engine: engine_tx,
             run_ipvs: ipvs_opts.0,
             ipvs: ipvs.clone(),

@@ -19,7 +19,8 @@ use tracing::{error, info, warn};
 /// (its `vrrp_instance`, `vrrp_script`, `vrrp_sync_group` and `static_*` blocks and
 /// `global_defs`, applied by difference: `vrrp::engine`'s reload, with the links and addresses
 /// they need read here on the blocking pool) and to the IPVS controller, both from this one
-/// read; with an error (or an unreadable file) the running configuration stays. What the VRRP
+/// read, and rebuilds the mailer from it ([`crate::mail::reload`]: router_id and the mail
+/// settings are live); with an error (or an unreadable file) the running configuration stays. What the VRRP
 /// side does not apply live (some `global_defs` settings, with the reason;
 /// `vrrp_track_process`/`vrrp_track_file`/`notify_fifo` blocks; a sync group's or an
 /// instance's track_interface/process/file; `net_namespace`) is named in the log, one line
@@ -30,6 +31,9 @@ pub(super) struct Reloader {
     /// The VRRP half of the configuration last handed to the VRRP side (at start, then at
     /// each reload).
     pub(super) started: VrrpHalf,
+    /// The `global_defs` the running mailer was built from (at start, then at each reload:
+    /// mail settings are live, see [`crate::mail::reload`]).
+    pub(super) mail_global: GlobalDefs,
     /// The VRRP engine's control channel (`None` without VRRP, `-C`).
     pub(super) engine: Option<tokio::sync::mpsc::Sender<crate::vrrp::engine::Control>>,
     /// Whether the IPVS side runs at all (not `-P`).
@@ -89,6 +93,17 @@ impl Reloader {
             return false;
         }
         let new = std::sync::Arc::new(loaded.config);
+        // Mail settings: the next mail follows the new file (VRRP and checker mails alike).
+        crate::mail::reload(&new);
+        for c in crate::vrrp::diff::global_defs(&self.mail_global, &new.global) {
+            if c.apply == crate::vrrp::diff::GlobalApply::Mail {
+                info!(
+                    "Reload: global_defs {} changed: used from the next mail",
+                    c.name
+                );
+            }
+        }
+        self.mail_global = new.global.clone();
         let half = VrrpHalf::of(&new);
         if half != self.started {
             for part in half.waiting(&self.started) {

@@ -347,8 +347,9 @@ pub enum GlobalApply {
     /// By the script policy when the file was loaded: the commands of the new file carry it
     /// (`script_user`, `enable_script_security`).
     Policy,
-    /// By the IPVS side (checker mails).
-    Ipvs,
+    /// By the daemon's reloader, which rebuilds the mailer (`mail::reload`): the next mail
+    /// follows it (router_id, recipients, sender, server, smtp_alert* and the like).
+    Mail,
     /// Not live: takes effect at the next restart, for the reason given.
     Restart(&'static str),
 }
@@ -360,13 +361,13 @@ pub struct GlobalChange {
     pub apply: GlobalApply,
 }
 
-/// Why a mail setting waits for a restart.
-const MAIL: GlobalApply = GlobalApply::Restart("the mail sender is set up at start-up");
+/// How a mail setting is applied.
+const MAIL: GlobalApply = GlobalApply::Mail;
 
 /// The `global_defs` settings that differ from `old` to `new`, in keyword order of the model,
 /// each with how it is applied ([`GlobalApply`]).
 pub fn global_defs(old: &GlobalDefs, new: &GlobalDefs) -> Vec<GlobalChange> {
-    use GlobalApply::{Engine, Ipvs, Plans, Policy, Restart};
+    use GlobalApply::{Engine, Plans, Policy, Restart};
     // Exhaustive: a setting added to GlobalDefs must say how a reload applies it.
     let GlobalDefs {
         lvs_sync_daemon: _,
@@ -525,7 +526,7 @@ pub fn global_defs(old: &GlobalDefs, new: &GlobalDefs) -> Vec<GlobalChange> {
     add(
         *smtp_alert_checker != old.smtp_alert_checker,
         "smtp_alert_checker",
-        Ipvs,
+        MAIL,
     );
     add(
         *no_email_faults != old.no_email_faults,
@@ -535,7 +536,7 @@ pub fn global_defs(old: &GlobalDefs, new: &GlobalDefs) -> Vec<GlobalChange> {
     add(
         *no_checker_emails != old.no_checker_emails,
         "no_checker_emails",
-        Ipvs,
+        MAIL,
     );
     add(
         *nftables != old.nftables,

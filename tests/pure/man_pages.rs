@@ -103,8 +103,8 @@ fn rkeepalived_8() -> String {
                  renamed one (same interface, VRID and family) keeps running. vrrp_script blocks \
                  (runners restarted where their settings changed), vrrp_sync_group blocks (a \
                  group whose members changed is re-formed from their states), static_* blocks \
-                 and most global_defs settings change live too; router_id, the VRRP mail \
-                 settings, vrrp_mcast_group4/6, nftables, lvs_sync_daemon, notify_fifo, the \
+                 and most global_defs settings (router_id and the mail settings too) change live; \
+                 vrrp_mcast_group4/6, nftables, lvs_sync_daemon, notify_fifo, the \
                  vrrp_track_process/track_file blocks and the track_interface/track_process/\
                  track_file of an instance or a sync group wait for a restart, each named in the \
                  log with the reason. Under systemd, `systemctl reload` checks the file with -t \

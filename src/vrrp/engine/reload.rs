@@ -40,7 +40,8 @@
 //! * `global_defs` by difference ([`diff::global_defs`]): `vrrp_garp_interval` /
 //!   `vrrp_gna_interval` from the next GARP/NA round, the settings the plans are built from
 //!   through the instance diff, the script policy's through the new file's commands; the
-//!   daemon's reloader names the others as waiting for a restart, with the reason.
+//!   daemon's reloader rebuilds the mailer (router_id, mail settings) and names the others as
+//!   waiting for a restart, with the reason.
 //!
 //! The new plans are built from links and addresses the daemon's reloader read on the blocking
 //! pool ([`Engine::reload_facts`], a [`plan::Recorded`]): a reload does no rtnetlink read on
@@ -222,7 +223,7 @@ impl Engine {
                         c.name
                     );
                 }
-                GlobalApply::Ipvs | GlobalApply::Restart(_) => {}
+                GlobalApply::Mail | GlobalApply::Restart(_) => {}
             }
         }
         // The notify FIFO scripts' default user.

@@ -352,3 +352,89 @@ fn checker_mails_with_keepalived_subjects() {
         "the same subject and body",
     );
 }
+
+/// `router_id`, `notification_email` and `notification_email_from` changed by a reload: the
+/// next mail (FAULT, eth0 down) carries the new subject, sender and recipients, and the
+/// reload itself mails nothing (no state changed). keepalived 2.2.7 re-reads them on SIGHUP
+/// too (measured with this test).
+fn mail_after_reload(daemon: Daemon) -> (Vec<Received>, String) {
+    let lan = Lan::new(&["n"]);
+    let node = lan.node("n");
+    let sink = Sink::start(&node.ns, 2527);
+    let proc: Proc = node.spawn(daemon, &vrrp_conf(&lan, 2527));
+    let t = Duration::from_secs(15);
+    assert!(
+        sink.wait_subject(MASTER, t),
+        "{daemon:?}: no MASTER mail:\n{}",
+        proc.log()
+    );
+    assert!(sink.wait_subject(G_MASTER, t), "{daemon:?}: no group mail");
+    std::thread::sleep(Duration::from_millis(500));
+    let before = sink.mails().len();
+    let edited = vrrp_conf(&lan, 2527)
+        .replace("router_id RID1", "router_id RID2")
+        .replace(
+            " ops@example.com\n second@example.com\n",
+            " oncall@example.com\n",
+        )
+        .replace("ka@example.com", "lb@example.com");
+    let conf = proc.dir().join("keepalived.conf");
+    let next = proc.dir().join("keepalived.conf.next");
+    std::fs::write(&next, edited).unwrap();
+    std::fs::rename(&next, &conf).unwrap();
+    proc.signal(libc::SIGHUP);
+    std::thread::sleep(Duration::from_secs(3));
+    let after_reload = sink.mails().len();
+    node.exec(&["ip", "link", "set", "eth0", "down"]);
+    let fault = "[RID2] VRRP Instance VI_1 - Entering FAULT state";
+    let got = sink.wait_subject(fault, t);
+    std::thread::sleep(Duration::from_millis(1000));
+    proc.term();
+    let mails = sink.mails();
+    assert!(
+        got,
+        "{daemon:?}: no {fault:?} mail after the reload: {:#?}\n{}",
+        mails.iter().map(|m| &m.subject).collect::<Vec<_>>(),
+        proc.log()
+    );
+    assert_eq!(
+        after_reload,
+        before,
+        "{daemon:?}: the reload mailed: {:#?}",
+        &mails[before..after_reload]
+    );
+    let mut tail: Vec<Received> = mails[after_reload..].to_vec();
+    tail.sort();
+    (tail, proc.log())
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and keepalived 2.2.7 (scripts/test-all runs it)"]
+fn mail_settings_follow_a_reload() {
+    let test = "mail_settings_follow_a_reload";
+    if !ready_both(test) {
+        return;
+    }
+    let (ka, _) = mail_after_reload(Daemon::Keepalived);
+    let (rk, rk_log) = mail_after_reload(Daemon::Rkeepalived);
+    assert_eq!(
+        ka, rk,
+        "keepalived's mails differ from rkeepalived's:\n{rk_log}"
+    );
+    let m = rk
+        .iter()
+        .find(|m| m.subject.contains("Instance VI_1 - Entering FAULT"))
+        .unwrap();
+    assert_eq!(m.from, "lb@example.com");
+    assert_eq!(m.to, "oncall@example.com");
+    assert_eq!(m.envelope_from, "<lb@example.com>");
+    assert_eq!(m.rcpt, ["<oncall@example.com>"]);
+    row(
+        "smtp_alert: router_id, recipients and sender changed by SIGHUP",
+        &format!(
+            "the next mails use the new settings: {:?}",
+            ka.iter().map(|m| &m.subject).collect::<Vec<_>>()
+        ),
+        "the same mails; the reload itself mails nothing",
+    );
+}
