@@ -22,10 +22,66 @@
 use sd_notify::NotifyState;
 use std::time::Duration;
 
+/// Sends `states` as one datagram, from the notifier thread ([`notifier`]): the caller never
+/// waits for the service manager. Nothing without `NOTIFY_SOCKET`.
 fn send(states: &[NotifyState]) {
-    if let Err(e) = sd_notify::notify(states) {
-        tracing::debug!("sd_notify: {e}");
+    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+        return;
     }
+    let lines: Vec<String> = states.iter().map(|s| s.to_string()).collect();
+    match notifier().try_send(lines.join("\n")) {
+        Ok(()) => {
+            QUEUED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        Err(std::sync::mpsc::TrySendError::Full(m)) => {
+            tracing::debug!("sd_notify: the service manager is not reading; dropped {m:?}")
+        }
+        Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {}
+    }
+}
+
+/// Messages queued for the notifier thread, and sent (or failed) by it.
+static QUEUED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Waits until the messages queued so far are sent, at most `timeout` (before the process
+/// exits, so that `STOPPING=1` is not lost with the notifier thread).
+pub fn flush(timeout: Duration) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let until = std::time::Instant::now() + timeout;
+    while SENT.load(SeqCst) < QUEUED.load(SeqCst) && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// How many messages may wait for the service manager before new ones are dropped.
+const NOTIFY_QUEUE: usize = 64;
+
+/// The queue of the `sd-notify` thread, which sends the messages in order with the
+/// `sd-notify` crate. A datagram to a manager that does not read its socket blocks once the
+/// socket's queue is full (`net.unix.max_dgram_qlen`, 10 by default): the VRRP engine sends
+/// `WATCHDOG=1` and `STATUS=`, and must keep advertising whatever the manager does (measured:
+/// a socket nobody read stopped the adverts within a second when the engine sent itself).
+fn notifier() -> &'static std::sync::mpsc::SyncSender<String> {
+    static TX: std::sync::OnceLock<std::sync::mpsc::SyncSender<String>> =
+        std::sync::OnceLock::new();
+    TX.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<String>(NOTIFY_QUEUE);
+        let spawned = std::thread::Builder::new()
+            .name("sd-notify".into())
+            .spawn(move || {
+                for m in rx {
+                    if let Err(e) = sd_notify::notify(&[NotifyState::Custom(&m)]) {
+                        tracing::debug!("sd_notify: {e}");
+                    }
+                    SENT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("sd_notify: no notifier thread ({e}); service notifications are off");
+        }
+        tx
+    })
 }
 
 /// `READY=1` and `STATUS=status`: start-up (or a reload) is complete.

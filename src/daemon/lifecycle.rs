@@ -270,6 +270,8 @@ pub(super) fn run_daemon(
         l.remove();
     }
     info!("Stopped rkeepalived");
+    // STOPPING=1 and the last status go out before the notifier thread ends with the process.
+    crate::systemd::flush(std::time::Duration::from_millis(500));
     code
 }
 

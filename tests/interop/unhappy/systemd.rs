@@ -165,3 +165,75 @@ fn notify_protocol_ready_reload_watchdog_stopping() {
         ),
     );
 }
+
+/// A service manager that does not read its notification socket (its queue full: 10
+/// datagrams, `net.unix.max_dgram_qlen`) never holds the VRRP engine: with `WATCHDOG=1`
+/// every 50 ms into a socket nobody reads, the node still becomes MASTER and advertises every
+/// second. (Sent from the engine itself, the eleventh datagram blocked it before its first
+/// advert.)
+#[test]
+#[ignore = "needs root, network namespaces and keepalived 2.2.7 (scripts/test-all runs it)"]
+fn a_notify_socket_nobody_reads_never_stops_the_adverts() {
+    if !ready_rk("a_notify_socket_nobody_reads_never_stops_the_adverts") {
+        return;
+    }
+    let lan = Lan::new(&["a", "b"]);
+    let cap = lan.capture("b", "ip proto 112");
+    let node = lan.node("a");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sock_path = dir.path().join("notify.sock");
+    // Bound and never read.
+    let _deaf = UnixDatagram::bind(&sock_path).expect("bind NOTIFY_SOCKET");
+    let conf_path = dir.path().join("keepalived.conf");
+    std::fs::write(
+        &conf_path,
+        format!(
+            "vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 62\n  \
+             priority 100\n  advert_int 1\n  virtual_ipaddress {{\n    {}/24\n  }}\n}}\n",
+            lan.ip(100)
+        ),
+    )
+    .expect("write config");
+    let bin = Daemon::Rkeepalived.binary().expect("binary");
+    let cmd = format!(
+        "NOTIFY_SOCKET={} WATCHDOG_USEC=100000 exec {} -n -l -D -f {} -p {}",
+        sock_path.display(),
+        bin.display(),
+        conf_path.display(),
+        dir.path().join("rk.pid").display()
+    );
+    let daemon = node.spawn_cmd(&["sh", "-c", &cmd]);
+    lan.expect_addr(
+        "a",
+        std::net::IpAddr::V4(lan.ip(100)),
+        Duration::from_secs(15),
+        &daemon,
+    );
+    let from = std::time::SystemTime::now();
+    std::thread::sleep(Duration::from_secs(6));
+    let times: Vec<_> = cap
+        .adverts()
+        .into_iter()
+        .filter(|a| a.time >= from)
+        .map(|a| a.time)
+        .collect();
+    let gap = times
+        .windows(2)
+        .map(|w| crate::support::ms_between(w[0], w[1]))
+        .fold(0.0, f64::max);
+    assert!(
+        times.len() >= 5 && gap < 1400.0,
+        "{} adverts in 6 s, longest gap {gap:.0} ms:\n{}",
+        times.len(),
+        daemon.log()
+    );
+    assert!(daemon.running(), "{}", daemon.log());
+    row(
+        "systemd: a notification socket nobody reads",
+        "(keepalived's VRRP child sends no notifications)",
+        &format!(
+            "the adverts go on: {} in 6 s, longest gap {gap:.0} ms",
+            times.len()
+        ),
+    );
+}
