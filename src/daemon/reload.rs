@@ -1,8 +1,9 @@
 //! SIGHUP: the configuration read again, its `virtual_server` side applied by difference, and
 //! the VRRP half compared (typed) with the one the daemon started with: the `vrrp_instance`,
-//! `vrrp_script`, `vrrp_sync_group`, `static_*` blocks and `global_defs` go to the VRRP engine,
-//! which applies them live by difference (`vrrp::engine`'s reload); the other VRRP parts are
-//! named as waiting for a restart.
+//! `vrrp_script`, `vrrp_sync_group`, `vrrp_track_process`, `track_file`, `static_*` blocks and
+//! `global_defs` go to the VRRP engine, which applies them live by difference
+//! (`vrrp::engine`'s reload); the other VRRP parts (the notify FIFOs, `net_namespace`, some
+//! `global_defs` settings) are named as waiting for a restart.
 
 use crate::check::dump::CheckDataSlot;
 use crate::config::model::{
@@ -16,15 +17,14 @@ use std::path::PathBuf;
 use tracing::{error, info, warn};
 
 /// SIGHUP: reads the config file again and, when it has no error, hands it to the VRRP engine
-/// (its `vrrp_instance`, `vrrp_script`, `vrrp_sync_group` and `static_*` blocks and
-/// `global_defs`, applied by difference: `vrrp::engine`'s reload, with the links and addresses
-/// they need read here on the blocking pool) and to the IPVS controller, both from this one
-/// read, and rebuilds the mailer from it ([`crate::mail::reload`]: router_id and the mail
-/// settings are live); with an error (or an unreadable file) the running configuration stays. What the VRRP
-/// side does not apply live (some `global_defs` settings, with the reason;
-/// `vrrp_track_process`/`vrrp_track_file`/`notify_fifo` blocks; a sync group's or an
-/// instance's track_interface/process/file; `net_namespace`) is named in the log, one line
-/// each, as waiting for the next restart.
+/// (its `vrrp_instance`, `vrrp_script`, `vrrp_sync_group`, `vrrp_track_process`, `track_file`
+/// and `static_*` blocks and `global_defs`, applied by difference: `vrrp::engine`'s reload,
+/// with the links, addresses and tracker states they need read here on the blocking pool) and
+/// to the IPVS controller, both from this one read, and rebuilds the mailer from it
+/// ([`crate::mail::reload`]: router_id and the mail settings are live); with an error (or an
+/// unreadable file) the running configuration stays. What the VRRP side does not apply live
+/// (some `global_defs` settings, with the reason; `notify_fifo` / `vrrp_notify_fifo`;
+/// `net_namespace`) is named in the log, one line each, as waiting for the next restart.
 pub(super) struct Reloader {
     pub(super) path: PathBuf,
     pub(super) opts: LoadOptions,
@@ -191,24 +191,15 @@ impl VrrpHalf {
                 out.push(format!("{name} changed"));
             }
         };
-        // Sync groups are live (members, notify, track_script, sync_group_tracking_weight),
-        // their track_interface/track_process/track_file are not.
-        let (mut new_t, mut old_t) = (self.tracking.clone(), running.tracking.clone());
-        for g in new_t
-            .sync_groups
-            .iter_mut()
-            .chain(old_t.sync_groups.iter_mut())
-        {
-            g.members.clear();
-            g.notify = Default::default();
-            g.track_script.clear();
-            g.tracking_weight = false;
-            g.smtp_alert = None;
-        }
+        // Sync groups, their trackers and the vrrp_track_process/track_file blocks are live;
+        // the notify FIFOs are opened at start-up.
         part(
-            new_t != old_t,
-            "vrrp_track_process/vrrp_track_file/notify_fifo blocks or a vrrp_sync_group's \
-             track_interface/track_process/track_file",
+            (&self.tracking.notify_fifo, &self.tracking.vrrp_notify_fifo)
+                != (
+                    &running.tracking.notify_fifo,
+                    &running.tracking.vrrp_notify_fifo,
+                ),
+            "notify_fifo/vrrp_notify_fifo",
         );
         part(self.net_namespace != running.net_namespace, "net_namespace");
         for c in crate::vrrp::diff::global_defs(&running.global, &self.global) {
@@ -216,26 +207,19 @@ impl VrrpHalf {
                 out.push(format!("global_defs {} changed ({why})", c.name));
             }
         }
-        for new in &self.vrrp_instances {
-            if let Some(old) = running.vrrp_instances.iter().find(|o| o.name == new.name)
-                && old.tracking != new.tracking
-            {
-                out.push(format!(
-                    "({}) track_interface/track_process/track_file changed",
-                    new.name
-                ));
-            }
-        }
         out
     }
 
     /// Whether what the VRRP engine applies live (`vrrp_instance`, `vrrp_script`,
-    /// `vrrp_sync_group`, `static_*` blocks, `global_defs`) differs from `running`.
+    /// `vrrp_sync_group`, `vrrp_track_process`, `track_file`, `static_*` blocks,
+    /// `global_defs`) differs from `running`.
     pub(super) fn live_part_differs(&self, running: &VrrpHalf) -> bool {
         self.vrrp_instances != running.vrrp_instances
             || self.vrrp_scripts != running.vrrp_scripts
             || self.global != running.global
             || self.tracking.sync_groups != running.tracking.sync_groups
+            || self.tracking.processes != running.tracking.processes
+            || self.tracking.files != running.tracking.files
             || self.static_ipaddress != running.static_ipaddress
             || self.static_routes != running.static_routes
             || self.static_rules != running.static_rules
@@ -247,6 +231,8 @@ impl VrrpHalf {
         self.vrrp_instances = new.vrrp_instances;
         self.vrrp_scripts = new.vrrp_scripts;
         self.tracking.sync_groups = new.tracking.sync_groups;
+        self.tracking.processes = new.tracking.processes;
+        self.tracking.files = new.tracking.files;
         self.static_ipaddress = new.static_ipaddress;
         self.static_routes = new.static_routes;
         self.static_rules = new.static_rules;

@@ -17,11 +17,15 @@
 //! The `vrrp_script` blocks are diffed by name too ([`scripts`]): a script whose runner
 //! settings changed restarts, one whose only change is its default weight keeps running (the
 //! weights are in the plans' `tracks`). The `global_defs` settings are diffed one by one
-//! ([`global_defs`]), each with how it is applied.
+//! ([`global_defs`]), each with how it is applied. An instance's `track_interface` /
+//! `track_process` / `track_file` trackers are diffed per instance ([`trackers`]), the
+//! `vrrp_track_process` and `track_file` blocks by name ([`track_processes`],
+//! [`track_files`]).
 
-use crate::config::model::{GlobalDefs, VrrpInstance, VrrpScript};
+use crate::config::model::{GlobalDefs, TrackFile, TrackProcess, VrrpInstance, VrrpScript};
 use crate::net::route::{Route, Rule};
 use crate::vrrp::plan::{InstancePlan, Vip};
+use crate::vrrp::track::{TrackWeight, TrackerId};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One instance's change.
@@ -333,6 +337,143 @@ fn runner_changes(old: &VrrpScript, new: &VrrpScript) -> Vec<&'static str> {
     differs(old.user != new.user, "user");
     differs(old.init_fail != new.init_fail, "init_fail");
     what
+}
+
+/// One change of an instance's interface, process or file trackers at a reload (see
+/// [`trackers`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrackerChange {
+    /// Listed now and not before: it counts from its current value.
+    Added(TrackerId, TrackWeight),
+    /// Listed before and not now: it stops counting.
+    Removed(TrackerId),
+    /// Listed in both with other weights (or `reverse`): the effective priority follows at
+    /// once. A tracker listed twice (a `track_interface` line and the group's) has each
+    /// weight, in list order.
+    Weight {
+        id: TrackerId,
+        from: Vec<TrackWeight>,
+        to: Vec<TrackWeight>,
+    },
+}
+
+/// What changes in one instance's `track_interface` / `track_process` / `track_file`
+/// trackers: `running` is the list it runs with, `new` the one the new file gives it (both as
+/// [`crate::vrrp::track::instance_trackers`] builds them). Removals first (in `running`'s
+/// order), then additions and weight changes (in `new`'s order); an unchanged tracker is left
+/// out, and so is a change of order alone.
+pub fn trackers(
+    running: &[(TrackerId, TrackWeight)],
+    new: &[(TrackerId, TrackWeight)],
+) -> Vec<TrackerChange> {
+    let weights = |list: &[(TrackerId, TrackWeight)], id: &TrackerId| -> Vec<TrackWeight> {
+        list.iter()
+            .filter(|(i, _)| i == id)
+            .map(|(_, w)| *w)
+            .collect()
+    };
+    let mut seen = BTreeSet::new();
+    let mut out: Vec<TrackerChange> = Vec::new();
+    for (id, _) in running {
+        if seen.insert(id) && !new.iter().any(|(n, _)| n == id) {
+            out.push(TrackerChange::Removed(id.clone()));
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for (id, w) in new {
+        if !seen.insert(id) {
+            continue;
+        }
+        let from = weights(running, id);
+        if from.is_empty() {
+            out.push(TrackerChange::Added(id.clone(), *w));
+            continue;
+        }
+        let to = weights(new, id);
+        if from != to {
+            out.push(TrackerChange::Weight {
+                id: id.clone(),
+                from,
+                to,
+            });
+        }
+    }
+    out
+}
+
+/// The `vrrp_track_process` blocks defined in both `running` and `new` whose settings differ,
+/// by name, with the settings that differ: `process` (the process, its parameters,
+/// `param_match`, `full_command`), `quorum` (`quorum`, `quorum_max`), `delay` (`fork_delay`,
+/// `terminate_delay`), `weight` (`weight`, `reverse`). A change other than `weight` makes the
+/// tracker count again from the process table; a `weight` change reaches the instances
+/// through their [`trackers`]. Added and removed blocks matter only through the instances
+/// that list them.
+pub fn track_processes(
+    running: &BTreeMap<String, TrackProcess>,
+    new: &BTreeMap<String, TrackProcess>,
+) -> Vec<(String, Vec<&'static str>)> {
+    let mut out = Vec::new();
+    for (name, n) in new {
+        let Some(o) = running.get(name) else {
+            continue;
+        };
+        let mut what = Vec::new();
+        let mut differs = |d: bool, name: &'static str| {
+            if d {
+                what.push(name);
+            }
+        };
+        differs(
+            (&o.process, o.param_match, o.full_command)
+                != (&n.process, n.param_match, n.full_command),
+            "process",
+        );
+        differs(
+            (o.quorum, o.quorum_max) != (n.quorum, n.quorum_max),
+            "quorum",
+        );
+        differs(
+            (o.fork_delay, o.terminate_delay) != (n.fork_delay, n.terminate_delay),
+            "delay",
+        );
+        differs(
+            (o.weight, o.weight_reverse) != (n.weight, n.weight_reverse),
+            "weight",
+        );
+        if !what.is_empty() {
+            out.push((name.clone(), what));
+        }
+    }
+    out
+}
+
+/// The `track_file` blocks defined in both `running` and `new` whose settings differ, by
+/// name, with the settings that differ: `file` (the path: the tracker reads the new file),
+/// `weight` (`weight`, `reverse`), `init_file` (used when the file is missing).
+pub fn track_files(
+    running: &BTreeMap<String, TrackFile>,
+    new: &BTreeMap<String, TrackFile>,
+) -> Vec<(String, Vec<&'static str>)> {
+    let mut out = Vec::new();
+    for (name, n) in new {
+        let Some(o) = running.get(name) else {
+            continue;
+        };
+        let mut what = Vec::new();
+        if o.file != n.file {
+            what.push("file");
+        }
+        if (o.weight, o.weight_reverse) != (n.weight, n.weight_reverse) {
+            what.push("weight");
+        }
+        if o.init_file != n.init_file {
+            what.push("init_file");
+        }
+        if !what.is_empty() {
+            out.push((name.clone(), what));
+        }
+    }
+    out
 }
 
 /// How a changed `global_defs` setting is applied at a reload (see [`global_defs`]).
@@ -830,6 +971,169 @@ mod tests {
                 ScriptChange::Stop("b".into())
             ]
         );
+    }
+
+    /// The configuration of a text (no error).
+    fn config_of(text: &str) -> config::model::Config {
+        let path = std::path::Path::new("keepalived.conf");
+        let loaded = config::load_str(path, text, &config::LoadOptions::default());
+        assert!(!loaded.diagnostics.has_errors(), "{:?}", loaded.diagnostics);
+        loaded.config
+    }
+
+    /// VI_1's tracker list in `text`.
+    fn trackers_of(text: &str) -> Vec<(TrackerId, TrackWeight)> {
+        let c = config_of(text);
+        crate::vrrp::track::instance_trackers(&c, &c.vrrp_instances[0]).list
+    }
+
+    const TRACK_BLOCKS: &str = "vrrp_track_process p {\n process sleep\n weight 5\n}\n\
+                                track_file f {\n file /run/f\n weight 2\n}\n";
+
+    fn tracked_vi1(lines: &str) -> String {
+        format!(
+            "{TRACK_BLOCKS}vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n\
+             {lines}\n}}\n"
+        )
+    }
+
+    fn w(weight: i32) -> TrackWeight {
+        TrackWeight {
+            weight,
+            reverse: false,
+        }
+    }
+
+    #[test]
+    fn trackers_are_diffed_per_instance() {
+        let old = trackers_of(&tracked_vi1(
+            " track_interface {\n  eth1 weight -10\n  eth2\n }\n track_process {\n  p\n }",
+        ));
+        // The instance's own interface is tracked last, with weight 0.
+        assert_eq!(
+            old.last(),
+            Some(&(TrackerId::Interface("eth0".into()), w(0)))
+        );
+        // Moved lines and a reordered list: nothing.
+        let moved = trackers_of(&tracked_vi1(
+            "\n track_interface {\n  eth2\n  eth1 weight -10\n }\n track_process {\n  p\n }",
+        ));
+        assert_eq!(trackers(&old, &moved), vec![]);
+        // eth1's weight, eth2 removed, the file added, p's weight from its line.
+        let new = trackers_of(&tracked_vi1(
+            " track_interface {\n  eth1 weight -60\n }\n track_process {\n  p weight 7\n }\n\
+             track_file {\n  f\n }",
+        ));
+        assert_eq!(
+            trackers(&old, &new),
+            vec![
+                TrackerChange::Removed(TrackerId::Interface("eth2".into())),
+                TrackerChange::Weight {
+                    id: TrackerId::Interface("eth1".into()),
+                    from: vec![w(-10)],
+                    to: vec![w(-60)],
+                },
+                TrackerChange::Weight {
+                    id: TrackerId::Process("p".into()),
+                    from: vec![w(5)],
+                    to: vec![w(7)],
+                },
+                TrackerChange::Added(TrackerId::File("f".into()), w(2)),
+            ]
+        );
+        // A block's default weight reaches the lines that have none.
+        let heavier = trackers_of(
+            &tracked_vi1(
+                " track_interface {\n  eth1 weight -10\n  eth2\n }\n track_process {\n  p\n }",
+            )
+            .replace("weight 5", "weight 9"),
+        );
+        assert_eq!(
+            trackers(&old, &heavier),
+            vec![TrackerChange::Weight {
+                id: TrackerId::Process("p".into()),
+                from: vec![w(5)],
+                to: vec![w(9)],
+            }]
+        );
+        // dont_track_primary: the own interface stops being tracked.
+        let primary = trackers_of(&tracked_vi1(
+            " dont_track_primary\n track_interface {\n  eth1 weight -10\n  eth2\n }\n\
+             track_process {\n  p\n }",
+        ));
+        assert_eq!(
+            trackers(&old, &primary),
+            vec![TrackerChange::Removed(TrackerId::Interface("eth0".into()))]
+        );
+    }
+
+    #[test]
+    fn sync_group_members_keep_keepalived_s_tracker_rules() {
+        let group = |weight_line: &str| {
+            format!(
+                "{}vrrp_sync_group G {{\n group {{\n  VI_1\n }}\n{weight_line}\n\
+                 track_interface {{\n  eth3 weight -5\n }}\n}}\n",
+                tracked_vi1(" track_interface {\n  eth1 weight -10\n  eth2\n }")
+            )
+        };
+        let c = config_of(&group(""));
+        let t = crate::vrrp::track::instance_trackers(&c, &c.vrrp_instances[0]);
+        // Without sync_group_tracking_weight the member's weighted eth1 is dropped (logged);
+        // the group's own trackers keep their weights.
+        assert_eq!(
+            t.list,
+            vec![
+                (TrackerId::Interface("eth2".into()), w(0)),
+                (TrackerId::Interface("eth3".into()), w(-5)),
+                (TrackerId::Interface("eth0".into()), w(0)),
+            ]
+        );
+        assert_eq!(
+            t.group_ignored,
+            vec![("interface", "eth1".to_string(), -10)]
+        );
+        // sync_group_tracking_weight added by a reload: eth1 counts again.
+        let c2 = config_of(&group(" sync_group_tracking_weight"));
+        let t2 = crate::vrrp::track::instance_trackers(&c2, &c2.vrrp_instances[0]);
+        assert_eq!(
+            trackers(&t.list, &t2.list),
+            vec![TrackerChange::Added(
+                TrackerId::Interface("eth1".into()),
+                w(-10)
+            )]
+        );
+    }
+
+    #[test]
+    fn track_blocks_name_what_changed() {
+        let c = config_of(&tracked_vi1(""));
+        let (p, f) = (&c.tracking.processes, &c.tracking.files);
+        // Moved down a line: nothing.
+        let moved = config_of(&format!("\n{}", tracked_vi1("")));
+        assert_eq!(track_processes(p, &moved.tracking.processes), vec![]);
+        assert_eq!(track_files(f, &moved.tracking.files), vec![]);
+        let edited = config_of(
+            &tracked_vi1("")
+                .replace("weight 5", "weight 5\n quorum 2\n delay 1")
+                .replace("/run/f", "/run/g"),
+        );
+        assert_eq!(
+            track_processes(p, &edited.tracking.processes),
+            vec![("p".to_string(), vec!["quorum", "delay"])]
+        );
+        assert_eq!(
+            track_files(f, &edited.tracking.files),
+            vec![("f".to_string(), vec!["file"])]
+        );
+        let process = config_of(&tracked_vi1("").replace("process sleep", "process sleep 10"));
+        assert_eq!(
+            track_processes(p, &process.tracking.processes),
+            vec![("p".to_string(), vec!["process"])]
+        );
+        // A block added or removed matters through the instances only.
+        let none = config_of("vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n}\n");
+        assert_eq!(track_processes(p, &none.tracking.processes), vec![]);
+        assert_eq!(track_files(&none.tracking.files, f), vec![]);
     }
 
     #[test]

@@ -57,7 +57,18 @@ pub enum Control {
     /// SIGHUP: the VRRP side of a configuration read (and found valid) by the daemon,
     /// applied by difference (see `engine::reload`), with the links and addresses its plans
     /// need, read beforehand off this thread ([`Engine::reload_facts`]).
-    Reload(Arc<Config>, Box<plan::Recorded>),
+    Reload(Arc<Config>, Box<ReloadFacts>),
+}
+
+pub use tracking::TrackFacts;
+
+/// What a reload reads before the engine applies it, off the VRRP thread
+/// ([`Engine::reload_facts`]): the links and addresses the new plans need, and the state of
+/// every tracker the new file lists.
+#[derive(Debug, Default)]
+pub struct ReloadFacts {
+    pub plans: plan::Recorded,
+    pub trackers: TrackFacts,
 }
 
 /// Options from the command line that change the engine's behaviour.

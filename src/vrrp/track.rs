@@ -195,6 +195,142 @@ pub fn effective_priority_all(
     }
 }
 
+/// A tracker other than a `vrrp_script`: `track_interface` (by interface name),
+/// `vrrp_track_process` and `track_file` (by block name).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TrackerId {
+    Interface(String),
+    Process(String),
+    File(String),
+}
+
+impl TrackerId {
+    /// The keyword that lists it (`track_interface`, `track_process`, `track_file`) and its
+    /// name, for the log.
+    pub fn describe(&self) -> (&'static str, &str) {
+        match self {
+            TrackerId::Interface(n) => ("track_interface", n),
+            TrackerId::Process(n) => ("track_process", n),
+            TrackerId::File(n) => ("track_file", n),
+        }
+    }
+}
+
+/// The interface, process and file trackers of one instance as it runs them (see
+/// [`instance_trackers`]), with what was left out and why.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InstanceTrackers {
+    /// In keepalived's order: the instance's `track_interface`, `track_process`,
+    /// `track_file` lines, then its sync group's, then its own interface (weight 0).
+    pub list: Vec<(TrackerId, TrackWeight)>,
+    /// `track_interface` lines naming the instance's own interface, dropped (keepalived:
+    /// `Ignoring track_interface IF since own interface`).
+    pub own_ignored: Vec<String>,
+    /// Weighted trackers dropped because the instance is in a sync group without
+    /// `sync_group_tracking_weight` (keepalived vrrp_complete_instance): the keyword's noun
+    /// (`interface`, `process`, `file`), the name and the weight.
+    pub group_ignored: Vec<(&'static str, String, i32)>,
+}
+
+/// The weight of a tracker line: its own `weight` when it has one, else its block's.
+fn line_weight(w: Option<i32>, reverse: bool, block_w: i32, block_rev: bool) -> TrackWeight {
+    match w {
+        Some(weight) => TrackWeight { weight, reverse },
+        None => TrackWeight {
+            weight: block_w,
+            reverse: block_rev,
+        },
+    }
+}
+
+/// The `track_interface` / `track_process` / `track_file` trackers instance `inst` of `config`
+/// runs with, keepalived's rules (vrrp_complete_instance): a `track_interface` on its own
+/// interface is ignored unless `dont_track_primary`; as a member of a `vrrp_sync_group`
+/// without `sync_group_tracking_weight` its weighted trackers are dropped and its group's
+/// trackers are added with their weights; its own interface is tracked with weight 0 (link
+/// down = FAULT) unless `dont_track_primary`. A line naming a block that does not exist is left
+/// out (the parser reported it). Pure: start-up and reloads build the same lists.
+pub fn instance_trackers(
+    config: &crate::config::model::Config,
+    inst: &crate::config::model::VrrpInstance,
+) -> InstanceTrackers {
+    let t = &config.tracking;
+    let tr = &inst.tracking;
+    let group = t
+        .sync_groups
+        .iter()
+        .find(|g| g.members.contains(&inst.name));
+    let strip = group.is_some_and(|g| !g.tracking_weight);
+    let own_if = inst.interface.as_deref();
+    let mut out = InstanceTrackers::default();
+    let keep = |out: &mut InstanceTrackers, id: TrackerId, w: TrackWeight| {
+        if strip && w.weight != 0 {
+            let (kw, name) = id.describe();
+            let noun = kw.trim_start_matches("track_");
+            out.group_ignored.push((noun, name.to_string(), w.weight));
+        } else {
+            out.list.push((id, w));
+        }
+    };
+    for ti in &tr.interfaces {
+        if Some(ti.name.as_str()) == own_if && !tr.dont_track_primary {
+            out.own_ignored.push(ti.name.clone());
+            continue;
+        }
+        let w = TrackWeight {
+            weight: ti.weight,
+            reverse: ti.reverse,
+        };
+        keep(&mut out, TrackerId::Interface(ti.name.clone()), w);
+    }
+    for r in &tr.processes {
+        if let Some(p) = t.processes.get(&r.name) {
+            let w = line_weight(r.weight, r.reverse, p.weight, p.weight_reverse);
+            keep(&mut out, TrackerId::Process(r.name.clone()), w);
+        }
+    }
+    for r in &tr.files {
+        if let Some(f) = t.files.get(&r.name) {
+            let w = line_weight(r.weight, r.reverse, f.weight, f.weight_reverse);
+            keep(&mut out, TrackerId::File(r.name.clone()), w);
+        }
+    }
+    // The group's own trackers apply to every member, with their weights.
+    if let Some(g) = group {
+        for ti in &g.tracking.interfaces {
+            let w = TrackWeight {
+                weight: ti.weight,
+                reverse: ti.reverse,
+            };
+            out.list.push((TrackerId::Interface(ti.name.clone()), w));
+        }
+        for r in &g.tracking.processes {
+            if let Some(p) = t.processes.get(&r.name) {
+                let w = line_weight(r.weight, r.reverse, p.weight, p.weight_reverse);
+                out.list.push((TrackerId::Process(r.name.clone()), w));
+            }
+        }
+        for r in &g.tracking.files {
+            if let Some(f) = t.files.get(&r.name) {
+                let w = line_weight(r.weight, r.reverse, f.weight, f.weight_reverse);
+                out.list.push((TrackerId::File(r.name.clone()), w));
+            }
+        }
+    }
+    if let Some(ifname) = own_if
+        && !tr.dont_track_primary
+    {
+        out.list.push((
+            TrackerId::Interface(ifname.to_string()),
+            TrackWeight {
+                weight: 0,
+                reverse: false,
+            },
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -271,18 +271,22 @@ impl Seen {
 }
 
 /// The LAN a row runs on: its nodes (`a` and `b` run the daemons; any other node only
-/// listens, with a capture of its own) and the extra segments every node is on (`eth1`: see
-/// [`Lan::add_segment`]).
+/// listens, with a capture of its own), the extra segments every node is on (`eth1`: see
+/// [`Lan::add_segment`]) and the dummy links created, down, in every node's namespace (a veth
+/// pair `NAME`/`NAMEp`, as the test kernel may have no `dummy` driver: something to
+/// `track_interface` that stays down).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Shape {
-    nodes: &'static [&'static str],
-    segments: &'static [&'static str],
+    pub(super) nodes: &'static [&'static str],
+    pub(super) segments: &'static [&'static str],
+    pub(super) dummies: &'static [&'static str],
 }
 
 /// Two nodes on one segment: what every row runs on unless it says otherwise.
 pub(super) const PAIR: Shape = Shape {
     nodes: &["a", "b"],
     segments: &[],
+    dummies: &[],
 };
 
 /// A running pair on its own LAN, with a capture on `b`'s port.
@@ -306,6 +310,20 @@ impl Pair {
         let mut lan = Lan::new(shape.nodes);
         for seg in shape.segments {
             lan.add_segment(seg);
+        }
+        for node in lan.nodes() {
+            for d in shape.dummies {
+                let peer = format!("{d}p");
+                let out = node.exec(&[
+                    "ip", "link", "add", d, "type", "veth", "peer", "name", &peer,
+                ]);
+                assert!(
+                    out.status.success(),
+                    "dummy {d} on {}: {}",
+                    node.name,
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
         }
         let cap = lan.capture("b", "vrrp or arp");
         let listeners = shape
@@ -1348,6 +1366,7 @@ fn vip_added_garps_paced_by_vrrp_garp_interval() {
 const TWO_SEGMENTS: Shape = Shape {
     nodes: &["a", "b"],
     segments: &["eth1"],
+    dummies: &[],
 };
 
 /// What a node logged since the mark, lines holding `needle`.
@@ -1429,6 +1448,7 @@ fn interface_changed_on_both() {
 const PAIR_AND_LISTENER: Shape = Shape {
     nodes: &["a", "b", "c"],
     segments: &[],
+    dummies: &[],
 };
 
 /// A unicast pair gains a third peer (issue 13: unicast peers take effect on the next advert).

@@ -10,7 +10,9 @@
 //! `global_defs` rows: the setting is changed on one node with an edit that makes that node go
 //! through a transition (after the reload, ~3.6 s later), which must use the new setting.
 
-use super::reload::{Expect, File, Mark, PAIR, Pair, Row, check_row, check_row_on, handover, step};
+use super::reload::{
+    Expect, File, Mark, PAIR, Pair, Row, Shape, check_row, check_row_on, handover, step,
+};
 use crate::support::Daemon;
 use std::time::SystemTime;
 
@@ -287,4 +289,190 @@ fn static_ipaddress_changed_on_master() {
         "static_ipaddress changed:\n{bad}{}",
         pair.logs()
     );
+}
+
+/// The pair with a link `trk0` (a veth whose peer is `trk0p`), down, in each node's namespace: a `track_interface` that
+/// is down from the start.
+const DOWN_LINK: Shape = Shape {
+    nodes: &["a", "b"],
+    segments: &[],
+    dummies: &["trk0"],
+};
+
+/// `track_interface { trk0 [weight W] }` inside VI_1.
+fn track_trk0(weight: Option<i32>) -> String {
+    let w = weight.map(|w| format!(" weight {w}")).unwrap_or_default();
+    format!("  track_interface {{\n    trk0{w}\n  }}\n")
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and keepalived 2.2.7 (scripts/test-all runs it)"]
+fn track_interface_added_down_on_master() {
+    // What both daemons share: a leaves MASTER (VIP removed, notify FAULT), b takes over.
+    let fault = |a_states, a_last, prio0| Expect {
+        a_vips: Some(vec![110]),
+        b_vips: Some(vec![100]),
+        a_states: Some(a_states),
+        b_states: Some(vec!["VI_1 MASTER"]),
+        no_gap: Some(true),
+        a_prio_vi1: Some(Some(a_last)),
+        prio0: Some(prio0),
+        garps: Some(vec![("b", 100)]),
+        notify: Some(vec!["a: VI_1 FAULT 150", "b: VI_1 MASTER 100"]),
+    };
+    check_row_on(
+        "track_interface_added_down_on_master",
+        Row {
+            scenario: "track_interface added on master for a link that is down (weight 0)",
+            a: File::pair(150),
+            b: File::pair(100),
+            steps: vec![step("a", |f| f.inst("VI_1").extra = track_trk0(None))],
+            keepalived: (
+                "a goes FAULT at once (\"(VI_1): entering FAULT state (interface trk0 down)\", \
+                 lower case, VIP removed, notify FAULT) without a priority-0 advert: b takes \
+                 VI_1 over after its Master_Down_Interval (~3.6 s without a master)",
+                fault(vec![], 150, vec![]),
+            ),
+            rkeepalived: (
+                "a goes FAULT as on a tracker failure at run time (logged: \"(VI_1) Reload: \
+                 track_interface trk0 added\"): VIP removed, notify FAULT, two priority-0 adverts, \
+                 so b takes VI_1 over after Skew_Time instead of Master_Down_Interval",
+                fault(vec!["VI_1 FAULT"], 0, vec![("a", 51), ("a", 51)]),
+            ),
+        },
+        DOWN_LINK,
+        None,
+    );
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and keepalived 2.2.7 (scripts/test-all runs it)"]
+fn track_interface_weight_changed_on_master() {
+    let tracked = |w| {
+        let mut f = File::pair(150);
+        f.inst("VI_1").extra = track_trk0(Some(w));
+        f
+    };
+    check_row_on(
+        "track_interface_weight_changed_on_master",
+        Row {
+            scenario: "track_interface weight changed on master (trk0 down, -10 -> -60)",
+            a: tracked(-10),
+            b: File::pair(100),
+            steps: vec![step("a", |f| f.inst("VI_1").extra = track_trk0(Some(-60)))],
+            keepalived: (
+                "a's priority becomes 90 < 100: b takes VI_1 over",
+                handover(90, "a: VI_1 BACKUP 90", "b: VI_1 MASTER 100"),
+            ),
+            rkeepalived: (
+                "as keepalived",
+                handover(90, "a: VI_1 BACKUP 90", "b: VI_1 MASTER 100"),
+            ),
+        },
+        DOWN_LINK,
+        None,
+    );
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and keepalived 2.2.7 (scripts/test-all runs it)"]
+fn track_file_added_on_master() {
+    let dir = tempfile::Builder::new()
+        .prefix("rk-trackfile-")
+        .tempdir()
+        .unwrap();
+    let path = dir.path().join("value");
+    std::fs::write(&path, "3\n").unwrap();
+    let block = format!(
+        "track_file tf {{\n  file {}\n  weight 10\n}}\n",
+        path.display()
+    );
+    check_row(
+        "track_file_added_on_master",
+        Row {
+            scenario: "track_file added on master (value 3, weight 10)",
+            a: File::pair(150),
+            b: File::pair(100),
+            steps: vec![step("a", move |f| {
+                f.top = block.clone();
+                f.inst("VI_1").extra = "  track_file {\n    tf\n  }\n".into();
+            })],
+            keepalived: (
+                "a advertises 180 (150 + 3 x 10); nothing else",
+                Expect::untouched(&[100, 110]).vi1_prio(180),
+            ),
+            rkeepalived: (
+                "as keepalived",
+                Expect::untouched(&[100, 110]).vi1_prio(180),
+            ),
+        },
+    );
+}
+
+/// A process only this test runs: a symlink to sleep, named after the test's PID (its
+/// `comm`), killed when dropped.
+struct Sleeper {
+    _dir: tempfile::TempDir,
+    name: String,
+    child: std::process::Child,
+}
+
+impl Sleeper {
+    fn start(tag: &str) -> Sleeper {
+        let dir = tempfile::tempdir().unwrap();
+        let name = format!("rk{tag}{}", std::process::id() % 100_000);
+        let link = dir.path().join(&name);
+        std::os::unix::fs::symlink("/bin/sleep", &link).unwrap();
+        let child = std::process::Command::new(&link)
+            .arg("1000")
+            .spawn()
+            .expect("start the tracked process");
+        Sleeper {
+            _dir: dir,
+            name,
+            child,
+        }
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and keepalived 2.2.7 (scripts/test-all runs it)"]
+fn track_process_quorum_changed_on_master() {
+    let sleeper = Sleeper::start("tq");
+    let block = |quorum: u32| {
+        format!(
+            "vrrp_track_process tp {{\n  process {}\n  quorum {quorum}\n  weight 10\n}}\n",
+            sleeper.name
+        )
+    };
+    let (one, two) = (block(1), block(2));
+    let mut a = File::pair(150);
+    a.top = one;
+    a.inst("VI_1").extra = "  track_process {\n    tp\n  }\n".into();
+    check_row(
+        "track_process_quorum_changed_on_master",
+        Row {
+            scenario: "vrrp_track_process quorum changed on master (1 -> 2, one process, \
+                       weight 10)",
+            a,
+            b: File::pair(100),
+            steps: vec![step("a", move |f| f.top = two.clone())],
+            keepalived: (
+                "the quorum is lost: a advertises 150 instead of 160; nothing else",
+                Expect::untouched(&[100, 110]).vi1_prio(150),
+            ),
+            rkeepalived: (
+                "as keepalived",
+                Expect::untouched(&[100, 110]).vi1_prio(150),
+            ),
+        },
+    );
+    drop(sleeper);
 }

@@ -16,8 +16,16 @@
 //!   unchanged one keeps running and keeps its state (no re-run of notify, no priority blip);
 //!   weights (`track_script` lines or the block's default) and new `track_script` names take
 //!   effect on the priority at once;
-//! * an added instance starts as at start-up (unless it has track_interface/process/file or
-//!   a VMAC);
+//! * an instance's `track_interface` / `track_process` / `track_file` trackers (its own lines,
+//!   its sync group's, and the `vrrp_track_process` / `track_file` blocks they name) by
+//!   difference ([`diff::trackers`], [`diff::track_processes`], [`diff::track_files`]): an
+//!   added tracker counts from the value the reload read off this thread, a removed one stops
+//!   counting, a weight change moves the effective priority at once (a weight-0 tracker that
+//!   is down puts the instance in FAULT, as at run time); a block whose process spec, quorum,
+//!   delays or file path changed counts again from the value read; the link monitor and the
+//!   `/proc` and file pollers follow the new lists; an instance whose trackers did not change
+//!   is not touched;
+//! * an added instance starts as at start-up (unless it uses a VMAC), with its trackers;
 //! * `vrrp_sync_group` blocks by difference after the instances changed (`Engine::regroup`):
 //!   an unchanged group keeps its state; an added group or one whose members changed is formed
 //!   in BACKUP and re-evaluated from its members (a FAULT member takes it to FAULT, else a
@@ -44,8 +52,10 @@
 //!   waiting for a restart, with the reason.
 //!
 //! The new plans are built from links and addresses the daemon's reloader read on the blocking
-//! pool ([`Engine::reload_facts`], a [`plan::Recorded`]): a reload does no rtnetlink read on
-//! this thread. One line is logged per change applied.
+//! pool ([`Engine::reload_facts`], a [`plan::Recorded`]), and the trackers' values from what it
+//! read there too ([`super::TrackFacts`]: link states, one `/proc` scan, the tracked files): a
+//! reload does no rtnetlink read or `/proc` scan on this thread. One line is logged per change
+//! applied.
 
 use super::{Engine, GarpBurst, kernel};
 use crate::config::model::{Config, Notify, VrrpInstance, VrrpScript};
@@ -63,11 +73,15 @@ use tracing::{info, warn};
 
 impl Engine {
     /// Applies `config`'s VRRP instances (see the module doc).
-    pub(super) async fn reload(&mut self, config: &Config, facts: &plan::Recorded) {
+    pub(super) async fn reload(&mut self, config: &Config, all: &super::ReloadFacts) {
+        let facts = &all.plans;
         self.reload_global(config);
         self.reload_statics(config, facts);
         let scripts_changed = self.reload_scripts(config);
         self.rename(config);
+        // Before the instances change, so that an update's priority and its trackers' weights
+        // are applied as one change.
+        let trackers_changed = self.reload_trackers(config, &all.trackers);
         let mut old = Vec::new();
         let mut new = Vec::new();
         for rt in &self.instances {
@@ -116,7 +130,7 @@ impl Engine {
                         (Ok(()), Some(inst), Some(i)) => {
                             info!("({name}) Reload: {reason}: instance restarted");
                             self.remove(i).await;
-                            if let Err(why) = self.add(config, facts, inst).await {
+                            if let Err(why) = self.add(config, all, inst).await {
                                 warn!("({name}) Reload: cannot start the instance again: {why}");
                             }
                         }
@@ -141,7 +155,7 @@ impl Engine {
             }
         }
         for inst in added {
-            if let Err(why) = self.add(config, facts, inst).await {
+            if let Err(why) = self.add(config, all, inst).await {
                 warn!(
                     "({}) Reload: instance added, but {why}: it starts at the next restart",
                     inst.name
@@ -161,10 +175,11 @@ impl Engine {
                 rt.cfg.smtp_alert = inst.smtp_alert;
             }
         }
+        self.follow_trackers();
         if !(config.tracking.sync_groups.is_empty() && self.has_no_groups()) {
             // Idempotent: unchanged groups keep running as they are.
             self.regroup(config).await;
-        } else if scripts_changed {
+        } else if scripts_changed || trackers_changed {
             // Restarted scripts count as unknown until their first result; weights changed.
             self.retrack().await;
         }
@@ -410,20 +425,21 @@ impl Engine {
         !changes.is_empty()
     }
 
-    /// Starts `inst`, new in the configuration (or re-created), as at start-up. Not live (an
-    /// error saying why): instance trackers other than track_script, a
-    /// track_script that is not running yet, a VMAC, a missing interface or address.
+    /// Starts `inst`, new in the configuration (or re-created), as at start-up, with its
+    /// trackers (their values as the reload read them). Not live (an error saying why): a
+    /// VMAC, a missing interface or address.
     async fn add(
         &mut self,
         config: &Config,
-        facts: &plan::Recorded,
+        all: &super::ReloadFacts,
         inst: &VrrpInstance,
     ) -> Result<(), String> {
+        let facts = &all.plans;
         self.can_add(facts, inst)?;
         let sockets = self.sockets.len();
         let rt = self.build_instance(config, inst, None, Some(facts))?;
         self.instances.push(rt);
-        self.track_added_instance(inst.interface.as_deref(), inst.tracking.dont_track_primary);
+        self.track_added_instance(config, inst, &all.trackers);
         if let Some(tx) = &self.pkt_tx {
             for s in sockets..self.sockets.len() {
                 super::spawn_receiver(s, self.sockets[s].clone(), tx.clone());
@@ -460,10 +476,6 @@ impl Engine {
 
     /// Why `inst` cannot be started live, if it cannot (see [`Engine::add`]).
     fn can_add(&self, facts: &plan::Recorded, inst: &VrrpInstance) -> Result<(), String> {
-        let t = &inst.tracking;
-        if !(t.interfaces.is_empty() && t.processes.is_empty() && t.files.is_empty()) {
-            return Err("it has track_interface/track_process/track_file".into());
-        }
         if inst.use_vmac.is_some() {
             return Err("it uses a VMAC".into());
         }
@@ -618,10 +630,8 @@ impl Engine {
         rt.no_accept = plan.no_accept.clone();
         rt.tracks = tracks;
         if let Some(inst) = inst {
-            // Tracking blocks (track_interface, ...) stay as they run: the engine's tracker
-            // state was built from them.
-            let tracking = std::mem::take(&mut rt.cfg.tracking);
-            rt.cfg = VrrpInstance { tracking, ..inst };
+            // Its trackers were taken before ([`Engine::reload_trackers`]).
+            rt.cfg = inst;
         }
         rt.plan = plan;
         // The new priority, with the trackers' weights, as a priority change.
@@ -714,16 +724,21 @@ fn vmac_name(inst: &VrrpInstance) -> Option<String> {
 
 impl Engine {
     /// The links and addresses a reload to `config` asks about (its instances' plans and
-    /// start checks, its static addresses' and routes' devices), read now with a new rtnetlink socket: called by the daemon's reloader on
-    /// the blocking pool, so that the VRRP thread plans from them without IO
-    /// ([`Control::Reload`](super::Control::Reload)). Without a socket, nothing is recorded
-    /// (the plans then fail and the instances run unchanged, logged).
-    pub fn reload_facts(config: &Config) -> plan::Recorded {
+    /// start checks, its static addresses' and routes' devices) and the state of every tracker
+    /// its instances list ([`super::TrackFacts::read`]), read now with a new rtnetlink socket:
+    /// called by the daemon's reloader on the blocking pool, so that the VRRP thread plans from
+    /// them without IO ([`Control::Reload`](super::Control::Reload)). Without a socket, no link
+    /// or address is recorded (the plans then fail and the instances run unchanged, logged)
+    /// and an added `track_interface` is unknown until the link monitor reports it.
+    pub fn reload_facts(config: &Config) -> super::ReloadFacts {
         let netlink = match crate::net::netlink::Netlink::new() {
             Ok(n) => n,
             Err(e) => {
                 warn!("Reload: cannot read links and addresses: {e}");
-                return plan::Recorded::default();
+                return super::ReloadFacts {
+                    plans: plan::Recorded::default(),
+                    trackers: super::TrackFacts::read(config, None),
+                };
             }
         };
         let once = FactsOnce::new(&netlink);
@@ -741,7 +756,10 @@ impl Engine {
             let _ = super::start_blocker(&rec, inst);
             let _ = plan::instance(config, inst, &rec, vmac_name(inst).as_deref());
         }
-        rec.into_recorded()
+        super::ReloadFacts {
+            plans: rec.into_recorded(),
+            trackers: super::TrackFacts::read(config, Some(&netlink)),
+        }
     }
 }
 

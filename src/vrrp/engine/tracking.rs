@@ -1,6 +1,8 @@
 //! The engine's trackers: the `vrrp_script` runners (started at start-up and by reloads),
-//! `track_interface` (and the instance's own interface), `vrrp_track_process`, `track_file`;
-//! sync groups; notify FIFOs and group notifies. Lives in a child module of the engine so that it can reach the engine's state
+//! `track_interface` (and the instance's own interface), `vrrp_track_process`, `track_file`
+//! (their lists built by [`track::instance_trackers`] at start-up and at each reload, which
+//! applies them by difference: [`Engine::reload_trackers`]); sync groups; notify FIFOs and
+//! group notifies. Lives in a child module of the engine so that it can reach the engine's state
 //! while keeping `engine.rs` small.
 //!
 //! ```text
@@ -11,35 +13,126 @@
 //! ```
 
 use super::{Engine, ScriptState};
+use crate::config::model::TrackFile;
 use crate::config::model::{Config, Notify, TrackProcess};
 use crate::net::link_monitor::{self, LinkEvent};
 use crate::notify::{self, NotifyFifos};
 use crate::script;
 use crate::track_file;
+use crate::vrrp::diff::{self, TrackerChange};
 use crate::vrrp::fsm::{Input, State};
 use crate::vrrp::sync_group::{SyncAction, SyncGroup};
+use crate::vrrp::track::TrackerId;
 use crate::vrrp::track::{self, TrackValue, TrackWeight};
 use crate::vrrp::track_process;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::Instant;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-/// A tracker other than a `vrrp_script`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(super) enum TrackerId {
-    Interface(String),
-    Process(String),
-    File(String),
-}
-
-/// A change reported by one of the tracker tasks.
+/// A change reported by one of the tracker tasks. `run` is the run of the poller that sent it
+/// (a reload that changes what is polled starts new pollers; the old ones' late events are
+/// dropped).
 #[derive(Debug)]
 pub(super) enum TrackEvent {
     Link(LinkEvent),
-    Process { name: String, up: bool },
-    File { name: String, value: i64 },
+    Process { name: String, up: bool, run: u64 },
+    File { name: String, value: i64, run: u64 },
+}
+
+/// What a reload reads for the trackers of the new file, off the VRRP thread (see
+/// [`super::Engine::reload_facts`]): each tracked link's state, each tracked
+/// `vrrp_track_process` block's quorum state from one `/proc` scan, each tracked
+/// `track_file`'s value (a missing file is created from `init_file` first, as keepalived does
+/// at a reload; an existing one is never overwritten then).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrackFacts {
+    /// Interface name -> up and running.
+    pub links: std::collections::BTreeMap<String, bool>,
+    /// `vrrp_track_process` name -> in quorum.
+    pub processes: std::collections::BTreeMap<String, bool>,
+    /// `track_file` name -> the number in the file.
+    pub files: std::collections::BTreeMap<String, i64>,
+}
+
+impl TrackFacts {
+    /// Reads the state of every tracker the instances of `config` list (see the type's doc).
+    /// Blocking: rtnetlink reads, a `/proc` scan, file reads.
+    pub fn read(config: &Config, netlink: Option<&crate::net::netlink::Netlink>) -> TrackFacts {
+        let mut ids: Vec<TrackerId> = config
+            .vrrp_instances
+            .iter()
+            .flat_map(|i| track::instance_trackers(config, i).list)
+            .map(|(id, _)| id)
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let t = &config.tracking;
+        let specs: Vec<&TrackProcess> = ids
+            .iter()
+            .filter_map(|id| match id {
+                TrackerId::Process(n) => t.processes.get(n),
+                _ => None,
+            })
+            .collect();
+        let procs = if specs.is_empty() {
+            Vec::new()
+        } else {
+            track_process::scan_proc(specs.iter().any(|p| track_process::needs_cmdline(p)))
+        };
+        let mut out = TrackFacts::default();
+        for id in ids {
+            match id {
+                TrackerId::Interface(name) => {
+                    // A link that does not exist is down (as at start-up); without a socket,
+                    // nothing is known.
+                    if let Some(n) = netlink {
+                        let up = n.link(&name).is_ok_and(|l| l.up);
+                        out.links.insert(name, up);
+                    }
+                }
+                TrackerId::Process(name) => {
+                    let p = &t.processes[&name];
+                    let up = track_process::Quorum::new(p, track_process::count(p, &procs)).up();
+                    out.processes.insert(name, up);
+                }
+                TrackerId::File(name) => {
+                    let f = &t.files[&name];
+                    if f.init_file.is_some() && !f.file.exists() {
+                        let create = crate::config::model::TrackFile {
+                            init_file: f.init_file.map(|(v, _)| (v, false)),
+                            ..f.clone()
+                        };
+                        if let Err(e) = track_file::init_file(&create) {
+                            warn!(
+                                "track_file {name}: cannot initialise {}: {e}",
+                                f.file.display()
+                            );
+                        }
+                    }
+                    out.files.insert(name, track_file::read_value(&f.file));
+                }
+            }
+        }
+        out
+    }
+
+    /// The value of tracker `id` as read, if it was.
+    fn value(&self, id: &TrackerId) -> Option<TrackValue> {
+        let state = |up: bool| {
+            TrackValue::State(if up {
+                ScriptState::Up
+            } else {
+                ScriptState::Down
+            })
+        };
+        match id {
+            TrackerId::Interface(n) => self.links.get(n).map(|&up| state(up)),
+            TrackerId::Process(n) => self.processes.get(n).map(|&up| state(up)),
+            TrackerId::File(n) => self.files.get(n).map(|&v| TrackValue::File(v)),
+        }
+    }
 }
 
 /// Tracker, sync group and FIFO state of the engine.
@@ -62,9 +155,23 @@ pub(super) struct TrackState {
     changed: Vec<(usize, State)>,
     in_sync: bool,
     fifos: Option<NotifyFifos>,
+    /// The `vrrp_track_process` blocks some instance tracks, as the /proc poller follows them.
     processes: Vec<TrackProcess>,
+    /// The `track_file` blocks some instance tracks (name, path), as the file poller reads them.
     files: Vec<(String, PathBuf)>,
     links: Vec<String>,
+    /// The `vrrp_track_process` / `track_file` blocks of the configuration in force (a reload
+    /// diffs them with the new file's).
+    process_blocks: BTreeMap<String, TrackProcess>,
+    file_blocks: BTreeMap<String, TrackFile>,
+    /// The tracker tasks' channel (set by [`Engine::start_trackers`]), whether the link monitor
+    /// runs, and the current run and task of each poller.
+    tx: Option<mpsc::Sender<TrackEvent>>,
+    link_monitor: bool,
+    proc_run: u64,
+    proc_task: Option<tokio::task::AbortHandle>,
+    file_run: u64,
+    file_task: Option<tokio::task::AbortHandle>,
 }
 
 fn weight_of(w: Option<i32>, reverse: bool, default_w: i32, default_rev: bool) -> TrackWeight {
@@ -147,29 +254,23 @@ impl Engine {
         out
     }
 
-    /// Builds tracker lists, sync groups and FIFOs once the instances exist (called from
-    /// `Engine::new` before the `vrrp_script` trackers are created, because sync groups add
-    /// their `track_script`s to their members and drop the members' weighted ones).
-    /// The tracking state of an instance appended by a reload (no sync group, no
-    /// track_interface/process/file: the reload checks that): its own interface, when the
-    /// link monitor already follows it and `dont_track_primary` is not set.
-    pub(super) fn track_added_instance(&mut self, own_if: Option<&str>, dont_track_primary: bool) {
+    /// The tracking state of an instance appended by a reload (no sync group yet:
+    /// [`Engine::regroup`] follows): its `track_interface` / `track_process` / `track_file`
+    /// trackers from `config`, counting from the values the reload read.
+    pub(super) fn track_added_instance(
+        &mut self,
+        config: &Config,
+        inst: &crate::config::model::VrrpInstance,
+        facts: &TrackFacts,
+    ) {
+        let trackers = track::instance_trackers(config, inst);
+        log_ignored(&inst.name, &trackers);
         let st = &mut self.trk;
-        let own = own_if
-            .filter(|n| !dont_track_primary && st.links.iter().any(|l| l == n))
-            .map(|n| {
-                (
-                    TrackerId::Interface(n.to_string()),
-                    TrackWeight {
-                        weight: 0,
-                        reverse: false,
-                    },
-                )
-            });
-        st.extra.push(own.into_iter().collect());
+        st.extra.push(trackers.list);
         st.own_fault.push(false);
         st.group_of.push(None);
         st.held.push(None);
+        self.take_values(facts, &BTreeSet::new());
     }
 
     /// Whether a reload may take an instance out of [`Engine::instances`]: no `lvs_sync_daemon`
@@ -318,6 +419,8 @@ impl Engine {
             own_fault: vec![false; n],
             group_of: vec![None; n],
             held: vec![None; n],
+            process_blocks: t.processes.clone(),
+            file_blocks: t.files.clone(),
             ..TrackState::default()
         };
         let index: HashMap<String, usize> = self
@@ -347,63 +450,16 @@ impl Engine {
 
         for i in 0..n {
             let cfg = self.instances[i].cfg.clone();
-            let group = st.group_of[i].map(|gi| &t.sync_groups[gi]);
-            let own_if = cfg.interface.clone();
-            let tr = &cfg.tracking;
+            let trackers = track::instance_trackers(config, &cfg);
+            log_ignored(&cfg.name, &trackers);
             // keepalived vrrp_complete_instance: members of a sync group without
-            // sync_group_tracking_weight lose their weighted trackers.
-            let strip = group.is_some_and(|g| !g.tracking_weight);
-            let mut list: Vec<(TrackerId, TrackWeight)> = Vec::new();
-            for ti in &tr.interfaces {
-                if Some(&ti.name) == own_if.as_ref() && !tr.dont_track_primary {
-                    info!(
-                        "({}) Ignoring track_interface {} since own interface",
-                        cfg.name, ti.name
-                    );
-                    continue;
-                }
-                let w = TrackWeight {
-                    weight: ti.weight,
-                    reverse: ti.reverse,
-                };
-                if strip && w.weight != 0 {
-                    warn!(
-                        "({}) ignoring tracked interface {} with weight {} due to SYNC group",
-                        cfg.name, ti.name, w.weight
-                    );
-                    continue;
-                }
-                list.push((TrackerId::Interface(ti.name.clone()), w));
-            }
-            for r in &tr.processes {
-                let Some(p) = t.processes.get(&r.name) else {
-                    continue;
-                };
-                let w = weight_of(r.weight, r.reverse, p.weight, p.weight_reverse);
-                if strip && w.weight != 0 {
-                    warn!(
-                        "({}) ignoring tracked process {} with weight {} due to SYNC group",
-                        cfg.name, r.name, w.weight
-                    );
-                    continue;
-                }
-                list.push((TrackerId::Process(r.name.clone()), w));
-            }
-            for r in &tr.files {
-                let Some(f) = t.files.get(&r.name) else {
-                    continue;
-                };
-                let w = weight_of(r.weight, r.reverse, f.weight, f.weight_reverse);
-                if strip && w.weight != 0 {
-                    warn!(
-                        "({}) ignoring tracked file {} with weight {} due to SYNC group",
-                        cfg.name, r.name, w.weight
-                    );
-                    continue;
-                }
-                list.push((TrackerId::File(r.name.clone()), w));
-            }
-            if strip {
+            // sync_group_tracking_weight lose their weighted scripts too.
+            let group = st.group_of[i].and_then(|gi| {
+                t.sync_groups
+                    .iter()
+                    .find(|g| g.name == st.groups[gi].name())
+            });
+            if group.is_some_and(|g| !g.tracking_weight) {
                 let before: Vec<String> = self.instances[i]
                     .tracks
                     .iter()
@@ -418,29 +474,7 @@ impl Engine {
                 }
                 self.instances[i].tracks.retain(|(_, w)| w.weight == 0);
             }
-            // The group's own trackers apply to every member, with their weights.
             if let Some(g) = group {
-                for ti in &g.tracking.interfaces {
-                    list.push((
-                        TrackerId::Interface(ti.name.clone()),
-                        TrackWeight {
-                            weight: ti.weight,
-                            reverse: ti.reverse,
-                        },
-                    ));
-                }
-                for r in &g.tracking.processes {
-                    if let Some(p) = t.processes.get(&r.name) {
-                        let w = weight_of(r.weight, r.reverse, p.weight, p.weight_reverse);
-                        list.push((TrackerId::Process(r.name.clone()), w));
-                    }
-                }
-                for r in &g.tracking.files {
-                    if let Some(f) = t.files.get(&r.name) {
-                        let w = weight_of(r.weight, r.reverse, f.weight, f.weight_reverse);
-                        list.push((TrackerId::File(r.name.clone()), w));
-                    }
-                }
                 for r in &g.track_script {
                     if let Some(s) = config.vrrp_scripts.get(&r.name)
                         && !self.instances[i].tracks.iter().any(|(n, _)| *n == r.name)
@@ -450,20 +484,7 @@ impl Engine {
                     }
                 }
             }
-            // The instance's own interface: link down = FAULT (keepalived), unless
-            // dont_track_primary.
-            if let Some(ifname) = own_if
-                && !tr.dont_track_primary
-            {
-                list.push((
-                    TrackerId::Interface(ifname),
-                    TrackWeight {
-                        weight: 0,
-                        reverse: false,
-                    },
-                ));
-            }
-            st.extra[i] = list;
+            st.extra[i] = trackers.list;
         }
 
         // Initial values, read before Startup (keepalived reads them at init).
@@ -490,7 +511,6 @@ impl Engine {
         for id in wanted {
             let value = match &id {
                 TrackerId::Interface(name) => {
-                    st.links.push(name.clone());
                     let up = self.netlink.link(name).map(|l| l.up).unwrap_or(false);
                     TrackValue::State(if up {
                         ScriptState::Up
@@ -500,10 +520,7 @@ impl Engine {
                 }
                 TrackerId::Process(name) => {
                     let p = &t.processes[name];
-                    st.processes.push(p.clone());
-                    let up = track_process::count(p, &snapshot) >= p.quorum
-                        && p.quorum_max
-                            .is_none_or(|m| track_process::count(p, &snapshot) <= m);
+                    let up = track_process::Quorum::new(p, track_process::count(p, &snapshot)).up();
                     TrackValue::State(if up {
                         ScriptState::Up
                     } else {
@@ -518,7 +535,6 @@ impl Engine {
                             f.file.display()
                         );
                     }
-                    st.files.push((name.clone(), f.file.clone()));
                     TrackValue::File(track_file::read_value(&f.file))
                 }
             };
@@ -526,85 +542,281 @@ impl Engine {
         }
         st.fifos = Some(NotifyFifos::open(t, self.default_run_as));
         self.trk = st;
+        self.follow_lists();
     }
 
-    /// Starts the link monitor and the process and file pollers; returns their channel.
-    pub(super) fn start_trackers(&self) -> mpsc::Receiver<TrackEvent> {
-        let (tx, rx) = mpsc::channel::<TrackEvent>(256);
-        if !self.trk.links.is_empty() {
-            let (ltx, mut lrx) = mpsc::channel::<LinkEvent>(256);
-            match link_monitor::spawn(ltx) {
-                Ok(()) => {
-                    let tx = tx.clone();
-                    tokio::spawn(async move {
-                        while let Some(ev) = lrx.recv().await {
-                            if tx.send(TrackEvent::Link(ev)).await.is_err() {
-                                return;
-                            }
-                        }
-                    });
+    /// Sets what the pollers follow from the instances' tracker lists and the blocks in
+    /// force: the links, the `vrrp_track_process` specs and the `track_file` paths some
+    /// instance tracks, in name order. Returns whether the process specs and the file paths
+    /// changed.
+    fn follow_lists(&mut self) -> (bool, bool) {
+        let st = &mut self.trk;
+        let wanted: BTreeSet<&TrackerId> = st.extra.iter().flatten().map(|(id, _)| id).collect();
+        let mut links = Vec::new();
+        let mut processes = Vec::new();
+        let mut files = Vec::new();
+        for id in wanted {
+            match id {
+                TrackerId::Interface(n) => links.push(n.clone()),
+                TrackerId::Process(n) => {
+                    if let Some(p) = st.process_blocks.get(n) {
+                        // Without its position: a moved block is not a new spec (the poller
+                        // keeps running, with its delays).
+                        processes.push(TrackProcess {
+                            span: Default::default(),
+                            ..p.clone()
+                        });
+                    }
                 }
-                Err(e) => warn!("cannot monitor link state: {e}"),
+                TrackerId::File(n) => {
+                    if let Some(f) = st.file_blocks.get(n) {
+                        files.push((n.clone(), f.file.clone()));
+                    }
+                }
             }
         }
-        if !self.trk.processes.is_empty() {
-            let specs = self.trk.processes.clone();
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let with_cmd = specs.iter().any(track_process::needs_cmdline);
-                let first = tokio::task::spawn_blocking(move || track_process::scan_proc(with_cmd))
-                    .await
-                    .unwrap_or_default();
-                let mut quorums: Vec<track_process::Quorum> = specs
-                    .iter()
-                    .map(|s| track_process::Quorum::new(s, track_process::count(s, &first)))
-                    .collect();
-                // The engine already holds the initial states; report the first scan's.
-                for (s, q) in specs.iter().zip(&quorums) {
-                    let _ = tx
-                        .send(TrackEvent::Process {
-                            name: s.name.clone(),
-                            up: q.up(),
-                        })
-                        .await;
-                }
-                let mut tick = tokio::time::interval(track_process::POLL_INTERVAL);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tick.tick().await;
-                    let procs =
-                        tokio::task::spawn_blocking(move || track_process::scan_proc(with_cmd))
-                            .await
-                            .unwrap_or_default();
-                    let now = Instant::now();
-                    for (s, q) in specs.iter().zip(quorums.iter_mut()) {
-                        if let Some(up) = q.update(now, track_process::count(s, &procs))
-                            && tx
-                                .send(TrackEvent::Process {
-                                    name: s.name.clone(),
-                                    up,
-                                })
-                                .await
-                                .is_err()
-                        {
+        let changed = (processes != st.processes, files != st.files);
+        st.links = links;
+        st.processes = processes;
+        st.files = files;
+        changed
+    }
+
+    /// Starts the link monitor and the process and file pollers; returns their channel (kept
+    /// for the pollers a reload starts again).
+    pub(super) fn start_trackers(&mut self) -> mpsc::Receiver<TrackEvent> {
+        let (tx, rx) = mpsc::channel::<TrackEvent>(256);
+        self.trk.tx = Some(tx);
+        self.start_link_monitor();
+        self.start_proc_poller();
+        self.start_file_poller();
+        rx
+    }
+
+    /// Starts the link monitor once some instance tracks a link (it reports every link;
+    /// [`Engine::on_track_event`] keeps the tracked ones).
+    fn start_link_monitor(&mut self) {
+        let Some(tx) = self.trk.tx.clone() else {
+            return;
+        };
+        if self.trk.link_monitor || self.trk.links.is_empty() {
+            return;
+        }
+        self.trk.link_monitor = true;
+        let (ltx, mut lrx) = mpsc::channel::<LinkEvent>(256);
+        match link_monitor::spawn(ltx) {
+            Ok(()) => {
+                tokio::spawn(async move {
+                    while let Some(ev) = lrx.recv().await {
+                        if tx.send(TrackEvent::Link(ev)).await.is_err() {
                             return;
                         }
                     }
-                }
-            });
+                });
+            }
+            Err(e) => warn!("cannot monitor link state: {e}"),
         }
-        if !self.trk.files.is_empty() {
-            let files = self
-                .trk
-                .files
+    }
+
+    /// (Re)starts the `/proc` poller over the tracked `vrrp_track_process` specs, as a new run
+    /// (the previous run's task stops, its late events are dropped); none when no process is
+    /// tracked.
+    fn start_proc_poller(&mut self) {
+        if let Some(t) = self.trk.proc_task.take() {
+            t.abort();
+        }
+        self.trk.proc_run += 1;
+        let run = self.trk.proc_run;
+        let Some(tx) = self.trk.tx.clone() else {
+            return;
+        };
+        if self.trk.processes.is_empty() {
+            return;
+        }
+        let specs = self.trk.processes.clone();
+        let task = tokio::spawn(async move {
+            let with_cmd = specs.iter().any(track_process::needs_cmdline);
+            let first = tokio::task::spawn_blocking(move || track_process::scan_proc(with_cmd))
+                .await
+                .unwrap_or_default();
+            let mut quorums: Vec<track_process::Quorum> = specs
                 .iter()
-                .map(|(n, p)| (n.clone(), p.clone(), None));
-            track_file::spawn_watcher(files.collect(), tx, |name, value| TrackEvent::File {
-                name,
-                value,
-            });
+                .map(|s| track_process::Quorum::new(s, track_process::count(s, &first)))
+                .collect();
+            // The engine already holds the initial states; report the first scan's.
+            for (s, q) in specs.iter().zip(&quorums) {
+                let _ = tx
+                    .send(TrackEvent::Process {
+                        name: s.name.clone(),
+                        up: q.up(),
+                        run,
+                    })
+                    .await;
+            }
+            let mut tick = tokio::time::interval(track_process::POLL_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let procs = tokio::task::spawn_blocking(move || track_process::scan_proc(with_cmd))
+                    .await
+                    .unwrap_or_default();
+                let now = Instant::now();
+                for (s, q) in specs.iter().zip(quorums.iter_mut()) {
+                    if let Some(up) = q.update(now, track_process::count(s, &procs))
+                        && tx
+                            .send(TrackEvent::Process {
+                                name: s.name.clone(),
+                                up,
+                                run,
+                            })
+                            .await
+                            .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        });
+        self.trk.proc_task = Some(task.abort_handle());
+    }
+
+    /// (Re)starts the `track_file` poller over the tracked files, as a new run, from the
+    /// values the engine holds (so that only changes are reported); none when no file is
+    /// tracked.
+    fn start_file_poller(&mut self) {
+        if let Some(t) = self.trk.file_task.take() {
+            t.abort();
         }
-        rx
+        self.trk.file_run += 1;
+        let run = self.trk.file_run;
+        let Some(tx) = self.trk.tx.clone() else {
+            return;
+        };
+        if self.trk.files.is_empty() {
+            return;
+        }
+        let files = self
+            .trk
+            .files
+            .iter()
+            .map(|(n, p)| {
+                let known = match self.trk.values.get(&TrackerId::File(n.clone())) {
+                    Some(TrackValue::File(v)) => Some(*v),
+                    _ => None,
+                };
+                (n.clone(), p.clone(), known)
+            })
+            .collect();
+        let task = track_file::spawn_watcher(files, tx, move |name, value| TrackEvent::File {
+            name,
+            value,
+            run,
+        });
+        self.trk.file_task = Some(task.abort_handle());
+    }
+
+    /// A reload, before the instances change: each running instance the new file keeps gets
+    /// the `track_interface` / `track_process` / `track_file` trackers the new file gives it
+    /// ([`track::instance_trackers`], [`diff::trackers`]), one line per change
+    /// (`(VI_1) Reload: track_interface eth1 added`); changed `vrrp_track_process` /
+    /// `track_file` blocks are logged one line each and, unless only their weight changed,
+    /// their trackers take the value the reload read. An added tracker counts from the value
+    /// the reload read ([`TrackFacts`]), a removed one stops counting. The instances are
+    /// recomputed by the caller ([`Engine::retrack`]); the pollers follow the new lists in
+    /// [`Engine::follow_trackers`]. Returns whether anything changed.
+    pub(super) fn reload_trackers(&mut self, config: &Config, facts: &TrackFacts) -> bool {
+        let t = &config.tracking;
+        let mut refresh: BTreeSet<TrackerId> = BTreeSet::new();
+        let mut changed = false;
+        for (name, what) in diff::track_processes(&self.trk.process_blocks, &t.processes) {
+            info!(
+                "Reload: vrrp_track_process {name} {} changed",
+                what.join("/")
+            );
+            if what.iter().any(|w| *w != "weight") {
+                refresh.insert(TrackerId::Process(name));
+            }
+            changed = true;
+        }
+        for (name, what) in diff::track_files(&self.trk.file_blocks, &t.files) {
+            info!("Reload: track_file {name} {} changed", what.join("/"));
+            if what.contains(&"file") {
+                refresh.insert(TrackerId::File(name));
+            }
+            changed = true;
+        }
+        self.trk.process_blocks = t.processes.clone();
+        self.trk.file_blocks = t.files.clone();
+        for i in 0..self.instances.len() {
+            let name = self.instances[i].cfg.name.clone();
+            let Some(inst) = config.vrrp_instances.iter().find(|c| c.name == name) else {
+                continue; // removed by this reload
+            };
+            let new = track::instance_trackers(config, inst);
+            let Some(running) = self.trk.extra.get(i) else {
+                continue;
+            };
+            let changes = diff::trackers(running, &new.list);
+            if self.instances[i].cfg.tracking != inst.tracking {
+                log_ignored(&name, &new);
+                self.instances[i].cfg.tracking = inst.tracking.clone();
+            }
+            if changes.is_empty() {
+                continue;
+            }
+            changed = true;
+            for c in &changes {
+                log_tracker_change(&name, c);
+            }
+            self.trk.extra[i] = new.list;
+        }
+        self.take_values(facts, &refresh);
+        changed
+    }
+
+    /// Gives every tracked id without a value (and those of `refresh`) the value the reload
+    /// read; a link it could not read (no rtnetlink socket) is unknown until the link monitor
+    /// reports it: it counts for nothing and is no FAULT.
+    fn take_values(&mut self, facts: &TrackFacts, refresh: &BTreeSet<TrackerId>) {
+        let wanted: BTreeSet<TrackerId> = self
+            .trk
+            .extra
+            .iter()
+            .flatten()
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in wanted {
+            if self.trk.values.contains_key(&id) && !refresh.contains(&id) {
+                continue;
+            }
+            let value = facts.value(&id).unwrap_or(match id {
+                TrackerId::File(_) => TrackValue::File(0),
+                _ => TrackValue::State(ScriptState::Unknown),
+            });
+            self.trk.values.insert(id, value);
+        }
+    }
+
+    /// A reload, after the instances changed: the values of trackers nobody lists any more are
+    /// forgotten, and the link monitor and pollers follow the new lists (a poller whose specs
+    /// or paths changed starts a new run; an unchanged one keeps running, with its delays).
+    pub(super) fn follow_trackers(&mut self) {
+        let wanted: BTreeSet<TrackerId> = self
+            .trk
+            .extra
+            .iter()
+            .flatten()
+            .map(|(id, _)| id.clone())
+            .collect();
+        self.trk.values.retain(|id, _| wanted.contains(id));
+        let (procs, files) = self.follow_lists();
+        self.start_link_monitor();
+        if procs {
+            self.start_proc_poller();
+        }
+        if files {
+            self.start_file_poller();
+        }
     }
 
     /// A tracker changed: record it and recompute the instances.
@@ -622,7 +834,9 @@ impl Engine {
                 }
                 (id, value)
             }
-            TrackEvent::Process { name, up } => {
+            TrackEvent::Process { run, .. } if run != self.trk.proc_run => return,
+            TrackEvent::File { run, .. } if run != self.trk.file_run => return,
+            TrackEvent::Process { name, up, .. } => {
                 let id = TrackerId::Process(name.clone());
                 let value = TrackValue::State(if up {
                     ScriptState::Up
@@ -638,7 +852,9 @@ impl Engine {
                 }
                 (id, value)
             }
-            TrackEvent::File { name, value } => (TrackerId::File(name), TrackValue::File(value)),
+            TrackEvent::File { name, value, .. } => {
+                (TrackerId::File(name), TrackValue::File(value))
+            }
         };
         match self.trk.values.get(&id) {
             None => return, // not tracked by anyone
@@ -848,5 +1064,63 @@ impl Engine {
             f.write(&line);
         }
         crate::mail::vrrp_state(false, &self.instances[i].cfg.name, notify::state_word(to));
+    }
+}
+
+/// The start-up lines for the trackers [`track::instance_trackers`] left out of instance
+/// `name` (keepalived's wording).
+fn log_ignored(name: &str, t: &track::InstanceTrackers) {
+    for ifname in &t.own_ignored {
+        info!("({name}) Ignoring track_interface {ifname} since own interface");
+    }
+    for (noun, what, weight) in &t.group_ignored {
+        warn!("({name}) ignoring tracked {noun} {what} with weight {weight} due to SYNC group");
+    }
+}
+
+/// The line of one tracker change of instance `name` at a reload, e.g. `(VI_1) Reload:
+/// track_interface eth1 weight changed from -10 to -60`.
+fn log_tracker_change(name: &str, c: &TrackerChange) {
+    let weights = |w: &[TrackWeight]| {
+        w.iter()
+            .map(|w| {
+                if w.reverse {
+                    format!("{} reverse", w.weight)
+                } else {
+                    w.weight.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match c {
+        TrackerChange::Added(id, w) => {
+            let (kw, what) = id.describe();
+            if *w
+                == (TrackWeight {
+                    weight: 0,
+                    reverse: false,
+                })
+            {
+                info!("({name}) Reload: {kw} {what} added");
+            } else {
+                info!(
+                    "({name}) Reload: {kw} {what} added with weight {}",
+                    weights(&[*w])
+                );
+            }
+        }
+        TrackerChange::Removed(id) => {
+            let (kw, what) = id.describe();
+            info!("({name}) Reload: {kw} {what} removed");
+        }
+        TrackerChange::Weight { id, from, to } => {
+            let (kw, what) = id.describe();
+            info!(
+                "({name}) Reload: {kw} {what} weight changed from {} to {}",
+                weights(from),
+                weights(to)
+            );
+        }
     }
 }
