@@ -590,3 +590,94 @@ fn notify_scripts_still_running_at_shutdown_are_killed_like_keepalived() {
         );
     }
 }
+
+/// A reload adds a `track_file` and a `vrrp_track_process` to a running master (issue 13):
+/// they count from their values at the reload (nothing moves), and then the file poller and the
+/// `/proc` poller follow them: the file's value moves the VIP to `b` and back, the process's
+/// death puts `a` in FAULT. A second reload raises the process block's `quorum` to 2 (logged
+/// as a block change): the process back alone is not a quorum, `a` stays in FAULT.
+#[test]
+#[ignore = "needs root and network namespaces (scripts/test-all runs it)"]
+fn trackers_added_by_a_reload_are_followed() {
+    if !ready("trackers_added_by_a_reload") {
+        return;
+    }
+    let lan = Lan::new(&["a", "b"]);
+    let vip = IpAddr::V4(lan.ip(100));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("prio");
+    std::fs::write(&file, "0").unwrap();
+    let name = format!("rkrl{}", std::process::id() % 100_000);
+    let link = dir.path().join(&name);
+    std::os::unix::fs::symlink("/bin/sleep", &link).unwrap();
+    let sleeper = lan.node("a").spawn_cmd(&[link.to_str().unwrap(), "1000"]);
+    let a = lan
+        .node("a")
+        .spawn(Daemon::Rkeepalived, &conf(&lan, 75, 150, "", ""));
+    let b = lan
+        .node("b")
+        .spawn(Daemon::Rkeepalived, &conf(&lan, 75, 100, "", ""));
+    expect_move(&lan, "a", Some("b"), vip, &[&a, &b]);
+    let top = |quorum: u32| {
+        format!(
+            "track_file tf {{\n  file {}\n  weight -100\n}}\n\
+             vrrp_track_process tp {{\n  process {name}\n  weight 0\n  quorum {quorum}\n}}\n",
+            file.display()
+        )
+    };
+    let tracked = "  track_file {\n    tf\n  }\n  track_process {\n    tp\n  }\n";
+    std::fs::write(
+        a.dir().join("keepalived.conf"),
+        conf(&lan, 75, 150, &top(1), tracked),
+    )
+    .unwrap();
+    a.signal(libc::SIGHUP);
+    a.expect_log("(VI_1) Reload: track_file tf added", Duration::from_secs(2));
+    a.expect_log(
+        "(VI_1) Reload: track_process tp added",
+        Duration::from_secs(2),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        holds(&lan, "a", vip) && !holds(&lan, "b", vip),
+        "{}",
+        a.log()
+    );
+    // 1 x -100: priority 50, below b's 100; b preempts. Back to 0: a preempts.
+    std::fs::write(&file, "1").unwrap();
+    expect_move(&lan, "b", Some("a"), vip, &[&a, &b]);
+    a.expect_log(
+        "(VI_1) Changing effective priority from 150 to 50",
+        Duration::from_secs(2),
+    );
+    std::fs::write(&file, "0").unwrap();
+    expect_move(&lan, "a", Some("b"), vip, &[&a, &b]);
+    // The tracked process dies: weight 0, a goes FAULT.
+    sleeper.kill();
+    expect_move(&lan, "b", Some("a"), vip, &[&a, &b]);
+    a.expect_log("Quorum lost for tracked process tp", Duration::from_secs(2));
+    // A reload asks for two; then one comes back: the new poller counts against the new
+    // quorum, a stays in FAULT.
+    std::fs::write(
+        a.dir().join("keepalived.conf"),
+        conf(&lan, 75, 150, &top(2), tracked),
+    )
+    .unwrap();
+    a.signal(libc::SIGHUP);
+    a.expect_log(
+        "Reload: vrrp_track_process tp quorum changed",
+        Duration::from_secs(2),
+    );
+    let _again = lan.node("a").spawn_cmd(&[link.to_str().unwrap(), "1000"]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !holds(&lan, "a", vip) && holds(&lan, "b", vip),
+        "{}",
+        a.log()
+    );
+    assert!(
+        !a.log().contains("Quorum gained for tracked process tp"),
+        "{}",
+        a.log()
+    );
+}

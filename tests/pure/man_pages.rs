@@ -97,18 +97,21 @@ fn rkeepalived_8() -> String {
                  VRRP instances are matched by name: an unchanged one is not touched; priority, \
                  advert_int, preempt, authentication, virtual addresses, routes and rules (by \
                  difference, gratuitous ARP/NA for added addresses only), unicast peers, \
-                 track_script weights and notify commands change live; a new interface, VRID, \
+                 track_script weights, the track_interface/track_process/track_file trackers of \
+                 an instance or a sync group (an added one counts from its current value, a \
+                 weight change moves the priority at once, a weight-0 one that is down puts the \
+                 instance in FAULT) and notify commands change live; a new interface, VRID, \
                  version, address family, source, unicast/multicast mode or VMAC re-creates the \
                  instance; an added instance starts, a removed one stops as at shutdown; a \
                  renamed one (same interface, VRID and family) keeps running. vrrp_script blocks \
                  (runners restarted where their settings changed), vrrp_sync_group blocks (a \
-                 group whose members changed is re-formed from their states), static_* blocks \
-                 and most global_defs settings (router_id and the mail settings too) change live; \
-                 vrrp_mcast_group4/6, nftables, lvs_sync_daemon, notify_fifo, the \
-                 vrrp_track_process/track_file blocks and the track_interface/track_process/\
-                 track_file of an instance or a sync group wait for a restart, each named in the \
-                 log with the reason. Under systemd, `systemctl reload` checks the file with -t \
-                 first and fails when it has errors.",
+                 group whose members changed is re-formed from their states), \
+                 vrrp_track_process and track_file blocks (a new process, quorum, delay or file \
+                 is counted again), static_* blocks and most global_defs settings (router_id \
+                 and the mail settings too) change live; vrrp_mcast_group4/6, nftables, \
+                 lvs_sync_daemon and notify_fifo/vrrp_notify_fifo wait for a restart, each \
+                 named in the log with the reason. Under systemd, `systemctl reload` checks the \
+                 file with -t first and fails when it has errors.",
             ),
             tp(
                 &sig("USR1", libc::SIGUSR1),

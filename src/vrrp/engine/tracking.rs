@@ -2,8 +2,8 @@
 //! `track_interface` (and the instance's own interface), `vrrp_track_process`, `track_file`
 //! (their lists built by [`track::instance_trackers`] at start-up and at each reload, which
 //! applies them by difference: [`Engine::reload_trackers`]); sync groups; notify FIFOs and
-//! group notifies. Lives in a child module of the engine so that it can reach the engine's state
-//! while keeping `engine.rs` small.
+//! group notifies. Lives in a child module of the engine so that it can reach the engine's
+//! state while keeping `engine.rs` small.
 //!
 //! ```text
 //!  link monitor thread ──(LinkEvent)──┐
@@ -13,8 +13,7 @@
 //! ```
 
 use super::{Engine, ScriptState};
-use crate::config::model::TrackFile;
-use crate::config::model::{Config, Notify, TrackProcess};
+use crate::config::model::{Config, Notify, TrackFile, TrackProcess};
 use crate::net::link_monitor::{self, LinkEvent};
 use crate::notify::{self, NotifyFifos};
 use crate::script;
@@ -22,8 +21,7 @@ use crate::track_file;
 use crate::vrrp::diff::{self, TrackerChange};
 use crate::vrrp::fsm::{Input, State};
 use crate::vrrp::sync_group::{SyncAction, SyncGroup};
-use crate::vrrp::track::TrackerId;
-use crate::vrrp::track::{self, TrackValue, TrackWeight};
+use crate::vrrp::track::{self, TrackValue, TrackWeight, TrackerId};
 use crate::vrrp::track_process;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -49,11 +47,11 @@ pub(super) enum TrackEvent {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrackFacts {
     /// Interface name -> up and running.
-    pub links: std::collections::BTreeMap<String, bool>,
+    pub links: BTreeMap<String, bool>,
     /// `vrrp_track_process` name -> in quorum.
-    pub processes: std::collections::BTreeMap<String, bool>,
+    pub processes: BTreeMap<String, bool>,
     /// `track_file` name -> the number in the file.
-    pub files: std::collections::BTreeMap<String, i64>,
+    pub files: BTreeMap<String, i64>,
 }
 
 impl TrackFacts {
