@@ -9,6 +9,15 @@
 //!
 //! `global_defs` rows: the setting is changed on one node with an edit that makes that node go
 //! through a transition (after the reload, ~3.6 s later), which must use the new setting.
+//!
+//! `track_interface` / `track_file` / `vrrp_track_process` rows: the tracked link is `trk0`,
+//! down in every node (see [`DOWN_LINK`]), the tracked file a temporary one, the tracked
+//! process a `sleep` under a name of its own. Measured with keepalived 2.2.7: the new tracker
+//! counts from its current value at the reload, as in rkeepalived; where a weight-0 tracker
+//! that is down is added on the master (to the instance or to its sync group), keepalived goes
+//! FAULT without a priority-0 advert (its log says `entering FAULT state`, lower case), so
+//! `b` waits its Master_Down_Interval before it takes over; rkeepalived goes FAULT as on a
+//! tracker failure at run time, with priority-0 adverts.
 
 use super::reload::{
     Expect, File, Mark, PAIR, Pair, Row, Shape, check_row, check_row_on, handover, step,
@@ -475,4 +484,50 @@ fn track_process_quorum_changed_on_master() {
         },
     );
     drop(sleeper);
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and keepalived 2.2.7 (scripts/test-all runs it)"]
+fn sync_group_track_interface_added_down_on_master() {
+    let grouped = |prio, tracked: &str| {
+        let mut f = File::pair(prio);
+        f.top = group(&["VI_1"]).replace("}\n}\n", &format!("}}\n{tracked}}}\n"));
+        f
+    };
+    let fault = |a_states, a_last, prio0| Expect {
+        a_vips: Some(vec![110]),
+        b_vips: Some(vec![100]),
+        a_states: Some(a_states),
+        b_states: Some(vec!["VI_1 MASTER"]),
+        no_gap: Some(true),
+        a_prio_vi1: Some(Some(a_last)),
+        prio0: Some(prio0),
+        garps: Some(vec![("b", 100)]),
+        notify: Some(vec!["a: VI_1 FAULT 150", "b: VI_1 MASTER 100"]),
+    };
+    check_row_on(
+        "sync_group_track_interface_added_down_on_master",
+        Row {
+            scenario: "sync group G {VI_1}: track_interface added to the master's group for a \
+                       link that is down",
+            a: grouped(150, ""),
+            b: grouped(100, ""),
+            steps: vec![step("a", move |f| {
+                *f = grouped(150, &track_trk0(None));
+            })],
+            keepalived: (
+                "as for an instance's track_interface: VI_1 goes FAULT (no Entering line, VIP \
+                 removed, notify FAULT) without a priority-0 advert; b takes VI_1 over after \
+                 its Master_Down_Interval",
+                fault(vec![], 150, vec![]),
+            ),
+            rkeepalived: (
+                "the member goes FAULT as on a tracker failure at run time, the group with it \
+                 (logged: \"(VI_1) Reload: track_interface trk0 added\")",
+                fault(vec!["VI_1 FAULT"], 0, vec![("a", 51), ("a", 51)]),
+            ),
+        },
+        DOWN_LINK,
+        None,
+    );
 }
