@@ -525,6 +525,33 @@ virtual_server 192.0.2.1 80 {
     }
 
     #[test]
+    fn trackers_are_live_and_only_the_notify_fifos_wait() {
+        let a = VrrpHalf::of(&load(CONF));
+        for edit in [
+            // An instance's tracker, a block's quorum, a file's path, a group's tracker.
+            CONF.replace("    track_interface {\n        lo\n", "    track_interface {\n        lo weight 5\n"),
+            CONF.replace("    process init\n", "    process init\n    quorum 2\n"),
+            CONF.replace("file /run/flag", "file /run/other"),
+            CONF.replace(
+                "    track_script {\n        chk\n    }\n}\nvrrp_instance",
+                "    track_script {\n        chk\n    }\n    track_interface {\n        lo\n    }\n}\n\
+                 vrrp_instance",
+            ),
+        ] {
+            assert_ne!(CONF, edit, "the edit applies");
+            let b = VrrpHalf::of(&load(&edit));
+            assert!(b.live_part_differs(&a), "{edit}");
+            assert_eq!(b.waiting(&a), Vec::<String>::new(), "{edit}");
+        }
+        let fifo = VrrpHalf::of(&load(&CONF.replace("/run/kv.fifo", "/run/kv2.fifo")));
+        assert!(!fifo.live_part_differs(&a));
+        assert_eq!(
+            fifo.waiting(&a),
+            vec!["notify_fifo/vrrp_notify_fifo changed".to_string()]
+        );
+    }
+
+    #[test]
     fn a_vrrp_edit_is_a_change_and_a_virtual_server_edit_is_not() {
         let a = VrrpHalf::of(&load(CONF));
         let priority = load(&CONF.replace("priority 150", "priority 200"));
