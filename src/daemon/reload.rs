@@ -2,8 +2,8 @@
 //! the VRRP half compared (typed) with the one the daemon started with: the `vrrp_instance`,
 //! `vrrp_script`, `vrrp_sync_group`, `vrrp_track_process`, `track_file`, `static_*` blocks and
 //! `global_defs` go to the VRRP engine, which applies them live by difference
-//! (`vrrp::engine`'s reload); the other VRRP parts (the notify FIFOs, `net_namespace`, some
-//! `global_defs` settings) are named as waiting for a restart.
+//! (`vrrp::engine`'s reload), and so do the notify FIFOs; the other VRRP parts
+//! (`net_namespace`, some `global_defs` settings) are named as waiting for a restart.
 
 use crate::check::dump::CheckDataSlot;
 use crate::config::model::{
@@ -23,8 +23,8 @@ use tracing::{error, info, warn};
 /// to the IPVS controller, both from this one read, and rebuilds the mailer from it
 /// ([`crate::mail::reload`]: router_id and the mail settings are live); with an error (or an
 /// unreadable file) the running configuration stays. What the VRRP side does not apply live
-/// (some `global_defs` settings, with the reason; `notify_fifo` / `vrrp_notify_fifo`;
-/// `net_namespace`) is named in the log, one line each, as waiting for the next restart.
+/// (some `global_defs` settings, with the reason; `net_namespace`) is named in the log, one
+/// line each, as waiting for the next restart.
 pub(super) struct Reloader {
     pub(super) path: PathBuf,
     pub(super) opts: LoadOptions,
@@ -191,16 +191,6 @@ impl VrrpHalf {
                 out.push(format!("{name} changed"));
             }
         };
-        // Sync groups, their trackers and the vrrp_track_process/track_file blocks are live;
-        // the notify FIFOs are opened at start-up.
-        part(
-            (&self.tracking.notify_fifo, &self.tracking.vrrp_notify_fifo)
-                != (
-                    &running.tracking.notify_fifo,
-                    &running.tracking.vrrp_notify_fifo,
-                ),
-            "notify_fifo/vrrp_notify_fifo",
-        );
         part(self.net_namespace != running.net_namespace, "net_namespace");
         for c in crate::vrrp::diff::global_defs(&running.global, &self.global) {
             if let crate::vrrp::diff::GlobalApply::Restart(why) = c.apply {
@@ -212,7 +202,7 @@ impl VrrpHalf {
 
     /// Whether what the VRRP engine applies live (`vrrp_instance`, `vrrp_script`,
     /// `vrrp_sync_group`, `vrrp_track_process`, `track_file`, `static_*` blocks,
-    /// `global_defs`) differs from `running`.
+    /// `global_defs`, the notify FIFOs) differs from `running`.
     pub(super) fn live_part_differs(&self, running: &VrrpHalf) -> bool {
         self.vrrp_instances != running.vrrp_instances
             || self.vrrp_scripts != running.vrrp_scripts
@@ -220,6 +210,8 @@ impl VrrpHalf {
             || self.tracking.sync_groups != running.tracking.sync_groups
             || self.tracking.processes != running.tracking.processes
             || self.tracking.files != running.tracking.files
+            || self.tracking.notify_fifo != running.tracking.notify_fifo
+            || self.tracking.vrrp_notify_fifo != running.tracking.vrrp_notify_fifo
             || self.static_ipaddress != running.static_ipaddress
             || self.static_routes != running.static_routes
             || self.static_rules != running.static_rules
@@ -233,6 +225,8 @@ impl VrrpHalf {
         self.tracking.sync_groups = new.tracking.sync_groups;
         self.tracking.processes = new.tracking.processes;
         self.tracking.files = new.tracking.files;
+        self.tracking.notify_fifo = new.tracking.notify_fifo;
+        self.tracking.vrrp_notify_fifo = new.tracking.vrrp_notify_fifo;
         self.static_ipaddress = new.static_ipaddress;
         self.static_routes = new.static_routes;
         self.static_rules = new.static_rules;
@@ -525,7 +519,7 @@ virtual_server 192.0.2.1 80 {
     }
 
     #[test]
-    fn trackers_are_live_and_only_the_notify_fifos_wait() {
+    fn trackers_and_notify_fifos_are_live() {
         let a = VrrpHalf::of(&load(CONF));
         for edit in [
             // An instance's tracker, a block's quorum, a file's path, a group's tracker.
@@ -544,11 +538,8 @@ virtual_server 192.0.2.1 80 {
             assert_eq!(b.waiting(&a), Vec::<String>::new(), "{edit}");
         }
         let fifo = VrrpHalf::of(&load(&CONF.replace("/run/kv.fifo", "/run/kv2.fifo")));
-        assert!(!fifo.live_part_differs(&a));
-        assert_eq!(
-            fifo.waiting(&a),
-            vec!["notify_fifo/vrrp_notify_fifo changed".to_string()]
-        );
+        assert!(fifo.live_part_differs(&a));
+        assert_eq!(fifo.waiting(&a), Vec::<String>::new());
     }
 
     #[test]

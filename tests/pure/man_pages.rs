@@ -107,11 +107,12 @@ fn rkeepalived_8() -> String {
                  (runners restarted where their settings changed), vrrp_sync_group blocks (a \
                  group whose members changed is re-formed from their states), \
                  vrrp_track_process and track_file blocks (a new process, quorum, delay or file \
-                 is counted again), static_* blocks and most global_defs settings (router_id \
-                 and the mail settings too) change live; vrrp_mcast_group4/6, nftables, \
-                 lvs_sync_daemon and notify_fifo/vrrp_notify_fifo wait for a restart, each \
-                 named in the log with the reason. Under systemd, `systemctl reload` checks the \
-                 file with -t first and fails when it has errors.",
+                 is counted again), notify_fifo/vrrp_notify_fifo (the FIFOs and their scripts \
+                 restarted), static_* blocks and most global_defs settings (router_id and the \
+                 mail settings too) change live; vrrp_mcast_group4/6, nftables and \
+                 lvs_sync_daemon wait for a restart, each named in the log with the reason. \
+                 Under systemd, `systemctl reload` checks the file with -t first and fails when \
+                 it has errors.",
             ),
             tp(
                 &sig("USR1", libc::SIGUSR1),

@@ -43,6 +43,8 @@
 //!   unchanged until the next restart: removals and re-creations with `lvs_sync_daemon`, the
 //!   added instances above, changes to an instance parked for its interface, a VMAC that does not
 //!   exist yet;
+//! * `notify_fifo` / `vrrp_notify_fifo` changed: the FIFO scripts stop, the FIFOs this process
+//!   created are removed, the new ones are opened and their scripts started, as at start-up;
 //! * `static_ipaddress` / `static_routes` / `static_rules` by difference (only the added
 //!   ones added, only the removed ones deleted);
 //! * `global_defs` by difference ([`diff::global_defs`]): `vrrp_garp_interval` /
@@ -76,6 +78,7 @@ impl Engine {
     pub(super) async fn reload(&mut self, config: &Config, all: &super::ReloadFacts) {
         let facts = &all.plans;
         self.reload_global(config);
+        self.reload_fifos(config);
         self.reload_statics(config, facts);
         let scripts_changed = self.reload_scripts(config);
         self.rename(config);

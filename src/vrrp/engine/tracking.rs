@@ -153,6 +153,8 @@ pub(super) struct TrackState {
     changed: Vec<(usize, State)>,
     in_sync: bool,
     fifos: Option<NotifyFifos>,
+    /// `notify_fifo` and `vrrp_notify_fifo` as the FIFOs were opened (positions cleared).
+    fifo_conf: FifoConf,
     /// The `vrrp_track_process` blocks some instance tracks, as the /proc poller follows them.
     processes: Vec<TrackProcess>,
     /// The `track_file` blocks some instance tracks (name, path), as the file poller reads them.
@@ -170,6 +172,23 @@ pub(super) struct TrackState {
     proc_task: Option<tokio::task::AbortHandle>,
     file_run: u64,
     file_task: Option<tokio::task::AbortHandle>,
+}
+
+/// `notify_fifo` and `vrrp_notify_fifo` (with their scripts), without their positions: what a
+/// reload compares to decide whether the FIFOs are opened again.
+type FifoConf = [Option<crate::config::model::NotifyFifo>; 2];
+
+fn fifo_conf(t: &crate::config::model::Tracking) -> FifoConf {
+    [&t.notify_fifo, &t.vrrp_notify_fifo].map(|f| {
+        f.clone().map(|f| crate::config::model::NotifyFifo {
+            script: f.script.map(|c| crate::config::model::Command {
+                span: Default::default(),
+                ..c
+            }),
+            span: Default::default(),
+            ..f
+        })
+    })
 }
 
 fn weight_of(w: Option<i32>, reverse: bool, default_w: i32, default_rev: bool) -> TrackWeight {
@@ -539,6 +558,7 @@ impl Engine {
             st.values.insert(id, value);
         }
         st.fifos = Some(NotifyFifos::open(t, self.default_run_as));
+        st.fifo_conf = fifo_conf(t);
         self.trk = st;
         self.follow_lists();
     }
@@ -770,6 +790,24 @@ impl Engine {
         }
         self.take_values(facts, &refresh);
         changed
+    }
+
+    /// A reload: when `notify_fifo` or `vrrp_notify_fifo` (or their scripts) changed, the FIFO
+    /// scripts are stopped, the FIFOs this process created are removed, and the new file's
+    /// FIFOs are opened and their scripts started, as at start-up; the following state changes
+    /// are written there. One line; nothing happens when they did not change.
+    pub(super) fn reload_fifos(&mut self, config: &Config) {
+        let new = fifo_conf(&config.tracking);
+        if new == self.trk.fifo_conf {
+            return;
+        }
+        info!("Reload: notify_fifo/vrrp_notify_fifo changed: FIFOs and their scripts restarted");
+        if let Some(f) = self.trk.fifos.as_mut() {
+            f.stop_scripts();
+            f.close();
+        }
+        self.trk.fifos = Some(NotifyFifos::open(&config.tracking, self.default_run_as));
+        self.trk.fifo_conf = new;
     }
 
     /// Gives every tracked id without a value (and those of `refresh`) the value the reload
