@@ -34,9 +34,9 @@ mod support;
 use rkeepalived::ipvs::genl::IpvsSocket;
 use rkeepalived::ipvs::model::ServiceKey;
 use std::collections::HashMap;
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// First real-server port; real server `i` (over all virtual servers) listens on `BASE_PORT + i`.
 const BASE_PORT: u16 = 20000;
@@ -282,81 +282,19 @@ fn tail(s: &str, n: usize) -> String {
 // ---------------------------------------------------------------------------------------------
 // Guest side: the port server.
 
-fn realtime_ns() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos())
-}
-
-fn raise_nofile(n: u64) {
-    let lim = libc::rlimit {
-        rlim_cur: n,
-        rlim_max: n,
-    };
-    // SAFETY: setrlimit reads the struct we pass.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
-        eprintln!(
-            "setrlimit(NOFILE, {n}): {}",
-            std::io::Error::last_os_error()
-        );
-    }
-}
-
 /// `--serve N`: listeners on RS_IP:BASE_PORT+i for i in 0..N except i % 5 == 0; closes the
 /// ports listed in CLOSE_FILE, logging `PORT NS` to CLOSED_LOG.
 fn serve(args: &[String]) {
-    let n: usize = args[0].parse().expect("--serve N");
-    raise_nofile(n as u64 + 1024);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    rt.block_on(async move {
-        let ip: IpAddr = RS_IP.parse().expect("RS_IP");
-        let mut open = HashMap::new();
-        for i in (0..n).filter(|i| i % 5 != 0) {
-            let port = BASE_PORT + i as u16;
-            let l = tokio::net::TcpListener::bind((ip, port))
-                .await
-                .unwrap_or_else(|e| panic!("bind {ip}:{port}: {e}"));
-            open.insert(
-                port,
-                tokio::spawn(async move {
-                    loop {
-                        match l.accept().await {
-                            Ok((s, _)) => drop(s),
-                            Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
-                        }
-                    }
-                }),
-            );
-        }
-        std::fs::write(READY_FILE, b"").expect("ready file");
-        let mut ctl = std::fs::File::open(CLOSE_FILE).expect("open close file");
-        let mut log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(CLOSED_LOG)
-            .expect("open closed log");
-        let mut pending = String::new();
-        loop {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-            let mut buf = String::new();
-            let _ = ctl.read_to_string(&mut buf);
-            pending.push_str(&buf);
-            while let Some(nl) = pending.find('\n') {
-                let line: String = pending.drain(..=nl).collect();
-                let Ok(port) = line.trim().parse::<u16>() else {
-                    continue;
-                };
-                if let Some(task) = open.remove(&port) {
-                    task.abort();
-                    let _ = task.await; // the listener is dropped (closed) once this returns
-                    let _ = writeln!(log, "{port} {}", realtime_ns());
-                }
-            }
-        }
-    });
+    support::guest::PortServer {
+        ip: RS_IP.parse().expect("RS_IP"),
+        base_port: BASE_PORT,
+        count: args[0].parse().expect("--serve N"),
+        closed_every: Some(5),
+        ready_file: READY_FILE,
+        close_file: CLOSE_FILE,
+        closed_log: CLOSED_LOG,
+    }
+    .serve();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -415,17 +353,6 @@ fn vs_key(s: usize) -> ServiceKey {
     }
 }
 
-fn table_rows(ipvs: &mut IpvsSocket) -> usize {
-    let Ok(services) = ipvs.services() else {
-        return 0;
-    };
-    services.len()
-        + services
-            .iter()
-            .map(|s| ipvs.dests(&s.key).map_or(0, |d| d.len()))
-            .sum::<usize>()
-}
-
 /// `--measure DAEMON S R PID`: prints one `@@R …` line.
 fn measure(args: &[String]) {
     let daemon = &args[0];
@@ -441,7 +368,7 @@ fn measure(args: &[String]) {
     let want = vs + vs * rs * 4 / 5;
     let mut rows = 0;
     while started.elapsed() < Duration::from_secs(600) {
-        rows = table_rows(&mut ipvs);
+        rows = support::guest::table_rows(&mut ipvs);
         if rows == want {
             break;
         }
@@ -478,7 +405,7 @@ fn measure(args: &[String]) {
         " cpu_pct={cpu_pct:.1} rss_kib={rss} procs={}",
         tree.len()
     ));
-    let rows_after = table_rows(&mut ipvs);
+    let rows_after = support::guest::table_rows(&mut ipvs);
     if rows_after != want {
         result.push_str(&format!(" rows_after_window={rows_after}"));
     }
@@ -518,7 +445,7 @@ fn measure(args: &[String]) {
         for k in 0..VICTIMS {
             if closed_at[k].is_none() && t0.elapsed() >= Duration::from_millis(200 * k as u64) {
                 writeln!(ctl, "{}", victims[k].1).expect("append to the close file");
-                closed_at[k] = Some(realtime_ns());
+                closed_at[k] = Some(support::guest::realtime_ns());
             }
         }
         let active: Vec<usize> = (0..VICTIMS)
@@ -528,7 +455,7 @@ fn measure(args: &[String]) {
             for k in active {
                 let (s, p) = victims[k];
                 if !present(&mut ipvs, s, p) {
-                    gone_at[k] = Some(realtime_ns());
+                    gone_at[k] = Some(support::guest::realtime_ns());
                 }
             }
             polls += 1;

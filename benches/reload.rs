@@ -34,18 +34,12 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::io::ErrorKind;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
-use support::{Capture, Daemon, Lan, Proc};
+use support::reload::{KEEPALIVED_DONE, Outcome, Phase, RKEEPALIVED_EDIT, STEP, Timing};
+use support::{Daemon, Lan, Proc};
 
-/// The line keepalived 2.2.7's VRRP child logs when it has applied a reload (measured).
-const KEEPALIVED_DONE: &str = "Reload complete";
-/// The line rkeepalived's VRRP engine logs when it has applied the edit of the last phase.
-const RKEEPALIVED_EDIT: &str = "(VI_1) Reload: priority changed";
-/// Between two steps of a phase.
-const STEP: Duration = Duration::from_millis(1500);
 /// Longest wait for `READY=1` or the log line after a SIGHUP.
 const REPLY: Duration = Duration::from_secs(10);
 
@@ -59,50 +53,10 @@ fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
     }
 }
 
-/// The VIP of instance `i` (1-based): `192.168.0.1`, ..., one `/32` each.
-fn vip(i: usize) -> String {
-    format!("192.168.{}.{}", i / 250, i % 250 + 1)
-}
-
-/// The file: `n` instances, VI_1 at priority `vi1`, the others at 150.
+/// The file: `n` instances on eth0, VI_1 at priority `vi1`, the others at 150.
 fn conf(n: usize, vi1: u8) -> String {
-    let mut s = String::from("global_defs {\n  router_id reload_bench\n}\n");
-    for i in 1..=n {
-        let prio = if i == 1 { vi1 } else { 150 };
-        s.push_str(&format!(
-            "vrrp_instance VI_{i} {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {i}\n  \
-             priority {prio}\n  advert_int 1\n  virtual_ipaddress {{\n    {}/32 dev eth0\n  }}\n}}\n",
-            vip(i)
-        ));
-    }
-    s
-}
-
-/// One reload: SIGHUP -> `READY=1`, SIGHUP -> the log line (ms), each if seen within
-/// [`REPLY`].
-#[derive(Default)]
-struct Timing {
-    ready: Option<f64>,
-    /// `None` when no line was looked for.
-    logged: Option<Option<f64>>,
-}
-
-/// What one phase measured.
-#[derive(Default)]
-struct Phase {
-    timings: Vec<Timing>,
-    /// Longest advert gap (ms) of an instance the phase does not edit (`None`: no such
-    /// instance, or no two adverts of one).
-    gap_ms: Option<f64>,
-    /// How many of those gaps exceeded one interval + Skew_Time + jitter ([`LATE_MS`]).
-    late: usize,
-}
-
-/// One daemon at one size.
-struct Outcome {
-    quiet: Phase,
-    unchanged: Phase,
-    edit: Phase,
+    String::from("global_defs {\n  router_id reload_bench\n}\n")
+        + &support::reload::instances(n, vi1, "eth0")
 }
 
 /// The daemon under test: its process, notify socket, file and log offset.
@@ -118,45 +72,17 @@ impl Subject {
         self.dir.path().join("keepalived.conf")
     }
 
-    /// Every datagram received so far, dropped.
-    fn drain(&self) {
-        let mut buf = [0u8; 4096];
-        while self.sock.recv(&mut buf).is_ok() {}
-    }
-
     /// Sends SIGHUP and waits for `READY=1` and (if `marker`) the log line.
     fn reload(&self, marker: Option<&str>) -> Timing {
-        self.drain();
+        support::reload::drain(&self.sock);
         let from = self.proc.log().len();
         let t0 = Instant::now();
         self.proc.signal(libc::SIGHUP);
-        let mut t = Timing {
-            ready: None,
-            logged: marker.map(|_| None),
-        };
-        let mut buf = [0u8; 4096];
         // keepalived 2.2.7 sends no `READY=1` after a reload (measured): not waited for.
         let ready_sent = self.daemon == Daemon::Rkeepalived;
-        while t0.elapsed() < REPLY && (t.logged == Some(None) || (ready_sent && t.ready.is_none()))
-        {
-            match self.sock.recv(&mut buf) {
-                Ok(n) => {
-                    let msg = String::from_utf8_lossy(&buf[..n]);
-                    if t.ready.is_none() && msg.lines().any(|l| l == "READY=1") {
-                        t.ready = Some(t0.elapsed().as_secs_f64() * 1e3);
-                    }
-                }
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-                Err(e) => panic!("notify socket: {e}"),
-            }
-            if let Some(m) = marker
-                && t.logged == Some(None)
-                && self.proc.log().get(from..).is_some_and(|l| l.contains(m))
-            {
-                t.logged = Some(Some(t0.elapsed().as_secs_f64() * 1e3));
-            }
-        }
-        t
+        support::reload::await_reload(&self.sock, t0, REPLY, ready_sent, marker.is_some(), || {
+            marker.is_some_and(|m| self.proc.log().get(from..).is_some_and(|l| l.contains(m)))
+        })
     }
 }
 
@@ -208,35 +134,6 @@ fn start(lan: &Lan, daemon: Daemon, bin: &Path, n: usize) -> Result<Subject, Str
     })
 }
 
-/// A gap between two adverts of one instance longer than one interval (1 s) + Skew_Time
-/// (0.41 s at priority 150) + jitter: an advert missed or late.
-const LATE_MS: f64 = 1400.0;
-
-/// Longest gap (ms) between two adverts of one instance but VRID `skip`, within `from..to`
-/// (`None`: no two adverts of one such instance), and how many gaps exceeded [`LATE_MS`].
-fn max_gap(
-    cap: &Capture,
-    src: std::net::IpAddr,
-    from: SystemTime,
-    to: SystemTime,
-    skip: u8,
-) -> (Option<f64>, usize) {
-    let mut late = 0;
-    let mut last: std::collections::HashMap<u8, SystemTime> = Default::default();
-    let mut gap: Option<f64> = None;
-    for ad in cap.adverts() {
-        if ad.src != src || ad.vrid == skip || ad.time < from || ad.time > to {
-            continue;
-        }
-        if let Some(prev) = last.insert(ad.vrid, ad.time) {
-            let g = support::ms_between(prev, ad.time);
-            late += usize::from(g > LATE_MS);
-            gap = Some(gap.map_or(g, |m: f64| m.max(g)));
-        }
-    }
-    (gap, late)
-}
-
 fn measure(daemon: Daemon, bin: &Path, n: usize, runs: usize) -> Result<Outcome, String> {
     let lan = Lan::new(&["a", "b"]);
     let cap = lan.capture("b", "vrrp");
@@ -269,7 +166,8 @@ fn measure(daemon: Daemon, bin: &Path, n: usize, runs: usize) -> Result<Outcome,
         // Leave the capture a moment to write the last adverts.
         std::thread::sleep(Duration::from_millis(200));
         let skip = if edit == Some(true) { 1 } else { 0 };
-        (p.gap_ms, p.late) = max_gap(&cap, src, from, SystemTime::now(), skip);
+        (p.gap_ms, p.late) =
+            support::reload::max_gap(cap.adverts(), src, from, SystemTime::now(), skip);
         p
     };
     let quiet = phase(None);
@@ -286,38 +184,6 @@ fn measure(daemon: Daemon, bin: &Path, n: usize, runs: usize) -> Result<Outcome,
         unchanged,
         edit,
     })
-}
-
-/// `median / max` of what was seen, `-` if nothing, with the misses counted.
-/// The phase called `case` of `o`.
-fn phase_of<'a>(o: &'a Outcome, case: &str) -> &'a Phase {
-    match case {
-        "quiet" => &o.quiet,
-        "unchanged" => &o.unchanged,
-        _ => &o.edit,
-    }
-}
-
-fn cell(v: impl Iterator<Item = Option<f64>>) -> String {
-    let all: Vec<Option<f64>> = v.collect();
-    let mut seen: Vec<f64> = all.iter().flatten().copied().collect();
-    let missed = all.len() - seen.len();
-    if seen.is_empty() {
-        return if missed > 0 {
-            format!("none of {missed}")
-        } else {
-            "-".into()
-        };
-    }
-    seen.sort_by(f64::total_cmp);
-    let median = seen[seen.len() / 2];
-    let max = seen[seen.len() - 1];
-    let miss = if missed > 0 {
-        format!(" ({missed} missed)")
-    } else {
-        String::new()
-    };
-    format!("{median:.1} / {max:.1}{miss}")
 }
 
 fn main() {
@@ -356,49 +222,5 @@ fn main() {
         }
     }
     println!();
-    println!(
-        "{:>5} | {:<10} | {:<24} | {:<24} | {:<24} | {:<24} | {:<22}",
-        "inst",
-        "case",
-        "keepalived READY=1",
-        "keepalived log line",
-        "rkeepalived READY=1",
-        "rkeepalived log line",
-        "max gap ms (late) k / rk"
-    );
-    for &n in &sizes {
-        let get = |d: Daemon| {
-            results
-                .iter()
-                .find(|(m, dd, _)| *m == n && *dd == d)
-                .and_then(|(_, _, r)| r.as_ref().ok())
-        };
-        let (k, r) = (get(Daemon::Keepalived), get(Daemon::Rkeepalived));
-        for case in ["quiet", "unchanged", "1 edit"] {
-            let times = |o: Option<&Outcome>, logged: bool| match o {
-                None => "not run".to_owned(),
-                Some(o) => cell(
-                    phase_of(o, case)
-                        .timings
-                        .iter()
-                        .filter_map(|t| if logged { t.logged } else { Some(t.ready) }),
-                ),
-            };
-            let gap = |o: Option<&Outcome>| {
-                o.map_or("-".into(), |o| {
-                    phase_of(o, case).gap_ms.map_or("-".into(), |g| {
-                        format!("{g:.0} ({})", phase_of(o, case).late)
-                    })
-                })
-            };
-            println!(
-                "{n:>5} | {case:<10} | {:<24} | {:<24} | {:<24} | {:<24} | {:<22}",
-                times(k, false),
-                times(k, true),
-                times(r, false),
-                times(r, true),
-                format!("{} / {}", gap(k), gap(r))
-            );
-        }
-    }
+    support::reload::print_table(&sizes, &results);
 }

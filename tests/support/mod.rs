@@ -30,7 +30,9 @@
 #![allow(dead_code)]
 
 pub mod failover;
+pub mod guest;
 pub mod pcap;
+pub mod reload;
 pub mod soak;
 pub mod vm;
 
