@@ -217,8 +217,50 @@ impl Firewall {
         self.sync_families(v4, v6);
     }
 
-    /// Rewrites the tables of the families `v4`/`v6` that have anything to hold.
-    fn sync_families(&mut self, v4: bool, v6: bool) {
+    /// Moves the tables to the settings `cfg` (a reload's `nftables`, `nftables_priority`,
+    /// `nftables_counters`): one `nft` batch deletes the tables this process made under the
+    /// old name and writes them anew under `cfg` with the same content (blocked VIPs, VMAC
+    /// maps), so that no packet to a blocked VIP passes in between. Returns whether anything
+    /// was written; the running settings follow `cfg` either way, and a failure is logged
+    /// (the old tables then stay, recorded as before).
+    pub fn reconfigure(&mut self, cfg: FirewallConfig) -> bool {
+        if cfg == self.cfg {
+            return false;
+        }
+        let old = std::mem::replace(&mut self.cfg, cfg);
+        let made: Vec<&str> = [(self.made_v4, "ip"), (self.made_v6, "ip6")]
+            .into_iter()
+            .filter_map(|(made, family)| made.then_some(family))
+            .collect();
+        if made.is_empty() {
+            return false;
+        }
+        let mut script: String = made
+            .iter()
+            .map(|family| format!("delete table {family} {}\n", old.table))
+            .collect();
+        script.push_str(&self.tables(self.made_v4, self.made_v6));
+        match (self.writer)(&script) {
+            Ok(()) => {
+                if let Some(l) = &self.ledger {
+                    for family in &made {
+                        l.removed_nft_table(family, &old.table);
+                        l.added_nft_table(family, &self.cfg.table);
+                    }
+                }
+                true
+            }
+            Err(e) => {
+                error!("nftables settings changed: {e}; the tables stay as they were");
+                self.cfg = old;
+                false
+            }
+        }
+    }
+
+    /// The `nft` batch that writes the tables of the families `v4`/`v6` that have anything to
+    /// hold (empty when none has).
+    fn tables(&self, v4: bool, v6: bool) -> String {
         let mut script = String::new();
         if v4 && (self.no_accept_v4 || !self.vmacs_v4.is_empty()) {
             let vips = self.v4_set();
@@ -236,6 +278,12 @@ impl Firewall {
                 &self.vmacs_v6,
             ));
         }
+        script
+    }
+
+    /// Rewrites the tables of the families `v4`/`v6` that have anything to hold.
+    fn sync_families(&mut self, v4: bool, v6: bool) {
+        let script = self.tables(v4, v6);
         if script.is_empty() {
             return;
         }
@@ -516,6 +564,46 @@ mod tests {
             "{v6}"
         );
         assert!(!v6.contains("neighbor-discovery"), "{v6}");
+    }
+
+    #[test]
+    fn reconfigure_moves_the_tables_in_one_batch() {
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let rec = log.clone();
+        let mut fw = Firewall::with_writer(
+            FirewallConfig::default(),
+            Box::new(move |s: &str| {
+                rec.lock().unwrap().push(s.to_string());
+                Ok(())
+            }),
+        );
+        let other = FirewallConfig {
+            table: "other".into(),
+            priority: -5,
+            counters: true,
+        };
+        // Nothing made yet: nothing written, the next table has the new settings.
+        assert!(!fw.reconfigure(other.clone()));
+        fw.block(&[Blocked {
+            addr: "10.0.0.1".parse().unwrap(),
+            ifname: "eth0".into(),
+        }]);
+        assert!(!fw.reconfigure(other));
+        assert!(fw.reconfigure(FirewallConfig::default()));
+        fw.release();
+        let log = log.lock().unwrap();
+        assert_eq!(log.len(), 3, "{log:#?}");
+        assert!(log[0].contains("table ip other {"), "{}", log[0]);
+        assert!(log[0].contains("priority -5;") && log[0].contains("counter drop"));
+        // Old table deleted and the new one written with the same VIPs, in one batch.
+        assert!(
+            log[1].starts_with("delete table ip other\nadd table ip keepalived\n"),
+            "{}",
+            log[1]
+        );
+        assert!(log[1].contains("elements = { 10.0.0.1 }") && log[1].contains("priority -1;"));
+        assert!(!log[1].contains("ip6"), "{}", log[1]);
+        assert_eq!(log[2], "delete table ip keepalived\n");
     }
 
     #[test]

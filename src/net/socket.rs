@@ -171,6 +171,17 @@ impl VrrpSocket {
         self.ifindex
     }
 
+    /// Joins the group `new` on the socket's interface, then leaves `old` (a reload's
+    /// `vrrp_mcast_group4`). Errors: [`NetError::Io`] naming the membership call.
+    pub fn move_group(&self, old: Ipv4Addr, new: Ipv4Addr) -> Result<(), NetError> {
+        let sock = self.fd.get_ref();
+        let at = InterfaceIndexOrAddress::Index(self.ifindex);
+        sock.join_multicast_v4_n(&new, &at)
+            .map_err(|e| NetError::io(format!("IP_ADD_MEMBERSHIP {new}"), e))?;
+        sock.leave_multicast_v4_n(&old, &at)
+            .map_err(|e| NetError::io(format!("IP_DROP_MEMBERSHIP {old}"), e))
+    }
+
     /// Sets the IP TTL of unicast adverts (`unicast_ttl`, 1-255; keepalived's default is 255,
     /// what [`VrrpSocket::open`] sets). Multicast adverts keep TTL 255.
     pub fn set_unicast_ttl(&self, ttl: u8) -> Result<(), NetError> {

@@ -127,6 +127,16 @@ impl Vrrp6Socket {
         self.ifindex
     }
 
+    /// Joins the group `new` on the socket's interface, then leaves `old` (a reload's
+    /// `vrrp_mcast_group6`). Errors: [`NetError::Io`] naming the membership call.
+    pub fn move_group(&self, old: Ipv6Addr, new: Ipv6Addr) -> Result<(), NetError> {
+        let sock = self.fd.get_ref();
+        sock.join_multicast_v6(&new, self.ifindex)
+            .map_err(|e| NetError::io(format!("IPV6_ADD_MEMBERSHIP {new}"), e))?;
+        sock.leave_multicast_v6(&old, self.ifindex)
+            .map_err(|e| NetError::io(format!("IPV6_DROP_MEMBERSHIP {old}"), e))
+    }
+
     /// Sends one VRRP message to `dst` (the group or a unicast peer); the kernel fills the
     /// checksum. Waits for buffer space if needed.
     pub async fn send_to(&self, payload: &[u8], dst: Ipv6Addr) -> Result<(), NetError> {
@@ -315,6 +325,28 @@ impl AnyVrrpSocket {
                 format!("sendmsg to {dst}"),
                 io::Error::from_raw_os_error(libc::EAFNOSUPPORT),
             )),
+        }
+    }
+
+    /// Moves the socket's multicast membership on its interface from the group `old` to
+    /// `new` (`vrrp_mcast_group4`/`vrrp_mcast_group6` changed by a reload): joins `new`, then
+    /// leaves `old`, so that adverts to either arrive in between. Both must be of the
+    /// socket's family.
+    ///
+    /// Errors: [`NetError::Io`] naming the step (`IP_ADD_MEMBERSHIP`, `IPV6_DROP_MEMBERSHIP`,
+    /// ...); a failed join leaves the old membership in place; `EAFNOSUPPORT` for a group of
+    /// the other family.
+    pub fn move_group(&self, old: IpAddr, new: IpAddr) -> Result<(), NetError> {
+        let family = || {
+            NetError::io(
+                format!("move multicast group {old} -> {new}"),
+                io::Error::from_raw_os_error(libc::EAFNOSUPPORT),
+            )
+        };
+        match (self, old, new) {
+            (AnyVrrpSocket::V4(s), IpAddr::V4(o), IpAddr::V4(n)) => s.move_group(o, n),
+            (AnyVrrpSocket::V6(s), IpAddr::V6(o), IpAddr::V6(n)) => s.move_group(o, n),
+            _ => Err(family()),
         }
     }
 

@@ -249,8 +249,12 @@ fn instance(old: &InstancePlan, new: &InstancePlan) -> Change {
     if !removed.is_empty() {
         edits.push(Edit::RulesRemoved(removed));
     }
-    if old.peers != new.peers || old.dsts != new.dsts {
+    if old.peers != new.peers || (!new.multicast && old.dsts != new.dsts) {
         edits.push(Edit::Peers);
+    }
+    if new.multicast && old.dsts != new.dsts {
+        // `vrrp_mcast_group4`/`6`: the engine moved its sockets' memberships already.
+        edits.push(Edit::Setting("multicast group"));
     }
     if old.tracks != new.tracks {
         edits.push(Edit::Tracks);
@@ -595,7 +599,8 @@ pub fn global_defs(old: &GlobalDefs, new: &GlobalDefs) -> Vec<GlobalChange> {
         "vrrp_gna_interval",
         Engine,
     );
-    let group = Restart("the advert sockets joined the running group");
+    // The engine moves its multicast sockets' memberships; the plans' destinations follow.
+    let group = Engine;
     add(
         *vrrp_mcast_group4 != old.vrrp_mcast_group4,
         "vrrp_mcast_group4",
@@ -682,7 +687,8 @@ pub fn global_defs(old: &GlobalDefs, new: &GlobalDefs) -> Vec<GlobalChange> {
     add(
         *nftables != old.nftables,
         "nftables",
-        Restart("the nftables table holding the running drop rules is set up at start-up"),
+        // The worker moves the tables (`Firewall::reconfigure`).
+        Engine,
     );
     add(
         lvs_sync(new) != lvs_sync(old),
@@ -895,6 +901,33 @@ mod tests {
         let peers = |p: &str| format!("{VIPS}\n unicast_peer {{\n  {p}\n }}");
         let e = edits(&one(&peers("10.0.0.2"), &peers("10.0.0.2\n 10.0.0.3")));
         assert_eq!(e, vec![Edit::Peers]);
+    }
+
+    #[test]
+    fn a_new_multicast_group_is_a_setting_of_every_multicast_instance() {
+        let grouped = format!(
+            "global_defs {{\n vrrp_mcast_group4 224.0.0.19\n}}\n{}",
+            conf(VIPS)
+        );
+        let changes = plans(&plans_of(&conf(VIPS)), &plans_of(&grouped));
+        let names: Vec<(&str, Vec<Edit>)> = changes
+            .iter()
+            .map(|c| match c {
+                Change::Update { plan, edits } => (plan.name.as_str(), edits.clone()),
+                other => panic!("not an update: {other:?}"),
+            })
+            .collect();
+        let group = vec![Edit::Setting("multicast group")];
+        assert_eq!(names, [("VI_1", group.clone()), ("VI_2", group)]);
+        // A unicast instance does not send to the group: untouched.
+        let unicast = format!("{VIPS}\n unicast_peer {{\n  10.0.0.2\n }}");
+        let grouped = format!(
+            "global_defs {{\n vrrp_mcast_group4 224.0.0.19\n}}\n{}",
+            conf(&unicast)
+        );
+        let changes = plans(&plans_of(&conf(&unicast)), &plans_of(&grouped));
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(changes[0].name(), "VI_2");
     }
 
     /// The `vrrp_script` blocks of a configuration text.

@@ -405,7 +405,7 @@ impl Pair {
         }
     }
 
-    fn node_of_ip(&self, ip: IpAddr) -> &'static str {
+    pub(super) fn node_of_ip(&self, ip: IpAddr) -> &'static str {
         if ip == IpAddr::V4(self.lan.addr("a")) {
             "a"
         } else if ip == IpAddr::V4(self.lan.addr("b")) {

@@ -189,6 +189,79 @@ fn global_garp_settings_changed_on_backup() {
     );
 }
 
+/// Where `a`'s adverts went once both nodes had reloaded (from 2 s after the mark, the second
+/// reload at +1.5 s): every one to the new group 224.0.0.19, for both daemons (measured for
+/// keepalived 2.2.7, which takes its instances through FAULT at such a reload).
+fn adverts_to_the_new_group(p: &Pair, m: &Mark, _daemon: Daemon) -> String {
+    let since = m.at + std::time::Duration::from_secs(2);
+    let dsts: std::collections::BTreeMap<String, usize> = p
+        .cap
+        .adverts()
+        .iter()
+        .filter(|a| a.time >= since && p.node_of_ip(a.src) == "a")
+        .fold(Default::default(), |mut m, a| {
+            *m.entry(format!("{:?}", a.dst)).or_default() += 1;
+            m
+        });
+    let want = format!("{:?}", Some(std::net::IpAddr::from([224, 0, 0, 19])));
+    if dsts.len() == 1 && dsts.get(&want).is_some_and(|n| *n >= 4) {
+        String::new()
+    } else {
+        format!("a's adverts after both reloads went to {dsts:?} (expected {want} only)\n")
+    }
+}
+
+#[test]
+#[ignore = "needs root, network namespaces and keepalived 2.2.7 (scripts/test-all runs it)"]
+fn multicast_group_changed_on_both() {
+    let moved = |f: &mut File| f.global = "  vrrp_mcast_group4 224.0.0.19\n".into();
+    check_row_on(
+        "multicast_group_changed_on_both",
+        Row {
+            scenario: "vrrp_mcast_group4 changed to 224.0.0.19 on both (a, then b 1.5 s later)",
+            a: File::pair(150),
+            b: File::pair(100),
+            steps: vec![step("a", moved), step("b", moved)],
+            keepalived: (
+                "every instance of the reloading node goes FAULT (priority 0, notify FAULT) \
+                 and comes back: a's reload hands both VIPs to b, b's reload 1.5 s later \
+                 hands them back after a's Master_Down_Interval; VI_2's adverts pause \
+                 (measured: 1.9 s), GARPs from both nodes; then the adverts go to the new \
+                 group",
+                Expect {
+                    a_states: None,
+                    b_states: None,
+                    no_gap: Some(false),
+                    prio0: None,
+                    garps: Some(vec![("a", 100), ("a", 110), ("b", 100), ("b", 110)]),
+                    notify: Some(vec![
+                        "a: VI_1 FAULT 150",
+                        "a: VI_1 BACKUP 150",
+                        "a: VI_2 FAULT 150",
+                        "a: VI_2 BACKUP 150",
+                        "a: VI_1 MASTER 150",
+                        "a: VI_2 MASTER 150",
+                        "b: VI_1 MASTER 100",
+                        "b: VI_2 MASTER 100",
+                        "b: VI_1 FAULT 100",
+                        "b: VI_2 FAULT 100",
+                        "b: VI_1 BACKUP 100",
+                        "b: VI_2 BACKUP 100",
+                    ]),
+                    ..Expect::untouched(&[100, 110]).vi1_prio(150)
+                },
+            ),
+            rkeepalived: (
+                "same: each node's advert sockets join the new group and leave the old one \
+                 (logged), the instances send to it; nothing moves",
+                Expect::untouched(&[100, 110]).vi1_prio(150),
+            ),
+        },
+        PAIR,
+        Some(adverts_to_the_new_group),
+    );
+}
+
 /// `vrrp_sync_group G` over `members`.
 fn group(members: &[&str]) -> String {
     format!(

@@ -605,8 +605,9 @@ fn vip_peer_and_no_track_options() {
 }
 
 /// SIGHUP on a master: the instance stays master and keeps its VIP (no state change); an
-/// edited vrrp_instance is applied in place, a router_id edit is taken for the next mail and
-/// a multicast group edit is named as waiting for the next restart; a file with an error is reported (file:line:col) and changes nothing;
+/// edited vrrp_instance is applied in place, router_id and multicast group edits are taken and
+/// a new net_namespace is named as waiting for the next restart; a file with an error is
+/// reported (file:line:col) and changes nothing;
 /// the daemon keeps running throughout.
 #[test]
 #[ignore = "needs root and network namespaces (scripts/test-all runs it)"]
@@ -665,13 +666,17 @@ fn sighup_keeps_the_master_and_says_what_waits_for_a_restart() {
         Duration::from_secs(5),
     );
     steady("edited instance");
-    // global_defs: router_id is live (the next mail), a multicast group change is named as
-    // waiting for the next restart.
+    // global_defs: router_id is live (the next mail), so is a multicast group (the advert
+    // socket moves to the new group); a new net_namespace is named as waiting for the next
+    // restart (keepalived 2.2.7 refuses it at a reload too).
     std::fs::write(
         &file,
-        conf(&lan, 61, 200, "").replace(
-            "router_id test",
-            "router_id other\n  vrrp_mcast_group4 224.0.0.19",
+        format!(
+            "net_namespace rk_elsewhere\n{}",
+            conf(&lan, 61, 200, "").replace(
+                "router_id test",
+                "router_id other\n  vrrp_mcast_group4 224.0.0.19",
+            )
         ),
     )
     .unwrap();
@@ -681,8 +686,12 @@ fn sighup_keeps_the_master_and_says_what_waits_for_a_restart() {
         Duration::from_secs(5),
     );
     a.expect_log(
-        "Reload: global_defs vrrp_mcast_group4 changed (the advert sockets joined the running \
-         group): takes effect at the next restart",
+        "Reload: global_defs vrrp_mcast_group4 changed from 224.0.0.18 to 224.0.0.19: 1 \
+         advert socket(s) moved to the new group",
+        Duration::from_secs(5),
+    );
+    a.expect_log(
+        "Reload: net_namespace changed: takes effect at the next restart",
         Duration::from_secs(5),
     );
     steady("edited global_defs");

@@ -109,8 +109,10 @@ fn rkeepalived_8() -> String {
                  vrrp_track_process and track_file blocks (a new process, quorum, delay or file \
                  is counted again), notify_fifo/vrrp_notify_fifo (the FIFOs and their scripts \
                  restarted), static_* blocks and most global_defs settings (router_id and the \
-                 mail settings too) change live; vrrp_mcast_group4/6, nftables and \
-                 lvs_sync_daemon wait for a restart, each named in the log with the reason. \
+                 mail settings too), vrrp_mcast_group4/6 (the advert sockets move to the new \
+                 group) and the nftables settings (the drop tables move in one batch) change \
+                 live; lvs_sync_daemon and net_namespace wait for a restart, each named in the \
+                 log with the reason. \
                  Under systemd, `systemctl reload` checks the file with -t first and fails when \
                  it has errors.",
             ),

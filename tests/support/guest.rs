@@ -209,6 +209,7 @@ pub fn read_adverts(path: &str) -> Vec<Advert> {
             Some(Advert {
                 time,
                 src: f.next()?.parse().ok()?,
+                dst: None,
                 version: f.next()?.parse().ok()?,
                 vrid: f.next()?.parse().ok()?,
                 priority: f.next()?.parse().ok()?,

@@ -36,6 +36,9 @@ pub struct Advert {
     pub time: SystemTime,
     /// Source address of the IP header (the sender's primary address).
     pub src: IpAddr,
+    /// Destination address of the IP header (the group, or a unicast peer); `None` where
+    /// the capture did not record it (the guest's advert capture).
+    pub dst: Option<IpAddr>,
     pub version: u8,
     pub vrid: u8,
     pub priority: u8,
@@ -133,21 +136,31 @@ pub fn garp(frame: &Frame) -> Option<Garp> {
 /// next header 112, no IPv6 extension headers).
 pub fn advert(frame: &Frame) -> Option<Advert> {
     let (ty, l3) = ether(&frame.data)?;
-    let (src, vrrp) = match ty {
+    let (src, dst, vrrp) = match ty {
         0x0800 => {
             let ihl = usize::from(l3.first()? & 0x0f) * 4;
             if l3.first()? >> 4 != 4 || *l3.get(9)? != 112 || ihl < 20 {
                 return None;
             }
             let src: [u8; 4] = l3.get(12..16)?.try_into().ok()?;
-            (IpAddr::from(Ipv4Addr::from(src)), l3.get(ihl..)?)
+            let dst: [u8; 4] = l3.get(16..20)?.try_into().ok()?;
+            (
+                IpAddr::from(Ipv4Addr::from(src)),
+                IpAddr::from(Ipv4Addr::from(dst)),
+                l3.get(ihl..)?,
+            )
         }
         0x86dd => {
             if l3.first()? >> 4 != 6 || *l3.get(6)? != 112 {
                 return None;
             }
             let src: [u8; 16] = l3.get(8..24)?.try_into().ok()?;
-            (IpAddr::from(Ipv6Addr::from(src)), l3.get(40..)?)
+            let dst: [u8; 16] = l3.get(24..40)?.try_into().ok()?;
+            (
+                IpAddr::from(Ipv6Addr::from(src)),
+                IpAddr::from(Ipv6Addr::from(dst)),
+                l3.get(40..)?,
+            )
         }
         _ => return None,
     };
@@ -159,6 +172,7 @@ pub fn advert(frame: &Frame) -> Option<Advert> {
     Some(Advert {
         time: frame.time,
         src,
+        dst: Some(dst),
         version: head[0] >> 4,
         vrid: head[1],
         priority: head[2],

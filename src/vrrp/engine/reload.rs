@@ -48,10 +48,14 @@
 //! * `static_ipaddress` / `static_routes` / `static_rules` by difference (only the added
 //!   ones added, only the removed ones deleted);
 //! * `global_defs` by difference ([`diff::global_defs`]): `vrrp_garp_interval` /
-//!   `vrrp_gna_interval` from the next GARP/NA round, the settings the plans are built from
-//!   through the instance diff, the script policy's through the new file's commands; the
-//!   daemon's reloader rebuilds the mailer (router_id, mail settings) and names the others as
-//!   waiting for a restart, with the reason.
+//!   `vrrp_gna_interval` from the next GARP/NA round; `vrrp_mcast_group4`/`6`: every
+//!   multicast advert socket of the family joins the new group and leaves the old one, and
+//!   the instances' plans send to it (keepalived 2.2.7 takes its instances through FAULT
+//!   there, measured); `nftables`/`nftables_priority`/`nftables_counters`: the worker moves
+//!   the drop tables in one `nft` batch (`Firewall::reconfigure`); the settings the plans are
+//!   built from through the instance diff, the script policy's through the new file's
+//!   commands; the daemon's reloader rebuilds the mailer (router_id, mail settings) and names
+//!   the others as waiting for a restart, with the reason.
 //!
 //! The new plans are built from links and addresses the daemon's reloader read on the blocking
 //! pool ([`Engine::reload_facts`], a [`plan::Recorded`]), and the trackers' values from what it
@@ -219,17 +223,42 @@ impl Engine {
         let g = &config.global;
         for c in diff::global_defs(&self.global, g) {
             match c.apply {
-                GlobalApply::Engine => {
-                    match c.name {
-                        "vrrp_garp_interval" => self.garp_interval = g.vrrp_garp_interval,
-                        "vrrp_gna_interval" => self.gna_interval = g.vrrp_gna_interval,
-                        _ => {}
+                GlobalApply::Engine => match c.name {
+                    "vrrp_mcast_group4" => self.move_group(
+                        c.name,
+                        IpAddr::V4(self.global.vrrp_mcast_group4),
+                        IpAddr::V4(g.vrrp_mcast_group4),
+                    ),
+                    "vrrp_mcast_group6" => self.move_group(
+                        c.name,
+                        IpAddr::V6(self.global.vrrp_mcast_group6),
+                        IpAddr::V6(g.vrrp_mcast_group6),
+                    ),
+                    "nftables" => {
+                        let cfg: crate::net::firewall::FirewallConfig = (&g.nftables).into();
+                        info!(
+                            "Reload: global_defs nftables changed: drop tables now table {} \
+                             priority {}{}",
+                            cfg.table,
+                            cfg.priority,
+                            if cfg.counters { " with counters" } else { "" }
+                        );
+                        self.kernel.submit(Box::new(move |k| {
+                            k.firewall.reconfigure(cfg);
+                        }));
                     }
-                    info!(
-                        "Reload: global_defs {} changed: used from the next GARP/NA round",
-                        c.name
-                    );
-                }
+                    _ => {
+                        match c.name {
+                            "vrrp_garp_interval" => self.garp_interval = g.vrrp_garp_interval,
+                            "vrrp_gna_interval" => self.gna_interval = g.vrrp_gna_interval,
+                            _ => {}
+                        }
+                        info!(
+                            "Reload: global_defs {} changed: used from the next GARP/NA round",
+                            c.name
+                        );
+                    }
+                },
                 GlobalApply::Plans => info!(
                     "Reload: global_defs {} changed: applied to the instances that use it",
                     c.name
@@ -250,6 +279,28 @@ impl Engine {
             .as_ref()
             .and_then(|u| crate::script::resolve_user(u).ok());
         self.global = g.clone();
+    }
+
+    /// `vrrp_mcast_group4` / `vrrp_mcast_group6` (`setting`) changed from `old` to `new`:
+    /// every multicast advert socket of that family joins `new` and leaves `old` on its
+    /// interface (the instances' plans then send to `new`: the instance diff's "multicast
+    /// group" setting); sockets opened later join `new` from their plan. A failure is logged
+    /// and that socket keeps the old membership.
+    fn move_group(&mut self, setting: &str, old: IpAddr, new: IpAddr) {
+        let mut moved = 0;
+        for ((ifname, src, multicast), i) in &self.socket_keys {
+            if !*multicast || src.is_ipv4() != new.is_ipv4() {
+                continue;
+            }
+            match self.sockets[*i].move_group(old, new) {
+                Ok(()) => moved += 1,
+                Err(e) => warn!("Reload: {setting}: advert socket on {ifname}: {e}"),
+            }
+        }
+        info!(
+            "Reload: global_defs {setting} changed from {old} to {new}: {moved} advert \
+             socket(s) moved to the new group"
+        );
     }
 
     /// `static_ipaddress` / `static_routes` / `static_rules` by difference: the ones only in
