@@ -566,17 +566,23 @@ mod tests {
         assert!(!v6.contains("neighbor-discovery"), "{v6}");
     }
 
-    #[test]
-    fn reconfigure_moves_the_tables_in_one_batch() {
+    /// A firewall with default settings whose batches are recorded, and the record.
+    fn recording() -> (Firewall, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
         let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
         let rec = log.clone();
-        let mut fw = Firewall::with_writer(
+        let fw = Firewall::with_writer(
             FirewallConfig::default(),
             Box::new(move |s: &str| {
                 rec.lock().unwrap().push(s.to_string());
                 Ok(())
             }),
         );
+        (fw, log)
+    }
+
+    #[test]
+    fn reconfigure_moves_the_tables_in_one_batch() {
+        let (mut fw, log) = recording();
         let other = FirewallConfig {
             table: "other".into(),
             priority: -5,
@@ -608,15 +614,7 @@ mod tests {
 
     #[test]
     fn tables_follow_the_blocked_vips_and_are_deleted_at_release() {
-        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-        let rec = log.clone();
-        let mut fw = Firewall::with_writer(
-            FirewallConfig::default(),
-            Box::new(move |s: &str| {
-                rec.lock().unwrap().push(s.to_string());
-                Ok(())
-            }),
-        );
+        let (mut fw, log) = recording();
         let vip = |a: &str| Blocked {
             addr: a.parse().unwrap(),
             ifname: "eth0".into(),
