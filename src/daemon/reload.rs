@@ -106,6 +106,10 @@ impl Reloader {
         self.mail_global = new.global.clone();
         let half = VrrpHalf::of(&new);
         if half != self.started {
+            if half.net_namespace != self.started.net_namespace {
+                // keepalived 2.2.7's line (measured), with this program's name.
+                warn!("Cannot change network namespace at a reload - please restart rkeepalived");
+            }
             for part in half.waiting(&self.started) {
                 warn!("Reload: {part}: takes effect at the next restart");
             }
@@ -181,17 +185,12 @@ pub(super) struct VrrpHalf {
 }
 
 impl VrrpHalf {
-    /// What differs from `running` that the VRRP side does not apply live, one entry per
-    /// part, e.g. `global_defs nftables changed (REASON)` (empty when only what the engine
-    /// applies changed).
+    /// The `global_defs` settings that differ from `running` and that the VRRP side does not
+    /// apply live, one entry each, e.g. `global_defs lvs_sync_daemon changed (REASON)` (empty
+    /// when only what the engine applies changed; `net_namespace` is logged apart, in
+    /// keepalived's words).
     pub(super) fn waiting(&self, running: &VrrpHalf) -> Vec<String> {
         let mut out = Vec::new();
-        let mut part = |differs: bool, name: &str| {
-            if differs {
-                out.push(format!("{name} changed"));
-            }
-        };
-        part(self.net_namespace != running.net_namespace, "net_namespace");
         for c in crate::vrrp::diff::global_defs(&running.global, &self.global) {
             if let crate::vrrp::diff::GlobalApply::Restart(why) = c.apply {
                 out.push(format!("global_defs {} changed ({why})", c.name));

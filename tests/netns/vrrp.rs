@@ -667,8 +667,9 @@ fn sighup_keeps_the_master_and_says_what_waits_for_a_restart() {
     );
     steady("edited instance");
     // global_defs: router_id is live (the next mail), so is a multicast group (the advert
-    // socket moves to the new group); a new net_namespace is named as waiting for the next
-    // restart (keepalived 2.2.7 refuses it at a reload too).
+    // socket moves to the new group); a new net_namespace is refused in keepalived 2.2.7's
+    // words (measured: "Cannot change network namespace at a reload - please restart
+    // keepalived"), the rest of the file is taken.
     std::fs::write(
         &file,
         format!(
@@ -691,7 +692,7 @@ fn sighup_keeps_the_master_and_says_what_waits_for_a_restart() {
         Duration::from_secs(5),
     );
     a.expect_log(
-        "Reload: net_namespace changed: takes effect at the next restart",
+        "Cannot change network namespace at a reload - please restart rkeepalived",
         Duration::from_secs(5),
     );
     steady("edited global_defs");
