@@ -175,12 +175,15 @@ pub(super) fn run_daemon(
     // rkeepalived-only `lvs_sync_daemon IF active_active`: the checker side runs both sync
     // daemons from here to the end (a sync daemon that follows a VRRP instance is the VRRP
     // side's).
-    let sync = ipvs_opts
-        .0
-        .then(|| {
-            crate::ipvs::syncd::ActiveActiveSync::start(config.global.lvs_sync_daemon.as_ref())
-        })
-        .flatten();
+    // A reload may restart, stop or start them (`Reloader`).
+    let sync: super::reload::ActiveActiveSlot = std::sync::Arc::new(std::sync::Mutex::new(
+        ipvs_opts
+            .0
+            .then(|| {
+                crate::ipvs::syncd::ActiveActiveSync::start(config.global.lvs_sync_daemon.as_ref())
+            })
+            .flatten(),
+    ));
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -191,7 +194,7 @@ pub(super) fn run_daemon(
             if let Some(p) = programmed {
                 p.release();
             }
-            if let Some(s) = sync {
+            if let Some(s) = super::reload::take_active_active(&sync) {
                 s.stop();
             }
             return ExitCode::from(1);
@@ -206,6 +209,7 @@ pub(super) fn run_daemon(
     };
     let address_monitoring = cli.address_monitoring;
     let ipvs_ledger = ledger.clone();
+    let reloaded_sync = sync.clone();
     let code = runtime.block_on(async move {
         // Signal handlers first: a SIGTERM while the IPVS table is being programmed must still
         // lead to the orderly shutdown that removes it (the task registers its handlers before
@@ -245,6 +249,8 @@ pub(super) fn run_daemon(
             ipvs: ipvs.clone(),
             check_data,
             ledger: ipvs_ledger,
+            active_active: reloaded_sync,
+            lvs_sync: super::reload::positionless(config.global.lvs_sync_daemon.as_ref()),
         };
         let reloads = tokio::spawn(reloader.serve(hup_rx));
         let code = run(config, engine_opts, run_vrrp, rx, signals).await;
@@ -257,7 +263,7 @@ pub(super) fn run_daemon(
         }
         code
     });
-    if let Some(s) = sync {
+    if let Some(s) = super::reload::take_active_active(&sync) {
         s.stop();
     }
     for p in &child_pidfiles {

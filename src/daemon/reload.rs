@@ -2,14 +2,17 @@
 //! the VRRP half compared (typed) with the one the daemon started with: the `vrrp_instance`,
 //! `vrrp_script`, `vrrp_sync_group`, `vrrp_track_process`, `track_file`, `static_*` blocks and
 //! `global_defs` go to the VRRP engine, which applies them live by difference
-//! (`vrrp::engine`'s reload), and so do the notify FIFOs; the other VRRP parts
-//! (`net_namespace`, some `global_defs` settings) are named as waiting for a restart.
+//! (`vrrp::engine`'s reload), and so do the notify FIFOs and the `lvs_sync_daemon` that follows
+//! an instance; the rkeepalived-only `lvs_sync_daemon IF active_active` daemons are restarted
+//! here, for the IPVS side that runs them; the other VRRP parts (`net_namespace`, some
+//! `global_defs` settings) are named as waiting for a restart.
 
 use crate::check::dump::CheckDataSlot;
 use crate::config::model::{
-    Command, Config, GlobalDefs, InstanceTracking, Notify, SyncGroup, TrackScript, Tracking,
-    VirtualAddress, VrrpInstance, VrrpScript,
+    Command, Config, GlobalDefs, InstanceTracking, LvsSyncDaemon, Notify, SyncGroup, TrackScript,
+    Tracking, VirtualAddress, VrrpInstance, VrrpScript,
 };
+use crate::ipvs::syncd::ActiveActiveSync;
 use crate::config::routes::{VirtualRoute, VirtualRule};
 use crate::config::{self, LoadOptions, Severity};
 use std::collections::BTreeMap;
@@ -45,6 +48,29 @@ pub(super) struct Reloader {
     pub(super) check_data: CheckDataSlot,
     /// The daemon's state record, for the routes a controller started here announces.
     pub(super) ledger: Option<std::sync::Arc<crate::net::ledger::Ledger>>,
+    /// The rkeepalived-only `active_active` sync daemons the IPVS side runs (started before
+    /// the runtime, stopped by the daemon at exit): a reload that changes their settings
+    /// stops them and starts the new ones.
+    pub(super) active_active: ActiveActiveSlot,
+    /// The `lvs_sync_daemon` in force, either form, positions aside.
+    pub(super) lvs_sync: Option<LvsSyncDaemon>,
+}
+
+/// Where the `active_active` sync daemons are held, shared by the start-up, the reloader and
+/// the exit.
+pub(super) type ActiveActiveSlot = std::sync::Arc<std::sync::Mutex<Option<ActiveActiveSync>>>;
+
+/// Takes the daemons out of `slot` (a poisoned lock still holds them).
+pub(super) fn take_active_active(slot: &ActiveActiveSlot) -> Option<ActiveActiveSync> {
+    slot.lock().unwrap_or_else(|e| e.into_inner()).take()
+}
+
+/// `lvs_sync_daemon` without its position, so that a moved line is not a change.
+pub(super) fn positionless(l: Option<&LvsSyncDaemon>) -> Option<LvsSyncDaemon> {
+    l.cloned().map(|mut l| {
+        l.span = Default::default();
+        l
+    })
 }
 
 impl Reloader {
@@ -104,6 +130,29 @@ impl Reloader {
             }
         }
         self.mail_global = new.global.clone();
+        // `lvs_sync_daemon IF active_active` (the IPVS side's, not with -P): changed, the
+        // running daemons stop first (a form that now follows an instance starts in the engine
+        // after them), the new ones start once the engine applied the reload (a daemon it
+        // followed an instance with is stopped then: the kernel runs one daemon per state).
+        let lvs_sync = positionless(new.global.lvs_sync_daemon.as_ref());
+        let active_active = |l: &Option<LvsSyncDaemon>| {
+            l.clone().filter(|l| l.active_active && self.run_ipvs)
+        };
+        let (aa_old, aa_new) = (active_active(&self.lvs_sync), active_active(&lvs_sync));
+        let aa_changed = aa_old != aa_new;
+        let engine_had_one = self.lvs_sync.as_ref().is_some_and(|l| !l.active_active);
+        if aa_changed {
+            let what = match (&aa_old, &aa_new) {
+                (None, _) => "started",
+                (_, None) => "stopped",
+                _ => "restarted",
+            };
+            info!("Reload: global_defs lvs_sync_daemon changed: active_active sync daemons {what}");
+            if let Some(running) = take_active_active(&self.active_active) {
+                running.stop();
+            }
+        }
+        self.lvs_sync = lvs_sync;
         let half = VrrpHalf::of(&new);
         if half != self.started {
             if half.net_namespace != self.started.net_namespace {
@@ -132,6 +181,23 @@ impl Reloader {
                     .await;
             }
             self.started.take_live_part(half);
+        }
+        if aa_changed && aa_new.is_some() {
+            if engine_had_one && let Some(engine) = &self.engine {
+                let (done, applied) = tokio::sync::oneshot::channel();
+                if engine
+                    .send(crate::vrrp::engine::Control::Barrier(done))
+                    .await
+                    .is_ok()
+                {
+                    let _ = applied.await;
+                }
+            }
+            let started = ActiveActiveSync::start(aa_new.as_ref());
+            *self
+                .active_active
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = started;
         }
         let mut ipvs = self.ipvs.lock().await;
         match ipvs.as_ref() {
@@ -539,6 +605,24 @@ virtual_server 192.0.2.1 80 {
         let fifo = VrrpHalf::of(&load(&CONF.replace("/run/kv.fifo", "/run/kv2.fifo")));
         assert!(fifo.live_part_differs(&a));
         assert_eq!(fifo.waiting(&a), Vec::<String>::new());
+    }
+
+    /// `lvs_sync_daemon` changed, removed, or switched to `active_active`: sent to the engine
+    /// (and the IPVS side), never named as waiting for a restart.
+    #[test]
+    fn lvs_sync_daemon_is_live() {
+        let a = VrrpHalf::of(&load(CONF));
+        for edit in [
+            CONF.replace("lvs_sync_daemon lo VI_1 id 3", "lvs_sync_daemon lo VI_1 id 4"),
+            CONF.replace("    lvs_sync_daemon lo VI_1 id 3\n", ""),
+            CONF.replace("lo VI_1 id 3", "lo active_active id 3"),
+        ] {
+            assert_ne!(CONF, edit, "the edit applies");
+            let b = VrrpHalf::of(&load(&edit));
+            assert!(b.live_part_differs(&a), "{edit}");
+            assert_eq!(b.waiting(&a), Vec::<String>::new(), "{edit}");
+            assert_eq!(a.waiting(&b), Vec::<String>::new(), "{edit}");
+        }
     }
 
     #[test]

@@ -495,6 +495,12 @@ pub enum GlobalApply {
     /// By the daemon's reloader, which rebuilds the mailer (`mail::reload`): the next mail
     /// follows it (router_id, recipients, sender, server, smtp_alert* and the like).
     Mail,
+    /// By the sync daemons' owners (`lvs_sync_daemon`), after the instances changed: the VRRP
+    /// engine for the form that follows an instance (the daemon this process started is
+    /// stopped and the one matching the followed instance's current state started), the
+    /// daemon's reloader for the rkeepalived-only `active_active` form (both daemons stopped
+    /// and started again). Removed from the file: stopped; added: started.
+    SyncDaemon,
     /// Not live: takes effect at the next restart, for the reason given.
     Restart(&'static str),
 }
@@ -512,7 +518,7 @@ const MAIL: GlobalApply = GlobalApply::Mail;
 /// The `global_defs` settings that differ from `old` to `new`, in keyword order of the model,
 /// each with how it is applied ([`GlobalApply`]).
 pub fn global_defs(old: &GlobalDefs, new: &GlobalDefs) -> Vec<GlobalChange> {
-    use GlobalApply::{Engine, Plans, Policy, Restart};
+    use GlobalApply::{Engine, Plans, Policy};
     // Exhaustive: a setting added to GlobalDefs must say how a reload applies it.
     let GlobalDefs {
         lvs_sync_daemon: _,
@@ -693,7 +699,7 @@ pub fn global_defs(old: &GlobalDefs, new: &GlobalDefs) -> Vec<GlobalChange> {
     add(
         lvs_sync(new) != lvs_sync(old),
         "lvs_sync_daemon",
-        Restart("the sync daemon follows its instance from start-up"),
+        GlobalApply::SyncDaemon,
     );
     out
 }
@@ -1188,6 +1194,17 @@ mod tests {
         // Moved down a line: nothing.
         let moved = g("\n router_id r1\n vrrp_garp_interval 0.1\n lvs_sync_daemon eth0 VI_1");
         assert_eq!(global_defs(&old, &moved), vec![]);
+        // Removed (and, the other way, added): a change its owner applies.
+        let without = g(" router_id r1\n vrrp_garp_interval 0.1");
+        for (a, b) in [(&old, &without), (&without, &old)] {
+            assert_eq!(
+                global_defs(a, b),
+                vec![GlobalChange {
+                    name: "lvs_sync_daemon",
+                    apply: GlobalApply::SyncDaemon
+                }]
+            );
+        }
         let new = g(
             " router_id r2\n vrrp_garp_interval 0.3\n vrrp_garp_master_repeat 3\n \
              lvs_sync_daemon eth1 VI_1",
@@ -1202,10 +1219,7 @@ mod tests {
                 ("router_id", MAIL),
                 ("vrrp_garp_master_repeat", GlobalApply::Plans),
                 ("vrrp_garp_interval", GlobalApply::Engine),
-                (
-                    "lvs_sync_daemon",
-                    GlobalApply::Restart("the sync daemon follows its instance from start-up")
-                ),
+                ("lvs_sync_daemon", GlobalApply::SyncDaemon),
             ]
         );
     }

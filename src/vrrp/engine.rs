@@ -58,6 +58,10 @@ pub enum Control {
     /// applied by difference (see `engine::reload`), with the links and addresses its plans
     /// need, read beforehand off this thread ([`Engine::reload_facts`]).
     Reload(Arc<Config>, Box<ReloadFacts>),
+    /// Answered once every message sent before it was handled: the daemon's reloader waits
+    /// for a reload to be applied before the IPVS side starts the `active_active` sync daemons
+    /// that replace the one the engine stopped.
+    Barrier(tokio::sync::oneshot::Sender<()>),
 }
 
 pub use tracking::TrackFacts;
@@ -773,6 +777,9 @@ impl Engine {
                         Some(Control::Reload(config, facts)) => {
                             self.poll_due().await;
                             self.reload(&config, &facts).await;
+                        }
+                        Some(Control::Barrier(done)) => {
+                            let _ = done.send(());
                         }
                     }
                 }

@@ -37,12 +37,16 @@
 //! * a removed instance stops as at shutdown (priority 0 if master, VIPs removed,
 //!   `notify_stop`) and is forgotten; a change that needs new sockets (interface, VRID,
 //!   version, family, source, cast, VMAC) re-creates the instance: it stops, then starts
-//!   (logged with the reason); both only without `lvs_sync_daemon`, whose state holds
-//!   instance positions;
+//!   (logged with the reason);
+//! * `lvs_sync_daemon` (the form that follows an instance) once the instances changed
+//!   ([`Engine::reload_syncd`]): changed, the daemon this process started stops and the new one
+//!   starts as the followed instance is now (master daemon while MASTER, backup otherwise);
+//!   removed, it stops; added, it starts; unchanged, it keeps following its instance, wherever
+//!   removals before it moved it (the rkeepalived-only `active_active` form is the daemon's
+//!   reloader's);
 //! * what this engine cannot do live yet is logged by name with the reason and keeps running
-//!   unchanged until the next restart: removals and re-creations with `lvs_sync_daemon`, the
-//!   added instances above, changes to an instance parked for its interface, a VMAC that does not
-//!   exist yet;
+//!   unchanged until the next restart: the added instances above, changes to an instance
+//!   parked for its interface, a VMAC that does not exist yet;
 //! * `notify_fifo` / `vrrp_notify_fifo` changed: the FIFO scripts stop, the FIFOs this process
 //!   created are removed, the new ones are opened and their scripts started, as at start-up;
 //! * `static_ipaddress` / `static_routes` / `static_rules` by difference (only the added
@@ -52,10 +56,10 @@
 //!   multicast advert socket of the family joins the new group and leaves the old one, and
 //!   the instances' plans send to it (keepalived 2.2.7 takes its instances through FAULT
 //!   there, measured); `nftables`/`nftables_priority`/`nftables_counters`: the worker moves
-//!   the drop tables in one `nft` batch (`Firewall::reconfigure`); the settings the plans are
-//!   built from through the instance diff, the script policy's through the new file's
-//!   commands; the daemon's reloader rebuilds the mailer (router_id, mail settings) and names
-//!   the others as waiting for a restart, with the reason.
+//!   the drop tables in one `nft` batch (`Firewall::reconfigure`); `lvs_sync_daemon` as above;
+//!   the settings the plans are built from through the instance diff, the script policy's
+//!   through the new file's commands; the daemon's reloader rebuilds the mailer (router_id,
+//!   mail settings) and names the others as waiting for a restart, with the reason.
 //!
 //! The new plans are built from links and addresses the daemon's reloader read on the blocking
 //! pool ([`Engine::reload_facts`], a [`plan::Recorded`]), and the trackers' values from what it
@@ -81,6 +85,7 @@ impl Engine {
     /// Applies `config`'s VRRP instances (see the module doc).
     pub(super) async fn reload(&mut self, config: &Config, all: &super::ReloadFacts) {
         let facts = &all.plans;
+        let sync_daemon = self.global.lvs_sync_daemon.clone();
         self.reload_global(config);
         self.reload_fifos(config);
         self.reload_statics(config, facts);
@@ -129,8 +134,7 @@ impl Engine {
                     let name = plan.name.clone();
                     let inst = config.vrrp_instances.iter().find(|c| c.name == name);
                     let ready = match inst {
-                        Some(inst) if self.can_forget_instances() => self.can_add(facts, inst),
-                        Some(_) => Err("lvs_sync_daemon is configured".into()),
+                        Some(inst) => self.can_add(facts, inst),
                         None => Err("no such instance".into()),
                     };
                     match (ready, inst, self.index_of(&name)) {
@@ -148,16 +152,12 @@ impl Engine {
                         _ => {}
                     }
                 }
-                Change::Remove(name) => match self.index_of(&name) {
-                    Some(i) if self.can_forget_instances() => {
+                Change::Remove(name) => {
+                    if let Some(i) = self.index_of(&name) {
                         info!("({name}) Reload: instance removed");
                         self.remove(i).await;
                     }
-                    _ => warn!(
-                        "({name}) Reload: instance removed, but lvs_sync_daemon is configured: it \
-                         runs until the next restart"
-                    ),
-                },
+                }
                 Change::Add(_) => {}
             }
         }
@@ -183,6 +183,9 @@ impl Engine {
             }
         }
         self.follow_trackers();
+        // The sync daemon follows its instance where the changes above left it, before the
+        // groups re-form (their transitions drive it then).
+        self.reload_syncd(sync_daemon.as_ref(), config);
         if !(config.tracking.sync_groups.is_empty() && self.has_no_groups()) {
             // Idempotent: unchanged groups keep running as they are.
             self.regroup(config).await;
@@ -270,7 +273,9 @@ impl Engine {
                         c.name
                     );
                 }
-                GlobalApply::Mail | GlobalApply::Restart(_) => {}
+                // The sync daemon once the instances changed (`reload_syncd`), the mailer
+                // and `active_active` by the daemon's reloader.
+                GlobalApply::Mail | GlobalApply::SyncDaemon | GlobalApply::Restart(_) => {}
             }
         }
         // The notify FIFO scripts' default user.
@@ -510,7 +515,8 @@ impl Engine {
     }
 
     /// Stops instance `i` as at shutdown (priority-0 advert if master, VIPs removed,
-    /// `notify_stop`), then forgets it (see [`Engine::can_forget_instances`]).
+    /// `notify_stop`), then forgets it: the instances after it move down by one (trackers,
+    /// sync groups, GARP bursts and the sync daemon's followed instance follow them).
     async fn remove(&mut self, i: usize) {
         self.leave_group(i);
         let actions = self.instances[i]
@@ -524,6 +530,9 @@ impl Engine {
             }
         }
         self.forget_instance(i);
+        if let Some(s) = &mut self.syncd {
+            s.forget_instance(i);
+        }
         self.instances.remove(i);
         self.metrics_dirty = true;
     }

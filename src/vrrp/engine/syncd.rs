@@ -4,6 +4,13 @@
 //! MASTER (BACKUP or FAULT), and none after exit. Commands go over the IPVS generic netlink
 //! family (`IPVS_CMD_NEW_DAEMON` / `IPVS_CMD_DEL_DAEMON`); failures are logged, the instance
 //! carries on.
+//!
+//! A reload ([`Engine::reload_syncd`], after the instances changed): when `lvs_sync_daemon`
+//! differs (positions aside), the daemon this process started stops and the new one starts as
+//! the followed instance is now (master daemon while it is MASTER, backup otherwise); removed
+//! from the file, it stops; added, it starts. Unchanged, the daemon keeps running and follows
+//! its instance wherever the reload moved it in [`Engine::instances`] (instances removed before
+//! it, or the instance itself re-created).
 
 use super::Engine;
 use crate::config::model::{Config, LvsSyncDaemon};
@@ -15,8 +22,9 @@ use tracing::{error, info};
 /// The sync daemon's owner: its configuration, the instance it follows and what runs now.
 pub(super) struct Syncd {
     cfg: LvsSyncDaemon,
-    /// Index of the followed instance in `Engine::instances`.
-    instance: usize,
+    /// Index of the followed instance in `Engine::instances`; `None` while a reload has
+    /// taken it out (re-created: found again by name once the instances changed).
+    instance: Option<usize>,
     /// Opened on first use; `None` after a failure to open (logged once).
     sock: Option<IpvsSocket>,
     open_failed: bool,
@@ -28,13 +36,7 @@ impl Syncd {
     /// The sync daemon of `config`, if it names an instance that was built (`names` are the
     /// engine's instances in order).
     pub(super) fn new(config: &Config, names: &[&str]) -> Option<Syncd> {
-        // `active_active` daemons follow no instance: the checker side runs them
-        // (`ipvs::syncd`).
-        let cfg = config
-            .global
-            .lvs_sync_daemon
-            .clone()
-            .filter(|c| !c.active_active)?;
+        let cfg = following(config)?;
         let Some(instance) = names.iter().position(|n| *n == cfg.instance) else {
             error!(
                 "lvs_sync_daemon: vrrp instance {} is not running - sync daemon not started",
@@ -44,7 +46,7 @@ impl Syncd {
         };
         Some(Syncd {
             cfg,
-            instance,
+            instance: Some(instance),
             sock: None,
             open_failed: false,
             running: None,
@@ -98,12 +100,46 @@ impl Syncd {
         let Some(state) = self.running.take() else {
             return;
         };
-        if let Some(sock) = self.socket()
-            && let Err(e) = sock.stop_daemon(state)
-        {
-            error!("cannot stop IPVS {} sync daemon: {e}", role(state));
+        if let Some(sock) = self.socket() {
+            match sock.stop_daemon(state) {
+                Ok(()) => info!("Stopping IPVS {} sync daemon", role(state)),
+                Err(e) => error!("cannot stop IPVS {} sync daemon: {e}", role(state)),
+            }
         }
     }
+
+    /// Instance `i` left `Engine::instances` (a reload removed it): the index follows the
+    /// instances after it, which move down by one; the followed instance itself is found
+    /// again by name at the end of the reload ([`Engine::reload_syncd`]).
+    pub(super) fn forget_instance(&mut self, i: usize) {
+        self.instance = match self.instance {
+            Some(j) if j == i => None,
+            Some(j) if j > i => Some(j - 1),
+            other => other,
+        };
+    }
+
+    /// Runs the daemon that matches the followed instance's `state`: master while MASTER,
+    /// backup otherwise.
+    fn match_state(&mut self, state: State) {
+        self.set(if state == State::Master {
+            IP_VS_STATE_MASTER
+        } else {
+            IP_VS_STATE_BACKUP
+        });
+    }
+}
+
+/// The `lvs_sync_daemon` of `config` that follows an instance, positions aside (`active_active`
+/// daemons follow no instance: the checker side runs them, `ipvs::syncd`).
+fn following(config: &Config) -> Option<LvsSyncDaemon> {
+    let mut cfg = config
+        .global
+        .lvs_sync_daemon
+        .clone()
+        .filter(|c| !c.active_active)?;
+    cfg.span = Default::default();
+    Some(cfg)
 }
 
 fn role(state: u32) -> &'static str {
@@ -127,7 +163,7 @@ impl Engine {
         let Some(s) = &mut self.syncd else {
             return;
         };
-        if s.instance != i {
+        if s.instance != Some(i) {
             return;
         }
         match (from, to) {
@@ -135,5 +171,109 @@ impl Engine {
             (State::Master, State::Backup | State::Fault) => s.set(IP_VS_STATE_BACKUP),
             _ => {}
         }
+    }
+}
+
+impl Engine {
+    /// A reload's `lvs_sync_daemon`, once its instance changes are applied (see the module
+    /// doc): `running` is the setting in force before the reload (`global_defs`), `config`
+    /// the new file. One line per change.
+    pub(super) fn reload_syncd(&mut self, running: Option<&LvsSyncDaemon>, config: &Config) {
+        let old = running.filter(|c| !c.active_active).cloned().map(|mut c| {
+            c.span = Default::default();
+            c
+        });
+        let new = following(config);
+        if old == new {
+            let Some(cfg) = new else {
+                return;
+            };
+            // The same daemon: its instance may have moved, or been re-created.
+            let found = self.instances.iter().position(|rt| rt.cfg.name == cfg.instance);
+            match (&mut self.syncd, found) {
+                (Some(s), Some(i)) => {
+                    s.instance = Some(i);
+                    s.match_state(self.instances[i].fsm.state());
+                }
+                // Its instance could not start at start-up and does now.
+                (None, Some(i)) => {
+                    let names: Vec<&str> =
+                        self.instances.iter().map(|r| r.cfg.name.as_str()).collect();
+                    self.syncd = Syncd::new(config, &names);
+                    if let Some(s) = &mut self.syncd {
+                        s.match_state(self.instances[i].fsm.state());
+                    }
+                }
+                (Some(s), None) => s.instance = None,
+                (None, None) => {}
+            }
+            return;
+        }
+        let what = match (&old, &new) {
+            (None, _) => "sync daemon started",
+            (_, None) => "sync daemon stopped",
+            _ => "sync daemon restarted",
+        };
+        info!("Reload: global_defs lvs_sync_daemon changed: {what}");
+        if let Some(mut s) = self.syncd.take() {
+            s.stop();
+        }
+        let names: Vec<&str> = self.instances.iter().map(|r| r.cfg.name.as_str()).collect();
+        self.syncd = Syncd::new(config, &names);
+        if let Some(s) = &mut self.syncd
+            && let Some(i) = s.instance
+        {
+            let state = self.instances[i].fsm.state();
+            s.match_state(state);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config;
+
+    fn config_of(text: &str) -> Config {
+        let loaded = config::load_str(
+            std::path::Path::new("keepalived.conf"),
+            text,
+            &config::LoadOptions::default(),
+        );
+        assert!(!loaded.diagnostics.has_errors(), "{:?}", loaded.diagnostics);
+        loaded.config
+    }
+
+    const TWO: &str = "global_defs {\n lvs_sync_daemon eth0 VI_B id 2\n}\n\
+        vrrp_instance VI_A {\n interface eth0\n virtual_router_id 1\n}\n\
+        vrrp_instance VI_B {\n interface eth0\n virtual_router_id 2\n}\n";
+
+    /// The followed instance's index moves down with the instances a reload removes before
+    /// it, and is lost (until found again by name) when the instance itself goes.
+    #[test]
+    fn the_followed_index_follows_removals() {
+        let c = config_of(TWO);
+        let mut s = Syncd::new(&c, &["VI_A", "VI_B"]).expect("follows VI_B");
+        assert_eq!(s.instance, Some(1));
+        s.forget_instance(2);
+        assert_eq!(s.instance, Some(1), "an instance after it");
+        s.forget_instance(0);
+        assert_eq!(s.instance, Some(0), "an instance before it");
+        s.forget_instance(0);
+        assert_eq!(s.instance, None, "itself");
+        // Not running: no daemon.
+        assert!(Syncd::new(&c, &["VI_A"]).is_none());
+    }
+
+    /// Only the form that follows an instance is the engine's, positions aside.
+    #[test]
+    fn the_engine_owns_the_following_form_only() {
+        let c = config_of(TWO);
+        let moved = config_of(&format!("\n\n{TWO}"));
+        assert_eq!(following(&c), following(&moved));
+        assert_eq!(following(&c).map(|f| f.sync_id), Some(2));
+        let aa = config_of(&TWO.replace("VI_B id 2", "active_active id 2"));
+        assert!(aa.global.lvs_sync_daemon.is_some());
+        assert_eq!(following(&aa), None);
     }
 }

@@ -290,13 +290,6 @@ impl Engine {
         self.take_values(facts, &BTreeSet::new());
     }
 
-    /// Whether a reload may take an instance out of [`Engine::instances`]: no `lvs_sync_daemon`
-    /// holds instance indexes then (sync groups are renumbered, see
-    /// [`Engine::forget_instance`]).
-    pub(super) fn can_forget_instances(&self) -> bool {
-        self.syncd.is_none()
-    }
-
     /// Whether no sync group runs.
     pub(super) fn has_no_groups(&self) -> bool {
         self.trk.groups.is_empty()
@@ -398,8 +391,8 @@ impl Engine {
         self.retrack().await;
     }
 
-    /// Forgets the tracking state of instance `i`, removed by a reload (see
-    /// [`Engine::can_forget_instances`]); the instances after it move down by one.
+    /// Forgets the tracking state of instance `i`, removed by a reload; the instances after it
+    /// move down by one (sync groups are renumbered).
     pub(super) fn forget_instance(&mut self, i: usize) {
         let st = &mut self.trk;
         for v in [&mut st.own_fault] {
