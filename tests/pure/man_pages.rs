@@ -110,9 +110,10 @@ fn rkeepalived_8() -> String {
                  is counted again), notify_fifo/vrrp_notify_fifo (the FIFOs and their scripts \
                  restarted), static_* blocks and most global_defs settings (router_id and the \
                  mail settings too), vrrp_mcast_group4/6 (the advert sockets move to the new \
-                 group) and the nftables settings (the drop tables move in one batch) change \
-                 live; lvs_sync_daemon and net_namespace wait for a restart, each named in the \
-                 log with the reason. \
+                 group), the nftables settings (the drop tables move in one batch) and \
+                 lvs_sync_daemon (the sync daemons restarted, stopped or started; one that \
+                 follows an instance as that instance is now) change live; net_namespace waits \
+                 for a restart. \
                  Under systemd, `systemctl reload` checks the file with -t first and fails when \
                  it has errors.",
             ),
