@@ -12,9 +12,9 @@ use crate::config::model::{
     Command, Config, GlobalDefs, InstanceTracking, LvsSyncDaemon, Notify, SyncGroup, TrackScript,
     Tracking, VirtualAddress, VrrpInstance, VrrpScript,
 };
-use crate::ipvs::syncd::ActiveActiveSync;
 use crate::config::routes::{VirtualRoute, VirtualRule};
 use crate::config::{self, LoadOptions, Severity};
+use crate::ipvs::syncd::ActiveActiveSync;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use tracing::{error, info, warn};
@@ -135,9 +135,8 @@ impl Reloader {
         // after them), the new ones start once the engine applied the reload (a daemon it
         // followed an instance with is stopped then: the kernel runs one daemon per state).
         let lvs_sync = positionless(new.global.lvs_sync_daemon.as_ref());
-        let active_active = |l: &Option<LvsSyncDaemon>| {
-            l.clone().filter(|l| l.active_active && self.run_ipvs)
-        };
+        let active_active =
+            |l: &Option<LvsSyncDaemon>| l.clone().filter(|l| l.active_active && self.run_ipvs);
         let (aa_old, aa_new) = (active_active(&self.lvs_sync), active_active(&lvs_sync));
         let aa_changed = aa_old != aa_new;
         let engine_had_one = self.lvs_sync.as_ref().is_some_and(|l| !l.active_active);
@@ -194,10 +193,7 @@ impl Reloader {
                 }
             }
             let started = ActiveActiveSync::start(aa_new.as_ref());
-            *self
-                .active_active
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) = started;
+            *self.active_active.lock().unwrap_or_else(|e| e.into_inner()) = started;
         }
         let mut ipvs = self.ipvs.lock().await;
         match ipvs.as_ref() {
@@ -613,7 +609,10 @@ virtual_server 192.0.2.1 80 {
     fn lvs_sync_daemon_is_live() {
         let a = VrrpHalf::of(&load(CONF));
         for edit in [
-            CONF.replace("lvs_sync_daemon lo VI_1 id 3", "lvs_sync_daemon lo VI_1 id 4"),
+            CONF.replace(
+                "lvs_sync_daemon lo VI_1 id 3",
+                "lvs_sync_daemon lo VI_1 id 4",
+            ),
             CONF.replace("    lvs_sync_daemon lo VI_1 id 3\n", ""),
             CONF.replace("lo VI_1 id 3", "lo active_active id 3"),
         ] {

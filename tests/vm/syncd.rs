@@ -209,14 +209,35 @@ fn vm_sync_daemon_follows_a_reload() {
         return;
     };
     let files: Vec<vm::GuestFile> = [
-        ("id1", reload_conf("  lvs_sync_daemon sd0 VI_1 id 1\n", false)),
-        ("id2", reload_conf("  lvs_sync_daemon sd0 VI_1 id 2\n", false)),
-        ("id3", reload_conf("  lvs_sync_daemon sd0 VI_1 id 3\n", false)),
+        (
+            "id1",
+            reload_conf("  lvs_sync_daemon sd0 VI_1 id 1\n", false),
+        ),
+        (
+            "id2",
+            reload_conf("  lvs_sync_daemon sd0 VI_1 id 2\n", false),
+        ),
+        (
+            "id3",
+            reload_conf("  lvs_sync_daemon sd0 VI_1 id 3\n", false),
+        ),
         ("none", reload_conf("", false)),
-        ("two", reload_conf("  lvs_sync_daemon sd0 VI_1 id 1\n", true)),
-        ("aa1", reload_conf("  lvs_sync_daemon sd0 active_active id 1\n", false)),
-        ("aa2", reload_conf("  lvs_sync_daemon sd0 active_active id 2\n", false)),
-        ("aa4", reload_conf("  lvs_sync_daemon sd0 active_active id 4\n", false)),
+        (
+            "two",
+            reload_conf("  lvs_sync_daemon sd0 VI_1 id 1\n", true),
+        ),
+        (
+            "aa1",
+            reload_conf("  lvs_sync_daemon sd0 active_active id 1\n", false),
+        ),
+        (
+            "aa2",
+            reload_conf("  lvs_sync_daemon sd0 active_active id 2\n", false),
+        ),
+        (
+            "aa4",
+            reload_conf("  lvs_sync_daemon sd0 active_active id 4\n", false),
+        ),
     ]
     .iter()
     .map(|(name, text)| vm::GuestFile::new(&format!("/conf/{name}"), text.clone()))
@@ -257,8 +278,9 @@ fn vm_sync_daemon_follows_a_reload() {
         assert_eq!(got.len(), want.len(), "{k}: {got:?}\nlog:\n{log}");
         for (role, id) in want {
             assert!(
-                got.iter()
-                    .any(|l| l.starts_with(&format!("{role} sync daemon")) && syncid(l) == Some(*id)),
+                got.iter().any(
+                    |l| l.starts_with(&format!("{role} sync daemon")) && syncid(l) == Some(*id)
+                ),
                 "{k}: no {role} daemon with syncid {id}: {got:?}\nlog:\n{log}"
             );
         }

@@ -189,7 +189,10 @@ impl Engine {
                 return;
             };
             // The same daemon: its instance may have moved, or been re-created.
-            let found = self.instances.iter().position(|rt| rt.cfg.name == cfg.instance);
+            let found = self
+                .instances
+                .iter()
+                .position(|rt| rt.cfg.name == cfg.instance);
             match (&mut self.syncd, found) {
                 (Some(s), Some(i)) => {
                     s.instance = Some(i);
