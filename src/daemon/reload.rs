@@ -4,8 +4,8 @@
 //! `global_defs` go to the VRRP engine, which applies them live by difference
 //! (`vrrp::engine`'s reload), and so do the notify FIFOs and the `lvs_sync_daemon` that follows
 //! an instance; the rkeepalived-only `lvs_sync_daemon IF active_active` daemons are restarted
-//! here, for the IPVS side that runs them; the other VRRP parts (`net_namespace`, some
-//! `global_defs` settings) are named as waiting for a restart.
+//! here, for the IPVS side that runs them; a new `net_namespace` is refused with keepalived's
+//! line (it takes a restart).
 
 use crate::check::dump::CheckDataSlot;
 use crate::config::model::{
@@ -25,9 +25,8 @@ use tracing::{error, info, warn};
 /// with the links, addresses and tracker states they need read here on the blocking pool) and
 /// to the IPVS controller, both from this one read, and rebuilds the mailer from it
 /// ([`crate::mail::reload`]: router_id and the mail settings are live); with an error (or an
-/// unreadable file) the running configuration stays. What the VRRP side does not apply live
-/// (some `global_defs` settings, with the reason; `net_namespace`) is named in the log, one
-/// line each, as waiting for the next restart.
+/// unreadable file) the running configuration stays. A new `net_namespace` is not applied:
+/// keepalived's line says it takes a restart.
 pub(super) struct Reloader {
     pub(super) path: PathBuf,
     pub(super) opts: LoadOptions,
@@ -158,9 +157,6 @@ impl Reloader {
                 // keepalived 2.2.7's line (measured), with this program's name.
                 warn!("Cannot change network namespace at a reload - please restart rkeepalived");
             }
-            for part in half.waiting(&self.started) {
-                warn!("Reload: {part}: takes effect at the next restart");
-            }
             if half.live_part_differs(&self.started)
                 && let Some(engine) = &self.engine
             {
@@ -247,20 +243,6 @@ pub(super) struct VrrpHalf {
 }
 
 impl VrrpHalf {
-    /// The `global_defs` settings that differ from `running` and that the VRRP side does not
-    /// apply live, one entry each, e.g. `global_defs lvs_sync_daemon changed (REASON)` (empty
-    /// when only what the engine applies changed; `net_namespace` is logged apart, in
-    /// keepalived's words).
-    pub(super) fn waiting(&self, running: &VrrpHalf) -> Vec<String> {
-        let mut out = Vec::new();
-        for c in crate::vrrp::diff::global_defs(&running.global, &self.global) {
-            if let crate::vrrp::diff::GlobalApply::Restart(why) = c.apply {
-                out.push(format!("global_defs {} changed ({why})", c.name));
-            }
-        }
-        out
-    }
-
     /// Whether what the VRRP engine applies live (`vrrp_instance`, `vrrp_script`,
     /// `vrrp_sync_group`, `vrrp_track_process`, `track_file`, `static_*` blocks,
     /// `global_defs`, the notify FIFOs) differs from `running`.
@@ -596,15 +578,13 @@ virtual_server 192.0.2.1 80 {
             assert_ne!(CONF, edit, "the edit applies");
             let b = VrrpHalf::of(&load(&edit));
             assert!(b.live_part_differs(&a), "{edit}");
-            assert_eq!(b.waiting(&a), Vec::<String>::new(), "{edit}");
         }
         let fifo = VrrpHalf::of(&load(&CONF.replace("/run/kv.fifo", "/run/kv2.fifo")));
         assert!(fifo.live_part_differs(&a));
-        assert_eq!(fifo.waiting(&a), Vec::<String>::new());
     }
 
     /// `lvs_sync_daemon` changed, removed, or switched to `active_active`: sent to the engine
-    /// (and the IPVS side), never named as waiting for a restart.
+    /// (and the IPVS side), both ways.
     #[test]
     fn lvs_sync_daemon_is_live() {
         let a = VrrpHalf::of(&load(CONF));
@@ -619,8 +599,7 @@ virtual_server 192.0.2.1 80 {
             assert_ne!(CONF, edit, "the edit applies");
             let b = VrrpHalf::of(&load(&edit));
             assert!(b.live_part_differs(&a), "{edit}");
-            assert_eq!(b.waiting(&a), Vec::<String>::new(), "{edit}");
-            assert_eq!(a.waiting(&b), Vec::<String>::new(), "{edit}");
+            assert!(a.live_part_differs(&b), "{edit}");
         }
     }
 

@@ -501,8 +501,6 @@ pub enum GlobalApply {
     /// daemon's reloader for the rkeepalived-only `active_active` form (both daemons stopped
     /// and started again). Removed from the file: stopped; added: started.
     SyncDaemon,
-    /// Not live: takes effect at the next restart, for the reason given.
-    Restart(&'static str),
 }
 
 /// One changed `global_defs` setting: its keyword and how it is applied.

@@ -59,7 +59,7 @@
 //!   the drop tables in one `nft` batch (`Firewall::reconfigure`); `lvs_sync_daemon` as above;
 //!   the settings the plans are built from through the instance diff, the script policy's
 //!   through the new file's commands; the daemon's reloader rebuilds the mailer (router_id,
-//!   mail settings) and names the others as waiting for a restart, with the reason.
+//!   mail settings).
 //!
 //! The new plans are built from links and addresses the daemon's reloader read on the blocking
 //! pool ([`Engine::reload_facts`], a [`plan::Recorded`]), and the trackers' values from what it
@@ -219,8 +219,8 @@ impl Engine {
 
     /// Applies the changed `global_defs` settings ([`diff::global_defs`]), one line each: the
     /// engine's own (GARP/NA round spacing) from the next round on, the ones the plans or the
-    /// script policy carry named as such; the others are named by the daemon's reloader as
-    /// waiting for a restart.
+    /// script policy carry named as such; the mail settings are the daemon's reloader's, and
+    /// `lvs_sync_daemon` is applied once the instances changed ([`Engine::reload_syncd`]).
     fn reload_global(&mut self, config: &Config) {
         use diff::GlobalApply;
         let g = &config.global;
@@ -275,7 +275,7 @@ impl Engine {
                 }
                 // The sync daemon once the instances changed (`reload_syncd`), the mailer
                 // and `active_active` by the daemon's reloader.
-                GlobalApply::Mail | GlobalApply::SyncDaemon | GlobalApply::Restart(_) => {}
+                GlobalApply::Mail | GlobalApply::SyncDaemon => {}
             }
         }
         // The notify FIFO scripts' default user.
