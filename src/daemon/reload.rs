@@ -263,6 +263,8 @@ impl VrrpHalf {
     /// Takes from `new` what the VRRP engine applied (see [`VrrpHalf::live_part_differs`]); the
     /// rest stays as started, so that it is named again until the next restart.
     pub(super) fn take_live_part(&mut self, new: VrrpHalf) {
+        // Every global_defs setting is live (the engine, the mailer or the sync daemons).
+        self.global = new.global;
         self.vrrp_instances = new.vrrp_instances;
         self.vrrp_scripts = new.vrrp_scripts;
         self.tracking.sync_groups = new.tracking.sync_groups;
@@ -601,6 +603,20 @@ virtual_server 192.0.2.1 80 {
             assert!(b.live_part_differs(&a), "{edit}");
             assert!(a.live_part_differs(&b), "{edit}");
         }
+    }
+
+    /// Once taken, a global_defs change is not sent to the engine again by the next reload of
+    /// the same file; a new net_namespace stays different until the next restart.
+    #[test]
+    fn a_taken_global_change_is_not_sent_twice() {
+        let mut started = VrrpHalf::of(&load(CONF));
+        let edited = CONF.replace("router_id r1", "router_id r2");
+        let edited = format!("net_namespace other\n{edited}");
+        let b = VrrpHalf::of(&load(&edited));
+        assert!(b.live_part_differs(&started));
+        started.take_live_part(b.clone());
+        assert!(!b.live_part_differs(&started));
+        assert_ne!(b, started, "net_namespace still differs");
     }
 
     #[test]
