@@ -151,6 +151,16 @@ pub struct LvsSyncDaemon {
     pub span: Span,
 }
 
+impl LvsSyncDaemon {
+    /// The same settings without their position: a moved line compares equal.
+    pub fn positionless(&self) -> LvsSyncDaemon {
+        LvsSyncDaemon {
+            span: Span::default(),
+            ..self.clone()
+        }
+    }
+}
+
 /// The nftables tables keepalived uses to drop traffic to a `no_accept` master's VIPs
 /// (global_defs; see `net::firewall`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -250,7 +250,11 @@ pub(super) fn run_daemon(
             check_data,
             ledger: ipvs_ledger,
             active_active: reloaded_sync,
-            lvs_sync: super::reload::positionless(config.global.lvs_sync_daemon.as_ref()),
+            lvs_sync: config
+                .global
+                .lvs_sync_daemon
+                .as_ref()
+                .map(crate::config::model::LvsSyncDaemon::positionless),
         };
         let reloads = tokio::spawn(reloader.serve(hup_rx));
         let code = run(config, engine_opts, run_vrrp, rx, signals).await;

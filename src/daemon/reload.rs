@@ -64,14 +64,6 @@ pub(super) fn take_active_active(slot: &ActiveActiveSlot) -> Option<ActiveActive
     slot.lock().unwrap_or_else(|e| e.into_inner()).take()
 }
 
-/// `lvs_sync_daemon` without its position, so that a moved line is not a change.
-pub(super) fn positionless(l: Option<&LvsSyncDaemon>) -> Option<LvsSyncDaemon> {
-    l.cloned().map(|mut l| {
-        l.span = Default::default();
-        l
-    })
-}
-
 impl Reloader {
     pub(super) async fn serve(mut self, mut requests: tokio::sync::mpsc::Receiver<()>) {
         while requests.recv().await.is_some() {
@@ -133,7 +125,11 @@ impl Reloader {
         // running daemons stop first (a form that now follows an instance starts in the engine
         // after them), the new ones start once the engine applied the reload (a daemon it
         // followed an instance with is stopped then: the kernel runs one daemon per state).
-        let lvs_sync = positionless(new.global.lvs_sync_daemon.as_ref());
+        let lvs_sync = new
+            .global
+            .lvs_sync_daemon
+            .as_ref()
+            .map(LvsSyncDaemon::positionless);
         let active_active =
             |l: &Option<LvsSyncDaemon>| l.clone().filter(|l| l.active_active && self.run_ipvs);
         let (aa_old, aa_new) = (active_active(&self.lvs_sync), active_active(&lvs_sync));

@@ -22,7 +22,9 @@
 //! `vrrp_track_process` and `track_file` blocks by name ([`track_processes`],
 //! [`track_files`]).
 
-use crate::config::model::{GlobalDefs, TrackFile, TrackProcess, VrrpInstance, VrrpScript};
+use crate::config::model::{
+    GlobalDefs, LvsSyncDaemon, TrackFile, TrackProcess, VrrpInstance, VrrpScript,
+};
 use crate::net::route::{Route, Rule};
 use crate::vrrp::plan::{InstancePlan, Vip};
 use crate::vrrp::track::{TrackWeight, TrackerId};
@@ -552,12 +554,7 @@ pub fn global_defs(old: &GlobalDefs, new: &GlobalDefs) -> Vec<GlobalChange> {
         no_checker_emails,
         nftables,
     } = new;
-    let lvs_sync = |o: &GlobalDefs| {
-        o.lvs_sync_daemon.clone().map(|mut l| {
-            l.span = Default::default();
-            l
-        })
-    };
+    let lvs_sync = |o: &GlobalDefs| o.lvs_sync_daemon.as_ref().map(LvsSyncDaemon::positionless);
     let mut out = Vec::new();
     let mut add = |differs: bool, name: &'static str, apply: GlobalApply| {
         if differs {

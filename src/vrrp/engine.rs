@@ -58,7 +58,8 @@ pub enum Control {
     /// applied by difference (see `engine::reload`), with the links and addresses its plans
     /// need, read beforehand off this thread ([`Engine::reload_facts`]).
     Reload(Arc<Config>, Box<ReloadFacts>),
-    /// Answered once every message sent before it was handled: the daemon's reloader waits
+    /// Answered once every message sent before it was handled and the kernel work they queued
+    /// was done: the daemon's reloader waits
     /// for a reload to be applied before the IPVS side starts the `active_active` sync daemons
     /// that replace the one the engine stopped.
     Barrier(tokio::sync::oneshot::Sender<()>),
@@ -513,6 +514,7 @@ impl Engine {
             na,
             // nftables drop rules for the VIPs of `no_accept` masters, VMAC maps.
             firewall: Firewall::new((&config.global.nftables).into()).with_ledger(ledger),
+            sync_daemons: Default::default(),
         })
         .map_err(|e| EngineError::Thread(e.to_string()))?;
         let mut engine = Engine {
@@ -779,7 +781,11 @@ impl Engine {
                             self.reload(&config, &facts).await;
                         }
                         Some(Control::Barrier(done)) => {
-                            let _ = done.send(());
+                            // After the worker ran the jobs queued before it (a sync daemon
+                            // stopped by the reload, for one).
+                            self.kernel.submit(Box::new(move |_| {
+                                let _ = done.send(());
+                            }));
                         }
                     }
                 }
@@ -795,8 +801,8 @@ impl Engine {
         // The VIPs are released and the notify_stop scripts run before the trackers stop.
         self.kernel_drain(&mut kernel_done).await;
         self.tracking_shutdown().await;
-        if let Some(s) = &mut self.syncd {
-            s.stop();
+        if self.syncd.is_some() {
+            self.syncd_stop();
         }
         if !self.opts.dont_release_vrrp {
             let statics = std::mem::take(&mut self.statics);

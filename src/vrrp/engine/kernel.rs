@@ -40,13 +40,15 @@ use tokio::sync::mpsc;
 use tracing::{debug, error, warn};
 
 /// What the worker owns: its own rtnetlink socket, the GARP and NA sockets, the nftables
-/// tables. Used only on the worker thread.
+/// tables, the IPVS sync daemon. Used only on the worker thread.
 pub(super) struct Kernel {
     pub netlink: Netlink,
     pub garp: PacketSocket,
     /// Raw ICMPv6 socket for unsolicited NAs; `None` if it could not be opened (logged).
     pub na: Option<NaSocket>,
     pub firewall: Firewall,
+    /// The `lvs_sync_daemon` this process started (`IPVS_CMD_NEW_DAEMON` / `_DEL_DAEMON`).
+    pub sync_daemons: super::syncd::SyncDaemons,
 }
 
 /// One piece of kernel work, run on the worker thread.

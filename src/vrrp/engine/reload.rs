@@ -250,12 +250,10 @@ impl Engine {
                             k.firewall.reconfigure(cfg);
                         }));
                     }
+                    // vrrp_garp_interval / vrrp_gna_interval.
                     _ => {
-                        match c.name {
-                            "vrrp_garp_interval" => self.garp_interval = g.vrrp_garp_interval,
-                            "vrrp_gna_interval" => self.gna_interval = g.vrrp_gna_interval,
-                            _ => {}
-                        }
+                        self.garp_interval = g.vrrp_garp_interval;
+                        self.gna_interval = g.vrrp_gna_interval;
                         info!(
                             "Reload: global_defs {} changed: used from the next GARP/NA round",
                             c.name

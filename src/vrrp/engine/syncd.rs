@@ -5,6 +5,10 @@
 //! family (`IPVS_CMD_NEW_DAEMON` / `IPVS_CMD_DEL_DAEMON`); failures are logged, the instance
 //! carries on.
 //!
+//! The engine decides ([`Syncd`]: the settings and the followed instance); the commands run
+//! as jobs on the `vrrp-kernel` worker ([`SyncDaemons`], in its [`super::kernel::Kernel`]), in
+//! order with the VIP changes of the same transition, never on the thread that sends adverts.
+//!
 //! A reload ([`Engine::reload_syncd`], after the instances changed): when `lvs_sync_daemon`
 //! differs (positions aside), the daemon this process started stops and the new one starts as
 //! the followed instance is now (master daemon while it is MASTER, backup otherwise); removed
@@ -19,17 +23,12 @@ use crate::ipvs::genl::{IpvsSocket, SyncDaemon};
 use crate::vrrp::fsm::State;
 use tracing::{error, info};
 
-/// The sync daemon's owner: its configuration, the instance it follows and what runs now.
+/// The engine's side of the sync daemon: its settings and the instance it follows.
 pub(super) struct Syncd {
     cfg: LvsSyncDaemon,
     /// Index of the followed instance in `Engine::instances`; `None` while a reload has
     /// taken it out (re-created: found again by name once the instances changed).
     instance: Option<usize>,
-    /// Opened on first use; `None` after a failure to open (logged once).
-    sock: Option<IpvsSocket>,
-    open_failed: bool,
-    /// `IP_VS_STATE_MASTER` / `IP_VS_STATE_BACKUP` of the daemon this process started.
-    running: Option<u32>,
 }
 
 impl Syncd {
@@ -47,12 +46,34 @@ impl Syncd {
         Some(Syncd {
             cfg,
             instance: Some(instance),
-            sock: None,
-            open_failed: false,
-            running: None,
         })
     }
 
+    /// Instance `i` left `Engine::instances` (a reload removed it): the index follows the
+    /// instances after it, which move down by one; the followed instance itself is found
+    /// again by name at the end of the reload ([`Engine::reload_syncd`]).
+    pub(super) fn forget_instance(&mut self, i: usize) {
+        self.instance = match self.instance {
+            Some(j) if j == i => None,
+            Some(j) if j > i => Some(j - 1),
+            other => other,
+        };
+    }
+}
+
+/// The worker's side: the daemon this process started and the socket it talks over. Used
+/// only on the `vrrp-kernel` worker.
+#[derive(Default)]
+pub(super) struct SyncDaemons {
+    /// Opened on first use; `None` after a failure to open (logged once).
+    sock: Option<IpvsSocket>,
+    open_failed: bool,
+    /// `IP_VS_STATE_MASTER` / `IP_VS_STATE_BACKUP` of the daemon this process started, with
+    /// the settings it was started with.
+    running: Option<(u32, LvsSyncDaemon)>,
+}
+
+impl SyncDaemons {
     fn socket(&mut self) -> Option<&mut IpvsSocket> {
         if self.sock.is_none() && !self.open_failed {
             match IpvsSocket::open() {
@@ -66,38 +87,48 @@ impl Syncd {
         self.sock.as_mut()
     }
 
-    /// Runs the daemon of `state` (stopping the other one first).
-    fn set(&mut self, state: u32) {
-        if self.running == Some(state) {
+    /// Runs the daemon of `state` with `cfg` (stopping the one running first, unless it is
+    /// that one already).
+    pub(super) fn set(&mut self, cfg: &LvsSyncDaemon, state: u32) {
+        if self
+            .running
+            .as_ref()
+            .is_some_and(|(s, c)| *s == state && c == cfg)
+        {
             return;
         }
         self.stop();
         let d = SyncDaemon {
             state,
-            mcast_ifn: self.cfg.interface.clone(),
-            sync_id: u32::from(self.cfg.sync_id),
-            maxlen: self.cfg.maxlen,
-            group: self.cfg.group,
-            port: self.cfg.port,
-            ttl: self.cfg.ttl,
+            mcast_ifn: cfg.interface.clone(),
+            sync_id: u32::from(cfg.sync_id),
+            maxlen: cfg.maxlen,
+            group: cfg.group,
+            port: cfg.port,
+            ttl: cfg.ttl,
         };
         let role = role(state);
-        let (ifname, id) = (self.cfg.interface.clone(), self.cfg.sync_id);
         let Some(sock) = self.socket() else {
             return;
         };
         match sock.start_daemon(&d) {
             Ok(()) => {
-                info!("Starting IPVS {role} sync daemon on {ifname}, syncid {id}");
-                self.running = Some(state);
+                info!(
+                    "Starting IPVS {role} sync daemon on {}, syncid {}",
+                    cfg.interface, cfg.sync_id
+                );
+                self.running = Some((state, cfg.clone()));
             }
-            Err(e) => error!("cannot start IPVS {role} sync daemon on {ifname}: {e}"),
+            Err(e) => error!(
+                "cannot start IPVS {role} sync daemon on {}: {e}",
+                cfg.interface
+            ),
         }
     }
 
     /// Stops the daemon this process started, if any.
     pub(super) fn stop(&mut self) {
-        let Some(state) = self.running.take() else {
+        let Some((state, _)) = self.running.take() else {
             return;
         };
         if let Some(sock) = self.socket() {
@@ -107,39 +138,13 @@ impl Syncd {
             }
         }
     }
-
-    /// Instance `i` left `Engine::instances` (a reload removed it): the index follows the
-    /// instances after it, which move down by one; the followed instance itself is found
-    /// again by name at the end of the reload ([`Engine::reload_syncd`]).
-    pub(super) fn forget_instance(&mut self, i: usize) {
-        self.instance = match self.instance {
-            Some(j) if j == i => None,
-            Some(j) if j > i => Some(j - 1),
-            other => other,
-        };
-    }
-
-    /// Runs the daemon that matches the followed instance's `state`: master while MASTER,
-    /// backup otherwise.
-    fn match_state(&mut self, state: State) {
-        self.set(if state == State::Master {
-            IP_VS_STATE_MASTER
-        } else {
-            IP_VS_STATE_BACKUP
-        });
-    }
 }
 
 /// The `lvs_sync_daemon` of `config` that follows an instance, positions aside (`active_active`
 /// daemons follow no instance: the checker side runs them, `ipvs::syncd`).
 fn following(config: &Config) -> Option<LvsSyncDaemon> {
-    let mut cfg = config
-        .global
-        .lvs_sync_daemon
-        .clone()
-        .filter(|c| !c.active_active)?;
-    cfg.span = Default::default();
-    Some(cfg)
+    let cfg = config.global.lvs_sync_daemon.as_ref()?;
+    (!cfg.active_active).then(|| cfg.positionless())
 }
 
 fn role(state: u32) -> &'static str {
@@ -150,84 +155,82 @@ fn role(state: u32) -> &'static str {
     }
 }
 
-impl Engine {
-    /// At start-up: the backup daemon (the instance starts in INIT, then BACKUP or MASTER).
-    pub(super) fn syncd_startup(&mut self) {
-        if let Some(s) = &mut self.syncd {
-            s.set(IP_VS_STATE_BACKUP);
-        }
-    }
-
-    /// Follows instance `i`'s transition `from` → `to`.
-    pub(super) fn syncd_follow(&mut self, i: usize, from: State, to: State) {
-        let Some(s) = &mut self.syncd else {
-            return;
-        };
-        if s.instance != Some(i) {
-            return;
-        }
-        match (from, to) {
-            (_, State::Master) => s.set(IP_VS_STATE_MASTER),
-            (State::Master, State::Backup | State::Fault) => s.set(IP_VS_STATE_BACKUP),
-            _ => {}
-        }
+/// The daemon that matches an instance in `state`: master while MASTER, backup otherwise.
+fn daemon_for(state: State) -> u32 {
+    if state == State::Master {
+        IP_VS_STATE_MASTER
+    } else {
+        IP_VS_STATE_BACKUP
     }
 }
 
 impl Engine {
+    /// Queues the start of the `state` daemon with the followed settings (a worker job).
+    fn syncd_set(&mut self, state: u32) {
+        if let Some(s) = &self.syncd {
+            let cfg = s.cfg.clone();
+            self.kernel
+                .submit(Box::new(move |k| k.sync_daemons.set(&cfg, state)));
+        }
+    }
+
+    /// Queues the stop of the daemon this process started (a worker job), at exit or when a
+    /// reload removes `lvs_sync_daemon`.
+    pub(super) fn syncd_stop(&mut self) {
+        self.kernel.submit(Box::new(|k| k.sync_daemons.stop()));
+    }
+
+    /// At start-up: the backup daemon (the instance starts in INIT, then BACKUP or MASTER).
+    pub(super) fn syncd_startup(&mut self) {
+        self.syncd_set(IP_VS_STATE_BACKUP);
+    }
+
+    /// Follows instance `i`'s transition `from` → `to`.
+    pub(super) fn syncd_follow(&mut self, i: usize, from: State, to: State) {
+        if self.syncd.as_ref().is_none_or(|s| s.instance != Some(i)) {
+            return;
+        }
+        match (from, to) {
+            (_, State::Master) => self.syncd_set(IP_VS_STATE_MASTER),
+            (State::Master, State::Backup | State::Fault) => self.syncd_set(IP_VS_STATE_BACKUP),
+            _ => {}
+        }
+    }
+
     /// A reload's `lvs_sync_daemon`, once its instance changes are applied (see the module
     /// doc): `running` is the setting in force before the reload (`global_defs`), `config`
     /// the new file. One line per change.
     pub(super) fn reload_syncd(&mut self, running: Option<&LvsSyncDaemon>, config: &Config) {
-        let old = running.filter(|c| !c.active_active).cloned().map(|mut c| {
-            c.span = Default::default();
-            c
-        });
+        let old = running
+            .filter(|c| !c.active_active)
+            .map(LvsSyncDaemon::positionless);
         let new = following(config);
-        if old == new {
-            let Some(cfg) = new else {
-                return;
+        if old != new {
+            let what = match (&old, &new) {
+                (None, _) => "sync daemon started",
+                (_, None) => "sync daemon stopped",
+                _ => "sync daemon restarted",
             };
-            // The same daemon: its instance may have moved, or been re-created.
-            let found = self
-                .instances
-                .iter()
-                .position(|rt| rt.cfg.name == cfg.instance);
-            match (&mut self.syncd, found) {
-                (Some(s), Some(i)) => {
-                    s.instance = Some(i);
-                    s.match_state(self.instances[i].fsm.state());
-                }
-                // Its instance could not start at start-up and does now.
-                (None, Some(i)) => {
-                    let names: Vec<&str> =
-                        self.instances.iter().map(|r| r.cfg.name.as_str()).collect();
-                    self.syncd = Syncd::new(config, &names);
-                    if let Some(s) = &mut self.syncd {
-                        s.match_state(self.instances[i].fsm.state());
-                    }
-                }
-                (Some(s), None) => s.instance = None,
-                (None, None) => {}
-            }
-            return;
-        }
-        let what = match (&old, &new) {
-            (None, _) => "sync daemon started",
-            (_, None) => "sync daemon stopped",
-            _ => "sync daemon restarted",
-        };
-        info!("Reload: global_defs lvs_sync_daemon changed: {what}");
-        if let Some(mut s) = self.syncd.take() {
-            s.stop();
+            info!("Reload: global_defs lvs_sync_daemon changed: {what}");
         }
         let names: Vec<&str> = self.instances.iter().map(|r| r.cfg.name.as_str()).collect();
-        self.syncd = Syncd::new(config, &names);
-        if let Some(s) = &mut self.syncd
-            && let Some(i) = s.instance
-        {
-            let state = self.instances[i].fsm.state();
-            s.match_state(state);
+        // The same daemon keeps its instance found again by name (it may have moved, been
+        // re-created, or started only now); new settings are taken from the new file.
+        self.syncd = match (self.syncd.take(), &new) {
+            (Some(mut s), Some(cfg)) if old == new => {
+                s.instance = names.iter().position(|n| *n == cfg.instance);
+                Some(s)
+            }
+            // Its instance still not running: said at start-up already.
+            (None, Some(cfg)) if old == new && !names.contains(&cfg.instance.as_str()) => None,
+            _ => Syncd::new(config, &names),
+        };
+        match self.syncd.as_ref().map(|s| s.instance) {
+            // The daemon this process runs, if any, is replaced by the one of the new settings
+            // in the followed instance's state (nothing happens when they are the same).
+            Some(Some(i)) => self.syncd_set(daemon_for(self.instances[i].fsm.state())),
+            None if old != new => self.syncd_stop(),
+            _ => {}
         }
     }
 }
