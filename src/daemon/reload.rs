@@ -143,7 +143,8 @@ impl Reloader {
             };
             info!("Reload: global_defs lvs_sync_daemon changed: active_active sync daemons {what}");
             if let Some(running) = take_active_active(&self.active_active) {
-                running.stop();
+                // Generic netlink requests: off the thread that sends the adverts.
+                let _ = tokio::task::spawn_blocking(move || running.stop()).await;
             }
         }
         self.lvs_sync = lvs_sync;
@@ -184,7 +185,11 @@ impl Reloader {
                     let _ = applied.await;
                 }
             }
-            let started = ActiveActiveSync::start(aa_new.as_ref());
+            let started =
+                tokio::task::spawn_blocking(move || ActiveActiveSync::start(aa_new.as_ref()))
+                    .await
+                    .ok()
+                    .flatten();
             *self.active_active.lock().unwrap_or_else(|e| e.into_inner()) = started;
         }
         let mut ipvs = self.ipvs.lock().await;
