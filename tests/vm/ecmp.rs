@@ -136,11 +136,29 @@ streams() { # 30 long-lived streams; d1's link goes down under them; prints who 
       sleep 0.1; k=$((k+1))
     done
   done
-  rm -f /tmp/streams.*
-  ns c env RKVM_GUEST=1 /usr/bin/vmtest --exact ecmp::guest_streams --ignored --nocapture \
-    --test-threads 1 >/tmp/streams.out 2>&1 &
-  spid=$!
-  i=0; while [ ! -e /tmp/streams.ready ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
+  # The router's three paths, held while the streams connect: under TCG a starved guest CPU
+  # can miss BFD's 1 s detection time and flap a session (seen in CI with other VMs beside
+  # this one); streams opened meanwhile avoid d1, so such an attempt is printed and redone.
+  attempt=1
+  while :; do
+    k=0; held=0
+    while [ $held -lt 20 ] && [ $k -lt 300 ]; do
+      if [ "$(paths)" = 3 ]; then held=$((held+1)); else held=0; fi
+      sleep 0.1; k=$((k+1))
+    done
+    rm -f /tmp/streams.*
+    ns c env RKVM_GUEST=1 /usr/bin/vmtest --exact ecmp::guest_streams --ignored --nocapture \
+      --test-threads 1 >/tmp/streams.out 2>&1 &
+    spid=$!
+    i=0; while [ ! -e /tmp/streams.ready ] && [ $i -lt 600 ]; do
+      paths >>/tmp/streams.paths; sleep 0.1; i=$((i+1))
+    done
+    paths >>/tmp/streams.paths
+    grep -qv '^3$' /tmp/streams.paths || break
+    echo "flap $attempt: paths while connecting $(sort /tmp/streams.paths | uniq -c | tr -s '\n ' '  ')"
+    [ $attempt -ge 3 ] && break
+    touch /tmp/streams.stop; wait $spid; attempt=$((attempt+1))
+  done
   sleep 4 # the sync master sends its buffer within 2 s (IPVS_SYNC_FLUSH_TIME)
   # Every director's connections to port 9000, LOCAL (it scheduled them: it carries them)
   # or SYNC (learnt from another director's sync daemon).
@@ -709,13 +727,22 @@ fn vm_ecmp_three_directors_announce_and_withdraw_through_bird() {
         "ECMP streams with lvs_sync_daemon active_active, rr: {}",
         sync_rr.line()
     );
-    for r in [&nosync, &sloppy, &sync, &sloppy_rr, &sync_rr] {
-        assert_eq!(r.total, 30, "{s}");
+    // The whole output is printed above; a failed run's message shows its own section.
+    let runs = [
+        ("STREAMS_NOSYNC", &nosync),
+        ("STREAMS_SLOPPY", &sloppy),
+        ("STREAMS_SYNC", &sync),
+        ("STREAMS_SLOPPY_RR", &sloppy_rr),
+        ("STREAMS_SYNC_RR", &sync_rr),
+    ];
+    for (name, r) in runs {
+        let run = get(name);
+        assert_eq!(r.total, 30, "{name}: {r:?}\n{run}");
         assert_eq!(
             r.local, 30,
-            "one director scheduled each stream: {r:?}\n{s}"
+            "{name}: one director scheduled each stream: {r:?}\n{run}"
         );
-        assert!(r.on_lost > 0, "{r:?}\n{s}");
+        assert!(r.on_lost > 0, "{name}: d1 carried no stream: {r:?}\n{run}");
     }
     assert_eq!(nosync.tables.iter().sum::<usize>(), 30, "{nosync:?}\n{s}");
     assert_eq!(nosync.lost_survived, 0, "{nosync:?}\n{s}");
