@@ -136,30 +136,34 @@ streams() { # 30 long-lived streams; d1's link goes down under them; prints who 
       sleep 0.1; k=$((k+1))
     done
   done
-  # The router's three paths, held while the streams connect: under TCG a starved guest CPU
-  # can miss BFD's 1 s detection time and flap a session (seen in CI with other VMs beside
-  # this one); streams opened meanwhile avoid d1, so such an attempt is printed and redone.
+  # The router's three paths, unchanged from before the streams connect until the tables are
+  # read: under TCG a starved guest CPU can miss BFD's 1 s detection time and flap a session
+  # (seen in CI with other VMs beside this one), and the multipath hash then moves streams
+  # between directors. Such an attempt is printed ("flap N") and redone, twice at most.
+  vip_route() { echo $(ip -n r route show $VIP); } # one line, blanks squeezed
   attempt=1
   while :; do
-    k=0; held=0
+    k=0; held=0; r0=
     while [ $held -lt 20 ] && [ $k -lt 300 ]; do
-      if [ "$(paths)" = 3 ]; then held=$((held+1)); else held=0; fi
-      sleep 0.1; k=$((k+1))
+      r=$(vip_route)
+      if [ "$(paths)" = 3 ] && [ "$r" = "$r0" ]; then held=$((held+1)); else held=0; fi
+      r0=$r; sleep 0.1; k=$((k+1))
     done
     rm -f /tmp/streams.*
     ns c env RKVM_GUEST=1 /usr/bin/vmtest --exact ecmp::guest_streams --ignored --nocapture \
       --test-threads 1 >/tmp/streams.out 2>&1 &
     spid=$!
     i=0; while [ ! -e /tmp/streams.ready ] && [ $i -lt 600 ]; do
-      paths >>/tmp/streams.paths; sleep 0.1; i=$((i+1))
+      vip_route >>/tmp/streams.routes; sleep 0.1; i=$((i+1))
     done
-    paths >>/tmp/streams.paths
-    grep -qv '^3$' /tmp/streams.paths || break
-    echo "flap $attempt: paths while connecting $(sort /tmp/streams.paths | uniq -c | tr -s '\n ' '  ')"
+    # The sync master sends its buffer within 2 s (IPVS_SYNC_FLUSH_TIME): 4 s.
+    i=0; while [ $i -lt 40 ]; do vip_route >>/tmp/streams.routes; sleep 0.1; i=$((i+1)); done
+    changed=$(grep -vcxF "$r0" /tmp/streams.routes)
+    [ "$changed" = 0 ] && break
+    echo "flap $attempt: $changed of $(wc -l </tmp/streams.routes) route samples differ from: $r0"
     [ $attempt -ge 3 ] && break
     touch /tmp/streams.stop; wait $spid; attempt=$((attempt+1))
   done
-  sleep 4 # the sync master sends its buffer within 2 s (IPVS_SYNC_FLUSH_TIME)
   # Every director's connections to port 9000, LOCAL (it scheduled them: it carries them)
   # or SYNC (learnt from another director's sync daemon).
   for i in 1 2 3; do
