@@ -901,8 +901,10 @@ pub struct RsHealthCfg {
     pub checkers: Vec<CheckerCfg>,
     pub timing: CheckTiming,
     pub inhibit_on_failure: Option<bool>,
-    pub notify_up: Option<Command>,
-    pub notify_down: Option<Command>,
+    /// `notify_up` / `notify_down` (boxed: most real servers have none, and a table keeps one
+    /// `RsHealthCfg` per real server).
+    pub notify_up: Option<Box<Command>>,
+    pub notify_down: Option<Box<Command>>,
     pub virtualhost: Option<String>,
     /// `smtp_alert [BOOL]` (unset: `smtp_alert_checker`, else `smtp_alert`, else on, as
     /// keepalived keeps for backward compatibility).

@@ -238,9 +238,9 @@ impl<'a> Pass<'a> {
         }
     }
 
-    fn slot(&mut self, slot: &mut Option<Command>) {
+    fn slot<C: std::borrow::BorrowMut<Command>>(&mut self, slot: &mut Option<C>) {
         if let Some(cmd) = slot
-            && !self.check(cmd, Kind::Notify, "notify script")
+            && !self.check(cmd.borrow_mut(), Kind::Notify, "notify script")
         {
             *slot = None;
         }

@@ -434,13 +434,13 @@ impl Parser<'_> {
                     self.timing_keyword(who, &mut rs.health.timing, &l);
                 }
                 "inhibit_on_failure" => rs.health.inhibit_on_failure = self.flag(who, &l),
-                "notify_up" => rs.health.notify_up = self.command(who, &l, true),
+                "notify_up" => rs.health.notify_up = self.command(who, &l, true).map(Box::new),
                 "smtp_alert" => {
                     if let Some(on) = self.flag(who, &l) {
                         rs.health.smtp_alert = Some(on);
                     }
                 }
-                "notify_down" => rs.health.notify_down = self.command(who, &l, true),
+                "notify_down" => rs.health.notify_down = self.command(who, &l, true).map(Box::new),
                 "virtualhost" => {
                     rs.health.virtualhost = self.need(who, &l, 1).map(|w| w.text.to_string())
                 }
