@@ -274,27 +274,31 @@ impl Runner {
             let shared = std::sync::Arc::new(std::sync::Mutex::new(Some(checks)));
             let for_thread = shared.clone();
             let lane_handle = lane.clone();
+            // One task runs every check between its rounds (`run_all`), not one task each.
             let started = spawn_runtime_thread("checker", etx.clone(), move |etx| {
                 let checks = for_thread.lock().ok().and_then(|mut c| c.take());
-                for (id, checker, timing, mut opts) in checks.into_iter().flatten() {
-                    opts.retry_lane = lane_handle.clone();
-                    tokio::spawn(super::run_with(id, checker, timing, etx.clone(), opts));
-                }
+                let scheduled = checks
+                    .into_iter()
+                    .flatten()
+                    .map(|(id, checker, timing, mut opts)| {
+                        opts.retry_lane = lane_handle.clone();
+                        super::Scheduled::new(id, checker, timing, etx.clone(), opts)
+                    })
+                    .collect();
+                tokio::spawn(super::run_all(scheduled));
             });
             // The checks run here only if the threads cannot be started.
             if started.is_none()
                 && let Some(checks) = shared.lock().ok().and_then(|mut c| c.take())
             {
-                for (id, checker, timing, mut opts) in checks {
-                    opts.retry_lane = lane.clone();
-                    tasks.push(tokio::spawn(super::run_with(
-                        id,
-                        checker,
-                        timing,
-                        etx.clone(),
-                        opts,
-                    )));
-                }
+                let scheduled = checks
+                    .into_iter()
+                    .map(|(id, checker, timing, mut opts)| {
+                        opts.retry_lane = lane.clone();
+                        super::Scheduled::new(id, checker, timing, etx.clone(), opts)
+                    })
+                    .collect();
+                tasks.push(tokio::spawn(super::run_all(scheduled)));
             }
         }
         if let Some(t) = gates.start() {
