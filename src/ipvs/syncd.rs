@@ -20,6 +20,20 @@ use crate::ipvs::consts::{IP_VS_STATE_BACKUP, IP_VS_STATE_MASTER};
 use crate::ipvs::genl::{IpvsSocket, SyncDaemon};
 use tracing::{error, info};
 
+/// The kernel's sync daemon of `state` (`IP_VS_STATE_MASTER` / `IP_VS_STATE_BACKUP`) with the
+/// settings of `lvs_sync_daemon` (`IPVS_CMD_NEW_DAEMON`'s attributes); both forms use it.
+pub fn sync_daemon(state: u32, cfg: &LvsSyncDaemon) -> SyncDaemon {
+    SyncDaemon {
+        state,
+        mcast_ifn: cfg.interface.clone(),
+        sync_id: u32::from(cfg.sync_id),
+        maxlen: cfg.maxlen,
+        group: cfg.group,
+        port: cfg.port,
+        ttl: cfg.ttl,
+    }
+}
+
 /// The two sync daemons this process started (`IPVS_CMD_NEW_DAEMON` master and backup).
 pub struct ActiveActiveSync {
     sock: IpvsSocket,
@@ -46,15 +60,7 @@ impl ActiveActiveSync {
             running: Vec::new(),
         };
         for state in [IP_VS_STATE_MASTER, IP_VS_STATE_BACKUP] {
-            let d = SyncDaemon {
-                state,
-                mcast_ifn: cfg.interface.clone(),
-                sync_id: u32::from(cfg.sync_id),
-                maxlen: cfg.maxlen,
-                group: cfg.group,
-                port: cfg.port,
-                ttl: cfg.ttl,
-            };
+            let d = sync_daemon(state, cfg);
             let mut r = me.sock.start_daemon(&d);
             if let Err(IpvsError::Kernel { errno, .. }) = r
                 && errno == libc::EEXIST

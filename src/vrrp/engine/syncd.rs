@@ -19,7 +19,7 @@
 use super::Engine;
 use crate::config::model::{Config, LvsSyncDaemon};
 use crate::ipvs::consts::{IP_VS_STATE_BACKUP, IP_VS_STATE_MASTER};
-use crate::ipvs::genl::{IpvsSocket, SyncDaemon};
+use crate::ipvs::genl::IpvsSocket;
 use crate::vrrp::fsm::State;
 use tracing::{error, info};
 
@@ -98,15 +98,7 @@ impl SyncDaemons {
             return;
         }
         self.stop();
-        let d = SyncDaemon {
-            state,
-            mcast_ifn: cfg.interface.clone(),
-            sync_id: u32::from(cfg.sync_id),
-            maxlen: cfg.maxlen,
-            group: cfg.group,
-            port: cfg.port,
-            ttl: cfg.ttl,
-        };
+        let d = crate::ipvs::syncd::sync_daemon(state, cfg);
         let role = role(state);
         let Some(sock) = self.socket() else {
             return;
