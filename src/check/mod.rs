@@ -218,39 +218,30 @@ impl Scheduled {
         tx: mpsc::Sender<Event>,
         opts: RunOptions,
     ) -> Scheduled {
-        Scheduled(Box::new(new_task(id, checker.into(), timing.into(), tx, opts)))
-    }
-}
-
-fn new_task(
-    id: usize,
-    checker: std::sync::Arc<Checker>,
-    timing: std::sync::Arc<Timing>,
-    tx: mpsc::Sender<Event>,
-    opts: RunOptions,
-) -> Task {
-    let RunOptions {
-        gate,
-        record,
-        retry_lane,
-    } = opts;
-    let p = Progress {
-        state: CheckState::new(timing),
-        // A dynamic MISC_CHECK starts at the configured weight: its exit 0 reports that
-        // weight, which is no change (keepalived compares with the last exit code, 0 at start).
-        last_weight: match &*checker {
-            Checker::Misc(m) if m.dynamic => Some(m.rs_weight),
-            _ => None,
-        },
-        record,
-    };
-    Task {
-        id,
-        checker,
-        tx,
-        gate: gate.map(Box::new),
-        retry_lane,
-        p,
+        let checker = checker.into();
+        let RunOptions {
+            gate,
+            record,
+            retry_lane,
+        } = opts;
+        let p = Progress {
+            state: CheckState::new(timing.into()),
+            // A dynamic MISC_CHECK starts at the configured weight: its exit 0 reports that
+            // weight, which is no change (keepalived compares with the last exit code, 0 at start).
+            last_weight: match &*checker {
+                Checker::Misc(m) if m.dynamic => Some(m.rs_weight),
+                _ => None,
+            },
+            record,
+        };
+        Scheduled(Box::new(Task {
+            id,
+            checker,
+            tx,
+            gate: gate.map(Box::new),
+            retry_lane,
+            p,
+        }))
     }
 }
 
@@ -473,13 +464,7 @@ mod tests {
         let c = Checker::Tcp(tcp::TcpCheck {
             target: Target::new(([127, 0, 0, 1], 1).into()),
         });
-        let t = Box::new(new_task(
-            0,
-            c.into(),
-            Timing::default().into(),
-            tx,
-            RunOptions::default(),
-        ));
+        let Scheduled(t) = Scheduled::new(0, c, Timing::default(), tx, RunOptions::default());
         let (done, _rx) = mpsc::unbounded_channel();
         let f = retries(0, t, Duration::ZERO, done);
         let size = std::mem::size_of_val(&f);
