@@ -63,7 +63,7 @@ pub fn resolve(vs: &VirtualServer, rs: &RealServer, c: &CheckerCfg) -> Timing {
         delay_loop: Some(vs.delay_loop),
         ..vs.health.timing.clone()
     };
-    let t = c.timing.or(&rs.health.timing).or(&vs_level);
+    let t = c.timing.or(rs.health.timing()).or(&vs_level);
     let delay_loop = t.delay_loop.unwrap_or(Duration::from_secs(60));
     let (retry, before_retry) = match &c.kind {
         CheckerKind::Http { .. } => (1, Duration::from_secs(3)),
@@ -96,10 +96,7 @@ pub fn checker(
         .unwrap_or(if rs.port == 0 { vs_port } else { rs.port });
     let target = Target {
         addr: SocketAddr::new(c.connect_ip.unwrap_or(rs.addr), port),
-        bindto: c.bindto,
-        bind_port: c.bind_port,
-        bind_if: c.bind_if.clone(),
-        fwmark: c.fwmark,
+        bind: c.bind.clone(),
     };
     let timing = resolve(vs, rs, c);
     Ok(match &c.kind {
@@ -180,7 +177,7 @@ pub fn checker(
         })),
         CheckerKind::Ping => Checker::Ping(check::ping::PingCheck {
             addr: target.addr.ip(),
-            bind_if: target.bind_if,
+            bind_if: target.bind.and_then(|b| b.bind_if),
         }),
         CheckerKind::File { .. } => checker_of_file(c).expect("a FILE_CHECK"),
         CheckerKind::Smtp { helo_name } => Checker::Smtp(Box::new(check::smtp::SmtpCheck {
@@ -283,7 +280,16 @@ pub fn runner_carrying(
             }
             let id = index.len();
             index.push((vi, ri));
-            runner.set_weight(id, rs.weight);
+            // The base of FILE_CHECK weights: kept only where a FILE_CHECK adds to it (a
+            // table of 10,000 TCP_CHECKs needs no copy of every weight).
+            if rs
+                .health
+                .checkers
+                .iter()
+                .any(|c| matches!(c.kind, CheckerKind::File { .. }))
+            {
+                runner.set_weight(id, rs.weight);
+            }
             let was = carried.get(vi).and_then(|v| v.get(ri)).copied().flatten();
             for c in &rs.health.checkers {
                 let mut timing = resolve(vs, rs, c);

@@ -101,22 +101,7 @@ pub(super) async fn udp_socket(t: &Target) -> Result<tokio::net::UdpSocket, Stri
     let s = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))
         .map_err(|e| e.to_string())?;
     s.set_nonblocking(true).map_err(|e| e.to_string())?;
-    if let Some(dev) = &t.bind_if {
-        s.bind_device(Some(dev.as_bytes()))
-            .map_err(|e| format!("bind_if {dev}: {e}"))?;
-    }
-    if let Some(mark) = t.fwmark {
-        s.set_mark(mark)
-            .map_err(|e| format!("fwmark {mark}: {e}"))?;
-    }
-    if t.bindto.is_some() || t.bind_port.is_some() {
-        let ip = t.bindto.unwrap_or(match t.addr {
-            SocketAddr::V4(_) => std::net::IpAddr::from([0u8; 4]),
-            SocketAddr::V6(_) => std::net::IpAddr::from([0u16; 8]),
-        });
-        s.bind(&SocketAddr::new(ip, t.bind_port.unwrap_or(0)).into())
-            .map_err(|e| format!("bindto: {e}"))?;
-    }
+    t.prepare(&s, false)?;
     let s =
         tokio::net::UdpSocket::from_std(std::net::UdpSocket::from(s)).map_err(|e| e.to_string())?;
     s.connect(t.addr).await.map_err(|e| e.to_string())?;

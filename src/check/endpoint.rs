@@ -3,6 +3,7 @@
 //! TCP socket, and the probe `TCP_CHECK` makes.
 
 use super::event::Endpoint;
+use crate::config::model::CheckerBind;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -11,26 +12,43 @@ use std::time::Duration;
 pub struct Target {
     /// `connect_ip` / `connect_port` (default: the real server's address and port).
     pub addr: SocketAddr,
-    /// `bindto`: local source address.
-    pub bindto: Option<IpAddr>,
-    /// `bind_port`: local source port.
-    pub bind_port: Option<u16>,
-    /// `bind_if`: SO_BINDTODEVICE.
-    pub bind_if: Option<String>,
-    /// `fwmark`: SO_MARK on the checker's socket.
-    pub fwmark: Option<u32>,
+    /// `bindto`, `bind_port`, `bind_if`, `fwmark` (`None`: none given).
+    pub bind: Option<Box<CheckerBind>>,
 }
 
 impl Target {
     /// A target with no socket options.
     pub fn new(addr: SocketAddr) -> Target {
-        Target {
-            addr,
-            bindto: None,
-            bind_port: None,
-            bind_if: None,
-            fwmark: None,
+        Target { addr, bind: None }
+    }
+
+    /// Sets the local socket options on `sock`, a new socket for this target: `bind_if`
+    /// (SO_BINDTODEVICE), `fwmark` (SO_MARK), then `bindto`/`bind_port` (with SO_REUSEADDR
+    /// first when `reuse`). Errors name the option.
+    pub(super) fn prepare(&self, sock: &socket2::Socket, reuse: bool) -> Result<(), String> {
+        let Some(b) = self.bind.as_deref() else {
+            return Ok(());
+        };
+        if let Some(dev) = &b.bind_if {
+            sock.bind_device(Some(dev.as_bytes()))
+                .map_err(|e| format!("bind_if {dev}: {e}"))?;
         }
+        if let Some(mark) = b.fwmark {
+            sock.set_mark(mark)
+                .map_err(|e| format!("fwmark {mark}: {e}"))?;
+        }
+        if b.bindto.is_some() || b.bind_port.is_some() {
+            let ip = b.bindto.unwrap_or(match self.addr {
+                SocketAddr::V4(_) => IpAddr::from([0u8; 4]),
+                SocketAddr::V6(_) => IpAddr::from([0u16; 8]),
+            });
+            if reuse {
+                sock.set_reuse_address(true).map_err(|e| e.to_string())?;
+            }
+            sock.bind(&SocketAddr::new(ip, b.bind_port.unwrap_or(0)).into())
+                .map_err(|e| format!("bindto: {e}"))?;
+        }
+        Ok(())
     }
 
     /// A non-blocking TCP socket with every option set (`bind_if`, `fwmark`, `bindto`,
@@ -43,23 +61,7 @@ impl Target {
             Some(socket2::Protocol::TCP),
         )
         .map_err(|e| e.to_string())?;
-        if let Some(dev) = &self.bind_if {
-            sock.bind_device(Some(dev.as_bytes()))
-                .map_err(|e| format!("bind_if {dev}: {e}"))?;
-        }
-        if let Some(mark) = self.fwmark {
-            sock.set_mark(mark)
-                .map_err(|e| format!("fwmark {mark}: {e}"))?;
-        }
-        if self.bindto.is_some() || self.bind_port.is_some() {
-            let ip = self.bindto.unwrap_or(match self.addr {
-                SocketAddr::V4(_) => IpAddr::from([0u8; 4]),
-                SocketAddr::V6(_) => IpAddr::from([0u16; 8]),
-            });
-            sock.set_reuse_address(true).map_err(|e| e.to_string())?;
-            sock.bind(&SocketAddr::new(ip, self.bind_port.unwrap_or(0)).into())
-                .map_err(|e| format!("bindto: {e}"))?;
-        }
+        self.prepare(&sock, true)?;
         Ok(sock)
     }
 

@@ -13,38 +13,113 @@ use std::net::{IpAddr, SocketAddr};
 pub type RsId = usize;
 
 /// The aggregated health of one real server from its checkers' states. Pure.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// One bit per checker slot, set while that checker is down: a table keeps one per real
+/// server, so the first 64 slots live inline (32 bytes in all); a real server with more
+/// checkers keeps the further words on the heap.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RealServerHealth {
-    checkers_up: Vec<bool>,
+    /// Slots 0..64 (bit `i`: slot `i` is down).
+    down: u64,
+    /// Slots from 64 on, 64 per word; `None` until a 65th slot is added.
+    more: Option<Box<[u64]>>,
+    /// Number of slots.
+    len: u32,
 }
 
 impl RealServerHealth {
     /// A real server with the given initial checker states (up unless `alpha`).
     pub fn new(initial: Vec<bool>) -> RealServerHealth {
-        RealServerHealth {
-            checkers_up: initial,
+        let mut h = RealServerHealth::default();
+        for up in initial {
+            h.push(up);
         }
+        h
+    }
+
+    /// The word and bit of `slot`, if it exists.
+    fn bit(&mut self, slot: usize) -> Option<(&mut u64, u64)> {
+        if slot >= self.len as usize {
+            return None;
+        }
+        let mask = 1u64 << (slot % 64);
+        let word = match slot / 64 {
+            0 => &mut self.down,
+            w => self.more.as_deref_mut()?.get_mut(w - 1)?,
+        };
+        Some((word, mask))
     }
 
     /// Adds a checker in state `up`; returns its slot.
     pub fn push(&mut self, up: bool) -> usize {
-        self.checkers_up.push(up);
-        self.checkers_up.len() - 1
+        let slot = self.len as usize;
+        let words = slot / 64;
+        if words > 0 && self.more.as_ref().is_none_or(|m| m.len() < words) {
+            let mut more = self.more.take().map(Vec::from).unwrap_or_default();
+            more.resize(words, 0);
+            self.more = Some(more.into_boxed_slice());
+        }
+        self.len += 1;
+        if let Some((word, mask)) = self.bit(slot)
+            && !up
+        {
+            *word |= mask;
+        }
+        slot
     }
 
     /// Up when every checker is up (a real server with no checker is always up).
     pub fn is_up(&self) -> bool {
-        self.checkers_up.iter().all(|&u| u)
+        self.down == 0
+            && self
+                .more
+                .as_deref()
+                .is_none_or(|m| m.iter().all(|&w| w == 0))
     }
 
     /// Records checker `slot`'s new state; returns the real server's new state if it changed.
     pub fn update(&mut self, slot: usize, up: bool) -> Option<bool> {
         let before = self.is_up();
-        if let Some(s) = self.checkers_up.get_mut(slot) {
-            *s = up;
+        if let Some((word, mask)) = self.bit(slot) {
+            if up {
+                *word &= !mask;
+            } else {
+                *word |= mask;
+            }
         }
         let after = self.is_up();
         (before != after).then_some(after)
+    }
+}
+
+/// Every real server's [`RealServerHealth`] by [`RsId`]: the ids are indexes (the owner
+/// numbers its real servers from 0), so a table is one vector, not a map. A real server
+/// never subscribed reads as one without checkers (up).
+#[derive(Debug, Clone, Default)]
+pub struct HealthTable(Vec<RealServerHealth>);
+
+impl HealthTable {
+    /// Real server `rs`'s health, if the table reaches it.
+    pub fn get(&self, rs: RsId) -> Option<&RealServerHealth> {
+        self.0.get(rs)
+    }
+
+    /// Real server `rs`'s health to update, if the table reaches it.
+    pub fn get_mut(&mut self, rs: RsId) -> Option<&mut RealServerHealth> {
+        self.0.get_mut(rs)
+    }
+
+    /// Real server `rs`'s health, the table grown to reach it.
+    pub fn entry(&mut self, rs: RsId) -> &mut RealServerHealth {
+        if self.0.len() <= rs {
+            self.0.resize_with(rs + 1, RealServerHealth::default);
+        }
+        &mut self.0[rs]
+    }
+
+    /// Frees the room left over from growing.
+    pub fn shrink_to_fit(&mut self) {
+        self.0.shrink_to_fit();
     }
 }
 
@@ -129,5 +204,33 @@ mod tests {
         assert_eq!(h.update(1, true), Some(true));
         assert_eq!(h.update(0, true), None);
         assert_eq!(h.update(0, false), Some(false));
+    }
+
+    /// Past 64 checkers the slots go on in heap words; every slot still counts.
+    #[test]
+    fn health_of_a_real_server_with_many_checkers() {
+        let mut h = RealServerHealth::new(vec![true; 130]);
+        assert!(h.is_up());
+        assert_eq!(h.push(true), 130);
+        for slot in [0, 63, 64, 127, 128, 130] {
+            assert_eq!(h.update(slot, false), Some(false), "slot {slot}");
+            assert_eq!(h.update(slot, false), None, "slot {slot} again");
+            assert_eq!(h.update(slot, true), Some(true), "slot {slot} back");
+        }
+        assert_eq!(h.update(131, false), None, "no such slot");
+        assert!(h.is_up());
+        let h = RealServerHealth::new(vec![true, true, false]);
+        assert!(!h.is_up());
+        assert!(std::mem::size_of::<RealServerHealth>() <= 32);
+
+        let mut t = HealthTable::default();
+        assert!(t.get(3).is_none());
+        t.entry(3).push(false);
+        assert!(
+            t.get(1).is_some_and(RealServerHealth::is_up),
+            "a gap reads as up"
+        );
+        assert!(!t.get(3).unwrap().is_up());
+        assert_eq!(t.get_mut(3).unwrap().update(0, true), Some(true));
     }
 }

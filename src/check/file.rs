@@ -13,7 +13,7 @@
 //! number: 0), every [`crate::track_file::POLL_INTERVAL`]; keepalived uses inotify, so a
 //! change is seen here up to one interval later. `init_file` is honoured at start.
 
-use super::event::{RealServerHealth, RsEvent, RsId};
+use super::event::{HealthTable, RealServerHealth, RsEvent, RsId};
 use super::status::CheckRecord;
 use super::{Event, Transition};
 use crate::track_file;
@@ -256,10 +256,10 @@ impl FileWatch {
     /// The state read at start of every real server with a FILE_CHECK (in real server
     /// order), so that the owner has what the runner read even if the file changed since the
     /// owner's own reading (an event that changes nothing is a no-op for the controller).
-    pub fn initial_events(&self, health: &HashMap<RsId, RealServerHealth>) -> Vec<RsEvent> {
+    pub fn initial_events(&self, health: &HealthTable) -> Vec<RsEvent> {
         let mut out = Vec::new();
         for (&rs, subs) in &self.rs {
-            let up = health.get(&rs).is_none_or(RealServerHealth::is_up);
+            let up = health.get(rs).is_none_or(RealServerHealth::is_up);
             let weight = self.weight(rs);
             out.push(RsEvent {
                 rs,
@@ -278,12 +278,7 @@ impl FileWatch {
 
     /// File `file` now holds `value`: updates the checkers naming it and returns the real
     /// servers whose state or weight changed.
-    pub fn on_value(
-        &mut self,
-        file: usize,
-        value: i64,
-        health: &mut HashMap<RsId, RealServerHealth>,
-    ) -> Vec<RsEvent> {
+    pub fn on_value(&mut self, file: usize, value: i64, health: &mut HealthTable) -> Vec<RsEvent> {
         let Some(w) = self.files.get_mut(file) else {
             return Vec::new();
         };
@@ -295,7 +290,7 @@ impl FileWatch {
         let mut out = Vec::new();
         for (rs, k) in subs {
             let before_w = self.weight(rs);
-            let Some(h) = health.get_mut(&rs) else {
+            let Some(h) = health.get_mut(rs) else {
                 continue;
             };
             let before_up = h.is_up();
@@ -406,7 +401,8 @@ mod tests {
         assert_eq!(w.weight(0), 12);
         w.set_weight_now(0, 5);
         assert_eq!(w.weight(0), 5);
-        let mut health = HashMap::from([(0, RealServerHealth::new(vec![true]))]);
+        let mut health = HealthTable::default();
+        *health.entry(0) = RealServerHealth::new(vec![true]);
         let ev = w.on_value(0, 3, &mut health);
         // 5 + (3 - 1) x 2, as keepalived's effective_weight + new_status - previous_status.
         assert_eq!(w.weight(0), 9);

@@ -63,7 +63,9 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
         }
     };
     let mut target = Target::new(SocketAddr::new(cli.server, cli.port));
-    target.fwmark = cli.fwmark;
+    if let Some(mark) = cli.fwmark {
+        target.bind.get_or_insert_default().fwmark = Some(mark);
+    }
     let host = cli
         .virtualhost
         .clone()

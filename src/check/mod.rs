@@ -459,7 +459,7 @@ mod tests {
         let size = std::mem::size_of::<Task>();
         assert!(size <= 112, "a scheduled check takes {size} bytes");
         let size = std::mem::size_of::<Checker>();
-        assert!(size <= 96, "a Checker takes {size} bytes");
+        assert!(size <= 72, "a Checker takes {size} bytes");
         let (tx, _rx) = mpsc::channel(1);
         let c = Checker::Tcp(tcp::TcpCheck {
             target: Target::new(([127, 0, 0, 1], 1).into()),

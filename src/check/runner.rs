@@ -9,7 +9,7 @@
 //!  fan-out to every subscriber ──► RealServerHealth (pure) ──► RsEvent (rs up/down)
 //! ```
 
-use super::event::{RealServerHealth, RsEvent, RsId};
+use super::event::{HealthTable, RealServerHealth, RsEvent, RsId};
 use super::{Checker, Event, Timing, Transition};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -100,7 +100,7 @@ struct ShareKey {
 pub struct Runner {
     checks: Vec<SharedCheck>,
     index: HashMap<ShareKey, usize>,
-    health: HashMap<RsId, RealServerHealth>,
+    health: HealthTable,
     /// `FILE_CHECK`s: watched files, not polled checks.
     files: super::file::FileWatch,
     /// Every (real server, check) pair with the check's record, for the data dump.
@@ -146,10 +146,7 @@ impl Runner {
         timing: Timing,
         gate: Option<GateId>,
     ) {
-        let health = self
-            .health
-            .entry(rs)
-            .or_insert_with(|| RealServerHealth::new(Vec::new()));
+        let health = self.health.entry(rs);
         let method = checker.method();
         if let Checker::File(fc) = checker {
             let record = super::status::CheckRecord::new(true, true);
@@ -211,19 +208,21 @@ impl Runner {
     }
 
     /// Sets real server `rs`'s configured weight, the base its `FILE_CHECK` weights add to
-    /// (default 1).
+    /// (default 1). Only a real server with a `FILE_CHECK` needs it: the others' weight is
+    /// their configured one, which the runner never changes.
     pub fn set_weight(&mut self, rs: RsId, weight: u32) {
         self.files.set_base_weight(rs, weight);
     }
 
-    /// Real server `rs`'s weight at start (its configured weight plus its `FILE_CHECK`s').
+    /// Real server `rs`'s weight at start (its configured weight plus its `FILE_CHECK`s'), for
+    /// a real server with a `FILE_CHECK` (see [`Runner::set_weight`]).
     pub fn initial_weight(&self, rs: RsId) -> u32 {
         self.files.weight(rs)
     }
 
     /// Whether real server `rs` starts up (no `alpha` checker).
     pub fn initially_up(&self, rs: RsId) -> bool {
-        self.health.get(&rs).is_none_or(RealServerHealth::is_up)
+        self.health.get(rs).is_none_or(RealServerHealth::is_up)
     }
 
     /// Starts every check and forwards real-server transitions to `tx` until it closes (or
@@ -250,14 +249,19 @@ impl Runner {
         drop((index, board, gate_index));
         raise_fd_limit(shared.len() + FD_SPARE);
         let (etx, mut erx) = mpsc::channel::<Event>(EVENT_QUEUE);
-        let mut subscribers = Vec::with_capacity(shared.len());
+        // Who follows each check, as one list: check `id`'s subscribers are
+        // `subscribers[starts[id]..starts[id + 1]]` (one vector per check cost a heap block
+        // each, and most checks have one subscriber).
+        let mut subscribers: Vec<(RsId, usize)> = Vec::with_capacity(shared.len());
+        let mut starts: Vec<usize> = Vec::with_capacity(shared.len() + 1);
         let mut tasks = Vec::new();
         let mut gates = super::suspend::Gates::new(gates);
         let mut checks = Vec::with_capacity(shared.len());
         // One copy of each distinct timing, shared by its checks.
         let mut timings: HashMap<Timing, Arc<Timing>> = HashMap::new();
         for (id, c) in shared.into_iter().enumerate() {
-            subscribers.push(c.subscribers);
+            starts.push(subscribers.len());
+            subscribers.extend(c.subscribers);
             let opts = super::RunOptions {
                 gate: c.gate.map(|a| gates.receiver(a)),
                 record: Some(c.record),
@@ -305,8 +309,10 @@ impl Runner {
             tasks.push(t);
         }
         drop(etx);
+        starts.push(subscribers.len());
         subscribers.shrink_to_fit();
         let mut health = health;
+        health.shrink_to_fit();
         let mut files = files;
         let (ftx, mut frx) = mpsc::channel::<(usize, i64)>(64);
         tasks.extend(files.spawn_pollers(&ftx));
@@ -333,11 +339,13 @@ impl Runner {
                 else => break,
             };
             let up = ev.transition == Transition::Up;
-            for &(rs, slot) in &subscribers[ev.id] {
+            let following = starts.get(ev.id).zip(starts.get(ev.id + 1));
+            let following = following.map_or(&[][..], |(&a, &b)| &subscribers[a..b]);
+            for &(rs, slot) in following {
                 if let (Some(w), true) = (ev.weight, up) {
                     files.set_weight_now(rs, w);
                 }
-                let Some(h) = health.get_mut(&rs) else {
+                let Some(h) = health.get_mut(rs) else {
                     continue;
                 };
                 // A misc_dynamic weight change of a real server that stays up is reported too.

@@ -182,7 +182,7 @@ impl Parser<'_> {
                 };
                 match values::ip_addr(&word.text) {
                     Some(ip) if k == "connect_ip" => c.connect_ip = Some(ip),
-                    Some(ip) => c.bindto = Some(ip),
+                    Some(ip) => c.bind_mut().bindto = Some(ip),
                     None => {
                         let w = word.clone();
                         self.bad_value(&who, l, &w, "not an IP address", "ignored")
@@ -194,15 +194,21 @@ impl Parser<'_> {
                     if k == "connect_port" {
                         c.connect_port = Some(p as u16);
                     } else {
-                        c.bind_port = Some(p as u16);
+                        c.bind_mut().bind_port = Some(p as u16);
                     }
                 }
             }
-            "bind_if" => c.bind_if = self.need(&who, l, 1).map(|w| w.text.to_string()),
+            "bind_if" => {
+                let dev = self.need(&who, l, 1).map(|w| w.text.to_string());
+                if dev.is_some() || c.bind.is_some() {
+                    c.bind_mut().bind_if = dev;
+                }
+            }
             "fwmark" => {
-                c.fwmark = self
-                    .unsigned(&who, l, 1, (0, u32::MAX as u64), "ignored")
-                    .map(|v| v as u32)
+                let mark = self.unsigned(&who, l, 1, (0, u32::MAX as u64), "ignored");
+                if mark.is_some() || c.bind.is_some() {
+                    c.bind_mut().fwmark = mark.map(|v| v as u32);
+                }
             }
             "log_all_failures" => {
                 c.log_all_failures = self.flag(&who, l).unwrap_or(c.log_all_failures)
@@ -619,10 +625,7 @@ fn smtp_hosts(main: CheckerCfg, hosts: Vec<CheckerCfg>) -> Vec<CheckerCfg> {
     let per_host = hosts.into_iter().map(|h| CheckerCfg {
         connect_ip: h.connect_ip,
         connect_port: h.connect_port,
-        bindto: h.bindto,
-        bind_port: h.bind_port,
-        bind_if: h.bind_if,
-        fwmark: h.fwmark,
+        bind: h.bind,
         timing: crate::config::model::CheckTiming {
             connect_timeout: h.timing.connect_timeout.or(main.timing.connect_timeout),
             ..main.timing.clone()
@@ -635,7 +638,7 @@ fn smtp_hosts(main: CheckerCfg, hosts: Vec<CheckerCfg>) -> Vec<CheckerCfg> {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::model::{CheckerCfg, CheckerKind, HttpProtocol};
+    use crate::config::model::{CheckerBind, CheckerCfg, CheckerKind, HttpProtocol};
     use crate::config::parser::parse;
     use std::time::Duration;
 
@@ -696,5 +699,26 @@ mod tests {
         assert_eq!(t.retry, Some(4));
         assert_eq!(t.delay_before_retry, None);
         assert_eq!(t.warmup, Some(Duration::from_secs(1)));
+    }
+
+    /// The local socket options of a checker, kept boxed: absent when none is given.
+    #[test]
+    fn bind_options_of_a_checker() {
+        let (c, msgs) = checkers(
+            "  TCP_CHECK {\n   bindto 10.0.1.9\n   bind_port 4000\n   bind_if eth1\n   fwmark 7\n  }\n  TCP_CHECK {\n   connect_port 81\n  }\n  TCP_CHECK {\n   fwmark x\n  }",
+        );
+        assert_eq!(msgs.len(), 1, "{msgs:?}");
+        assert_eq!(
+            c[0].bind.as_deref(),
+            Some(&CheckerBind {
+                bindto: Some("10.0.1.9".parse().unwrap()),
+                bind_port: Some(4000),
+                bind_if: Some("eth1".to_owned()),
+                fwmark: Some(7),
+            })
+        );
+        assert_eq!(c[1].bind, None);
+        assert_eq!(c[1].connect_port, Some(81));
+        assert_eq!(c[2].bind, None, "a bad value sets nothing");
     }
 }

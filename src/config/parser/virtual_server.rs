@@ -9,7 +9,8 @@ use super::Parser;
 use crate::config::keywords::{CHECKERS, Context};
 use crate::config::lexer::Line;
 use crate::config::model::{
-    AnnounceRoute, LbKind, RealServer, SvcFlags, VirtualServer, VsProtocol, VsTarget, VsgEntry,
+    AnnounceRoute, CheckTiming, LbKind, RealServer, SvcFlags, VirtualServer, VsProtocol, VsTarget,
+    VsgEntry,
 };
 use crate::config::values;
 /// keepalived's `RTPROT_KEEPALIVED` (18), the default `proto` of `announce_route`.
@@ -431,7 +432,8 @@ impl Parser<'_> {
                 }
                 "connect_timeout" | "retry" | "delay_before_retry" | "warmup" | "alpha"
                 | "delay_loop" => {
-                    self.timing_keyword(who, &mut rs.health.timing, &l);
+                    let timing = rs.health.timing.get_or_insert_default();
+                    self.timing_keyword(who, timing, &l);
                 }
                 "inhibit_on_failure" => rs.health.inhibit_on_failure = self.flag(who, &l),
                 "notify_up" => rs.health.notify_up = self.command(who, &l, true).map(Box::new),
@@ -464,6 +466,9 @@ impl Parser<'_> {
         // The model lives as long as the daemon: a one-checker real server keeps one slot,
         // not the four a first push reserves (10,000 real servers: 8 MB less).
         rs.health.checkers.shrink_to_fit();
+        if rs.health.timing.as_deref() == Some(&CheckTiming::NONE) {
+            rs.health.timing = None; // only keywords with bad values: nothing to keep
+        }
         Some(rs)
     }
 
@@ -943,7 +948,10 @@ mod tests {
             (
                 c.connect_ip.map(|a| a.to_string()),
                 c.connect_port,
-                c.bindto.map(|a| a.to_string()),
+                c.bind
+                    .as_ref()
+                    .and_then(|b| b.bindto)
+                    .map(|a| a.to_string()),
                 c.timing.connect_timeout.map(|d| d.as_secs()),
             )
         };
