@@ -8,7 +8,8 @@ use super::runner::Runner;
 use super::{Checker, Target, Timing};
 use crate::check;
 use crate::config::model::{
-    CheckTiming, CheckerCfg, CheckerKind, Config, RealServer, VirtualServer, VsTarget, VsgEntry,
+    CheckTiming, CheckerCfg, CheckerKind, Config, HttpCfg, RealServer, VirtualServer, VsTarget,
+    VsgEntry,
 };
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -66,9 +67,9 @@ pub fn resolve(vs: &VirtualServer, rs: &RealServer, c: &CheckerCfg) -> Timing {
     let t = c.timing.or(rs.health.timing()).or(&vs_level);
     let delay_loop = t.delay_loop.unwrap_or(Duration::from_secs(60));
     let (retry, before_retry) = match &c.kind {
-        CheckerKind::Http { .. } => (1, Duration::from_secs(3)),
-        CheckerKind::Dns { .. } => (3, delay_loop),
-        CheckerKind::Misc { .. } => (0, Duration::from_secs(1)),
+        CheckerKind::Http(_) => (1, Duration::from_secs(3)),
+        CheckerKind::Dns(_) => (3, delay_loop),
+        CheckerKind::Misc(_) => (0, Duration::from_secs(1)),
         _ => (1, Duration::from_secs(1)),
     };
     Timing {
@@ -78,7 +79,7 @@ pub fn resolve(vs: &VirtualServer, rs: &RealServer, c: &CheckerCfg) -> Timing {
         delay_before_retry: t.delay_before_retry.unwrap_or(before_retry),
         warmup: t.warmup.unwrap_or(Duration::ZERO),
         // keepalived clears alpha on a FILE_CHECK: its state is known at once.
-        alpha: t.alpha.unwrap_or(false) && !matches!(c.kind, CheckerKind::File { .. }),
+        alpha: t.alpha.unwrap_or(false) && !matches!(c.kind, CheckerKind::File(_)),
     }
 }
 
@@ -101,13 +102,14 @@ pub fn checker(
     let timing = resolve(vs, rs, c);
     Ok(match &c.kind {
         CheckerKind::Tcp => Checker::Tcp(check::tcp::TcpCheck { target }),
-        CheckerKind::Http {
-            ssl,
-            urls,
-            http_protocol,
-            virtualhost,
-            enable_sni,
-        } => {
+        CheckerKind::Http(h) => {
+            let HttpCfg {
+                ssl,
+                urls,
+                http_protocol,
+                virtualhost,
+                enable_sni,
+            } = &**h;
             let tls = if *ssl {
                 let ssl_cfg = config.ipvs.ssl.clone().unwrap_or_default();
                 let client = ssl_cfg.certificate.as_deref().zip(ssl_cfg.key.as_deref());
@@ -142,47 +144,38 @@ pub fn checker(
                 tls,
             }))
         }
-        CheckerKind::Misc {
-            argv,
-            timeout,
-            dynamic,
-            user,
-        } => Checker::Misc(check::misc::MiscCheck {
-            argv: argv.clone(),
-            timeout: timeout.unwrap_or(timing.delay_loop),
-            dynamic: *dynamic,
+        CheckerKind::Misc(m) => Checker::Misc(check::misc::MiscCheck {
+            argv: m.argv.clone(),
+            timeout: m.timeout.unwrap_or(timing.delay_loop),
+            dynamic: m.dynamic,
             rs_weight: rs.weight,
-            run_as: user
+            run_as: m
+                .user
                 .as_ref()
                 .map(crate::script::resolve_user)
                 .transpose()
                 .map_err(|e| e.to_string())?,
         }),
-        CheckerKind::Dns { qtype, name } => Checker::Dns(Box::new(check::dns::DnsCheck {
+        CheckerKind::Dns(d) => Checker::Dns(Box::new(check::dns::DnsCheck {
             target,
-            qtype: *qtype,
-            name: name.clone(),
+            qtype: d.qtype,
+            name: d.name.clone(),
         })),
-        CheckerKind::Udp {
-            payload,
-            require_reply,
-            min_reply_length,
-            max_reply_length,
-        } => Checker::Udp(Box::new(check::udp::UdpCheck {
+        CheckerKind::Udp(u) => Checker::Udp(Box::new(check::udp::UdpCheck {
             target,
-            payload: payload.clone(),
-            require_reply: require_reply.clone(),
-            min_reply_length: *min_reply_length,
-            max_reply_length: *max_reply_length,
+            payload: u.payload.clone(),
+            require_reply: u.require_reply.clone(),
+            min_reply_length: u.min_reply_length,
+            max_reply_length: u.max_reply_length,
         })),
         CheckerKind::Ping => Checker::Ping(check::ping::PingCheck {
             addr: target.addr.ip(),
             bind_if: target.bind.and_then(|b| b.bind_if),
         }),
-        CheckerKind::File { .. } => checker_of_file(c).expect("a FILE_CHECK"),
-        CheckerKind::Smtp { helo_name } => Checker::Smtp(Box::new(check::smtp::SmtpCheck {
+        CheckerKind::File(_) => checker_of_file(c).expect("a FILE_CHECK"),
+        CheckerKind::Smtp(m) => Checker::Smtp(Box::new(check::smtp::SmtpCheck {
             target,
-            helo_name: helo_name.clone().unwrap_or_else(|| {
+            helo_name: m.helo_name.clone().unwrap_or_else(|| {
                 nix::unistd::gethostname()
                     .ok()
                     .and_then(|h| h.into_string().ok())
@@ -195,18 +188,12 @@ pub fn checker(
 /// The runnable checker of a `FILE_CHECK` block (`None` for other kinds).
 fn checker_of_file(c: &CheckerCfg) -> Option<Checker> {
     match &c.kind {
-        CheckerKind::File {
-            track_file,
-            path,
-            weight,
-            reverse,
-            init_file,
-        } => Some(Checker::File(check::file::FileCheck {
-            name: track_file.clone(),
-            path: path.clone(),
-            weight: *weight,
-            reverse: *reverse,
-            init_file: *init_file,
+        CheckerKind::File(f) => Some(Checker::File(check::file::FileCheck {
+            name: f.track_file.clone(),
+            path: f.path.clone(),
+            weight: f.weight,
+            reverse: f.reverse,
+            init_file: f.init_file,
         })),
         _ => None,
     }
@@ -286,7 +273,7 @@ pub fn runner_carrying(
                 .health
                 .checkers
                 .iter()
-                .any(|c| matches!(c.kind, CheckerKind::File { .. }))
+                .any(|c| matches!(c.kind, CheckerKind::File(_)))
             {
                 runner.set_weight(id, rs.weight);
             }

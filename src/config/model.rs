@@ -476,7 +476,7 @@ impl Config {
                             .health
                             .checkers
                             .iter()
-                            .any(|c| matches!(c.kind, CheckerKind::Misc { .. }))
+                            .any(|c| matches!(c.kind, CheckerKind::Misc(_)))
                 })
         })
     }
@@ -751,54 +751,87 @@ pub enum HttpProtocol {
     Http11,
 }
 
-/// What a checker block checks.
+/// What a checker block checks. The settings of every kind but `TCP_CHECK` and `PING_CHECK`
+/// are boxed: a table keeps one per real server and checker, and most are `TCP_CHECK`s
+/// (16 bytes each instead of the largest kind's 96).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CheckerKind {
     Tcp,
     /// `HTTP_GET` (`ssl` false) or `SSL_GET`.
-    Http {
-        ssl: bool,
-        urls: Vec<UrlCfg>,
-        /// `http_protocol 1.0|1.0C|1.1` (default 1.0).
-        http_protocol: HttpProtocol,
-        virtualhost: Option<String>,
-        enable_sni: bool,
-    },
-    Misc {
-        argv: Vec<String>,
-        timeout: Option<Duration>,
-        dynamic: bool,
-        user: Option<ScriptUser>,
-    },
-    Dns {
-        qtype: u16,
-        name: String,
-    },
-    Udp {
-        payload: Vec<u8>,
-        require_reply: Option<Vec<u8>>,
-        min_reply_length: usize,
-        max_reply_length: usize,
-    },
+    Http(Box<HttpCfg>),
+    Misc(Box<MiscCfg>),
+    Dns(Box<DnsCfg>),
+    Udp(Box<UdpCfg>),
     Ping,
-    Smtp {
-        helo_name: Option<String>,
-    },
+    Smtp(Box<SmtpCfg>),
     /// `FILE_CHECK { track_file NAME; weight N [reverse] }` (keepalived check_file.c): follows
     /// the number in the top-level `track_file NAME` block's file.
     /// The block is resolved when parsed (keepalived: the `track_file` must be defined above).
-    File {
-        /// The `track_file` block's name.
-        track_file: String,
-        /// Its `file PATH`.
-        path: std::path::PathBuf,
-        /// `weight N` of the FILE_CHECK, else the `track_file` block's.
-        weight: i32,
-        /// `reverse` (same origin as `weight`).
-        reverse: bool,
-        /// The block's `init_file [VALUE] [overwrite]`.
-        init_file: Option<(i64, bool)>,
-    },
+    File(Box<FileCfg>),
+}
+
+/// `HTTP_GET` / `SSL_GET` (keepalived check_http.c).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpCfg {
+    /// `SSL_GET`.
+    pub ssl: bool,
+    pub urls: Vec<UrlCfg>,
+    /// `http_protocol 1.0|1.0C|1.1` (default 1.0).
+    pub http_protocol: HttpProtocol,
+    pub virtualhost: Option<String>,
+    pub enable_sni: bool,
+}
+
+/// `MISC_CHECK` (keepalived check_misc.c).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MiscCfg {
+    /// `misc_path`, split into words.
+    pub argv: Vec<String>,
+    /// `misc_timeout`.
+    pub timeout: Option<Duration>,
+    /// `misc_dynamic`.
+    pub dynamic: bool,
+    /// `user USER [GROUP]`.
+    pub user: Option<ScriptUser>,
+}
+
+/// `DNS_CHECK` (keepalived check_dns.c).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsCfg {
+    /// `type` as its number (default SOA, 6).
+    pub qtype: u16,
+    /// `name` (default ".").
+    pub name: String,
+}
+
+/// `UDP_CHECK` (keepalived check_udp.c).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UdpCfg {
+    pub payload: Vec<u8>,
+    pub require_reply: Option<Vec<u8>>,
+    pub min_reply_length: usize,
+    pub max_reply_length: usize,
+}
+
+/// `SMTP_CHECK` (keepalived check_smtp.c).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmtpCfg {
+    pub helo_name: Option<String>,
+}
+
+/// `FILE_CHECK`, its `track_file` block resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileCfg {
+    /// The `track_file` block's name.
+    pub track_file: String,
+    /// Its `file PATH`.
+    pub path: std::path::PathBuf,
+    /// `weight N` of the FILE_CHECK, else the `track_file` block's.
+    pub weight: i32,
+    /// `reverse` (same origin as `weight`).
+    pub reverse: bool,
+    /// The block's `init_file [VALUE] [overwrite]`.
+    pub init_file: Option<(i64, bool)>,
 }
 
 /// A checker's local socket options (keepalived check_api.c: `bindto`, `bind_port`,
@@ -1092,6 +1125,6 @@ mod tests {
         let size = std::mem::size_of::<RealServer>();
         assert!(size <= 136, "a RealServer takes {size} bytes");
         let size = std::mem::size_of::<CheckerCfg>();
-        assert!(size <= 224, "a CheckerCfg takes {size} bytes");
+        assert!(size <= 144, "a CheckerCfg takes {size} bytes");
     }
 }

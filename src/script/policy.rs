@@ -201,16 +201,16 @@ impl<'a> Pass<'a> {
                 self.slot(&mut rs.health.notify_up);
                 self.slot(&mut rs.health.notify_down);
                 rs.health.checkers.retain_mut(|ck| {
-                    let CheckerKind::Misc { argv, user, .. } = &mut ck.kind else {
+                    let CheckerKind::Misc(m) = &mut ck.kind else {
                         return true;
                     };
                     let mut cmd = Command {
-                        argv: argv.clone(),
-                        user: user.clone(),
+                        argv: m.argv.clone(),
+                        user: m.user.clone(),
                         span: ck.span,
                     };
                     let keep = self.check(&mut cmd, Kind::Misc, "");
-                    *user = cmd.user;
+                    m.user = cmd.user;
                     keep
                 });
             }
@@ -393,7 +393,7 @@ fn first_check_span(c: &Config) -> Option<Span> {
                         rs.health
                             .checkers
                             .iter()
-                            .find(|ck| matches!(ck.kind, CheckerKind::Misc { .. }))
+                            .find(|ck| matches!(ck.kind, CheckerKind::Misc(_)))
                             .map(|ck| ck.span)
                     })
             })
@@ -512,10 +512,10 @@ mod tests {
         let vs = &c.ipvs.virtual_servers[0];
         let up = vs.health.quorum_up.as_ref().unwrap();
         assert_eq!(up.user.as_ref().unwrap().user, DEFAULT_SCRIPT_USER);
-        let CheckerKind::Misc { user, .. } = &vs.real_servers[0].health.checkers[0].kind else {
+        let CheckerKind::Misc(m) = &vs.real_servers[0].health.checkers[0].kind else {
             panic!("misc check expected");
         };
-        assert_eq!(user.as_ref().unwrap().user, DEFAULT_SCRIPT_USER);
+        assert_eq!(m.user.as_ref().unwrap().user, DEFAULT_SCRIPT_USER);
         assert_eq!(
             c.global.script_user.as_ref().unwrap().user,
             DEFAULT_SCRIPT_USER

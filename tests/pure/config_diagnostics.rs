@@ -139,18 +139,12 @@ virtual_server 10.0.0.1 80 {\n  real_server 10.0.0.2 80 {\n\
         .checkers
         .iter()
         .map(|c| match &c.kind {
-            CheckerKind::File {
-                track_file,
-                path,
-                weight,
-                reverse,
-                ..
-            } => {
+            CheckerKind::File(f) => {
                 assert_eq!(
-                    (track_file.as_str(), path.to_str()),
+                    (f.track_file.as_str(), f.path.to_str()),
                     ("tf1", Some("/tmp/tf1"))
                 );
-                (*weight, *reverse)
+                (f.weight, f.reverse)
             }
             other => panic!("{other:?}"),
         })

@@ -5,7 +5,8 @@
 use super::Parser;
 use crate::config::lexer::Line;
 use crate::config::model::{
-    CheckTiming, CheckerCfg, CheckerKind, HttpProtocol, SslCfg, UrlCfg, UrlRegex,
+    CheckTiming, CheckerCfg, CheckerKind, DnsCfg, FileCfg, HttpCfg, HttpProtocol, MiscCfg, SmtpCfg,
+    SslCfg, UdpCfg, UrlCfg, UrlRegex,
 };
 use crate::config::values;
 use std::time::Duration;
@@ -83,31 +84,31 @@ impl Parser<'_> {
         let owner = line.keyword().clone();
         let kind = match kw {
             "TCP_CHECK" => CheckerKind::Tcp,
-            "HTTP_GET" | "SSL_GET" => CheckerKind::Http {
+            "HTTP_GET" | "SSL_GET" => CheckerKind::Http(Box::new(HttpCfg {
                 ssl: kw == "SSL_GET",
                 urls: Vec::new(),
                 http_protocol: HttpProtocol::Http10,
                 virtualhost: None,
                 enable_sni: false,
-            },
-            "MISC_CHECK" => CheckerKind::Misc {
+            })),
+            "MISC_CHECK" => CheckerKind::Misc(Box::new(MiscCfg {
                 argv: Vec::new(),
                 timeout: None,
                 dynamic: false,
                 user: None,
-            },
-            "DNS_CHECK" => CheckerKind::Dns {
+            })),
+            "DNS_CHECK" => CheckerKind::Dns(Box::new(DnsCfg {
                 qtype: 6,
                 name: ".".into(),
-            },
-            "UDP_CHECK" => CheckerKind::Udp {
+            })),
+            "UDP_CHECK" => CheckerKind::Udp(Box::new(UdpCfg {
                 payload: Vec::new(),
                 require_reply: None,
                 min_reply_length: 0,
                 max_reply_length: 65535,
-            },
+            })),
             "PING_CHECK" => CheckerKind::Ping,
-            "SMTP_CHECK" => CheckerKind::Smtp { helo_name: None },
+            "SMTP_CHECK" => CheckerKind::Smtp(Box::new(SmtpCfg { helo_name: None })),
             "FILE_CHECK" => return self.file_check_block(who, line),
             _ => return None,
         };
@@ -124,7 +125,7 @@ impl Parser<'_> {
                 continue;
             }
             match l.keyword().text.as_str() {
-                "host" if matches!(c.kind, CheckerKind::Smtp { .. }) => {
+                "host" if matches!(c.kind, CheckerKind::Smtp(_)) => {
                     let host = self.smtp_host_block(&who, &mut c, &l);
                     hosts.push(host);
                 }
@@ -300,13 +301,13 @@ impl Parser<'_> {
         };
         let (weight, reverse) = weight.unwrap_or((tf.weight, tf.weight_reverse));
         Some(CheckerCfg::new(
-            CheckerKind::File {
+            CheckerKind::File(Box::new(FileCfg {
                 track_file: tf.name.clone(),
                 path: tf.file.clone(),
                 weight,
                 reverse,
                 init_file: tf.init_file,
-            },
+            })),
             owner.span,
         ))
     }
@@ -314,17 +315,17 @@ impl Parser<'_> {
     fn checker_specific(&mut self, who: &str, kind: &mut CheckerKind, l: &Line) {
         let k = l.keyword().text.as_str();
         match (kind, k) {
-            (CheckerKind::Http { urls, .. }, "url") => {
+            (CheckerKind::Http(h), "url") => {
                 if let Some(u) = self.url_block(who, l) {
-                    urls.push(u);
+                    h.urls.push(u);
                 }
             }
-            (CheckerKind::Http { http_protocol, .. }, "http_protocol") => {
+            (CheckerKind::Http(h), "http_protocol") => {
                 if let Some(w) = self.need(who, l, 1) {
                     match w.text.to_ascii_uppercase().as_str() {
-                        "1.0" => *http_protocol = HttpProtocol::Http10,
-                        "1.0C" => *http_protocol = HttpProtocol::Http10C,
-                        "1.1" => *http_protocol = HttpProtocol::Http11,
+                        "1.0" => h.http_protocol = HttpProtocol::Http10,
+                        "1.0C" => h.http_protocol = HttpProtocol::Http10C,
+                        "1.1" => h.http_protocol = HttpProtocol::Http11,
                         _ => {
                             let w = w.clone();
                             self.bad_value(who, l, &w, "expected 1.0, 1.0C or 1.1", "using 1.0")
@@ -332,40 +333,39 @@ impl Parser<'_> {
                     }
                 }
             }
-            (CheckerKind::Http { virtualhost, .. }, "virtualhost") => {
-                *virtualhost = self.need(who, l, 1).map(|w| w.text.to_string())
+            (CheckerKind::Http(h), "virtualhost") => {
+                h.virtualhost = self.need(who, l, 1).map(|w| w.text.to_string())
             }
-            (CheckerKind::Http { enable_sni, .. }, "enable_sni") => {
-                *enable_sni = self.flag(who, l).unwrap_or(*enable_sni)
+            (CheckerKind::Http(h), "enable_sni") => {
+                h.enable_sni = self.flag(who, l).unwrap_or(h.enable_sni)
             }
-            (CheckerKind::Http { .. }, "fast_recovery") => {}
-            (CheckerKind::Misc { argv, user, .. }, "misc_path") => {
+            (CheckerKind::Http(_), "fast_recovery") => {}
+            (CheckerKind::Misc(m), "misc_path") => {
                 if let Some(cmd) = self.command(who, l, false) {
-                    *argv = cmd.argv;
-                    let _ = user;
+                    m.argv = cmd.argv;
                 }
             }
-            (CheckerKind::Misc { timeout, .. }, "misc_timeout") => {
-                *timeout = self.timer_value(who, l, "ignored").or(*timeout)
+            (CheckerKind::Misc(m), "misc_timeout") => {
+                m.timeout = self.timer_value(who, l, "ignored").or(m.timeout)
             }
-            (CheckerKind::Misc { dynamic, .. }, "misc_dynamic") => {
-                *dynamic = self.flag(who, l).unwrap_or(*dynamic)
+            (CheckerKind::Misc(m), "misc_dynamic") => {
+                m.dynamic = self.flag(who, l).unwrap_or(m.dynamic)
             }
-            (CheckerKind::Misc { user, .. }, "user") => {
+            (CheckerKind::Misc(m), "user") => {
                 if let Some(w) = self.need(who, l, 1) {
-                    *user = Some(crate::config::model::ScriptUser {
+                    m.user = Some(crate::config::model::ScriptUser {
                         user: w.text.to_string(),
                         group: l.arg(2).map(|g| g.text.to_string()),
                     });
                 }
             }
-            (CheckerKind::Dns { qtype, .. }, "type") => {
+            (CheckerKind::Dns(d), "type") => {
                 if let Some(w) = self.need(who, l, 1) {
                     match DNS_TYPES
                         .iter()
                         .find(|(n, _)| n.eq_ignore_ascii_case(&w.text))
                     {
-                        Some((_, t)) => *qtype = *t,
+                        Some((_, t)) => d.qtype = *t,
                         None => {
                             let w = w.clone();
                             self.bad_value(who, l, &w, "unknown DNS type", "using SOA")
@@ -373,45 +373,35 @@ impl Parser<'_> {
                     }
                 }
             }
-            (CheckerKind::Dns { name, .. }, "name") => {
+            (CheckerKind::Dns(d), "name") => {
                 if let Some(w) = self.need(who, l, 1) {
-                    *name = w.text.to_string();
+                    d.name = w.text.to_string();
                 }
             }
-            (CheckerKind::Udp { payload, .. }, "payload") => {
+            (CheckerKind::Udp(u), "payload") => {
                 if let Some(b) = self.hex_arg(who, l) {
-                    *payload = b;
+                    u.payload = b;
                 }
             }
-            (CheckerKind::Udp { require_reply, .. }, "require_reply") => {
-                *require_reply = if l.arg(1).is_some() {
+            (CheckerKind::Udp(u), "require_reply") => {
+                u.require_reply = if l.arg(1).is_some() {
                     self.hex_arg(who, l)
                 } else {
                     Some(Vec::new())
                 };
             }
-            (
-                CheckerKind::Udp {
-                    min_reply_length, ..
-                },
-                "min_reply_length",
-            ) => {
+            (CheckerKind::Udp(u), "min_reply_length") => {
                 if let Some(v) = self.unsigned(who, l, 1, (0, 65535), "ignored") {
-                    *min_reply_length = v as usize;
+                    u.min_reply_length = v as usize;
                 }
             }
-            (
-                CheckerKind::Udp {
-                    max_reply_length, ..
-                },
-                "max_reply_length",
-            ) => {
+            (CheckerKind::Udp(u), "max_reply_length") => {
                 if let Some(v) = self.unsigned(who, l, 1, (0, 65535), "ignored") {
-                    *max_reply_length = v as usize;
+                    u.max_reply_length = v as usize;
                 }
             }
-            (CheckerKind::Smtp { helo_name }, "helo_name") => {
-                *helo_name = self.need(who, l, 1).map(|w| w.text.to_string())
+            (CheckerKind::Smtp(m), "helo_name") => {
+                m.helo_name = self.need(who, l, 1).map(|w| w.text.to_string())
             }
             _ => {
                 self.diags
@@ -659,7 +649,7 @@ mod tests {
 
     fn protocol(c: &CheckerCfg) -> HttpProtocol {
         match &c.kind {
-            CheckerKind::Http { http_protocol, .. } => *http_protocol,
+            CheckerKind::Http(h) => h.http_protocol,
             other => panic!("not HTTP: {other:?}"),
         }
     }

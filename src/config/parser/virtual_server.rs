@@ -972,9 +972,9 @@ mod tests {
         for ch in &rs[0].health.checkers {
             assert_eq!(
                 ch.kind,
-                crate::config::model::CheckerKind::Smtp {
+                crate::config::model::CheckerKind::Smtp(Box::new(crate::config::model::SmtpCfg {
                     helo_name: Some("foo.bar.com".into())
-                }
+                }))
             );
             assert_eq!(ch.timing.retry, Some(2));
         }
