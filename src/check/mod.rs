@@ -173,15 +173,21 @@ struct Progress {
 /// Everything a check keeps between its rounds ([`run_all`]). A table has one per check
 /// (10,000 at 1000 virtual servers x 10 real servers), so it is kept small: the checker and
 /// its timing behind `Arc`s (shared with the runner, the dump and the other checks with that
-/// timing), and no attempt state - an attempt's future is boxed and lives only while it runs.
+/// timing), what all checks share in [`Lanes`], and no attempt state - an attempt's future is
+/// boxed and lives only while it runs.
 struct Task {
     id: usize,
     checker: std::sync::Arc<Checker>,
-    tx: mpsc::Sender<Event>,
     /// `ha_suspend` (rare: boxed).
     gate: Option<Box<tokio::sync::watch::Receiver<bool>>>,
-    retry_lane: Option<tokio::runtime::Handle>,
     p: Progress,
+}
+
+/// What every check of one [`run_all`] shares: where events go, and the runtime that runs
+/// retries (see [`run_with`]).
+struct Lanes {
+    tx: mpsc::Sender<Event>,
+    retry_lane: Option<tokio::runtime::Handle>,
 }
 
 /// As [`run`], with `opts`. With a `retry_lane`, the retries that follow a failed attempt run
@@ -203,27 +209,24 @@ pub fn run_with(
     tx: mpsc::Sender<Event>,
     opts: RunOptions,
 ) -> impl std::future::Future<Output = ()> + Send + 'static {
-    run_all(vec![Scheduled::new(id, checker, timing, tx, opts)])
+    let lane = opts.retry_lane.clone();
+    run_all(vec![Scheduled::new(id, checker, timing, opts)], tx, lane)
 }
 
 /// A check ready for [`run_all`] (what [`run_with`] takes, prepared).
 pub struct Scheduled(Box<Task>);
 
 impl Scheduled {
-    /// Check `id` with the arguments of [`run_with`].
+    /// Check `id` with the arguments of [`run_with`] but the channel; `opts.retry_lane` is
+    /// [`run_all`]'s to give.
     pub fn new(
         id: usize,
         checker: impl Into<std::sync::Arc<Checker>>,
         timing: impl Into<std::sync::Arc<Timing>>,
-        tx: mpsc::Sender<Event>,
         opts: RunOptions,
     ) -> Scheduled {
         let checker = checker.into();
-        let RunOptions {
-            gate,
-            record,
-            retry_lane,
-        } = opts;
+        let RunOptions { gate, record, .. } = opts;
         let p = Progress {
             state: CheckState::new(timing.into()),
             // A dynamic MISC_CHECK starts at the configured weight: its exit 0 reports that
@@ -237,9 +240,7 @@ impl Scheduled {
         Scheduled(Box::new(Task {
             id,
             checker,
-            tx,
             gate: gate.map(Box::new),
-            retry_lane,
             p,
         }))
     }
@@ -275,20 +276,21 @@ type Done = (usize, Option<(Box<Task>, Duration)>);
 fn round(
     i: usize,
     mut t: Box<Task>,
+    lanes: std::sync::Arc<Lanes>,
     done: mpsc::UnboundedSender<Done>,
 ) -> impl std::future::Future<Output = ()> + Send + 'static {
     async move {
         if let Some(g) = t.gate.as_deref_mut() {
             Box::pin(wait_gate(g, t.p.record.as_deref())).await;
         }
-        let Some(delay) = Box::pin(step(t.id, &t.checker, &mut t.p, &t.tx)).await else {
+        let Some(delay) = Box::pin(step(t.id, &t.checker, &mut t.p, &lanes.tx)).await else {
             let _ = done.send((i, None));
             return;
         };
         if t.p.state.retrying()
-            && let Some(lane) = t.retry_lane.clone()
+            && let Some(lane) = lanes.retry_lane.clone()
         {
-            lane.spawn(retries(i, t, delay, done));
+            lane.spawn(retries(i, t, lanes, delay, done));
             return;
         }
         let _ = done.send((i, Some((t, delay))));
@@ -303,13 +305,14 @@ fn round(
 fn retries(
     i: usize,
     mut t: Box<Task>,
+    lanes: std::sync::Arc<Lanes>,
     mut delay: Duration,
     done: mpsc::UnboundedSender<Done>,
 ) -> impl std::future::Future<Output = ()> + Send + 'static {
     async move {
         loop {
             tokio::time::sleep(delay).await;
-            match Box::pin(step(t.id, &t.checker, &mut t.p, &t.tx)).await {
+            match Box::pin(step(t.id, &t.checker, &mut t.p, &lanes.tx)).await {
                 None => {
                     let _ = done.send((i, None));
                     return;
@@ -331,9 +334,16 @@ fn retries(
 /// hands its check back (see [`round`]). A check stops when its round finds the receiver
 /// gone; this future ends when every check has stopped (dropping it, or its runtime, stops
 /// the scheduling; a round already running ends by itself).
-pub async fn run_all(checks: Vec<Scheduled>) {
+///
+/// Every check's events go to `tx`; with a `retry_lane`, failed checks retry there.
+pub async fn run_all(
+    checks: Vec<Scheduled>,
+    tx: mpsc::Sender<Event>,
+    retry_lane: Option<tokio::runtime::Handle>,
+) {
     use std::cmp::Reverse;
     use tokio::time::Instant;
+    let lanes = std::sync::Arc::new(Lanes { tx, retry_lane });
     let start = Instant::now();
     let mut due = std::collections::BinaryHeap::with_capacity(checks.len());
     // Boxed: while a check's round runs (a failing check's retries, mostly), its slot here
@@ -368,7 +378,7 @@ pub async fn run_all(checks: Vec<Scheduled>) {
                     due.pop();
                     if let Some(t) = idle[i].take() {
                         running += 1;
-                        tokio::spawn(round(i, t, done_tx.clone()));
+                        tokio::spawn(round(i, t, lanes.clone(), done_tx.clone()));
                     }
                 }
             }
@@ -457,17 +467,21 @@ mod tests {
     #[test]
     fn a_waiting_check_is_small() {
         let size = std::mem::size_of::<Task>();
-        assert!(size <= 112, "a scheduled check takes {size} bytes");
+        assert!(size <= 56, "a scheduled check takes {size} bytes");
         let size = std::mem::size_of::<Checker>();
         assert!(size <= 72, "a Checker takes {size} bytes");
         let (tx, _rx) = mpsc::channel(1);
         let c = Checker::Tcp(tcp::TcpCheck {
             target: Target::new(([127, 0, 0, 1], 1).into()),
         });
-        let Scheduled(t) = Scheduled::new(0, c, Timing::default(), tx, RunOptions::default());
+        let Scheduled(t) = Scheduled::new(0, c, Timing::default(), RunOptions::default());
+        let lanes = std::sync::Arc::new(Lanes {
+            tx,
+            retry_lane: None,
+        });
         let (done, _rx) = mpsc::unbounded_channel();
-        let f = retries(0, t, Duration::ZERO, done);
+        let f = retries(0, t, lanes, Duration::ZERO, done);
         let size = std::mem::size_of_val(&f);
-        assert!(size <= 160, "a check's retries take {size} bytes");
+        assert!(size <= 168, "a check's retries take {size} bytes");
     }
 }

@@ -284,12 +284,11 @@ impl Runner {
                 let scheduled = checks
                     .into_iter()
                     .flatten()
-                    .map(|(id, checker, timing, mut opts)| {
-                        opts.retry_lane = lane_handle.clone();
-                        super::Scheduled::new(id, checker, timing, etx.clone(), opts)
+                    .map(|(id, checker, timing, opts)| {
+                        super::Scheduled::new(id, checker, timing, opts)
                     })
                     .collect();
-                tokio::spawn(super::run_all(scheduled));
+                tokio::spawn(super::run_all(scheduled, etx.clone(), lane_handle));
             });
             // The checks run here only if the threads cannot be started.
             if started.is_none()
@@ -297,12 +296,11 @@ impl Runner {
             {
                 let scheduled = checks
                     .into_iter()
-                    .map(|(id, checker, timing, mut opts)| {
-                        opts.retry_lane = lane.clone();
-                        super::Scheduled::new(id, checker, timing, etx.clone(), opts)
+                    .map(|(id, checker, timing, opts)| {
+                        super::Scheduled::new(id, checker, timing, opts)
                     })
                     .collect();
-                tasks.push(tokio::spawn(super::run_all(scheduled)));
+                tasks.push(tokio::spawn(super::run_all(scheduled, etx.clone(), lane)));
             }
         }
         if let Some(t) = gates.start() {
