@@ -495,7 +495,7 @@ fn register_checks(reg: &mut Registry, m: &Metrics) {
                     .get_or_create(&CheckerLabels {
                         virtual_server: vs_name.clone(),
                         real_server: rs_name.clone(),
-                        method: e.method.to_string(),
+                        method: e.method().to_string(),
                     })
                     .set(i64::from(s.up));
                 if let Some(reason) = s.last_failure {
@@ -503,7 +503,7 @@ fn register_checks(reg: &mut Registry, m: &Metrics) {
                         .get_or_create(&FailureLabels {
                             virtual_server: vs_name.clone(),
                             real_server: rs_name.clone(),
-                            method: e.method.to_string(),
+                            method: e.method().to_string(),
                             reason,
                         })
                         .set(1);

@@ -73,6 +73,46 @@ impl Centiseconds {
     }
 }
 
+/// A checker timer as keepalived keeps one: whole microseconds (its timers are `unsigned
+/// long` microseconds; `delay_loop`, `connect_timeout`, `delay_before_retry`, `warmup`). 8
+/// bytes, and 8 as an `Option` too, where a `Duration` takes 16: the configuration keeps
+/// several per real server. Sub-microsecond parts are dropped; serialized as a `Duration`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(from = "Duration", into = "Duration")]
+pub struct Usecs(std::num::NonZeroU64);
+
+impl Usecs {
+    /// From a `Duration` (whole microseconds; saturating past `u64::MAX - 1`).
+    pub fn from_duration(d: Duration) -> Usecs {
+        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        // Stored plus one, so that `Option<Usecs>` needs no extra room.
+        Usecs(std::num::NonZeroU64::MIN.saturating_add(us.min(u64::MAX - 1)))
+    }
+
+    /// As a `Duration`.
+    pub fn as_duration(self) -> Duration {
+        Duration::from_micros(self.0.get() - 1)
+    }
+}
+
+impl From<Duration> for Usecs {
+    fn from(d: Duration) -> Usecs {
+        Usecs::from_duration(d)
+    }
+}
+
+impl From<Usecs> for Duration {
+    fn from(u: Usecs) -> Duration {
+        u.as_duration()
+    }
+}
+
+impl fmt::Debug for Usecs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.as_duration().fmt(f)
+    }
+}
+
 /// VRRP protocol version: 2 (RFC 3768) or 3 (RFC 5798). Serialised as its number (2 or 3), as
 /// the `-d` dump always wrote it; read from the number or from the variant's name (`"V2"`, the
 /// form of the conformance scenarios' state-machine configs).
@@ -138,6 +178,34 @@ impl Version {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usecs_keep_microseconds_in_eight_bytes() {
+        assert_eq!(std::mem::size_of::<Option<Usecs>>(), 8);
+        for d in [
+            Duration::ZERO,
+            Duration::from_micros(1),
+            Duration::from_millis(2500),
+            Duration::from_secs(86_400 * 365),
+        ] {
+            assert_eq!(Usecs::from(d).as_duration(), d);
+        }
+        assert_eq!(
+            Usecs::from(Duration::from_nanos(1_999)).as_duration(),
+            Duration::from_micros(1)
+        );
+        assert_eq!(
+            Usecs::from(Duration::MAX).as_duration(),
+            Duration::from_micros(u64::MAX - 1)
+        );
+        let json = serde_json::to_string(&Usecs::from(Duration::from_millis(1500))).unwrap();
+        assert_eq!(
+            json,
+            serde_json::to_string(&Duration::from_millis(1500)).unwrap()
+        );
+        let back: Usecs = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.as_duration(), Duration::from_millis(1500));
+    }
 
     #[test]
     fn version_serialises_as_its_number() {

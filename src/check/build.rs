@@ -61,11 +61,12 @@ pub fn rs_start(vs: &VirtualServer) -> Vec<RsStart> {
 /// under the levels: checker, then real_server, then virtual_server.
 pub fn resolve(vs: &VirtualServer, rs: &RealServer, c: &CheckerCfg) -> Timing {
     let vs_level = CheckTiming {
-        delay_loop: Some(vs.delay_loop),
+        delay_loop: Some(vs.delay_loop.into()),
         ..vs.health.timing.clone()
     };
     let t = c.timing.or(rs.health.timing()).or(&vs_level);
-    let delay_loop = t.delay_loop.unwrap_or(Duration::from_secs(60));
+    let or = |v: Option<crate::units::Usecs>, default: Duration| v.map_or(default, Duration::from);
+    let delay_loop = or(t.delay_loop, Duration::from_secs(60));
     let (retry, before_retry) = match &c.kind {
         CheckerKind::Http(_) => (1, Duration::from_secs(3)),
         CheckerKind::Dns(_) => (3, delay_loop),
@@ -74,10 +75,10 @@ pub fn resolve(vs: &VirtualServer, rs: &RealServer, c: &CheckerCfg) -> Timing {
     };
     Timing {
         delay_loop,
-        connect_timeout: t.connect_timeout.unwrap_or(Duration::from_secs(5)),
+        connect_timeout: or(t.connect_timeout, Duration::from_secs(5)),
         retry: t.retry.unwrap_or(retry),
-        delay_before_retry: t.delay_before_retry.unwrap_or(before_retry),
-        warmup: t.warmup.unwrap_or(Duration::ZERO),
+        delay_before_retry: or(t.delay_before_retry, before_retry),
+        warmup: or(t.warmup, Duration::ZERO),
         // keepalived clears alpha on a FILE_CHECK: its state is known at once.
         alpha: t.alpha.unwrap_or(false) && !matches!(c.kind, CheckerKind::File(_)),
     }

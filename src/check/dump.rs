@@ -121,7 +121,7 @@ impl CheckData {
             for e in by_rs.get(&id).into_iter().flatten() {
                 let s = e.record.snapshot();
                 let _ = writeln!(out, " {} -> {}", fmt_vs(vs), fmt_rs(vs, rs));
-                let _ = writeln!(out, "   Keepalive method = {}", e.method);
+                let _ = writeln!(out, "   Keepalive method = {}", e.method());
                 let _ = writeln!(out, "   Service = {}", e.service());
                 let _ = writeln!(out, "   Enabled = {}", yes(s.enabled));
                 let _ = writeln!(out, "   Up = {}", yes(s.up));

@@ -14,17 +14,23 @@ pub type RsId = usize;
 
 /// The aggregated health of one real server from its checkers' states. Pure.
 ///
-/// One bit per checker slot, set while that checker is down: a table keeps one per real
-/// server, so the first 64 slots live inline (32 bytes in all); a real server with more
-/// checkers keeps the further words on the heap.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RealServerHealth {
-    /// Slots 0..64 (bit `i`: slot `i` is down).
-    down: u64,
-    /// Slots from 64 on, 64 per word; `None` until a 65th slot is added.
-    more: Option<Box<[u64]>>,
-    /// Number of slots.
-    len: u32,
+/// A table keeps one per real server, so it takes 16 bytes: up to 64 checker slots as a
+/// bitset; a real server with more checkers keeps one flag per slot on the heap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealServerHealth(Slots);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Slots {
+    /// `len` slots (at most 64); bit `i` of `down` is set while slot `i` is down.
+    Few { len: u8, down: u64 },
+    /// More than 64 slots: `true` while that slot is down.
+    Many(Box<Vec<bool>>),
+}
+
+impl Default for RealServerHealth {
+    fn default() -> Self {
+        RealServerHealth(Slots::Few { len: 0, down: 0 })
+    }
 }
 
 impl RealServerHealth {
@@ -37,54 +43,53 @@ impl RealServerHealth {
         h
     }
 
-    /// The word and bit of `slot`, if it exists.
-    fn bit(&mut self, slot: usize) -> Option<(&mut u64, u64)> {
-        if slot >= self.len as usize {
-            return None;
-        }
-        let mask = 1u64 << (slot % 64);
-        let word = match slot / 64 {
-            0 => &mut self.down,
-            w => self.more.as_deref_mut()?.get_mut(w - 1)?,
-        };
-        Some((word, mask))
-    }
-
     /// Adds a checker in state `up`; returns its slot.
     pub fn push(&mut self, up: bool) -> usize {
-        let slot = self.len as usize;
-        let words = slot / 64;
-        if words > 0 && self.more.as_ref().is_none_or(|m| m.len() < words) {
-            let mut more = self.more.take().map(Vec::from).unwrap_or_default();
-            more.resize(words, 0);
-            self.more = Some(more.into_boxed_slice());
+        match &mut self.0 {
+            Slots::Few { len, down } if *len < 64 => {
+                if !up {
+                    *down |= 1 << *len;
+                }
+                *len += 1;
+                usize::from(*len) - 1
+            }
+            Slots::Few { len, down } => {
+                let mut many: Vec<bool> = (0..*len).map(|i| *down & (1 << i) != 0).collect();
+                many.push(!up);
+                self.0 = Slots::Many(Box::new(many));
+                64
+            }
+            Slots::Many(v) => {
+                v.push(!up);
+                v.len() - 1
+            }
         }
-        self.len += 1;
-        if let Some((word, mask)) = self.bit(slot)
-            && !up
-        {
-            *word |= mask;
-        }
-        slot
     }
 
     /// Up when every checker is up (a real server with no checker is always up).
     pub fn is_up(&self) -> bool {
-        self.down == 0
-            && self
-                .more
-                .as_deref()
-                .is_none_or(|m| m.iter().all(|&w| w == 0))
+        match &self.0 {
+            Slots::Few { down, .. } => *down == 0,
+            Slots::Many(v) => !v.contains(&true),
+        }
     }
 
     /// Records checker `slot`'s new state; returns the real server's new state if it changed.
     pub fn update(&mut self, slot: usize, up: bool) -> Option<bool> {
         let before = self.is_up();
-        if let Some((word, mask)) = self.bit(slot) {
-            if up {
-                *word &= !mask;
-            } else {
-                *word |= mask;
+        match &mut self.0 {
+            Slots::Few { len, down } if slot < usize::from(*len) => {
+                if up {
+                    *down &= !(1 << slot);
+                } else {
+                    *down |= 1 << slot;
+                }
+            }
+            Slots::Few { .. } => {}
+            Slots::Many(v) => {
+                if let Some(s) = v.get_mut(slot) {
+                    *s = !up;
+                }
             }
         }
         let after = self.is_up();
@@ -206,7 +211,7 @@ mod tests {
         assert_eq!(h.update(0, false), Some(false));
     }
 
-    /// Past 64 checkers the slots go on in heap words; every slot still counts.
+    /// Past 64 checkers the slots go on the heap; every slot still counts.
     #[test]
     fn health_of_a_real_server_with_many_checkers() {
         let mut h = RealServerHealth::new(vec![true; 130]);
@@ -221,7 +226,7 @@ mod tests {
         assert!(h.is_up());
         let h = RealServerHealth::new(vec![true, true, false]);
         assert!(!h.is_up());
-        assert!(std::mem::size_of::<RealServerHealth>() <= 32);
+        assert!(std::mem::size_of::<RealServerHealth>() <= 16);
 
         let mut t = HealthTable::default();
         assert!(t.get(3).is_none());

@@ -147,7 +147,6 @@ impl Runner {
         gate: Option<GateId>,
     ) {
         let health = self.health.entry(rs);
-        let method = checker.method();
         if let Checker::File(fc) = checker {
             let record = super::status::CheckRecord::new(true, true);
             let slot = health.push(true);
@@ -156,7 +155,6 @@ impl Runner {
             health.update(slot, up);
             self.board.entries.push(super::status::BoardEntry {
                 rs,
-                method,
                 checker: on_board,
                 record,
             });
@@ -190,7 +188,6 @@ impl Runner {
         };
         self.board.entries.push(super::status::BoardEntry {
             rs,
-            method,
             checker,
             record,
         });

@@ -72,14 +72,18 @@ impl CheckRecord {
 #[derive(Debug, Clone)]
 pub struct BoardEntry {
     pub rs: RsId,
-    /// keepalived's `Keepalive method` (`TCP_CHECK`, `HTTP_GET`, …).
-    pub method: &'static str,
-    /// The checker (shared with its task), for [`BoardEntry::service`].
+    /// The checker (shared with its task), for [`BoardEntry::service`] and
+    /// [`BoardEntry::method`].
     pub checker: Arc<super::Checker>,
     pub record: Arc<CheckRecord>,
 }
 
 impl BoardEntry {
+    /// keepalived's `Keepalive method` (`TCP_CHECK`, `HTTP_GET`, …).
+    pub fn method(&self) -> &'static str {
+        self.checker.method()
+    }
+
     /// The checked service as keepalived's log names it (`[10.0.0.2]:tcp:80`), written when
     /// asked: a table of 10,000 checkers does not keep 10,000 strings for the rare dump.
     pub fn service(&self) -> String {

@@ -4,7 +4,7 @@
 //! names the keepalived keyword it comes from.
 
 use crate::config::diag::Span;
-use crate::units::{Centiseconds, Priority, Version, Vrid};
+use crate::units::{Centiseconds, Priority, Usecs, Version, Vrid};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -675,12 +675,12 @@ pub struct IpvsConfig {
 /// block); `None` inherits from the level above, then keepalived's per-checker defaults.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckTiming {
-    pub delay_loop: Option<Duration>,
-    pub connect_timeout: Option<Duration>,
+    pub delay_loop: Option<Usecs>,
+    pub connect_timeout: Option<Usecs>,
     /// `retry` (`nb_get_retry` in HTTP_GET/SSL_GET).
     pub retry: Option<u32>,
-    pub delay_before_retry: Option<Duration>,
-    pub warmup: Option<Duration>,
+    pub delay_before_retry: Option<Usecs>,
+    pub warmup: Option<Usecs>,
     pub alpha: Option<bool>,
 }
 
@@ -1125,6 +1125,6 @@ mod tests {
         let size = std::mem::size_of::<RealServer>();
         assert!(size <= 136, "a RealServer takes {size} bytes");
         let size = std::mem::size_of::<CheckerCfg>();
-        assert!(size <= 144, "a CheckerCfg takes {size} bytes");
+        assert!(size <= 112, "a CheckerCfg takes {size} bytes");
     }
 }

@@ -9,6 +9,7 @@ use crate::config::model::{
     SslCfg, UdpCfg, UrlCfg, UrlRegex,
 };
 use crate::config::values;
+use crate::units::Usecs;
 use std::time::Duration;
 
 /// Upper bound of checker timers (keepalived reads them as `unsigned long` µs).
@@ -38,17 +39,20 @@ impl Parser<'_> {
         }
     }
 
+    /// [`Parser::timer_value`] as the model keeps checker timers ("ignored" when invalid).
+    fn timer_usecs(&mut self, who: &str, l: &Line) -> Option<Usecs> {
+        self.timer_value(who, l, "ignored").map(Usecs::from)
+    }
+
     /// The timing keywords every level accepts. Returns `false` if `l` is not one of them.
     pub(super) fn timing_keyword(&mut self, who: &str, t: &mut CheckTiming, l: &Line) -> bool {
         match l.keyword().text.as_str() {
-            "delay_loop" => t.delay_loop = self.timer_value(who, l, "ignored").or(t.delay_loop),
-            "connect_timeout" => {
-                t.connect_timeout = self.timer_value(who, l, "ignored").or(t.connect_timeout)
-            }
+            "delay_loop" => t.delay_loop = self.timer_usecs(who, l).or(t.delay_loop),
+            "connect_timeout" => t.connect_timeout = self.timer_usecs(who, l).or(t.connect_timeout),
             "delay_before_retry" => {
-                t.delay_before_retry = self.timer_value(who, l, "ignored").or(t.delay_before_retry)
+                t.delay_before_retry = self.timer_usecs(who, l).or(t.delay_before_retry)
             }
-            "warmup" => t.warmup = self.timer_value(who, l, "ignored").or(t.warmup),
+            "warmup" => t.warmup = self.timer_usecs(who, l).or(t.warmup),
             "retry" | "nb_get_retry" => {
                 if let Some(v) = self.unsigned(who, l, 1, (0, u32::MAX as u64), "ignored") {
                     t.retry = Some(v as u32);
@@ -156,7 +160,7 @@ impl Parser<'_> {
         self.open_block(&owner);
         while let Some(l) = self.next_in_block(&owner) {
             if l.keyword().text == "connect_timeout" {
-                host.timing.connect_timeout = self.timer_value(who, &l, "ignored");
+                host.timing.connect_timeout = self.timer_usecs(who, &l);
                 continue;
             }
             if self.connection_keyword(who, &mut host, &l)
@@ -685,10 +689,10 @@ mod tests {
             "t.conf:7:23: error: (VS 10.0.0.1 80) TCP_CHECK: invalid delay_before_retry '-1'"
         ));
         let t = &c[0].timing;
-        assert_eq!(t.connect_timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(t.connect_timeout, Some(Duration::from_millis(2500).into()));
         assert_eq!(t.retry, Some(4));
         assert_eq!(t.delay_before_retry, None);
-        assert_eq!(t.warmup, Some(Duration::from_secs(1)));
+        assert_eq!(t.warmup, Some(Duration::from_secs(1).into()));
     }
 
     /// The local socket options of a checker, kept boxed: absent when none is given.

@@ -791,7 +791,10 @@ mod tests {
         );
         let tcp = &rs[0].health.checkers[0];
         assert_eq!(tcp.kind, crate::config::model::CheckerKind::Tcp);
-        assert_eq!(tcp.timing.connect_timeout, Some(Duration::from_secs(3)));
+        assert_eq!(
+            tcp.timing.connect_timeout,
+            Some(Duration::from_secs(3).into())
+        );
         assert_eq!((rs[1].weight, rs[1].port, rs[1].lvs_method), (1, 443, None));
     }
 
@@ -952,7 +955,7 @@ mod tests {
                     .as_ref()
                     .and_then(|b| b.bindto)
                     .map(|a| a.to_string()),
-                c.timing.connect_timeout.map(|d| d.as_secs()),
+                c.timing.connect_timeout.map(|d| d.as_duration().as_secs()),
             )
         };
         let first: Vec<_> = rs[0].health.checkers.iter().map(conn).collect();
