@@ -504,7 +504,7 @@ fn register_checks(reg: &mut Registry, m: &Metrics) {
                             virtual_server: vs_name.clone(),
                             real_server: rs_name.clone(),
                             method: e.method().to_string(),
-                            reason,
+                            reason: reason.to_string(),
                         })
                         .set(1);
                 }

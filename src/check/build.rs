@@ -238,7 +238,9 @@ pub fn ha_suspend_gate(config: &Config, vs: &VirtualServer) -> Option<(String, V
 }
 
 /// Which real server a runner id stands for: `(virtual server index, real server index)`.
-pub type RsIndex = Vec<(usize, usize)>;
+/// Shared (the IPVS controller and the checker data the dumps and metrics read keep the same
+/// one) and sized exactly: a table has one entry per real server with checkers.
+pub type RsIndex = std::sync::Arc<[(usize, usize)]>;
 
 /// Builds the checker runner for every real server of every virtual server. Runner ids index
 /// the returned [`RsIndex`]. Checkers that cannot be built are returned as messages.
@@ -291,7 +293,7 @@ pub fn runner_carrying(
             }
         }
     }
-    (runner, index, problems)
+    (runner, index.into(), problems)
 }
 
 #[cfg(test)]

@@ -19,9 +19,10 @@ pub struct Snapshot {
     pub has_run: bool,
     /// The last attempt: `Ok(())` or the failure text (e.g. `TCP connection to
     /// [10.0.0.2]:tcp:80 failed.`), and when it ended.
-    pub last: Option<(Result<(), String>, SystemTime)>,
-    /// The most recent failure text, kept after later successes.
-    pub last_failure: Option<String>,
+    pub last: Option<(Result<(), Arc<str>>, SystemTime)>,
+    /// The most recent failure text, kept after later successes (the same text as `last`'s
+    /// while the last attempt failed, not a copy).
+    pub last_failure: Option<Arc<str>>,
 }
 
 /// One check's [`Snapshot`], shared between its task and the dump.
@@ -45,8 +46,9 @@ impl CheckRecord {
         let mut s = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         s.has_run = true;
         s.up = up;
+        let result = result.map_err(Arc::<str>::from);
         if let Err(e) = &result {
-            s.last_failure = Some(e.clone());
+            s.last_failure = Some(Arc::clone(e));
         }
         s.last = Some((result, SystemTime::now()));
     }
@@ -124,5 +126,8 @@ mod tests {
             s.last_failure.as_deref(),
             Some("TCP connection to [10.0.0.2]:tcp:80 failed.")
         );
+        // A table keeps one record per check for the daemon's life.
+        let size = std::mem::size_of::<CheckRecord>();
+        assert!(size <= 64, "a CheckRecord takes {size} bytes");
     }
 }

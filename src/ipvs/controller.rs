@@ -57,7 +57,7 @@ fn checker_data(
 ) -> std::sync::Arc<CheckData> {
     std::sync::Arc::new(CheckData {
         config: config.clone(),
-        index: index.clone(),
+        index: std::sync::Arc::clone(index),
         board: runner.board(),
     })
 }

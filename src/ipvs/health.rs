@@ -236,7 +236,7 @@ mod tests {
         let (runner, index, problems) = runner_carrying(&new, &carried);
         assert!(problems.is_empty(), "{problems:?}");
         let up: Vec<bool> = (0..index.len()).map(|id| runner.initially_up(id)).collect();
-        assert_eq!(index, vec![(0, 0), (1, 0), (1, 1), (1, 2), (2, 0)]);
+        assert_eq!(*index, [(0, 0), (1, 0), (1, 1), (1, 2), (2, 0)]);
         assert_eq!(up, vec![true, true, false, true, true]);
     }
 }

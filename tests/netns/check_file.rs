@@ -75,7 +75,7 @@ fn file_check_follows_the_file_with_keepalived_s_weight_rules() {
 
     let (runner, index, problems) = runner_for(&config);
     assert!(problems.is_empty(), "{problems:?}");
-    assert_eq!(index, [(0, 0), (0, 1), (0, 2), (0, 3)]);
+    assert_eq!(*index, [(0, 0), (0, 1), (0, 2), (0, 3)]);
     assert_eq!(runner.distinct_checks(), 2, "one watcher per track_file");
     assert!(runner.initially_up(0) && !runner.initially_up(2));
     assert_eq!(runner.initial_weight(3), 17);
