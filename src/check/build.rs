@@ -40,7 +40,7 @@ pub fn rs_start(vs: &VirtualServer) -> Vec<RsStart> {
                 .checkers
                 .iter()
                 .filter_map(|c| match checker_of_file(c) {
-                    Some(Checker::File(f)) => Some(f),
+                    Some(Checker::File(f)) => Some(*f),
                     _ => None,
                 })
                 .collect();
@@ -145,7 +145,7 @@ pub fn checker(
                 tls,
             }))
         }
-        CheckerKind::Misc(m) => Checker::Misc(check::misc::MiscCheck {
+        CheckerKind::Misc(m) => Checker::Misc(Box::new(check::misc::MiscCheck {
             argv: m.argv.clone(),
             timeout: m.timeout.unwrap_or(timing.delay_loop),
             dynamic: m.dynamic,
@@ -156,7 +156,7 @@ pub fn checker(
                 .map(crate::script::resolve_user)
                 .transpose()
                 .map_err(|e| e.to_string())?,
-        }),
+        })),
         CheckerKind::Dns(d) => Checker::Dns(Box::new(check::dns::DnsCheck {
             target,
             qtype: d.qtype,
@@ -169,10 +169,10 @@ pub fn checker(
             min_reply_length: u.min_reply_length,
             max_reply_length: u.max_reply_length,
         })),
-        CheckerKind::Ping => Checker::Ping(check::ping::PingCheck {
+        CheckerKind::Ping => Checker::Ping(Box::new(check::ping::PingCheck {
             addr: target.addr.ip(),
             bind_if: target.bind.and_then(|b| b.bind_if),
-        }),
+        })),
         CheckerKind::File(_) => checker_of_file(c).expect("a FILE_CHECK"),
         CheckerKind::Smtp(m) => Checker::Smtp(Box::new(check::smtp::SmtpCheck {
             target,
@@ -189,13 +189,13 @@ pub fn checker(
 /// The runnable checker of a `FILE_CHECK` block (`None` for other kinds).
 fn checker_of_file(c: &CheckerCfg) -> Option<Checker> {
     match &c.kind {
-        CheckerKind::File(f) => Some(Checker::File(check::file::FileCheck {
+        CheckerKind::File(f) => Some(Checker::File(Box::new(check::file::FileCheck {
             name: f.track_file.clone(),
             path: f.path.clone(),
             weight: f.weight,
             reverse: f.reverse,
             init_file: f.init_file,
-        })),
+        }))),
         _ => None,
     }
 }

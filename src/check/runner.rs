@@ -151,7 +151,7 @@ impl Runner {
             let record = super::status::CheckRecord::new(true, true);
             let slot = health.push(true);
             let on_board = Arc::new(Checker::File(fc.clone()));
-            let up = self.files.add(rs, slot, fc, record.clone());
+            let up = self.files.add(rs, slot, *fc, record.clone());
             health.update(slot, up);
             self.board.entries.push(super::status::BoardEntry {
                 rs,
@@ -468,13 +468,13 @@ mod tests {
         let mut r = Runner::new();
         r.subscribe(
             0,
-            Checker::Misc(MiscCheck {
+            Checker::Misc(Box::new(MiscCheck {
                 argv: vec!["/bin/sh".into(), "-c".into(), "exit 12".into()],
                 timeout: std::time::Duration::from_secs(5),
                 dynamic: true,
                 rs_weight: 1,
                 run_as: None,
-            }),
+            })),
             Timing {
                 delay_loop: std::time::Duration::from_secs(60),
                 ..Timing::default()

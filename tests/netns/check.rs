@@ -400,13 +400,13 @@ fn misc_check_follows_the_script_exit_status_and_dynamic_weight() {
         "-c".to_string(),
         format!("exit $(cat {})", code.display()),
     ];
-    let checker = Checker::Misc(check::misc::MiscCheck {
+    let checker = Checker::Misc(Box::new(check::misc::MiscCheck {
         argv,
         timeout: Duration::from_secs(2),
         dynamic: true,
         rs_weight: 3,
         run_as: None,
-    });
+    }));
     let stop = Arc::new(AtomicBool::new(false));
     let t = Timing {
         retry: 0,
@@ -570,10 +570,10 @@ fn dns_udp_ping_and_smtp_checks_follow_their_services() {
     let rx_udp = run_checker(&lan.node("lb").ns, udp, t, stop.clone());
 
     // PING: the kernel of "srv" answers until told to ignore echoes.
-    let ping = Checker::Ping(check::ping::PingCheck {
+    let ping = Checker::Ping(Box::new(check::ping::PingCheck {
         addr: srv.into(),
         bind_if: None,
-    });
+    }));
     let rx_ping = run_checker(&lan.node("lb").ns, ping, t, stop.clone());
 
     // SMTP: a server whose HELO answer we choose.
