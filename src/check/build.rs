@@ -255,8 +255,16 @@ pub fn runner_carrying(
     config: &Config,
     carried: &[Vec<Option<bool>>],
 ) -> (Runner, RsIndex, Vec<String>) {
-    let mut runner = Runner::new();
-    let mut index = Vec::new();
+    let (real_servers, checks) = config
+        .ipvs
+        .virtual_servers
+        .iter()
+        .flat_map(|vs| &vs.real_servers)
+        .map(|rs| rs.health.checkers.len())
+        .filter(|&n| n > 0)
+        .fold((0, 0), |(r, c), n| (r + 1, c + n));
+    let mut runner = Runner::with_capacity(real_servers, checks);
+    let mut index = Vec::with_capacity(real_servers);
     let mut problems = Vec::new();
     for (vi, vs) in config.ipvs.virtual_servers.iter().enumerate() {
         let vs_port = match &vs.target {

@@ -114,6 +114,11 @@ impl HealthTable {
         self.0.get_mut(rs)
     }
 
+    /// An empty table with room for `n` real servers.
+    pub fn with_capacity(n: usize) -> HealthTable {
+        HealthTable(Vec::with_capacity(n))
+    }
+
     /// Real server `rs`'s health, the table grown to reach it.
     pub fn entry(&mut self, rs: RsId) -> &mut RealServerHealth {
         if self.0.len() <= rs {
