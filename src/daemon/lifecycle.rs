@@ -47,6 +47,41 @@ pub(super) fn supervise(cli: &Cli) -> ExitCode {
     code
 }
 
+/// glibc malloc's parameters for a long-running daemon, unless the environment chose them
+/// (`MALLOC_ARENA_MAX` / `MALLOC_MMAP_THRESHOLD_`, or `arena_max` / `mmap_threshold` in
+/// `GLIBC_TUNABLES`), before any thread starts:
+/// * `M_ARENA_MAX` 1: one arena for every thread. By default glibc gives each thread that
+///   allocates an arena of its own (up to 8 per CPU), each keeping its free chunks resident;
+///   keepalived's processes are single-threaded, one arena each.
+/// * `M_MMAP_THRESHOLD` 128 KiB, fixed: blocks from 128 KiB up (the configuration's text,
+///   the vectors and tables a large configuration builds) are mapped on their own and given
+///   back whole when freed. glibc's default threshold starts there but rises to the size of
+///   the largest mapped block freed, so that after a large configuration's start-up those
+///   blocks come from the heap and leave it full of holes, which the checks' allocations
+///   then keep touching: the start-up peak stayed resident for the daemon's life.
+///
+/// Measured at 1000 x 10 TCP_CHECKs (native lab, `-C`): the daemon's anonymous memory
+/// 13.1 MiB by default, 12.5 with one arena, 8.6-8.9 with both; the same CPU (29 % of a core).
+fn tune_malloc() {
+    let tunables = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
+    let chosen = |var: &str, tunable: &str| {
+        std::env::var_os(var).is_some() || tunables.contains(tunable)
+    };
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallopt only changes glibc's allocator parameters; called before the
+        // daemon starts any thread.
+        if !chosen("MALLOC_ARENA_MAX", "arena_max") {
+            unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
+        }
+        if !chosen("MALLOC_MMAP_THRESHOLD_", "mmap_threshold") {
+            unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024) };
+        }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = chosen;
+}
+
 /// The daemon (the supervisor's child): holds the control signals, loads the configuration,
 /// enters the namespace, programs IPVS, then runs the runtime with the engine, the signal
 /// task and the reloader until a stop; removes the child pidfiles and the state record
@@ -63,6 +98,7 @@ pub(super) fn run_daemon(
     // mask of the thread that starts them, and commands started through std/tokio begin with
     // an empty mask.
     hold_signals(true);
+    tune_malloc();
     init_logging(&cli);
     if !supervised.follow_supervisor() {
         error!("the supervisor is gone; not starting");
