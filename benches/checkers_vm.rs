@@ -14,7 +14,8 @@
 //!   at virtual_server level;
 //! * runs this binary as `--measure`: waits until the IPVS table holds S + 0.8·S·R rows, then
 //!   measures the daemon's CPU (utime+stime of the daemon and all its descendants, i.e.
-//!   keepalived's checker child too) and RSS (sum of VmRSS) over a steady 5 s window, then
+//!   keepalived's checker child too), RSS (sum of VmRSS) and PSS (sum of `smaps_rollup`'s
+//!   Pss: the pages the processes share counted once) over a steady 5 s window, then
 //!   closes 5 up real servers' ports 200 ms apart and records, for each, the time from the
 //!   server's close to the row leaving the table (polled through the IPVS generic netlink
 //!   dump of that service, which is what `ipvsadm -Ln` reads; timestamps are taken in the
@@ -223,7 +224,7 @@ fn host() {
          + retry*delay_before_retry = {bound} s"
     );
     println!(
-        "{:>8} {:>12} {:>10} {:>9} {:>9} {:>8} {:>9} {:>6} {:>9} {:>9}  detections (ms)",
+        "{:>8} {:>12} {:>10} {:>9} {:>9} {:>8} {:>9} {:>9} {:>6} {:>9} {:>9}  detections (ms)",
         "scale",
         "daemon",
         "table (s)",
@@ -231,6 +232,7 @@ fn host() {
         "max (ms)",
         "CPU %",
         "RSS MiB",
+        "PSS MiB",
         "procs",
         "poll ms",
         "poll max"
@@ -251,11 +253,13 @@ fn host() {
                 format!("{:.0}", d[d.len() - 1]),
             )
         };
-        let rss = g("rss_kib")
-            .parse::<f64>()
-            .map_or("-".into(), |k| format!("{:.1}", k / 1024.0));
+        let mib = |k: &str| {
+            g(k).parse::<f64>()
+                .map_or("-".into(), |k| format!("{:.1}", k / 1024.0))
+        };
+        let (rss, pss) = (mib("rss_kib"), mib("pss_kib"));
         println!(
-            "{:>8} {:>12} {:>10} {:>9} {:>9} {:>8} {:>9} {:>6} {:>9} {:>9}  {}",
+            "{:>8} {:>12} {:>10} {:>9} {:>9} {:>8} {:>9} {:>9} {:>6} {:>9} {:>9}  {}",
             g("scale"),
             g("daemon"),
             g("table_s"),
@@ -263,6 +267,7 @@ fn host() {
             max,
             g("cpu_pct"),
             rss,
+            pss,
             g("procs"),
             g("poll_ms"),
             g("poll_max_ms"),
@@ -299,6 +304,16 @@ fn serve(args: &[String]) {
 
 // ---------------------------------------------------------------------------------------------
 // Guest side: the measurement.
+
+/// `Pss` of `pid` in KiB (`/proc/PID/smaps_rollup`): each resident page divided by the number
+/// of processes mapping it, so a tree's sum counts the binary and libc pages its processes
+/// share once.
+fn proc_pss(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
 
 /// `(utime + stime in ticks, VmRSS in KiB)` of `pid`.
 fn proc_usage(pid: u32) -> Option<(u64, u64)> {
@@ -400,9 +415,10 @@ fn measure(args: &[String]) {
         .filter_map(|(b, a)| Some(a.as_ref()?.0.saturating_sub(b.as_ref()?.0)))
         .sum();
     let rss: u64 = after.iter().flatten().map(|u| u.1).sum();
+    let pss: u64 = tree.iter().filter_map(|&p| proc_pss(p)).sum();
     let cpu_pct = ticks as f64 / hz / window * 100.0;
     result.push_str(&format!(
-        " cpu_pct={cpu_pct:.1} rss_kib={rss} procs={}",
+        " cpu_pct={cpu_pct:.1} rss_kib={rss} pss_kib={pss} procs={}",
         tree.len()
     ));
     let rows_after = support::guest::table_rows(&mut ipvs);

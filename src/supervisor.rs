@@ -4,9 +4,15 @@
 //!
 //! ```text
 //!   rkeepalived (supervisor)          -p pidfile; no config, no sockets, no runtime
-//!     └── rkeepalived (daemon)        RKEEPALIVED_SUPERVISOR=<pid>:<state file>
+//!     └── rkeepalived (daemon)        forked by the supervisor (no exec), [`Supervised`]
 //!                                     VRRP + IPVS + checkers; records what it applies
 //! ```
+//!
+//! The daemon is a fork of the supervisor, as keepalived's children are of its parent: it
+//! shares the supervisor's pages (the binary's relocated data, the libraries' state) until it
+//! writes them, instead of a second copy of everything an `exec` of the binary would set up
+//! (about 0.5 MiB of proportional memory for the pair). A daemon started with
+//! [`ENV`] in its environment (a second way in, kept for tools) behaves the same.
 //!
 //! * The daemon dies by a signal or a panic: the supervisor takes back what the daemon had
 //!   applied - VIPs, routes, rules, VMACs, nftables tables - from the state record the daemon
@@ -24,11 +30,10 @@
 //!
 //! Signals for the daemon (TERM, INT, HUP, USR1, USR2, keepalived's JSON and STATS_CLEAR
 //! real-time signals) are forwarded. The supervisor waits for them and for SIGCHLD with
-//! `sigwaitinfo` on a blocked mask, on its one thread; the daemon is started with an empty
-//! mask (std's `Command` resets it).
+//! `sigwaitinfo` on a blocked mask, on its one thread; the daemon starts with an empty mask.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use tracing::{error, info, warn};
@@ -155,33 +160,54 @@ fn describe(end: End) -> String {
     }
 }
 
-/// Runs the supervisor: daemonizes (unless `-n`), writes the pidfile, and keeps the daemon
-/// running as the module doc says. Returns the exit status of the last daemon.
-pub fn main(cli: &Cli, pidfile: &Path) -> ExitCode {
+/// Which process returns from [`main`].
+#[derive(Debug)]
+pub enum Role {
+    /// The supervisor, done: its exit status (that of the last daemon).
+    Supervisor(ExitCode),
+    /// A daemon the supervisor forked, done: its exit status. It must exit without the
+    /// supervisor's clean-up (its pidfile belongs to the supervisor).
+    Daemon(ExitCode),
+}
+
+/// Runs the supervisor: keeps the daemon running as the module doc says, the daemon being
+/// `daemon` run in a child process forked from this one (no `exec`: the child shares this
+/// process's pages until it writes them, and reads the configuration itself).
+/// The caller has daemonized and written the pidfile.
+pub fn main(cli: &Cli, pidfile: &Path, daemon: impl Fn(Supervised) -> ExitCode) -> Role {
     let set = wait_set();
     // SAFETY: `set` is initialised; the mask is this (single) thread's.
     unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
     let state = state_path(pidfile);
     release_leftover(&state, "a previous rkeepalived");
-    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
-    let args: Vec<_> = std::env::args_os().skip(1).collect();
     let me = std::process::id();
     let mut delay = Duration::ZERO;
     loop {
         let started = Instant::now();
-        let mut cmd = Command::new(&exe);
-        cmd.args(&args)
-            .env(ENV, format!("{me}:{}", state.display()));
-        // systemd's watchdog is set up for this process; the daemon sends WATCHDOG=1.
-        crate::systemd::for_child(&mut cmd);
-        let mut child = match cmd.spawn() {
-            Ok(c) => c,
+        // SAFETY: this process has one thread (the supervisor starts none), so the child
+        // may run anything after the fork.
+        let pid = match unsafe { nix::unistd::fork() } {
+            Ok(nix::unistd::ForkResult::Child) => {
+                // The daemon starts with an empty signal mask, as a command does.
+                // SAFETY: an initialised empty set; this thread's mask.
+                unsafe {
+                    let mut none: libc::sigset_t = std::mem::zeroed();
+                    libc::sigemptyset(&mut none);
+                    libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+                }
+                // systemd's watchdog is set up for the supervisor; the daemon sends WATCHDOG=1.
+                crate::systemd::in_child(me);
+                return Role::Daemon(daemon(Supervised {
+                    supervisor: me as i32,
+                    state: state.clone(),
+                }));
+            }
+            Ok(nix::unistd::ForkResult::Parent { child }) => child.as_raw(),
             Err(e) => {
-                error!("cannot start the daemon ({}): {e}", exe.display());
-                return ExitCode::from(1);
+                error!("cannot start the daemon: {e}");
+                return Role::Supervisor(ExitCode::from(1));
             }
         };
-        let pid = child.id() as libc::pid_t;
         let mut stopping = false;
         let end = loop {
             // SAFETY: `set` is initialised; a null siginfo is allowed.
@@ -190,17 +216,12 @@ pub fn main(cli: &Cli, pidfile: &Path) -> ExitCode {
                 continue; // EINTR
             }
             if sig == libc::SIGCHLD {
-                match child.try_wait() {
-                    Ok(Some(status)) => {
-                        use std::os::unix::process::ExitStatusExt as _;
-                        break match (status.code(), status.signal()) {
-                            (Some(101), _) => End::Crashed(-1),
-                            (Some(c), _) => End::Exited(c),
-                            (None, Some(s)) => End::Crashed(s),
-                            (None, None) => End::Exited(1),
-                        };
-                    }
-                    _ => continue, // stopped/continued, or another child
+                use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+                match waitpid(nix::unistd::Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+                    Ok(WaitStatus::Exited(_, 101)) => break End::Crashed(-1),
+                    Ok(WaitStatus::Exited(_, c)) => break End::Exited(c),
+                    Ok(WaitStatus::Signaled(_, s, _)) => break End::Crashed(s as i32),
+                    _ => continue, // still running, stopped/continued, or another child
                 }
             }
             if sig == libc::SIGTERM || sig == libc::SIGINT {
@@ -217,7 +238,7 @@ pub fn main(cli: &Cli, pidfile: &Path) -> ExitCode {
                 if code != 0 && !stopping {
                     error!("the daemon {} - not restarting it", describe(end));
                 }
-                return ExitCode::from(u8::try_from(code).unwrap_or(1));
+                return Role::Supervisor(ExitCode::from(u8::try_from(code).unwrap_or(1)));
             }
             End::Crashed(_) => {
                 error!("the daemon (pid {pid}) {}", describe(end));
@@ -227,11 +248,11 @@ pub fn main(cli: &Cli, pidfile: &Path) -> ExitCode {
                 ));
                 release_leftover(&state, "the daemon");
                 if stopping {
-                    return ExitCode::from(1);
+                    return Role::Supervisor(ExitCode::from(1));
                 }
                 if cli.dont_respawn {
                     error!("--dont-respawn: not restarting the daemon");
-                    return ExitCode::from(1);
+                    return Role::Supervisor(ExitCode::from(1));
                 }
             }
         }
@@ -251,7 +272,7 @@ pub fn main(cli: &Cli, pidfile: &Path) -> ExitCode {
                 delay.as_secs()
             );
             if wait_or_stop(&set, delay) {
-                return ExitCode::from(1);
+                return Role::Supervisor(ExitCode::from(1));
             }
         }
         info!("Restarting the daemon");

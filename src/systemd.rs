@@ -157,15 +157,17 @@ pub fn watchdog_interval() -> Option<Duration> {
         .map(|d| d / 2)
 }
 
-/// For the supervisor: makes the watchdog systemd set up for the main process (this one) the
-/// daemon's, by removing `WATCHDOG_PID` from its environment when it names this process.
-pub fn for_child(cmd: &mut std::process::Command) {
-    let mine = std::env::var("WATCHDOG_PID")
+/// In the daemon the supervisor `supervisor` just forked: makes the watchdog systemd set up
+/// for the main process (the supervisor) the daemon's, by removing `WATCHDOG_PID` from the
+/// environment when it names the supervisor (sd-notify then sends WATCHDOG=1 from here).
+pub fn in_child(supervisor: u32) {
+    let theirs = std::env::var("WATCHDOG_PID")
         .ok()
         .and_then(|p| p.trim().parse::<u32>().ok())
-        == Some(std::process::id());
-    if mine {
-        cmd.env_remove("WATCHDOG_PID");
+        == Some(supervisor);
+    if theirs {
+        // SAFETY: called right after the fork, while this process has one thread.
+        unsafe { std::env::remove_var("WATCHDOG_PID") };
     }
 }
 

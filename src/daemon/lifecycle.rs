@@ -16,7 +16,7 @@ use tracing::{debug, error, info, warn};
 /// This process becomes the supervisor (no `RKEEPALIVED_SUPERVISOR` in the environment):
 /// logging, `-s NAME`, daemonizing, the main pidfile, then [`crate::supervisor::main`], which
 /// starts the daemon as its child. Returns the supervisor's exit code.
-pub(super) fn supervise(cli: &Cli) -> ExitCode {
+pub(super) fn supervise(cli: &Cli, opts: &LoadOptions) -> ExitCode {
     init_logging(cli);
     // `-s NAME`: the supervisor enters the namespace too, so that what it releases after
     // a crash is released there (a config's `net_namespace` is known only to the daemon,
@@ -42,9 +42,16 @@ pub(super) fn supervise(cli: &Cli) -> ExitCode {
         error!("{msg}");
         return ExitCode::from(1);
     }
-    let code = crate::supervisor::main(cli, &pidfile);
-    release_pidfile(&pidfile);
-    code
+    let role = crate::supervisor::main(cli, &pidfile, |supervised| {
+        run_daemon(cli.clone(), opts.clone(), supervised)
+    });
+    match role {
+        crate::supervisor::Role::Supervisor(code) => {
+            release_pidfile(&pidfile);
+            code
+        }
+        crate::supervisor::Role::Daemon(code) => code,
+    }
 }
 
 /// glibc malloc's parameters for a long-running daemon, unless the environment chose them
@@ -64,9 +71,8 @@ pub(super) fn supervise(cli: &Cli) -> ExitCode {
 /// 13.1 MiB by default, 12.5 with one arena, 8.6-8.9 with both; the same CPU (29 % of a core).
 fn tune_malloc() {
     let tunables = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
-    let chosen = |var: &str, tunable: &str| {
-        std::env::var_os(var).is_some() || tunables.contains(tunable)
-    };
+    let chosen =
+        |var: &str, tunable: &str| std::env::var_os(var).is_some() || tunables.contains(tunable);
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         // SAFETY: mallopt only changes glibc's allocator parameters; called before the

@@ -52,7 +52,7 @@ pub fn main(cli: Cli) -> ExitCode {
         return config_test(&cli.use_file, &opts, log_file, cli.namespace.as_deref());
     }
     match crate::supervisor::Supervised::from_env() {
-        None => lifecycle::supervise(&cli),
+        None => lifecycle::supervise(&cli, &opts),
         Some(supervised) => lifecycle::run_daemon(cli, opts, supervised),
     }
 }
