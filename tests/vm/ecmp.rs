@@ -294,8 +294,10 @@ pid=$(cat /run/rk-d2-c.pid)
 load_start
 kill -9 $pid
 echo "withdrawn_cs $(wait_path 2 absent 3000)"
-load_stop
+# Counted at once: the supervisor restarts the daemon at once, and it announces again within
+# about a second (its checkers' delay_loop), which may be before the clients stop.
 echo "paths $(paths)"
+load_stop
 echo "returned_cs $(wait_path 2 present 3000)"
 newpid=$(cat /run/rk-d2-c.pid 2>/dev/null)
 [ -n "$newpid" ] && [ "$newpid" != "$pid" ] && echo RESTARTED
