@@ -11,8 +11,7 @@
 //! The daemon is a fork of the supervisor, as keepalived's children are of its parent: it
 //! shares the supervisor's pages (the binary's relocated data, the libraries' state) until it
 //! writes them, instead of a second copy of everything an `exec` of the binary would set up
-//! (about 0.5 MiB of proportional memory for the pair). A daemon started with
-//! [`ENV`] in its environment (a second way in, kept for tools) behaves the same.
+//! (about 0.5 MiB of proportional memory for the pair).
 //!
 //! * The daemon dies by a signal or a panic: the supervisor takes back what the daemon had
 //!   applied - VIPs, routes, rules, VMACs, nftables tables - from the state record the daemon
@@ -42,10 +41,6 @@ use crate::cli::Cli;
 use crate::net::ledger::Ledger;
 use crate::net::release;
 
-/// The environment variable that makes a process the supervised daemon:
-/// `<supervisor pid>:<state record path>`.
-pub const ENV: &str = "RKEEPALIVED_SUPERVISOR";
-
 /// A daemon that lived this long before dying is restarted at once.
 pub const STABLE_RUN: Duration = Duration::from_secs(10);
 /// The longest wait before restarting a daemon that keeps dying.
@@ -60,16 +55,6 @@ pub struct Supervised {
 }
 
 impl Supervised {
-    /// From [`ENV`], if this process was started by a supervisor.
-    pub fn from_env() -> Option<Supervised> {
-        let v = std::env::var(ENV).ok()?;
-        let (pid, state) = v.split_once(':')?;
-        Some(Supervised {
-            supervisor: pid.parse().ok()?,
-            state: PathBuf::from(state),
-        })
-    }
-
     /// Asks the kernel for SIGTERM when the supervisor dies (`PR_SET_PDEATHSIG`), so the
     /// daemon then stops gracefully. Returns false when the supervisor is already gone.
     pub fn follow_supervisor(&self) -> bool {
@@ -304,21 +289,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_environment_names_the_supervisor_and_the_record() {
+    fn the_record_sits_beside_the_pidfile() {
         assert_eq!(
             state_path(Path::new("/run/k.pid")),
             PathBuf::from("/run/k.pid.state")
         );
-        // SAFETY: tests in this binary do not read this variable concurrently.
-        unsafe { std::env::set_var(ENV, "42:/run/k.pid.state") };
-        assert_eq!(
-            Supervised::from_env(),
-            Some(Supervised {
-                supervisor: 42,
-                state: PathBuf::from("/run/k.pid.state")
-            })
-        );
-        unsafe { std::env::remove_var(ENV) };
-        assert_eq!(Supervised::from_env(), None);
     }
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tracing::{debug, error, info, warn};
 
-/// This process becomes the supervisor (no `RKEEPALIVED_SUPERVISOR` in the environment):
+/// This process becomes the supervisor:
 /// logging, `-s NAME`, daemonizing, the main pidfile, then [`crate::supervisor::main`], which
 /// starts the daemon as its child. Returns the supervisor's exit code.
 pub(super) fn supervise(cli: &Cli, opts: &LoadOptions) -> ExitCode {

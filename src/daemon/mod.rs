@@ -41,7 +41,7 @@ pub fn config_id(cli: &Cli) -> String {
 }
 
 /// The whole program: returns the process exit code. `-t` runs here; otherwise this process
-/// becomes the supervisor, or, started by one, the daemon (`lifecycle`).
+/// becomes the supervisor, which forks the daemon (`lifecycle`).
 pub fn main(cli: Cli) -> ExitCode {
     crate::timing::mark("main");
     let opts = LoadOptions {
@@ -51,10 +51,7 @@ pub fn main(cli: Cli) -> ExitCode {
     if let Some(log_file) = &cli.config_test {
         return config_test(&cli.use_file, &opts, log_file, cli.namespace.as_deref());
     }
-    match crate::supervisor::Supervised::from_env() {
-        None => lifecycle::supervise(&cli, &opts),
-        Some(supervised) => lifecycle::run_daemon(cli, opts, supervised),
-    }
+    lifecycle::supervise(&cli, &opts)
 }
 
 /// `-t[=LOG_FILE]`: prints every diagnostic (to stderr and, if given, to LOG_FILE) and returns
