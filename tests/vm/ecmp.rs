@@ -195,10 +195,14 @@ stop_rk() { # $1 pidfile, $2 the daemon's pidfile: SIGTERM, then until the daemo
 }
 has_path() { ip -n r route show $VIP | grep -q "via 10.0.1.$1 "; }
 paths() { ip -n r route show $VIP | grep -c "via 10.0.1."; }
+# The paths in the route wait_path last saw: counted at the moment it changed, since a
+# restarted daemon may announce again before a later `paths` runs.
+seen_paths() { grep -c "via 10.0.1." /tmp/route.seen; }
 wait_path() { # $1 director, $2 present|absent, $3 limit in centiseconds; prints the wait
   t0=$(now)
   while :; do
-    if has_path $1; then [ $2 = present ] && break; else [ $2 = absent ] && break; fi
+    ip -n r route show $VIP > /tmp/route.seen
+    if grep -q "via 10.0.1.$1 " /tmp/route.seen; then [ $2 = present ] && break; else [ $2 = absent ] && break; fi
     [ $(( $(now) - t0 )) -gt $3 ] && { echo "TIMEOUT d$1 $2"; return 1; }
     sleep 0.02
   done
@@ -284,7 +288,7 @@ load_start
 for n in 11 12 13; do ip -n d1 route add blackhole 10.0.1.$n/32; done
 echo "withdrawn_cs $(wait_path 1 absent 3000)"
 load_stop
-echo "paths $(paths)"
+echo "paths $(seen_paths)"
 ns d1 ip route show table 100 | grep -c blackhole
 for n in 11 12 13; do ip -n d1 route del blackhole 10.0.1.$n/32; done
 echo "returned_cs $(wait_path 1 present 3000)"
@@ -294,9 +298,9 @@ pid=$(cat /run/rk-d2-c.pid)
 load_start
 kill -9 $pid
 echo "withdrawn_cs $(wait_path 2 absent 3000)"
-# Counted at once: the supervisor restarts the daemon at once, and it announces again within
-# about a second (its checkers' delay_loop), which may be before the clients stop.
-echo "paths $(paths)"
+# Counted as wait_path saw them: the supervisor restarts the daemon at once, and it announces
+# again within about a second (its checkers' delay_loop), which may be before the next command.
+echo "paths $(seen_paths)"
 load_stop
 echo "returned_cs $(wait_path 2 present 3000)"
 newpid=$(cat /run/rk-d2-c.pid 2>/dev/null)
@@ -322,7 +326,7 @@ load_start
 ip -n d3 link set eth0 down
 echo "withdrawn_cs $(wait_path 3 absent 3000)"
 load_stop
-echo "paths $(paths)"
+echo "paths $(seen_paths)"
 
 echo "@@ SCALE2"
 echo "2 $(rate)"

@@ -135,20 +135,20 @@ n=0; while [ $n -lt 30 ]; do get; n=$((n+1)); done | sort | uniq -c
 echo "@@ RS_FAIL"
 for n in 11 12 13; do ip -n d1 route add blackhole 10.0.1.$n/32; done
 echo "withdrawn_cs $(wait_path 1 absent 3000)"
-echo "paths $(paths)"
+echo "paths $(seen_paths)"
 for n in 11 12 13; do ip -n d1 route del blackhole 10.0.1.$n/32; done
 echo "returned_cs $(wait_path 1 present 3000)"
 
 echo "@@ KILL"
 kill -9 $(cat /run/rk-d1-c.pid)
 echo "withdrawn_cs $(wait_path 1 absent 3000)"
-echo "paths $(paths)"
+echo "paths $(seen_paths)"
 echo "returned_cs $(wait_path 1 present 3000)"
 
 echo "@@ LINK"
 ip -n d3 link set eth0 down
 echo "withdrawn_cs $(wait_path 3 absent 3000)"
-echo "paths $(paths)"
+echo "paths $(seen_paths)"
 
 echo "@@ FRR"
 ip -n d1 route show table all | grep 10.0.9.1
