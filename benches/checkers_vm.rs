@@ -315,6 +315,44 @@ fn proc_pss(pid: u32) -> Option<u64> {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
+/// Where `pid`'s memory is, in KiB: `smaps_rollup`'s Rss, Pss and Anonymous, and the resident
+/// pages of its executable's mappings (text `r-xp`, read-only data `r--p`) from `smaps`.
+fn memory_breakdown(pid: u32) -> String {
+    let field = |text: &str, key: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let (mut text, mut rodata, mut perms) = (0, 0, None::<String>);
+    for line in smaps.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() >= 5 && f[0].contains('-') && f[1].len() == 4 {
+            perms = (f.len() >= 6 && std::path::Path::new(f[5]) == exe).then(|| f[1].to_owned());
+        } else if let (Some(p), Some(v)) = (&perms, line.strip_prefix("Rss:")) {
+            let kib: u64 = v
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            match p.as_str() {
+                "r-xp" => text += kib,
+                "r--p" => rodata += kib,
+                _ => {}
+            }
+        }
+    }
+    format!(
+        "pid {pid}: Rss {} Pss {} Anonymous {} KiB; executable text {text} rodata {rodata} KiB",
+        field(&rollup, "Rss:"),
+        field(&rollup, "Pss:"),
+        field(&rollup, "Anonymous:")
+    )
+}
+
 /// `(utime + stime in ticks, VmRSS in KiB)` of `pid`.
 fn proc_usage(pid: u32) -> Option<(u64, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -416,6 +454,9 @@ fn measure(args: &[String]) {
         .sum();
     let rss: u64 = after.iter().flatten().map(|u| u.1).sum();
     let pss: u64 = tree.iter().filter_map(|&p| proc_pss(p)).sum();
+    for &p in &tree {
+        println!("{daemon} {vs}x{rs} {}", memory_breakdown(p));
+    }
     let cpu_pct = ticks as f64 / hz / window * 100.0;
     result.push_str(&format!(
         " cpu_pct={cpu_pct:.1} rss_kib={rss} pss_kib={pss} procs={}",
