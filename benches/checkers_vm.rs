@@ -310,20 +310,20 @@ fn serve(args: &[String]) {
 /// share once.
 fn proc_pss(pid: u32) -> Option<u64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    kib_field(&text, "Pss:")
+}
+
+/// The KiB figure of the first `key` line (`Rss:`, `Pss:`...) of a `smaps` or `smaps_rollup`
+/// text.
+fn kib_field(text: &str, key: &str) -> Option<u64> {
     text.lines()
-        .find_map(|l| l.strip_prefix("Pss:"))
+        .find_map(|l| l.strip_prefix(key))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
 /// Where `pid`'s memory is, in KiB: `smaps_rollup`'s Rss, Pss and Anonymous, and the resident
 /// pages of its executable's mappings (text `r-xp`, read-only data `r--p`) from `smaps`.
 fn memory_breakdown(pid: u32) -> String {
-    let field = |text: &str, key: &str| -> u64 {
-        text.lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
-    };
     let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
     let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
     let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
@@ -332,12 +332,8 @@ fn memory_breakdown(pid: u32) -> String {
         let f: Vec<&str> = line.split_whitespace().collect();
         if f.len() >= 5 && f[0].contains('-') && f[1].len() == 4 {
             perms = (f.len() >= 6 && std::path::Path::new(f[5]) == exe).then(|| f[1].to_owned());
-        } else if let (Some(p), Some(v)) = (&perms, line.strip_prefix("Rss:")) {
-            let kib: u64 = v
-                .split_whitespace()
-                .next()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
+        } else if let Some(p) = &perms {
+            let kib = kib_field(line, "Rss:").unwrap_or(0);
             match p.as_str() {
                 "r-xp" => text += kib,
                 "r--p" => rodata += kib,
@@ -345,11 +341,12 @@ fn memory_breakdown(pid: u32) -> String {
             }
         }
     }
+    let field = |key| kib_field(&rollup, key).unwrap_or(0);
     format!(
         "pid {pid}: Rss {} Pss {} Anonymous {} KiB; executable text {text} rodata {rodata} KiB",
-        field(&rollup, "Rss:"),
-        field(&rollup, "Pss:"),
-        field(&rollup, "Anonymous:")
+        field("Rss:"),
+        field("Pss:"),
+        field("Anonymous:")
     )
 }
 

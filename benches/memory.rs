@@ -141,37 +141,16 @@ fn run(daemon: Daemon, settle: Duration) -> Result<Vec<(String, Mem)>, String> {
     Ok(out)
 }
 
-/// The sizes in bytes of `.text.hot` and `.text` in the ELF64 file at `path` (little-endian,
-/// from its section headers: `e_shoff` at 0x28, `e_shentsize`/`e_shnum`/`e_shstrndx` at
-/// 0x3a/0x3c/0x3e; per header `sh_name` at 0 and `sh_size` at 0x20). build.rs links the
-/// functions of link/hot-text.ld into `.text.hot`: when the code has moved on from that file,
-/// the section shrinks and the daemon's resident text grows.
+/// The sizes in bytes of `.text.hot` and `.text` in the ELF file at `path` (its section
+/// headers, read with the `object` crate). build.rs links the functions of link/hot-text.ld
+/// into `.text.hot`: when the code has moved on from that file, the section shrinks and the
+/// daemon's resident text grows.
 fn hot_text(path: &std::path::Path) -> Option<(u64, u64)> {
-    let elf = std::fs::read(path).ok()?;
-    let u16_at = |o: usize| Some(u16::from_le_bytes(elf.get(o..o + 2)?.try_into().ok()?) as usize);
-    let u32_at = |o: usize| Some(u32::from_le_bytes(elf.get(o..o + 4)?.try_into().ok()?) as usize);
-    let u64_at = |o: usize| Some(u64::from_le_bytes(elf.get(o..o + 8)?.try_into().ok()?));
-    if elf.get(..5)? != b"\x7fELF\x02" {
-        return None;
-    }
-    let (shoff, shentsize) = (usize::try_from(u64_at(0x28)?).ok()?, u16_at(0x3a)?);
-    let (shnum, shstrndx) = (u16_at(0x3c)?, u16_at(0x3e)?);
-    let header = |i: usize| shoff + i * shentsize;
-    let strtab = usize::try_from(u64_at(header(shstrndx) + 0x18)?).ok()?;
-    let name_of = |i: usize| -> Option<&[u8]> {
-        let start = strtab + u32_at(header(i))?;
-        let len = elf.get(start..)?.iter().position(|b| *b == 0)?;
-        elf.get(start..start + len)
-    };
-    let (mut hot, mut text) = (0, 0);
-    for i in 0..shnum {
-        match name_of(i)? {
-            b".text.hot" => hot = u64_at(header(i) + 0x20)?,
-            b".text" => text = u64_at(header(i) + 0x20)?,
-            _ => {}
-        }
-    }
-    Some((hot, text))
+    use object::{Object as _, ObjectSection as _};
+    let data = std::fs::read(path).ok()?;
+    let file = object::File::parse(&*data).ok()?;
+    let size = |name: &str| file.section_by_name(name).map_or(0, |s| s.size());
+    Some((size(".text.hot"), size(".text")))
 }
 
 fn median(mut v: Vec<u64>) -> u64 {
@@ -206,7 +185,7 @@ fn main() {
                 hot / 1024,
                 text / 1024
             ),
-            None => println!("rkeepalived binary {}: not an ELF64 file", bin.display()),
+            None => println!("rkeepalived binary {}: not an ELF file", bin.display()),
         }
     }
     let mut totals: Vec<(Daemon, Vec<Mem>)> = Daemon::ALL.iter().map(|d| (*d, vec![])).collect();

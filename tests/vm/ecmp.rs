@@ -193,7 +193,6 @@ stop_rk() { # $1 pidfile, $2 the daemon's pidfile: SIGTERM, then until the daemo
     sleep 0.1; i=$((i+1))
   done
 }
-has_path() { ip -n r route show $VIP | grep -q "via 10.0.1.$1 "; }
 paths() { ip -n r route show $VIP | grep -c "via 10.0.1."; }
 # The paths in the route wait_path last saw: counted at the moment it changed, since a
 # restarted daemon may announce again before a later `paths` runs.
