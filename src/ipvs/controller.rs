@@ -40,9 +40,11 @@ pub type SharedCheckData = std::sync::Arc<std::sync::RwLock<std::sync::Arc<Check
 /// The state the controller task owns.
 struct Running {
     config: std::sync::Arc<Config>,
+    /// The table rkeepalived programmed (and believes the kernel has) is not kept: it is
+    /// always [`desired_table_with`] of `config` and `health` (start-up programs it, each
+    /// transition and reload sends the change to the next one), so it is computed again where
+    /// it is needed (a copy of every destination cost about 90 bytes per real server).
     health: Vec<VsHealth>,
-    /// What we programmed (and believe the kernel has) for our services.
-    owned: Table,
     check_data: SharedCheckData,
     /// The `announce_route` routes of the virtual servers whose quorum is up.
     /// Shared with the blocking pool, where its rtnetlink calls run.
@@ -78,7 +80,7 @@ impl Controller {
                 Programmed {
                     sock: None,
                     unavailable: None,
-                    owned: desired_table_with(config, &health),
+                    owned: Table::new(),
                     health,
                 }
             }
@@ -95,12 +97,7 @@ impl Controller {
         programmed: Programmed,
         ledger: Option<std::sync::Arc<crate::net::ledger::Ledger>>,
     ) -> Controller {
-        let Programmed {
-            sock,
-            owned,
-            health,
-            ..
-        } = programmed;
+        let Programmed { sock, health, .. } = programmed;
         let (runner, index, problems) = runner_for(config);
         let check_data = std::sync::Arc::new(std::sync::RwLock::new(checker_data(
             config, &index, &runner,
@@ -113,7 +110,6 @@ impl Controller {
         let state = Running {
             config: std::sync::Arc::clone(config),
             health,
-            owned,
             check_data: check_data.clone(),
             announcer: std::sync::Arc::new(std::sync::Mutex::new(Announcer::new(ledger))),
         };
@@ -184,17 +180,14 @@ impl Running {
             })
             .collect();
         let desired = desired_table_with(&config, &health);
-        let owned = std::mem::take(&mut self.owned);
+        let owned = self.owned();
         let timeouts = crate::config::model::IpvsConfig {
             lvs_timeouts: config.ipvs.lvs_timeouts,
             ..Default::default()
         };
         self.config = config;
         self.health = health;
-        let Some(mut sock) = sock else {
-            self.owned = desired;
-            return None;
-        };
+        let mut sock = sock?;
         let done = tokio::task::spawn_blocking(move || {
             prepare(&mut sock, &timeouts);
             let r = apply_reload(&mut sock, &owned, &desired);
@@ -210,7 +203,6 @@ impl Running {
                     ),
                     Err(e) => error!("IPVS: reload: {e}"),
                 }
-                self.owned = desired;
                 Some(sock)
             }
             Err(e) => {
@@ -257,19 +249,25 @@ impl Running {
                     // affected virtual servers in one pipelined batch (a burst of failures —
                     // a switch dying — becomes one netlink exchange, not one per server).
                     let mut affected = std::collections::BTreeSet::new();
+                    // The affected virtual servers' services as programmed, before the
+                    // transitions change their health.
+                    let mut before = Table::new();
                     let mut next = Some(ev);
                     let mut n = 0;
                     while let Some(ev) = next.take() {
                         if let Some(&(vi, ri)) = index.get(ev.rs) {
+                            if affected.insert(vi) {
+                                let vs = &self.config.ipvs.virtual_servers[vi];
+                                before.extend(vs_entries(&self.config, vs, &self.health[vi]));
+                            }
                             self.on_rs_event(vi, ri, &ev);
-                            affected.insert(vi);
                         }
                         n += 1;
                         if n < 4096 {
                             next = rx.try_recv().ok();
                         }
                     }
-                    sock = self.sync_vs(sock, &affected).await;
+                    sock = self.sync_vs(sock, &affected, &before).await;
                     self.announce().await;
                 }
             }
@@ -280,6 +278,11 @@ impl Running {
         self.shutdown(sock, dont_release).await;
     }
 
+    /// The table rkeepalived programmed for the running config (see [`Running::health`]).
+    fn owned(&self) -> Table {
+        desired_table_with(&self.config, &self.health)
+    }
+
     /// Records one real server transition (see [`transition::record`]); the table follows
     /// in [`Running::sync_vs`].
     fn on_rs_event(&mut self, vi: usize, ri: usize, ev: &RsEvent) {
@@ -287,7 +290,8 @@ impl Running {
     }
 
     /// Brings the kernel's services of the virtual servers `affected` in line with their
-    /// health: diffs what we own for them against the new destinations and sends the minimal
+    /// health: diffs what we programmed for them (`before`, their services before the
+    /// transitions) against the new destinations and sends the minimal
     /// changes in one pipelined batch on tokio's blocking pool. The controller awaits the
     /// batch before it takes the next transitions, so batches go out in order and never
     /// overlap, while the runtime (VRRP) goes on. Returns the socket (`None` if it was lost).
@@ -295,20 +299,18 @@ impl Running {
         &mut self,
         sock: Option<IpvsSocket>,
         affected: &std::collections::BTreeSet<usize>,
+        before: &Table,
     ) -> Option<IpvsSocket> {
         let mut ops = Vec::new();
-        let mut updated = Table::new();
         for &vi in affected {
             let vs = &self.config.ipvs.virtual_servers[vi];
             let after = vs_entries(&self.config, vs, &self.health[vi]);
             let current: Table = after
                 .keys()
-                .filter_map(|k| self.owned.get(k).map(|e| (*k, e.clone())))
+                .filter_map(|k| before.get(k).map(|e| (*k, e.clone())))
                 .collect();
             ops.extend(reconcile(&after, &current));
-            updated.extend(after);
         }
-        self.owned.extend(updated);
         let mut sock = sock?;
         if ops.is_empty() {
             return Some(sock);
@@ -376,7 +378,7 @@ impl Running {
             info!("IPVS: leaving the virtual services in place (--dont-release-ipvs)");
             return;
         }
-        let owned = self.owned;
+        let owned = self.owned();
         let r = tokio::task::spawn_blocking(move || remove_owned(&mut sock, &owned)).await;
         match r {
             Ok(Ok(n)) => info!("IPVS: removed {n} virtual service(s)"),
