@@ -673,7 +673,7 @@ pub struct IpvsConfig {
 
 /// Checker timing keywords at one level (`virtual_server`, `real_server` or the checker
 /// block); `None` inherits from the level above, then keepalived's per-checker defaults.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CheckTiming {
     pub delay_loop: Option<Usecs>,
     pub connect_timeout: Option<Usecs>,
@@ -858,7 +858,9 @@ pub struct CheckerCfg {
     /// `bindto`, `bind_port`, `bind_if`, `fwmark`; `None` when none is given (most
     /// checkers: boxed, a table keeps one `CheckerCfg` per real server and checker).
     pub bind: Option<Box<CheckerBind>>,
-    pub timing: CheckTiming,
+    /// Shared by the checkers with the same timing keywords (the parser interns it: a table
+    /// of 10,000 checkers with `connect_timeout 3` keeps one copy, not 48 bytes each).
+    pub timing: std::sync::Arc<CheckTiming>,
     /// `log_all_failures`.
     pub log_all_failures: bool,
     pub span: Span,
@@ -872,7 +874,7 @@ impl CheckerCfg {
             connect_ip: None,
             connect_port: None,
             bind: None,
-            timing: CheckTiming::default(),
+            timing: std::sync::Arc::default(),
             log_all_failures: false,
             span,
         }
@@ -896,8 +898,10 @@ pub struct VsHealthCfg {
     pub quorum: u32,
     /// `hysteresis` (default 0).
     pub hysteresis: u32,
-    pub quorum_up: Option<Command>,
-    pub quorum_down: Option<Command>,
+    /// `quorum_up` / `quorum_down` (boxed: most virtual servers have none, and a table keeps
+    /// one `VsHealthCfg` per virtual server).
+    pub quorum_up: Option<Box<Command>>,
+    pub quorum_down: Option<Box<Command>>,
     /// `omega`: run quorum_down / notify_down on shutdown.
     pub omega: bool,
     /// `ha_suspend`.

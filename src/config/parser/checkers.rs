@@ -10,6 +10,7 @@ use crate::config::model::{
 };
 use crate::config::values;
 use crate::units::Usecs;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Upper bound of checker timers (keepalived reads them as `unsigned long` µs).
@@ -123,7 +124,7 @@ impl Parser<'_> {
         }
         self.open_block(&owner);
         while let Some(l) = self.next_in_block(&owner) {
-            if self.timing_keyword(&who, &mut c.timing, &l)
+            if self.timing_keyword(&who, Arc::make_mut(&mut c.timing), &l)
                 || self.connection_keyword(&who, &mut c, &l)
             {
                 continue;
@@ -153,18 +154,18 @@ impl Parser<'_> {
         );
         let mut host = c.clone();
         host.span = owner.span;
-        host.timing.connect_timeout = None;
+        Arc::make_mut(&mut host.timing).connect_timeout = None;
         if !self.peek_is_open() {
             return host;
         }
         self.open_block(&owner);
         while let Some(l) = self.next_in_block(&owner) {
             if l.keyword().text == "connect_timeout" {
-                host.timing.connect_timeout = self.timer_usecs(who, &l);
+                Arc::make_mut(&mut host.timing).connect_timeout = self.timer_usecs(who, &l);
                 continue;
             }
             if self.connection_keyword(who, &mut host, &l)
-                || self.timing_keyword(who, &mut c.timing, &l)
+                || self.timing_keyword(who, Arc::make_mut(&mut c.timing), &l)
             {
                 continue;
             }
@@ -620,10 +621,10 @@ fn smtp_hosts(main: CheckerCfg, hosts: Vec<CheckerCfg>) -> Vec<CheckerCfg> {
         connect_ip: h.connect_ip,
         connect_port: h.connect_port,
         bind: h.bind,
-        timing: crate::config::model::CheckTiming {
+        timing: Arc::new(crate::config::model::CheckTiming {
             connect_timeout: h.timing.connect_timeout.or(main.timing.connect_timeout),
-            ..main.timing.clone()
-        },
+            ..(*main.timing).clone()
+        }),
         span: h.span,
         ..main.clone()
     });

@@ -165,6 +165,7 @@ pub fn load_str(name: &Path, text: &str, opts: &LoadOptions) -> Loaded {
         unclosed_reported: false,
         last_rs_count: 0,
         rule_priorities: Default::default(),
+        timings: Default::default(),
     };
     parser.root();
     parser.finish()
@@ -185,9 +186,25 @@ struct Parser<'a> {
     last_rs_count: usize,
     /// Preferences of rules written without one, in reading order (keepalived's).
     rule_priorities: crate::config::routes::DefaultRulePriorities,
+    /// The distinct checker timings read so far (see [`CheckerCfg::timing`](crate::config::model::CheckerCfg::timing)).
+    timings: std::collections::HashSet<std::sync::Arc<crate::config::model::CheckTiming>>,
 }
 
 impl Parser<'_> {
+    /// `timing`, or the equal one an earlier checker has (shared, see [`CheckerCfg::timing`](crate::config::model::CheckerCfg::timing)).
+    fn intern_timing(
+        &mut self,
+        timing: std::sync::Arc<crate::config::model::CheckTiming>,
+    ) -> std::sync::Arc<crate::config::model::CheckTiming> {
+        match self.timings.get(&*timing) {
+            Some(t) => t.clone(),
+            None => {
+                self.timings.insert(timing.clone());
+                timing
+            }
+        }
+    }
+
     // ----- top level --------------------------------------------------------------------------
 
     fn root(&mut self) {

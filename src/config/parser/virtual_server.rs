@@ -256,8 +256,8 @@ impl Parser<'_> {
                     vs.health.hysteresis = h as u32;
                 }
             }
-            "quorum_up" => vs.health.quorum_up = self.command(who, l, true),
-            "quorum_down" => vs.health.quorum_down = self.command(who, l, true),
+            "quorum_up" => vs.health.quorum_up = self.command(who, l, true).map(Box::new),
+            "quorum_down" => vs.health.quorum_down = self.command(who, l, true).map(Box::new),
             "announce_route" => {
                 if let Some(a) = self.announce_route(who, l, &vs.target) {
                     vs.health.announce_route = Some(a);
@@ -458,7 +458,10 @@ impl Parser<'_> {
                     }
                     // An empty FILE_CHECK was already reported (no or an unknown track_file),
                     // as keepalived does.
-                    rs.health.checkers.extend(checkers);
+                    for mut c in checkers {
+                        c.timing = self.intern_timing(c.timing);
+                        rs.health.checkers.push(c);
+                    }
                 }
                 _ => self.not_parsed(&l, Context::RealServer),
             }
@@ -990,5 +993,33 @@ mod tests {
                 (Some("192.168.155.10".into()), Some(2525), None, None),
             ]
         );
+    }
+
+    /// Checkers with the same timing keywords share one copy of them; a different keyword
+    /// gives its own.
+    #[test]
+    fn equal_checker_timings_are_kept_once() {
+        let rs = |port: u16, timeout: u32| {
+            format!(
+                " real_server 10.0.1.1 {port} {{\n TCP_CHECK {{\n connect_timeout {timeout}\n }}\n }}\n"
+            )
+        };
+        let text = format!(
+            "virtual_server 10.0.0.1 80 {{\n protocol TCP\n{}{}{}}}\n",
+            rs(1, 3),
+            rs(2, 3),
+            rs(3, 4)
+        );
+        let (c, msgs) = load(&text);
+        assert!(msgs.is_empty(), "{msgs:?}");
+        let t: Vec<_> = c.ipvs.virtual_servers[0]
+            .real_servers
+            .iter()
+            .map(|r| r.health.checkers[0].timing.clone())
+            .collect();
+        assert!(std::sync::Arc::ptr_eq(&t[0], &t[1]));
+        assert!(!std::sync::Arc::ptr_eq(&t[0], &t[2]));
+        let secs = |i: usize| t[i].connect_timeout.map(|d| d.as_duration().as_secs());
+        assert_eq!((secs(0), secs(2)), (Some(3), Some(4)));
     }
 }
