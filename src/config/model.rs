@@ -1123,12 +1123,15 @@ mod tests {
     /// The daemon keeps one `RealServer` and one `CheckerCfg` per real server for its whole
     /// life (1000 virtual servers x 10 real servers: every byte here is 10 kB): what most
     /// real servers leave unset (real-server-level timing, a checker's bind options, notify
-    /// commands) stays boxed.
+    /// commands) stays boxed, and equal checker timings are one shared copy. A virtual server's
+    /// quorum commands are boxed too.
     #[test]
     fn a_real_server_is_small() {
         let size = std::mem::size_of::<RealServer>();
         assert!(size <= 136, "a RealServer takes {size} bytes");
         let size = std::mem::size_of::<CheckerCfg>();
-        assert!(size <= 112, "a CheckerCfg takes {size} bytes");
+        assert!(size <= 72, "a CheckerCfg takes {size} bytes");
+        let size = std::mem::size_of::<VirtualServer>();
+        assert!(size <= 304, "a VirtualServer takes {size} bytes");
     }
 }
