@@ -37,6 +37,7 @@ pub mod tcp;
 pub mod tls;
 pub mod udp;
 
+use futures_util::{FutureExt, StreamExt, stream::FuturesUnordered};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -267,8 +268,9 @@ fn first_delay(t: &Task) -> Duration {
 type Done = (usize, Option<(Box<Task>, Duration)>);
 
 /// One round of check `i`: waits while `ha_suspend` holds it, attempts, and hands the task
-/// back through `done`; after a failed attempt of a check with a retry lane, the retries run
-/// there ([`retries`]), which hands the task back instead.
+/// back as its output; after a failed attempt of a check with a retry lane, the retries run
+/// there ([`retries`]), which hands the task back through `done` instead (the output is then
+/// `None`).
 ///
 /// Not an `async fn` (that would keep a second copy of `t`). The gate's wait and the attempt
 /// are boxed: they live only while they run.
@@ -277,23 +279,23 @@ fn round(
     i: usize,
     mut t: Box<Task>,
     lanes: std::sync::Arc<Lanes>,
-    done: mpsc::UnboundedSender<Done>,
-) -> impl std::future::Future<Output = ()> + Send + 'static {
+    done: &mpsc::UnboundedSender<Done>,
+) -> impl std::future::Future<Output = Option<Done>> + Send + 'static {
+    let done = done.clone();
     async move {
         if let Some(g) = t.gate.as_deref_mut() {
             Box::pin(wait_gate(g, t.p.record.as_deref())).await;
         }
         let Some(delay) = Box::pin(step(t.id, &t.checker, &mut t.p, &lanes.tx)).await else {
-            let _ = done.send((i, None));
-            return;
+            return Some((i, None));
         };
         if t.p.state.retrying()
             && let Some(lane) = lanes.retry_lane.clone()
         {
             lane.spawn(retries(i, t, lanes, delay, done));
-            return;
+            return None;
         }
-        let _ = done.send((i, Some((t, delay))));
+        Some((i, Some((t, delay))))
     }
 }
 
@@ -330,10 +332,11 @@ fn retries(
 /// Runs `checks` on the current runtime as [`run_with`] describes, with one task for all of
 /// them between their rounds: a heap of deadlines and one timer, where one task per check
 /// kept a task cell and a timer each while it slept (about 350 bytes; at 1000 virtual servers
-/// x 10 real servers, 10,000 of them). Each due round runs as a task of its own until it
-/// hands its check back (see [`round`]). A check stops when its round finds the receiver
-/// gone; this future ends when every check has stopped (dropping it, or its runtime, stops
-/// the scheduling; a round already running ends by itself).
+/// x 10 real servers, 10,000 of them). Each due round runs, polled by this same task (a
+/// `FuturesUnordered`), until it hands its check back (see [`round`]). A check stops when its
+/// round finds the receiver gone; this future ends when every check has stopped (dropping it,
+/// or its runtime, stops the scheduling and the rounds running here; retries on the retry
+/// lane end by themselves).
 ///
 /// Every check's events go to `tx`; with a `retry_lane`, failed checks retry there.
 pub async fn run_all(
@@ -353,23 +356,32 @@ pub async fn run_all(
         due.push(Reverse((start + first_delay(&t), i)));
         idle.push(Some(t));
     }
-    // Ended rounds come back here. A round that panics never does: its check stops, as a panic
-    // ended the check's own task before.
+    // Ended rounds come back here. A round that panics never does: its check stops (the panic
+    // is caught around the round, as tokio caught it when each round was a task of its own).
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
     let mut running = 0usize;
+    // The rounds running on this thread, polled by this task. Not one tokio task each: a task's
+    // cell is aligned to 128 bytes, which glibc carves out of a larger chunk, and a table's
+    // thousands of rounds in flight (on a busy CPU) then held and fragmented megabytes.
+    let mut rounds = FuturesUnordered::new();
+    // One timer for the next deadline, moved rather than made again at each turn of the loop.
+    let timer = tokio::time::sleep_until(start);
+    tokio::pin!(timer);
+    let mut armed = None;
     loop {
         let next = due.peek().map(|&Reverse((at, _))| at);
         if next.is_none() && running == 0 {
             return;
         }
-        let timer = async {
-            match next {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            () = timer => {
+        if let Some(at) = next
+            && armed != Some(at)
+        {
+            timer.as_mut().reset(at);
+            armed = Some(at);
+        }
+        let back = tokio::select! {
+            () = &mut timer, if next.is_some() => {
+                armed = None;
                 let now = Instant::now();
                 while let Some(&Reverse((at, i))) = due.peek() {
                     if at > now {
@@ -378,17 +390,28 @@ pub async fn run_all(
                     due.pop();
                     if let Some(t) = idle[i].take() {
                         running += 1;
-                        tokio::spawn(round(i, t, lanes.clone(), done_tx.clone()));
+                        let r = round(i, t, lanes.clone(), &done_tx);
+                        rounds.push(std::panic::AssertUnwindSafe(r).catch_unwind());
                     }
                 }
+                continue;
             }
-            Some((i, back)) = done_rx.recv() => {
-                running -= 1;
-                if let Some((t, delay)) = back {
-                    idle[i] = Some(t);
-                    due.push(Reverse((Instant::now() + delay, i)));
+            Some(ended) = rounds.next(), if !rounds.is_empty() => match ended {
+                Ok(Some(back)) => back,
+                // Its retries went to the lane, which hands the task back.
+                Ok(None) => continue,
+                Err(_) => {
+                    tracing::error!("a health check round panicked; that check stops");
+                    continue;
                 }
-            }
+            },
+            Some(back) = done_rx.recv() => back,
+        };
+        running -= 1;
+        let (i, back) = back;
+        if let Some((t, delay)) = back {
+            idle[i] = Some(t);
+            due.push(Reverse((Instant::now() + delay, i)));
         }
     }
 }
