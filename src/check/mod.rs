@@ -184,15 +184,19 @@ struct Task {
     p: Progress,
 }
 
-/// What every check of one [`run_all`] shares: where events go, and the runtime that runs
-/// retries (see [`run_with`]).
+/// What every check of one [`run_all`] shares: where events go, and where a failed round's
+/// retries go (the task that runs them on the retry lane, [`retry_lane_task`]; see [`run_with`]).
 struct Lanes {
     tx: mpsc::Sender<Event>,
-    retry_lane: Option<tokio::runtime::Handle>,
+    retry: Option<mpsc::UnboundedSender<RetryJob>>,
 }
 
+/// The retries of check `i`'s failed round, for [`retry_lane_task`]: its task and the delay
+/// before the first retry.
+type RetryJob = (usize, Box<Task>, Duration);
+
 /// As [`run`], with `opts`. With a `retry_lane`, the retries that follow a failed attempt run
-/// as a task on that runtime, which also sends the verdict; it hands the state back after the
+/// on that runtime (one task there runs all of them), which also sends the verdict; it hands the state back after the
 /// last retry (or a success), and the next round starts here again.
 ///
 /// Why: a checker thread with thousands of checks can be saturated (each check's timer then
@@ -269,8 +273,8 @@ type Done = (usize, Option<(Box<Task>, Duration)>);
 
 /// One round of check `i`: waits while `ha_suspend` holds it, attempts, and hands the task
 /// back as its output; after a failed attempt of a check with a retry lane, the retries run
-/// there ([`retries`]), which hands the task back through `done` instead (the output is then
-/// `None`).
+/// there ([`retries`]), which hand the task back through [`run_all`]'s channel instead (the
+/// output is then `None`).
 ///
 /// Not an `async fn` (that would keep a second copy of `t`). The gate's wait and the attempt
 /// are boxed: they live only while they run.
@@ -279,9 +283,7 @@ fn round(
     i: usize,
     mut t: Box<Task>,
     lanes: std::sync::Arc<Lanes>,
-    done: &mpsc::UnboundedSender<Done>,
 ) -> impl std::future::Future<Output = Option<Done>> + Send + 'static {
-    let done = done.clone();
     async move {
         if let Some(g) = t.gate.as_deref_mut() {
             Box::pin(wait_gate(g, t.p.record.as_deref())).await;
@@ -290,10 +292,13 @@ fn round(
             return Some((i, None));
         };
         if t.p.state.retrying()
-            && let Some(lane) = lanes.retry_lane.clone()
+            && let Some(lane) = &lanes.retry
         {
-            lane.spawn(retries(i, t, lanes, delay, done));
-            return None;
+            // Without the lane (its runtime gone), the retry is this check's next round.
+            return match lane.send((i, t, delay)) {
+                Ok(()) => None,
+                Err(mpsc::error::SendError((_, t, _))) => Some((i, Some((t, delay)))),
+            };
         }
         Some((i, Some((t, delay))))
     }
@@ -307,14 +312,14 @@ fn round(
 fn retries(
     i: usize,
     mut t: Box<Task>,
-    lanes: std::sync::Arc<Lanes>,
+    tx: mpsc::Sender<Event>,
     mut delay: Duration,
     done: mpsc::UnboundedSender<Done>,
 ) -> impl std::future::Future<Output = ()> + Send + 'static {
     async move {
         loop {
             tokio::time::sleep(delay).await;
-            match Box::pin(step(t.id, &t.checker, &mut t.p, &lanes.tx)).await {
+            match Box::pin(step(t.id, &t.checker, &mut t.p, &tx)).await {
                 None => {
                     let _ = done.send((i, None));
                     return;
@@ -323,6 +328,34 @@ fn retries(
                 Some(d) => {
                     let _ = done.send((i, Some((t, d))));
                     return;
+                }
+            }
+        }
+    }
+}
+
+/// The task on the retry lane's runtime: runs the retries [`round`]s send it ([`retries`]),
+/// all polled by this one task (not a tokio task each: see [`run_all`]), until the rounds'
+/// sender is gone and the last retries have ended. A retries future that panics ends alone.
+async fn retry_lane_task(
+    mut jobs: mpsc::UnboundedReceiver<RetryJob>,
+    tx: mpsc::Sender<Event>,
+    done: mpsc::UnboundedSender<Done>,
+) {
+    let mut running = FuturesUnordered::new();
+    let mut open = true;
+    while open || !running.is_empty() {
+        tokio::select! {
+            job = jobs.recv(), if open => match job {
+                Some((i, t, delay)) => {
+                    let r = retries(i, t, tx.clone(), delay, done.clone());
+                    running.push(std::panic::AssertUnwindSafe(r).catch_unwind());
+                }
+                None => open = false,
+            },
+            Some(ended) = running.next(), if !running.is_empty() => {
+                if ended.is_err() {
+                    tracing::error!("a health check's retries panicked; that check stops");
                 }
             }
         }
@@ -346,7 +379,16 @@ pub async fn run_all(
 ) {
     use std::cmp::Reverse;
     use tokio::time::Instant;
-    let lanes = std::sync::Arc::new(Lanes { tx, retry_lane });
+    // Ended rounds come back here (from the retry lane; a round ended here is its own
+    // output). A round that panics never does: its check stops (the panic is caught around
+    // the round, as tokio caught it when each round was a task of its own).
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+    let retry = retry_lane.map(|lane| {
+        let (jobs, rx) = mpsc::unbounded_channel();
+        lane.spawn(retry_lane_task(rx, tx.clone(), done_tx.clone()));
+        jobs
+    });
+    let lanes = std::sync::Arc::new(Lanes { tx, retry });
     let start = Instant::now();
     let mut due = std::collections::BinaryHeap::with_capacity(checks.len());
     // Boxed: while a check's round runs (a failing check's retries, mostly), its slot here
@@ -356,9 +398,6 @@ pub async fn run_all(
         due.push(Reverse((start + first_delay(&t), i)));
         idle.push(Some(t));
     }
-    // Ended rounds come back here. A round that panics never does: its check stops (the panic
-    // is caught around the round, as tokio caught it when each round was a task of its own).
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
     let mut running = 0usize;
     // The rounds running on this thread, polled by this task. Not one tokio task each: a task's
     // cell is aligned to 128 bytes, which glibc carves out of a larger chunk, and a table's
@@ -390,7 +429,7 @@ pub async fn run_all(
                     due.pop();
                     if let Some(t) = idle[i].take() {
                         running += 1;
-                        let r = round(i, t, lanes.clone(), &done_tx);
+                        let r = round(i, t, lanes.clone());
                         rounds.push(std::panic::AssertUnwindSafe(r).catch_unwind());
                     }
                 }
@@ -498,12 +537,8 @@ mod tests {
             target: Target::new(([127, 0, 0, 1], 1).into()),
         });
         let Scheduled(t) = Scheduled::new(0, c, Timing::default(), RunOptions::default());
-        let lanes = std::sync::Arc::new(Lanes {
-            tx,
-            retry_lane: None,
-        });
         let (done, _rx) = mpsc::unbounded_channel();
-        let f = retries(0, t, lanes, Duration::ZERO, done);
+        let f = retries(0, t, tx, Duration::ZERO, done);
         let size = std::mem::size_of_val(&f);
         assert!(size <= 168, "a check's retries take {size} bytes");
     }
