@@ -196,8 +196,8 @@ struct Lanes {
 type RetryJob = (usize, Box<Task>, Duration);
 
 /// As [`run`], with `opts`. With a `retry_lane`, the retries that follow a failed attempt run
-/// on that runtime (one task there runs all of them), which also sends the verdict; it hands the state back after the
-/// last retry (or a success), and the next round starts here again.
+/// on that runtime (one task there runs all of them), which also sends the verdict; it hands
+/// the state back after the last retry (or a success), and the next round starts here again.
 ///
 /// Why: a checker thread with thousands of checks can be saturated (each check's timer then
 /// fires late, by as long as the queue of due checks takes). A real server that has just
@@ -334,6 +334,18 @@ fn retries(
     }
 }
 
+/// `f` with its panic caught (the output is then `Err`): a round or retries future that panics
+/// ends alone, as a tokio task of its own did, instead of the task that polls them all.
+fn isolated<F: std::future::Future>(
+    f: F,
+) -> futures_util::future::CatchUnwind<std::panic::AssertUnwindSafe<F>> {
+    std::panic::AssertUnwindSafe(f).catch_unwind()
+}
+
+fn log_panicked() {
+    tracing::error!("a health check round panicked; that check stops");
+}
+
 /// The task on the retry lane's runtime: runs the retries [`round`]s send it ([`retries`]),
 /// all polled by this one task (not a tokio task each: see [`run_all`]), until the rounds'
 /// sender is gone and the last retries have ended. A retries future that panics ends alone.
@@ -348,14 +360,13 @@ async fn retry_lane_task(
         tokio::select! {
             job = jobs.recv(), if open => match job {
                 Some((i, t, delay)) => {
-                    let r = retries(i, t, tx.clone(), delay, done.clone());
-                    running.push(std::panic::AssertUnwindSafe(r).catch_unwind());
+                    running.push(isolated(retries(i, t, tx.clone(), delay, done.clone())));
                 }
                 None => open = false,
             },
             Some(ended) = running.next(), if !running.is_empty() => {
                 if ended.is_err() {
-                    tracing::error!("a health check's retries panicked; that check stops");
+                    log_panicked();
                 }
             }
         }
@@ -429,8 +440,7 @@ pub async fn run_all(
                     due.pop();
                     if let Some(t) = idle[i].take() {
                         running += 1;
-                        let r = round(i, t, lanes.clone());
-                        rounds.push(std::panic::AssertUnwindSafe(r).catch_unwind());
+                        rounds.push(isolated(round(i, t, lanes.clone())));
                     }
                 }
                 continue;
@@ -440,7 +450,7 @@ pub async fn run_all(
                 // Its retries went to the lane, which hands the task back.
                 Ok(None) => continue,
                 Err(_) => {
-                    tracing::error!("a health check round panicked; that check stops");
+                    log_panicked();
                     continue;
                 }
             },
