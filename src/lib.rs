@@ -35,6 +35,7 @@ pub mod mail;
 pub mod metrics;
 pub mod net;
 pub mod notify;
+pub mod resident;
 pub mod script;
 pub mod supervisor;
 pub mod systemd;

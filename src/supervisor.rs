@@ -187,7 +187,10 @@ pub fn main(cli: &Cli, pidfile: &Path, daemon: impl Fn(Supervised) -> ExitCode) 
                     state: state.clone(),
                 }));
             }
-            Ok(nix::unistd::ForkResult::Parent { child }) => child.as_raw(),
+            Ok(nix::unistd::ForkResult::Parent { child }) => {
+                crate::resident::shed_read_only_pages();
+                child.as_raw()
+            }
             Err(e) => {
                 error!("cannot start the daemon: {e}");
                 return Role::Supervisor(ExitCode::from(1));

@@ -343,6 +343,7 @@ async fn run(
             );
         }
         info!("Startup complete");
+        crate::resident::shed_read_only_pages();
         crate::systemd::ready(&crate::systemd::status_line(
             None,
             crate::check::dump::ipvs_status(&opts.check_data),
@@ -378,6 +379,9 @@ async fn run(
     };
     // keepalived's parent logs this once its children are started.
     info!("Startup complete");
+    // What only the start-up ran (the configuration's parse, the set-up) goes back to the
+    // page cache; what runs from now on maps again.
+    crate::resident::shed_read_only_pages();
     // systemd: the configuration is loaded, the IPVS table programmed, the VRRP sockets open.
     crate::systemd::ready(&crate::systemd::status_line(
         Some(engine.vrrp_status()),

@@ -70,6 +70,8 @@ impl Reloader {
             // systemd: RELOADING=1 until the reload has ended, taken or refused.
             crate::systemd::reloading();
             let ok = self.reload().await;
+            // The parse's pages go back to the page cache, as after the start-up.
+            crate::resident::shed_read_only_pages();
             crate::metrics::reloaded(ok);
             let outcome = if ok {
                 "taken"

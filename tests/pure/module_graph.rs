@@ -35,6 +35,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("notify", 2),
     ("track_file", 2),
     ("systemd", 2),
+    ("resident", 2),
     // 3: the subsystems.
     ("vrrp", 3),
     ("check", 3),
