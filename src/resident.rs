@@ -21,8 +21,10 @@
 /// cached. Unmapped, they are the first the kernel reclaims when it needs memory.
 ///
 /// Writable segments are skipped (their relocated pages, `.data.rel.ro` included, are this
-/// process's own copies), and so is the vDSO. Safe with other threads running: they map
-/// again what they touch.
+/// process's own copies), and so are the vDSO and an object with text relocations (its
+/// read-only pages were written by the loader). Safe with other threads running: they map
+/// again what they touch. A software breakpoint or a uprobe set in this process before the
+/// call is lost with its page (a debugger or a tracer sets it again).
 ///
 /// Never inlined: scripts/hot-text has callgrind dump its counts after it (the start is over).
 #[inline(never)]
@@ -35,18 +37,38 @@ pub fn shed_read_only_pages() -> usize {
     ) -> libc::c_int {
         // SAFETY: dl_iterate_phdr hands a valid info and the pointer given to it below.
         let (info, ranges) = unsafe { (&*info, &mut *ranges.cast::<Vec<(usize, usize)>>()) };
-        // SAFETY: getauxval has no preconditions.
-        let vdso = unsafe { libc::getauxval(libc::AT_SYSINFO_EHDR) } as usize;
-        if info.dlpi_phdr.is_null() || (vdso != 0 && info.dlpi_addr as usize == vdso) {
+        if info.dlpi_phdr.is_null() {
             return 0;
         }
-        // SAFETY: as above.
-        let page = unsafe { libc::getauxval(libc::AT_PAGESZ) }.max(4096) as usize;
+        // SAFETY: getauxval has no preconditions.
+        let (vdso, page) = unsafe {
+            (
+                libc::getauxval(libc::AT_SYSINFO_EHDR) as usize,
+                libc::getauxval(libc::AT_PAGESZ).max(4096) as usize,
+            )
+        };
+        let bias = info.dlpi_addr as usize;
         // SAFETY: the loader's program headers of this object, dlpi_phnum of them.
         let headers = unsafe { std::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum.into()) };
+        let is_vdso = headers.iter().any(|h| {
+            let start = bias + h.p_vaddr as usize;
+            h.p_type == libc::PT_LOAD && (start..start + h.p_memsz as usize).contains(&vdso)
+        });
+        let text_relocated = headers
+            .iter()
+            .filter(|h| h.p_type == libc::PT_DYNAMIC)
+            .any(|h| {
+                let dynamic = (bias + h.p_vaddr as usize) as *const [u64; 2];
+                // SAFETY: the loader mapped this object's dynamic section there (readable);
+                // it is read up to its DT_NULL.
+                asks_for_text_relocations((0..4096).map(|i| unsafe { dynamic.add(i).read() }))
+            });
+        if is_vdso || text_relocated {
+            return 0;
+        }
         for h in headers {
             if h.p_type == libc::PT_LOAD && h.p_flags & libc::PF_W == 0 {
-                let start = info.dlpi_addr as usize + h.p_vaddr as usize;
+                let start = bias + h.p_vaddr as usize;
                 let (start, end) = (
                     start.next_multiple_of(page),
                     (start + h.p_memsz as usize) / page * page,
@@ -80,6 +102,26 @@ pub fn shed_read_only_pages() -> usize {
     total
 }
 
+/// Whether an object's dynamic section, its `Elf64_Dyn` entries as `[tag, value]` (elf.h),
+/// asks for text relocations (`DT_TEXTREL`, or `DF_TEXTREL` in `DT_FLAGS`): the loader then
+/// wrote into the object's read-only segments, whose pages are private copies. Read up to
+/// `DT_NULL`; without one, it answers yes.
+fn asks_for_text_relocations(entries: impl IntoIterator<Item = [u64; 2]>) -> bool {
+    const DT_NULL: u64 = 0;
+    const DT_TEXTREL: u64 = 22;
+    const DT_FLAGS: u64 = 30;
+    const DF_TEXTREL: u64 = 0x4;
+    for [tag, value] in entries {
+        match tag {
+            DT_NULL => return false,
+            DT_TEXTREL => return true,
+            DT_FLAGS if value & DF_TEXTREL != 0 => return true,
+            _ => {}
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +146,20 @@ mod tests {
             }
         }
         kib
+    }
+
+    #[test]
+    fn an_object_with_text_relocations_is_recognised() {
+        assert!(asks_for_text_relocations([[1, 5], [22, 0], [0, 0]]));
+        assert!(asks_for_text_relocations([[30, 0x4 | 0x8], [0, 0]]));
+        assert!(!asks_for_text_relocations([
+            [30, 0x8],
+            [1, 5],
+            [0, 0],
+            [22, 0]
+        ]));
+        // No DT_NULL within the bound: not trusted.
+        assert!(asks_for_text_relocations([[1, 5]]));
     }
 
     #[test]
