@@ -11,7 +11,9 @@
 //! The daemon is a fork of the supervisor, as keepalived's children are of its parent: it
 //! shares the supervisor's pages (the binary's relocated data, the libraries' state) until it
 //! writes them, instead of a second copy of everything an `exec` of the binary would set up
-//! (about 0.5 MiB of proportional memory for the pair).
+//! (about 0.5 MiB of proportional memory for the pair). After each fork the supervisor unmaps
+//! the read-only pages it ran while starting ([`crate::resident::shed_read_only_pages`]): it
+//! keeps about 0.8 MiB resident while it waits, instead of 3.6.
 //!
 //! * The daemon dies by a signal or a panic: the supervisor takes back what the daemon had
 //!   applied - VIPs, routes, rules, VMACs, nftables tables - from the state record the daemon
