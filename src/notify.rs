@@ -4,7 +4,8 @@
 //! `INSTANCE "VI_1" MASTER 100\n` (the instance's effective priority) and
 //! `GROUP "G1" MASTER 0\n` (groups always report 0). Both FIFOs get every VRRP line.
 //! A FIFO that does not exist is created (mode 0600, owned by the configured user) and removed
-//! again on shutdown, as keepalived does; it is opened read-write and non-blocking so that
+//! again on shutdown, as keepalived does; a path that is a symbolic link or not a FIFO is
+//! refused with a log line (keepalived 2.2.7 writes into a regular file); it is opened read-write and non-blocking so that
 //! writes never block, whether or not a reader is attached. A `*_fifo_script` is started
 //! with the FIFO's path appended to its argv.
 
@@ -108,8 +109,17 @@ fn open_one(f: &NotifyFifo) -> std::io::Result<Fifo> {
     match std::fs::symlink_metadata(&f.path) {
         Ok(m) => {
             use std::os::unix::fs::FileTypeExt;
+            // Not followed, as keepalived opens with O_NOFOLLOW. A regular file is not
+            // written over (keepalived 2.2.7 writes its lines over the file's start).
+            if m.file_type().is_symlink() {
+                return Err(std::io::Error::other(
+                    "is a symbolic link, which is not followed; name the FIFO itself",
+                ));
+            }
             if !m.file_type().is_fifo() {
-                return Err(std::io::Error::other("exists and is not a FIFO"));
+                return Err(std::io::Error::other(
+                    "exists and is not a FIFO; it is left alone",
+                ));
             }
         }
         Err(_) => {
@@ -176,5 +186,40 @@ mod tests {
         assert_eq!(got, "INSTANCE \"VI_1\" BACKUP 90\n");
         f.close();
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_regular_file_or_a_symlink_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "keep\n").unwrap();
+        let target = dir.path().join("target");
+        nix::unistd::mkfifo(
+            &target,
+            nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR,
+        )
+        .unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let fifo = |path: &std::path::Path| NotifyFifo {
+            path: path.to_path_buf(),
+            user: None,
+            script: None,
+            span: Span::default(),
+        };
+        let e = open_one(&fifo(&file)).err().unwrap().to_string();
+        assert!(e.contains("not a FIFO"), "{e}");
+        let e = open_one(&fifo(&link)).err().unwrap().to_string();
+        assert!(e.contains("symbolic link"), "{e}");
+        let t = Tracking {
+            notify_fifo: Some(fifo(&file)),
+            vrrp_notify_fifo: Some(fifo(&link)),
+            ..Tracking::default()
+        };
+        let mut f = NotifyFifos::open(&t, None);
+        f.write(&fifo_line(false, "VI_1", "BACKUP", 90));
+        f.close();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep\n");
+        assert!(std::fs::symlink_metadata(&link).is_ok());
     }
 }

@@ -761,3 +761,244 @@ fn vrrp_notify_fifo_moved_by_a_reload() {
     assert!(two.contains(&fault), "{report}");
     assert!(same, "keepalived differs: {report}");
 }
+
+/// What one daemon did with `notify_fifo` and `vrrp_notify_fifo` and no `_script`s.
+#[derive(Debug, PartialEq)]
+struct PlainFifos {
+    /// `notify_fifo`'s path did not exist: whether the daemon made a FIFO there, and its mode
+    /// (octal).
+    created: (bool, String),
+    /// Lines read from the created FIFO, then from the pre-existing one (mode 0644).
+    created_lines: Vec<String>,
+    existing_lines: Vec<String>,
+    /// Whether each path was still there after the daemon exited, and the pre-existing FIFO's
+    /// mode then.
+    created_left: bool,
+    existing_left: (bool, String),
+    /// Exit code on SIGTERM.
+    exit: Option<i32>,
+}
+
+/// Reads what is in the FIFO now (non-blocking: nothing, or no writer, is an empty read).
+fn drain_fifo(f: &mut std::fs::File, into: &mut String) {
+    use std::io::Read;
+    let mut buf = [0u8; 4096];
+    for _ in 0..64 {
+        match f.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => into.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+}
+
+fn open_fifo_reader(p: &Path) -> std::fs::File {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(p)
+        .unwrap()
+}
+
+/// One node, one instance (no peer: BACKUP, then MASTER), `notify_fifo` on a path that does
+/// not exist and `vrrp_notify_fifo` on a FIFO the test made; the test reads both FIFOs, then
+/// stops the daemon with SIGTERM.
+fn plain_fifo_run(daemon: Daemon) -> PlainFifos {
+    use std::os::unix::fs::FileTypeExt;
+    let lan = Lan::new(&["a"]);
+    let dir = tempfile::Builder::new().prefix("rkfifo").tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let created = dir.path().join("all.fifo");
+    let existing = dir.path().join("vrrp.fifo");
+    nix::unistd::mkfifo(&existing, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut existing_reader = open_fifo_reader(&existing);
+    let conf = conf(&lan, 73, 150, "", "").replace(
+        "  router_id test\n",
+        &format!(
+            "  router_id test\n  notify_fifo {}\n  vrrp_notify_fifo {}\n",
+            created.display(),
+            existing.display()
+        ),
+    );
+    let mut a = lan.node("a").spawn(daemon, &conf);
+    let kind_mode = |p: &Path| {
+        std::fs::symlink_metadata(p)
+            .map(|m| {
+                let mode = m.permissions().mode() & 0o7777;
+                (m.file_type().is_fifo(), format!("{mode:04o}"))
+            })
+            .ok()
+    };
+    assert!(
+        wait_until(MOVE, STEP, || kind_mode(&created).is_some()).is_some(),
+        "{}: {} never created:\n{}",
+        daemon.name(),
+        created.display(),
+        a.log()
+    );
+    let made = kind_mode(&created).unwrap();
+    let mut created_reader = open_fifo_reader(&created);
+    let (mut c_text, mut e_text) = (String::new(), String::new());
+    let master = "INSTANCE \"VI_1\" MASTER 150\n";
+    let got = wait_until(MOVE, STEP, || {
+        drain_fifo(&mut created_reader, &mut c_text);
+        drain_fifo(&mut existing_reader, &mut e_text);
+        c_text.contains(master) && e_text.contains(master)
+    });
+    assert!(
+        got.is_some(),
+        "{}: no MASTER line: {c_text:?} {e_text:?}\n{}",
+        daemon.name(),
+        a.log()
+    );
+    a.term();
+    let exit = a.wait_exit(Duration::from_secs(10));
+    // What the daemon wrote before it closed its ends.
+    let stop = "INSTANCE \"VI_1\" STOP 150\n";
+    wait_until(Duration::from_secs(2), STEP, || {
+        drain_fifo(&mut created_reader, &mut c_text);
+        drain_fifo(&mut existing_reader, &mut e_text);
+        c_text.contains(stop) && e_text.contains(stop)
+    });
+    let lines = |t: &str| t.lines().map(str::to_owned).collect::<Vec<_>>();
+    PlainFifos {
+        created: made,
+        created_lines: lines(&c_text),
+        existing_lines: lines(&e_text),
+        created_left: created.exists(),
+        existing_left: kind_mode(&existing).unwrap_or((false, String::new())),
+        exit,
+    }
+}
+
+/// `notify_fifo` / `vrrp_notify_fifo` without a `_script`, read by an outside reader: the
+/// FIFO a daemon creates (its type and mode, that it is removed at exit), one it finds (kept,
+/// mode untouched) and the lines each gets, against keepalived 2.2.7 in the same run.
+#[test]
+#[ignore = "needs root and network namespaces (scripts/test-all runs it)"]
+fn notify_fifo_without_a_script_like_keepalived() {
+    if !ready("notify_fifo_plain") || !require_daemon("notify_fifo_plain", Daemon::Keepalived) {
+        return;
+    }
+    let rk = plain_fifo_run(Daemon::Rkeepalived);
+    let ka = plain_fifo_run(Daemon::Keepalived);
+    eprintln!("rkeepalived {rk:#?}\nkeepalived {ka:#?}");
+    assert_eq!(rk, ka);
+    // Not two empty runs that agree: the lines are there.
+    assert!(
+        rk.created_lines
+            .contains(&"INSTANCE \"VI_1\" MASTER 150".to_string()),
+        "{rk:?}"
+    );
+    assert!(rk.created.0, "{rk:?}");
+}
+
+/// What one daemon did when `notify_fifo` names a regular file and `vrrp_notify_fifo` a
+/// symlink to a FIFO.
+#[derive(Debug, PartialEq)]
+struct OddFifos {
+    /// The instance still became MASTER (the VIP is on the node).
+    master: bool,
+    /// The regular file's content afterwards.
+    file: String,
+    /// Lines the symlink's FIFO got.
+    via_symlink: Vec<String>,
+    /// Whether the paths were still there after exit.
+    left: (bool, bool),
+    exit: Option<i32>,
+}
+
+fn odd_fifo_run(daemon: Daemon) -> (OddFifos, String) {
+    let lan = Lan::new(&["a"]);
+    let dir = tempfile::Builder::new().prefix("rkfifo").tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let file = dir.path().join("all.fifo");
+    std::fs::write(&file, "keep\n").unwrap();
+    let target = dir.path().join("target.fifo");
+    nix::unistd::mkfifo(&target, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let link = dir.path().join("vrrp.fifo");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let mut reader = open_fifo_reader(&target);
+    let conf = conf(&lan, 74, 150, "", "").replace(
+        "  router_id test\n",
+        &format!(
+            "  router_id test\n  notify_fifo {}\n  vrrp_notify_fifo {}\n",
+            file.display(),
+            link.display()
+        ),
+    );
+    let mut a = lan.node("a").spawn(daemon, &conf);
+    let vip = IpAddr::V4(lan.ip(100));
+    let master = wait_until(MOVE, STEP, || holds(&lan, "a", vip)).is_some();
+    let mut text = String::new();
+    wait_until(Duration::from_secs(1), STEP, || {
+        drain_fifo(&mut reader, &mut text);
+        text.contains("MASTER")
+    });
+    a.term();
+    let exit = a.wait_exit(Duration::from_secs(10));
+    wait_until(Duration::from_millis(500), STEP, || {
+        drain_fifo(&mut reader, &mut text);
+        text.contains("STOP")
+    });
+    let log = a.log();
+    (
+        OddFifos {
+            master,
+            file: std::fs::read_to_string(&file).unwrap_or_default(),
+            via_symlink: text.lines().map(str::to_owned).collect(),
+            left: (file.exists(), std::fs::symlink_metadata(&link).is_ok()),
+            exit,
+        },
+        log.lines()
+            .filter(|l| l.to_ascii_lowercase().contains("fifo"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
+/// `notify_fifo` naming a regular file and `vrrp_notify_fifo` a symbolic link to a FIFO:
+/// both daemons run on (MASTER, exit 0), neither follows the link, and both paths are left.
+/// The regular file differs: keepalived 2.2.7 writes its lines over the file's start;
+/// rkeepalived refuses it and leaves it alone (README, How it differs).
+#[test]
+#[ignore = "needs root and network namespaces (scripts/test-all runs it)"]
+fn notify_fifo_on_a_file_or_a_symlink_like_keepalived_but_the_file_is_kept() {
+    if !ready("notify_fifo_odd") {
+        return;
+    }
+    let (rk, rk_log) = odd_fifo_run(Daemon::Rkeepalived);
+    eprintln!("rkeepalived {rk:#?}\n{rk_log}");
+    let expected = OddFifos {
+        master: true,
+        file: "keep\n".into(),
+        via_symlink: vec![],
+        left: (true, true),
+        exit: Some(0),
+    };
+    assert_eq!(rk, expected);
+    assert!(
+        rk_log.contains("all.fifo: exists and is not a FIFO"),
+        "{rk_log}"
+    );
+    assert!(rk_log.contains("vrrp.fifo: is a symbolic link"), "{rk_log}");
+    if !require_daemon("notify_fifo_odd", Daemon::Keepalived) {
+        return;
+    }
+    let (ka, ka_log) = odd_fifo_run(Daemon::Keepalived);
+    eprintln!("keepalived {ka:#?}\n{ka_log}");
+    // The same but for the file, which keepalived wrote into.
+    assert_eq!(
+        OddFifos {
+            file: rk.file.clone(),
+            ..ka
+        },
+        rk
+    );
+    assert!(
+        ka.file.starts_with("INSTANCE \"VI_1\" BACKUP 150\n"),
+        "keepalived no longer writes into a regular file ({:?}): update README",
+        ka.file
+    );
+}
