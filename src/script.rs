@@ -260,7 +260,8 @@ pub fn running_as_root() -> bool {
 /// root; a directory with the sticky bit, like /tmp, may be world-writable).
 ///
 /// Returns the first unsafe component (from `/` down), or `None` when the script is safe or
-/// cannot be found (it then fails when it is run, as in keepalived).
+/// cannot be found (the policy drops a command whose file is missing before it asks this:
+/// [`policy`]).
 pub fn unsafe_component(program: &str) -> Option<std::path::PathBuf> {
     use std::os::unix::fs::MetadataExt;
     let path = if program.contains('/') {

@@ -27,7 +27,10 @@
 //!   cannot be accessed - No such file or directory`, then `Disabling track script NAME since
 //!   not found/accessible`): it never counts as failed, so it changes neither priority nor
 //!   state, and the real server of the misc check stays in the pool. A missing notify command
-//!   is only reported (it fails when it is run).
+//!   is dropped too: keepalived logs only the first line and never runs it, not even once the
+//!   file exists (measured: it is not run at the next MASTER); rkeepalived adds `Disabling
+//!   notify script PATH since not found/accessible (a reload takes it once it exists)`. Were it
+//!   kept, a file that appears later would run without the permission check above.
 //!
 //! A removed `vrrp_script` disappears from every `track_script` (`(VI_1) track script NAME not
 //! found, ignoring...`). Lines about scripts that are removed or disabled are errors (`-t`
@@ -83,7 +86,7 @@ enum Kind {
     Track,
     /// A `MISC_CHECK` (removed when refused or missing).
     Misc,
-    /// Any notify command (dropped when refused, kept when missing).
+    /// Any notify command (dropped when refused or missing).
     Notify,
 }
 
@@ -304,7 +307,17 @@ impl<'a> Pass<'a> {
             let sev_missing =
                 format!("Script {program} cannot be accessed - No such file or directory");
             match kind {
-                Kind::Notify => self.diags.warn(&cmd.span, sev_missing),
+                Kind::Notify => {
+                    self.diags.warn(&cmd.span, sev_missing);
+                    self.diags.error(
+                        &cmd.span,
+                        format!(
+                            "Disabling notify script {program} since not found/accessible \
+                             (a reload takes it once it exists)"
+                        ),
+                    );
+                    return false;
+                }
                 Kind::Track => {
                     self.diags.warn(&cmd.span, sev_missing);
                     self.diags.error(
@@ -322,7 +335,6 @@ impl<'a> Pass<'a> {
                     return false;
                 }
             }
-            return true;
         };
         let as_root = match run_as {
             Some(r) => r.uid.is_root(),
@@ -628,6 +640,43 @@ mod tests {
             Severity::Warning,
             "Script /nonexistent/chk.sh cannot be accessed - No such file or directory"
         ));
+    }
+
+    #[test]
+    fn a_missing_notify_command_is_dropped_and_the_others_stay() {
+        let text = conf("  script_user nobody", "/bin/true", "/bin/true")
+            .replace(
+                "notify_master \"/bin/true master\"",
+                "notify_master \"/nonexistent/n.sh master\"",
+            )
+            .replace("quorum_up \"/bin/true up\"", "quorum_up /nonexistent/q.sh");
+        let l = run(&text, false);
+        let n = &l.config.vrrp_instances[0].notify;
+        assert!(n.master.is_none(), "{n:?}");
+        assert!(n.backup.is_some(), "{n:?}");
+        let h = &l.config.ipvs.virtual_servers[0].health;
+        assert!(h.quorum_up.is_none());
+        assert!(
+            l.config.ipvs.virtual_servers[0].real_servers[0]
+                .health
+                .notify_down
+                .is_some()
+        );
+        for program in ["/nonexistent/n.sh", "/nonexistent/q.sh"] {
+            assert!(has(
+                &l,
+                Severity::Warning,
+                &format!("Script {program} cannot be accessed - No such file or directory")
+            ));
+            assert!(has(
+                &l,
+                Severity::Error,
+                &format!(
+                    "Disabling notify script {program} since not found/accessible \
+                     (a reload takes it once it exists)"
+                )
+            ));
+        }
     }
 
     #[test]

@@ -408,3 +408,73 @@ fn missing_vrrp_script_is_disabled_not_failed() {
         "same",
     );
 }
+
+/// A notify script whose file does not exist at load is never run, not even after the file
+/// appears (here 1 s after the start, before MASTER): keepalived 2.2.7 logs `Script PATH
+/// cannot be accessed - No such file or directory` and drops it; rkeepalived too, and says so
+/// (`Disabling notify script PATH since not found/accessible ...`). Running it later would
+/// skip the permission check `enable_script_security` makes at load.
+#[test]
+#[ignore = "needs root, network namespaces and keepalived 2.2.7 (scripts/test-all runs it)"]
+fn missing_notify_script_is_never_run_even_once_it_exists() {
+    if !ready_both("missing_notify_script_is_never_run_even_once_it_exists") {
+        return;
+    }
+    let lan = Lan::new(&["k", "r"]);
+    let (k, r) = start_both(&lan, |lan, vrid, vip, s| {
+        let global = "  enable_script_security\n  script_user nobody";
+        let notify = format!(
+            "  notify_master \"{} late\"\n  notify_backup \"{} backup\"\n",
+            s.missing().display(),
+            s.uid_script().display()
+        );
+        conf(lan, vrid, vip, global, &s.uid_script(), "", &notify)
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    for s in [&k, &r] {
+        // The instances are still BACKUP (MASTER comes 3-4 s after the start).
+        assert!(!lan.node(s.node).has_addr(s.vip), "{}", s.proc.log());
+        std::fs::copy(s.scripts.uid_script(), s.scripts.missing()).unwrap();
+    }
+    for s in [&k, &r] {
+        expect_master(&lan, s);
+        let missing = s.scripts.missing();
+        let line = format!(
+            "Script {} cannot be accessed - No such file or directory",
+            missing.display()
+        );
+        assert!(
+            s.proc.log().contains(&line),
+            "no {line:?}:\n{}",
+            s.proc.log()
+        );
+        assert_eq!(
+            s.scripts.uids("late"),
+            BTreeSet::new(),
+            "{} ran the script that was missing at load:\n{}",
+            s.node,
+            s.proc.log()
+        );
+        // Not a daemon that runs no notify at all: the other one ran, as nobody.
+        assert_eq!(
+            s.scripts.uids("backup"),
+            BTreeSet::from([NOBODY]),
+            "{}:\n{}",
+            s.node,
+            s.proc.log()
+        );
+    }
+    assert!(
+        r.proc.log().contains(&format!(
+            "Disabling notify script {} since not found/accessible",
+            r.scripts.missing().display()
+        )),
+        "{}",
+        r.proc.log()
+    );
+    row(
+        "notify_master file missing at load, created before MASTER",
+        "`Script PATH cannot be accessed`; never run",
+        "same, and `Disabling notify script PATH since not found/accessible`",
+    );
+}
