@@ -32,6 +32,11 @@
 //!   notify script PATH since not found/accessible (a reload takes it once it exists)`. Were it
 //!   kept, a file that appears later would run without the permission check above.
 //!
+//! - A command whose file is not executable by the user it runs as is disabled (`script
+//!   'PATH' is not executable for uid:gid U:G - disabling.`, keepalived's line without its
+//!   `WARNING - `), and so is a directory (keepalived runs that one, and a `vrrp_script` of it
+//!   counts as succeeded): neither changes a priority, as in keepalived.
+//!
 //! A removed `vrrp_script` disappears from every `track_script` (`(VI_1) track script NAME not
 //! found, ignoring...`). Lines about scripts that are removed or disabled are errors (`-t`
 //! exits non-zero), the others warnings.
@@ -340,6 +345,21 @@ impl<'a> Pass<'a> {
             Some(r) => r.uid.is_root(),
             None => self.daemon_root,
         };
+        let who = run_as.unwrap_or(RunAs {
+            uid: nix::unistd::Uid::effective(),
+            gid: nix::unistd::Gid::effective(),
+        });
+        if let Some(why) = not_runnable(std::path::Path::new(&path), who) {
+            let why = match why {
+                NotRunnable::NotExecutable => {
+                    format!("is not executable for uid:gid {}:{}", who.uid, who.gid)
+                }
+                NotRunnable::Directory => "is a directory".to_string(),
+            };
+            self.diags
+                .error(&cmd.span, format!("script '{program}' {why} - disabling."));
+            return false;
+        }
         if self.security
             && as_root
             && let Some(part) = unsafe_component(&path)
@@ -369,6 +389,37 @@ impl<'a> Pass<'a> {
         }
         true
     }
+}
+
+/// Why a script's file cannot run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NotRunnable {
+    /// No execute bit for the owner, the group or others, as the user is (root needs any).
+    NotExecutable,
+    Directory,
+}
+
+/// Why `path` cannot run as `who`, if it cannot. keepalived 2.2.7 disables a script that is
+/// not executable (`WARNING - script 'PATH' is not executable for uid:gid U:G -
+/// disabling.`); it runs a directory, which then fails to start (a `vrrp_script` of it even
+/// counts as succeeded). rkeepalived disables both, so neither changes a priority.
+fn not_runnable(path: &std::path::Path, who: RunAs) -> Option<NotRunnable> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    if m.is_dir() {
+        return Some(NotRunnable::Directory);
+    }
+    let mode = m.mode();
+    let x = if who.uid.is_root() {
+        mode & 0o111 != 0
+    } else if m.uid() == who.uid.as_raw() {
+        mode & 0o100 != 0
+    } else if m.gid() == who.gid.as_raw() {
+        mode & 0o010 != 0
+    } else {
+        mode & 0o001 != 0
+    };
+    (!x).then_some(NotRunnable::NotExecutable)
 }
 
 /// The file `program` names: itself when it contains a '/', else the first match in `PATH`
@@ -595,7 +646,7 @@ mod tests {
     }
 
     #[test]
-    fn missing_files_disable_checks_and_leave_notifies() {
+    fn missing_files_disable_the_checks_and_the_real_server_stays() {
         let l = run(
             &conf(
                 "  script_user nobody",
@@ -677,6 +728,56 @@ mod tests {
                 )
             ));
         }
+    }
+
+    #[test]
+    fn a_script_that_is_not_executable_or_a_directory_is_disabled() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let script = |name: &str, mode: u32| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+            p.display().to_string()
+        };
+        let (rw, owner_x, all_x) = (script("rw", 0o644), script("ox", 0o744), script("x", 0o755));
+        let owned_by_us = nix::unistd::Uid::effective().as_raw() != 65534;
+        for (path, user, runs) in [
+            (&rw, "nobody", false),
+            (&rw, "root", false),
+            (&all_x, "nobody", true),
+            // The owner's bit only: not for nobody (the file is ours), for root it is.
+            (&owner_x, "nobody", !owned_by_us),
+            (&owner_x, "root", true),
+        ] {
+            let l = run(
+                &conf(&format!("  script_user {user}"), path, "/bin/true")
+                    .replace("/bin/true master", &format!("{path} master")),
+                false,
+            );
+            let uid = if user == "root" { 0 } else { 65534 };
+            let line =
+                format!("script '{path}' is not executable for uid:gid {uid}:{uid} - disabling.");
+            assert_eq!(
+                l.config.vrrp_scripts.len(),
+                usize::from(runs),
+                "{path} as {user}"
+            );
+            assert_eq!(
+                l.config.vrrp_instances[0].notify.master.is_some(),
+                runs,
+                "{path} as {user}"
+            );
+            assert_eq!(has(&l, Severity::Error, &line), !runs, "{line}");
+        }
+        let d = dir.path().display().to_string();
+        let l = run(&conf("  script_user nobody", &d, "/bin/true"), false);
+        assert!(l.config.vrrp_scripts.is_empty());
+        assert!(has(
+            &l,
+            Severity::Error,
+            &format!("script '{d}' is a directory - disabling.")
+        ));
     }
 
     #[test]

@@ -478,3 +478,88 @@ fn missing_notify_script_is_never_run_even_once_it_exists() {
         "same, and `Disabling notify script PATH since not found/accessible`",
     );
 }
+
+/// Scripts whose file cannot run: a `vrrp_script` (weight -30) and a `notify_master` on a
+/// file without an execute bit for `nobody`, and a `vrrp_script` (weight -20) naming a
+/// directory. keepalived 2.2.7 disables the first two (`WARNING - script 'PATH' is not
+/// executable for uid:gid 65534:65534 - disabling.`) and runs the directory, which counts as
+/// succeeded; rkeepalived disables all three. The adverts keep priority 100 on both.
+#[test]
+#[ignore = "needs root, network namespaces and keepalived 2.2.7 (scripts/test-all runs it)"]
+fn scripts_that_cannot_run_are_disabled_like_keepalived() {
+    if !ready_both("scripts_that_cannot_run_are_disabled_like_keepalived") {
+        return;
+    }
+    let lan = Lan::new(&["k", "r"]);
+    let cap = lan.capture("k", "ip proto 112");
+    let noexec = |s: &Scripts| s.dir.path().join("bin/noexec.sh");
+    let (k, r) = start_both(&lan, |lan, vrid, vip, s| {
+        std::fs::copy(s.uid_script(), noexec(s)).unwrap();
+        std::fs::set_permissions(noexec(s), std::fs::Permissions::from_mode(0o644)).unwrap();
+        format!(
+            "global_defs {{\n  enable_script_security\n  script_user nobody\n}}\n\
+             vrrp_script chk {{\n  script \"{noexec} chk\"\n  interval 1\n  weight -30\n}}\n\
+             vrrp_script dirchk {{\n  script {bin}\n  interval 1\n  weight -20\n}}\n\
+             vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {vrid}\n  priority 100\n  advert_int 1\n\
+               virtual_ipaddress {{\n    {vip}/24 dev eth0\n  }}\n  track_script {{\n    chk\n    dirchk\n  }}\n\
+               notify_master \"{noexec} master\"\n}}\n",
+            noexec = noexec(s).display(),
+            bin = s.dir.path().join("bin").display(),
+            vip = lan.ip(vip),
+        )
+    });
+    for s in [&k, &r] {
+        expect_master(&lan, s);
+        assert_eq!(s.scripts.uids("chk"), BTreeSet::new(), "{}", s.proc.log());
+        assert_eq!(
+            s.scripts.uids("master"),
+            BTreeSet::new(),
+            "{}",
+            s.proc.log()
+        );
+    }
+    let line = |s: &Side| {
+        format!(
+            "script '{}' is not executable for uid:gid 65534:65534 - disabling.",
+            noexec(&s.scripts).display()
+        )
+    };
+    assert!(
+        k.proc.log().contains(&format!("WARNING - {}", line(&k))),
+        "{}",
+        k.proc.log()
+    );
+    assert!(
+        k.proc.log().contains("VRRP_Script(dirchk) succeeded"),
+        "{}",
+        k.proc.log()
+    );
+    assert!(r.proc.log().contains(&line(&r)), "{}", r.proc.log());
+    let dir_line = format!(
+        "script '{}' is a directory - disabling.",
+        r.scripts.dir.path().join("bin").display()
+    );
+    assert!(r.proc.log().contains(&dir_line), "{}", r.proc.log());
+    let adverts = cap.adverts();
+    for (vrid, s) in [(51u8, &k), (52u8, &r)] {
+        let prios: BTreeSet<u8> = adverts
+            .iter()
+            .filter(|a| a.vrid == vrid)
+            .map(|a| a.priority)
+            .collect();
+        assert_eq!(
+            prios,
+            BTreeSet::from([100]),
+            "{}:\n{}",
+            s.node,
+            s.proc.log()
+        );
+    }
+    row(
+        "vrrp_script and notify_master not executable for nobody; vrrp_script on a directory",
+        "`WARNING - script 'PATH' is not executable for uid:gid 65534:65534 - disabling.`; the \
+         directory runs and `succeeded`; priority 100",
+        "the same line without `WARNING - `; the directory is disabled (`is a directory`); \
+         priority 100",
+    );
+}
