@@ -563,3 +563,52 @@ fn scripts_that_cannot_run_are_disabled_like_keepalived() {
          priority 100",
     );
 }
+
+/// A notify script missing at load is taken by the next reload once its file exists: here
+/// `notify_stop`, created after the start, runs at SIGTERM after a SIGHUP, in both daemons.
+#[test]
+#[ignore = "needs root, network namespaces and keepalived 2.2.7 (scripts/test-all runs it)"]
+fn a_reload_takes_a_notify_script_that_was_missing() {
+    if !ready_both("a_reload_takes_a_notify_script_that_was_missing") {
+        return;
+    }
+    let lan = Lan::new(&["k", "r"]);
+    let (mut k, mut r) = start_both(&lan, |lan, vrid, vip, s| {
+        let global = "  enable_script_security\n  script_user nobody";
+        let notify = format!("  notify_stop \"{} stop\"\n", s.missing().display());
+        conf(lan, vrid, vip, global, &s.uid_script(), "", &notify)
+    });
+    for s in [&k, &r] {
+        expect_master(&lan, s);
+        std::fs::copy(s.scripts.uid_script(), s.scripts.missing()).unwrap();
+        s.proc.signal(libc::SIGHUP);
+    }
+    // Both reload in well under a second; the VIP stays where it is meanwhile.
+    std::thread::sleep(SETTLE);
+    for s in [&mut k, &mut r] {
+        assert!(lan.node(s.node).has_addr(s.vip), "{}", s.proc.log());
+        s.proc.term();
+        assert!(
+            s.proc.wait_exit(Duration::from_secs(10)).is_some(),
+            "{}",
+            s.proc.log()
+        );
+    }
+    for s in [&k, &r] {
+        assert!(
+            wait_until(Duration::from_secs(5), Duration::from_millis(20), || {
+                s.scripts.uids("stop") == BTreeSet::from([NOBODY])
+            })
+            .is_some(),
+            "{}: notify_stop did not run after the reload: {:?}\n{}",
+            s.node,
+            s.scripts.uids("stop"),
+            s.proc.log()
+        );
+    }
+    row(
+        "notify_stop missing at load, created, then SIGHUP and SIGTERM",
+        "runs at the stop",
+        "same",
+    );
+}
