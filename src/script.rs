@@ -76,7 +76,7 @@ impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Outcome::Exited(c) => write!(f, "exited with status {c}"),
-            Outcome::Signalled(s) => write!(f, "killed by signal {s}"),
+            Outcome::Signalled(s) => write!(f, "due to signal {s}"),
             Outcome::TimedOut => write!(f, "timed out"),
             Outcome::SpawnFailed(e) => write!(f, "could not be started: {e}"),
         }

@@ -1263,11 +1263,17 @@ impl Engine {
         let Some(tracker) = self.trackers.get_mut(&res.name) else {
             return;
         };
+        if let script::Outcome::Exited(status) = res.outcome
+            && tracker.exit_status(status)
+        {
+            info!("Script `{}` now returning {status}", res.name);
+        }
         let Some(new_state) = tracker.record(res.outcome.success()) else {
             return;
         };
-        match new_state {
-            ScriptState::Up => info!("VRRP_Script({}) succeeded", res.name),
+        match (new_state, &res.outcome) {
+            (ScriptState::Up, _) => info!("VRRP_Script({}) succeeded", res.name),
+            (_, script::Outcome::TimedOut) => info!("VRRP_Script({}) timed_out", res.name),
             _ => info!("VRRP_Script({}) failed ({})", res.name, res.outcome),
         }
         self.retrack().await;

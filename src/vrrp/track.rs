@@ -23,6 +23,8 @@ pub struct ScriptTracker {
     streak: u32,
     /// No result recorded yet.
     first: bool,
+    /// The exit status of the last run that exited (0 before any).
+    last_status: i32,
 }
 
 impl ScriptTracker {
@@ -39,7 +41,17 @@ impl ScriptTracker {
             },
             streak: 0,
             first: true,
+            last_status: 0,
         }
+    }
+
+    /// Records the exit status of a run that exited and returns whether it differs from the
+    /// previous one: keepalived then logs ``Script `NAME` now returning N``. The first run is
+    /// compared with 0, so a script that starts by succeeding is not reported; runs killed by
+    /// a signal or by their timeout have no status and change nothing (measured against
+    /// keepalived 2.2.7).
+    pub fn exit_status(&mut self, status: i32) -> bool {
+        std::mem::replace(&mut self.last_status, status) != status
     }
 
     /// The current state.
@@ -334,6 +346,16 @@ pub fn instance_trackers(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exit_status_changes_are_reported_from_a_first_status_of_zero() {
+        let mut t = ScriptTracker::new(1, 1, false);
+        let seen: Vec<bool> = [0, 3, 3, 0, 5, 2, 2, 0]
+            .into_iter()
+            .map(|s| t.exit_status(s))
+            .collect();
+        assert_eq!(seen, [false, true, false, true, true, true, false, true]);
+    }
 
     fn w(weight: i32) -> TrackWeight {
         TrackWeight {

@@ -612,3 +612,98 @@ fn a_reload_takes_a_notify_script_that_was_missing() {
         "same",
     );
 }
+
+/// The log lines of `vrrp_script` results, per script, against keepalived 2.2.7 in the same
+/// run: a script whose exit status goes 3, 0, 5, 2, 0, 1 (``Script `st` now returning N`` at
+/// each change, `failed (exited with status N)` / `succeeded` at each state change), one
+/// that kills itself (`failed (due to signal 9)`) and one that outlives its timeout and
+/// ignores SIGTERM (`timed_out`). The priorities follow the same way on both.
+#[test]
+#[ignore = "needs root, network namespaces and keepalived 2.2.7 (scripts/test-all runs it)"]
+fn vrrp_script_result_lines_match_keepalived() {
+    if !ready_both("vrrp_script_result_lines_match_keepalived") {
+        return;
+    }
+    let lan = Lan::new(&["k", "r"]);
+    let state = |s: &Scripts| s.dir.path().join("out/state");
+    let (k, r) = start_both(&lan, |lan, vrid, vip, s| {
+        std::fs::write(state(s), "0").unwrap();
+        let w = |name: &str, body: &str| {
+            let p = s.dir.path().join(format!("bin/{name}.sh"));
+            std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            p.display().to_string()
+        };
+        let st = w("st", &format!("exit $(cat {})", state(s).display()));
+        let hang = w("hang", "trap '' TERM\nsleep 30");
+        let sig = w("sig", "kill -KILL $$");
+        format!(
+            "global_defs {{\n  enable_script_security\n  script_user nobody\n}}\n\
+             vrrp_script st {{\n  script {st}\n  interval 1\n  weight -4\n}}\n\
+             vrrp_script hang {{\n  script {hang}\n  interval 1\n  timeout 1\n  weight -1\n}}\n\
+             vrrp_script sig {{\n  script {sig}\n  interval 1\n  weight -2\n}}\n\
+             vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {vrid}\n  priority 100\n  advert_int 1\n\
+               virtual_ipaddress {{\n    {vip}/24 dev eth0\n  }}\n  track_script {{\n    st\n    hang\n    sig\n  }}\n}}\n",
+            vip = lan.ip(vip),
+        )
+    });
+    // Each status holds for 3 runs (interval 1 s).
+    for v in ["3", "0", "5", "2", "0", "1"] {
+        std::thread::sleep(Duration::from_secs(3));
+        for s in [&k, &r] {
+            std::fs::write(state(&s.scripts), v).unwrap();
+        }
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    // The log's lines about one script, without the time stamp.
+    let lines = |s: &Side, name: &str| -> Vec<String> {
+        s.proc
+            .log()
+            .lines()
+            .filter_map(|l| l.split_once(": ").map(|(_, m)| m.to_string()))
+            .filter(|m| {
+                m.starts_with(&format!("VRRP_Script({name})"))
+                    || m.starts_with(&format!("Script `{name}`"))
+            })
+            .collect()
+    };
+    for name in ["st", "hang", "sig"] {
+        assert_eq!(
+            lines(&r, name),
+            lines(&k, name),
+            "{name}: rkeepalived (left) and keepalived (right)\n{}\n----\n{}",
+            r.proc.log(),
+            k.proc.log()
+        );
+    }
+    let st = lines(&r, "st");
+    assert!(
+        st.contains(&"Script `st` now returning 2".to_string()),
+        "{st:?}"
+    );
+    assert_eq!(lines(&r, "hang"), ["VRRP_Script(hang) timed_out"]);
+    assert_eq!(
+        lines(&r, "sig"),
+        ["VRRP_Script(sig) failed (due to signal 9)"]
+    );
+    // Both end at 100 - 4 - 1 - 2.
+    for s in [&k, &r] {
+        let last = s
+            .proc
+            .log()
+            .lines()
+            .filter(|l| l.contains("Changing effective priority"))
+            .last()
+            .map(str::to_owned);
+        assert!(
+            last.as_deref().is_some_and(|l| l.ends_with("to 93")),
+            "{}: {last:?}",
+            s.node
+        );
+    }
+    row(
+        "vrrp_script exit statuses 3,0,5,2,0,1; killed by a signal; timed out",
+        "``Script `st` now returning N`` at each change; `failed (due to signal 9)`; `timed_out`",
+        "same lines, same order",
+    );
+}
