@@ -692,8 +692,7 @@ fn vrrp_script_result_lines_match_keepalived() {
             .proc
             .log()
             .lines()
-            .filter(|l| l.contains("Changing effective priority"))
-            .last()
+            .rfind(|l| l.contains("Changing effective priority"))
             .map(str::to_owned);
         assert!(
             last.as_deref().is_some_and(|l| l.ends_with("to 93")),
