@@ -340,6 +340,7 @@ impl FileWatch {
             files.collect(),
             tx.clone(),
             |i, v| (i, v),
+            |path, v| tracing::info!("{}", track_file::invalid_line(path, v)),
         ))
     }
 }

@@ -1002,3 +1002,113 @@ fn notify_fifo_on_a_file_or_a_symlink_like_keepalived_but_the_file_is_kept() {
         ka.file
     );
 }
+
+/// What a log says now: `FAULT`, or the effective priority last logged.
+fn priority_or_fault(log: &str) -> String {
+    let mut state = String::new();
+    let mut prio = String::new();
+    for l in log.lines() {
+        if let Some(i) = l.find(") Entering ") {
+            state = l[i + 11..]
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_string();
+        }
+        if l.contains("Changing effective priority from")
+            || l.contains("Setting effective priority to")
+        {
+            prio = l.rsplit(' ').next().unwrap_or("").to_string();
+        }
+    }
+    if state == "FAULT" { state } else { prio }
+}
+
+/// A `track_file` (weight -1, priority 150) fed numbers keepalived 2.2.7 takes and numbers
+/// it ignores (out of `INT32_MIN..=INT32_MAX + 1`, or overflowing: `Invalid number N read
+/// from PATH - ignoring`, the last value stays), against keepalived in the same run: after
+/// each write, both are in FAULT or at the same priority, and they log the same ignored
+/// numbers.
+#[test]
+#[ignore = "needs root and network namespaces (scripts/test-all runs it)"]
+fn track_file_numbers_out_of_range_are_ignored_like_keepalived() {
+    if !ready("track_file_range") || !require_daemon("track_file_range", Daemon::Keepalived) {
+        return;
+    }
+    let lan = Lan::new(&["k", "r"]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut procs = vec![];
+    for (node, daemon, vrid) in [
+        ("k", Daemon::Keepalived, 75u8),
+        ("r", Daemon::Rkeepalived, 76),
+    ] {
+        let file = dir.path().join(format!("prio.{node}"));
+        std::fs::write(&file, "0").unwrap();
+        let top = format!(
+            "track_file tf {{\n  file {}\n  weight -1\n}}\n",
+            file.display()
+        );
+        let c = conf(&lan, vrid, 150, &top, "  track_file {\n    tf\n  }\n").replace(
+            &format!("{}/24", lan.ip(100)),
+            &format!("{}/24", lan.ip(vrid + 25)),
+        );
+        procs.push((lan.node(node).spawn(daemon, &c), file));
+    }
+    let values = [
+        "3",
+        "99999999999999999999",
+        "4",
+        "-99999999999999999999",
+        "5",
+        "2147483648",
+        "6",
+        "-2147483649",
+        "7",
+        "4294967297",
+        "8",
+        "abc",
+        "9",
+    ];
+    for (p, _) in &procs {
+        p.expect_log("Entering BACKUP STATE", MOVE);
+    }
+    let mut seen: Vec<Vec<String>> = vec![vec![], vec![]];
+    for v in values {
+        for (_, f) in &procs {
+            std::fs::write(f, v).unwrap();
+        }
+        // keepalived sees the write at once (inotify), rkeepalived within 100 ms.
+        std::thread::sleep(Duration::from_millis(1200));
+        for (i, (p, _)) in procs.iter().enumerate() {
+            seen[i].push(format!("{v}: {}", priority_or_fault(&p.log())));
+        }
+    }
+    let invalid = |p: &Proc, f: &Path| -> Vec<String> {
+        p.log()
+            .lines()
+            .filter_map(|l| l.split_once(": Invalid number "))
+            .map(|(_, m)| m.replace(&f.display().to_string(), "PATH"))
+            .collect()
+    };
+    let (k, kf) = &procs[0];
+    let (r, rf) = &procs[1];
+    eprintln!("keepalived {:#?}\nrkeepalived {:#?}", seen[0], seen[1]);
+    assert_eq!(
+        seen[1],
+        seen[0],
+        "rkeepalived (left), keepalived (right)\n{}",
+        r.log()
+    );
+    assert_eq!(invalid(r, rf), invalid(k, kf), "{}", r.log());
+    assert_eq!(
+        invalid(r, rf),
+        [
+            "9223372036854775807 read from PATH - ignoring",
+            "-9223372036854775808 read from PATH - ignoring",
+            "-2147483649 read from PATH - ignoring",
+            "4294967297 read from PATH - ignoring",
+        ]
+    );
+    // The ignored numbers left the last value: 3 and 4 and 6 and 7.
+    assert_eq!(seen[1][1], "99999999999999999999: 147");
+}

@@ -718,11 +718,12 @@ impl Engine {
                 (n.clone(), p.clone(), known)
             })
             .collect();
-        let task = track_file::spawn_watcher(files, tx, move |name, value| TrackEvent::File {
-            name,
-            value,
-            run,
-        });
+        let task = track_file::spawn_watcher(
+            files,
+            tx,
+            move |name, value| TrackEvent::File { name, value, run },
+            |path, v| info!("{}", track_file::invalid_line(path, v)),
+        );
         self.trk.file_task = Some(task.abort_handle());
     }
 
