@@ -14,6 +14,7 @@
 //! keepalived's wording (see [`drops`]).
 
 use crate::config::model::{self, Config, UnicastPeer, VrrpInstance};
+use crate::net::addr_monitor::AddrEvent;
 use crate::net::firewall::{Blocked, Firewall};
 use crate::net::garp::PacketSocket;
 use crate::net::netlink::{AddrOps, IfAddr, Netlink};
@@ -430,6 +431,9 @@ pub struct Engine {
     kernel_done: Option<mpsc::UnboundedReceiver<u64>>,
     /// Notify scripts waiting for the kernel job (sequence number) they follow.
     deferred: VecDeque<(u64, Deferred)>,
+    /// VIPs (ifindex, address) the kernel reported removed while their instance was Master,
+    /// checked once the kernel work queued before is done ([`Engine::check_vips_gone`]).
+    vips_gone: Vec<(u32, IpAddr)>,
     /// GARP/NA bursts with rounds left to send.
     bursts: Vec<GarpBurst>,
     /// `vrrp_gna_interval`: gap between the NA rounds of a burst.
@@ -525,6 +529,7 @@ impl Engine {
             kernel,
             kernel_done: Some(kernel_done),
             deferred: VecDeque::new(),
+            vips_gone: Vec::new(),
             bursts: Vec::new(),
             gna_interval: config.global.vrrp_gna_interval,
             trackers: BTreeMap::new(),
@@ -684,6 +689,12 @@ impl Engine {
             self.start_script(&name);
         }
         let mut trk_rx = self.start_trackers();
+        // Addresses removed by someone else: a master that loses a VIP hands over (see
+        // `Input::VipRemoved`). Without the monitor the engine runs on, as before.
+        let (addr_tx, mut addr_rx) = mpsc::channel::<AddrEvent>(256);
+        if let Err(e) = crate::net::addr_monitor::spawn(addr_tx) {
+            warn!("cannot follow address removals (a VIP removed by hand goes unnoticed): {e}");
+        }
         self.tracking_startup().await;
         self.syncd_startup();
 
@@ -737,7 +748,17 @@ impl Engine {
                     self.poll_due().await;
                     self.log_drop_summaries();
                 }
-                Some(seq) = kernel_done.recv() => self.on_kernel_done(seq),
+                Some(seq) = kernel_done.recv() => {
+                    self.on_kernel_done(seq);
+                    if !self.vips_gone.is_empty() && self.kernel.idle() {
+                        self.poll_due().await;
+                        self.check_vips_gone().await;
+                    }
+                }
+                Some(ev) = addr_rx.recv() => {
+                    self.poll_due().await;
+                    self.on_addr_event(ev).await;
+                }
                 Some((sock, bytes, src, dst, ttl, at)) = pkt_rx.recv() => {
                     self.poll_due().await;
                     self.on_packet(sock, &bytes, src, dst, ttl, at).await;
@@ -821,6 +842,62 @@ impl Engine {
                 if let Err(e) = self.netlink.delete_link(ifindex) {
                     warn!("cannot remove VMAC interface {ifindex}: {e}");
                 }
+            }
+        }
+    }
+
+    /// An address event from the kernel: the removal of a VIP of a Master instance (not an
+    /// excluded one) is noted and checked once the kernel work queued so far is done, so that
+    /// the engine's own changes (a reload re-adding an address) are not taken for it.
+    async fn on_addr_event(&mut self, ev: AddrEvent) {
+        if ev.added {
+            return;
+        }
+        let watched = self.instances.iter().any(|rt| {
+            rt.fsm.state() == State::Master
+                && rt
+                    .vips
+                    .iter()
+                    .any(|v| !v.excluded && v.ifindex == ev.ifindex && v.addr.addr == ev.addr)
+        });
+        if !watched {
+            return;
+        }
+        self.vips_gone.push((ev.ifindex, ev.addr));
+        if self.kernel.idle() {
+            self.check_vips_gone().await;
+        }
+    }
+
+    /// The VIPs reported removed that are still gone (one address dump) make their Master
+    /// instance hand over ([`Input::VipRemoved`]), with keepalived's line `Netlink reflector
+    /// reports IP ADDR removed from IFNAME`.
+    async fn check_vips_gone(&mut self) {
+        let gone = std::mem::take(&mut self.vips_gone);
+        let present: std::collections::HashSet<(u32, IpAddr)> = match self.netlink.all_addresses() {
+            Ok(all) => all.into_iter().map(|a| (a.ifindex, a.addr)).collect(),
+            Err(e) => {
+                warn!("cannot check the VIPs reported removed: {e}");
+                return;
+            }
+        };
+        let now = Instant::now();
+        for i in 0..self.instances.len() {
+            let rt = &self.instances[i];
+            if rt.fsm.state() != State::Master {
+                continue;
+            }
+            let lost = rt.vips.iter().find(|v| {
+                let key = (v.ifindex, v.addr.addr);
+                !v.excluded && gone.contains(&key) && !present.contains(&key)
+            });
+            if let Some(v) = lost {
+                info!(
+                    "Netlink reflector reports IP {} removed from {}",
+                    v.addr.addr, v.ifname
+                );
+                let actions = self.instances[i].fsm.handle(now, Input::VipRemoved);
+                self.execute(i, actions).await;
             }
         }
     }

@@ -112,6 +112,14 @@ pub enum Input {
     Fault(bool),
     /// RFC 5798 §6.4.2/§6.4.3 Shutdown event (daemon stopping).
     Shutdown,
+    /// While Master, one of the instance's VIPs was removed from its interface by someone
+    /// else (keepalived's netlink reflector: `Netlink reflector reports IP ADDR removed from
+    /// IFNAME`). keepalived 2.2.7, measured, leaves Master as on a hand-over (`Entering
+    /// BACKUP STATE`, one priority-0 advert, `sent 0 priority`, the VIPs removed) and arms its
+    /// Master_Down_Timer at its own Skew_Time: with no backup quicker than that it is Master
+    /// again, the VIPs added back, 0.42 s later at priority 150; otherwise the backup takes
+    /// over. Ignored in any other state.
+    VipRemoved,
 }
 
 /// What the engine must do, in order.
@@ -206,6 +214,7 @@ impl Instance {
             Input::Fault(true) => self.enter_fault(&mut out),
             Input::Fault(false) => self.leave_fault(now, &mut out),
             Input::Shutdown => self.shutdown(&mut out),
+            Input::VipRemoved => self.vip_removed(now, &mut out),
         }
         out
     }
@@ -780,6 +789,30 @@ impl Instance {
         self.arm_master_down(now, down);
         out.push(Action::StateChange {
             from: State::Fault,
+            to: State::Backup,
+        });
+    }
+
+    /// [`Input::VipRemoved`]: keepalived's vrrp_state_leave_master with a priority-0 advert,
+    /// as if this router had heard one: the Master_Down_Timer is Skew_Time (RFC 5798 §6.4.2's
+    /// answer to a priority-0 advert).
+    fn vip_removed(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.state != State::Master {
+            return;
+        }
+        self.log(out, "Entering BACKUP STATE");
+        out.push(Action::SendAdvert {
+            priority: Priority::STOP,
+        });
+        self.log(out, "sent 0 priority");
+        out.push(Action::DelVips);
+        self.state = State::Backup;
+        self.disarm_all();
+        self.master_adver_int = self.advert_interval();
+        let skew = self.skew_time();
+        self.arm_master_down(now, skew);
+        out.push(Action::StateChange {
+            from: State::Master,
             to: State::Backup,
         });
     }

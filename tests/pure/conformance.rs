@@ -246,3 +246,12 @@ case! {
     /// re-armed from the advert.
     lower_prio_no_advert
 }
+
+case! {
+    /// A VIP removed by someone else (keepalived 2.2.7, measured in a namespace): ignored
+    /// in Init and Backup; Master at 150 leaves for Backup with one priority-0 advert and the
+    /// VIPs removed, Master_Down_Timer = its Skew_Time (106/256 s); alone, it is Master again
+    /// (VIPs and GARPs) 0.414 s later. A second removal during that time is ignored; a lower
+    /// advert while Backup after the third one does not delay the timer.
+    vip_removed_while_master
+}
