@@ -207,3 +207,82 @@ fn sub_second_v3_adverts_fail_over_within_master_down_interval() {
         .expect("b advert");
     assert_eq!((first.version, first.priority), (3, 100));
 }
+
+/// One daemon: a (150) master of an IPv6 VIP, b (100) backup; the VIP is removed from a by
+/// hand. Returns (ms until a held it again, whether b held it meanwhile, a's log lines after
+/// the removal without time stamps).
+fn vip6_removal_run(daemon: Daemon) -> (Option<u128>, bool, Vec<String>) {
+    let lan = Lan::new(&["a", "b"]);
+    let vip6 = lan.ip6(100);
+    let vip = IpAddr::V6(vip6);
+    let (na, nb) = (lan.node("a"), lan.node("b"));
+    let a = na.spawn(daemon, &conf6(72, 150, "1", vip6));
+    let b = nb.spawn(daemon, &conf6(72, 100, "1", vip6));
+    assert!(
+        wait_until(Duration::from_secs(10), STEP, || na.has_addr(vip)).is_some(),
+        "{}: a never took {vip}\n{}",
+        daemon.name(),
+        logs(&a, &b)
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = a.log().lines().count();
+    let start = Instant::now();
+    na.exec(&[
+        "ip",
+        "-6",
+        "addr",
+        "del",
+        &format!("{vip6}/64"),
+        "dev",
+        "eth0",
+    ]);
+    let (mut back, mut b_held) = (None, false);
+    while start.elapsed() < Duration::from_secs(3) {
+        b_held |= nb.has_addr(vip);
+        if back.is_none() && na.has_addr(vip) {
+            back = Some(start.elapsed().as_millis());
+        }
+        std::thread::sleep(STEP);
+    }
+    let lines = a
+        .log()
+        .lines()
+        .skip(before)
+        .filter_map(|l| l.split_once(": ").map(|(_, m)| m.to_string()))
+        .filter(|m| !m.contains("Sending/queueing"))
+        .map(|m| m.replace(&vip6.to_string(), "VIP"))
+        .collect();
+    (back, b_held, lines)
+}
+
+/// An IPv6 VIP removed by hand from the master comes back as an IPv4 one does
+/// (`netns trackers::a_vip_removed_by_hand_on_the_master_comes_back_like_keepalived`), with
+/// the same lines as keepalived 2.2.7 in the same run.
+#[test]
+#[ignore = "needs root and network namespaces (scripts/test-all runs it)"]
+fn an_ipv6_vip_removed_by_hand_on_the_master_comes_back() {
+    if !ready("ipv6_vip_removed") {
+        return;
+    }
+    let rk = vip6_removal_run(Daemon::Rkeepalived);
+    eprintln!("rkeepalived {rk:#?}");
+    assert!(rk.0.is_some() && !rk.1, "{rk:#?}");
+    assert_eq!(
+        rk.2.first().map(String::as_str),
+        Some("Netlink reflector reports IP VIP removed from eth0"),
+        "{rk:#?}"
+    );
+    // The NA lines apart: rkeepalived's kernel worker may write the first one before the
+    // main thread writes the take-over's lines.
+    let na = "Sending unsolicited Neighbour Advert on eth0 for VIP";
+    let split = |v: &[String]| {
+        let others: Vec<String> = v.iter().filter(|l| *l != na).cloned().collect();
+        (others, v.len() - v.iter().filter(|l| *l != na).count())
+    };
+    if require_daemon("ipv6_vip_removed", Daemon::Keepalived) {
+        let ka = vip6_removal_run(Daemon::Keepalived);
+        eprintln!("keepalived {ka:#?}");
+        assert!(ka.0.is_some() && !ka.1, "{ka:#?}");
+        assert_eq!(split(&rk.2), split(&ka.2));
+    }
+}

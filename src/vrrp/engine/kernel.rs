@@ -298,8 +298,13 @@ pub(super) fn garp_round(k: &mut Kernel, name: &str, vips: &[Vip]) {
                     std::net::Ipv6Addr::UNSPECIFIED,
                     ndisc::ALL_NODES,
                 );
-                if let Err(e) = na.send_na(v.ifindex, &msg) {
-                    warn!("({name}) cannot send unsolicited NA on {}: {e}", v.ifname);
+                match na.send_na(v.ifindex, &msg) {
+                    // keepalived -D: one line per unsolicited NA sent.
+                    Ok(()) => debug!(
+                        "Sending unsolicited Neighbour Advert on {} for {}",
+                        v.ifname, ip
+                    ),
+                    Err(e) => warn!("({name}) cannot send unsolicited NA on {}: {e}", v.ifname),
                 }
             }
         }
